@@ -1,0 +1,53 @@
+/* The one configuration file of the suite, /etc/left4me/left4me.yaml (overridable with
+ * --config or $LEFT4ME_CONFIG). Every daemon and the CLI parse the whole file, so one typo
+ * is reported the same way everywhere. Unknown keys are warned about (through the warn
+ * callback); bad values are refused with the key's full name. A missing file means "all
+ * defaults", unless the path was given explicitly. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define LEFT4ME_DEFAULT_CONFIG LEFT4ME_SYSCONFDIR "/left4me/left4me.yaml"
+
+struct l4m_config {
+        /* paths */
+        char *root;     /* /var/lib/left4me */
+        char *steamcmd; /* /var/lib/left4me/steam/steamcmd.sh */
+        char *run_dir;  /* /run/left4me: the sockets */
+        /* ports for game servers, inclusive */
+        unsigned port_start, port_end;
+        /* web */
+        char *web_bind;
+        unsigned web_port;
+        /* limits */
+        unsigned idle_exit_sec;
+        size_t max_message_bytes;
+        unsigned max_connections;
+        /* jobs */
+        unsigned job_workers;
+        /* build sandbox */
+        uint64_t sandbox_memory_max; /* bytes */
+        unsigned sandbox_tasks_max;
+        unsigned sandbox_cpu_quota_percent;
+        unsigned sandbox_runtime_max_sec;
+
+        char *source_path; /* the file it was read from, or NULL for defaults */
+};
+
+/* Fills c with the built-in defaults. */
+int config_init_defaults(struct l4m_config *c);
+void config_done(struct l4m_config *c);
+
+/* Reads path (NULL: $LEFT4ME_CONFIG, else the default path; a missing default file is not an
+ * error). Errors go to errbuf ("left4me.yaml:12: ports.start: must be 1..65535"); warnings for
+ * unknown keys go to warn() if non-NULL. Returns 0 or a negative errno. */
+int config_load(struct l4m_config *c, const char *path, char *errbuf, size_t errlen,
+                void (*warn)(const char *msg, void *userdata), void *userdata);
+/* Same, from a string (tests). */
+int config_load_string(struct l4m_config *c, const char *yaml, size_t len, const char *name, char *errbuf,
+                       size_t errlen, void (*warn)(const char *msg, void *userdata), void *userdata);
+
+/* The socket path of a service ("host", "jobs", "logs", "web") under c->run_dir. */
+int config_socket_path(const struct l4m_config *c, const char *service, char *buf, size_t len);

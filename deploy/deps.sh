@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian 12 packages that building, testing and the demo need.
+# Idempotent: installs only what is missing, and says what it does.
+set -eu
+
+PKGS="build-essential pkg-config clang clang-format libfuzzer-14-dev
+libsystemd-dev libmsgpack-dev libyaml-dev libsqlite3-dev libh2o-evloop-dev libcriterion-dev
+libcurl4-openssl-dev systemd systemd-container python3-msgpack qstat curl sqlite3
+iproute2 util-linux valgrind bash coreutils tar gzip unzip"
+
+missing=""
+for p in $PKGS; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+                missing="$missing $p"
+        fi
+done
+
+if [ -z "$missing" ]; then
+        echo "deps: all build and test packages are installed"
+        exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+        echo "deps: missing packages:$missing" >&2
+        echo "deps: run as root, or: sudo apt-get install -y$missing" >&2
+        exit 1
+fi
+
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends $missing; then
+        apt-get update
+        apt-get install -y --no-install-recommends $missing
+fi

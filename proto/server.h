@@ -1,0 +1,154 @@
+/* The server side of MessagePack-RPC, independent of any event loop.
+ *
+ * A transport adapter (proto/server-sdevent.c for sd-event, svc-web's for h2o) owns the
+ * socket: it creates an rpc_conn at accept with the peer's credentials, feeds received
+ * bytes with rpc_conn_feed(), writes what rpc_conn_output() holds, and frees the conn
+ * when the socket closes. The core frames, scans, decodes, checks access and dispatches
+ * to a static method table.
+ *
+ * A handler gets an rpc_call. It answers exactly once, now or later, with rpc_call_reply()
+ * (after packing the result into rpc_call_result()) or rpc_call_fail(); a streaming handler
+ * first sends any number of rpc_call_notify() payloads. If the handler returns < 0 without
+ * answering, the core answers with the error mapped from the errno. If the connection goes
+ * away (or the client sends rpc.cancel) while a call is pending, the call's on_abandon hook
+ * runs; the handler must then stop its work and still call rpc_call_reply/fail (which just
+ * free the call). */
+#pragma once
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "proto/rpc.h"
+#include "proto/scan.h"
+
+struct rpc_server;
+struct rpc_conn;
+struct rpc_call;
+
+enum rpc_access {
+        RPC_ACCESS_ANY = 0, /* whoever could connect (the socket's mode already gates) */
+        RPC_ACCESS_GROUP,   /* root, or a member of the server's group (primary or supplementary) */
+        RPC_ACCESS_ROOT,    /* uid 0 only */
+};
+
+typedef int (*rpc_handler_t)(struct rpc_call *call, const msgpack_object *params, void *userdata);
+
+struct rpc_method {
+        const char *name;
+        rpc_handler_t handler;
+        enum rpc_access access;
+};
+
+struct rpc_server_config {
+        struct mp_limits limits;  /* per incoming message */
+        unsigned max_conns;       /* further connections are refused with an error and closed */
+        size_t max_out_bytes;     /* per connection; a client that stops reading is dropped */
+        unsigned max_calls;       /* pending calls per connection */
+        gid_t group;              /* for RPC_ACCESS_GROUP; (gid_t) -1 = nobody but root */
+        /* Two method tables, looked up in order, each with the userdata its handlers get:
+         * the daemon's own methods, and the shared sys.* ones. */
+        const struct rpc_method *methods;
+        size_t n_methods;
+        void *userdata;
+        const struct rpc_method *methods2;
+        size_t n_methods2;
+        void *userdata2;
+        void *idle_userdata; /* for on_idle_changed */
+        /* Called whenever the server becomes idle (no connections, no busy work) or stops
+         * being idle, so the adapter can arm or disarm its idle-exit timer. */
+        void (*on_idle_changed)(struct rpc_server *s, bool idle, void *userdata);
+};
+
+/* Transport callbacks of one connection. */
+struct rpc_conn_ops {
+        /* Output became non-empty outside rpc_conn_feed() (an async reply or notification). */
+        void (*want_write)(struct rpc_conn *c, void *transport);
+};
+
+struct rpc_peer {
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        unsigned n_groups;
+        gid_t groups[64];
+};
+
+int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret);
+struct rpc_server *rpc_server_free(struct rpc_server *s);
+void rpc_server_freep(struct rpc_server **s);
+
+unsigned rpc_server_connections(const struct rpc_server *s);
+bool rpc_server_is_idle(const struct rpc_server *s);
+/* Work that must keep the daemon alive without a connection (a running job). */
+void rpc_server_busy_ref(struct rpc_server *s);
+void rpc_server_busy_unref(struct rpc_server *s);
+unsigned rpc_server_busy(const struct rpc_server *s);
+unsigned long long rpc_server_requests(const struct rpc_server *s);
+/* Closes every connection's pending calls and refuses further ones (graceful stop). */
+void rpc_server_set_stopping(struct rpc_server *s);
+
+/* Reads SO_PEERCRED and SO_PEERGROUPS of a connected AF_UNIX socket. A TCP socket gets
+ * uid/gid -1 (no access beyond RPC_ACCESS_ANY). */
+int rpc_peer_from_socket(int fd, struct rpc_peer *ret);
+bool rpc_peer_in_group(const struct rpc_peer *p, gid_t g);
+
+/* Creates a connection. When the server is at its connection limit, returns -EMFILE and
+ * ret holds a connection whose output is one error notification: write it, then close. */
+int rpc_conn_new(struct rpc_server *s, const struct rpc_peer *peer, const struct rpc_conn_ops *ops,
+                 void *transport, struct rpc_conn **ret);
+/* Abandons pending calls (their on_abandon hooks run), then frees. */
+struct rpc_conn *rpc_conn_free(struct rpc_conn *c);
+
+/* Feeds received bytes. Returns 0 to keep going, or < 0 when the connection must be closed
+ * once rpc_conn_output() has been flushed (a framing error: an error notification is queued;
+ * -ECONNRESET when the output cap was exceeded: close at once). */
+int rpc_conn_feed(struct rpc_conn *c, const void *data, size_t n);
+/* Tells the core the peer closed its writing side; pending calls keep running. */
+void rpc_conn_eof(struct rpc_conn *c);
+
+/* Pending output, and how much of it the transport managed to write. */
+const void *rpc_conn_output(struct rpc_conn *c, size_t *ret_len);
+void rpc_conn_consumed(struct rpc_conn *c, size_t n);
+/* True once the core wants the connection closed after its output is flushed. */
+bool rpc_conn_closing(const struct rpc_conn *c);
+/* True if the connection must be dropped now (output cap exceeded). */
+bool rpc_conn_broken(const struct rpc_conn *c);
+const struct rpc_peer *rpc_conn_peer(const struct rpc_conn *c);
+unsigned rpc_conn_pending_calls(const struct rpc_conn *c);
+
+/* ---- calls ---------------------------------------------------------------------------- */
+
+const char *rpc_call_method(const struct rpc_call *c);
+uint32_t rpc_call_msgid(const struct rpc_call *c);
+const struct rpc_peer *rpc_call_peer(const struct rpc_call *c);
+struct rpc_server *rpc_call_server(const struct rpc_call *c);
+/* False once the connection is gone or the client cancelled: stop producing. */
+bool rpc_call_alive(const struct rpc_call *c);
+/* Bytes waiting in the connection's output buffer (for producer backpressure). */
+size_t rpc_call_output_pending(const struct rpc_call *c);
+size_t rpc_call_output_cap(const struct rpc_call *c);
+
+/* Hook run once when the call is abandoned (connection closed, rpc.cancel, server stop). */
+void rpc_call_set_abandon(struct rpc_call *c, void (*on_abandon)(struct rpc_call *c, void *userdata),
+                          void *userdata);
+/* Hook run when the connection's output drained below half its cap (resume producing). */
+void rpc_call_set_drain(struct rpc_call *c, void (*on_drain)(struct rpc_call *c, void *userdata));
+/* Marks the call as answered later: the handler returns 0 without replying. */
+void rpc_call_defer(struct rpc_call *c);
+
+/* Returns a packer positioned to write one result object. Pack exactly one object, then
+ * call rpc_call_reply(). If the call is abandoned, the packer writes to a scratch buffer. */
+msgpack_packer *rpc_call_result(struct rpc_call *c);
+/* Completes the call after the result was packed; frees it. Returns 0 or -ECONNRESET if
+ * the connection was over its output cap. */
+int rpc_call_reply(struct rpc_call *c);
+/* Shorthand: reply with nil. */
+int rpc_call_reply_nil(struct rpc_call *c);
+/* Answers with an error and frees the call. Returns the negative errno of the code. */
+int rpc_call_fail(struct rpc_call *c, enum rpc_code code, const char *fmt, ...) _printf_(3, 4);
+int rpc_call_fail_error(struct rpc_call *c, const struct rpc_error *e);
+/* Returns a packer for one notification payload of a streaming call; pack exactly one
+ * object. Returns NULL if the call is no longer alive. */
+msgpack_packer *rpc_call_notify(struct rpc_call *c);
