@@ -35,9 +35,10 @@ BENCHES     :=   # programs/scripts run by `make bench`
 INSTALL_TARGETS :=
 LIBLEFT4ME_SRCS :=
 
-include $(sort $(wildcard */*.mk) $(wildcard tests/*/*.mk))
-
+# Defined before the includes: rule prerequisites there are expanded immediately.
 LIBLEFT4ME := $(BUILD)/libleft4me.a
+
+include $(sort $(wildcard */*.mk) $(wildcard tests/*/*.mk))
 LIBLEFT4ME_OBJS := $(LIBLEFT4ME_SRCS:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all

@@ -51,7 +51,8 @@ struct rpc_arg {
 
 /* Parses params (the request's params array) into the struct at out according to args.
  * Fields that are absent keep what the caller put there (defaults). On error nothing
- * allocated is left behind, e is filled in with code RPC_INVALID and -EINVAL returned. */
+ * allocated is left behind, e is filled in with code RPC_INVALID and -EINVAL returned.
+ * String defaults must be NULL or malloc'd: they are freed when replaced or on failure. */
 int rpc_args_parse(const msgpack_object *params, const struct rpc_arg *args, size_t n, void *out,
                    struct rpc_error *e);
 

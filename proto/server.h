@@ -79,6 +79,10 @@ int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret)
 struct rpc_server *rpc_server_free(struct rpc_server *s);
 void rpc_server_freep(struct rpc_server **s);
 
+/* Replaces the config's on_idle_changed hook (the loop adapter installs itself). */
+void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *), void *userdata);
+/* Sets the userdata of the first method table (known only after the daemon set itself up). */
+void rpc_server_set_userdata(struct rpc_server *s, void *userdata);
 unsigned rpc_server_connections(const struct rpc_server *s);
 bool rpc_server_is_idle(const struct rpc_server *s);
 /* Work that must keep the daemon alive without a connection (a running job). */

@@ -1,0 +1,6 @@
+# l4d2ctl: the core (cli/l4d2ctl.c) plus each area's cli/cmd-<area>.c, added by that area's .mk.
+CLI_SRCS += cli/l4d2ctl.c
+BINS += $(BUILD)/l4d2ctl
+
+$(BUILD)/l4d2ctl: $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack yaml-0.1 libsystemd)
