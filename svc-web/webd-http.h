@@ -1,0 +1,52 @@
+/* webd's HTTP side on h2o 2.2.5: listeners with connection counting, the route table,
+ * response helpers, static files and the SSE hub.
+ *
+ * Requests are matched against one static route table (exact paths, or prefixes ending
+ * in '/'), in order. A path that exists with another method gets 405 and an Allow
+ * header; anything else 404. Everything under /static/ is served from the web dir
+ * ($(PREFIX)/share/left4me/web/ by default) by h2o's file handler, which normalises the
+ * path first, so "..", "%2e%2e" and friends never leave that directory.
+ *
+ * To add a page or an API endpoint, write `static int route_x(struct webd *w, h2o_req_t
+ * *req)` that answers with one of the webd_send_* helpers (or sse_stream_start) and
+ * returns 0, and add a line to the table in webd-http.c. */
+#pragma once
+
+#include <h2o.h>
+#include <stdbool.h>
+
+#include "svc-web/webd-json.h"
+#include "svc-web/webd.h"
+
+#define WEBD_JSON_CAP (4u * 1024u * 1024u) /* the largest JSON body we build */
+
+typedef int (*webd_route_fn)(struct webd *w, h2o_req_t *req);
+
+struct webd_route {
+        const char *method; /* "GET", "POST", ...; HEAD matches GET routes */
+        const char *path;   /* exact, or a prefix if it ends with '/' */
+        webd_route_fn handler;
+};
+
+int webd_http_init(struct webd *w);
+void webd_http_done(struct webd *w);
+/* Starts accepting HTTP on a listening TCP (or AF_UNIX) socket; takes ownership of fd. */
+int webd_http_add_listener(struct webd *w, int fd);
+/* Stops accepting for good. */
+void webd_http_stop_listening(struct webd *w);
+
+/* Looks a request up in a route table: returns the route, or NULL with *ret_path_known
+ * telling whether the path exists under another method (405 rather than 404). Pure;
+ * exposed for tests. */
+const struct webd_route *webd_route_find(const struct webd_route *table, size_t n, const char *method,
+                                         size_t method_len, const char *path, size_t path_len,
+                                         bool *ret_path_known);
+
+/* Response helpers. All of them take over the request; return 0. */
+int webd_send_text(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body,
+                   size_t len);
+/* Sends j's text (j is emptied) as application/json; a failed writer becomes a 500. */
+int webd_send_json(h2o_req_t *req, int status, const char *reason, struct json *j);
+/* {"error": {"code": code, "message": "..."}} with the given status. */
+int webd_send_error(h2o_req_t *req, int status, const char *reason, const char *code, const char *fmt, ...)
+        _printf_(5, 6);

@@ -1,0 +1,34 @@
+# svc-web/: left4me-webd (h2o evloop: HTTP + the admin RPC socket), its tests and bench.
+WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c svc-web/webd-rpc.c \
+             svc-web/webd-sse.c svc-web/webd-json.c
+WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
+WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
+WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1)
+# Static files (the web UI's CSS/JS/images) are installed here and served under /static/.
+LEFT4ME_WEBDIR ?= $(PREFIX)/share/left4me/web
+
+BINS += $(BUILD)/left4me-webd
+INSTALL_TARGETS += install-web
+
+$(WEBD_OBJS) $(BUILD)/obj/tests/svc-web/%.o: ALL_CFLAGS += -DLEFT4ME_WEBDIR='"$(LEFT4ME_WEBDIR)"' \
+	$(call pc_cflags,libh2o-evloop)
+
+$(BUILD)/left4me-webd: $(WEBD_OBJS) $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS)
+
+# ---- tests -------------------------------------------------------------------------------
+UNIT_TESTS += $(BUILD)/test-webd
+BLACKBOX += tests/svc-web/blackbox.sh
+
+TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c
+$(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
+
+# ---- install ----------------------------------------------------------------------------
+.PHONY: install-web
+install-web:
+	install -d -m 0755 $(DESTDIR)$(LEFT4ME_WEBDIR)
+	@for f in $(wildcard svc-web/static/*); do \
+		install -m 0644 $$f $(DESTDIR)$(LEFT4ME_WEBDIR)/$$(basename $$f) && \
+		echo "  WEB     $(LEFT4ME_WEBDIR)/$$(basename $$f)" || exit 1; \
+	done
