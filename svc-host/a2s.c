@@ -46,8 +46,8 @@ static int cursor_u16(struct cursor *c, uint16_t *ret) {
 static int cursor_u32(struct cursor *c, uint32_t *ret) {
         if (c->left < 4)
                 return -EBADMSG;
-        *ret = (uint32_t) c->p[0] | (uint32_t) c->p[1] << 8 |
-               (uint32_t) c->p[2] << 16 | (uint32_t) c->p[3] << 24;
+        *ret = (uint32_t) c->p[0] | (uint32_t) c->p[1] << 8 | (uint32_t) c->p[2] << 16 |
+               (uint32_t) c->p[3] << 24;
         c->p += 4;
         c->left -= 4;
         return 0;
@@ -133,7 +133,7 @@ int a2s_build_player_request(void *buf, size_t size, uint32_t challenge) {
 
 /* Checks the header and positions the cursor after the type byte. */
 static int open_reply(const void *buf, size_t len, struct cursor *ret_cursor, uint8_t *ret_type) {
-        struct cursor c = { .p = buf, .left = buf ? len : 0 };
+        struct cursor c = {.p = buf, .left = buf ? len : 0};
         uint32_t header;
         uint8_t type;
         int r;
@@ -203,14 +203,10 @@ int a2s_parse_info(const void *buf, size_t len, struct a2s_info *ret) {
             (r = cursor_string(&c, info.map, sizeof(info.map), &info.truncated)) < 0 ||
             (r = cursor_string(&c, info.folder, sizeof(info.folder), &info.truncated)) < 0 ||
             (r = cursor_string(&c, info.game, sizeof(info.game), &info.truncated)) < 0 ||
-            (r = cursor_u16(&c, &info.appid)) < 0 ||
-            (r = cursor_u8(&c, &info.players)) < 0 ||
-            (r = cursor_u8(&c, &info.max_players)) < 0 ||
-            (r = cursor_u8(&c, &info.bots)) < 0 ||
-            (r = cursor_u8(&c, &server_type)) < 0 ||
-            (r = cursor_u8(&c, &environment)) < 0 ||
-            (r = cursor_u8(&c, &info.visibility)) < 0 ||
-            (r = cursor_u8(&c, &info.vac)) < 0 ||
+            (r = cursor_u16(&c, &info.appid)) < 0 || (r = cursor_u8(&c, &info.players)) < 0 ||
+            (r = cursor_u8(&c, &info.max_players)) < 0 || (r = cursor_u8(&c, &info.bots)) < 0 ||
+            (r = cursor_u8(&c, &server_type)) < 0 || (r = cursor_u8(&c, &environment)) < 0 ||
+            (r = cursor_u8(&c, &info.visibility)) < 0 || (r = cursor_u8(&c, &info.vac)) < 0 ||
             (r = cursor_string(&c, info.version, sizeof(info.version), &info.truncated)) < 0)
                 return r;
         info.server_type = (char) server_type;
@@ -243,8 +239,8 @@ done:
         return 0;
 }
 
-int a2s_parse_player(const void *buf, size_t len, struct a2s_player *players, size_t max,
-                     size_t *ret_count, size_t *ret_total) {
+int a2s_parse_player(const void *buf, size_t len, struct a2s_player *players, size_t max, size_t *ret_count,
+                     size_t *ret_total) {
         struct cursor c;
         uint8_t type, count;
         size_t stored = 0;
@@ -267,8 +263,7 @@ int a2s_parse_player(const void *buf, size_t len, struct a2s_player *players, si
 
                 if ((r = cursor_u8(&c, &p.index)) < 0 ||
                     (r = cursor_string(&c, p.name, sizeof(p.name), &p.truncated)) < 0 ||
-                    (r = cursor_u32(&c, &score)) < 0 ||
-                    (r = cursor_u32(&c, &duration)) < 0)
+                    (r = cursor_u32(&c, &score)) < 0 || (r = cursor_u32(&c, &duration)) < 0)
                         return r;
                 /* Two's complement and IEEE 754 binary32 on the wire; copy the
                  * bits rather than convert the values. */
@@ -334,7 +329,7 @@ static int udp_connect(const char *host, uint16_t port) {
 /* Waits for one datagram until deadline. Returns its length or -errno. */
 static int recv_until(int fd, uint8_t *buf, size_t size, int64_t deadline) {
         for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
                 int64_t left = deadline - now_ms();
                 ssize_t n;
                 int r;
@@ -367,8 +362,8 @@ static int recv_until(int fd, uint8_t *buf, size_t size, int64_t deadline) {
  * Sends the request type (INFO or PLAYER), answers S2C_CHALLENGE rounds, and
  * leaves the final reply in buf. Returns its length or -errno.
  */
-static int a2s_exchange(const char *host, uint16_t port, int timeout_ms, uint8_t kind,
-                        uint8_t *buf, size_t size) {
+static int a2s_exchange(const char *host, uint16_t port, int timeout_ms, uint8_t kind, uint8_t *buf,
+                        size_t size) {
         uint8_t req[A2S_INFO_REQUEST_MAX];
         int64_t deadline;
         int fd, r, n = 0;
@@ -401,13 +396,13 @@ static int a2s_exchange(const char *host, uint16_t port, int timeout_ms, uint8_t
                 }
                 r = a2s_parse_challenge(buf, (size_t) n, &challenge);
                 if (r == -ENOMSG) {
-                        r = n;  /* a real reply; the caller parses it */
+                        r = n; /* a real reply; the caller parses it */
                         goto finish;
                 }
                 if (r < 0)
                         goto finish;
                 if (round + 1 >= A2S_CHALLENGE_ROUNDS) {
-                        r = -EPROTO;    /* the server keeps sending challenges */
+                        r = -EPROTO; /* the server keeps sending challenges */
                         goto finish;
                 }
                 if (kind == A2S_INFO_REQUEST)
@@ -433,9 +428,8 @@ int a2s_query_info(const char *host, uint16_t port, int timeout_ms, struct a2s_i
         return a2s_parse_info(buf, (size_t) n, ret);
 }
 
-int a2s_query_players(const char *host, uint16_t port, int timeout_ms,
-                      struct a2s_player *players, size_t max,
-                      size_t *ret_count, size_t *ret_total) {
+int a2s_query_players(const char *host, uint16_t port, int timeout_ms, struct a2s_player *players,
+                      size_t max, size_t *ret_count, size_t *ret_total) {
         uint8_t buf[4096];
         int n;
 

@@ -36,36 +36,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define A2S_HEADER_SINGLE       0xFFFFFFFFu     /* int32 -1: one datagram */
-#define A2S_HEADER_SPLIT        0xFFFFFFFEu     /* int32 -2: one part of a split reply */
+#define A2S_HEADER_SINGLE 0xFFFFFFFFu /* int32 -1: one datagram */
+#define A2S_HEADER_SPLIT  0xFFFFFFFEu /* int32 -2: one part of a split reply */
 
 /* The challenge value that asks the server for a real one. */
-#define A2S_CHALLENGE_ASK       0xFFFFFFFFu
+#define A2S_CHALLENGE_ASK 0xFFFFFFFFu
 
 /* Packet type bytes. */
 enum {
-        A2S_INFO_REQUEST        = 0x54, /* 'T' */
-        A2S_PLAYER_REQUEST      = 0x55, /* 'U' */
-        A2S_CHALLENGE_REPLY     = 0x41, /* 'A', S2C_CHALLENGE */
-        A2S_INFO_REPLY          = 0x49, /* 'I', Source layout (GoldSrc 'm' is not supported) */
-        A2S_PLAYER_REPLY        = 0x44, /* 'D' */
+        A2S_INFO_REQUEST = 0x54,    /* 'T' */
+        A2S_PLAYER_REQUEST = 0x55,  /* 'U' */
+        A2S_CHALLENGE_REPLY = 0x41, /* 'A', S2C_CHALLENGE */
+        A2S_INFO_REPLY = 0x49,      /* 'I', Source layout (GoldSrc 'm' is not supported) */
+        A2S_PLAYER_REPLY = 0x44,    /* 'D' */
 };
 
 /* Extra data flags of the INFO reply. */
 enum {
-        A2S_EDF_PORT            = 0x80,
-        A2S_EDF_STEAMID         = 0x10,
-        A2S_EDF_SOURCETV        = 0x40,
-        A2S_EDF_KEYWORDS        = 0x20,
-        A2S_EDF_GAMEID          = 0x01,
+        A2S_EDF_PORT = 0x80,
+        A2S_EDF_STEAMID = 0x10,
+        A2S_EDF_SOURCETV = 0x40,
+        A2S_EDF_KEYWORDS = 0x20,
+        A2S_EDF_GAMEID = 0x01,
 };
 
 #define A2S_INFO_PAYLOAD        "Source Engine Query"
-#define A2S_INFO_REQUEST_SIZE   25      /* without challenge */
-#define A2S_INFO_REQUEST_MAX    29      /* with challenge */
+#define A2S_INFO_REQUEST_SIZE   25 /* without challenge */
+#define A2S_INFO_REQUEST_MAX    29 /* with challenge */
 #define A2S_PLAYER_REQUEST_SIZE 9
-#define A2S_PACKET_MAX          1400    /* largest single-datagram payload srcds sends */
-#define A2S_STRING_MAX          256     /* bytes per stored string, including the NUL */
+#define A2S_PACKET_MAX          1400 /* largest single-datagram payload srcds sends */
+#define A2S_STRING_MAX          256  /* bytes per stored string, including the NUL */
 
 struct a2s_info {
         uint8_t protocol;
@@ -74,13 +74,13 @@ struct a2s_info {
         char folder[A2S_STRING_MAX];
         char game[A2S_STRING_MAX];
         uint16_t appid;
-        uint8_t players;                /* Source counts bots here too */
+        uint8_t players; /* Source counts bots here too */
         uint8_t max_players;
         uint8_t bots;
-        char server_type;               /* 'd' dedicated, 'l' listen, 'p' SourceTV relay */
-        char environment;               /* 'l' linux, 'w' windows, 'm'/'o' mac */
-        uint8_t visibility;             /* 1 = password protected */
-        uint8_t vac;                    /* 1 = VAC secured */
+        char server_type;   /* 'd' dedicated, 'l' listen, 'p' SourceTV relay */
+        char environment;   /* 'l' linux, 'w' windows, 'm'/'o' mac */
+        uint8_t visibility; /* 1 = password protected */
+        uint8_t vac;        /* 1 = VAC secured */
         char version[A2S_STRING_MAX];
 
         /* Extra data: each field is valid only when its bit is set in edf. */
@@ -92,14 +92,14 @@ struct a2s_info {
         char keywords[A2S_STRING_MAX];
         uint64_t gameid;
 
-        bool truncated;                 /* some string was cut to fit */
+        bool truncated; /* some string was cut to fit */
 };
 
 struct a2s_player {
         uint8_t index;
         char name[A2S_STRING_MAX];
         int32_t score;
-        float duration;                 /* seconds connected */
+        float duration; /* seconds connected */
         bool truncated;
 };
 
@@ -131,8 +131,8 @@ int a2s_parse_info(const void *buf, size_t len, struct a2s_info *ret);
  * stored, *ret_total (may be NULL) the number the server listed. The output is
  * written only on success; players[] may be partly overwritten on failure.
  */
-int a2s_parse_player(const void *buf, size_t len, struct a2s_player *players, size_t max,
-                     size_t *ret_count, size_t *ret_total);
+int a2s_parse_player(const void *buf, size_t len, struct a2s_player *players, size_t max, size_t *ret_count,
+                     size_t *ret_total);
 
 /*
  * Blocking helpers for loopback monitoring: one UDP socket, connect()ed to
@@ -144,6 +144,5 @@ int a2s_parse_player(const void *buf, size_t len, struct a2s_player *players, si
  * nothing listens), -EPROTO, the parsers' errors, or a socket errno.
  */
 int a2s_query_info(const char *host, uint16_t port, int timeout_ms, struct a2s_info *ret);
-int a2s_query_players(const char *host, uint16_t port, int timeout_ms,
-                      struct a2s_player *players, size_t max,
-                      size_t *ret_count, size_t *ret_total);
+int a2s_query_players(const char *host, uint16_t port, int timeout_ms, struct a2s_player *players,
+                      size_t max, size_t *ret_count, size_t *ret_total);

@@ -48,8 +48,8 @@ Test(a2s_request, info_with_challenge) {
 }
 
 Test(a2s_request, player) {
-        static const uint8_t ask[] = { 0xFF, 0xFF, 0xFF, 0xFF, 0x55, 0xFF, 0xFF, 0xFF, 0xFF };
-        static const uint8_t with[] = { 0xFF, 0xFF, 0xFF, 0xFF, 0x55, 0x4B, 0xA1, 0xD5, 0x22 };
+        static const uint8_t ask[] = {0xFF, 0xFF, 0xFF, 0xFF, 0x55, 0xFF, 0xFF, 0xFF, 0xFF};
+        static const uint8_t with[] = {0xFF, 0xFF, 0xFF, 0xFF, 0x55, 0x4B, 0xA1, 0xD5, 0x22};
         uint8_t buf[16];
 
         cr_assert_eq(a2s_build_player_request(buf, sizeof(buf), A2S_CHALLENGE_ASK), 9);
@@ -88,8 +88,8 @@ static int parse_info_exact(const void *p, size_t n, struct a2s_info *info) {
         return r;
 }
 
-static int parse_player_exact(const void *p, size_t n, struct a2s_player *pl, size_t max,
-                              size_t *count, size_t *total) {
+static int parse_player_exact(const void *p, size_t n, struct a2s_player *pl, size_t max, size_t *count,
+                              size_t *total) {
         uint8_t *b = exact(p, n);
         int r = a2s_parse_player(b, n, pl, max, count, total);
 
@@ -102,22 +102,21 @@ static int parse_player_exact(const void *p, size_t n, struct a2s_player *pl, si
  * protocol 17, EDF 0xB1 = port + SteamID + keywords + GameID).
  */
 static const uint8_t l4d2_info[] = {
-        0xFF, 0xFF, 0xFF, 0xFF, 'I', 17,
-        'L', 'e', 'f', 't', '4', 'M', 'e', ' ', '#', '1', 0,            /* name */
-        'c', '1', 'm', '1', '_', 'h', 'o', 't', 'e', 'l', 0,            /* map */
-        'l', 'e', 'f', 't', '4', 'd', 'e', 'a', 'd', '2', 0,            /* folder */
-        'L', 'e', 'f', 't', ' ', '4', ' ', 'D', 'e', 'a', 'd', ' ', '2', 0, /* game */
-        0x26, 0x02,                                                     /* appid 550 */
-        3, 8, 1,                                                        /* players, max, bots */
-        'd', 'l', 0, 1,                                                 /* type, env, visibility, vac */
-        '2', '.', '2', '.', '4', '.', '3', 0,                           /* version */
-        0xB1,                                                           /* EDF */
-        0x87, 0x69,                                                     /* port 27015 */
-        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x01,                 /* SteamID */
-        'c', 'o', 'o', 'p', ',', 's', 'e', 'c', 'u', 'r', 'e', 0,       /* keywords */
-        0x26, 0x02, 0, 0, 0, 0, 0, 0,                                   /* GameID 550 */
+        0xFF, 0xFF, 0xFF, 0xFF, 'I',  17,   'L',  'e',  'f', 't', '4', 'M', 'e', ' ', '#', '1', 0, /* name */
+        'c',  '1',  'm',  '1',  '_',  'h',  'o',  't',  'e', 'l', 0,                               /* map */
+        'l',  'e',  'f',  't',  '4',  'd',  'e',  'a',  'd', '2', 0,                /* folder */
+        'L',  'e',  'f',  't',  ' ',  '4',  ' ',  'D',  'e', 'a', 'd', ' ', '2', 0, /* game */
+        0x26, 0x02,                                                                 /* appid 550 */
+        3,    8,    1,                                                              /* players, max, bots */
+        'd',  'l',  0,    1,                                              /* type, env, visibility, vac */
+        '2',  '.',  '2',  '.',  '4',  '.',  '3',  0,                      /* version */
+        0xB1,                                                             /* EDF */
+        0x87, 0x69,                                                       /* port 27015 */
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x01,                   /* SteamID */
+        'c',  'o',  'o',  'p',  ',',  's',  'e',  'c',  'u', 'r', 'e', 0, /* keywords */
+        0x26, 0x02, 0,    0,    0,    0,    0,    0,                      /* GameID 550 */
 };
-#define L4D2_INFO_VERSION_END 70        /* offset just past the version's NUL */
+#define L4D2_INFO_VERSION_END 70 /* offset just past the version's NUL */
 
 Test(a2s_info, l4d2_reply) {
         struct a2s_info info;
@@ -149,12 +148,13 @@ Test(a2s_info, l4d2_reply) {
 }
 
 Test(a2s_info, sourcetv_and_trailing_bytes) {
-        static const uint8_t p[] = {
-                0xFF, 0xFF, 0xFF, 0xFF, 'I', 17, 'n', 0, 'm', 0, 'f', 0, 'g', 0, 0x26, 0x02,
-                0, 4, 0, 'd', 'w', 1, 0, 'v', 0,
-                0x40, 0x90, 0x69, 'S', 'T', 'V', 0,     /* SourceTV port 27024, name */
-                0xAA, 0xBB,                             /* trailing junk: ignored */
-        };
+        static const uint8_t p[] =
+                {
+                        0xFF, 0xFF, 0xFF, 0xFF, 'I',  17,   'n', 0,   'm', 0,   'f',
+                        0,    'g',  0,    0x26, 0x02, 0,    4,   0,   'd', 'w', 1,
+                        0,    'v',  0,    0x40, 0x90, 0x69, 'S', 'T', 'V', 0, /* SourceTV port 27024, name */
+                        0xAA, 0xBB,                                           /* trailing junk: ignored */
+                };
         struct a2s_info info;
 
         cr_assert_eq(parse_info_exact(p, sizeof(p), &info), 0);
@@ -219,7 +219,7 @@ Test(a2s_info, random_garbage_never_crashes) {
                         x = x * 1103515245u + 12345u;
                         p[i] = (uint8_t) (x >> 16);
                         if (i < 4)
-                                p[i] = 0xFF;    /* keep the header valid most of the time */
+                                p[i] = 0xFF; /* keep the header valid most of the time */
                 }
                 if (round % 3 == 0)
                         p[4] = 'I';
@@ -232,10 +232,11 @@ Test(a2s_info, random_garbage_never_crashes) {
 }
 
 Test(a2s_info, wrong_type_and_headers) {
-        static const uint8_t challenge[] = { 0xFF, 0xFF, 0xFF, 0xFF, 'A', 1, 2, 3, 4 };
-        static const uint8_t split[] = { 0xFE, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x00, 0x00, 2, 0, 0xE0, 0x04, 0xFF };
-        static const uint8_t bad_header[] = { 0x00, 0xFF, 0xFF, 0xFF, 'I', 17, 0 };
-        static const uint8_t goldsrc[] = { 0xFF, 0xFF, 0xFF, 0xFF, 'm', '1', 0 };
+        static const uint8_t challenge[] = {0xFF, 0xFF, 0xFF, 0xFF, 'A', 1, 2, 3, 4};
+        static const uint8_t split[] = {0xFE, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x00,
+                                        0x00, 2,    0,    0xE0, 0x04, 0xFF};
+        static const uint8_t bad_header[] = {0x00, 0xFF, 0xFF, 0xFF, 'I', 17, 0};
+        static const uint8_t goldsrc[] = {0xFF, 0xFF, 0xFF, 0xFF, 'm', '1', 0};
         struct a2s_info info;
 
         cr_assert_eq(parse_info_exact(challenge, sizeof(challenge), &info), -ENOMSG);
@@ -259,16 +260,26 @@ Test(a2s_info, long_strings_are_cut_on_utf8_boundaries) {
         size_t n = 0;
         struct a2s_info info;
 
-        memcpy(p, "\xFF\xFF\xFF\xFF" "I\x11", 6);
+        memcpy(p,
+               "\xFF\xFF\xFF\xFF"
+               "I\x11",
+               6);
         n = 6;
         /* name: 254 ASCII bytes, then a 3-byte UTF-8 character (U+20AC) that
          * would straddle the 255-byte limit, then more. */
         memset(p + n, 'x', 254);
         n += 254;
-        memcpy(p + n, "\xE2\x82\xAC" "tail", 7);
+        memcpy(p + n,
+               "\xE2\x82\xAC"
+               "tail",
+               7);
         n += 7;
         p[n++] = 0;
-        memcpy(p + n, "m\0f\0g\0\x26\x02\x01\x04\x00" "dl\x00\x01" "v\0", 17);
+        memcpy(p + n,
+               "m\0f\0g\0\x26\x02\x01\x04\x00"
+               "dl\x00\x01"
+               "v\0",
+               17);
         n += 17;
 
         cr_assert_eq(parse_info_exact(p, n, &info), 0);
@@ -282,7 +293,7 @@ Test(a2s_info, long_strings_are_cut_on_utf8_boundaries) {
 /* ---- challenge ------------------------------------------------------------- */
 
 Test(a2s_challenge, parse) {
-        static const uint8_t p[] = { 0xFF, 0xFF, 0xFF, 0xFF, 0x41, 0x4B, 0xA1, 0xD5, 0x22 };
+        static const uint8_t p[] = {0xFF, 0xFF, 0xFF, 0xFF, 0x41, 0x4B, 0xA1, 0xD5, 0x22};
         uint32_t c = 0;
 
         cr_assert_eq(a2s_reply_type(p, sizeof(p)), 'A');
@@ -298,7 +309,7 @@ Test(a2s_challenge, parse) {
 }
 
 Test(a2s_challenge, reply_type) {
-        static const uint8_t split[] = { 0xFE, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 1, 0 };
+        static const uint8_t split[] = {0xFE, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 1, 0};
 
         cr_assert_eq(a2s_reply_type(l4d2_info, sizeof(l4d2_info)), 'I');
         cr_assert_eq(a2s_reply_type(split, sizeof(split)), -EMSGSIZE);
@@ -309,10 +320,11 @@ Test(a2s_challenge, reply_type) {
 /* ---- players ----------------------------------------------------------------- */
 
 static const uint8_t l4d2_players[] = {
-        0xFF, 0xFF, 0xFF, 0xFF, 'D', 3,
-        0, 'C', 'o', 'a', 'c', 'h', 0, 0x05, 0, 0, 0, 0x00, 0x00, 0x48, 0x41, /* 5, 12.5 s */
-        0, 'E', 'l', 'l', 'i', 's', 0, 0xFE, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x80, 0x3F, /* -2, 1.0 s */
-        1, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x00,                           /* empty name */
+        0xFF, 0xFF, 0xFF, 0xFF, 'D',  3,   0,    'C',  'o',  'a',  'c',  'h',  0,    0x05, 0,    0,
+        0,    0x00, 0x00, 0x48, 0x41, /* 5, 12.5 s */
+        0,    'E',  'l',  'l',  'i',  's', 0,    0xFE, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x80, 0x3F, /* -2, 1.0 s
+                                                                                                  */
+        1,    0,    0,    0,    0,    0,   0x00, 0x00, 0x00, 0x00, /* empty name */
 };
 
 Test(a2s_player, parse) {
@@ -351,7 +363,7 @@ Test(a2s_player, cap_is_honoured) {
 }
 
 Test(a2s_player, empty_list) {
-        static const uint8_t p[] = { 0xFF, 0xFF, 0xFF, 0xFF, 'D', 0 };
+        static const uint8_t p[] = {0xFF, 0xFF, 0xFF, 0xFF, 'D', 0};
         size_t count = 9, total = 9;
 
         cr_assert_eq(parse_player_exact(p, sizeof(p), NULL, 0, &count, &total), 0);
@@ -390,18 +402,18 @@ Test(a2s_player, bit_flips_never_crash) {
 /* ---- the blocking helper against a scripted peer ---------------------------- */
 
 enum peer_mode {
-        PEER_CHALLENGE,         /* challenge first, then answer (L4D2's default) */
-        PEER_LEGACY,            /* answer the 25-byte request directly */
-        PEER_ALWAYS_CHALLENGE,  /* never satisfied */
-        PEER_SILENT,            /* never answers */
-        PEER_SPLIT,             /* answers with a split packet */
+        PEER_CHALLENGE,        /* challenge first, then answer (L4D2's default) */
+        PEER_LEGACY,           /* answer the 25-byte request directly */
+        PEER_ALWAYS_CHALLENGE, /* never satisfied */
+        PEER_SILENT,           /* never answers */
+        PEER_SPLIT,            /* answers with a split packet */
 };
 
 static pid_t peer_pid;
 
 /* Forks a UDP responder on 127.0.0.1; returns its port. */
 static uint16_t start_peer(enum peer_mode mode) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(sa);
         int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
@@ -412,8 +424,8 @@ static uint16_t start_peer(enum peer_mode mode) {
         peer_pid = fork();
         cr_assert_geq(peer_pid, 0);
         if (peer_pid == 0) {
-                static const uint8_t challenge[] = { 0xFF, 0xFF, 0xFF, 0xFF, 'A', 0x78, 0x56, 0x34, 0x12 };
-                static const uint8_t split[] = { 0xFE, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0, 2, 0, 0xE0, 0x04 };
+                static const uint8_t challenge[] = {0xFF, 0xFF, 0xFF, 0xFF, 'A', 0x78, 0x56, 0x34, 0x12};
+                static const uint8_t split[] = {0xFE, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0, 2, 0, 0xE0, 0x04};
 
                 for (;;) {
                         struct sockaddr_in from;
@@ -481,7 +493,8 @@ Test(a2s_query, players_with_cap, .fini = stop_peer) {
         struct a2s_player pl[2];
         size_t count = 0, total = 0;
 
-        cr_assert_eq(a2s_query_players("127.0.0.1", start_peer(PEER_CHALLENGE), 2000, pl, 2, &count, &total), 0);
+        cr_assert_eq(a2s_query_players("127.0.0.1", start_peer(PEER_CHALLENGE), 2000, pl, 2, &count, &total),
+                     0);
         cr_assert_eq(count, 2);
         cr_assert_eq(total, 3);
         cr_assert_str_eq(pl[0].name, "Coach");
@@ -506,7 +519,7 @@ Test(a2s_query, split_refused, .fini = stop_peer) {
 }
 
 Test(a2s_query, nothing_listening) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(sa);
         struct a2s_info info;
         int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -521,7 +534,7 @@ Test(a2s_query, nothing_listening) {
 Test(a2s_query, bad_arguments) {
         struct a2s_info info;
 
-        cr_assert_eq(a2s_query_info("localhost", 27015, 100, &info), -EINVAL);  /* numeric only */
+        cr_assert_eq(a2s_query_info("localhost", 27015, 100, &info), -EINVAL); /* numeric only */
         cr_assert_eq(a2s_query_info("127.0.0.1", 0, 100, &info), -EINVAL);
         cr_assert_eq(a2s_query_info(NULL, 27015, 100, &info), -EINVAL);
         cr_assert_eq(a2s_query_info("127.0.0.1", 27015, 100, NULL), -EINVAL);
