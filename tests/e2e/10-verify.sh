@@ -2,6 +2,7 @@
 # Every installed unit passes `systemd-analyze verify` inside the container; the server
 # template as an instance. Also: the sysusers/tmpfiles files are found where installed.
 set -u
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 udir=$E2E_PREFIX/lib/systemd/system

@@ -3,6 +3,7 @@
 # service is inactive; `l4d2ctl ping X` starts it; after the idle time it exits on its own
 # (cleanly) while the socket keeps listening; the next ping starts it again.
 set -u
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_cli
 

@@ -2,14 +2,14 @@
 # Each service can be restarted or stopped alone: the others keep answering, and a
 # request arriving while a service restarts is still answered (the socket holds it).
 set -u
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_cli
 for s in $E2E_SERVICES; do need_daemon "$s"; done
 
 # ping_loop SERVICE N OUTFILE: N pings in a row, one exit status per line.
 ping_loop() {
-        local i
-        for i in $(seq 1 "$2"); do
+        for _ in $(seq 1 "$2"); do
                 ct l4d2ctl ping "$1" >/dev/null 2>>"$3.err"; echo $? >>"$3"
                 sleep 0.05
         done
@@ -17,13 +17,13 @@ ping_loop() {
 all_zero() {
         local bad
         bad=$(grep -vc '^0$' "$1" || true)
-        [ "$bad" = 0 ] || { echo "exit statuses: $(sort "$1" | uniq -c | tr '\n' ' ')"; cat "$1.err" 2>/dev/null | head -5; return 1; }
+        [ "$bad" = 0 ] || { echo "exit statuses: $(sort "$1" | uniq -c | tr '\n' ' ')"; head -n 5 "$1.err" 2>/dev/null; return 1; }
 }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 for pair in "host jobs" "jobs logs" "logs web" "web host"; do
-        set -- $pair; victim=$1 other=$2
+        read -r victim other <<<"$pair"
         echo "--- restart $victim while $other is in use"
         ping_svc "$other" >/dev/null || fail "ping $other before the test"
         ping_loop "$other" 20 "$tmp/$other.rc" &

@@ -2,6 +2,7 @@
 # sysusers/tmpfiles give the owners and modes docs/security.md promises, and only members
 # of group left4me (and root) get through the sockets.
 set -u
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 echo "--- users"

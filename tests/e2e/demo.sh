@@ -7,6 +7,7 @@
 #   stop    power the container off, unmount, remove its files
 # The container shares the host's network, so webd is on http://127.0.0.1:8080 here.
 set -u
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 STATE_DIR=${LEFT4ME_DEMO_STATE:-/run/left4me-demo}

@@ -18,8 +18,10 @@ E2E_REPO=$(cd "$E2E_SRC/../.." && pwd)
 : "${E2E_PREFIX:=/usr/local}"
 E2E_CT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# shellcheck disable=SC2034 # used by the scenarios
 # Units the suite installs (server@ is a template: verified as an instance).
 E2E_SERVICES="host jobs logs web"
+# shellcheck disable=SC2034
 E2E_UNITS="left4me-host.socket left4me-host.service left4me-jobs.socket left4me-jobs.service
 left4me-logs.socket left4me-logs.service left4me-web.socket left4me-web-rpc.socket
 left4me-web.service left4me.target l4d2-game.slice l4d2-build.slice"
@@ -56,8 +58,8 @@ wait_for() {
         return 1
 }
 
-E2E_FAILED=0
-fail() { echo "FAIL: $*" >&2; E2E_FAILED=1; exit 1; }
+# fail MSG: the scenario (or the subshell it runs in) stops here.
+fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 # assert_eq EXPECTED ACTUAL WHAT
 assert_eq() {
@@ -77,6 +79,12 @@ assert_rc() {
         out=$("$@" 2>&1) || rc=$?
         if [ "$rc" = "$want" ]; then ok "$what: exit $rc${out:+ ($(echo "$out" | head -n 3 | tr '\n' ' '))}"
         else fail "$what: expected exit $want, got $rc: $out"; fi
+}
+# summary LINE...: printed by run.sh after all scenarios, pass or fail (figures, notes).
+summary() {
+        echo "$*"
+        [ -n "${E2E_SUMMARY:-}" ] && echo "$*" >>"$E2E_SUMMARY"
+        return 0
 }
 # unit_state UNIT: ActiveState of a unit inside (active, inactive, failed, activating...).
 unit_state() { ct systemctl show -P ActiveState "$1" 2>/dev/null; }
@@ -134,9 +142,9 @@ e2e_boot() {
                 </dev/null >"$E2E_DIR/nspawn.log" 2>&1 &
         E2E_NSPAWN_PID=$!
         echo "$E2E_NSPAWN_PID" >"$E2E_DIR/nspawn.pid"
-        local i
+
         E2E_PID1=
-        for i in $(seq 1 100); do
+        for _ in $(seq 1 100); do
                 E2E_PID1=$(ps -o pid= --ppid "$E2E_NSPAWN_PID" 2>/dev/null | head -n 1 | tr -d ' ')
                 [ -n "$E2E_PID1" ] && [ "$(cat /proc/"$E2E_PID1"/comm 2>/dev/null)" = systemd ] && break
                 E2E_PID1=
@@ -151,7 +159,7 @@ e2e_boot() {
         echo "$E2E_PID1" >"$E2E_DIR/pid1"
         export E2E_PID1 E2E_ROOT E2E_DIR E2E_MACHINE
         local st
-        for i in $(seq 1 300); do
+        for _ in $(seq 1 300); do
                 st=$(ct systemctl is-system-running 2>/dev/null)
                 case $st in running | degraded) break ;; esac
                 sleep 0.2
@@ -159,8 +167,9 @@ e2e_boot() {
         case $st in
         running) ;;
         degraded)
-                e2e_log "container is degraded (tests go on); failed units:"
-                ct systemctl --failed --no-pager --no-legend >&2 ;;
+                e2e_log "container is degraded (tests go on); failed units and errors:"
+                ct systemctl list-units --state=failed --all --no-pager --no-legend >&2
+                ct journalctl -b -p err --no-pager -n 10 >&2 ;;
         *)
                 e2e_log "container did not finish booting (state: ${st:-none}); nspawn log:"
                 tail -n 30 "$E2E_DIR/nspawn.log" >&2
@@ -231,17 +240,17 @@ EOF
 
 # e2e_teardown: stop the container (by its pid), unmount, remove the temp dir. Idempotent.
 e2e_teardown() {
-        local dir=${1:-${E2E_DIR:-}} pid i
+        local dir=${1:-${E2E_DIR:-}} pid
         [ -n "$dir" ] && [ -d "$dir" ] || return 0
         pid=$(cat "$dir/nspawn.pid" 2>/dev/null)
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
                 # SIGTERM makes nspawn ask the container's systemd to power off.
                 kill -TERM "$pid" 2>/dev/null
-                for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+                for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
                 if kill -0 "$pid" 2>/dev/null; then
                         e2e_log "container did not stop in 10 s; killing it"
                         kill -KILL "$pid" 2>/dev/null
-                        for i in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+                        for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
                 fi
         fi
         if mountpoint -q "$dir/root"; then
