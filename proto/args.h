@@ -19,8 +19,8 @@ enum rpc_arg_type {
         RPC_ARG_INT,   /* int64_t; limits: min/max value */
         RPC_ARG_BOOL,  /* bool */
         RPC_ARG_STRV,  /* char **, NULL-terminated, malloc'd; max = max count, max_len per item */
-        RPC_ARG_MAP,   /* const msgpack_object *, a map; max = max pairs */
-        RPC_ARG_ARRAY, /* const msgpack_object *, an array; max = max items */
+        RPC_ARG_MAP,   /* const msgpack_object *, a map; max = max pairs; valid during the handler only */
+        RPC_ARG_ARRAY, /* const msgpack_object *, an array; max = max items; valid during the handler only */
         RPC_ARG_BIN,   /* struct rpc_bin (str or bin accepted; may contain NUL); max = max bytes */
 };
 

@@ -122,8 +122,9 @@ int rpc_client_send_raw(struct rpc_client *c, const void *data, size_t n) {
         return 0;
 }
 
-/* Reads the next complete message into *u. */
-static int read_message(struct rpc_client *c, int timeout_ms, msgpack_unpacked *u) {
+/* Reads the next complete message into *u. msgpack-c's objects point into the bytes they were
+ * unpacked from, so the message is copied to *raw, which the caller owns. */
+static int read_message(struct rpc_client *c, int timeout_ms, msgpack_unpacked *u, char **raw) {
         struct mp_scanner s;
 
         mp_scanner_init(&s, &c->limits);
@@ -134,8 +135,14 @@ static int read_message(struct rpc_client *c, int timeout_ms, msgpack_unpacked *
                                 return (int) r;
                         if (r > 0) {
                                 size_t off = 0;
-                                msgpack_unpack_return ur =
-                                        msgpack_unpack_next(u, c->in.data + c->in_off, (size_t) r, &off);
+                                msgpack_unpack_return ur;
+                                char *copy = malloc((size_t) r);
+                                if (!copy)
+                                        return -ENOMEM;
+                                memcpy(copy, c->in.data + c->in_off, (size_t) r);
+                                free(*raw);
+                                *raw = copy;
+                                ur = msgpack_unpack_next(u, copy, (size_t) r, &off);
                                 c->in_off += (size_t) r;
                                 if (c->in_off == c->in.len) {
                                         c->in.len = 0;
@@ -215,7 +222,7 @@ int rpc_client_call(struct rpc_client *c, const char *method, const struct rpc_b
 
                 msgpack_unpacked_destroy(&ret->unp);
                 msgpack_unpacked_init(&ret->unp);
-                r = read_message(c, timeout_ms, &ret->unp);
+                r = read_message(c, timeout_ms, &ret->unp, &ret->raw);
                 if (r == -ETIMEDOUT)
                         return rpc_error_set(e, RPC_TIMEOUT, "no answer within %d ms", timeout_ms), r;
                 if (r == -ECONNRESET)
@@ -257,5 +264,7 @@ int rpc_client_call(struct rpc_client *c, const char *method, const struct rpc_b
 
 void rpc_reply_done(struct rpc_reply *r) {
         msgpack_unpacked_destroy(&r->unp);
+        free(r->raw);
+        r->raw = NULL;
         r->result = NULL;
 }

@@ -23,7 +23,8 @@ void rpc_client_set_limits(struct rpc_client *c, const struct mp_limits *l);
 typedef int (*rpc_notify_cb)(const msgpack_object *payload, void *userdata);
 
 struct rpc_reply {
-        msgpack_unpacked unp;         /* owns the memory of result */
+        msgpack_unpacked unp;         /* the objects of result ... */
+        char *raw;                    /* ... point into this copy of the message's bytes */
         const msgpack_object *result; /* valid until rpc_reply_done() */
         bool failed;                  /* the server answered with an error */
         struct rpc_error error;       /* if failed */
