@@ -1,0 +1,198 @@
+#!/bin/bash
+# Black-box test of left4me-webd: started under systemd-socket-activate with two sockets
+# told apart by name (http = TCP, rpc = web.sock), or with --listen/--http; spoken to with
+# curl, l4d2ctl and an independent python3-msgpack client (webd_check.py).
+set -euo pipefail
+
+BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+CHECK="$PY $HERE/webd_check.py"
+TMP=$(mktemp -d /tmp/webd-bb.XXXXXX)
+PID=
+cleanup() {
+        [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [ -f "$TMP/log" ] && sed 's/^/  log| /' "$TMP/log" >&2; exit 1; }
+step() { echo "== $*"; }
+
+free_port() {
+        $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_webd IDLE [extra webd args...]: socket-activated, both sockets named.
+start_webd() {
+        local idle=$1; shift
+        PORT=$(free_port)
+        rm -f "$TMP/web.sock"
+        systemd-socket-activate -l "127.0.0.1:$PORT" -l "$TMP/web.sock" --fdname=http:rpc \
+                "$BUILD/left4me-webd" --config "$TMP/left4me.yaml" --idle-exit "$idle" \
+                --web-dir "$TMP/web" "$@" >"$TMP/log" 2>&1 &
+        PID=$!
+        # systemd-socket-activate execs webd on the first connection attempt (as systemd
+        # would start the service): wait for both listeners, then poke it awake.
+        for _ in $(seq 50); do
+                [ "$(grep -c '^Listening on' "$TMP/log" 2>/dev/null)" = 2 ] && break
+                kill -0 "$PID" 2>/dev/null || fail "socket activation died at start"
+                sleep 0.1
+        done
+        curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" || fail "first request"
+        for _ in $(seq 50); do
+                grep -q "ready" "$TMP/log" 2>/dev/null && return 0
+                kill -0 "$PID" 2>/dev/null || fail "webd died at start"
+                sleep 0.1
+        done
+        fail "webd did not get ready"
+}
+
+# wait_exit SECONDS: waits for webd to exit by itself; fails if it does not.
+wait_exit() {
+        local t=$(( $1 * 10 ))
+        for _ in $(seq "$t"); do
+                if ! kill -0 "$PID" 2>/dev/null; then
+                        wait "$PID" && rc=0 || rc=$?
+                        PID=
+                        return 0
+                fi
+                sleep 0.1
+        done
+        fail "webd did not exit within $1 s"
+}
+
+alive() { kill -0 "$PID" 2>/dev/null; }
+
+mkdir -p "$TMP/web"
+echo 'body { color: #123; }' >"$TMP/web/app.css"
+cat >"$TMP/left4me.yaml" <<EOF
+paths: {root: $TMP/root, run: $TMP}
+limits: {idle_exit_sec: 30, max_connections: 16}
+EOF
+
+# ---------------------------------------------------------------------------------------------
+step "socket activation with named sockets"
+start_webd 0
+$CHECK health "$PORT" || fail "/health"
+out=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")
+[ "$out" = 404 ] || fail "unknown path gave $out"
+curl -sS "http://127.0.0.1:$PORT/nope" | grep -q '"code":"not_found"' || fail "404 body is not a JSON error"
+out=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$PORT/health")
+[ "$out" = 405 ] || fail "DELETE /health gave $out"
+out=$(curl -sS -I -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
+[ "$out" = 200 ] || fail "HEAD /health gave $out"
+curl -sS "http://127.0.0.1:$PORT/" | grep -q "<h1>left4me</h1>" || fail "index page"
+curl -sS "http://127.0.0.1:$PORT/static/app.css" | grep -q "color: #123" || fail "static file"
+out=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/static/missing.css")
+[ "$out" = 404 ] || fail "missing static file gave $out"
+out=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/static/")
+[ "$out" != 200 ] || fail "the static dir is listed"
+
+step "RPC on web.sock: l4d2ctl and python3-msgpack"
+"$BUILD/l4d2ctl" --socket-dir "$TMP" ping web || fail "l4d2ctl ping web"
+"$BUILD/l4d2ctl" --socket-dir "$TMP" --json version web | grep -q left4me-webd || fail "l4d2ctl version web"
+$CHECK rpc "$TMP/web.sock" || fail "rpc checks"
+
+step "hostile input on both sockets; the daemon keeps serving"
+$CHECK hostile-rpc "$TMP/web.sock" || fail "hostile rpc"
+$CHECK hostile-http "$PORT" || fail "hostile http"
+alive || fail "webd died on hostile input"
+$CHECK health "$PORT" >/dev/null || fail "/health after hostile input"
+"$BUILD/l4d2ctl" --socket-dir "$TMP" ping web >/dev/null || fail "ping after hostile input"
+
+step "many connections at once"
+for i in $(seq 40); do curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" & done
+wait_jobs_ok=1
+for j in $(jobs -p); do [ "$j" = "$PID" ] && continue; wait "$j" || wait_jobs_ok=0; done
+[ $wait_jobs_ok = 1 ] || fail "a concurrent request failed"
+alive || fail "webd died under 40 concurrent requests"
+
+step "SIGTERM stops it cleanly"
+kill -TERM "$PID"
+wait_exit 5
+[ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
+
+# ---------------------------------------------------------------------------------------------
+step "SSE: hello event, heartbeats, counted in sys.health"
+start_webd 0 --sse-heartbeat 1
+timeout 5 curl -sS -N --max-time 3 "http://127.0.0.1:$PORT/events" >"$TMP/sse" 2>/dev/null || true
+grep -q '^event: hello$' "$TMP/sse" || fail "no hello event: $(cat "$TMP/sse")"
+grep -q '^data: {"service":"left4me-webd"' "$TMP/sse" || fail "hello data: $(cat "$TMP/sse")"
+[ "$(grep -c '^: ping$' "$TMP/sse")" -ge 2 ] || fail "fewer than 2 heartbeats in 3 s: $(cat "$TMP/sse")"
+curl -sS -N --max-time 4 "http://127.0.0.1:$PORT/events" >/dev/null 2>&1 &
+CURL=$!
+sleep 1
+"$BUILD/l4d2ctl" --socket-dir "$TMP" --json ping web | grep -q '"sse_streams": *1' ||
+        { "$BUILD/l4d2ctl" --socket-dir "$TMP" --json ping web; fail "sse stream not counted"; }
+wait $CURL || true
+kill -TERM "$PID"; wait_exit 5
+
+# ---------------------------------------------------------------------------------------------
+step "idle exit: not while a keep-alive connection is in use, then after the idle time"
+start_webd 2
+$CHECK keepalive "$PORT" 4 || fail "keep-alive"
+alive || fail "webd exited while a keep-alive connection was in use"
+wait_exit 5
+[ "$rc" = 0 ] || fail "exit status $rc after idle exit"
+grep -q "No connections for 2 s, exiting" "$TMP/log" || fail "no idle-exit message"
+
+step "idle exit: not while an SSE stream or an RPC connection is open"
+start_webd 2 --sse-heartbeat 1
+curl -sS -N --max-time 4 "http://127.0.0.1:$PORT/events" >/dev/null 2>&1 || true
+alive || fail "webd exited while an SSE stream was open"
+$CHECK hold-rpc "$TMP/web.sock" 3
+alive || fail "webd exited while an RPC connection was open"
+start=$(date +%s)
+wait_exit 5
+[ $(( $(date +%s) - start )) -ge 1 ] || fail "exited too early after the last connection"
+
+step "idle exit: a silent HTTP connection counts too"
+start_webd 1
+$CHECK idle-socket "$PORT" 2.5
+alive || fail "webd exited while an HTTP connection was open"
+wait_exit 4
+
+# ---------------------------------------------------------------------------------------------
+step "development mode: --listen PATH --http ADDR:PORT"
+PORT=$(free_port)
+"$BUILD/left4me-webd" --config "$TMP/left4me.yaml" --listen "$TMP/dev.sock" --http "127.0.0.1:$PORT" \
+        --idle-exit 2 --web-dir "$TMP/web" >"$TMP/log" 2>&1 &
+PID=$!
+for _ in $(seq 50); do [ -S "$TMP/dev.sock" ] && grep -q ready "$TMP/log" && break; sleep 0.1; done
+$CHECK health "$PORT" >/dev/null || fail "dev /health"
+$CHECK rpc "$TMP/dev.sock" >/dev/null || fail "dev rpc"
+[ "$(stat -c %a "$TMP/dev.sock")" = 660 ] || fail "dev socket mode $(stat -c %a "$TMP/dev.sock")"
+wait_exit 5
+[ ! -e "$TMP/dev.sock" ] || fail "dev socket left behind"
+
+step "unnamed sockets are told apart by family"
+PORT=$(free_port)
+rm -f "$TMP/web.sock"
+systemd-socket-activate -l "$TMP/web2.sock" -l "127.0.0.1:$PORT" "$BUILD/left4me-webd" \
+        --config "$TMP/left4me.yaml" --idle-exit 0 >"$TMP/log" 2>&1 &
+PID=$!
+for _ in $(seq 50); do [ "$(grep -c '^Listening on' "$TMP/log" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+$CHECK health "$PORT" >/dev/null || fail "unnamed: /health"
+"$BUILD/l4d2ctl" --socket-dir "$TMP" ping web >/dev/null 2>&1 && fail "web.sock should not exist here"
+ln -s web2.sock "$TMP/web.sock"
+"$BUILD/l4d2ctl" --socket-dir "$TMP" ping web >/dev/null || fail "unnamed: rpc"
+rm -f "$TMP/web.sock"
+kill -TERM "$PID"; wait_exit 5
+
+# ---------------------------------------------------------------------------------------------
+step "start-up errors are refused with a message"
+if "$BUILD/left4me-webd" --config "$TMP/left4me.yaml" >"$TMP/log" 2>&1; then fail "started without sockets"; fi
+grep -q -- "--listen" "$TMP/log" || fail "no hint about --listen: $(cat "$TMP/log")"
+if "$BUILD/left4me-webd" --config "$TMP/left4me.yaml" --http nonsense >"$TMP/log" 2>&1; then fail "bad --http"; fi
+grep -q "ADDR:PORT" "$TMP/log" || fail "bad --http message: $(cat "$TMP/log")"
+echo "limits: {idle_exit_sec: banana}" >"$TMP/bad.yaml"
+if "$BUILD/left4me-webd" --config "$TMP/bad.yaml" --http "127.0.0.1:$(free_port)" >"$TMP/log" 2>&1; then
+        fail "bad config accepted"
+fi
+grep -q "idle_exit_sec" "$TMP/log" || fail "bad config message does not name the key: $(cat "$TMP/log")"
+if "$BUILD/left4me-webd" --idle-exit -5 >"$TMP/log" 2>&1; then fail "negative --idle-exit accepted"; fi
+"$BUILD/left4me-webd" --help | grep -q -- "--http ADDR:PORT" || fail "--help"
+"$BUILD/left4me-webd" --version | grep -q "^left4me-webd " || fail "--version"
+
+echo "webd black-box: all checks passed"
