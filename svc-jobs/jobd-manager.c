@@ -1,0 +1,910 @@
+#include <assert.h>
+#include <stdio.h>
+
+#include "common/log.h"
+#include "svc-jobs/jobd-exec.h"
+#include "svc-jobs/jobd-manager.h"
+#include "svc-jobs/jobd-sched.h"
+
+#define WATCH_BATCH 256
+
+struct active {
+        struct manager *m;
+        struct active *prev, *next;
+        struct job_record rec; /* as committed */
+        struct job_payload payload;
+        struct job_key *keys;
+        size_t n_keys;
+        struct exec *exec;
+        int64_t next_seq;
+        uint64_t dropped_lines;
+};
+
+struct watcher {
+        struct manager *m;
+        struct watcher *prev, *next;
+        struct rpc_call *call;
+        int64_t job_id;
+        int64_t next_seq;
+        bool waiting_drain;
+};
+
+struct manager {
+        sd_event *event;
+        struct rpc_server *server;
+        char *host_socket;
+        unsigned workers;
+        struct mp_limits limits;
+        struct jobd_db *db;
+
+        struct active *head, *tail; /* in id (submission) order */
+        unsigned n_active, n_running;
+        bool busy;
+        struct watcher *watchers;
+
+        sd_event_source *schedule_source;
+        struct exec **dead; /* finished executors, freed at the next scheduling pass */
+        size_t n_dead, n_dead_alloc;
+};
+
+static void pump(struct watcher *w);
+
+struct jobd_db *manager_db(struct manager *m) {
+        return m->db;
+}
+
+void manager_counts(const struct manager *m, unsigned *ret_queued, unsigned *ret_running) {
+        *ret_queued = m->n_active - m->n_running;
+        *ret_running = m->n_running;
+}
+
+static uint64_t wall_usec(void) {
+        return realtime_usec();
+}
+
+/* Keeps the daemon from idle-exiting while any job is queued or running. */
+static void update_busy(struct manager *m) {
+        bool want = m->n_active > 0;
+
+        if (want == m->busy || !m->server)
+                return;
+        m->busy = want;
+        if (want)
+                rpc_server_busy_ref(m->server);
+        else
+                rpc_server_busy_unref(m->server);
+}
+
+static void schedule_soon(struct manager *m) {
+        (void) sd_event_source_set_enabled(m->schedule_source, SD_EVENT_ONESHOT);
+}
+
+/* ---- the active list --------------------------------------------------------------------- */
+
+static struct active *active_free(struct active *a) {
+        if (!a)
+                return NULL;
+        job_record_done(&a->rec);
+        job_payload_done(&a->payload);
+        job_keys_free(a->keys, a->n_keys);
+        exec_free(a->exec);
+        free(a);
+        return NULL;
+}
+
+static struct active *active_find(struct manager *m, int64_t id) {
+        for (struct active *a = m->head; a; a = a->next)
+                if (a->rec.id == id)
+                        return a;
+        return NULL;
+}
+
+/* Inserts keeping id order (a retried job keeps its place). */
+static void active_link(struct manager *m, struct active *a) {
+        struct active *after = m->tail;
+
+        while (after && after->rec.id > a->rec.id)
+                after = after->prev;
+        a->prev = after;
+        a->next = after ? after->next : m->head;
+        if (a->next)
+                a->next->prev = a;
+        else
+                m->tail = a;
+        if (after)
+                after->next = a;
+        else
+                m->head = a;
+        a->m = m;
+        m->n_active++;
+        update_busy(m);
+}
+
+static void active_unlink(struct manager *m, struct active *a) {
+        if (a->prev)
+                a->prev->next = a->next;
+        else
+                m->head = a->next;
+        if (a->next)
+                a->next->prev = a->prev;
+        else
+                m->tail = a->prev;
+        a->prev = a->next = NULL;
+        m->n_active--;
+        update_busy(m);
+}
+
+/* Takes ownership of *rec's contents on success. */
+static int active_new(struct manager *m, struct job_record *rec, struct active **ret) {
+        struct active *a;
+        int r;
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        r = job_payload_unpack(rec->kind, rec->payload, rec->payload_len, &a->payload);
+        if (r >= 0)
+                r = job_keys_parse(rec->keys, &a->keys, &a->n_keys);
+        if (r < 0) {
+                active_free(a);
+                return r;
+        }
+        a->rec = *rec;
+        *rec = (struct job_record) {};
+        a->next_seq = a->rec.last_seq + 1;
+        *ret = a;
+        return 0;
+}
+
+/* ---- watchers ---------------------------------------------------------------------------- */
+
+static void watcher_unlink(struct watcher *w) {
+        struct manager *m = w->m;
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (m->watchers == w)
+                m->watchers = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        w->prev = w->next = NULL;
+}
+
+static void on_watch_abandon(struct rpc_call *call, void *userdata) {
+        struct watcher *w = userdata;
+
+        watcher_unlink(w);
+        (void) rpc_call_fail(call, RPC_CANCELLED, "watch ended by the client");
+        free(w);
+}
+
+static void on_watch_drain(struct rpc_call *call, void *userdata) {
+        struct watcher *w = userdata;
+        w->waiting_drain = false;
+        pump(w);
+}
+
+static bool output_full(struct watcher *w) {
+        return rpc_call_output_pending(w->call) > rpc_call_output_cap(w->call) / 2;
+}
+
+static void send_line(struct watcher *w, const struct job_line *l) {
+        msgpack_packer *pk = rpc_call_notify(w->call);
+
+        if (!pk)
+                return;
+        msgpack_pack_map(pk, 5);
+        rpc_pack_kv_str(pk, "type", "line");
+        rpc_pack_kv_int(pk, "seq", l->seq);
+        rpc_pack_kv_str(pk, "stream", l->stream);
+        rpc_pack_kv_str(pk, "line", l->text);
+        rpc_pack_kv_uint(pk, "usec", l->usec);
+        w->next_seq = l->seq + 1;
+}
+
+static int pump_line(const struct job_line *l, void *userdata) {
+        send_line(userdata, l);
+        return 0;
+}
+
+/* Sends stored lines from w->next_seq while the client keeps up; once the job has ended and
+ * every line is out, answers the call with the job and frees the watcher. */
+static void pump(struct watcher *w) {
+        struct manager *m = w->m;
+        struct job_record rec;
+        int r;
+
+        for (;;) {
+                int64_t before = w->next_seq;
+
+                if (!rpc_call_alive(w->call))
+                        return; /* the abandon hook cleans up */
+                if (output_full(w)) {
+                        w->waiting_drain = true;
+                        rpc_call_set_drain(w->call, on_watch_drain);
+                        return;
+                }
+                r = jobd_db_lines(m->db, w->job_id, w->next_seq - 1, WATCH_BATCH, pump_line, w);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to read the lines of job %lld: %m", (long long) w->job_id);
+                        break;
+                }
+                if (w->next_seq == before)
+                        break; /* caught up */
+        }
+        if (active_find(m, w->job_id))
+                return; /* live lines follow */
+
+        /* The job has ended and everything is sent. */
+        watcher_unlink(w);
+        rpc_call_set_abandon(w->call, NULL, NULL);
+        r = jobd_db_get(m->db, w->job_id, &rec);
+        if (r < 0)
+                (void) rpc_call_fail(w->call, RPC_INTERNAL, "cannot read job %lld: %s", (long long) w->job_id,
+                                     strerror(-r));
+        else {
+                msgpack_packer *pk = rpc_call_result(w->call);
+                msgpack_pack_map(pk, 1);
+                rpc_pack_key(pk, "job");
+                manager_pack_job(pk, &rec, false);
+                (void) rpc_call_reply(w->call);
+                job_record_done(&rec);
+        }
+        free(w);
+}
+
+static void watchers_line(struct manager *m, int64_t job_id, const struct job_line *l) {
+        for (struct watcher *w = m->watchers, *next; w; w = next) {
+                next = w->next;
+                if (w->job_id != job_id || w->waiting_drain)
+                        continue;
+                if (w->next_seq == l->seq && !output_full(w))
+                        send_line(w, l);
+                else
+                        pump(w);
+        }
+}
+
+static void watchers_state(struct manager *m, const struct active *a, const struct job_record *rec) {
+        for (struct watcher *w = m->watchers, *next; w; w = next) {
+                msgpack_packer *pk;
+
+                next = w->next;
+                if (w->job_id != rec->id)
+                        continue;
+                pk = rpc_call_notify(w->call);
+                if (pk) {
+                        msgpack_pack_map(pk, 4);
+                        rpc_pack_kv_str(pk, "type", "state");
+                        rpc_pack_kv_str(pk, "state", job_state_to_string(rec->state));
+                        if (rec->has_exit_code)
+                                rpc_pack_kv_int(pk, "exit_code", rec->exit_code);
+                        else
+                                rpc_pack_kv_nil(pk, "exit_code");
+                        rpc_pack_kv_str(pk, "error", rec->error);
+                }
+                if (!a && !w->waiting_drain)
+                        pump(w); /* the job ended: finish the watch */
+        }
+}
+
+int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t after_seq, struct rpc_error *e) {
+        struct job_record rec;
+        struct watcher *w;
+        int r;
+
+        r = jobd_db_get(m->db, id, &rec);
+        if (r == -ENOENT)
+                return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id, strerror(-r));
+        job_record_done(&rec);
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return rpc_error_set(e, RPC_INTERNAL, "out of memory");
+        *w = (struct watcher) { .m = m, .call = call, .job_id = id, .next_seq = after_seq + 1 };
+        w->next = m->watchers;
+        if (w->next)
+                w->next->prev = w;
+        m->watchers = w;
+        rpc_call_defer(call);
+        rpc_call_set_abandon(call, on_watch_abandon, w);
+        pump(w);
+        return 0;
+}
+
+/* ---- lines and state changes ------------------------------------------------------------- */
+
+/* Stores one output line of an active job and shows it to its watchers. */
+static void add_line(struct active *a, const char *stream, const char *text, size_t len) {
+        struct manager *m = a->m;
+        char buf[JOB_LINE_MAX + 1];
+        struct job_line l;
+        int r;
+
+        if (a->next_seq > JOB_LINES_MAX) {
+                a->dropped_lines++;
+                return;
+        }
+        (void) job_line_sanitize(text, len, buf, NULL);
+        l = (struct job_line) { .seq = a->next_seq, .stream = stream, .text = buf, .usec = wall_usec() };
+        r = jobd_db_append_line(m->db, a->rec.id, &l);
+        if (r < 0) {
+                a->dropped_lines++;
+                log_error_errno(r, "Failed to store a line of job %lld, dropping it: %m (%s)",
+                                (long long) a->rec.id, jobd_db_errmsg(m->db));
+                return;
+        }
+        a->next_seq++;
+        watchers_line(m, a->rec.id, &l);
+}
+
+static void add_linef(struct active *a, const char *stream, const char *fmt, ...) _printf_(3, 4);
+static void add_linef(struct active *a, const char *stream, const char *fmt, ...) {
+        char buf[JOB_LINE_MAX];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (n >= 0)
+                add_line(a, stream, buf, MIN((size_t) n, sizeof(buf) - 1));
+}
+
+/* Commits a's new state (already set in next) with an optional line, in one transaction; on
+ * success a->rec takes next's fields. */
+static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt, ...)
+        _printf_(4, 5);
+static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt, ...) {
+        struct manager *m = a->m;
+        char buf[JOB_LINE_MAX + 1], raw[JOB_LINE_MAX];
+        struct job_line l = {};
+        enum job_state from = a->rec.state;
+        va_list ap;
+        int r;
+
+        if (!job_transition_ok(from, next->state))
+                return log_error_errno(-EINVAL, "Refusing to move job %lld from %s to %s.", (long long) a->rec.id,
+                                       job_state_to_string(from), job_state_to_string(next->state));
+        next->updated_usec = wall_usec();
+        if (fmt) {
+                int n;
+                va_start(ap, fmt);
+                n = vsnprintf(raw, sizeof(raw), fmt, ap);
+                va_end(ap);
+                (void) job_line_sanitize(raw, n < 0 ? 0 : MIN((size_t) n, sizeof(raw) - 1), buf, NULL);
+                l = (struct job_line) { .seq = a->next_seq, .stream = stream, .text = buf, .usec = next->updated_usec };
+        }
+        r = jobd_db_update(m->db, next, from, fmt ? &l : NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to store the state of job %lld: %m (%s)", (long long) a->rec.id,
+                                       jobd_db_errmsg(m->db));
+        a->rec.state = next->state;
+        a->rec.has_exit_code = next->has_exit_code;
+        a->rec.exit_code = next->exit_code;
+        if (next->error != a->rec.error) {
+                free(a->rec.error);
+                a->rec.error = next->error ? strdup(next->error) : NULL;
+        }
+        a->rec.attempts = next->attempts;
+        a->rec.started_usec = next->started_usec;
+        a->rec.finished_usec = next->finished_usec;
+        a->rec.updated_usec = next->updated_usec;
+        if (fmt) {
+                a->next_seq++;
+                watchers_line(m, a->rec.id, &l);
+        }
+        return 0;
+}
+
+/* A shallow copy of a's record to modify and commit (strings stay a's). */
+static struct job_record record_next(const struct active *a, enum job_state state) {
+        struct job_record n = a->rec;
+        n.state = state;
+        return n;
+}
+
+/* The executor of a finished run may be the caller up the stack: park it, and free it at the
+ * next scheduling pass. The array has room for one per worker (allocated at start-up): runs
+ * only start in that pass, right after it empties the array. */
+static void park_exec(struct manager *m, struct active *a) {
+        if (!a->exec)
+                return;
+        assert(m->n_dead < m->n_dead_alloc);
+        m->dead[m->n_dead++] = TAKE_PTR(a->exec);
+}
+
+/* Moves a (now terminal) out of the active list and tells its watchers. */
+static void retire(struct active *a) {
+        struct manager *m = a->m;
+
+        park_exec(m, a);
+        active_unlink(m, a);
+        watchers_state(m, NULL, &a->rec);
+        active_free(a);
+        schedule_soon(m);
+}
+
+/* ---- execution --------------------------------------------------------------------------- */
+
+static void on_exec_line(struct exec *x, const char *stream, const char *text, size_t len, void *userdata) {
+        add_line(userdata, stream, text, len);
+}
+
+static void on_exec_done(struct exec *x, const struct exec_result *result, void *userdata) {
+        struct active *a = userdata;
+        struct manager *m = a->m;
+        const struct job_kind_info *info = job_kind_info(a->rec.kind);
+        struct exec_result res = *result;
+        struct job_record next;
+        int r;
+
+        m->n_running--;
+        if (a->rec.state == JOB_RUNNING && res.state == JOB_CANCELLED) {
+                /* Nobody here asked: the host service ended the call itself (it is stopping). */
+                res.state = JOB_FAILED;
+                res.host_lost = true;
+                snprintf(res.error, sizeof(res.error), "the host service cancelled the call");
+        }
+        if (a->dropped_lines > 0) {
+                uint64_t dropped = a->dropped_lines;
+                a->next_seq = MIN(a->next_seq, (int64_t) JOB_LINES_MAX); /* room for the notices */
+                add_linef(a, "info", "%llu further output lines were not stored (limit %d lines per job)",
+                          (unsigned long long) dropped, JOB_LINES_MAX);
+        }
+
+        if (res.host_lost && res.state == JOB_FAILED && a->rec.state == JOB_RUNNING && info->idempotent &&
+            a->rec.attempts < JOB_ATTEMPTS_MAX) {
+                next = record_next(a, JOB_QUEUED);
+                r = commit_state(a, &next, "info", "lost the host service (%s); running the job again", res.error);
+                if (r >= 0) {
+                        /* Stays active, back in the queue at its old place. */
+                        park_exec(m, a);
+                        watchers_state(m, a, &a->rec);
+                        schedule_soon(m);
+                        return;
+                }
+        }
+
+        next = record_next(a, res.state);
+        next.finished_usec = wall_usec();
+        next.has_exit_code = res.has_exit_code;
+        next.exit_code = res.exit_code;
+        next.error = res.error[0] ? (char *) res.error : NULL;
+        if (!job_transition_ok(a->rec.state, next.state))
+                next.state = JOB_FAILED;
+        switch (next.state) {
+        case JOB_SUCCEEDED:
+                r = commit_state(a, &next, "info", "job succeeded");
+                break;
+        case JOB_CANCELLED:
+                r = commit_state(a, &next, "info", "job cancelled");
+                break;
+        default:
+                r = commit_state(a, &next, "stderr", "job failed: %s", res.error[0] ? res.error : "unknown error");
+                break;
+        }
+        if (r < 0)
+                log_error("Job %lld ended %s but that could not be stored; jobd will settle it at its next start.",
+                          (long long) a->rec.id, job_state_to_string(next.state));
+        retire(a);
+}
+
+static const struct exec_ops exec_ops = {
+        .on_line = on_exec_line,
+        .on_done = on_exec_done,
+};
+
+static void start_job(struct manager *m, struct active *a) {
+        struct job_record next = record_next(a, JOB_RUNNING);
+        int r;
+
+        next.attempts = a->rec.attempts + 1;
+        next.started_usec = wall_usec();
+        if (next.attempts > 1)
+                r = commit_state(a, &next, "info", "starting attempt %d", next.attempts);
+        else
+                r = commit_state(a, &next, NULL, NULL);
+        if (r < 0)
+                return; /* stays queued; tried again at the next pass */
+        m->n_running++;
+        watchers_state(m, a, &a->rec);
+        r = exec_new(m->event, m->host_socket, &m->limits, a->rec.kind, &a->payload, &exec_ops, a, &a->exec);
+        if (r < 0) {
+                struct exec_result res = { .state = JOB_FAILED };
+                snprintf(res.error, sizeof(res.error), "cannot start the executor: %s", strerror(-r));
+                on_exec_done(NULL, &res, a);
+        }
+}
+
+/* The active jobs as the pure scheduler sees them; map[i] is the job of jobs[i]. */
+static int snapshot(struct manager *m, struct sched_job **ret_jobs, struct active ***ret_map) {
+        _cleanup_free_ struct sched_job *jobs = NULL;
+        _cleanup_free_ struct active **map = NULL;
+        size_t n = 0;
+
+        jobs = calloc(m->n_active ?: 1, sizeof(*jobs));
+        map = calloc(m->n_active ?: 1, sizeof(*map));
+        if (!jobs || !map)
+                return -ENOMEM;
+        for (struct active *a = m->head; a; a = a->next) {
+                jobs[n] = (struct sched_job) {
+                        .id = a->rec.id,
+                        .kind = a->rec.kind,
+                        .running = a->rec.state != JOB_QUEUED,
+                        .keys = a->keys,
+                        .n_keys = a->n_keys,
+                        .payload = a->rec.payload,
+                        .payload_len = a->rec.payload_len,
+                };
+                map[n++] = a;
+        }
+        *ret_jobs = TAKE_PTR(jobs);
+        *ret_map = TAKE_PTR(map);
+        return (int) n;
+}
+
+static int on_schedule(sd_event_source *s, void *userdata) {
+        struct manager *m = userdata;
+        _cleanup_free_ struct sched_job *jobs = NULL;
+        _cleanup_free_ struct active **map = NULL;
+        _cleanup_free_ size_t *picked = NULL;
+        ssize_t k;
+        int n;
+
+        for (size_t i = 0; i < m->n_dead; i++)
+                exec_free(m->dead[i]);
+        m->n_dead = 0;
+
+        if (m->n_active == 0 || m->n_running >= m->workers)
+                return 0;
+        n = snapshot(m, &jobs, &map);
+        picked = calloc((size_t) MAX(n, 1), sizeof(*picked));
+        if (n < 0 || !picked)
+                return log_error_errno(-ENOMEM, "Cannot schedule: %m");
+        k = sched_pick(jobs, (size_t) n, m->workers - m->n_running, picked);
+        if (k < 0)
+                return log_error_errno((int) k, "Cannot schedule: %m");
+        for (ssize_t i = 0; i < k; i++)
+                start_job(m, map[picked[i]]);
+        return 0;
+}
+
+/* ---- operations -------------------------------------------------------------------------- */
+
+int manager_submit(struct manager *m, enum job_kind kind, const char *owner, char *const *subjects,
+                   const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced, struct rpc_error *e) {
+        _cleanup_(job_record_done) struct job_record rec = {};
+        struct job_key *keys = NULL;
+        struct active *a;
+        struct rpc_buf b;
+        size_t n_keys = 0;
+        int r;
+
+        rpc_buf_init(&b, 0);
+        job_payload_pack(p, &b.pk);
+        if (!rpc_buf_ok(&b)) {
+                rpc_buf_done(&b);
+                return rpc_error_set(e, RPC_INTERNAL, "out of memory");
+        }
+
+        if (job_kind_info(kind)->coalesce) {
+                _cleanup_free_ struct sched_job *jobs = NULL;
+                _cleanup_free_ struct active **map = NULL;
+                ssize_t i;
+                int n = snapshot(m, &jobs, &map);
+
+                if (n < 0) {
+                        rpc_buf_done(&b);
+                        return rpc_error_set(e, RPC_INTERNAL, "out of memory");
+                }
+                i = sched_coalesce(jobs, (size_t) n, kind, b.data, b.len);
+                if (i >= 0) {
+                        rpc_buf_done(&b);
+                        *ret_id = map[i]->rec.id;
+                        *ret_coalesced = true;
+                        return 0;
+                }
+        }
+        if (m->n_active >= MANAGER_MAX_ACTIVE) {
+                rpc_buf_done(&b);
+                return rpc_error_set(e, RPC_UNAVAILABLE, "the queue is full (%u active jobs)", m->n_active);
+        }
+
+        rec.kind = kind;
+        rec.payload = b.data; /* takes the buffer */
+        rec.payload_len = b.len;
+        rec.owner = strdup(owner);
+        r = rec.owner ? job_keys_derive(kind, p, &keys, &n_keys) : -ENOMEM;
+        if (r >= 0)
+                r = job_keys_format(keys, n_keys, &rec.keys);
+        job_keys_free(keys, n_keys);
+        if (r >= 0)
+                r = job_subjects_derive(kind, p, subjects, &rec.subjects);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot prepare the job: %s", strerror(-r));
+        rec.created_usec = wall_usec();
+        r = jobd_db_insert(m->db, &rec);
+        if (r < 0) {
+                log_error_errno(r, "Failed to store a new job: %m (%s)", jobd_db_errmsg(m->db));
+                return rpc_error_set(e, RPC_UNAVAILABLE, "cannot store the job: %s", strerror(-r));
+        }
+        *ret_id = rec.id;
+        *ret_coalesced = false;
+        /* Committed: from here on the job exists whatever happens to this process. */
+        r = active_new(m, &rec, &a);
+        if (r < 0) {
+                log_error_errno(r, "Job %lld is stored but cannot be scheduled until jobd restarts: %m",
+                                (long long) *ret_id);
+                return 0;
+        }
+        active_link(m, a);
+        schedule_soon(m);
+        return 0;
+}
+
+int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e) {
+        struct active *a = active_find(m, id);
+        struct job_record next;
+        int r;
+
+        if (!a) {
+                struct job_record rec;
+                r = jobd_db_get(m->db, id, &rec);
+                if (r == -ENOENT)
+                        return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+                if (r < 0)
+                        return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
+                                             strerror(-r));
+                r = rpc_error_set(e, RPC_CONFLICT, "job %lld already ended (%s)", (long long) id,
+                                  job_state_to_string(rec.state));
+                job_record_done(&rec);
+                return r;
+        }
+        switch (a->rec.state) {
+        case JOB_QUEUED:
+                next = record_next(a, JOB_CANCELLED);
+                next.finished_usec = wall_usec();
+                next.error = (char *) "cancelled before it started";
+                r = commit_state(a, &next, "stderr", "job cancelled before it started");
+                if (r < 0)
+                        return rpc_error_set(e, RPC_INTERNAL, "cannot store the cancel: %s", strerror(-r));
+                retire(a);
+                return 0;
+        case JOB_RUNNING:
+                next = record_next(a, JOB_CANCELLING);
+                r = commit_state(a, &next, "info", "cancel requested");
+                if (r < 0)
+                        return rpc_error_set(e, RPC_INTERNAL, "cannot store the cancel: %s", strerror(-r));
+                watchers_state(m, a, &a->rec);
+                if (a->exec)
+                        exec_cancel(a->exec);
+                return 0;
+        default:
+                return 0; /* already cancelling */
+        }
+}
+
+/* ---- start-up ---------------------------------------------------------------------------- */
+
+struct recover_ctx {
+        struct manager *m;
+        struct job_record *recs;
+        size_t n, alloc;
+};
+
+static int collect(const struct job_record *j, void *userdata) {
+        struct recover_ctx *c = userdata;
+        struct job_record copy = *j;
+
+        if (c->n == c->alloc) {
+                size_t n = c->alloc ? 2 * c->alloc : 64;
+                struct job_record *v = realloc(c->recs, n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                c->recs = v;
+                c->alloc = n;
+        }
+        /* The callback's record is freed after it returns: steal its allocations. */
+        ((struct job_record *) j)->owner = NULL;
+        ((struct job_record *) j)->subjects = NULL;
+        ((struct job_record *) j)->keys = NULL;
+        ((struct job_record *) j)->payload = NULL;
+        ((struct job_record *) j)->error = NULL;
+        c->recs[c->n++] = copy;
+        return 0;
+}
+
+/* Settles what a previous jobd left behind (documented in docs/jobs.md):
+ *   running, idempotent kind, attempts left → queued again, with a line saying why;
+ *   running otherwise                      → failed, "the executor died";
+ *   cancelling                             → cancelled.
+ * Then loads every queued job. */
+static int recover(struct manager *m) {
+        struct recover_ctx c = { .m = m };
+        int r;
+
+        r = jobd_db_foreach_active(m->db, collect, &c);
+        if (r < 0)
+                goto finish;
+        for (size_t i = 0; i < c.n; i++) {
+                struct job_record *j = &c.recs[i];
+                struct active *a;
+
+                r = active_new(m, j, &a);
+                if (r < 0) {
+                        log_error_errno(r, "Job %lld in jobs.db cannot be read, ignoring: %m", (long long) j->id);
+                        continue;
+                }
+                active_link(m, a);
+                if (a->rec.state == JOB_RUNNING) {
+                        struct job_record next;
+                        if (job_kind_info(a->rec.kind)->idempotent && a->rec.attempts < JOB_ATTEMPTS_MAX) {
+                                next = record_next(a, JOB_QUEUED);
+                                r = commit_state(a, &next, "info",
+                                                 "jobd stopped while this job was running; running it again");
+                                log_info("Job %lld (%s) was running when jobd stopped; queued again.",
+                                         (long long) a->rec.id, job_kind_to_string(a->rec.kind));
+                        } else {
+                                next = record_next(a, JOB_FAILED);
+                                next.finished_usec = wall_usec();
+                                next.error = (char *) "the executor died";
+                                r = commit_state(a, &next, "stderr",
+                                                 "jobd stopped while this job was running; the executor died "
+                                                 "(attempt %d; %s is not run again)",
+                                                 a->rec.attempts, job_kind_to_string(a->rec.kind));
+                                log_info("Job %lld (%s) was running when jobd stopped; marked failed.",
+                                         (long long) a->rec.id, job_kind_to_string(a->rec.kind));
+                        }
+                } else if (a->rec.state == JOB_CANCELLING) {
+                        struct job_record next = record_next(a, JOB_CANCELLED);
+                        next.finished_usec = wall_usec();
+                        next.error = (char *) "cancelled";
+                        r = commit_state(a, &next, "info", "jobd stopped while cancelling this job; job cancelled");
+                } else
+                        r = 0;
+                if (r < 0)
+                        goto finish;
+                if (a->rec.state != JOB_QUEUED) {
+                        active_unlink(m, a);
+                        active_free(a);
+                }
+        }
+        r = 0;
+finish:
+        for (size_t i = 0; i < c.n; i++)
+                job_record_done(&c.recs[i]);
+        free(c.recs);
+        return r;
+}
+
+int manager_new(const struct manager_config *c, struct manager **ret) {
+        struct manager *m;
+        int64_t pruned = 0;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(c->event);
+        m->server = c->server;
+        m->workers = MAX(c->workers, 1u);
+        m->limits = (struct mp_limits) { .max_bytes = c->max_message_bytes };
+        mp_limits_normalize(&m->limits);
+        m->n_dead_alloc = m->workers;
+        m->dead = calloc(m->n_dead_alloc, sizeof(*m->dead));
+        m->host_socket = strdup(c->host_socket);
+        if (!m->host_socket || !m->dead) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = sd_event_add_defer(m->event, &m->schedule_source, on_schedule, m);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(m->schedule_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(m->schedule_source, "jobd-schedule");
+
+        r = jobd_db_open(c->db_path, &m->db);
+        if (r < 0) {
+                log_error_errno(r, "Failed to open the job database '%s': %m", c->db_path);
+                goto fail;
+        }
+        r = recover(m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to recover the jobs of the previous run: %m");
+                goto fail;
+        }
+        if (jobd_db_prune(m->db, wall_usec() - MANAGER_RETENTION_USEC, &pruned) < 0)
+                log_warning("Failed to delete old jobs, ignoring: %s", jobd_db_errmsg(m->db));
+        else if (pruned > 0)
+                log_info("Deleted %lld jobs that finished more than 30 days ago.", (long long) pruned);
+        schedule_soon(m);
+        *ret = m;
+        return 0;
+fail:
+        manager_free(m);
+        return r;
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        while (m->watchers) {
+                struct watcher *w = m->watchers;
+                watcher_unlink(w);
+                rpc_call_set_abandon(w->call, NULL, NULL);
+                (void) rpc_call_fail(w->call, RPC_UNAVAILABLE, "the job service is stopping");
+                free(w);
+        }
+        /* Running jobs stay "running" in the database: the next start settles them. */
+        while (m->head) {
+                struct active *a = m->head;
+                active_unlink(m, a);
+                active_free(a);
+        }
+        for (size_t i = 0; i < m->n_dead; i++)
+                exec_free(m->dead[i]);
+        free(m->dead);
+        sd_event_source_disable_unref(m->schedule_source);
+        jobd_db_close(m->db);
+        free(m->host_socket);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+/* ---- packing ----------------------------------------------------------------------------- */
+
+static void pack_usec(msgpack_packer *pk, const char *key, uint64_t usec) {
+        if (usec)
+                rpc_pack_kv_uint(pk, key, usec);
+        else
+                rpc_pack_kv_nil(pk, key);
+}
+
+void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full) {
+        struct job_payload p = {};
+        struct job_key *keys = NULL;
+        size_t n_keys = 0;
+
+        msgpack_pack_map(pk, 15);
+        rpc_pack_kv_int(pk, "id", j->id);
+        rpc_pack_kv_str(pk, "kind", job_kind_to_string(j->kind));
+        rpc_pack_kv_str(pk, "owner", j->owner);
+        rpc_pack_kv_str(pk, "state", job_state_to_string(j->state));
+        rpc_pack_key(pk, "subjects");
+        msgpack_pack_array(pk, strv_length(j->subjects));
+        for (char **s = j->subjects; s && *s; s++)
+                rpc_pack_str(pk, *s);
+        rpc_pack_key(pk, "keys");
+        if (job_keys_parse(j->keys, &keys, &n_keys) < 0)
+                n_keys = 0;
+        msgpack_pack_array(pk, n_keys);
+        for (size_t i = 0; i < n_keys; i++) {
+                msgpack_pack_map(pk, 2);
+                rpc_pack_kv_str(pk, "key", keys[i].name);
+                rpc_pack_kv_str(pk, "mode", keys[i].mode == JOB_KEY_EXCLUSIVE ? "exclusive" : "shared");
+        }
+        job_keys_free(keys, n_keys);
+        rpc_pack_key(pk, "payload");
+        if (job_payload_unpack(j->kind, j->payload, j->payload_len, &p) >= 0) {
+                if (full)
+                        job_payload_pack(&p, pk);
+                else
+                        job_payload_pack_brief(&p, pk);
+                job_payload_done(&p);
+        } else
+                msgpack_pack_nil(pk);
+        if (j->has_exit_code)
+                rpc_pack_kv_int(pk, "exit_code", j->exit_code);
+        else
+                rpc_pack_kv_nil(pk, "exit_code");
+        rpc_pack_kv_str(pk, "error", j->error);
+        rpc_pack_kv_int(pk, "attempts", j->attempts);
+        pack_usec(pk, "created_usec", j->created_usec);
+        pack_usec(pk, "started_usec", j->started_usec);
+        pack_usec(pk, "finished_usec", j->finished_usec);
+        pack_usec(pk, "updated_usec", j->updated_usec);
+        rpc_pack_kv_int(pk, "lines", j->last_seq);
+}

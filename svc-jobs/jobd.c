@@ -1,0 +1,395 @@
+/* left4me-jobd: the durable job queue and executor (docs/jobs.md).
+ *
+ * jobs.sock methods (all RPC_ACCESS_GROUP):
+ *   jobs.submit {kind, owner, subjects?, payload?}  → {job, coalesced}
+ *   jobs.get    {id}                                → {job}
+ *   jobs.list   {owner?, subject?, state?, kind?, limit?, before_id?} → {jobs, next_before_id}
+ *   jobs.log    {id, after_seq?, limit?}            → {lines, next_seq, state, done}
+ *   jobs.watch  {id, after_seq?}    streams {type: line|state, ...}, then → {job}
+ *   jobs.cancel {id}                                → {job} */
+#include <stdio.h>
+
+#include "common/daemon.h"
+#include "common/log.h"
+#include "proto/args.h"
+#include "svc-jobs/jobd-manager.h"
+
+#define LIST_LIMIT_MAX    500
+#define LIST_LIMIT_DEF    50
+#define LOG_LIMIT_MAX     5000
+#define LOG_LIMIT_DEF     1000
+#define LOG_REPLY_BYTES   (1024 * 1024)
+
+static int check_kind(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+        if (s && job_kind_from_string(s) < 0)
+                return rpc_error_set(e, RPC_INVALID,
+                                     "%s: unknown kind '%s' (install, server.start, server.stop, server.reset, "
+                                     "server.delete, overlay.build)",
+                                     a->name, s);
+        return 0;
+}
+
+static int check_state(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+        if (s && job_state_from_string(s) < 0)
+                return rpc_error_set(e, RPC_INVALID,
+                                     "%s: unknown state '%s' (queued, running, cancelling, succeeded, failed, "
+                                     "cancelled)",
+                                     a->name, s);
+        return 0;
+}
+
+static int check_owner(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+        if (s && !job_owner_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: must be 1..%d bytes of printable UTF-8", a->name,
+                                     JOB_OWNER_MAX);
+        return 0;
+}
+
+static int check_subject(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+        if (s && !job_subject_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                                     a->name);
+        return 0;
+}
+
+static int check_subjects(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        char **v = *(char ***) field;
+        for (size_t i = 0; v && v[i]; i++)
+                if (!job_subject_valid(v[i]))
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "%s[%zu]: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                                             a->name, i);
+        return 0;
+}
+
+static int fail_with(struct rpc_call *call, const struct rpc_error *e) {
+        return rpc_call_fail_error(call, e);
+}
+
+/* Answers {job: <job>} (full) for id. */
+static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool coalesced_field, bool coalesced) {
+        struct job_record rec;
+        msgpack_packer *pk;
+        int r;
+
+        r = jobd_db_get(manager_db(m), id, &rec);
+        if (r == -ENOENT)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id, strerror(-r));
+        pk = rpc_call_result(call);
+        msgpack_pack_map(pk, coalesced_field ? 2 : 1);
+        rpc_pack_key(pk, "job");
+        manager_pack_job(pk, &rec, true);
+        if (coalesced_field)
+                rpc_pack_kv_bool(pk, "coalesced", coalesced);
+        job_record_done(&rec);
+        return rpc_call_reply(call);
+}
+
+/* ---- jobs.submit ------------------------------------------------------------------------- */
+
+struct submit_args {
+        char *kind;
+        char *owner;
+        char **subjects;
+        const msgpack_object *payload;
+};
+
+static const struct rpc_arg submit_args[] = {
+        { "kind", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct submit_args, kind), 1, 32, 0, check_kind },
+        { "owner", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct submit_args, owner), 1, JOB_OWNER_MAX, 0,
+          check_owner },
+        { "subjects", RPC_ARG_STRV, RPC_ARG_NULLABLE, offsetof(struct submit_args, subjects), 0, JOB_SUBJECTS_MAX,
+          JOB_SUBJECT_MAX, check_subjects },
+        { "payload", RPC_ARG_MAP, RPC_ARG_NULLABLE, offsetof(struct submit_args, payload), 0, 16, 0, NULL },
+};
+
+static int on_submit(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct manager *m = userdata;
+        struct submit_args a = {};
+        struct job_payload p = {};
+        struct rpc_error e;
+        bool coalesced = false;
+        int64_t id = 0;
+        int kind, r;
+
+        r = rpc_args_parse(params, submit_args, ELEMENTSOF(submit_args), &a, &e);
+        if (r < 0)
+                return fail_with(call, &e);
+        kind = job_kind_from_string(a.kind);
+        r = job_payload_parse(kind, a.payload, &p, &e);
+        if (r >= 0)
+                r = manager_submit(m, kind, a.owner, a.subjects, &p, &id, &coalesced, &e);
+        job_payload_done(&p);
+        rpc_args_free(submit_args, ELEMENTSOF(submit_args), &a);
+        if (r < 0)
+                return fail_with(call, &e);
+        return reply_job(call, m, id, true, coalesced);
+}
+
+/* ---- jobs.get / jobs.cancel -------------------------------------------------------------- */
+
+struct id_args {
+        int64_t id;
+        int64_t after_seq;
+        int64_t limit;
+};
+
+static const struct rpc_arg id_args[] = {
+        { "id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL },
+};
+
+static int on_get(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct id_args a = {};
+        struct rpc_error e;
+
+        if (rpc_args_parse(params, id_args, ELEMENTSOF(id_args), &a, &e) < 0)
+                return fail_with(call, &e);
+        return reply_job(call, userdata, a.id, false, false);
+}
+
+static int on_cancel(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct id_args a = {};
+        struct rpc_error e;
+
+        if (rpc_args_parse(params, id_args, ELEMENTSOF(id_args), &a, &e) < 0)
+                return fail_with(call, &e);
+        if (manager_cancel(userdata, a.id, &e) < 0)
+                return fail_with(call, &e);
+        return reply_job(call, userdata, a.id, false, false);
+}
+
+/* ---- jobs.list --------------------------------------------------------------------------- */
+
+struct list_args {
+        char *owner, *subject, *state, *kind;
+        int64_t limit, before_id;
+};
+
+static const struct rpc_arg list_args[] = {
+        { "owner", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, owner), 1, JOB_OWNER_MAX, 0,
+          check_owner },
+        { "subject", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, subject), 1, JOB_SUBJECT_MAX, 0,
+          check_subject },
+        { "state", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, state), 1, 16, 0, check_state },
+        { "kind", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, kind), 1, 32, 0, check_kind },
+        { "limit", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct list_args, limit), 1, LIST_LIMIT_MAX, 0, NULL },
+        { "before_id", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct list_args, before_id), 1, INT64_MAX, 0,
+          NULL },
+};
+
+struct list_ctx {
+        struct job_record *recs;
+        size_t n;
+};
+
+static int list_collect(const struct job_record *j, void *userdata) {
+        struct list_ctx *c = userdata;
+        /* Steal the record's allocations (it is freed after we return). */
+        c->recs[c->n++] = *j;
+        *(struct job_record *) j = (struct job_record) {};
+        return 0;
+}
+
+static int on_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct manager *m = userdata;
+        struct list_args a = { .limit = LIST_LIMIT_DEF };
+        struct list_ctx c = {};
+        struct job_filter f;
+        struct rpc_error e;
+        msgpack_packer *pk;
+        int r;
+
+        if (rpc_args_parse(params, list_args, ELEMENTSOF(list_args), &a, &e) < 0)
+                return fail_with(call, &e);
+        f = (struct job_filter) {
+                .owner = a.owner,
+                .subject = a.subject,
+                .state = a.state ? job_state_from_string(a.state) : -1,
+                .kind = a.kind ? job_kind_from_string(a.kind) : -1,
+                .before_id = a.before_id,
+                .limit = (unsigned) a.limit,
+        };
+        c.recs = calloc((size_t) a.limit, sizeof(*c.recs));
+        r = c.recs ? jobd_db_list(manager_db(m), &f, list_collect, &c) : -ENOMEM;
+        rpc_args_free(list_args, ELEMENTSOF(list_args), &a);
+        if (r < 0) {
+                for (size_t i = 0; i < c.n; i++)
+                        job_record_done(&c.recs[i]);
+                free(c.recs);
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot list jobs: %s", strerror(-r));
+        }
+        pk = rpc_call_result(call);
+        msgpack_pack_map(pk, 2);
+        rpc_pack_key(pk, "jobs");
+        msgpack_pack_array(pk, c.n);
+        for (size_t i = 0; i < c.n; i++)
+                manager_pack_job(pk, &c.recs[i], false);
+        if (c.n == (size_t) f.limit && c.n > 0)
+                rpc_pack_kv_int(pk, "next_before_id", c.recs[c.n - 1].id);
+        else
+                rpc_pack_kv_nil(pk, "next_before_id");
+        for (size_t i = 0; i < c.n; i++)
+                job_record_done(&c.recs[i]);
+        free(c.recs);
+        return rpc_call_reply(call);
+}
+
+/* ---- jobs.log ---------------------------------------------------------------------------- */
+
+static const struct rpc_arg log_args[] = {
+        { "id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL },
+        { "after_seq", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, after_seq), 0, INT64_MAX, 0, NULL },
+        { "limit", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, limit), 1, LOG_LIMIT_MAX, 0, NULL },
+};
+
+struct log_ctx {
+        struct rpc_buf lines;
+        size_t n;
+        int64_t last_seq;
+};
+
+static int log_collect(const struct job_line *l, void *userdata) {
+        struct log_ctx *c = userdata;
+
+        if (c->lines.len > LOG_REPLY_BYTES)
+                return -ENOBUFS; /* the client pages on with next_seq */
+        msgpack_pack_map(&c->lines.pk, 4);
+        rpc_pack_kv_int(&c->lines.pk, "seq", l->seq);
+        rpc_pack_kv_str(&c->lines.pk, "stream", l->stream);
+        rpc_pack_kv_str(&c->lines.pk, "line", l->text);
+        rpc_pack_kv_uint(&c->lines.pk, "usec", l->usec);
+        c->n++;
+        c->last_seq = l->seq;
+        return 0;
+}
+
+static int on_log(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct manager *m = userdata;
+        struct id_args a = { .limit = LOG_LIMIT_DEF };
+        struct log_ctx c = {};
+        struct job_record rec;
+        struct rpc_error e;
+        msgpack_packer *pk;
+        int r;
+
+        if (rpc_args_parse(params, log_args, ELEMENTSOF(log_args), &a, &e) < 0)
+                return fail_with(call, &e);
+        /* Read the state first: if it is terminal, every line is already stored. */
+        r = jobd_db_get(manager_db(m), a.id, &rec);
+        if (r == -ENOENT)
+                return rpc_call_fail(call, RPC_NOT_FOUND, "job %lld: no such job", (long long) a.id);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) a.id, strerror(-r));
+        rpc_buf_init(&c.lines, 0);
+        c.last_seq = a.after_seq;
+        r = jobd_db_lines(manager_db(m), a.id, a.after_seq, (unsigned) a.limit, log_collect, &c);
+        if ((r < 0 && r != -ENOBUFS) || !rpc_buf_ok(&c.lines)) {
+                rpc_buf_done(&c.lines);
+                job_record_done(&rec);
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot read the log: %s", strerror(r < 0 ? -r : ENOMEM));
+        }
+        pk = rpc_call_result(call);
+        msgpack_pack_map(pk, 4);
+        rpc_pack_key(pk, "lines");
+        msgpack_pack_array(pk, c.n);
+        (void) msgpack_pack_str_body(pk, c.lines.data, c.lines.len); /* the packed maps, verbatim */
+        rpc_pack_kv_int(pk, "next_seq", c.last_seq);
+        rpc_pack_kv_str(pk, "state", job_state_to_string(rec.state));
+        rpc_pack_kv_bool(pk, "done", job_state_is_terminal(rec.state) && c.last_seq >= rec.last_seq);
+        rpc_buf_done(&c.lines);
+        job_record_done(&rec);
+        return rpc_call_reply(call);
+}
+
+/* ---- jobs.watch -------------------------------------------------------------------------- */
+
+static const struct rpc_arg watch_args[] = {
+        { "id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL },
+        { "after_seq", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, after_seq), 0, INT64_MAX, 0, NULL },
+};
+
+static int on_watch(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct id_args a = {};
+        struct rpc_error e;
+
+        if (rpc_args_parse(params, watch_args, ELEMENTSOF(watch_args), &a, &e) < 0)
+                return fail_with(call, &e);
+        if (manager_watch(userdata, call, a.id, a.after_seq, &e) < 0)
+                return fail_with(call, &e);
+        return 0;
+}
+
+/* ---- the daemon -------------------------------------------------------------------------- */
+
+static const struct rpc_method methods[] = {
+        { "jobs.submit", on_submit, RPC_ACCESS_GROUP },
+        { "jobs.get", on_get, RPC_ACCESS_GROUP },
+        { "jobs.list", on_list, RPC_ACCESS_GROUP },
+        { "jobs.log", on_log, RPC_ACCESS_GROUP },
+        { "jobs.watch", on_watch, RPC_ACCESS_GROUP },
+        { "jobs.cancel", on_cancel, RPC_ACCESS_GROUP },
+};
+
+static int setup(struct daemon *d, void **ret_userdata) {
+        const struct l4m_config *cfg = daemon_config(d);
+        char host[512], db[1024];
+        struct manager *m;
+        int r;
+
+        r = config_socket_path(cfg, "host", host, sizeof(host));
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the host socket path: %m");
+        if ((size_t) snprintf(db, sizeof(db), "%s/jobs.db", cfg->root) >= sizeof(db))
+                return log_error_errno(-ENAMETOOLONG, "paths.root is too long");
+        r = manager_new(&(struct manager_config) {
+                                .event = daemon_event(d),
+                                .server = daemon_server(d),
+                                .db_path = db,
+                                .host_socket = host,
+                                .workers = cfg->job_workers,
+                                .max_message_bytes = cfg->max_message_bytes,
+                        },
+                        &m);
+        if (r < 0)
+                return r;
+        log_info("Job database '%s', %u worker(s), host service at '%s'.", db, MAX(cfg->job_workers, 1u), host);
+        *ret_userdata = m;
+        return 0;
+}
+
+static void teardown(struct daemon *d, void *userdata) {
+        manager_free(userdata);
+}
+
+static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
+        unsigned queued, running;
+
+        if (!pk)
+                return 3;
+        manager_counts(userdata, &queued, &running);
+        rpc_pack_kv_uint(pk, "queued", queued);
+        rpc_pack_kv_uint(pk, "running", running);
+        rpc_pack_kv_uint(pk, "workers", MAX(daemon_config(d)->job_workers, 1u));
+        return 3;
+}
+
+static const struct daemon_def def = {
+        .name = "left4me-jobd",
+        .service = "jobs",
+        .description = "The durable job queue and executor of left4me.",
+        .methods = methods,
+        .n_methods = ELEMENTSOF(methods),
+        .setup = setup,
+        .teardown = teardown,
+        .health = health,
+};
+
+int main(int argc, char **argv) {
+        return daemon_main(argc, argv, &def) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
