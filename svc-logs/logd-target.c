@@ -1,0 +1,170 @@
+/* Target validation and the journal matches of a target: see logd-target.h. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "svc-logs/logd-target.h"
+
+static const char *const kind_names[_LOGD_KIND_MAX] = {
+        [LOGD_KIND_SERVER] = "server",
+        [LOGD_KIND_BUILD] = "build",
+        [LOGD_KIND_SERVICE] = "service",
+};
+
+/* Our own services whose logs anyone in group left4me may read. */
+static const char *const service_names[] = { "host", "jobs", "logs", "web" };
+
+const char *logd_kind_to_string(enum logd_kind k) {
+        return k >= 0 && k < _LOGD_KIND_MAX ? kind_names[k] : NULL;
+}
+
+static bool name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* Checks [a-z0-9][a-z0-9_-]{0,63} on the first n bytes of s. */
+static bool name_is_valid_n(const char *s, size_t n) {
+        if (n < 1 || n > 64)
+                return false;
+        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!name_char(s[i]))
+                        return false;
+        return true;
+}
+
+bool logd_name_is_valid(const char *s) {
+        return s && name_is_valid_n(s, strlen(s));
+}
+
+bool logd_build_unit_is_valid(const char *s) {
+        static const char prefix[] = "left4me-build-", suffix[] = ".service";
+        if (!s)
+                return false;
+        size_t n = strlen(s);
+        if (n <= STRLEN(prefix) + STRLEN(suffix) || !strneq(s, prefix, STRLEN(prefix)) ||
+            !streq(s + n - STRLEN(suffix), suffix))
+                return false;
+        const char *body = s + STRLEN(prefix);
+        size_t blen = n - STRLEN(prefix) - STRLEN(suffix);
+        /* The run number is after the last '-'; the overlay name before it may hold '-'. */
+        const char *dash = memrchr(body, '-', blen);
+        if (!dash)
+                return false;
+        size_t idlen = (size_t) (dash - body), nlen = blen - idlen - 1;
+        if (!name_is_valid_n(body, idlen) || nlen < 1 || nlen > 10)
+                return false;
+        if (dash[1] == '0' && nlen > 1)
+                return false;
+        for (size_t i = 1; i <= nlen; i++)
+                if (!isdigit((unsigned char) dash[i]))
+                        return false;
+        return true;
+}
+
+bool logd_id128_is_valid(const char *s) {
+        if (!s || strlen(s) != LOGD_ID128_LEN)
+                return false;
+        for (size_t i = 0; i < LOGD_ID128_LEN; i++)
+                if (!isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+int logd_target_from_parts(const char *kind, const char *name, const char *unit, struct logd_target *ret,
+                           struct rpc_error *e) {
+        struct logd_target t = {};
+        int n;
+
+        if (!kind)
+                return rpc_error_set(e, RPC_INVALID, "target.kind: required (server, build or service)");
+        if (streq(kind, "server")) {
+                t.kind = LOGD_KIND_SERVER;
+                if (unit)
+                        return rpc_error_set(e, RPC_INVALID, "target.unit: not allowed for kind server (use name)");
+                if (!name)
+                        return rpc_error_set(e, RPC_INVALID, "target.name: required for kind server");
+                if (!logd_name_is_valid(name))
+                        return rpc_error_set(e, RPC_INVALID, "target.name: must match [a-z0-9][a-z0-9_-]{0,63}");
+                n = snprintf(t.unit, sizeof t.unit, "left4me-server@%s.service", name);
+        } else if (streq(kind, "build")) {
+                t.kind = LOGD_KIND_BUILD;
+                if (name)
+                        return rpc_error_set(e, RPC_INVALID, "target.name: not allowed for kind build (use unit)");
+                if (!unit)
+                        return rpc_error_set(e, RPC_INVALID, "target.unit: required for kind build");
+                if (!logd_build_unit_is_valid(unit))
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "target.unit: must be left4me-build-<overlay>-<n>.service");
+                n = snprintf(t.unit, sizeof t.unit, "%s", unit);
+        } else if (streq(kind, "service")) {
+                t.kind = LOGD_KIND_SERVICE;
+                if (unit)
+                        return rpc_error_set(e, RPC_INVALID, "target.unit: not allowed for kind service (use name)");
+                if (!name)
+                        return rpc_error_set(e, RPC_INVALID, "target.name: required for kind service");
+                bool ok = false;
+                for (size_t i = 0; i < ELEMENTSOF(service_names); i++)
+                        ok = ok || streq(name, service_names[i]);
+                if (!ok)
+                        return rpc_error_set(e, RPC_INVALID, "target.name: must be host, jobs, logs or web");
+                n = snprintf(t.unit, sizeof t.unit, "left4me-%s.service", name);
+        } else
+                return rpc_error_set(e, RPC_INVALID, "target.kind: must be server, build or service");
+
+        if (n < 0 || (size_t) n >= sizeof t.unit)
+                return rpc_error_set(e, RPC_INVALID, "target: unit name too long");
+        *ret = t;
+        return 0;
+}
+
+int logd_inv_parse(const struct logd_target *t, const char *s, enum logd_inv *ret_mode,
+                   char ret_id[LOGD_ID128_LEN + 1], struct rpc_error *e) {
+        ret_id[0] = '\0';
+        if (!s) {
+                *ret_mode = t->kind == LOGD_KIND_SERVER ? LOGD_INV_CURRENT : LOGD_INV_ALL;
+                return 0;
+        }
+        if (streq(s, "current")) {
+                *ret_mode = LOGD_INV_CURRENT;
+                return 0;
+        }
+        if (streq(s, "all")) {
+                *ret_mode = LOGD_INV_ALL;
+                return 0;
+        }
+        if (!logd_id128_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID,
+                                     "invocation: must be \"current\", \"all\" or a 32-hex-digit invocation id");
+        for (size_t i = 0; i < LOGD_ID128_LEN; i++)
+                ret_id[i] = (char) tolower((unsigned char) s[i]);
+        ret_id[LOGD_ID128_LEN] = '\0';
+        *ret_mode = LOGD_INV_ID;
+        return 0;
+}
+
+static void add_term(struct logd_matches *m, const char *field, const char *value) {
+        /* Callers pass validated units and ids, so the sizes always fit. */
+        if (m->n >= LOGD_MATCH_TERMS_MAX)
+                return;
+        if (field)
+                (void) snprintf(m->term[m->n], LOGD_MATCH_TERM_MAX, "%s=%s", field, value);
+        else
+                m->term[m->n][0] = '\0';
+        m->n++;
+}
+
+void logd_target_matches(const struct logd_target *t, const char *invocation_id, struct logd_matches *ret) {
+        bool inv = !isempty(invocation_id);
+
+        *ret = (struct logd_matches) {};
+        add_term(ret, "_SYSTEMD_UNIT", t->unit);
+        if (inv)
+                add_term(ret, "_SYSTEMD_INVOCATION_ID", invocation_id);
+        add_term(ret, NULL, NULL);
+        add_term(ret, "_PID", "1");
+        add_term(ret, "UNIT", t->unit);
+        if (inv)
+                add_term(ret, "INVOCATION_ID", invocation_id);
+}

@@ -1,0 +1,75 @@
+/* Targets of logs.read / logs.follow, and the exact journal matches each one means.
+ *
+ * A caller never supplies a journal match: it names a target, which is validated here
+ * and turned into a fixed set of matches on trusted (underscore) fields, so a caller can
+ * read the logs of our units and nothing else:
+ *
+ *   {kind: "server",  name: "<instance>"}  left4me-server@<instance>.service
+ *   {kind: "build",   unit: "left4me-build-<id>-<n>.service"}
+ *   {kind: "service", name: "host"|"jobs"|"logs"|"web"}  left4me-<name>.service
+ *
+ * For unit U (and optionally invocation I) the matches are
+ *   (_SYSTEMD_UNIT=U [_SYSTEMD_INVOCATION_ID=I])  OR  (_PID=1 UNIT=U [INVOCATION_ID=I])
+ * i.e. what the unit's processes logged, plus what systemd (PID 1, a trusted field)
+ * logged about the unit ("Started ...", "Main process exited, status=..."). This module is
+ * pure: it does no I/O, so it is unit-tested in full. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto/rpc.h"
+
+enum logd_kind {
+        LOGD_KIND_SERVER,
+        LOGD_KIND_BUILD,
+        LOGD_KIND_SERVICE,
+        _LOGD_KIND_MAX,
+};
+
+/* Which runs of the unit: the current one (servers' default), all, or one given id. */
+enum logd_inv {
+        LOGD_INV_CURRENT,
+        LOGD_INV_ALL,
+        LOGD_INV_ID,
+        _LOGD_INV_MAX,
+};
+
+#define LOGD_UNIT_MAX 128 /* "left4me-build-" + 64 + "-" + 10 + ".service" fits */
+#define LOGD_ID128_LEN 32 /* an invocation id: 32 lower-case hex digits */
+
+struct logd_target {
+        enum logd_kind kind;
+        char unit[LOGD_UNIT_MAX];
+};
+
+/* Instance and overlay names: [a-z0-9][a-z0-9_-]{0,63}. */
+bool logd_name_is_valid(const char *s);
+/* "left4me-build-<overlay name>-<n>.service", n a decimal number without leading zeros. */
+bool logd_build_unit_is_valid(const char *s);
+/* 32 hex digits (either case accepted; the stored form is lower case). */
+bool logd_id128_is_valid(const char *s);
+
+const char *logd_kind_to_string(enum logd_kind k);
+
+/* Validates a target given as its parts (kind, and name or unit: exactly one of them,
+ * as the kind requires). Fills ret, or e (naming the field: "target.name: ...") and
+ * returns -EINVAL. */
+int logd_target_from_parts(const char *kind, const char *name, const char *unit, struct logd_target *ret,
+                           struct rpc_error *e);
+
+/* Parses the invocation argument: NULL means the default for the kind (current for
+ * servers, all for builds and services); else "current", "all", or a 32-hex-digit id
+ * (written lower case into ret_id). */
+int logd_inv_parse(const struct logd_target *t, const char *s, enum logd_inv *ret_mode,
+                   char ret_id[LOGD_ID128_LEN + 1], struct rpc_error *e);
+
+/* The match terms for unit t and invocation id (NULL or "" = any run). A term "" stands
+ * for a disjunction (sd_journal_add_disjunction). */
+#define LOGD_MATCH_TERMS_MAX 7
+#define LOGD_MATCH_TERM_MAX  (LOGD_UNIT_MAX + 32)
+struct logd_matches {
+        size_t n;
+        char term[LOGD_MATCH_TERMS_MAX][LOGD_MATCH_TERM_MAX];
+};
+void logd_target_matches(const struct logd_target *t, const char *invocation_id, struct logd_matches *ret);

@@ -1,0 +1,7 @@
+# svc-logs: left4me-logd, the journal streaming daemon (issue 7).
+LOGD_SRCS := svc-logs/logd.c svc-logs/logd-target.c svc-logs/logd-entry.c svc-logs/logd-stream.c
+LOGD_OBJS := $(LOGD_SRCS:%.c=$(BUILD)/obj/%.o)
+BINS += $(BUILD)/left4me-logd
+
+$(BUILD)/left4me-logd: $(LOGD_OBJS) $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
