@@ -13,7 +13,7 @@ $(BUILD)/left4me-jobd: $(BUILD)/obj/svc-jobs/jobd.o $(JOBD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JOBD_LIBS)
 
 # Unit tests: the pure model, the scheduler, the database layer.
-#UNIT_TESTS += $(BUILD)/tests/test-jobd
+UNIT_TESTS += $(BUILD)/tests/test-jobd
 TEST_JOBD_SRCS := tests/svc-jobs/test-jobd-job.c tests/svc-jobs/test-jobd-sched.c tests/svc-jobs/test-jobd-db.c
 $(BUILD)/tests/test-jobd: $(TEST_JOBD_SRCS:%.c=$(BUILD)/obj/%.o) $(JOBD_CORE_OBJS) $(LIBLEFT4ME)
 	@mkdir -p $(@D)

@@ -1,0 +1,290 @@
+/* Unit tests of jobs.db: migrations (empty, v1, newer), round trips, optimistic state
+ * updates, lines, listing filters and paging, pruning. */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "svc-jobs/jobd-db.h"
+
+static char dir[64], path[128];
+
+static void setup(void) {
+        snprintf(dir, sizeof(dir), "/tmp/test-jobd-db-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/jobs.db", dir);
+}
+
+static void teardown(void) {
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
+}
+
+TestSuite(jobd_db, .init = setup, .fini = teardown);
+
+static void raw_exec(const char *sql) {
+        sqlite3 *db;
+        char *err = NULL;
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s", err ? err : "");
+        sqlite3_close(db);
+}
+
+static int64_t raw_int(const char *sql) {
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        int64_t v = -1;
+        cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+        if (sqlite3_step(s) == SQLITE_ROW)
+                v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return v;
+}
+
+static struct job_record new_job(enum job_kind k, const char *owner, char **subjects) {
+        return (struct job_record) {
+                .kind = k,
+                .owner = (char *) owner,
+                .subjects = subjects,
+                .keys = (char *) "x install\n",
+                .payload = (void *) "\x80",
+                .payload_len = 1,
+                .created_usec = 1000,
+        };
+}
+
+Test(jobd_db, migrate_from_empty) {
+        struct jobd_db *db;
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_version(db), JOBD_DB_VERSION);
+        cr_assert_eq(jobd_db_integrity_check(db), 0);
+        jobd_db_close(db);
+        cr_assert_eq(raw_int("PRAGMA user_version"), JOBD_DB_VERSION);
+        /* Opening again changes nothing. */
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_version(db), JOBD_DB_VERSION);
+        jobd_db_close(db);
+        cr_assert_eq(raw_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_active'"), 1);
+}
+
+Test(jobd_db, migrate_from_v1_keeps_data) {
+        struct jobd_db *db;
+        struct job_record r;
+
+        cr_assert_eq(jobd_db_open_at_version(path, 1, &db), 0);
+        cr_assert_eq(jobd_db_version(db), 1);
+        jobd_db_close(db);
+        /* Rows as a v1 jobd wrote them: one finished, one queued (never started). */
+        raw_exec("INSERT INTO jobs (kind, owner, state, keys, payload, exit_code, created_usec, started_usec, "
+                 "finished_usec, updated_usec) VALUES ('install', 'alice', 'succeeded', 'x install\n', x'80', 0, "
+                 "10, 11, 12, 12);"
+                 "INSERT INTO jobs (kind, owner, state, keys, payload, created_usec, updated_usec) VALUES "
+                 "('install', 'bob', 'queued', 'x install\n', x'80', 20, 20);"
+                 "INSERT INTO job_lines VALUES (1, 1, 'stdout', 'hello', 11);"
+                 "INSERT INTO job_subjects VALUES ('server:s1', 1);");
+        cr_assert_eq(raw_int("SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'attempts'"), 0);
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_version(db), 2);
+        cr_assert_eq(jobd_db_get(db, 1, &r), 0);
+        cr_assert_str_eq(r.owner, "alice");
+        cr_assert_eq(r.state, JOB_SUCCEEDED);
+        cr_assert_eq(r.attempts, 1);
+        cr_assert_eq(r.last_seq, 1);
+        cr_assert_str_eq(r.subjects[0], "server:s1");
+        cr_assert(r.has_exit_code);
+        job_record_done(&r);
+        cr_assert_eq(jobd_db_get(db, 2, &r), 0);
+        cr_assert_eq(r.attempts, 0);
+        cr_assert_eq(r.started_usec, 0);
+        job_record_done(&r);
+        cr_assert_eq(jobd_db_integrity_check(db), 0);
+        jobd_db_close(db);
+}
+
+Test(jobd_db, newer_database_refused) {
+        struct jobd_db *db;
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        jobd_db_close(db);
+        raw_exec("PRAGMA user_version = 99");
+        cr_assert_eq(jobd_db_open(path, &db), -EPROTONOSUPPORT);
+        cr_assert_eq(raw_int("PRAGMA user_version"), 99);
+}
+
+Test(jobd_db, not_a_database) {
+        struct jobd_db *db;
+        FILE *f = fopen(path, "w");
+        fputs("this is not sqlite, just a text file that is long enough to have a header........", f);
+        fclose(f);
+        cr_assert_lt(jobd_db_open(path, &db), 0);
+}
+
+Test(jobd_db, insert_update_lines) {
+        char *subj[] = { "server:s1", "user:x", NULL };
+        struct job_record j = new_job(JOB_SERVER_START, "alice", subj), r, next;
+        struct job_line l = { .seq = 1, .stream = "stdout", .text = "one", .usec = 5 };
+        struct jobd_db *db;
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_insert(db, &j), 0);
+        cr_assert_eq(j.id, 1);
+        cr_assert_eq(jobd_db_get(db, 1, &r), 0);
+        cr_assert_eq(r.state, JOB_QUEUED);
+        cr_assert_eq(r.kind, JOB_SERVER_START);
+        cr_assert_eq(strv_length(r.subjects), 2);
+        cr_assert_eq(r.payload_len, 1);
+        cr_assert_eq(r.last_seq, 0);
+        cr_assert_not(r.has_exit_code);
+        job_record_done(&r);
+        cr_assert_eq(jobd_db_get(db, 2, &r), -ENOENT);
+
+        next = j;
+        next.state = JOB_RUNNING;
+        next.attempts = 1;
+        next.started_usec = 7;
+        cr_assert_eq(jobd_db_update(db, &next, JOB_QUEUED, NULL), 0);
+        /* A second writer that still thinks the job is queued loses, and its line is not kept. */
+        l.seq = 9;
+        cr_assert_eq(jobd_db_update(db, &next, JOB_QUEUED, &l), -ESTALE);
+        l.seq = 1;
+        cr_assert_eq(jobd_db_append_line(db, 1, &l), 0);
+        cr_assert_eq(jobd_db_append_line(db, 1, &l), -EEXIST); /* same seq twice */
+        next.state = JOB_SUCCEEDED;
+        next.has_exit_code = true;
+        next.exit_code = 3;
+        next.error = "boom";
+        next.finished_usec = 8;
+        l = (struct job_line) { .seq = 2, .stream = "info", .text = "done", .usec = 8 };
+        cr_assert_eq(jobd_db_update(db, &next, JOB_RUNNING, &l), 0);
+        cr_assert_eq(jobd_db_get(db, 1, &r), 0);
+        cr_assert_eq(r.state, JOB_SUCCEEDED);
+        cr_assert_eq(r.exit_code, 3);
+        cr_assert_str_eq(r.error, "boom");
+        cr_assert_eq(r.attempts, 1);
+        cr_assert_eq(r.started_usec, 7);
+        cr_assert_eq(r.finished_usec, 8);
+        cr_assert_eq(r.last_seq, 2);
+        job_record_done(&r);
+        jobd_db_close(db);
+        cr_assert_eq(raw_int("SELECT COUNT(*) FROM job_lines WHERE seq = 9"), 0);
+}
+
+struct lines_seen {
+        int n;
+        int64_t last;
+        size_t longest;
+};
+
+static int count_line(const struct job_line *l, void *userdata) {
+        struct lines_seen *s = userdata;
+        s->n++;
+        cr_assert_gt(l->seq, s->last);
+        s->last = l->seq;
+        s->longest = MAX(s->longest, strlen(l->text));
+        return 0;
+}
+
+Test(jobd_db, lines_paged_and_capped) {
+        struct job_record j = new_job(JOB_INSTALL, "a", NULL);
+        char big[9000], clean[JOB_LINE_MAX + 1];
+        struct jobd_db *db;
+        struct lines_seen s = {};
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_insert(db, &j), 0);
+        memset(big, 'z', sizeof(big));
+        (void) job_line_sanitize(big, sizeof(big), clean, NULL);
+        for (int i = 1; i <= 300; i++) {
+                struct job_line l = { .seq = i, .stream = "stdout", .text = i == 100 ? clean : "x", .usec = 1 };
+                cr_assert_eq(jobd_db_append_line(db, j.id, &l), 0);
+        }
+        cr_assert_eq(jobd_db_lines(db, j.id, 0, 256, count_line, &s), 0);
+        cr_assert_eq(s.n, 256);
+        cr_assert_eq(s.longest, JOB_LINE_MAX);
+        cr_assert_eq(jobd_db_lines(db, j.id, s.last, 256, count_line, &s), 0);
+        cr_assert_eq(s.n, 300);
+        cr_assert_eq(s.last, 300);
+        jobd_db_close(db);
+}
+
+static int count_job(const struct job_record *j, void *userdata) {
+        int64_t *v = userdata;
+        v[0]++;
+        v[1] = j->id;
+        return 0;
+}
+
+Test(jobd_db, list_filters_and_paging) {
+        char *s1[] = { "server:s1", NULL }, *s2[] = { "server:s2", NULL };
+        struct jobd_db *db;
+        int64_t v[2];
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        for (int i = 0; i < 30; i++) {
+                struct job_record j = new_job(i % 3 ? JOB_SERVER_STOP : JOB_INSTALL, i % 2 ? "odd" : "even",
+                                              i % 5 ? s1 : s2);
+                cr_assert_eq(jobd_db_insert(db, &j), 0);
+        }
+#define LIST(...)                                                                                       \
+        ({                                                                                              \
+                struct job_filter f = { __VA_ARGS__ };                                                  \
+                if (!f.state)                                                                           \
+                        f.state = -1;                                                                   \
+                if (!f.kind)                                                                            \
+                        f.kind = -1;                                                                    \
+                if (!f.limit)                                                                           \
+                        f.limit = 100;                                                                  \
+                v[0] = v[1] = 0;                                                                        \
+                cr_assert_eq(jobd_db_list(db, &f, count_job, v), 0);                                    \
+                v[0];                                                                                   \
+        })
+        cr_assert_eq(LIST(), 30);
+        cr_assert_eq(v[1], 1); /* newest first: the last one seen is the oldest */
+        cr_assert_eq(LIST(.owner = "odd"), 15);
+        cr_assert_eq(LIST(.subject = "server:s2"), 6);
+        cr_assert_eq(LIST(.kind = JOB_SERVER_STOP), 20);
+        cr_assert_eq(LIST(.state = JOB_RUNNING), 0);
+        cr_assert_eq(LIST(.state = JOB_RUNNING, .owner = "even"), 0);
+        cr_assert_eq(LIST(.owner = "even", .kind = JOB_SERVER_STOP), 10);
+        cr_assert_eq(LIST(.limit = 7), 7);
+        cr_assert_eq(v[1], 24);
+        cr_assert_eq(LIST(.limit = 7, .before_id = 24), 7);
+        cr_assert_eq(v[1], 17);
+        cr_assert_eq(LIST(.before_id = 3), 2);
+        cr_assert_eq(LIST(.owner = "nobody' OR 1=1 --"), 0);
+        v[0] = 0;
+        cr_assert_eq(jobd_db_foreach_active(db, count_job, v), 0);
+        cr_assert_eq(v[0], 30);
+        jobd_db_close(db);
+}
+
+Test(jobd_db, prune_finished_only) {
+        struct jobd_db *db;
+        int64_t deleted = -1, n;
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        for (int i = 0; i < 4; i++) {
+                struct job_record j = new_job(JOB_INSTALL, "a", (char *[]) { "server:s", NULL }), next;
+                struct job_line l = { .seq = 1, .stream = "info", .text = "x", .usec = 1 };
+                cr_assert_eq(jobd_db_insert(db, &j), 0);
+                cr_assert_eq(jobd_db_append_line(db, j.id, &l), 0);
+                if (i < 3) {
+                        next = j;
+                        next.state = JOB_CANCELLED;
+                        next.finished_usec = i == 0 ? 100 : 5000;
+                        cr_assert_eq(jobd_db_update(db, &next, JOB_QUEUED, NULL), 0);
+                }
+        }
+        cr_assert_eq(jobd_db_prune(db, 1000, &deleted), 0);
+        cr_assert_eq(deleted, 1);
+        cr_assert_eq(jobd_db_count_jobs(db, -1, &n), 0);
+        cr_assert_eq(n, 3);
+        jobd_db_close(db);
+        cr_assert_eq(raw_int("SELECT COUNT(*) FROM job_lines"), 3);
+        cr_assert_eq(raw_int("SELECT COUNT(*) FROM job_subjects"), 3);
+}
