@@ -1,0 +1,392 @@
+/* l4d2ctl's host commands (the host service, left4me-hostd):
+ *
+ *   install                        install/update the game (streams steamcmd's output)
+ *   initialize NAME -f SPEC.yaml   validate a spec and write the instance's files ("-" = stdin)
+ *   start|stop|delete|reset NAME   control an instance's server unit
+ *   status NAME [--json]           the unit's and the game's state
+ *   list [--json]                  status of every instance
+ *
+ * Every top-level name above dispatches to cmd_host(); argv[0] says which. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "common/util.h"
+#include "proto/client.h"
+#include "proto/rpc.h"
+
+int cmd_host(int argc, char **argv, const struct cli_ctx *ctx);
+
+#define SPEC_FILE_MAX (1024 * 1024)
+/* start/stop wait for the systemd job (hostd gives up after 120 s). */
+#define UNIT_TIMEOUT_MS 150000
+
+/* ---- small msgpack readers -------------------------------------------------------------- */
+
+static const char *get_str(const msgpack_object *map, const char *key, int *ret_len) {
+        const msgpack_object *v = map ? rpc_map_get(map, key) : NULL;
+
+        if (!v || v->type != MSGPACK_OBJECT_STR) {
+                *ret_len = 0;
+                return NULL;
+        }
+        *ret_len = (int) MIN(v->via.str.size, 4096u);
+        return v->via.str.ptr;
+}
+
+static bool get_uint(const msgpack_object *map, const char *key, uint64_t *ret) {
+        const msgpack_object *v = map ? rpc_map_get(map, key) : NULL;
+
+        if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return false;
+        *ret = v->via.u64;
+        return true;
+}
+
+static bool get_bool(const msgpack_object *map, const char *key) {
+        const msgpack_object *v = map ? rpc_map_get(map, key) : NULL;
+        return v && v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+}
+
+#define S(map, key, out_len) get_str((map), (key), &(out_len))
+
+/* ---- usage ------------------------------------------------------------------------------ */
+
+static int usage(const char *cmd) {
+        if (streq(cmd, "install"))
+                printf("Usage: l4d2ctl install [--json]\n\n"
+                       "Installs or updates the game with steamcmd (windows, then linux payloads), streaming\n"
+                       "its output. Ctrl-C cancels (the host kills steamcmd).\n");
+        else if (streq(cmd, "initialize"))
+                printf("Usage: l4d2ctl initialize NAME -f SPEC.yaml [--json]\n\n"
+                       "Validates the instance spec (port, overlays, arguments, config) and writes\n"
+                       "/var/lib/left4me/instances/NAME/. '-f -' reads the spec from stdin.\n");
+        else if (streq(cmd, "status"))
+                printf("Usage: l4d2ctl status NAME [--json]\n\n"
+                       "Shows the server unit's state, the overlay mount and the game's A2S answer.\n");
+        else if (streq(cmd, "list"))
+                printf("Usage: l4d2ctl list [--json]\n\nShows every instance.\n");
+        else
+                printf("Usage: l4d2ctl %s NAME [--json]\n", cmd);
+        return EXIT_OK;
+}
+
+/* ---- install ---------------------------------------------------------------------------- */
+
+static int on_install_notify(const msgpack_object *payload, void *userdata) {
+        const bool *json = userdata;
+        int sl, ll;
+        const char *stream = S(payload, "stream", sl), *line = S(payload, "line", ll);
+
+        if (*json) {
+                cli_print_json(payload);
+                fflush(stdout);
+                return 0;
+        }
+        if (!line)
+                return 0;
+        if (stream && sl == 6 && strneq(stream, "stderr", 6))
+                fprintf(stderr, "%.*s\n", ll, line);
+        else if (stream && sl == 4 && strneq(stream, "step", 4))
+                printf("==> %.*s\n", ll, line);
+        else
+                printf("%.*s\n", ll, line);
+        fflush(stdout);
+        return 0;
+}
+
+static int do_install(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
+        struct cli_ctx lctx = *ctx;
+        struct rpc_reply reply;
+        int r;
+
+        lctx.timeout_ms = -1; /* steamcmd can be silent for minutes while it validates */
+        r = cli_call(&lctx, c, "game.install", NULL, on_install_notify, &json, &reply);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else
+                printf("installation complete\n");
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+/* ---- initialize ------------------------------------------------------------------------- */
+
+static int read_spec(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t n;
+
+        if (streq(path, "-"))
+                f = fdopen(dup(STDIN_FILENO), "r");
+        else
+                f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "l4d2ctl: cannot open '%s': %s\n", path, strerror(errno));
+                return EXIT_FAILED;
+        }
+        buf = malloc(SPEC_FILE_MAX + 1);
+        if (!buf)
+                return EXIT_FAILED;
+        n = fread(buf, 1, SPEC_FILE_MAX + 1, f);
+        if (ferror(f)) {
+                fprintf(stderr, "l4d2ctl: cannot read '%s': %s\n", path, strerror(errno));
+                return EXIT_FAILED;
+        }
+        if (n > SPEC_FILE_MAX) {
+                fprintf(stderr, "l4d2ctl: '%s' is larger than 1 MiB\n", path);
+                return EXIT_INVALID;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = n;
+        return 0;
+}
+
+static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const char *name, const char *file,
+                         bool json) {
+        _cleanup_free_ char *spec = NULL;
+        struct rpc_buf b;
+        struct rpc_reply reply;
+        size_t len = 0;
+        uint64_t port = 0, overlays = 0;
+        int r;
+
+        r = read_spec(file, &spec, &len);
+        if (r > 0)
+                return r;
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 2);
+        rpc_pack_kv_str(&b.pk, "name", name);
+        rpc_pack_key(&b.pk, "spec");
+        rpc_pack_strn(&b.pk, spec, len);
+        if (!rpc_buf_ok(&b)) {
+                rpc_buf_done(&b);
+                return EXIT_FAILED;
+        }
+        r = cli_call(ctx, c, "instance.initialize", &b, NULL, NULL, &reply);
+        rpc_buf_done(&b);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else {
+                (void) get_uint(reply.result, "port", &port);
+                (void) get_uint(reply.result, "overlays", &overlays);
+                printf("initialized %s (port %" PRIu64 ", %" PRIu64 " overlay%s)\n", name, port, overlays,
+                       overlays == 1 ? "" : "s");
+        }
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+/* ---- start / stop / delete / reset ------------------------------------------------------ */
+
+static int do_unit(const struct cli_ctx *ctx, struct rpc_client *c, const char *cmd, const char *name, bool json) {
+        struct cli_ctx lctx = *ctx;
+        char method[64];
+        struct rpc_buf b;
+        struct rpc_reply reply;
+        int r;
+
+        if (lctx.timeout_ms >= 0 && lctx.timeout_ms < UNIT_TIMEOUT_MS)
+                lctx.timeout_ms = UNIT_TIMEOUT_MS;
+        snprintf(method, sizeof(method), "instance.%s", cmd);
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 1);
+        rpc_pack_kv_str(&b.pk, "name", name);
+        r = cli_call(&lctx, c, method, &b, NULL, NULL, &reply);
+        rpc_buf_done(&b);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else if (streq(cmd, "delete") || streq(cmd, "reset"))
+                printf("%s %s%s\n", streq(cmd, "delete") ? "deleted" : "reset", name,
+                       get_bool(reply.result, "existed") ? "" : " (nothing was there)");
+        else
+                printf("%s %s\n", streq(cmd, "start") ? "started" : "stopped", name);
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+/* ---- status / list ---------------------------------------------------------------------- */
+
+static void format_since(uint64_t usec, char *buf, size_t len) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (!usec || !localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", &tm))
+                snprintf(buf, len, "-");
+}
+
+static void print_status(const msgpack_object *s) {
+        int l1, l2, l3, l4, l5, l6;
+        const char *name = S(s, "name", l1), *state = S(s, "state", l2), *as = S(s, "active_state", l3),
+                   *ss = S(s, "sub_state", l4), *unit = S(s, "unit", l5), *ufs = S(s, "unit_file_state", l6);
+        const msgpack_object *a2s = rpc_map_get(s, "a2s");
+        uint64_t v;
+        char since[64];
+        int le, li;
+        const char *err = S(s, "systemd_error", le), *inv = S(s, "invocation_id", li);
+
+        printf("%.*s: %.*s", l1, name ?: "", l2, state ?: "?");
+        if (as)
+                printf(" (%.*s/%.*s)", l3, as, l4, ss ?: "");
+        if (get_uint(s, "since_usec", &v)) {
+                format_since(v, since, sizeof(since));
+                printf(" since %s", since);
+        }
+        printf("\n");
+        printf("  unit      %.*s", l5, unit ?: "");
+        if (ufs)
+                printf(" (%.*s)", l6, ufs);
+        if (get_uint(s, "main_pid", &v))
+                printf(", main pid %" PRIu64, v);
+        if (inv)
+                printf(", invocation %.*s", li, inv);
+        printf("\n");
+        if (err)
+                printf("  systemd   %.*s\n", le, err);
+        printf("  files     %s", get_bool(s, "initialized") ? "initialized" : "not initialized");
+        if (get_uint(s, "port", &v))
+                printf(", port %" PRIu64, v);
+        printf(", overlay %s\n", get_bool(s, "mounted") ? "mounted" : "not mounted");
+        if (get_uint(s, "memory_bytes", &v))
+                printf("  memory    %.1f MiB", (double) v / (1024.0 * 1024.0));
+        else
+                printf("  memory    -");
+        if (get_uint(s, "cpu_usec", &v))
+                printf(", cpu %.1f s", (double) v / 1e6);
+        if (get_uint(s, "restarts", &v))
+                printf(", restarts %" PRIu64, v);
+        printf("\n");
+        if (a2s && a2s->type == MSGPACK_OBJECT_MAP) {
+                int lm, ln;
+                const char *map = S(a2s, "map", lm), *hn = S(a2s, "name", ln);
+                uint64_t p = 0, mp = 0, b = 0;
+                (void) get_uint(a2s, "players", &p);
+                (void) get_uint(a2s, "max_players", &mp);
+                (void) get_uint(a2s, "bots", &b);
+                printf("  game      map %.*s, %" PRIu64 "/%" PRIu64 " players, %" PRIu64 " bots, \"%.*s\"\n", lm,
+                       map ?: "", p, mp, b, ln, hn ?: "");
+        } else {
+                int la;
+                const char *ae = S(s, "a2s_error", la);
+                if (ae)
+                        printf("  game      no A2S answer: %.*s\n", la, ae);
+        }
+}
+
+static int do_status(const struct cli_ctx *ctx, struct rpc_client *c, const char *name, bool json) {
+        struct rpc_buf b;
+        struct rpc_reply reply;
+        int r;
+
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 1);
+        rpc_pack_kv_str(&b.pk, "name", name);
+        r = cli_call(ctx, c, "instance.status", &b, NULL, NULL, &reply);
+        rpc_buf_done(&b);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else
+                print_status(reply.result);
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+static int do_list(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
+        struct rpc_reply reply;
+        int r;
+
+        r = cli_call(ctx, c, "instance.list", NULL, NULL, NULL, &reply);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else if (reply.result->type == MSGPACK_OBJECT_ARRAY) {
+                printf("%-20s %-9s %-6s %-7s %-24s %s\n", "NAME", "STATE", "PORT", "MOUNTED", "MAP", "PLAYERS");
+                for (uint32_t i = 0; i < reply.result->via.array.size; i++) {
+                        const msgpack_object *s = &reply.result->via.array.ptr[i];
+                        const msgpack_object *a2s = rpc_map_get(s, "a2s");
+                        int ln, ls, lm = 1;
+                        const char *n = S(s, "name", ln), *st = S(s, "state", ls), *map = "-";
+                        char port[16] = "-", players[32] = "-";
+                        uint64_t v, mp = 0;
+
+                        if (get_uint(s, "port", &v))
+                                snprintf(port, sizeof(port), "%" PRIu64, v);
+                        if (a2s && a2s->type == MSGPACK_OBJECT_MAP) {
+                                map = S(a2s, "map", lm) ?: "-";
+                                if (get_uint(a2s, "players", &v) && get_uint(a2s, "max_players", &mp))
+                                        snprintf(players, sizeof(players), "%" PRIu64 "/%" PRIu64, v, mp);
+                        }
+                        printf("%-20.*s %-9.*s %-6s %-7s %-24.*s %s\n", ln, n ?: "", ls, st ?: "", port,
+                               get_bool(s, "mounted") ? "yes" : "no", lm, map, players);
+                }
+        }
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+/* ---- dispatch --------------------------------------------------------------------------- */
+
+int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "file", required_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
+        const char *cmd = argv[0], *file = NULL, *name = NULL;
+        bool json = ctx->json, wants_name;
+        int opt, r;
+
+        optind = 0; /* full re-initialisation: main() parsed its own options in '+' mode */
+        while ((opt = getopt_long(argc, argv, "jf:h", options, NULL)) >= 0)
+                switch (opt) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'f':
+                        file = optarg;
+                        break;
+                case 'h':
+                        return usage(cmd);
+                default:
+                        return EXIT_USAGE;
+                }
+        wants_name = !streq(cmd, "install") && !streq(cmd, "list");
+        if (wants_name) {
+                if (optind + 1 != argc)
+                        return cli_usage("%s: expected one instance NAME", cmd);
+                name = argv[optind];
+        } else if (optind != argc)
+                return cli_usage("%s: takes no arguments", cmd);
+        if (streq(cmd, "initialize") && !file)
+                return cli_usage("initialize: -f SPEC.yaml is required ('-' for stdin)");
+        if (file && !streq(cmd, "initialize"))
+                return cli_usage("%s: -f is only for initialize", cmd);
+
+        r = cli_connect(ctx, "host", &c);
+        if (r > 0)
+                return r;
+        if (streq(cmd, "install"))
+                return do_install(ctx, c, json);
+        if (streq(cmd, "initialize"))
+                return do_initialize(ctx, c, name, file, json);
+        if (streq(cmd, "status"))
+                return do_status(ctx, c, name, json);
+        if (streq(cmd, "list"))
+                return do_list(ctx, c, json);
+        return do_unit(ctx, c, cmd, name, json);
+}

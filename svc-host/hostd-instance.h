@@ -1,0 +1,80 @@
+/* The files of one instance: <root>/instances/NAME/ (spec.yaml, instance.env, server.cfg,
+ * server_<alias>.cfg; written by root, readable by left4me-game) and
+ * <root>/runtime/NAME/{upper,work,merged} (the overlay mount of the running game).
+ *
+ * Path safety: every path is resolved beneath a directory fd with openat2()
+ * (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, and RESOLVE_NO_SYMLINKS where no symlink is
+ * legitimate), so neither a hostile spec nor a file planted by the game or a build can
+ * make hostd read or write outside its tree. The root-owned directories instances/ and
+ * runtime/ must be owned by root and not writable by group or others, because
+ * /var/lib/left4me itself belongs to the unprivileged left4me user.
+ *
+ * Used by hostd.c (initialize/delete/reset/status/list) and hostd-mount.c (the mount and
+ * umount subcommands run from the server unit). All calls are synchronous file system
+ * work on local disk; none of them waits for another process. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/openat2.h>
+#include <sys/types.h>
+
+#include "proto/rpc.h"
+#include "svc-host/hostd-spec.h"
+
+#define GAME_USER    "left4me-game"
+#define INSTALL_USER "left4me"
+#define FILE_MAX_BYTES (1024u * 1024u)
+#define RM_MAX_DEPTH 256u
+
+/* openat2() with the given resolve flags; retries EAGAIN. Returns an fd or -errno. */
+int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
+/* Opens a directory below dirfd without following any symlink; O_DIRECTORY|O_CLOEXEC. */
+int dir_open_nofollow(int dirfd, const char *path);
+/* Opens root (an absolute path from the config). */
+int root_open(const char *root);
+/* Opens root/<name> (instances, runtime) and checks it is a directory owned by root and not
+ * writable by group or others: -EPERM otherwise. */
+int trusted_dir_open(int rootfd, const char *name);
+
+/* Reads a regular file below dirfd (no symlinks, at most max bytes: -EFBIG). *ret is
+ * NUL-terminated. */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* Writes a file below dirfd atomically (a temporary file, fsync, renameat); never follows a
+ * symlink. uid/gid (uid_t) -1 leave the owner alone. */
+int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
+/* Removes name below dirfd recursively, never following symlinks and never descending into
+ * another mount (-EBUSY). Missing is success. */
+int rm_rf_at(int dirfd, const char *name);
+/* 1 if path below dirfd is the root of a mount, 0 if not, -ENOENT if absent. */
+int is_mount_root_at(int dirfd, const char *path);
+
+/* The game user's ids; false (and root's) when the user does not exist (development). */
+bool game_user_ids(uid_t *ret_uid, gid_t *ret_gid);
+
+/* Validates the spec's overlays against the file system (they exist below overlays/, are
+ * directories and do not leave it through symlinks), then writes instances/NAME/ atomically
+ * (a new directory swapped in with RENAME_EXCHANGE) and creates runtime/NAME/. On a bad
+ * overlay fills e with RPC_INVALID; on file system trouble with RPC_INTERNAL. */
+int instance_initialize(const char *root, const char *name, const char *spec_text, size_t spec_len,
+                        const struct instance_spec *spec, struct rpc_error *e);
+/* Creates runtime/NAME/{upper,work,merged} with their owners if missing. Returns an fd of
+ * runtime/NAME. */
+int runtime_ensure(int rootfd, const char *name, struct rpc_error *e);
+/* Removes runtime/NAME then instances/NAME. Refuses (-EBUSY, RPC_CONFLICT) while
+ * runtime/NAME/merged is still mounted. Missing is success; *ret_existed says whether
+ * anything was there. */
+int instance_remove(const char *root, const char *name, bool *ret_existed, struct rpc_error *e);
+
+/* Facts for status: does instances/NAME exist, the port from its instance.env (0 if
+ * unknown), whether merged is mounted. Never fails for a missing instance. */
+struct instance_files {
+        bool initialized;
+        bool runtime;
+        bool mounted;
+        unsigned port;
+};
+int instance_inspect(const char *root, const char *name, struct instance_files *ret);
+/* The valid instance names below instances/ (sorted), NULL-terminated. */
+int instance_list(const char *root, char ***ret);

@@ -1,0 +1,529 @@
+/* hostd's systemd client over sd-bus. See hostd-systemd.h.
+ *
+ * Each operation is a struct unit_op that walks through its steps on method replies; the
+ * last step of start/stop waits for JobRemoved of the job it queued. Operations live in a
+ * list on the bus object, so a lost connection or teardown completes or frees them all. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "svc-host/hostd-systemd.h"
+
+#define JOB_TIMEOUT_USEC (120ULL * 1000000ULL)
+#define RECENT_JOBS 32
+
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MGR  "org.freedesktop.systemd1.Manager"
+
+enum op_kind { OP_START, OP_STOP, OP_STATUS };
+
+enum op_step {
+        STEP_FILES,   /* EnableUnitFiles / DisableUnitFiles */
+        STEP_RELOAD,  /* Reload */
+        STEP_RESET,   /* ResetFailedUnit */
+        STEP_JOB,     /* StartUnit / StopUnit */
+        STEP_WAIT,    /* JobRemoved */
+        STEP_UNIT_PROPS,
+        STEP_SERVICE_PROPS,
+};
+
+struct unit_op {
+        struct hostd_bus *bus;
+        struct unit_op *next, *prev;
+        enum op_kind kind;
+        enum op_step step;
+        bool file_op;
+        char unit[256];
+        char *job;
+        sd_event_source *timer;
+        unit_op_cb cb;
+        unit_status_cb status_cb;
+        void *userdata;
+        struct unit_status st;
+};
+
+struct recent_job {
+        char *path;
+        char result[32];
+};
+
+struct hostd_bus {
+        sd_event *event;
+        sd_bus *bus;
+        bool broken;
+        sd_event_source *drop_source;
+        struct unit_op *ops;
+        struct recent_job recent[RECENT_JOBS];
+        unsigned recent_next;
+};
+
+static void op_free(struct unit_op *op) {
+        struct hostd_bus *b = op->bus;
+
+        if (op->prev)
+                op->prev->next = op->next;
+        else if (b->ops == op)
+                b->ops = op->next;
+        if (op->next)
+                op->next->prev = op->prev;
+        sd_event_source_disable_unref(op->timer);
+        free(op->job);
+        free(op);
+}
+
+/* Completes op: calls its callback once and frees it. */
+static void op_finish(struct unit_op *op, int r, const char *result, const char *message) {
+        if (op->kind == OP_STATUS) {
+                if (op->status_cb)
+                        op->status_cb(r, r >= 0 ? &op->st : NULL, message, op->userdata);
+        } else if (op->cb)
+                op->cb(r, result, message, op->userdata);
+        op_free(op);
+}
+
+static void bus_drop(struct hostd_bus *b) {
+        if (!b->bus)
+                return;
+        (void) sd_bus_detach_event(b->bus);
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        b->broken = false;
+}
+
+/* Fails every operation (the connection is gone). Never called from inside an op's own
+ * callback chain while iterating. */
+static void fail_all(struct hostd_bus *b, int r, const char *message) {
+        while (b->ops)
+                op_finish(b->ops, r, NULL, message);
+}
+
+/* Runs outside the bus's own dispatch: drops the dead connection and fails what waited on it. */
+static int on_broken(sd_event_source *s, void *userdata) {
+        struct hostd_bus *b = userdata;
+
+        b->drop_source = sd_event_source_disable_unref(b->drop_source);
+        bus_drop(b);
+        fail_all(b, -ECONNRESET, "lost the connection to systemd");
+        return 0;
+}
+
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct hostd_bus *b = userdata;
+
+        log_warning("Lost the connection to systemd");
+        if (!b->broken && sd_event_add_defer(b->event, &b->drop_source, on_broken, b) >= 0)
+                b->broken = true;
+        return 0;
+}
+
+static void recent_add(struct hostd_bus *b, const char *path, const char *result) {
+        struct recent_job *j = &b->recent[b->recent_next++ % RECENT_JOBS];
+
+        free(j->path);
+        j->path = strdup(path);
+        snprintf(j->result, sizeof(j->result), "%s", result);
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct hostd_bus *b = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "uoss", &id, &path, &unit, &result);
+        if (r < 0)
+                return 0;
+        for (struct unit_op *op = b->ops; op; op = op->next)
+                if (op->step == STEP_WAIT && op->job && streq(op->job, path)) {
+                        op_finish(op, 0, result, NULL);
+                        return 0;
+                }
+        recent_add(b, path, result); /* in case its StartUnit reply is still being handled */
+        return 0;
+}
+
+static int bus_get(struct hostd_bus *b, sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (b->broken)
+                return -ENOTCONN; /* being dropped: the next call reconnects */
+        if (b->bus && !sd_bus_is_open(b->bus))
+                bus_drop(b);
+        if (b->bus) {
+                *ret = b->bus;
+                return 0;
+        }
+
+        if (geteuid() == 0 && access("/run/systemd/private", F_OK) >= 0) {
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+                if (r < 0)
+                        bus = sd_bus_flush_close_unref(bus);
+        }
+        if (!bus) {
+                r = sd_bus_open_system(&bus);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_attach_event(bus, b->event, 0);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal_async(bus, NULL, NULL, SD_PATH, SD_MGR, "JobRemoved", on_job_removed, NULL, b);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, b);
+        if (r < 0)
+                return r;
+        /* Ask for the signals (a no-op reply we do not wait for). */
+        r = sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "Subscribe", NULL, NULL, "");
+        if (r < 0)
+                return r;
+        b->bus = TAKE_PTR(bus);
+        b->broken = false;
+        *ret = b->bus;
+        return 0;
+}
+
+int hostd_bus_new(sd_event *e, struct hostd_bus **ret) {
+        struct hostd_bus *b = calloc(1, sizeof(*b));
+
+        if (!b)
+                return -ENOMEM;
+        b->event = sd_event_ref(e);
+        *ret = b;
+        return 0;
+}
+
+struct hostd_bus *hostd_bus_free(struct hostd_bus *b) {
+        if (!b)
+                return NULL;
+        b->drop_source = sd_event_source_disable_unref(b->drop_source);
+        fail_all(b, -ECANCELED, "hostd is shutting down");
+        bus_drop(b);
+        for (unsigned i = 0; i < RECENT_JOBS; i++)
+                free(b->recent[i].path);
+        sd_event_unref(b->event);
+        free(b);
+        return NULL;
+}
+
+int server_unit_name(const char *name, char *buf, size_t len) {
+        int n = snprintf(buf, len, "left4me-server@%s.service", name);
+        return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- start / stop ---------------------------------------------------------------------- */
+
+static int op_next(struct unit_op *op);
+
+static int on_job_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct unit_op *op = userdata;
+
+        op_finish(op, -ETIMEDOUT, NULL, "the systemd job did not finish within 120 s");
+        return 0;
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct unit_op *op = userdata;
+        const sd_bus_error *err = sd_bus_message_get_error(m);
+        char msg[384];
+        int r;
+
+        if (err) {
+                bool no_unit = sd_bus_error_has_name(err, "org.freedesktop.systemd1.NoSuchUnit") ||
+                               sd_bus_error_has_name(err, "org.freedesktop.systemd1.LoadFailed");
+
+                if (op->kind == OP_STOP && no_unit && (op->step == STEP_JOB || op->step == STEP_FILES)) {
+                        if (op->step == STEP_JOB) {
+                                op_finish(op, 0, "done", NULL); /* unknown unit: stopped */
+                                return 0;
+                        }
+                } else if (op->step == STEP_RESET) {
+                        /* ResetFailedUnit fails for a unit that is not loaded: fine. */
+                } else {
+                        snprintf(msg, sizeof(msg), "systemd: %s", err->message ?: err->name);
+                        op_finish(op, -sd_bus_message_get_errno(m) ?: -EIO, NULL, msg);
+                        return 0;
+                }
+        }
+
+        if (!err && op->step == STEP_JOB) {
+                const char *job;
+
+                r = sd_bus_message_read(m, "o", &job);
+                if (r < 0) {
+                        op_finish(op, r, NULL, "systemd: unexpected reply to StartUnit/StopUnit");
+                        return 0;
+                }
+                op->job = strdup(job);
+                if (!op->job) {
+                        op_finish(op, -ENOMEM, NULL, "out of memory");
+                        return 0;
+                }
+                for (unsigned i = 0; i < RECENT_JOBS; i++) {
+                        struct recent_job *j = &op->bus->recent[i];
+                        if (j->path && streq(j->path, job)) {
+                                char result[32];
+                                snprintf(result, sizeof(result), "%s", j->result);
+                                op_finish(op, 0, result, NULL);
+                                return 0;
+                        }
+                }
+                op->step = STEP_WAIT;
+                r = sd_event_add_time_relative(op->bus->event, &op->timer, CLOCK_MONOTONIC, JOB_TIMEOUT_USEC, 0,
+                                               on_job_timeout, op);
+                if (r < 0)
+                        op_finish(op, r, NULL, "cannot arm the job timer");
+                return 0;
+        }
+
+        op->step++;
+        r = op_next(op);
+        if (r < 0)
+                op_finish(op, r, NULL, "cannot talk to systemd");
+        return 0;
+}
+
+/* Issues the call of op's current step. */
+static int op_next(struct unit_op *op) {
+        sd_bus *bus = op->bus->bus;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        if (op->step == STEP_FILES && !op->file_op)
+                op->step = STEP_RESET;
+        if (op->kind == OP_STOP && op->step == STEP_RESET)
+                op->step = STEP_JOB;
+
+        switch (op->step) {
+        case STEP_FILES:
+                r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MGR,
+                                                   op->kind == OP_START ? "EnableUnitFiles" : "DisableUnitFiles");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append_strv(m, (char *[]) { op->unit, NULL });
+                if (r < 0)
+                        return r;
+                if (op->kind == OP_START)
+                        r = sd_bus_message_append(m, "bb", false, true); /* not runtime, force */
+                else
+                        r = sd_bus_message_append(m, "b", false);
+                if (r < 0)
+                        return r;
+                return sd_bus_call_async(bus, NULL, m, on_reply, op, 0);
+        case STEP_RELOAD:
+                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "Reload", on_reply, op, "");
+        case STEP_RESET:
+                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "ResetFailedUnit", on_reply,
+                                                op, "s", op->unit);
+        case STEP_JOB:
+                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR,
+                                                op->kind == OP_START ? "StartUnit" : "StopUnit", on_reply, op, "ss",
+                                                op->unit, "replace");
+        default:
+                return -EINVAL;
+        }
+}
+
+static int op_new(struct hostd_bus *b, enum op_kind kind, const char *unit, struct unit_op **ret) {
+        struct unit_op *op;
+        sd_bus *bus;
+        int r;
+
+        if (strlen(unit) >= sizeof(op->unit))
+                return -ENAMETOOLONG;
+        r = bus_get(b, &bus);
+        if (r < 0)
+                return r;
+        op = calloc(1, sizeof(*op));
+        if (!op)
+                return -ENOMEM;
+        op->bus = b;
+        op->kind = kind;
+        snprintf(op->unit, sizeof(op->unit), "%s", unit);
+        op->next = b->ops;
+        if (b->ops)
+                b->ops->prev = op;
+        b->ops = op;
+        *ret = op;
+        return 0;
+}
+
+static int unit_job(struct hostd_bus *b, enum op_kind kind, const char *unit, bool files, unit_op_cb cb,
+                    void *userdata) {
+        struct unit_op *op;
+        int r;
+
+        r = op_new(b, kind, unit, &op);
+        if (r < 0)
+                return r;
+        op->file_op = files;
+        op->cb = cb;
+        op->userdata = userdata;
+        op->step = STEP_FILES;
+        r = op_next(op);
+        if (r < 0) {
+                op->cb = NULL; /* the caller learns it from r */
+                op_free(op);
+        }
+        return r;
+}
+
+int unit_start(struct hostd_bus *b, const char *unit, bool enable, unit_op_cb cb, void *userdata) {
+        return unit_job(b, OP_START, unit, enable, cb, userdata);
+}
+
+int unit_stop(struct hostd_bus *b, const char *unit, bool disable, unit_op_cb cb, void *userdata) {
+        return unit_job(b, OP_STOP, unit, disable, cb, userdata);
+}
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static void read_str_prop(sd_bus_message *m, char *buf, size_t len) {
+        const char *s;
+
+        if (sd_bus_message_read(m, "v", "s", &s) >= 0)
+                snprintf(buf, len, "%s", s);
+        else
+                (void) sd_bus_message_skip(m, "v");
+}
+
+static void read_u64_prop(sd_bus_message *m, uint64_t *v) {
+        if (sd_bus_message_read(m, "v", "t", v) < 0)
+                (void) sd_bus_message_skip(m, "v");
+}
+
+static void read_u32_prop(sd_bus_message *m, uint32_t *v) {
+        if (sd_bus_message_read(m, "v", "u", v) < 0)
+                (void) sd_bus_message_skip(m, "v");
+}
+
+static int parse_props(struct unit_op *op, sd_bus_message *m) {
+        struct unit_status *st = &op->st;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *name;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                if (streq(name, "LoadState"))
+                        read_str_prop(m, st->load_state, sizeof(st->load_state));
+                else if (streq(name, "ActiveState"))
+                        read_str_prop(m, st->active_state, sizeof(st->active_state));
+                else if (streq(name, "SubState"))
+                        read_str_prop(m, st->sub_state, sizeof(st->sub_state));
+                else if (streq(name, "UnitFileState"))
+                        read_str_prop(m, st->unit_file_state, sizeof(st->unit_file_state));
+                else if (streq(name, "StateChangeTimestamp"))
+                        read_u64_prop(m, &st->since_usec);
+                else if (streq(name, "ActiveEnterTimestamp"))
+                        read_u64_prop(m, &st->active_enter_usec);
+                else if (streq(name, "MainPID"))
+                        read_u32_prop(m, &st->main_pid);
+                else if (streq(name, "NRestarts"))
+                        read_u32_prop(m, &st->n_restarts);
+                else if (streq(name, "MemoryCurrent"))
+                        read_u64_prop(m, &st->memory_bytes);
+                else if (streq(name, "CPUUsageNSec"))
+                        read_u64_prop(m, &st->cpu_nsec);
+                else if (streq(name, "InvocationID")) {
+                        const void *p;
+                        size_t n;
+
+                        r = sd_bus_message_enter_container(m, 'v', "ay");
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_read_array(m, 'y', &p, &n);
+                        if (r < 0)
+                                return r;
+                        st->invocation_id[0] = 0;
+                        if (n == 16)
+                                for (size_t i = 0; i < 16; i++)
+                                        snprintf(st->invocation_id + 2 * i, 3, "%02x", ((const uint8_t *) p)[i]);
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                return r;
+                } else {
+                        r = sd_bus_message_skip(m, "v");
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct unit_op *op = userdata;
+        const sd_bus_error *err = sd_bus_message_get_error(m);
+        _cleanup_free_ char *path = NULL;
+        char msg[384];
+        int r;
+
+        if (err) {
+                snprintf(msg, sizeof(msg), "systemd: %s", err->message ?: err->name);
+                op_finish(op, -sd_bus_message_get_errno(m) ?: -EIO, NULL, msg);
+                return 0;
+        }
+        r = parse_props(op, m);
+        if (r < 0) {
+                op_finish(op, r, NULL, "systemd: malformed properties");
+                return 0;
+        }
+        if (op->step == STEP_SERVICE_PROPS) {
+                op_finish(op, 0, NULL, NULL);
+                return 0;
+        }
+        op->step = STEP_SERVICE_PROPS;
+        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", op->unit, &path);
+        if (r >= 0)
+                r = sd_bus_call_method_async(op->bus->bus, NULL, SD_DEST, path, "org.freedesktop.DBus.Properties",
+                                             "GetAll", on_props, op, "s", "org.freedesktop.systemd1.Service");
+        if (r < 0)
+                op_finish(op, r, NULL, "cannot talk to systemd");
+        return 0;
+}
+
+int unit_get_status(struct hostd_bus *b, const char *unit, unit_status_cb cb, void *userdata) {
+        _cleanup_free_ char *path = NULL;
+        struct unit_op *op;
+        int r;
+
+        r = op_new(b, OP_STATUS, unit, &op);
+        if (r < 0)
+                return r;
+        op->status_cb = cb;
+        op->userdata = userdata;
+        op->step = STEP_UNIT_PROPS;
+        op->st.memory_bytes = UINT64_MAX;
+        op->st.cpu_nsec = UINT64_MAX;
+        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
+        if (r >= 0)
+                r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll",
+                                             on_props, op, "s", "org.freedesktop.systemd1.Unit");
+        if (r < 0) {
+                op->status_cb = NULL;
+                op_free(op);
+        }
+        return r;
+}

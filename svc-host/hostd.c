@@ -1,0 +1,821 @@
+/* left4me-hostd: the privileged daemon. It installs the game, writes instance files,
+ * starts and stops the server units over sd-bus and reports their state, and (as the
+ * one-shot subcommands "mount NAME" / "umount NAME" run by left4me-server@.service) mounts
+ * and unmounts an instance's overlay.
+ *
+ * Every method re-validates its arguments (it never trusts its caller), is limited to root
+ * and group left4me, and operations on the same instance are serialised: while one runs,
+ * another on the same name is refused with "conflict" (jobd serialises its jobs by
+ * resource keys anyway; a conflict here means two callers disagree, and failing loudly is
+ * better than queueing behind an unknown). Reads (status, list) never wait for a lock. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/daemon.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/args.h"
+#include "proto/server.h"
+#include "svc-host/hostd-install.h"
+#include "svc-host/hostd-instance.h"
+#include "svc-host/hostd-mount.h"
+#include "svc-host/hostd-query.h"
+#include "svc-host/hostd-spec.h"
+#include "svc-host/hostd-systemd.h"
+
+#define A2S_TIMEOUT_USEC (300ULL * 1000ULL)
+#define LIST_MAX 1000u
+
+struct busy_name {
+        struct busy_name *next;
+        char name[INSTANCE_NAME_MAX + 1];
+        const char *op;
+};
+
+struct hostd {
+        struct daemon *daemon;
+        sd_event *event;
+        const struct l4m_config *cfg;
+        struct hostd_bus *bus;
+        struct busy_name *busy;
+        struct install_run *install;
+        bool root_ok;
+};
+
+/* ---- per-instance serialisation --------------------------------------------------------- */
+
+static struct busy_name *busy_find(struct hostd *h, const char *name) {
+        for (struct busy_name *b = h->busy; b; b = b->next)
+                if (streq(b->name, name))
+                        return b;
+        return NULL;
+}
+
+/* Claims name for op; fails the call with "conflict" if another operation holds it. */
+static int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, const char *op) {
+        struct busy_name *b = busy_find(h, name);
+
+        if (b)
+                return rpc_call_fail(call, RPC_CONFLICT, "instance '%s' is busy (%s in progress)", name, b->op);
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+        snprintf(b->name, sizeof(b->name), "%s", name);
+        b->op = op;
+        b->next = h->busy;
+        h->busy = b;
+        rpc_server_busy_ref(daemon_server(h->daemon));
+        return 0;
+}
+
+static void busy_release(struct hostd *h, const char *name) {
+        for (struct busy_name **p = &h->busy; *p; p = &(*p)->next)
+                if (streq((*p)->name, name)) {
+                        struct busy_name *b = *p;
+                        *p = b->next;
+                        free(b);
+                        rpc_server_busy_unref(daemon_server(h->daemon));
+                        return;
+                }
+}
+
+/* ---- arguments -------------------------------------------------------------------------- */
+
+static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+
+        if (!instance_name_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: must match [a-z0-9][a-z0-9_-]{0,63}", a->name);
+        return 0;
+}
+
+struct name_args {
+        char *name;
+};
+
+static const struct rpc_arg name_args_table[] = {
+        { "name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, INSTANCE_NAME_MAX, 0, check_name },
+};
+
+struct init_args {
+        char *name;
+        struct rpc_bin spec;
+};
+
+static const struct rpc_arg init_args_table[] = {
+        { "name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, INSTANCE_NAME_MAX, 0, check_name },
+        { "spec", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct init_args, spec), 0, SPEC_MAX_BYTES, 0, NULL },
+};
+
+static int parse_name(struct rpc_call *call, const msgpack_object *params, struct name_args *a) {
+        struct rpc_error e = {};
+
+        if (rpc_args_parse(params, name_args_table, ELEMENTSOF(name_args_table), a, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        return 0;
+}
+
+static int check_root(struct hostd *h, struct rpc_call *call) {
+        if (!h->root_ok)
+                return rpc_call_fail(call, RPC_UNAVAILABLE, "paths.root '%s' is not usable (absolute, no ':' ',' "
+                                     "whitespace or quotes)", h->cfg->root);
+        return 0;
+}
+
+/* ---- instance.initialize ---------------------------------------------------------------- */
+
+static int method_initialize(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        struct init_args a = {};
+        struct instance_spec spec = {};
+        struct rpc_error e = {};
+        msgpack_packer *pk;
+        int r;
+
+        if (rpc_args_parse(params, init_args_table, ELEMENTSOF(init_args_table), &a, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0)
+                goto finish;
+        r = spec_parse(a.spec.ptr, a.spec.len, h->cfg->port_start, h->cfg->port_end, &spec, &e);
+        if (r < 0) {
+                r = rpc_call_fail_error(call, &e);
+                goto finish;
+        }
+        r = busy_claim(h, call, a.name, "initialize");
+        if (r < 0)
+                goto finish;
+        r = instance_initialize(h->cfg->root, a.name, a.spec.ptr, a.spec.len, &spec, &e);
+        busy_release(h, a.name);
+        if (r < 0) {
+                log_full_errno(e.code == RPC_INVALID ? LOG_INFO : LOG_ERR, 0, "initialize '%s': %s", a.name,
+                               e.message);
+                r = rpc_call_fail_error(call, &e);
+                goto finish;
+        }
+        log_info("Initialized instance '%s' (port %u, %zu overlay(s))", a.name, spec.port, spec.n_overlays);
+        pk = rpc_call_result(call);
+        msgpack_pack_map(pk, 4);
+        rpc_pack_kv_str(pk, "name", a.name);
+        rpc_pack_kv_uint(pk, "port", spec.port);
+        rpc_pack_kv_uint(pk, "overlays", spec.n_overlays);
+        rpc_pack_kv_uint(pk, "arguments", strv_length(spec.arguments));
+        r = rpc_call_reply(call);
+finish:
+        instance_spec_done(&spec);
+        rpc_args_free(init_args_table, ELEMENTSOF(init_args_table), &a);
+        return r;
+}
+
+/* ---- start / stop / delete / reset -------------------------------------------------------- */
+
+enum unit_call_kind { CALL_START, CALL_STOP, CALL_DELETE, CALL_RESET };
+static const char *const call_names[] = { "start", "stop", "delete", "reset" };
+
+struct unit_call {
+        struct hostd *h;
+        struct rpc_call *call;
+        enum unit_call_kind kind;
+        char name[INSTANCE_NAME_MAX + 1];
+        char unit[128];
+};
+
+static bool bus_unreachable(int r) {
+        return r == -ENOENT || r == -ECONNREFUSED || r == -ENOTCONN || r == -ECONNRESET || r == -EACCES ||
+               r == -ENOMEDIUM || r == -EHOSTDOWN;
+}
+
+static void unit_call_free(struct unit_call *u) {
+        busy_release(u->h, u->name);
+        free(u);
+}
+
+static void finish_removal(struct unit_call *u) {
+        struct rpc_error e = {};
+        msgpack_packer *pk;
+        bool existed = false;
+        int r;
+
+        r = instance_remove(u->h->cfg->root, u->name, &existed, &e);
+        if (r < 0) {
+                log_error("%s '%s': %s", call_names[u->kind], u->name, e.message);
+                (void) rpc_call_fail_error(u->call, &e);
+                return;
+        }
+        log_info("%s instance '%s'%s", u->kind == CALL_DELETE ? "Deleted" : "Reset", u->name,
+                 existed ? "" : " (nothing was there)");
+        pk = rpc_call_result(u->call);
+        msgpack_pack_map(pk, 3);
+        rpc_pack_kv_str(pk, "name", u->name);
+        rpc_pack_kv_str(pk, "unit", u->unit);
+        rpc_pack_kv_bool(pk, "existed", existed);
+        (void) rpc_call_reply(u->call);
+}
+
+static void on_unit_done(int r, const char *result, const char *message, void *userdata) {
+        struct unit_call *u = userdata;
+        msgpack_packer *pk;
+
+        if (u->kind == CALL_DELETE || u->kind == CALL_RESET) {
+                /* Stop failures are tolerated (a half-initialised instance must still be
+                 * removable); removal itself refuses while the overlay is mounted. */
+                if (r < 0 && !bus_unreachable(r))
+                        log_warning("%s '%s': stopping %s failed, going on: %s", call_names[u->kind], u->name,
+                                    u->unit, message ?: strerror(-r));
+                else if (r >= 0 && !streq(result, "done"))
+                        log_warning("%s '%s': stop job of %s ended with '%s', going on", call_names[u->kind],
+                                    u->name, u->unit, result);
+                finish_removal(u);
+                unit_call_free(u);
+                return;
+        }
+
+        if (r < 0) {
+                log_error("%s '%s': %s", call_names[u->kind], u->name, message ?: strerror(-r));
+                (void) rpc_call_fail(u->call,
+                                     r == -ETIMEDOUT ? RPC_TIMEOUT :
+                                     bus_unreachable(r) ? RPC_UNAVAILABLE : RPC_INTERNAL,
+                                     "%s %s: %s", call_names[u->kind], u->unit, message ?: strerror(-r));
+        } else if (!streq(result, "done")) {
+                log_error("%s '%s': job ended with '%s'", call_names[u->kind], u->name, result);
+                (void) rpc_call_fail(u->call,
+                                     streq(result, "canceled") ? RPC_CANCELLED :
+                                     streq(result, "timeout") ? RPC_TIMEOUT : RPC_INTERNAL,
+                                     "%s %s: the job ended with '%s' (see 'l4d2ctl logs %s' or "
+                                     "journalctl -u %s)",
+                                     call_names[u->kind], u->unit, result, u->name, u->unit);
+        } else {
+                log_info("%s: %s done", u->unit, call_names[u->kind]);
+                pk = rpc_call_result(u->call);
+                msgpack_pack_map(pk, 3);
+                rpc_pack_kv_str(pk, "name", u->name);
+                rpc_pack_kv_str(pk, "unit", u->unit);
+                rpc_pack_kv_str(pk, "result", result);
+                (void) rpc_call_reply(u->call);
+        }
+        unit_call_free(u);
+}
+
+static int unit_method(struct rpc_call *call, const msgpack_object *params, struct hostd *h,
+                       enum unit_call_kind kind) {
+        struct name_args a = {};
+        struct unit_call *u;
+        int r;
+
+        r = parse_name(call, params, &a);
+        if (r < 0)
+                return r;
+        r = check_root(h, call);
+        if (r < 0)
+                goto finish;
+
+        if (kind == CALL_START) {
+                struct instance_files f = {};
+                r = instance_inspect(h->cfg->root, a.name, &f);
+                if (r < 0 || !f.initialized) {
+                        r = rpc_call_fail(call, RPC_NOT_FOUND, "instance '%s' is not initialized", a.name);
+                        goto finish;
+                }
+        }
+
+        r = busy_claim(h, call, a.name, call_names[kind]);
+        if (r < 0)
+                goto finish;
+        u = calloc(1, sizeof(*u));
+        if (!u) {
+                busy_release(h, a.name);
+                r = rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+                goto finish;
+        }
+        u->h = h;
+        u->call = call;
+        u->kind = kind;
+        snprintf(u->name, sizeof(u->name), "%s", a.name);
+        (void) server_unit_name(a.name, u->unit, sizeof(u->unit));
+
+        if (kind == CALL_START)
+                r = unit_start(h->bus, u->unit, true, on_unit_done, u);
+        else
+                r = unit_stop(h->bus, u->unit, true, on_unit_done, u);
+        if (r < 0) {
+                if ((kind == CALL_DELETE || kind == CALL_RESET) && bus_unreachable(r)) {
+                        /* No systemd to ask: nothing of ours can be running under it. */
+                        log_info("%s '%s': systemd is unreachable (%s); removing the files only",
+                                 call_names[kind], a.name, strerror(-r));
+                        finish_removal(u);
+                        unit_call_free(u);
+                        r = 0;
+                        goto finish;
+                }
+                r = rpc_call_fail(call, bus_unreachable(r) ? RPC_UNAVAILABLE : RPC_INTERNAL,
+                                  "cannot reach systemd: %s", strerror(-r));
+                unit_call_free(u);
+                goto finish;
+        }
+        rpc_call_defer(call);
+        r = 0;
+finish:
+        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
+        return r;
+}
+
+static int method_start(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        return unit_method(call, params, userdata, CALL_START);
+}
+
+static int method_stop(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        return unit_method(call, params, userdata, CALL_STOP);
+}
+
+static int method_delete(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        return unit_method(call, params, userdata, CALL_DELETE);
+}
+
+static int method_reset(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        return unit_method(call, params, userdata, CALL_RESET);
+}
+
+/* ---- status / list ---------------------------------------------------------------------- */
+
+struct status_req {
+        struct hostd *h;
+        char name[INSTANCE_NAME_MAX + 1];
+        char unit[128];
+        struct instance_files files;
+        bool have_unit;
+        struct unit_status st;
+        char systemd_error[256];
+        bool have_a2s;
+        struct a2s_info a2s;
+        char a2s_error[64];
+        void (*done)(struct status_req *s, void *userdata);
+        void *userdata;
+};
+
+static const char *derived_state(const struct status_req *s) {
+        const char *a = s->st.active_state;
+
+        if (!s->have_unit)
+                return "unknown";
+        if (streq(a, "active"))
+                return "running";
+        if (streq(a, "activating") || streq(a, "reloading"))
+                return "starting";
+        if (streq(a, "deactivating"))
+                return "stopping";
+        if (streq(a, "failed"))
+                return "failed";
+        if (streq(a, "inactive"))
+                return "stopped";
+        return "unknown";
+}
+
+/* Nothing of the instance exists: no files and no unit systemd keeps state for. */
+static bool status_is_absent(const struct status_req *s) {
+        if (s->files.initialized || s->files.runtime)
+                return false;
+        if (!s->have_unit)
+                return true;
+        return (streq(s->st.active_state, "inactive") || streq(s->st.active_state, "")) &&
+               !streq(s->st.unit_file_state, "enabled");
+}
+
+static void pack_str_or_nil(msgpack_packer *pk, const char *key, const char *v, bool have) {
+        if (have && v && *v)
+                rpc_pack_kv_str(pk, key, v);
+        else
+                rpc_pack_kv_nil(pk, key);
+}
+
+static void pack_status(msgpack_packer *pk, const struct status_req *s) {
+        const struct unit_status *st = &s->st;
+        bool u = s->have_unit;
+
+        msgpack_pack_map(pk, 20);
+        rpc_pack_kv_str(pk, "name", s->name);
+        rpc_pack_kv_str(pk, "unit", s->unit);
+        rpc_pack_kv_str(pk, "state", derived_state(s));
+        rpc_pack_kv_bool(pk, "initialized", s->files.initialized);
+        rpc_pack_kv_bool(pk, "mounted", s->files.mounted);
+        if (s->files.port)
+                rpc_pack_kv_uint(pk, "port", s->files.port);
+        else
+                rpc_pack_kv_nil(pk, "port");
+        pack_str_or_nil(pk, "active_state", st->active_state, u);
+        pack_str_or_nil(pk, "sub_state", st->sub_state, u);
+        pack_str_or_nil(pk, "load_state", st->load_state, u);
+        pack_str_or_nil(pk, "unit_file_state", st->unit_file_state, u);
+        if (u)
+                rpc_pack_kv_bool(pk, "enabled", streq(st->unit_file_state, "enabled"));
+        else
+                rpc_pack_kv_nil(pk, "enabled");
+        pack_str_or_nil(pk, "invocation_id", st->invocation_id, u);
+        if (u && st->main_pid > 0)
+                rpc_pack_kv_uint(pk, "main_pid", st->main_pid);
+        else
+                rpc_pack_kv_nil(pk, "main_pid");
+        {
+                uint64_t since = streq(st->active_state, "active") && st->active_enter_usec ? st->active_enter_usec
+                                                                                          : st->since_usec;
+                if (u && since > 0)
+                        rpc_pack_kv_uint(pk, "since_usec", since);
+                else
+                        rpc_pack_kv_nil(pk, "since_usec");
+        }
+        if (u)
+                rpc_pack_kv_uint(pk, "restarts", st->n_restarts);
+        else
+                rpc_pack_kv_nil(pk, "restarts");
+        if (u && st->memory_bytes != UINT64_MAX)
+                rpc_pack_kv_uint(pk, "memory_bytes", st->memory_bytes);
+        else
+                rpc_pack_kv_nil(pk, "memory_bytes");
+        if (u && st->cpu_nsec != UINT64_MAX)
+                rpc_pack_kv_uint(pk, "cpu_usec", st->cpu_nsec / 1000);
+        else
+                rpc_pack_kv_nil(pk, "cpu_usec");
+        pack_str_or_nil(pk, "systemd_error", s->systemd_error, true);
+        rpc_pack_key(pk, "a2s");
+        if (s->have_a2s) {
+                const struct a2s_info *i = &s->a2s;
+                msgpack_pack_map(pk, 9);
+                rpc_pack_kv_str(pk, "name", i->name);
+                rpc_pack_kv_str(pk, "map", i->map);
+                rpc_pack_kv_str(pk, "game", i->game);
+                rpc_pack_kv_str(pk, "version", i->version);
+                rpc_pack_kv_uint(pk, "players", i->players);
+                rpc_pack_kv_uint(pk, "max_players", i->max_players);
+                rpc_pack_kv_uint(pk, "bots", i->bots);
+                rpc_pack_kv_bool(pk, "password", i->visibility != 0);
+                rpc_pack_kv_bool(pk, "vac", i->vac != 0);
+        } else
+                msgpack_pack_nil(pk);
+        pack_str_or_nil(pk, "a2s_error", s->a2s_error, true);
+}
+
+static void on_a2s(int r, const struct a2s_info *info, void *userdata) {
+        struct status_req *s = userdata;
+
+        if (r >= 0) {
+                s->a2s = *info;
+                s->have_a2s = true;
+        } else
+                snprintf(s->a2s_error, sizeof(s->a2s_error), "%s",
+                         r == -ETIMEDOUT ? "no answer within 300 ms" :
+                         r == -ECONNREFUSED ? "nothing listens on the port" : strerror(-r));
+        s->done(s, s->userdata);
+}
+
+static void on_unit_status(int r, const struct unit_status *st, const char *message, void *userdata) {
+        struct status_req *s = userdata;
+
+        if (r < 0)
+                snprintf(s->systemd_error, sizeof(s->systemd_error), "%s", message ?: strerror(-r));
+        else {
+                s->st = *st;
+                s->have_unit = true;
+        }
+        if (s->have_unit && streq(s->st.active_state, "active") && s->files.port > 0) {
+                r = a2s_query_start(s->h->event, (uint16_t) s->files.port, A2S_TIMEOUT_USEC, on_a2s, s);
+                if (r >= 0)
+                        return;
+                snprintf(s->a2s_error, sizeof(s->a2s_error), "%s", strerror(-r));
+        }
+        s->done(s, s->userdata);
+}
+
+/* Gathers one instance's status; calls done exactly once (possibly before returning). */
+static void status_gather(struct status_req *s) {
+        int r;
+
+        (void) server_unit_name(s->name, s->unit, sizeof(s->unit));
+        s->st.memory_bytes = UINT64_MAX;
+        s->st.cpu_nsec = UINT64_MAX;
+        (void) instance_inspect(s->h->cfg->root, s->name, &s->files);
+        r = unit_get_status(s->h->bus, s->unit, on_unit_status, s);
+        if (r < 0) {
+                snprintf(s->systemd_error, sizeof(s->systemd_error), "systemd is unreachable: %s", strerror(-r));
+                s->done(s, s->userdata);
+        }
+}
+
+struct status_call {
+        struct rpc_call *call;
+        struct status_req req;
+};
+
+static void on_status_done(struct status_req *s, void *userdata) {
+        struct status_call *c = userdata;
+
+        if (status_is_absent(s))
+                (void) rpc_call_fail(c->call, RPC_NOT_FOUND, "instance '%s' does not exist", s->name);
+        else {
+                pack_status(rpc_call_result(c->call), s);
+                (void) rpc_call_reply(c->call);
+        }
+        rpc_server_busy_unref(daemon_server(s->h->daemon));
+        free(c);
+}
+
+static int method_status(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        struct name_args a = {};
+        struct status_call *c;
+        int r;
+
+        r = parse_name(call, params, &a);
+        if (r < 0)
+                return r;
+        r = check_root(h, call);
+        if (r < 0)
+                goto finish;
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                r = rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+                goto finish;
+        }
+        c->call = call;
+        c->req.h = h;
+        c->req.done = on_status_done;
+        c->req.userdata = c;
+        snprintf(c->req.name, sizeof(c->req.name), "%s", a.name);
+        rpc_call_defer(call);
+        rpc_server_busy_ref(daemon_server(h->daemon));
+        status_gather(&c->req);
+        r = 0;
+finish:
+        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
+        return r;
+}
+
+struct list_call {
+        struct hostd *h;
+        struct rpc_call *call;
+        size_t n, pending;
+        bool started;
+        struct status_req *reqs;
+};
+
+static void list_maybe_done(struct list_call *l) {
+        msgpack_packer *pk;
+
+        if (!l->started || l->pending > 0)
+                return;
+        pk = rpc_call_result(l->call);
+        msgpack_pack_array(pk, l->n);
+        for (size_t i = 0; i < l->n; i++)
+                pack_status(pk, &l->reqs[i]);
+        (void) rpc_call_reply(l->call);
+        rpc_server_busy_unref(daemon_server(l->h->daemon));
+        free(l->reqs);
+        free(l);
+}
+
+static void on_list_item_done(struct status_req *s, void *userdata) {
+        struct list_call *l = userdata;
+
+        l->pending--;
+        list_maybe_done(l);
+}
+
+static int method_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        _cleanup_strv_free_ char **names = NULL;
+        struct rpc_error e = {};
+        struct list_call *l;
+        int r;
+
+        if (rpc_args_parse(params, NULL, 0, NULL, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0)
+                return r;
+        r = instance_list(h->cfg->root, &names);
+        if (r < 0)
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot list %s/instances: %s", h->cfg->root, strerror(-r));
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+        l->h = h;
+        l->call = call;
+        l->n = MIN(strv_length(names), LIST_MAX);
+        l->reqs = calloc(l->n + 1, sizeof(struct status_req));
+        if (!l->reqs) {
+                free(l);
+                return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+        }
+        rpc_call_defer(call);
+        rpc_server_busy_ref(daemon_server(h->daemon));
+        l->pending = l->n;
+        for (size_t i = 0; i < l->n; i++) {
+                struct status_req *s = &l->reqs[i];
+                s->h = h;
+                s->done = on_list_item_done;
+                s->userdata = l;
+                snprintf(s->name, sizeof(s->name), "%s", names[i]);
+                status_gather(s);
+        }
+        l->started = true;
+        list_maybe_done(l);
+        return 0;
+}
+
+/* ---- game.install ------------------------------------------------------------------------- */
+
+struct install_run {
+        struct hostd *h;
+        struct rpc_call *call;
+        struct hostd_install *proc;
+        bool abandoned;
+        unsigned long long lines;
+};
+
+static void on_install_line(const char *stream, const char *line, void *userdata) {
+        struct install_run *ir = userdata;
+        msgpack_packer *pk;
+
+        ir->lines++;
+        if (streq(stream, "step"))
+                log_info("install: %s", line);
+        if (ir->abandoned)
+                return;
+        pk = rpc_call_notify(ir->call);
+        if (!pk)
+                return;
+        msgpack_pack_map(pk, 2);
+        rpc_pack_kv_str(pk, "stream", stream);
+        rpc_pack_kv_str(pk, "line", line);
+}
+
+static int on_install_free(sd_event_source *s, void *userdata) {
+        struct install_run *ir = userdata;
+
+        sd_event_source_disable_unref(s);
+        install_free(ir->proc);
+        free(ir);
+        return 0;
+}
+
+static void on_install_done(int r, const char *message, void *userdata) {
+        struct install_run *ir = userdata;
+        struct hostd *h = ir->h;
+        msgpack_packer *pk;
+
+        if (r >= 0) {
+                log_info("Install finished (%llu lines of output)", ir->lines);
+                pk = rpc_call_result(ir->call);
+                msgpack_pack_map(pk, 2);
+                rpc_pack_kv_str(pk, "result", "done");
+                rpc_pack_kv_uint(pk, "lines", ir->lines);
+                (void) rpc_call_reply(ir->call);
+        } else {
+                log_full_errno(r == -ECANCELED ? LOG_NOTICE : LOG_ERR, 0, "Install: %s", message);
+                (void) rpc_call_fail(ir->call, r == -ECANCELED ? RPC_CANCELLED : RPC_INTERNAL, "%s", message);
+        }
+        h->install = NULL;
+        rpc_server_busy_unref(daemon_server(h->daemon));
+        /* Not from inside the process object's own callback: free at a safe point. */
+        {
+                sd_event_source *s = NULL;
+                if (sd_event_add_defer(h->event, &s, on_install_free, ir) < 0) {
+                        log_warning("Cannot schedule freeing the install state, leaking it");
+                }
+        }
+}
+
+static void on_install_abandon(struct rpc_call *call, void *userdata) {
+        struct install_run *ir = userdata;
+
+        log_notice("Install: the caller left or cancelled; killing steamcmd");
+        ir->abandoned = true;
+        install_cancel(ir->proc);
+}
+
+static int method_install(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        struct install_params p = { .steamcmd = h->cfg->steamcmd, .root = h->cfg->root, .user = INSTALL_USER };
+        struct rpc_error e = {};
+        struct install_run *ir;
+        char err[512] = "";
+        int r;
+
+        if (rpc_args_parse(params, NULL, 0, NULL, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0)
+                return r;
+        if (h->install)
+                return rpc_call_fail(call, RPC_CONFLICT, "an install is already running");
+        ir = calloc(1, sizeof(*ir));
+        if (!ir)
+                return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+        ir->h = h;
+        ir->call = call;
+        r = install_start(h->event, &p, on_install_line, on_install_done, ir, &ir->proc, err, sizeof(err));
+        if (r < 0) {
+                free(ir);
+                log_error("Install: %s", err[0] ? err : strerror(-r));
+                return rpc_call_fail(call, r == -ENOENT || r == -ESRCH ? RPC_UNAVAILABLE : RPC_INTERNAL, "%s",
+                                     err[0] ? err : strerror(-r));
+        }
+        log_info("Install started (steamcmd %s, pid %s)", h->cfg->steamcmd, "in its own group");
+        h->install = ir;
+        rpc_server_busy_ref(daemon_server(h->daemon));
+        rpc_call_defer(call);
+        rpc_call_set_abandon(call, on_install_abandon, ir);
+        return 0;
+}
+
+/* ---- daemon ----------------------------------------------------------------------------- */
+
+static const struct rpc_method methods[] = {
+        { "instance.initialize", method_initialize, RPC_ACCESS_GROUP },
+        { "instance.start", method_start, RPC_ACCESS_GROUP },
+        { "instance.stop", method_stop, RPC_ACCESS_GROUP },
+        { "instance.delete", method_delete, RPC_ACCESS_GROUP },
+        { "instance.reset", method_reset, RPC_ACCESS_GROUP },
+        { "instance.status", method_status, RPC_ACCESS_GROUP },
+        { "instance.list", method_list, RPC_ACCESS_GROUP },
+        { "game.install", method_install, RPC_ACCESS_GROUP },
+};
+
+static int setup(struct daemon *d, void **ret_userdata) {
+        struct hostd *h;
+        sigset_t ss;
+        int r;
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        h->daemon = d;
+        h->event = daemon_event(d);
+        h->cfg = daemon_config(d);
+        h->root_ok = spec_root_is_valid(h->cfg->root);
+        if (!h->root_ok)
+                log_error("paths.root '%s' cannot be used (absolute, without ':' ',' whitespace or quotes); "
+                          "instance operations will fail", h->cfg->root);
+        /* sd_event_add_child() needs SIGCHLD blocked; children unblock it before exec. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        (void) sigprocmask(SIG_BLOCK, &ss, NULL);
+        r = hostd_bus_new(h->event, &h->bus);
+        if (r < 0) {
+                free(h);
+                return log_error_errno(r, "Cannot set up the systemd client: %m");
+        }
+        *ret_userdata = h;
+        return 0;
+}
+
+static void teardown(struct daemon *d, void *userdata) {
+        struct hostd *h = userdata;
+
+        if (!h)
+                return;
+        if (h->install) {
+                install_free(h->install->proc);
+                free(h->install);
+        }
+        h->bus = hostd_bus_free(h->bus);
+        while (h->busy) {
+                struct busy_name *b = h->busy;
+                h->busy = b->next;
+                free(b);
+        }
+        free(h);
+}
+
+static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
+        struct hostd *h = userdata ?: daemon_userdata(d);
+        size_t busy = 0;
+
+        if (!h)
+                return 0;
+        if (!pk)
+                return 2;
+        for (struct busy_name *b = h->busy; b; b = b->next)
+                busy++;
+        rpc_pack_kv_uint(pk, "busy_instances", busy);
+        rpc_pack_kv_bool(pk, "installing", h->install != NULL);
+        return 2;
+}
+
+static const struct daemon_def def = {
+        .name = "left4me-hostd",
+        .service = "host",
+        .description = "left4me host service: game install, instances, overlay mounts, server units",
+        .methods = methods,
+        .n_methods = ELEMENTSOF(methods),
+        .setup = setup,
+        .teardown = teardown,
+        .health = health,
+        .subcommand = hostd_subcommand,
+        .subcommand_help = "  mount NAME     mount the overlay of instance NAME (left4me-server@.service ExecStartPre)\n"
+                           "  umount NAME    unmount it and clean work/work (ExecStopPost)\n",
+};
+
+int main(int argc, char **argv) {
+        return daemon_main(argc, argv, &def) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,14 @@
+# left4me-hostd: the privileged daemon (svc-host/), its unit tests and black-box tests.
+HOSTD_SRCS := svc-host/hostd.c svc-host/hostd-spec.c svc-host/hostd-instance.c svc-host/hostd-mount.c \
+              svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-query.c
+HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(BUILD)/obj/%.o)
+BINS += $(BUILD)/left4me-hostd
+
+# a2s.o comes from the shared library (svc-host/a2s.mk adds it to LIBLEFT4ME_SRCS).
+$(BUILD)/left4me-hostd: $(HOSTD_OBJS) $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
+
+CLI_SRCS += cli/cmd-host.c
+# cli/cli.mk is included before this file, so its rule expanded CLI_SRCS already: add the
+# object to l4d2ctl's prerequisites directly (its recipe links $^).
+$(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-host.o
