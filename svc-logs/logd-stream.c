@@ -356,7 +356,7 @@ static int do_read(struct logd *l, struct req *q) {
         struct rpc_buf b;
         const char *inv = NULL;
         char last_cursor[LOGD_CURSOR_MAX] = "";
-        size_t count = 0, budget, used = 0;
+        size_t count = 0, budget, hard_limit, used = 0;
         int64_t limit = q->r.lines;
         bool more = false, lost = false, have = false, none = false;
         int r;
@@ -380,7 +380,8 @@ static int do_read(struct logd *l, struct req *q) {
                 budget = cap > pending ? (cap - pending) / 2 : 0;
                 budget = MIN(budget, (size_t) LOGD_READ_MAX_BYTES);
         }
-        rpc_buf_init(&b, budget + 2 * (LOGD_MESSAGE_MAX + 1024));
+        hard_limit = budget;
+        rpc_buf_init(&b, 2 * budget + 2 * (LOGD_MESSAGE_MAX + 1024));
 
         if (q->r.after_cursor)
                 snprintf(last_cursor, sizeof last_cursor, "%s", q->r.after_cursor);
@@ -431,7 +432,9 @@ static int do_read(struct logd *l, struct req *q) {
                                 break;
                         if (sd_journal_get_data(j, "MESSAGE", &d, &dl) < 0)
                                 dl = 0;
-                        size_t e = 300 + MIN(dl * 3, (size_t) LOGD_MESSAGE_MAX);
+                        /* Invalid UTF-8 can grow a message up to 3x when sanitized; the
+                         * forward pass below has room for that (hard_limit). */
+                        size_t e = 300 + MIN(dl, (size_t) LOGD_MESSAGE_MAX);
                         if (k > 0 && est + e > budget) {
                                 more = true;
                                 break;
@@ -452,6 +455,7 @@ static int do_read(struct logd *l, struct req *q) {
                 if (r < 0)
                         goto fail;
                 limit = k;
+                hard_limit = budget > 65536 ? 2 * budget - 65536 : budget;
         }
 
         while ((int64_t) count < limit) {
@@ -464,7 +468,7 @@ static int do_read(struct logd *l, struct req *q) {
                 if (logd_entry_read(j, &l->entry) < 0)
                         continue;
                 size_t sz = logd_entry_packed_size(&l->entry);
-                if (count > 0 && used + sz > budget) {
+                if (count > 0 && used + sz > hard_limit) {
                         more = true;
                         break;
                 }
