@@ -337,6 +337,11 @@ void webd_http_done(struct webd *w) {
                 h2o_socket_close(w->http_listeners[i]);
         w->n_http_listeners = 0;
         h2o_timeout_dispose(w->loop, &w->http_accept_retry);
+        /* h2o_context_request_shutdown() (webd_stop) links HTTP/2's graceful-shutdown
+         * ticker into the context's one-second timeout; in 2.2.5 nothing unlinks it, and
+         * h2o_context_dispose asserts that every timeout is empty. */
+        if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+                h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
         h2o_context_dispose(&w->ctx);
         h2o_config_dispose(&w->globalconf);
         w->http_initialized = false;

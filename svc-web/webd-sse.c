@@ -326,6 +326,15 @@ void sse_hub_done(struct sse_hub *hub) {
         h2o_timeout_dispose(hub->loop, &hub->heartbeat);
 }
 
+void sse_hub_close_all(struct sse_hub *hub) {
+        h2o_linklist_t *l, *next;
+
+        for (l = hub->streams.next; l != &hub->streams; l = next) {
+                next = l->next;
+                sse_stream_close(H2O_STRUCT_FROM_MEMBER(struct sse_stream, link, l));
+        }
+}
+
 unsigned sse_hub_publish(struct sse_hub *hub, const char *topic, const char *id, const char *event, const char *data,
                          size_t data_len) {
         unsigned n = 0;

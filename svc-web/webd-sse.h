@@ -57,8 +57,11 @@ struct sse_hub {
 struct sse_stream;
 
 void sse_hub_init(struct sse_hub *hub, h2o_loop_t *loop, uint64_t heartbeat_ms, size_t max_pending);
-/* Ends every stream (the connections finish their responses) and disposes the timer. */
+/* Detaches every stream (none is sent to again) and disposes the timer. */
 void sse_hub_done(struct sse_hub *hub);
+/* Ends every stream cleanly (graceful stop): what is queued is sent, then the response
+ * ends, so the connection can close. */
+void sse_hub_close_all(struct sse_hub *hub);
 
 /* Starts an event-stream response on req, subscribed to topic (copied). last_event_id is
  * what the client sent in Last-Event-ID (NULL if none), kept for the caller to replay

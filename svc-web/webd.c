@@ -87,6 +87,28 @@ void webd_stop(struct webd *w, const char *why) {
         if (h2o_timeout_is_linked(&w->idle_entry))
                 h2o_timeout_unlink(&w->idle_entry);
         (void) sd_notifyf(0, "STOPPING=1\nSTATUS=Stopping (%s).", why);
+
+        /* HTTP/1 keep-alive ends after the response in progress; event streams end now.
+         * Idle keep-alive connections would wait for h2o's request timeout (10 s), so the
+         * drain timer bounds the wait. */
+        if (w->http_initialized) {
+                h2o_context_request_shutdown(&w->ctx);
+                sse_hub_close_all(&w->sse);
+        }
+        if (w->http_conns > 0 && w->idle_timeout_initialized)
+                h2o_timeout_link(w->loop, &w->drain_timeout, &w->drain_entry);
+}
+
+static void on_drain_timeout(h2o_timeout_entry_t *entry) {
+        struct webd *w = H2O_STRUCT_FROM_MEMBER(struct webd, drain_entry, entry);
+
+        w->drain_expired = true;
+}
+
+/* The loop runs until a stop was decided and the HTTP connections are gone (or the drain
+ * time is up). */
+static bool webd_done(const struct webd *w) {
+        return w->exiting && (w->http_conns == 0 || w->drain_expired);
 }
 
 /* ---- signals ------------------------------------------------------------------------- */
@@ -390,6 +412,8 @@ static int webd_setup(struct webd *w) {
 
         h2o_timeout_init(w->loop, &w->idle_timeout, w->idle_exit_ms ? w->idle_exit_ms : 1);
         w->idle_entry.cb = on_idle_timeout;
+        h2o_timeout_init(w->loop, &w->drain_timeout, WEBD_DRAIN_MS);
+        w->drain_entry.cb = on_drain_timeout;
         w->idle_timeout_initialized = true;
         webd_idle_check(w);
         return 0;
@@ -400,6 +424,9 @@ static void webd_teardown(struct webd *w) {
                 if (h2o_timeout_is_linked(&w->idle_entry))
                         h2o_timeout_unlink(&w->idle_entry);
                 h2o_timeout_dispose(w->loop, &w->idle_timeout);
+                if (h2o_timeout_is_linked(&w->drain_entry))
+                        h2o_timeout_unlink(&w->drain_entry);
+                h2o_timeout_dispose(w->loop, &w->drain_timeout);
                 w->idle_timeout_initialized = false;
         }
         w->exiting = true;
@@ -409,7 +436,17 @@ static void webd_teardown(struct webd *w) {
                 h2o_socket_close(w->signal_sock);
                 w->signal_sock = NULL;
         }
-        webd_http_done(w);
+        /* Let h2o finish what it deferred (zero-delay timers of finished requests, socket
+         * disposal) before its context goes away. */
+        for (int i = 0; w->loop && i < 8; i++)
+                (void) h2o_evloop_run(w->loop, 0);
+        if (w->http_conns > 0) {
+                /* h2o 2.2.5 cannot close a connection from outside, and disposing the
+                 * context under a live one aborts: leave them to exit(). */
+                log_notice("%u HTTP connection(s) still open at exit, closing them hard.", w->http_conns);
+                webd_http_stop_listening(w);
+        } else
+                webd_http_done(w);
         /* Lets h2o free the sockets closed above (disposal is deferred to the loop). */
         if (w->loop)
                 (void) h2o_evloop_run(w->loop, 0);
@@ -417,7 +454,7 @@ static void webd_teardown(struct webd *w) {
         /* The --listen socket is ours (systemd's sockets are not): remove its file. */
         if (w->bound_listen_path)
                 (void) unlink(w->opts.listen_path);
-        if (w->loop) {
+        if (w->loop && w->http_conns == 0) {
                 h2o_evloop_destroy(w->loop);
                 w->loop = NULL;
         }
@@ -441,13 +478,12 @@ int webd_run(const struct webd_options *opts) {
                           w.n_http_listeners, (unsigned long long) (w.idle_exit_ms / 1000));
         log_info("%s %s ready (idle exit %s).", WEBD_NAME, LEFT4ME_VERSION, w.idle_exit_ms ? "on" : "off");
 
-        while (!w.exiting) {
+        while (!webd_done(&w)) {
                 if (h2o_evloop_run(w.loop, INT32_MAX) != 0 && errno != EINTR) {
                         r = log_error_errno(-errno, "Event loop failed: %m");
                         break;
                 }
         }
-        (void) sd_notify(0, "STOPPING=1");
 
 finish:
         webd_teardown(&w);

@@ -15,7 +15,8 @@
 #include "proto/server.h"
 #include "svc-web/webd-sse.h"
 
-#define WEBD_NAME "left4me-webd"
+#define WEBD_NAME     "left4me-webd"
+#define WEBD_DRAIN_MS 3000u
 
 /* Command-line settings (arg_* in main.c end up here). */
 struct webd_options {
@@ -63,6 +64,9 @@ struct webd {
         h2o_timeout_t idle_timeout;
         h2o_timeout_entry_t idle_entry;
         bool idle_timeout_initialized;
+        h2o_timeout_t drain_timeout; /* after a stop: how long open HTTP connections may finish */
+        h2o_timeout_entry_t drain_entry;
+        bool drain_expired;
         bool bound_listen_path; /* --listen: we created the socket file, remove it at exit */
 };
 
@@ -71,5 +75,6 @@ int webd_run(const struct webd_options *opts);
 /* Re-evaluates idleness (both listeners' connections, RPC busy work) and arms or disarms
  * the idle-exit timer. Called whenever a connection opens or closes. */
 void webd_idle_check(struct webd *w);
-/* Stops accepting on every listener, for good, and leaves the loop. */
+/* Stops accepting on every listener, for good, ends event streams and asks open HTTP
+ * connections to finish; the loop is left once they have closed or after WEBD_DRAIN_MS. */
 void webd_stop(struct webd *w, const char *why);

@@ -113,6 +113,22 @@ kill -TERM "$PID"
 wait_exit 5
 [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
 
+step "SIGTERM with an open SSE stream and an idle keep-alive connection: clean exit within the drain time"
+start_webd 0
+curl -sS -N --max-time 20 "http://127.0.0.1:$PORT/events" >"$TMP/sse" 2>&1 &
+CURL=$!
+$CHECK idle-socket "$PORT" 20 &
+HOLD=$!
+sleep 0.5
+start=$(date +%s)
+kill -TERM "$PID"
+wait_exit 6
+[ "$rc" = 0 ] || fail "exit status $rc after SIGTERM with open connections"
+[ $(( $(date +%s) - start )) -le 5 ] || fail "stopping took more than 5 s"
+wait $CURL && curl_rc=0 || curl_rc=$?
+[ "$curl_rc" = 0 ] || fail "the event stream did not end cleanly (curl exit $curl_rc)"
+kill $HOLD 2>/dev/null || true
+
 # ---------------------------------------------------------------------------------------------
 step "SSE: hello event, heartbeats, counted in sys.health"
 start_webd 0 --sse-heartbeat 1
