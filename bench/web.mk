@@ -1,0 +1,2 @@
+# bench/web-*: webd benchmarks (wrk against GET /health).
+BENCHES += bench/web-health
