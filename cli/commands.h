@@ -3,6 +3,7 @@
 #pragma once
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-host.c */
+int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-logs.c */
 
 static const struct cli_command area_commands[] = {
         { "install", "install or update the game with steamcmd (host)", cmd_host },
@@ -13,5 +14,6 @@ static const struct cli_command area_commands[] = {
         { "reset", "stop an instance and wipe its files; the next start re-initializes (host)", cmd_host },
         { "status", "an instance's unit, mount and game state: status NAME [--json] (host)", cmd_host },
         { "list", "every instance with its state (host)", cmd_host },
+        { "logs", "journal of a server, build or service: logs NAME [--follow] [--lines N] (logs)", cmd_logs },
         { NULL, NULL, NULL },
 };

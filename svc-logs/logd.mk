@@ -5,3 +5,8 @@ BINS += $(BUILD)/left4me-logd
 
 $(BUILD)/left4me-logd: $(LOGD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
+
+# l4d2ctl logs
+CLI_SRCS += cli/cmd-logs.c
+# cli/cli.mk was included before this file and expanded CLI_SRCS in its rule already.
+$(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-logs.o
