@@ -2,7 +2,8 @@
 # tests read journal files that systemd-journal-remote writes (package
 # systemd-journal-remote); without it they say SKIP.
 UNIT_TESTS += $(BUILD)/test-logd
-BLACKBOX += tests/svc-logs/test-read.py tests/svc-logs/test-follow.py tests/svc-logs/test-load.py
+BLACKBOX += tests/svc-logs/test-read.py tests/svc-logs/test-follow.py tests/svc-logs/test-load.py \
+            tests/svc-logs/test-cli.py
 
 TEST_LOGD_SRCS := tests/svc-logs/test-logd.c svc-logs/logd-target.c svc-logs/logd-entry.c
 $(BUILD)/test-logd: $(TEST_LOGD_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
