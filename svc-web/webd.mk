@@ -32,3 +32,6 @@ install-web:
 		install -m 0644 $$f $(DESTDIR)$(LEFT4ME_WEBDIR)/$$(basename $$f) && \
 		echo "  WEB     $(LEFT4ME_WEBDIR)/$$(basename $$f)" || exit 1; \
 	done
+
+# Real-systemd scenarios (tests/e2e/run.sh boots the container once for all of them).
+E2E += tests/e2e/web-10-service.sh

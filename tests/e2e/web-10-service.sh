@@ -1,0 +1,65 @@
+#!/bin/bash
+# webd under real systemd: both sockets arrive by name (http, rpc), it runs as left4me,
+# reports READY with a status line, serves /health, the installed static files and
+# sys.health on web.sock, stays up while a keep-alive HTTP connection is in use, exits
+# cleanly after the idle time, and stops cleanly (systemctl stop) with an event stream open.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_cli
+need_daemon web
+
+svc=left4me-web.service
+idle=$E2E_IDLE
+settle=$((idle * 3 + 10))
+url=http://127.0.0.1:8080
+
+wait_for "$settle" unit_is inactive "$svc" || fail "$svc did not settle to inactive (is: $(unit_state "$svc"))"
+
+body=$(ct curl -fsS -m 10 "$url/health") || fail "GET /health failed"
+assert_contains "$body" '"service":"left4me-webd"' "GET /health"
+assert_eq active "$(unit_state "$svc")" "$svc after the first request"
+assert_eq left4me "$(ct ps -o user= -C left4me-webd | head -n 1 | tr -d ' ')" "user of left4me-webd"
+assert_contains "$(ct systemctl show -P StatusText "$svc")" "Serving" "StatusText (READY=1 with STATUS=)"
+if journal "$svc" | grep -q "no known name"; then
+        fail "a socket arrived without its FileDescriptorName"
+fi
+ok "both sockets arrived by name"
+
+css=$(ct curl -fsS -m 10 "$url/static/left4me.css") || fail "GET /static/left4me.css (installed web dir) failed"
+assert_contains "$css" "left4me" "installed static file"
+assert_eq 404 "$(ct curl -s -o /dev/null -w '%{http_code}' -m 10 "$url/static/../../../etc/passwd")" "path traversal"
+
+out=$(ct l4d2ctl --json ping web) || fail "l4d2ctl ping web: $out"
+assert_contains "$out" "left4me-webd" "sys.health over web.sock"
+
+# A keep-alive connection that keeps making requests holds webd past the idle time. One
+# curl process, requests to the same URL reuse one connection (every 0.5 s via --rate).
+n=$(( (idle + 3) * 2 ))
+urls=$(for _ in $(seq "$n"); do printf '%s/health ' "$url"; done)
+inv1=$(ct systemctl show -P InvocationID "$svc")
+# shellcheck disable=SC2086
+ct curl -fsS -m $((n + 10)) --rate 2/s $urls >/dev/null || fail "keep-alive requests failed"
+assert_eq "$inv1" "$(ct systemctl show -P InvocationID "$svc")" "same webd instance across $n keep-alive requests"
+assert_eq active "$(unit_state "$svc")" "$svc while requests kept coming"
+
+wait_for "$settle" unit_is inactive "$svc" || fail "$svc did not exit after idling (is: $(unit_state "$svc"))"
+assert_eq success "$(ct systemctl show -P Result "$svc")" "Result after idle exit"
+journal "$svc" | grep -q "No connections for $idle s, exiting" || fail "no idle-exit message in the journal"
+ok "idle exit logged"
+
+# systemctl stop with an event stream open: the stream ends, the service stops cleanly.
+ct sh -c "curl -sN -m 30 $url/events >/tmp/web-events.txt 2>&1 &"
+wait_for 10 unit_is active "$svc" || fail "$svc did not start for /events"
+sleep 1
+start=$(date +%s)
+ct systemctl stop "$svc" || fail "systemctl stop $svc"
+took=$(( $(date +%s) - start ))
+[ "$took" -le 6 ] || fail "stopping took $took s"
+assert_eq success "$(ct systemctl show -P Result "$svc")" "Result after systemctl stop with an open stream"
+assert_contains "$(ct cat /tmp/web-events.txt)" "event: hello" "event stream output"
+assert_eq active "$(unit_state left4me-web.socket)" "left4me-web.socket after stop"
+summary "web: stop with an open SSE stream took ${took} s"
+
+# And it comes back on the next request.
+assert_rc 0 "GET /health re-activates" ct curl -fsS -m 10 -o /dev/null "$url/health"
