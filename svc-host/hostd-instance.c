@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -18,6 +19,123 @@
 
 #define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
+/* openat2()'s resolution done by hand, one component at a time, for when the syscall is
+ * missing or filtered (ENOSYS: an old kernel, or a seccomp filter that predates it). Every
+ * component is opened O_NOFOLLOW relative to the previous one; a symlink is refused
+ * (RESOLVE_NO_SYMLINKS) or expanded in place if relative, and ".." never climbs above
+ * dirfd (RESOLVE_BENEATH); absolute symlinks are refused (-EXDEV), as openat2 does. */
+#define FALLBACK_MAX_DEPTH 64
+static int openat2_fallback(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve) {
+        int stack[FALLBACK_MAX_DEPTH];
+        unsigned depth = 0, links = 0;
+        _cleanup_free_ char *todo = NULL;
+        char *p;
+        int r;
+
+        if (path[0] == '/')
+                return -EXDEV;
+        todo = strdup(path);
+        if (!todo)
+                return -ENOMEM;
+        stack[0] = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (stack[0] < 0)
+                return -errno;
+        p = todo;
+        for (;;) {
+                char *slash, *name;
+                struct stat st;
+                bool last;
+
+                while (*p == '/')
+                        p++;
+                name = p;
+                slash = strchr(p, '/');
+                if (slash) {
+                        *slash = 0;
+                        p = slash + 1;
+                        while (*p == '/')
+                                p++;
+                } else
+                        p += strlen(p);
+                last = *p == 0;
+
+                if (streq(name, "") || streq(name, ".")) {
+                        if (last) {
+                                r = openat(stack[depth], ".", flags | O_CLOEXEC, mode);
+                                r = r < 0 ? -errno : r;
+                                goto finish;
+                        }
+                        continue;
+                }
+                if (streq(name, "..")) {
+                        if (depth == 0) {
+                                r = -EXDEV;
+                                goto finish;
+                        }
+                        safe_close(stack[depth--]);
+                        if (last) {
+                                r = openat(stack[depth], ".", flags | O_CLOEXEC, mode);
+                                r = r < 0 ? -errno : r;
+                                goto finish;
+                        }
+                        continue;
+                }
+                if (fstatat(stack[depth], name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t n;
+                        char *rest;
+
+                        if ((resolve & RESOLVE_NO_SYMLINKS) || ++links > 40) {
+                                r = -ELOOP;
+                                goto finish;
+                        }
+                        n = readlinkat(stack[depth], name, target, sizeof(target) - 1);
+                        if (n < 0) {
+                                r = -errno;
+                                goto finish;
+                        }
+                        target[n] = 0;
+                        if (target[0] == '/') {
+                                r = -EXDEV;
+                                goto finish;
+                        }
+                        if (asprintf(&rest, "%s/%s", target, p) < 0) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        free(todo);
+                        todo = rest;
+                        p = todo;
+                        continue;
+                }
+                if (last) {
+                        r = openat(stack[depth], name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+                        r = r < 0 ? -errno : r;
+                        goto finish;
+                }
+                if (depth + 1 >= FALLBACK_MAX_DEPTH) {
+                        r = -ELOOP;
+                        goto finish;
+                }
+                r = openat(stack[depth], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (r < 0) {
+                        r = errno == ELOOP ? -ELOOP : -errno;
+                        goto finish;
+                }
+                stack[++depth] = r;
+        }
+finish:
+        for (unsigned i = 0; i <= depth; i++)
+                safe_close(stack[i]);
+        return r;
+}
+
+static bool no_openat2 = false;
+
+void openat2_force_fallback(bool b) {
+        no_openat2 = b;
+}
+
 int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve) {
         struct open_how how = {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
@@ -25,14 +143,21 @@ int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t res
                 .resolve = resolve,
         };
 
-        for (unsigned i = 0; i < 16; i++) {
-                long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-                if (fd >= 0)
-                        return (int) fd;
-                if (errno != EAGAIN)
-                        return -errno;
-        }
-        return -EAGAIN;
+        if (!no_openat2)
+                for (unsigned i = 0; i < 16; i++) {
+                        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                        if (fd >= 0)
+                                return (int) fd;
+                        if (errno == ENOSYS) {
+                                no_openat2 = true;
+                                break;
+                        }
+                        if (errno != EAGAIN)
+                                return -errno;
+                }
+        if (!no_openat2)
+                return -EAGAIN;
+        return openat2_fallback(dirfd, path, flags, (flags & (O_CREAT | O_TMPFILE)) ? mode : 0, resolve);
 }
 
 int dir_open_nofollow(int dirfd, const char *path) {

@@ -28,8 +28,14 @@
 #define FILE_MAX_BYTES (1024u * 1024u)
 #define RM_MAX_DEPTH 256u
 
-/* openat2() with the given resolve flags; retries EAGAIN. Returns an fd or -errno. */
+/* openat2() with the given resolve flags; retries EAGAIN. Returns an fd or -errno. Where
+ * openat2 is unavailable (ENOSYS: old kernel, or a seccomp filter that does not know it,
+ * as systemd 252's SystemCallFilter=@system-service) the same resolution is done by hand,
+ * component by component with O_NOFOLLOW (RESOLVE_NO_XDEV and RESOLVE_NO_MAGICLINKS are
+ * then implied by refusing absolute symlinks). */
 int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
+/* Tests: use the by-hand resolution even where openat2 works. */
+void openat2_force_fallback(bool b);
 /* Opens a directory below dirfd without following any symlink; O_DIRECTORY|O_CLOEXEC. */
 int dir_open_nofollow(int dirfd, const char *path);
 /* Opens root (an absolute path from the config). */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -270,6 +272,11 @@ int hostd_mount(const char *root, const char *name) {
         else
                 (void) chdir("/");
         if (r < 0) {
+                struct statfs sfs;
+
+                if (fstatfs(runtime_fd, &sfs) >= 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC)
+                        log_error("runtime/%s is itself on an overlayfs, which cannot hold an upper dir; "
+                                  "put %s/runtime on a real file system (or a tmpfs)", name, root);
                 log_error_errno(r, "Cannot mount the overlay of '%s' (%zu lower dirs): %m", name, n);
                 goto finish;
         }
