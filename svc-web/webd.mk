@@ -20,7 +20,8 @@ $(BUILD)/left4me-webd: $(WEBD_OBJS) $(LIBLEFT4ME)
 UNIT_TESTS += $(BUILD)/test-webd
 BLACKBOX += tests/svc-web/blackbox.sh
 
-TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c
+TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c \
+                  tests/svc-web/test-sse-stream.c
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
 

@@ -1,0 +1,99 @@
+/* The SSE generator inside a real h2o context, over a socketpair: a client that stops
+ * reading must not make webd buffer without bound; events past the per-stream cap are
+ * dropped and counted, and the client is told with one "overflow" event once it reads
+ * again. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "svc-web/webd-http.h"
+#include "svc-web/webd.h"
+
+static struct webd w;
+static int client = -1;
+
+static void run_loop(int iterations) {
+        for (int i = 0; i < iterations; i++)
+                (void) h2o_evloop_run(w.loop, 1);
+}
+
+static void setup(void) {
+        int sv[2], small = 4096;
+        h2o_socket_t *sock;
+        static const char req[] = "GET /events HTTP/1.1\r\nHost: test\r\n\r\n";
+
+        memset(&w, 0, sizeof(w));
+        cr_assert_eq(config_init_defaults(&w.config), 0);
+        w.web_dir = (char *) "/nonexistent";
+        w.loop = h2o_evloop_create();
+        cr_assert_eq(webd_http_init(&w), 0);
+
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        /* Small kernel buffers so that backpressure reaches the stream quickly. */
+        (void) setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+        (void) setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        sock = h2o_evloop_socket_create(w.loop, sv[0], 0);
+        h2o_accept(&w.accept_ctx, sock);
+        client = sv[1];
+        cr_assert_eq(write(client, req, strlen(req)), (ssize_t) strlen(req));
+        for (int i = 0; i < 200 && w.sse.n_streams == 0; i++)
+                run_loop(1);
+        cr_assert_eq(w.sse.n_streams, 1, "the /events stream did not start");
+}
+
+TestSuite(sse_stream, .init = setup, .timeout = 20);
+
+Test(sse_stream, slow_client_is_capped_and_told) {
+        char payload[1024], buf[65536];
+        unsigned long long published = 0;
+        size_t got = 0;
+        bool overflow = false, hello = false;
+        char tail[256] = "";
+
+        memset(payload, 'x', sizeof(payload));
+        /* 4 MiB of events at a client that reads nothing. */
+        for (int i = 0; i < 4096; i++) {
+                published += sse_hub_publish(&w.sse, "sys", NULL, "line", payload, sizeof(payload));
+                if (i % 64 == 0)
+                        run_loop(1);
+        }
+        run_loop(5);
+        cr_assert_gt(w.sse.events_dropped, 0, "nothing was dropped: the stream buffers without bound");
+        cr_assert_lt(published, 4096, "every event was accepted");
+        cr_assert_eq(w.sse.n_streams, 1, "the slow stream was dropped instead of capped");
+
+        /* Now the client reads everything; the overflow notice must arrive. */
+        (void) fcntl(client, F_SETFL, O_NONBLOCK);
+        for (int i = 0; i < 2000 && !overflow; i++) {
+                ssize_t n;
+
+                run_loop(1);
+                while ((n = read(client, buf, sizeof(buf) - 1)) > 0) {
+                        size_t tl = strlen(tail);
+
+                        buf[n] = '\0';
+                        got += (size_t) n;
+                        if (strstr(buf, "event: hello"))
+                                hello = true;
+                        /* Search across read boundaries: keep a short tail. */
+                        if (strstr(buf, "event: overflow\ndata: {\"dropped\":") || strstr(tail, "event: overflow")) {
+                                overflow = true;
+                                break;
+                        }
+                        if (n >= 200) {
+                                memcpy(tail, buf + n - 200, 200);
+                                tail[200] = '\0';
+                        } else if (tl + (size_t) n < sizeof(tail)) {
+                                memcpy(tail + tl, buf, (size_t) n + 1);
+                        } else {
+                                memcpy(tail, buf, (size_t) n + 1);
+                        }
+                }
+        }
+        cr_assert(hello, "no hello event");
+        cr_assert(overflow, "no overflow event after %zu bytes", got);
+        /* What reached the client is bounded by the cap plus what sat in kernel buffers. */
+        cr_assert_lt(got, (size_t) SSE_DEFAULT_MAX_PENDING * 2 + 256 * 1024, "read %zu bytes", got);
+}
