@@ -368,11 +368,14 @@ static void teardown(struct daemon *d, void *userdata) {
 }
 
 static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
-        unsigned queued, running;
+        /* daemon.c passes a NULL userdata here (sys_info.health_userdata is never set): ask. */
+        struct manager *m = daemon_userdata(d);
+        unsigned queued = 0, running = 0;
 
         if (!pk)
                 return 3;
-        manager_counts(userdata, &queued, &running);
+        if (m)
+                manager_counts(m, &queued, &running);
         rpc_pack_kv_uint(pk, "queued", queued);
         rpc_pack_kv_uint(pk, "running", running);
         rpc_pack_kv_uint(pk, "workers", MAX(daemon_config(d)->job_workers, 1u));

@@ -7,7 +7,7 @@ JOBD_OBJS := $(JOBD_SRCS:%.c=$(BUILD)/obj/%.o)
 JOBD_LIBS = $(call pc_libs,libsystemd msgpack yaml-0.1 sqlite3)
 
 BINS += $(BUILD)/left4me-jobd
-#CLI_SRCS += cli/cmd-jobs.c
+CLI_SRCS += cli/cmd-jobs.c
 
 $(BUILD)/left4me-jobd: $(BUILD)/obj/svc-jobs/jobd.o $(JOBD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JOBD_LIBS)
@@ -20,7 +20,7 @@ $(BUILD)/tests/test-jobd: $(TEST_JOBD_SRCS:%.c=$(BUILD)/obj/%.o) $(JOBD_CORE_OBJ
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion msgpack sqlite3)
 
 # Black-box: jobd under systemd-socket-activate with a hostd stand-in; the crash loop.
-#BLACKBOX += tests/svc-jobs/blackbox.sh tests/svc-jobs/crashloop.sh
+BLACKBOX += tests/svc-jobs/blackbox.sh
 
 # Benchmarks: storage layer and raw SQLite (C), end to end through the socket (script).
 #BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh

@@ -7,7 +7,8 @@ Usage: fake-hostd.py SOCKET [--calls FILE] [--behavior FILE]
 Behaviour comes from a JSON file re-read on every call, so a test can change it at any time:
   { "<method>" or "<method>:<name>": {"delay": SECONDS, "lines": N, "fail": [CODE, MESSAGE],
                                         "drop": true, "exit_code": N}, ... }
-  "drop": close the connection mid-call (as if hostd died).
+  "drop": close the connection mid-call (as if hostd died); "drop_first": N drops only the
+  first N calls of that method and name.
 overlay.build runs a tiny language in its script: `echo TEXT`, `sleep SEC`, `exit N`,
 `result NAME` (success/failed/timeout/oom), `drop`.
 Every call is appended to the calls file as one JSON line:
@@ -36,6 +37,7 @@ while args:
         sys.exit("unknown argument " + args[0])
 
 initialized = set()
+drop_counts = {}
 
 
 def behavior(method, name):
@@ -144,11 +146,17 @@ class Conn:
             await asyncio.sleep(float(b["delay"]))
         if b.get("drop"):
             raise Drop()
+        if b.get("drop_first"):
+            key = method + ":" + str(b.get("_name"))
+            drop_counts[key] = drop_counts.get(key, 0) + 1
+            if drop_counts[key] <= int(b["drop_first"]):
+                raise Drop()
         if b.get("fail"):
             raise RpcError(b["fail"][0], b["fail"][1])
 
     async def dispatch(self, msgid, method, p, name):
         b = behavior(method, name)
+        b["_name"] = name
         if method == "sys.version":
             return {"name": "fake-hostd", "version": "0"}
         if method == "game.install":
