@@ -8,3 +8,6 @@ BLACKBOX += tests/svc-logs/test-read.py tests/svc-logs/test-follow.py tests/svc-
 TEST_LOGD_SRCS := tests/svc-logs/test-logd.c svc-logs/logd-target.c svc-logs/logd-entry.c
 $(BUILD)/test-logd: $(TEST_LOGD_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
+
+# The real-systemd tier (tests/e2e/run.sh): journald, restarts, 50 followers, a stalled one.
+E2E += tests/e2e/logs-journal.sh
