@@ -30,14 +30,14 @@ static void help(void) {
 static int parse_argv(int argc, char **argv, struct webd_options *o) {
         enum { ARG_HTTP = 0x100, ARG_WEB_DIR, ARG_SSE_HEARTBEAT };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "listen", required_argument, NULL, 'l' },
-                { "http", required_argument, NULL, ARG_HTTP },
-                { "idle-exit", required_argument, NULL, 'i' },
-                { "web-dir", required_argument, NULL, ARG_WEB_DIR },
-                { "sse-heartbeat", required_argument, NULL, ARG_SSE_HEARTBEAT },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
+                {"config", required_argument, NULL, 'c'},
+                {"listen", required_argument, NULL, 'l'},
+                {"http", required_argument, NULL, ARG_HTTP},
+                {"idle-exit", required_argument, NULL, 'i'},
+                {"web-dir", required_argument, NULL, ARG_WEB_DIR},
+                {"sse-heartbeat", required_argument, NULL, ARG_SSE_HEARTBEAT},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
                 {},
         };
         int c;
@@ -55,16 +55,16 @@ static int parse_argv(int argc, char **argv, struct webd_options *o) {
                         break;
                 case 'i':
                         if (safe_atoi64(optarg, 0, 86400 * 365, &o->idle_exit_sec) < 0)
-                                return log_error_errno(-EINVAL, "--idle-exit: '%s' is not a number of seconds.",
-                                                       optarg);
+                                return log_error_errno(
+                                        -EINVAL, "--idle-exit: '%s' is not a number of seconds.", optarg);
                         break;
                 case ARG_WEB_DIR:
                         o->web_dir = optarg;
                         break;
                 case ARG_SSE_HEARTBEAT:
                         if (safe_atoi64(optarg, 1, 3600, &o->sse_heartbeat_sec) < 0)
-                                return log_error_errno(-EINVAL, "--sse-heartbeat: '%s' is not 1..3600 seconds.",
-                                                       optarg);
+                                return log_error_errno(
+                                        -EINVAL, "--sse-heartbeat: '%s' is not 1..3600 seconds.", optarg);
                         break;
                 case 'h':
                         help();
@@ -82,7 +82,7 @@ static int parse_argv(int argc, char **argv, struct webd_options *o) {
 }
 
 static int run(int argc, char **argv) {
-        struct webd_options o = { .idle_exit_sec = -1, .sse_heartbeat_sec = -1 };
+        struct webd_options o = {.idle_exit_sec = -1, .sse_heartbeat_sec = -1};
         int r;
 
         log_setup(WEBD_NAME);

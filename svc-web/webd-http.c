@@ -27,11 +27,12 @@ static void add_common_headers(h2o_req_t *req) {
                               H2O_STRLIT("nosniff"));
 }
 
-int webd_send_text(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body,
-                   size_t len) {
+int webd_send_text(h2o_req_t *req, int status, const char *reason, const char *content_type,
+                   const char *body, size_t len) {
         req->res.status = status;
         req->res.reason = reason;
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
         add_common_headers(req);
         /* h2o_send_inline copies the body into the request's pool. */
         h2o_send_inline(req, body, len);
@@ -46,8 +47,10 @@ int webd_send_json(h2o_req_t *req, int status, const char *reason, struct json *
                 text = json_steal(j, &len);
         json_done(j);
         if (!text) {
-                static const char oops[] = "{\"error\":{\"code\":\"internal\",\"message\":\"response too large\"}}";
-                return webd_send_text(req, 500, "Internal Server Error", "application/json", oops, STRLEN(oops));
+                static const char oops[] =
+                        "{\"error\":{\"code\":\"internal\",\"message\":\"response too large\"}}";
+                return webd_send_text(req, 500, "Internal Server Error", "application/json", oops,
+                                      STRLEN(oops));
         }
         req->res.content_length = len;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
@@ -91,10 +94,11 @@ static int route_health(struct webd *w, h2o_req_t *req) {
 
 /* GET /: a placeholder until the web UI lands. */
 static int route_index(struct webd *w, h2o_req_t *req) {
-        static const char page[] = "<!doctype html>\n"
-                                   "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>left4me</title></head>\n"
-                                   "<body><h1>left4me</h1><p>" WEBD_NAME " " LEFT4ME_VERSION
-                                   " is running. See <a href=\"/health\">/health</a>.</p></body></html>\n";
+        static const char page[] =
+                "<!doctype html>\n"
+                "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>left4me</title></head>\n"
+                "<body><h1>left4me</h1><p>" WEBD_NAME " " LEFT4ME_VERSION
+                " is running. See <a href=\"/health\">/health</a>.</p></body></html>\n";
 
         return webd_send_text(req, 200, "OK", "text/html; charset=utf-8", page, STRLEN(page));
 }
@@ -110,7 +114,8 @@ static int route_events(struct webd *w, h2o_req_t *req) {
 
         r = sse_stream_start(&w->sse, req, "sys", &s);
         if (r < 0)
-                return webd_send_error(req, 503, "Service Unavailable", "unavailable", "cannot start event stream");
+                return webd_send_error(req, 503, "Service Unavailable", "unavailable",
+                                       "cannot start event stream");
 
         json_init(&j, WEBD_JSON_CAP);
         json_object_begin(&j);
@@ -126,9 +131,9 @@ static int route_events(struct webd *w, h2o_req_t *req) {
 }
 
 static const struct webd_route routes[] = {
-        { "GET", "/", route_index },
-        { "GET", "/health", route_health },
-        { "GET", "/events", route_events },
+        {"GET", "/", route_index},
+        {"GET", "/health", route_health},
+        {"GET", "/events", route_events},
 };
 
 const struct webd_route *webd_route_find(const struct webd_route *table, size_t n, const char *method,
@@ -167,12 +172,12 @@ static void add_allow_header(h2o_req_t *req, const char *path, size_t path_len) 
 
         for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
                 bool known = false;
-                const struct webd_route *r =
-                        webd_route_find(&routes[i], 1, routes[i].method, strlen(routes[i].method), path, path_len, &known);
+                const struct webd_route *r = webd_route_find(
+                        &routes[i], 1, routes[i].method, strlen(routes[i].method), path, path_len, &known);
                 if (!r)
                         continue;
-                n += (size_t) snprintf(allow + n, sizeof(allow) - MIN(n, sizeof(allow)), "%s%s", n ? ", " : "",
-                                       r->method);
+                n += (size_t) snprintf(allow + n, sizeof(allow) - MIN(n, sizeof(allow)), "%s%s",
+                                       n ? ", " : "", r->method);
                 if (n >= sizeof(allow))
                         break;
         }
@@ -186,7 +191,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         h2o_iovec_t path = req->path_normalized;
         bool known = false;
 
-        r = webd_route_find(routes, ELEMENTSOF(routes), req->method.base, req->method.len, path.base, path.len, &known);
+        r = webd_route_find(routes, ELEMENTSOF(routes), req->method.base, req->method.len, path.base,
+                            path.len, &known);
         if (r)
                 return r->handler(w, req) < 0 ? -1 : 0;
         if (known) {
@@ -194,8 +200,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
                 return webd_send_error(req, 405, "Method Not Allowed", "invalid", "method not allowed");
         }
         /* The path is the client's: JSON-escaped by the writer, and capped. */
-        return webd_send_error(req, 404, "Not Found", "not_found", "no such page: '%.*s'", (int) MIN(path.len, 200u),
-                               path.base);
+        return webd_send_error(req, 404, "Not Found", "not_found", "no such page: '%.*s'",
+                               (int) MIN(path.len, 200u), path.base);
 }
 
 /* ---- listeners and connection counting ----------------------------------------------- */
@@ -244,7 +250,8 @@ static void on_http_accept(h2o_socket_t *listener, const char *err) {
                                 log_warning_errno(-errno, "http: cannot accept: %m; pausing for %d ms",
                                                   HTTP_ACCEPT_RETRY_MS);
                                 http_set_accepting(w, false);
-                                h2o_timeout_link(w->loop, &w->http_accept_retry, &w->http_accept_retry_entry);
+                                h2o_timeout_link(w->loop, &w->http_accept_retry,
+                                                 &w->http_accept_retry_entry);
                         }
                         break;
                 }
@@ -255,7 +262,8 @@ static void on_http_accept(h2o_socket_t *listener, const char *err) {
                 sock->on_close.data = w;
                 h2o_accept(&w->accept_ctx, sock);
                 if (w->http_conns >= w->http_conns_max) {
-                        log_notice("http: %u connections open, not accepting more until one closes", w->http_conns);
+                        log_notice("http: %u connections open, not accepting more until one closes",
+                                   w->http_conns);
                         http_set_accepting(w, false);
                         break;
                 }

@@ -43,8 +43,8 @@ const struct webd_route *webd_route_find(const struct webd_route *table, size_t 
                                          bool *ret_path_known);
 
 /* Response helpers. All of them take over the request; return 0. */
-int webd_send_text(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body,
-                   size_t len);
+int webd_send_text(h2o_req_t *req, int status, const char *reason, const char *content_type,
+                   const char *body, size_t len);
 /* Sends j's text (j is emptied) as application/json; a failed writer becomes a 500. */
 int webd_send_json(h2o_req_t *req, int status, const char *reason, struct json *j);
 /* {"error": {"code": code, "message": "..."}} with the given status. */

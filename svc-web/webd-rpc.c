@@ -28,9 +28,9 @@ struct webd_rpc_conn {
         struct rpc_conn *conn;
         char *wbuf; /* the bytes of the write in flight */
         size_t wlen, walloc;
-        bool writing;   /* an h2o_socket_write is in flight */
-        bool eof;       /* the peer closed its writing side */
-        bool closing;   /* close once the output is flushed */
+        bool writing; /* an h2o_socket_write is in flight */
+        bool eof;     /* the peer closed its writing side */
+        bool closing; /* close once the output is flushed */
         bool destroying;
 };
 
@@ -181,7 +181,8 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
                 sock = h2o_evloop_socket_accept(listener);
                 if (!sock) {
                         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                                log_warning_errno(-errno, "rpc: cannot accept: %m; pausing for %d ms", ACCEPT_RETRY_MS);
+                                log_warning_errno(-errno, "rpc: cannot accept: %m; pausing for %d ms",
+                                                  ACCEPT_RETRY_MS);
                                 listeners_set_reading(a, false);
                                 h2o_timeout_link(a->loop, &a->accept_retry, &a->accept_retry_entry);
                         }

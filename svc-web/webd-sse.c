@@ -15,10 +15,10 @@ struct sse_stream {
         h2o_req_t *req;
         h2o_linklist_t link; /* in hub->streams while attached */
         h2o_timeout_entry_t heartbeat;
-        struct sse_buf pending;  /* formatted, not yet handed to h2o */
-        struct sse_buf inflight; /* handed to h2o_send, waiting for proceed() */
-        char *topic;             /* from req->pool */
-        char *last_event_id;     /* from req->pool, or NULL */
+        struct sse_buf pending;     /* formatted, not yet handed to h2o */
+        struct sse_buf inflight;    /* handed to h2o_send, waiting for proceed() */
+        char *topic;                /* from req->pool */
+        char *last_event_id;        /* from req->pool, or NULL */
         unsigned long long dropped; /* events dropped since the last overflow notice */
         bool sending;               /* an h2o_send is in flight */
         bool closing;               /* send FINAL once everything is out */
@@ -29,7 +29,7 @@ struct sse_stream {
 
 void sse_buf_done(struct sse_buf *b) {
         free(b->data);
-        *b = (struct sse_buf) {};
+        *b = (struct sse_buf){};
 }
 
 static int buf_reserve(struct sse_buf *b, size_t extra) {
@@ -236,11 +236,11 @@ int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, str
         ssize_t i;
 
         s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), on_dispose);
-        *s = (struct sse_stream) {
-                .super = { .proceed = on_proceed, .stop = on_stop },
+        *s = (struct sse_stream){
+                .super = {.proceed = on_proceed, .stop = on_stop},
                 .hub = hub,
                 .req = req,
-                .heartbeat = { .cb = on_heartbeat },
+                .heartbeat = {.cb = on_heartbeat},
         };
         s->topic = h2o_strdup(&req->pool, topic, SIZE_MAX).base;
         i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
@@ -253,7 +253,8 @@ int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, str
         req->res.reason = "OK";
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("text/event-stream; charset=utf-8"));
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache, no-store"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-cache, no-store"));
         /* Reverse proxies (nginx) must not buffer the stream. */
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL,
                               H2O_STRLIT("no"));
@@ -281,7 +282,8 @@ const char *sse_stream_last_event_id(const struct sse_stream *s) {
         return s->last_event_id;
 }
 
-int sse_stream_send(struct sse_stream *s, const char *id, const char *event, const char *data, size_t data_len) {
+int sse_stream_send(struct sse_stream *s, const char *id, const char *event, const char *data,
+                    size_t data_len) {
         long r;
 
         if (s->done || s->closing)
@@ -307,7 +309,7 @@ void sse_stream_close(struct sse_stream *s) {
 /* ---- hub ----------------------------------------------------------------------------- */
 
 void sse_hub_init(struct sse_hub *hub, h2o_loop_t *loop, uint64_t heartbeat_ms, size_t max_pending) {
-        *hub = (struct sse_hub) {
+        *hub = (struct sse_hub){
                 .loop = loop,
                 .heartbeat_ms = heartbeat_ms ? heartbeat_ms : SSE_DEFAULT_HEARTBEAT_MS,
                 .max_pending = max_pending ? max_pending : SSE_DEFAULT_MAX_PENDING,
@@ -335,8 +337,8 @@ void sse_hub_close_all(struct sse_hub *hub) {
         }
 }
 
-unsigned sse_hub_publish(struct sse_hub *hub, const char *topic, const char *id, const char *event, const char *data,
-                         size_t data_len) {
+unsigned sse_hub_publish(struct sse_hub *hub, const char *topic, const char *id, const char *event,
+                         const char *data, size_t data_len) {
         unsigned n = 0;
         h2o_linklist_t *l, *next;
 

@@ -73,10 +73,11 @@ const char *sse_stream_last_event_id(const struct sse_stream *s);
 
 /* Queues one event on one stream. Returns 0, -ENOBUFS if it was dropped (over the cap),
  * or -ESHUTDOWN if the stream has ended. */
-int sse_stream_send(struct sse_stream *s, const char *id, const char *event, const char *data, size_t data_len);
+int sse_stream_send(struct sse_stream *s, const char *id, const char *event, const char *data,
+                    size_t data_len);
 /* Ends the stream cleanly after what is queued has been sent. */
 void sse_stream_close(struct sse_stream *s);
 
 /* Queues the event on every stream subscribed to topic. Returns how many streams took it. */
-unsigned sse_hub_publish(struct sse_hub *hub, const char *topic, const char *id, const char *event, const char *data,
-                         size_t data_len);
+unsigned sse_hub_publish(struct sse_hub *hub, const char *topic, const char *id, const char *event,
+                         const char *data, size_t data_len);

@@ -194,8 +194,8 @@ static int take_passed_sockets(struct webd *w) {
                 else
                         kind = LISTENER_HTTP;
                 if (!streq(name, "http") && !streq(name, "rpc"))
-                        log_notice("Passed socket '%s' has no known name; using it for %s by its family.", name,
-                                   kind == LISTENER_HTTP ? "HTTP" : "RPC");
+                        log_notice("Passed socket '%s' has no known name; using it for %s by its family.",
+                                   name, kind == LISTENER_HTTP ? "HTTP" : "RPC");
                 r = add_listener(w, fd, kind);
                 if (r < 0) {
                         /* add_listener closed fd; close the ones not yet taken. */
@@ -214,7 +214,7 @@ fail:
 
 /* --listen PATH: binds the RPC socket ourselves (development, tests). */
 static int bind_unix(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         struct stat st;
 
@@ -240,7 +240,8 @@ static int bind_unix(const char *path) {
 static int bind_tcp(const char *spec) {
         _cleanup_free_ char *host = NULL;
         const char *colon = strrchr(spec, ':');
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
         struct addrinfo *ai = NULL;
         _cleanup_close_ int fd = -1;
         long long port;
@@ -256,7 +257,8 @@ static int bind_tcp(const char *spec) {
                 return log_error_errno(-ENOMEM, "Out of memory.");
         r = getaddrinfo(host, colon + 1, &hints, &ai);
         if (r != 0)
-                return log_error_errno(-EINVAL, "--http: '%s' is not a numeric address: %s", spec, gai_strerror(r));
+                return log_error_errno(-EINVAL, "--http: '%s' is not a numeric address: %s", spec,
+                                       gai_strerror(r));
 
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) {
@@ -293,8 +295,9 @@ static int setup_sockets(struct webd *w) {
         }
 
         if (!w->opts.listen_path && !w->opts.http_addr)
-                return log_error_errno(-EINVAL, "No sockets passed by systemd; for development, use --listen PATH "
-                                                "and/or --http ADDR:PORT.");
+                return log_error_errno(-EINVAL,
+                                       "No sockets passed by systemd; for development, use --listen PATH "
+                                       "and/or --http ADDR:PORT.");
         if (w->opts.listen_path) {
                 fd = bind_unix(w->opts.listen_path);
                 if (fd < 0)
@@ -334,7 +337,7 @@ static size_t webd_health(void *ctx, void *userdata, msgpack_packer *pk) {
 
 static int setup_rpc(struct webd *w) {
         struct rpc_server_config cfg = {
-                .limits = { .max_bytes = w->config.max_message_bytes },
+                .limits = {.max_bytes = w->config.max_message_bytes},
                 .max_conns = w->config.max_connections,
                 .max_out_bytes = RPC_MAX_OUT_BYTES,
                 .max_calls = RPC_MAX_CALLS,
@@ -360,7 +363,7 @@ static int setup_rpc(struct webd *w) {
         r = rpc_server_new(&cfg, &w->server);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the RPC server: %m");
-        w->sys = (struct sys_info) {
+        w->sys = (struct sys_info){
                 .name = WEBD_NAME,
                 .start_usec = w->start_usec,
                 .server = w->server,
@@ -463,7 +466,7 @@ static void webd_teardown(struct webd *w) {
 }
 
 int webd_run(const struct webd_options *opts) {
-        struct webd w = { .opts = *opts, .start_usec = now_usec() };
+        struct webd w = {.opts = *opts, .start_usec = now_usec()};
         int r;
 
         r = config_init_defaults(&w.config);

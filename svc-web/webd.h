@@ -20,11 +20,11 @@
 
 /* Command-line settings (arg_* in main.c end up here). */
 struct webd_options {
-        const char *config_path; /* NULL: $LEFT4ME_CONFIG or the default */
-        const char *listen_path; /* --listen: bind the RPC socket here (development) */
-        const char *http_addr;   /* --http ADDR:PORT (development) */
-        const char *web_dir;     /* --web-dir: static files; NULL = the installed dir */
-        long long idle_exit_sec; /* --idle-exit; < 0 = from the config */
+        const char *config_path;     /* NULL: $LEFT4ME_CONFIG or the default */
+        const char *listen_path;     /* --listen: bind the RPC socket here (development) */
+        const char *http_addr;       /* --http ADDR:PORT (development) */
+        const char *web_dir;         /* --web-dir: static files; NULL = the installed dir */
+        long long idle_exit_sec;     /* --idle-exit; < 0 = from the config */
         long long sse_heartbeat_sec; /* --sse-heartbeat; < 0 = default */
 };
 
@@ -45,8 +45,8 @@ struct webd {
         bool http_initialized;
         h2o_socket_t *http_listeners[4];
         size_t n_http_listeners;
-        bool http_accepting;  /* listeners are read-started */
-        unsigned http_conns;  /* open HTTP connections (keep-alive and SSE included) */
+        bool http_accepting; /* listeners are read-started */
+        unsigned http_conns; /* open HTTP connections (keep-alive and SSE included) */
         unsigned http_conns_max;
         unsigned long long http_conns_total;
         h2o_timeout_t http_accept_retry;

@@ -9,10 +9,10 @@ static int h(struct webd *w, h2o_req_t *req) {
 }
 
 static const struct webd_route table[] = {
-        { "GET", "/", h },
-        { "GET", "/health", h },
-        { "POST", "/api/servers/", h },
-        { "GET", "/api/servers/", h },
+        {"GET", "/", h},
+        {"GET", "/health", h},
+        {"POST", "/api/servers/", h},
+        {"GET", "/api/servers/", h},
 };
 
 static const struct webd_route *find(const char *m, const char *p, bool *known) {

@@ -78,7 +78,8 @@ Test(sse_stream, slow_client_is_capped_and_told) {
                         if (strstr(buf, "event: hello"))
                                 hello = true;
                         /* Search across read boundaries: keep a short tail. */
-                        if (strstr(buf, "event: overflow\ndata: {\"dropped\":") || strstr(tail, "event: overflow")) {
+                        if (strstr(buf, "event: overflow\ndata: {\"dropped\":") ||
+                            strstr(tail, "event: overflow")) {
                                 overflow = true;
                                 break;
                         }

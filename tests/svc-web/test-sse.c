@@ -7,7 +7,8 @@
 #include "svc-web/webd-sse.h"
 
 static void expect(const struct sse_buf *b, const char *want) {
-        cr_assert_eq(b->len, strlen(want), "len %zu, want %zu: '%.*s'", b->len, strlen(want), (int) b->len, b->data);
+        cr_assert_eq(b->len, strlen(want), "len %zu, want %zu: '%.*s'", b->len, strlen(want), (int) b->len,
+                     b->data);
         cr_assert(memcmp(b->data, want, b->len) == 0, "got '%.*s'", (int) b->len, b->data);
 }
 
