@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 
 #include "cli/cli.h"
@@ -7,12 +8,14 @@
 
 int cmd_ping(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, const struct cli_ctx *ctx);
+static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx);
 
 #include "cli/commands.h"
 
 static const struct cli_command core_commands[] = {
         { "ping", "check that services answer: ping [host|jobs|logs|web]...", cmd_ping },
         { "version", "print the versions of l4d2ctl and the running services", cmd_version },
+        { "call", "call any method: call SERVICE METHOD [KEY=VALUE]...", cmd_call },
 };
 
 int cli_exit_code(enum rpc_code code) {
@@ -166,6 +169,12 @@ void cli_print_json(const msgpack_object *o) {
         fputc('\n', stdout);
 }
 
+static int print_notify(const msgpack_object *payload, void *userdata) {
+        cli_print_json(payload);
+        fflush(stdout);
+        return 0;
+}
+
 /* ---- ping / version ------------------------------------------------------------------------- */
 
 static const char *const all_services[] = { "host", "jobs", "logs", "web" };
@@ -261,6 +270,73 @@ int cmd_version(int argc, char **argv, const struct cli_ctx *ctx) {
                 printf("l4d2ctl %s (%s)\n", LEFT4ME_VERSION, LEFT4ME_GIT_REV);
         return run_on_services(argc, argv, ctx, "sys.version",
                                "Usage: l4d2ctl version [--json] [host|jobs|logs|web]...\n");
+}
+
+/* l4d2ctl call SERVICE METHOD [KEY=VALUE | KEY:=STRING]...: any method, for operators and
+ * scripts. VALUE is an integer, true, false or null if it looks like one, else a string;
+ * KEY:=STRING is always a string. */
+static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx) {
+        _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
+        struct rpc_buf params;
+        struct rpc_reply reply;
+        int r, n;
+
+        if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+                printf("Usage: l4d2ctl call SERVICE METHOD [KEY=VALUE | KEY:=STRING]...\n\n"
+                       "Calls any method and prints its result as JSON; stream items are printed as\n"
+                       "JSON lines as they arrive. VALUE is read as an integer, true, false or null\n"
+                       "when it looks like one, else as a string; KEY:=STRING is always a string.\n");
+                return EXIT_OK;
+        }
+        if (argc < 3)
+                return cli_usage("call: expected SERVICE METHOD [KEY=VALUE]...");
+        for (const char *p = argv[1]; *p; p++)
+                if (!(*p >= 'a' && *p <= 'z'))
+                        return cli_usage("call: '%s' is not a service name", argv[1]);
+        n = argc - 3;
+        rpc_buf_init(&params, 0);
+        rpc_pack_params_map(&params.pk, (size_t) n);
+        for (int i = 3; i < argc; i++) {
+                char *eq = strchr(argv[i], '=');
+                bool force_str = false;
+                long long v;
+                const char *val;
+                size_t klen;
+
+                if (!eq || eq == argv[i]) {
+                        rpc_buf_done(&params);
+                        return cli_usage("call: '%s' is not KEY=VALUE", argv[i]);
+                }
+                klen = (size_t) (eq - argv[i]);
+                if (klen > 0 && argv[i][klen - 1] == ':') {
+                        force_str = true;
+                        klen--;
+                }
+                rpc_pack_strn(&params.pk, argv[i], klen);
+                val = eq + 1;
+                if (!force_str && safe_atoi64(val, LLONG_MIN, LLONG_MAX, &v) == 0)
+                        (void) msgpack_pack_int64(&params.pk, v);
+                else if (!force_str && streq(val, "true"))
+                        (void) msgpack_pack_true(&params.pk);
+                else if (!force_str && streq(val, "false"))
+                        (void) msgpack_pack_false(&params.pk);
+                else if (!force_str && streq(val, "null"))
+                        (void) msgpack_pack_nil(&params.pk);
+                else
+                        rpc_pack_str(&params.pk, val);
+        }
+        r = cli_connect(ctx, argv[1], &c);
+        if (r > 0) {
+                rpc_buf_done(&params);
+                return r;
+        }
+        r = cli_call(ctx, c, argv[2], &params, print_notify, NULL, &reply);
+        rpc_buf_done(&params);
+        if (r > 0)
+                return r;
+        cli_print_json(reply.result);
+        rpc_reply_done(&reply);
+        return EXIT_OK;
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */

@@ -1,0 +1,141 @@
+"""Helpers for black-box tests: an independent MessagePack-RPC client (python3-msgpack,
+not our C code) and a way to run a daemon under systemd-socket-activate.
+Use with Debian's /usr/bin/python3."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import msgpack
+
+BUILD = os.environ.get("BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+
+
+class RpcError(Exception):
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Client:
+    """One connection; call() sends a request and collects notifications until the reply."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.unpacker = msgpack.Unpacker(raw=False, max_buffer_size=64 << 20)
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, obj):
+        self.sock.sendall(msgpack.packb(obj, use_bin_type=True))
+
+    def read(self):
+        """Next message, or None at EOF."""
+        while True:
+            for obj in self.unpacker:
+                return obj
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.unpacker.feed(data)
+
+    def request(self, method, params=None, msgid=None):
+        if msgid is None:
+            msgid = self.next_id
+            self.next_id += 1
+        self.send([0, msgid, method, [] if params is None else [params]])
+        return msgid
+
+    def call(self, method, params=None, on_notify=None):
+        msgid = self.request(method, params)
+        notes = []
+        while True:
+            m = self.read()
+            if m is None:
+                raise ConnectionError("connection closed before the reply")
+            if m[0] == 2 and m[1] == "rpc.error":
+                raise RpcError(m[2][0]["code"], m[2][0]["message"])
+            if m[0] == 2 and isinstance(m[2], list) and len(m[2]) == 2 and m[2][0] == msgid:
+                notes.append(m[2][1])
+                if on_notify and on_notify(m[2][1]) is False:
+                    self.send([2, "rpc.cancel", [msgid]])
+                continue
+            if m[0] == 1 and m[1] == msgid:
+                if m[2] is not None:
+                    err = RpcError(m[2]["code"], m[2]["message"])
+                    err.notes = notes
+                    raise err
+                if on_notify is None and notes:
+                    return m[3], notes
+                return m[3]
+
+
+class Daemon:
+    """Runs `binary args...` under systemd-socket-activate on temporary sockets."""
+
+    def __init__(self, binary, args=(), sockets=("rpc",), tcp=None, config=None, env=None):
+        self.dir = tempfile.mkdtemp(prefix="l4m-bb-")
+        self.socket = os.path.join(self.dir, "test.sock")
+        cfg = os.path.join(self.dir, "left4me.yaml")
+        with open(cfg, "w") as f:
+            f.write(config or "")
+        cmd = ["systemd-socket-activate"]
+        names = []
+        if tcp:
+            cmd += ["-l", tcp]
+            names.append("http")
+        cmd += ["-l", self.socket]
+        names.append("rpc")
+        if len(names) > 1:
+            cmd += ["--fdname=" + ":".join(names)]
+        cmd += [os.path.join(BUILD, binary), "--config", cfg] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **(env or {})))
+        deadline = time.time() + 5
+        while not os.path.exists(self.socket):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("daemon did not start: " + self.output())
+            time.sleep(0.01)
+
+    def output(self):
+        if self.proc.poll() is None or self.proc.stdout.closed:
+            return ""
+        return self.proc.stdout.read().decode(errors="replace")
+
+    def client(self, timeout=10):
+        return Client(self.socket, timeout)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_exit(self, timeout):
+        try:
+            self.proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self):
+        self.proc.stdout.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
