@@ -14,3 +14,11 @@ CLI_SRCS += cli/cmd-host.c
 $(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-host.o
 
 E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh
+
+# Unit tests (Criterion).
+UNIT_TESTS += $(BUILD)/test-hostd-spec $(BUILD)/test-hostd-instance
+$(BUILD)/test-hostd-spec: $(BUILD)/obj/tests/svc-host/test-hostd-spec.o $(BUILD)/obj/svc-host/hostd-spec.o $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
+$(BUILD)/test-hostd-instance: $(BUILD)/obj/tests/svc-host/test-hostd-instance.o $(BUILD)/obj/svc-host/hostd-spec.o \
+		$(BUILD)/obj/svc-host/hostd-instance.o $(BUILD)/obj/svc-host/hostd-install.o $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
