@@ -20,7 +20,7 @@ $(BUILD)/tests/test-jobd: $(TEST_JOBD_SRCS:%.c=$(BUILD)/obj/%.o) $(JOBD_CORE_OBJ
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion msgpack sqlite3)
 
 # Black-box: jobd under systemd-socket-activate with a hostd stand-in; the crash loop.
-BLACKBOX += tests/svc-jobs/blackbox.sh
+BLACKBOX += tests/svc-jobs/blackbox.sh tests/svc-jobs/crashloop.sh
 
 # Benchmarks: storage layer and raw SQLite (C), end to end through the socket (script).
 #BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh
