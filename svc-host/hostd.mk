@@ -22,3 +22,6 @@ $(BUILD)/test-hostd-spec: $(BUILD)/obj/tests/svc-host/test-hostd-spec.o $(BUILD)
 $(BUILD)/test-hostd-instance: $(BUILD)/obj/tests/svc-host/test-hostd-instance.o $(BUILD)/obj/svc-host/hostd-spec.o \
 		$(BUILD)/obj/svc-host/hostd-instance.o $(BUILD)/obj/svc-host/hostd-install.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
+
+# Black-box tests: hostd under systemd-socket-activate with a temporary root.
+BLACKBOX += tests/svc-host/blackbox.sh
