@@ -13,7 +13,7 @@ CLI_SRCS += cli/cmd-host.c
 # object to l4d2ctl's prerequisites directly (its recipe links $^).
 $(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-host.o
 
-E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh
+E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/host-install.sh
 
 # Unit tests (Criterion).
 UNIT_TESTS += $(BUILD)/test-hostd-spec $(BUILD)/test-hostd-instance
