@@ -42,8 +42,8 @@ int cli_usage(const char *fmt, ...) _printf_(1, 2);
 
 /* Calls method and handles every failure: prints the error and returns an exit code > 0;
  * returns 0 with *reply filled (caller calls rpc_reply_done). */
-int cli_call(const struct cli_ctx *ctx, struct rpc_client *c, const char *method, const struct rpc_buf *params,
-             rpc_notify_cb on_notify, void *userdata, struct rpc_reply *reply);
+int cli_call(const struct cli_ctx *ctx, struct rpc_client *c, const char *method,
+             const struct rpc_buf *params, rpc_notify_cb on_notify, void *userdata, struct rpc_reply *reply);
 
 /* Prints a msgpack object as JSON (strings escaped; binary as base64-free escaped text). */
 void cli_print_json(const msgpack_object *o);

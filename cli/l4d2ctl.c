@@ -13,22 +13,31 @@ static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx);
 #include "cli/commands.h"
 
 static const struct cli_command core_commands[] = {
-        { "ping", "check that services answer: ping [host|jobs|logs|web]...", cmd_ping },
-        { "version", "print the versions of l4d2ctl and the running services", cmd_version },
-        { "call", "call any method: call SERVICE METHOD [KEY=VALUE]...", cmd_call },
+        {"ping", "check that services answer: ping [host|jobs|logs|web]...", cmd_ping},
+        {"version", "print the versions of l4d2ctl and the running services", cmd_version},
+        {"call", "call any method: call SERVICE METHOD [KEY=VALUE]...", cmd_call},
 };
 
 int cli_exit_code(enum rpc_code code) {
         switch (code) {
-        case RPC_OK: return EXIT_OK;
-        case RPC_INVALID: return EXIT_INVALID;
-        case RPC_NOT_FOUND: return EXIT_NOT_FOUND;
-        case RPC_CONFLICT: return EXIT_CONFLICT;
-        case RPC_DENIED: return EXIT_DENIED;
-        case RPC_UNAVAILABLE: return EXIT_UNAVAILABLE;
-        case RPC_TIMEOUT: return EXIT_TIMEOUT;
-        case RPC_CANCELLED: return EXIT_CANCELLED;
-        default: return EXIT_FAILED;
+        case RPC_OK:
+                return EXIT_OK;
+        case RPC_INVALID:
+                return EXIT_INVALID;
+        case RPC_NOT_FOUND:
+                return EXIT_NOT_FOUND;
+        case RPC_CONFLICT:
+                return EXIT_CONFLICT;
+        case RPC_DENIED:
+                return EXIT_DENIED;
+        case RPC_UNAVAILABLE:
+                return EXIT_UNAVAILABLE;
+        case RPC_TIMEOUT:
+                return EXIT_TIMEOUT;
+        case RPC_CANCELLED:
+                return EXIT_CANCELLED;
+        default:
+                return EXIT_FAILED;
         }
 }
 
@@ -55,8 +64,10 @@ int cli_connect(const struct cli_ctx *ctx, const char *service, struct rpc_clien
         int r;
 
         if (ctx->socket_dir)
-                r = snprintf(path, sizeof(path), "%s/%s.sock", ctx->socket_dir, service) >= (int) sizeof(path)
-                            ? -ENAMETOOLONG : 0;
+                r = snprintf(path, sizeof(path), "%s/%s.sock", ctx->socket_dir, service) >=
+                                    (int) sizeof(path)
+                            ? -ENAMETOOLONG
+                            : 0;
         else
                 r = config_socket_path(&ctx->config, service, path, sizeof(path));
         if (r < 0) {
@@ -65,18 +76,22 @@ int cli_connect(const struct cli_ctx *ctx, const char *service, struct rpc_clien
         }
         r = rpc_client_connect(path, ctx->timeout_ms, ret);
         if (r == -EACCES || r == -EPERM) {
-                fprintf(stderr, "l4d2ctl: permission denied on %s: run as root or as a member of group "
-                                "'left4me'\n", path);
+                fprintf(stderr,
+                        "l4d2ctl: permission denied on %s: run as root or as a member of group "
+                        "'left4me'\n",
+                        path);
                 return EXIT_DENIED;
         }
         if (r == -ENOENT || r == -ECONNREFUSED) {
-                fprintf(stderr, "l4d2ctl: the %s service is unavailable: nothing listens on %s (is "
-                                "left4me-%s.socket running?)\n", service, path, service);
+                fprintf(stderr,
+                        "l4d2ctl: the %s service is unavailable: nothing listens on %s (is "
+                        "left4me-%s.socket running?)\n",
+                        service, path, service);
                 return EXIT_UNAVAILABLE;
         }
         if (r == -ETIMEDOUT) {
-                fprintf(stderr, "l4d2ctl: the %s service did not accept a connection within %d ms\n", service,
-                        ctx->timeout_ms);
+                fprintf(stderr, "l4d2ctl: the %s service did not accept a connection within %d ms\n",
+                        service, ctx->timeout_ms);
                 return EXIT_TIMEOUT;
         }
         if (r < 0) {
@@ -86,8 +101,9 @@ int cli_connect(const struct cli_ctx *ctx, const char *service, struct rpc_clien
         return 0;
 }
 
-int cli_call(const struct cli_ctx *ctx, struct rpc_client *c, const char *method, const struct rpc_buf *params,
-             rpc_notify_cb on_notify, void *userdata, struct rpc_reply *reply) {
+int cli_call(const struct cli_ctx *ctx, struct rpc_client *c, const char *method,
+             const struct rpc_buf *params, rpc_notify_cb on_notify, void *userdata,
+             struct rpc_reply *reply) {
         struct rpc_error e;
         int r = rpc_client_call(c, method, params, ctx->timeout_ms, on_notify, userdata, reply, &e);
         if (r < 0) {
@@ -109,11 +125,21 @@ static void json_string(FILE *f, const char *s, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 unsigned char ch = (unsigned char) s[i];
                 switch (ch) {
-                case '"': fputs("\\\"", f); break;
-                case '\\': fputs("\\\\", f); break;
-                case '\n': fputs("\\n", f); break;
-                case '\r': fputs("\\r", f); break;
-                case '\t': fputs("\\t", f); break;
+                case '"':
+                        fputs("\\\"", f);
+                        break;
+                case '\\':
+                        fputs("\\\\", f);
+                        break;
+                case '\n':
+                        fputs("\\n", f);
+                        break;
+                case '\r':
+                        fputs("\\r", f);
+                        break;
+                case '\t':
+                        fputs("\\t", f);
+                        break;
                 default:
                         if (ch < 0x20 || ch == 0x7f)
                                 fprintf(f, "\\u%04x", ch);
@@ -126,14 +152,28 @@ static void json_string(FILE *f, const char *s, size_t n) {
 
 void cli_fprint_json(FILE *f, const msgpack_object *o) {
         switch (o->type) {
-        case MSGPACK_OBJECT_NIL: fputs("null", f); break;
-        case MSGPACK_OBJECT_BOOLEAN: fputs(o->via.boolean ? "true" : "false", f); break;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(f, "%llu", (unsigned long long) o->via.u64); break;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%lld", (long long) o->via.i64); break;
+        case MSGPACK_OBJECT_NIL:
+                fputs("null", f);
+                break;
+        case MSGPACK_OBJECT_BOOLEAN:
+                fputs(o->via.boolean ? "true" : "false", f);
+                break;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+                fprintf(f, "%llu", (unsigned long long) o->via.u64);
+                break;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+                fprintf(f, "%lld", (long long) o->via.i64);
+                break;
         case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%.17g", o->via.f64); break;
-        case MSGPACK_OBJECT_STR: json_string(f, o->via.str.ptr, o->via.str.size); break;
-        case MSGPACK_OBJECT_BIN: json_string(f, o->via.bin.ptr, o->via.bin.size); break;
+        case MSGPACK_OBJECT_FLOAT64:
+                fprintf(f, "%.17g", o->via.f64);
+                break;
+        case MSGPACK_OBJECT_STR:
+                json_string(f, o->via.str.ptr, o->via.str.size);
+                break;
+        case MSGPACK_OBJECT_BIN:
+                json_string(f, o->via.bin.ptr, o->via.bin.size);
+                break;
         case MSGPACK_OBJECT_ARRAY:
                 fputc('[', f);
                 for (uint32_t i = 0; i < o->via.array.size; i++) {
@@ -160,7 +200,9 @@ void cli_fprint_json(FILE *f, const msgpack_object *o) {
                 }
                 fputc('}', f);
                 break;
-        default: fputs("null", f); break;
+        default:
+                fputs("null", f);
+                break;
         }
 }
 
@@ -177,7 +219,7 @@ static int print_notify(const msgpack_object *payload, void *userdata) {
 
 /* ---- ping / version ------------------------------------------------------------------------- */
 
-static const char *const all_services[] = { "host", "jobs", "logs", "web" };
+static const char *const all_services[] = {"host", "jobs", "logs", "web"};
 
 static bool valid_service(const char *s) {
         for (size_t i = 0; i < ELEMENTSOF(all_services); i++)
@@ -205,7 +247,8 @@ static int call_simple(const struct cli_ctx *ctx, const char *service, const cha
                 const msgpack_object *name = rpc_map_get(reply.result, "service");
                 const msgpack_object *ver = rpc_map_get(reply.result, "version");
                 const msgpack_object *pid = rpc_map_get(reply.result, "pid");
-                printf("%-5s ok  %.*s %.*s", service, name && name->type == MSGPACK_OBJECT_STR ? (int) name->via.str.size : 0,
+                printf("%-5s ok  %.*s %.*s", service,
+                       name && name->type == MSGPACK_OBJECT_STR ? (int) name->via.str.size : 0,
                        name && name->type == MSGPACK_OBJECT_STR ? name->via.str.ptr : "",
                        ver && ver->type == MSGPACK_OBJECT_STR ? (int) ver->via.str.size : 0,
                        ver && ver->type == MSGPACK_OBJECT_STR ? ver->via.str.ptr : "");
@@ -218,12 +261,10 @@ static int call_simple(const struct cli_ctx *ctx, const char *service, const cha
         return 0;
 }
 
-static int run_on_services(int argc, char **argv, const struct cli_ctx *ctx, const char *method, const char *usage) {
+static int run_on_services(int argc, char **argv, const struct cli_ctx *ctx, const char *method,
+                           const char *usage) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+                {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {}};
         bool json = ctx->json;
         int c, worst = 0;
 
@@ -241,7 +282,8 @@ static int run_on_services(int argc, char **argv, const struct cli_ctx *ctx, con
                 }
         for (int i = optind; i < argc; i++)
                 if (!valid_service(argv[i]))
-                        return cli_usage("%s: unknown service '%s' (expected host, jobs, logs or web)", argv[0], argv[i]);
+                        return cli_usage("%s: unknown service '%s' (expected host, jobs, logs or web)",
+                                         argv[0], argv[i]);
         if (optind == argc) {
                 for (size_t i = 0; i < ELEMENTSOF(all_services); i++) {
                         int r = call_simple(ctx, all_services[i], method, json, false);
@@ -367,16 +409,14 @@ static void config_warn(const char *msg, void *userdata) {
 }
 
 int main(int argc, char **argv) {
-        static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "socket-dir", required_argument, NULL, 'S' },
-                { "timeout", required_argument, NULL, 't' },
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {}
-        };
-        struct cli_ctx ctx = { .timeout_ms = 30000 };
+        static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                                {"socket-dir", required_argument, NULL, 'S'},
+                                                {"timeout", required_argument, NULL, 't'},
+                                                {"json", no_argument, NULL, 'j'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, 'V'},
+                                                {}};
+        struct cli_ctx ctx = {.timeout_ms = 30000};
         const char *config_path = NULL;
         char err[600];
         long long v;
@@ -393,7 +433,8 @@ int main(int argc, char **argv) {
                         break;
                 case 't':
                         if (safe_atoi64(optarg, 0, 86400, &v) < 0)
-                                return cli_usage("--timeout: '%s' is not a number of seconds (0..86400)", optarg);
+                                return cli_usage("--timeout: '%s' is not a number of seconds (0..86400)",
+                                                 optarg);
                         ctx.timeout_ms = v == 0 ? -1 : (int) (v * 1000);
                         break;
                 case 'j':

@@ -67,7 +67,8 @@ static void warn(struct parse_ctx *p, const yaml_node_t *n, const char *key) {
         char msg[512];
         if (!p->warn)
                 return;
-        snprintf(msg, sizeof(msg), "%s:%zu: unknown key '%s', ignoring", p->name, n->start_mark.line + 1, key);
+        snprintf(msg, sizeof(msg), "%s:%zu: unknown key '%s', ignoring", p->name, n->start_mark.line + 1,
+                 key);
         p->warn(msg, p->userdata);
 }
 
@@ -79,7 +80,8 @@ static int get_uint(struct parse_ctx *p, const yaml_node_t *n, const char *key, 
                     unsigned long long max, unsigned long long *ret) {
         const char *s = scalar(n);
         long long v;
-        if (!s || safe_atoi64(s, (long long) min, (long long) MIN(max, (unsigned long long) LLONG_MAX), &v) < 0)
+        if (!s ||
+            safe_atoi64(s, (long long) min, (long long) MIN(max, (unsigned long long) LLONG_MAX), &v) < 0)
                 return fail(p, n, "%s: must be a whole number from %llu to %llu", key, min, max);
         *ret = (unsigned long long) v;
         return 0;
@@ -110,12 +112,26 @@ static int get_size(struct parse_ctx *p, const yaml_node_t *n, const char *key, 
         if (errno || end == s)
                 return fail(p, n, "%s: must be a size like 4G, 512M or a number of bytes", key);
         switch (*end) {
-        case 'K': mult = 1ULL << 10; end++; break;
-        case 'M': mult = 1ULL << 20; end++; break;
-        case 'G': mult = 1ULL << 30; end++; break;
-        case 'T': mult = 1ULL << 40; end++; break;
-        case 0: break;
-        default: return fail(p, n, "%s: unknown size suffix", key);
+        case 'K':
+                mult = 1ULL << 10;
+                end++;
+                break;
+        case 'M':
+                mult = 1ULL << 20;
+                end++;
+                break;
+        case 'G':
+                mult = 1ULL << 30;
+                end++;
+                break;
+        case 'T':
+                mult = 1ULL << 40;
+                end++;
+                break;
+        case 0:
+                break;
+        default:
+                return fail(p, n, "%s: unknown size suffix", key);
         }
         if (*end || v == 0 || v > UINT64_MAX / mult)
                 return fail(p, n, "%s: must be a size like 4G, 512M or a number of bytes", key);
@@ -143,7 +159,8 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                          struct l4m_config *c) {
         if (map->type != YAML_MAPPING_NODE)
                 return fail(p, map, "%s: must be a mapping", section);
-        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+        for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
+             pair++) {
                 yaml_node_t *k = yaml_document_get_node(doc, pair->key);
                 yaml_node_t *v = yaml_document_get_node(doc, pair->value);
                 const char *key = k ? scalar(k) : NULL;
@@ -211,7 +228,7 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
 }
 
 static int parse_document(struct parse_ctx *p, yaml_document_t *doc, struct l4m_config *c) {
-        static const char *const sections[] = { "paths", "ports", "web", "limits", "jobs", "sandbox" };
+        static const char *const sections[] = {"paths", "ports", "web", "limits", "jobs", "sandbox"};
         yaml_node_t *root = yaml_document_get_root_node(doc);
         int r;
 
@@ -221,7 +238,8 @@ static int parse_document(struct parse_ctx *p, yaml_document_t *doc, struct l4m_
                 return 0;
         if (root->type != YAML_MAPPING_NODE)
                 return fail(p, root, "the top level must be a mapping");
-        for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top; pair++) {
+        for (yaml_node_pair_t *pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top;
+             pair++) {
                 yaml_node_t *k = yaml_document_get_node(doc, pair->key);
                 yaml_node_t *v = yaml_document_get_node(doc, pair->value);
                 const char *key = k ? scalar(k) : NULL;
@@ -248,7 +266,7 @@ static int parse_document(struct parse_ctx *p, yaml_document_t *doc, struct l4m_
 
 int config_load_string(struct l4m_config *c, const char *yaml, size_t len, const char *name, char *errbuf,
                        size_t errlen, void (*warnf)(const char *msg, void *userdata), void *userdata) {
-        struct parse_ctx p = { name, errbuf, errlen, warnf, userdata };
+        struct parse_ctx p = {name, errbuf, errlen, warnf, userdata};
         yaml_parser_t parser;
         yaml_document_t doc;
         int r;

@@ -65,8 +65,8 @@ static int sys_health(struct rpc_call *call, const msgpack_object *params, void 
 }
 
 const struct rpc_method sys_methods[2] = {
-        { "sys.version", sys_version, RPC_ACCESS_ANY },
-        { "sys.health", sys_health, RPC_ACCESS_ANY },
+        {"sys.version", sys_version, RPC_ACCESS_ANY},
+        {"sys.health", sys_health, RPC_ACCESS_ANY},
 };
 
 /* ---- accessors ---------------------------------------------------------------------------- */
@@ -127,7 +127,7 @@ static void config_warn(const char *msg, void *userdata) {
 }
 
 static int listen_unix(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         size_t n = strlen(path);
 
@@ -155,14 +155,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 int daemon_main(int argc, char **argv, const struct daemon_def *def) {
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "listen", required_argument, NULL, 'l' },
-                { "idle-exit", required_argument, NULL, 'i' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {}
-        };
-        struct daemon d = { .def = def };
+                {"config", required_argument, NULL, 'c'},    {"listen", required_argument, NULL, 'l'},
+                {"idle-exit", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},         {}};
+        struct daemon d = {.def = def};
         const char *config_path = NULL, *listen_path = NULL;
         long long idle = -1;
         char err[600];
@@ -182,7 +178,8 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
                         break;
                 case 'i':
                         if (safe_atoi64(optarg, 0, 86400, &idle) < 0)
-                                return log_error_errno(-EINVAL, "--idle-exit: '%s' is not 0..86400 seconds", optarg);
+                                return log_error_errno(-EINVAL, "--idle-exit: '%s' is not 0..86400 seconds",
+                                                       optarg);
                         break;
                 case 'h':
                         help(def);
@@ -214,7 +211,7 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
 
         g = getgrnam("left4me");
         sc = (struct rpc_server_config){
-                .limits = { .max_bytes = d.config.max_message_bytes },
+                .limits = {.max_bytes = d.config.max_message_bytes},
                 .max_conns = d.config.max_connections,
                 .group = g ? g->gr_gid : (gid_t) -1,
                 .methods = def->methods,
@@ -228,7 +225,7 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
                 log_error_errno(r, "Failed to create the server: %m");
                 goto finish;
         }
-        d.sys = (struct sys_info){ .name = def->name, .start_usec = now_usec(), .server = d.server };
+        d.sys = (struct sys_info){.name = def->name, .start_usec = now_usec(), .server = d.server};
         if (def->health) {
                 d.sys.health = daemon_health;
                 d.sys.health_ctx = &d;
@@ -252,7 +249,8 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
         }
 
         r = rpc_sdevent_new(d.event, d.server,
-                            (uint64_t) (idle >= 0 ? (unsigned long long) idle : d.config.idle_exit_sec) * 1000000ULL,
+                            (uint64_t) (idle >= 0 ? (unsigned long long) idle : d.config.idle_exit_sec) *
+                                    1000000ULL,
                             &d.adapter);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the listener: %m");
@@ -274,13 +272,15 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
                         goto finish;
                 }
                 if (n_fds == 0) {
-                        r = log_error_errno(-EINVAL, "No sockets passed; start me through my .socket unit, or "
-                                                     "use --listen PATH.");
+                        r = log_error_errno(-EINVAL,
+                                            "No sockets passed; start me through my .socket unit, or "
+                                            "use --listen PATH.");
                         goto finish;
                 }
                 for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n_fds; fd++) {
                         if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) <= 0) {
-                                r = log_error_errno(-EINVAL, "Passed fd %d is not a listening Unix stream socket.", fd);
+                                r = log_error_errno(
+                                        -EINVAL, "Passed fd %d is not a listening Unix stream socket.", fd);
                                 goto finish;
                         }
                         r = rpc_sdevent_add_listener(d.adapter, fd);

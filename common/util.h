@@ -10,38 +10,38 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f)     __attribute__((cleanup(f)))
-#define _unused_         __attribute__((unused))
-#define _printf_(a, b)   __attribute__((format(printf, a, b)))
-#define _noreturn_       __attribute__((noreturn))
-#define _likely_(x)      __builtin_expect(!!(x), 1)
-#define _unlikely_(x)    __builtin_expect(!!(x), 0)
-#define ELEMENTSOF(x)    (sizeof(x) / sizeof((x)[0]))
-#define MIN(a, b)        ((a) < (b) ? (a) : (b))
-#define MAX(a, b)        ((a) > (b) ? (a) : (b))
-#define streq(a, b)      (strcmp((a), (b)) == 0)
-#define strneq(a, b, n)  (strncmp((a), (b), (n)) == 0)
-#define STRLEN(s)        (sizeof(s) - 1)
+#define _cleanup_(f)    __attribute__((cleanup(f)))
+#define _unused_        __attribute__((unused))
+#define _printf_(a, b)  __attribute__((format(printf, a, b)))
+#define _noreturn_      __attribute__((noreturn))
+#define _likely_(x)     __builtin_expect(!!(x), 1)
+#define _unlikely_(x)   __builtin_expect(!!(x), 0)
+#define ELEMENTSOF(x)   (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b)       ((a) < (b) ? (a) : (b))
+#define MAX(a, b)       ((a) > (b) ? (a) : (b))
+#define streq(a, b)     (strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+#define STRLEN(s)       (sizeof(s) - 1)
 
 /* Hands ownership out of a _cleanup_ variable: returns the value and resets the variable. */
-#define TAKE_PTR(p)                                                                                     \
-        ({                                                                                              \
-                __typeof__(p) _tp_ = (p);                                                               \
-                (p) = NULL;                                                                             \
-                _tp_;                                                                                   \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _tp_ = (p);                                                                   \
+                (p) = NULL;                                                                                 \
+                _tp_;                                                                                       \
         })
-#define TAKE_FD(fd)                                                                                     \
-        ({                                                                                              \
-                int _tf_ = (fd);                                                                        \
-                (fd) = -1;                                                                              \
-                _tf_;                                                                                   \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _tf_ = (fd);                                                                            \
+                (fd) = -1;                                                                                  \
+                _tf_;                                                                                       \
         })
 
 /* Converts a libc "-1 and errno" return into our "-errno" one. */
-#define RET_NERRNO(expr)                                                                                \
-        ({                                                                                              \
-                __typeof__(expr) _r_ = (expr);                                                          \
-                _r_ < 0 ? -errno : _r_;                                                                 \
+#define RET_NERRNO(expr)                                                                                    \
+        ({                                                                                                  \
+                __typeof__(expr) _r_ = (expr);                                                              \
+                _r_ < 0 ? -errno : _r_;                                                                     \
         })
 
 static inline int negative_errno(void) {

@@ -200,11 +200,17 @@ void rpc_args_free(const struct rpc_arg *args, size_t n, void *out) {
 static bool field_set(const struct rpc_arg *a, const void *out) {
         const void *field = (const char *) out + a->offset;
         switch (a->type) {
-        case RPC_ARG_STR: return *(char *const *) field != NULL;
-        case RPC_ARG_STRV: return *(char **const *) field != NULL;
-        case RPC_ARG_MAP: case RPC_ARG_ARRAY: return *(const msgpack_object *const *) field != NULL;
-        case RPC_ARG_BIN: return ((const struct rpc_bin *) field)->ptr != NULL;
-        default: return true;
+        case RPC_ARG_STR:
+                return *(char *const *) field != NULL;
+        case RPC_ARG_STRV:
+                return *(char **const *) field != NULL;
+        case RPC_ARG_MAP:
+        case RPC_ARG_ARRAY:
+                return *(const msgpack_object *const *) field != NULL;
+        case RPC_ARG_BIN:
+                return ((const struct rpc_bin *) field)->ptr != NULL;
+        default:
+                return true;
         }
 }
 

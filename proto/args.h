@@ -26,8 +26,8 @@ enum rpc_arg_type {
 
 enum {
         RPC_ARG_REQUIRED = 1 << 0,
-        RPC_ARG_NULLABLE = 1 << 1, /* nil is accepted and leaves the default */
-        RPC_ARG_UTF8 = 1 << 2,     /* strings must be valid UTF-8 */
+        RPC_ARG_NULLABLE = 1 << 1,  /* nil is accepted and leaves the default */
+        RPC_ARG_UTF8 = 1 << 2,      /* strings must be valid UTF-8 */
         RPC_ARG_PRINTABLE = 1 << 3, /* no control characters (< 0x20, 0x7f) in strings */
 };
 
@@ -40,9 +40,9 @@ struct rpc_arg {
         const char *name;
         enum rpc_arg_type type;
         unsigned flags;
-        size_t offset;     /* offsetof() into the caller's struct */
-        int64_t min, max;  /* see enum rpc_arg_type */
-        size_t max_len;    /* RPC_ARG_STRV: per item */
+        size_t offset;    /* offsetof() into the caller's struct */
+        int64_t min, max; /* see enum rpc_arg_type */
+        size_t max_len;   /* RPC_ARG_STRV: per item */
         /* Optional extra check, called after the type checks; return <0 and fill e to refuse. */
         int (*check)(const struct rpc_arg *a, void *field, struct rpc_error *e);
 };

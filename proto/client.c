@@ -15,7 +15,7 @@ struct rpc_client {
 };
 
 int rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **ret) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct rpc_client *c;
         _cleanup_close_ int fd = -1;
         size_t n = strlen(path);
@@ -28,7 +28,7 @@ int rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **ret
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
                 int err = 0;
                 socklen_t l = sizeof(err);
 
@@ -88,7 +88,7 @@ void rpc_client_set_limits(struct rpc_client *c, const struct mp_limits *l) {
 }
 
 static int wait_fd(int fd, short events, int timeout_ms) {
-        struct pollfd p = { .fd = fd, .events = events };
+        struct pollfd p = {.fd = fd, .events = events};
         for (;;) {
                 int k = poll(&p, 1, timeout_ms);
                 if (k < 0 && errno == EINTR)
@@ -130,7 +130,8 @@ static int read_message(struct rpc_client *c, int timeout_ms, msgpack_unpacked *
         mp_scanner_init(&s, &c->limits);
         for (;;) {
                 if (c->in.len > c->in_off) {
-                        long r = mp_scan(&s, (const uint8_t *) c->in.data + c->in_off, c->in.len - c->in_off);
+                        long r =
+                                mp_scan(&s, (const uint8_t *) c->in.data + c->in_off, c->in.len - c->in_off);
                         if (r < 0)
                                 return (int) r;
                         if (r > 0) {
@@ -228,12 +229,15 @@ int rpc_client_call(struct rpc_client *c, const char *method, const struct rpc_b
                 if (r == -ECONNRESET)
                         return rpc_error_set(e, RPC_UNAVAILABLE, "the service closed the connection"), r;
                 if (r < 0)
-                        return rpc_error_set(e, RPC_INTERNAL, "bad data from the service: %s", strerror(-r)), r;
+                        return rpc_error_set(e, RPC_INTERNAL, "bad data from the service: %s", strerror(-r)),
+                               r;
                 if (rpc_msg_decode(&ret->unp.data, &m, &has_id, &de) < 0)
-                        return rpc_error_set(e, RPC_INTERNAL, "bad message from the service: %s", de.message),
+                        return rpc_error_set(e, RPC_INTERNAL, "bad message from the service: %s",
+                                             de.message),
                                -EBADMSG;
                 if (m.type == RPC_NOTIFY) {
-                        if (m.method_len == STRLEN("rpc.error") && memcmp(m.method, "rpc.error", m.method_len) == 0) {
+                        if (m.method_len == STRLEN("rpc.error") &&
+                            memcmp(m.method, "rpc.error", m.method_len) == 0) {
                                 struct rpc_error pe;
                                 if (m.params->via.array.size == 1 &&
                                     rpc_error_decode(&m.params->via.array.ptr[0], &pe) > 0) {

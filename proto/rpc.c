@@ -29,19 +29,37 @@ enum rpc_code rpc_code_from_string(const char *s, size_t n) {
 
 enum rpc_code rpc_code_from_errno(int r) {
         switch (-r) {
-        case EINVAL: case EBADMSG: case E2BIG: case ERANGE: case ENAMETOOLONG: case EMSGSIZE: case ELOOP:
+        case EINVAL:
+        case EBADMSG:
+        case E2BIG:
+        case ERANGE:
+        case ENAMETOOLONG:
+        case EMSGSIZE:
+        case ELOOP:
                 return RPC_INVALID;
-        case ENOENT: case ENXIO: case ESRCH:
+        case ENOENT:
+        case ENXIO:
+        case ESRCH:
                 return RPC_NOT_FOUND;
-        case EEXIST: case EBUSY: case EALREADY: case ENOTEMPTY:
+        case EEXIST:
+        case EBUSY:
+        case EALREADY:
+        case ENOTEMPTY:
                 return RPC_CONFLICT;
-        case EACCES: case EPERM:
+        case EACCES:
+        case EPERM:
                 return RPC_DENIED;
-        case ECONNREFUSED: case EHOSTDOWN: case ENOTCONN: case ECONNRESET: case EPIPE: case EAGAIN:
+        case ECONNREFUSED:
+        case EHOSTDOWN:
+        case ENOTCONN:
+        case ECONNRESET:
+        case EPIPE:
+        case EAGAIN:
                 return RPC_UNAVAILABLE;
         case ECANCELED:
                 return RPC_CANCELLED;
-        case ETIMEDOUT: case ETIME:
+        case ETIMEDOUT:
+        case ETIME:
                 return RPC_TIMEOUT;
         default:
                 return RPC_INTERNAL;
@@ -50,15 +68,24 @@ enum rpc_code rpc_code_from_errno(int r) {
 
 int rpc_code_to_errno(enum rpc_code c) {
         switch (c) {
-        case RPC_OK: return 0;
-        case RPC_INVALID: return -EINVAL;
-        case RPC_NOT_FOUND: return -ENOENT;
-        case RPC_CONFLICT: return -EBUSY;
-        case RPC_DENIED: return -EACCES;
-        case RPC_UNAVAILABLE: return -ECONNREFUSED;
-        case RPC_CANCELLED: return -ECANCELED;
-        case RPC_TIMEOUT: return -ETIMEDOUT;
-        default: return -EIO;
+        case RPC_OK:
+                return 0;
+        case RPC_INVALID:
+                return -EINVAL;
+        case RPC_NOT_FOUND:
+                return -ENOENT;
+        case RPC_CONFLICT:
+                return -EBUSY;
+        case RPC_DENIED:
+                return -EACCES;
+        case RPC_UNAVAILABLE:
+                return -ECONNREFUSED;
+        case RPC_CANCELLED:
+                return -ECANCELED;
+        case RPC_TIMEOUT:
+                return -ETIMEDOUT;
+        default:
+                return -EIO;
         }
 }
 
@@ -82,7 +109,7 @@ int rpc_error_set(struct rpc_error *e, enum rpc_code code, const char *fmt, ...)
 /* ---- buffer ---------------------------------------------------------------------------- */
 
 void rpc_buf_init(struct rpc_buf *b, size_t cap) {
-        *b = (struct rpc_buf){ .cap = cap };
+        *b = (struct rpc_buf){.cap = cap};
         msgpack_packer_init(&b->pk, b, rpc_buf_write_cb);
 }
 
@@ -262,7 +289,8 @@ int rpc_msg_decode(const msgpack_object *o, struct rpc_msg *ret, bool *ret_has_m
         *ret_has_msgid = false;
         memset(ret, 0, sizeof(*ret));
         if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3 || o->via.array.size > 4)
-                return rpc_error_set(e, RPC_INVALID, "message: must be an array of 3 or 4 elements"), -EBADMSG;
+                return rpc_error_set(e, RPC_INVALID, "message: must be an array of 3 or 4 elements"),
+                       -EBADMSG;
         a = o->via.array.ptr;
         if (!obj_is_uint(&a[0], 2, &type))
                 return rpc_error_set(e, RPC_INVALID, "message[0]: type must be 0, 1 or 2"), -EBADMSG;
@@ -278,23 +306,28 @@ int rpc_msg_decode(const msgpack_object *o, struct rpc_msg *ret, bool *ret_has_m
                 *ret_has_msgid = true;
                 if (a[2].type != MSGPACK_OBJECT_STR || a[2].via.str.size == 0 ||
                     a[2].via.str.size > RPC_METHOD_MAX)
-                        return rpc_error_set(e, RPC_INVALID, "request[2]: method must be a string of 1..%d bytes",
-                                             RPC_METHOD_MAX), -EBADMSG;
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "request[2]: method must be a string of 1..%d bytes",
+                                             RPC_METHOD_MAX),
+                               -EBADMSG;
                 ret->method = a[2].via.str.ptr;
                 ret->method_len = a[2].via.str.size;
                 if (a[3].type != MSGPACK_OBJECT_ARRAY)
-                        return rpc_error_set(e, RPC_INVALID, "request[3]: params must be an array"), -EBADMSG;
+                        return rpc_error_set(e, RPC_INVALID, "request[3]: params must be an array"),
+                               -EBADMSG;
                 ret->params = &a[3];
                 return 0;
         case RPC_RESPONSE:
                 if (o->via.array.size != 4)
                         return rpc_error_set(e, RPC_INVALID, "response: must have 4 elements"), -EBADMSG;
                 if (!obj_is_uint(&a[1], UINT32_MAX, &id))
-                        return rpc_error_set(e, RPC_INVALID, "response[1]: msgid must be a uint32"), -EBADMSG;
+                        return rpc_error_set(e, RPC_INVALID, "response[1]: msgid must be a uint32"),
+                               -EBADMSG;
                 ret->msgid = (uint32_t) id;
                 *ret_has_msgid = true;
                 if (a[2].type != MSGPACK_OBJECT_NIL && a[2].type != MSGPACK_OBJECT_MAP)
-                        return rpc_error_set(e, RPC_INVALID, "response[2]: error must be nil or a map"), -EBADMSG;
+                        return rpc_error_set(e, RPC_INVALID, "response[2]: error must be nil or a map"),
+                               -EBADMSG;
                 ret->error = &a[2];
                 ret->result = &a[3];
                 return 0;
@@ -303,11 +336,13 @@ int rpc_msg_decode(const msgpack_object *o, struct rpc_msg *ret, bool *ret_has_m
                         return rpc_error_set(e, RPC_INVALID, "notification: must have 3 elements"), -EBADMSG;
                 if (a[1].type != MSGPACK_OBJECT_STR || a[1].via.str.size == 0 ||
                     a[1].via.str.size > RPC_METHOD_MAX)
-                        return rpc_error_set(e, RPC_INVALID, "notification[1]: method must be a string"), -EBADMSG;
+                        return rpc_error_set(e, RPC_INVALID, "notification[1]: method must be a string"),
+                               -EBADMSG;
                 ret->method = a[1].via.str.ptr;
                 ret->method_len = a[1].via.str.size;
                 if (a[2].type != MSGPACK_OBJECT_ARRAY)
-                        return rpc_error_set(e, RPC_INVALID, "notification[2]: params must be an array"), -EBADMSG;
+                        return rpc_error_set(e, RPC_INVALID, "notification[2]: params must be an array"),
+                               -EBADMSG;
                 ret->params = &a[2];
                 return 0;
         }
@@ -316,7 +351,8 @@ int rpc_msg_decode(const msgpack_object *o, struct rpc_msg *ret, bool *ret_has_m
 
 bool rpc_obj_is_str(const msgpack_object *o, const char *s) {
         size_t n = strlen(s);
-        return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+        return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+               memcmp(o->via.str.ptr, s, n) == 0;
 }
 
 const msgpack_object *rpc_map_get(const msgpack_object *map, const char *key) {

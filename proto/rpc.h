@@ -78,7 +78,7 @@ void rpc_buf_done(struct rpc_buf *b);
 void rpc_buf_clear(struct rpc_buf *b); /* keeps memory, clears failure */
 bool rpc_buf_ok(const struct rpc_buf *b);
 int rpc_buf_append(struct rpc_buf *b, const void *data, size_t n);
-void rpc_buf_consume(struct rpc_buf *b, size_t n); /* drops n bytes from the front */
+void rpc_buf_consume(struct rpc_buf *b, size_t n);             /* drops n bytes from the front */
 int rpc_buf_write_cb(void *data, const char *buf, size_t len); /* msgpack_packer_write */
 
 /* ---- packing helpers ----------------------------------------------------------------- */

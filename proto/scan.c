@@ -47,56 +47,67 @@ struct shape {
 
 static struct shape shape_of(uint8_t b) {
         if (b <= 0x7f || b >= 0xe0)
-                return (struct shape){ K_SCALAR, 0, 0, 0, 0 };
+                return (struct shape){K_SCALAR, 0, 0, 0, 0};
         if (b <= 0x8f)
-                return (struct shape){ K_CONTAINER, 0, b & 0x0f, 0, 2 };
+                return (struct shape){K_CONTAINER, 0, b & 0x0f, 0, 2};
         if (b <= 0x9f)
-                return (struct shape){ K_CONTAINER, 0, b & 0x0f, 0, 1 };
+                return (struct shape){K_CONTAINER, 0, b & 0x0f, 0, 1};
         if (b <= 0xbf)
-                return (struct shape){ K_SCALAR, 0, b & 0x1f, 0, 0 };
+                return (struct shape){K_SCALAR, 0, b & 0x1f, 0, 0};
         switch (b) {
-        case 0xc0: case 0xc2: case 0xc3:
-                return (struct shape){ K_SCALAR, 0, 0, 0, 0 };
-        case 0xc4: case 0xd9:
-                return (struct shape){ K_BYTES, 1, 0, 0, 0 };
-        case 0xc5: case 0xda:
-                return (struct shape){ K_BYTES, 2, 0, 0, 0 };
-        case 0xc6: case 0xdb:
-                return (struct shape){ K_BYTES, 4, 0, 0, 0 };
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+                return (struct shape){K_SCALAR, 0, 0, 0, 0};
+        case 0xc4:
+        case 0xd9:
+                return (struct shape){K_BYTES, 1, 0, 0, 0};
+        case 0xc5:
+        case 0xda:
+                return (struct shape){K_BYTES, 2, 0, 0, 0};
+        case 0xc6:
+        case 0xdb:
+                return (struct shape){K_BYTES, 4, 0, 0, 0};
         case 0xc7:
-                return (struct shape){ K_BYTES, 1, 0, 1, 0 };
+                return (struct shape){K_BYTES, 1, 0, 1, 0};
         case 0xc8:
-                return (struct shape){ K_BYTES, 2, 0, 1, 0 };
+                return (struct shape){K_BYTES, 2, 0, 1, 0};
         case 0xc9:
-                return (struct shape){ K_BYTES, 4, 0, 1, 0 };
-        case 0xca: case 0xce: case 0xd2:
-                return (struct shape){ K_SCALAR, 0, 4, 0, 0 };
-        case 0xcb: case 0xcf: case 0xd3:
-                return (struct shape){ K_SCALAR, 0, 8, 0, 0 };
-        case 0xcc: case 0xd0:
-                return (struct shape){ K_SCALAR, 0, 1, 0, 0 };
-        case 0xcd: case 0xd1:
-                return (struct shape){ K_SCALAR, 0, 2, 0, 0 };
+                return (struct shape){K_BYTES, 4, 0, 1, 0};
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+                return (struct shape){K_SCALAR, 0, 4, 0, 0};
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+                return (struct shape){K_SCALAR, 0, 8, 0, 0};
+        case 0xcc:
+        case 0xd0:
+                return (struct shape){K_SCALAR, 0, 1, 0, 0};
+        case 0xcd:
+        case 0xd1:
+                return (struct shape){K_SCALAR, 0, 2, 0, 0};
         case 0xd4:
-                return (struct shape){ K_SCALAR, 0, 2, 0, 0 };
+                return (struct shape){K_SCALAR, 0, 2, 0, 0};
         case 0xd5:
-                return (struct shape){ K_SCALAR, 0, 3, 0, 0 };
+                return (struct shape){K_SCALAR, 0, 3, 0, 0};
         case 0xd6:
-                return (struct shape){ K_SCALAR, 0, 5, 0, 0 };
+                return (struct shape){K_SCALAR, 0, 5, 0, 0};
         case 0xd7:
-                return (struct shape){ K_SCALAR, 0, 9, 0, 0 };
+                return (struct shape){K_SCALAR, 0, 9, 0, 0};
         case 0xd8:
-                return (struct shape){ K_SCALAR, 0, 17, 0, 0 };
+                return (struct shape){K_SCALAR, 0, 17, 0, 0};
         case 0xdc:
-                return (struct shape){ K_CONTAINER, 2, 0, 0, 1 };
+                return (struct shape){K_CONTAINER, 2, 0, 0, 1};
         case 0xdd:
-                return (struct shape){ K_CONTAINER, 4, 0, 0, 1 };
+                return (struct shape){K_CONTAINER, 4, 0, 0, 1};
         case 0xde:
-                return (struct shape){ K_CONTAINER, 2, 0, 0, 2 };
+                return (struct shape){K_CONTAINER, 2, 0, 0, 2};
         case 0xdf:
-                return (struct shape){ K_CONTAINER, 4, 0, 0, 2 };
+                return (struct shape){K_CONTAINER, 4, 0, 0, 2};
         default: /* 0xc1 is "never used" */
-                return (struct shape){ K_INVALID, 0, 0, 0, 0 };
+                return (struct shape){K_INVALID, 0, 0, 0, 0};
         }
 }
 

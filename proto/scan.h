@@ -24,10 +24,10 @@ struct mp_limits {
 
 struct mp_scanner {
         struct mp_limits limits;
-        size_t pos;                            /* bytes of the current message accepted so far */
-        size_t elems;                          /* objects seen in the current message */
-        uint64_t pending;                      /* children still expected, summed over the stack */
-        unsigned depth;                        /* open containers */
+        size_t pos;                             /* bytes of the current message accepted so far */
+        size_t elems;                           /* objects seen in the current message */
+        uint64_t pending;                       /* children still expected, summed over the stack */
+        unsigned depth;                         /* open containers */
         uint64_t remaining[MP_MAX_DEPTH_LIMIT]; /* children left per open container */
         bool started;
 };

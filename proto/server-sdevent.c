@@ -4,7 +4,7 @@
 
 #include "proto/server-sdevent.h"
 
-#define READ_CHUNK  (64u * 1024u)
+#define READ_CHUNK    (64u * 1024u)
 #define MAX_LISTENERS 8
 
 struct sd_conn {
@@ -84,8 +84,8 @@ static void settle(struct sd_conn *c) {
         (void) rpc_conn_output(c->conn, &n);
         /* After a protocol error: close once the error is out. After the peer's EOF: close
          * once the calls it is waiting for have been answered. */
-        if (n == 0 && (c->closing || rpc_conn_closing(c->conn) ||
-                       (c->eof && rpc_conn_pending_calls(c->conn) == 0))) {
+        if (n == 0 &&
+            (c->closing || rpc_conn_closing(c->conn) || (c->eof && rpc_conn_pending_calls(c->conn) == 0))) {
                 sd_conn_free(c);
                 return;
         }
@@ -205,7 +205,8 @@ static void on_idle_changed(struct rpc_server *s, bool idle, void *userdata) {
         (void) sd_event_source_set_enabled(a->idle_timer, SD_EVENT_ONESHOT);
 }
 
-int rpc_sdevent_new(sd_event *e, struct rpc_server *server, uint64_t idle_exit_usec, struct rpc_sdevent **ret) {
+int rpc_sdevent_new(sd_event *e, struct rpc_server *server, uint64_t idle_exit_usec,
+                    struct rpc_sdevent **ret) {
         struct rpc_sdevent *a = calloc(1, sizeof(*a));
         int r;
 

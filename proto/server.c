@@ -88,7 +88,8 @@ void rpc_server_freep(struct rpc_server **s) {
         *s = rpc_server_free(*s);
 }
 
-void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *), void *userdata) {
+void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *),
+                              void *userdata) {
         s->cfg.on_idle_changed = cb;
         s->cfg.idle_userdata = userdata;
 }
@@ -143,7 +144,7 @@ int rpc_peer_from_socket(int fd, struct rpc_peer *ret) {
         gid_t groups[ELEMENTSOF(ret->groups)];
         socklen_t gl = sizeof(groups);
 
-        *ret = (struct rpc_peer){ .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        *ret = (struct rpc_peer){.pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1};
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) < 0) {
                 if (errno == ENOPROTOOPT || errno == EOPNOTSUPP)
                         return 0; /* not AF_UNIX: no identity */
@@ -352,7 +353,8 @@ size_t rpc_call_output_cap(const struct rpc_call *c) {
         return c->server->cfg.max_out_bytes;
 }
 
-void rpc_call_set_abandon(struct rpc_call *c, void (*on_abandon)(struct rpc_call *, void *), void *userdata) {
+void rpc_call_set_abandon(struct rpc_call *c, void (*on_abandon)(struct rpc_call *, void *),
+                          void *userdata) {
         c->on_abandon = on_abandon;
         c->abandon_userdata = userdata;
 }
@@ -437,9 +439,9 @@ msgpack_packer *rpc_call_notify(struct rpc_call *c) {
 
 static const struct rpc_method *find_method(const struct rpc_server *s, const char *name, size_t n,
                                             void **ret_userdata) {
-        const struct rpc_method *tables[2] = { s->cfg.methods, s->cfg.methods2 };
-        size_t counts[2] = { s->cfg.n_methods, s->cfg.n_methods2 };
-        void *uds[2] = { s->cfg.userdata, s->cfg.userdata2 };
+        const struct rpc_method *tables[2] = {s->cfg.methods, s->cfg.methods2};
+        size_t counts[2] = {s->cfg.n_methods, s->cfg.n_methods2};
+        void *uds[2] = {s->cfg.userdata, s->cfg.userdata2};
 
         for (unsigned t = 0; t < 2; t++)
                 for (size_t i = 0; i < counts[t]; i++)
@@ -561,10 +563,14 @@ static void handle_message(struct rpc_conn *c, const char *data, size_t len) {
 
 static const char *scan_error_message(long r) {
         switch (r) {
-        case -EMSGSIZE: return "message too large";
-        case -ELOOP: return "message nested too deeply";
-        case -E2BIG: return "message has too many elements";
-        default: return "malformed MessagePack";
+        case -EMSGSIZE:
+                return "message too large";
+        case -ELOOP:
+                return "message nested too deeply";
+        case -E2BIG:
+                return "message has too many elements";
+        default:
+                return "malformed MessagePack";
         }
 }
 

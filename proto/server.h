@@ -42,11 +42,11 @@ struct rpc_method {
 };
 
 struct rpc_server_config {
-        struct mp_limits limits;  /* per incoming message */
-        unsigned max_conns;       /* further connections are refused with an error and closed */
-        size_t max_out_bytes;     /* per connection; a client that stops reading is dropped */
-        unsigned max_calls;       /* pending calls per connection */
-        gid_t group;              /* for RPC_ACCESS_GROUP; (gid_t) -1 = nobody but root */
+        struct mp_limits limits; /* per incoming message */
+        unsigned max_conns;      /* further connections are refused with an error and closed */
+        size_t max_out_bytes;    /* per connection; a client that stops reading is dropped */
+        unsigned max_calls;      /* pending calls per connection */
+        gid_t group;             /* for RPC_ACCESS_GROUP; (gid_t) -1 = nobody but root */
         /* Two method tables, looked up in order, each with the userdata its handlers get:
          * the daemon's own methods, and the shared sys.* ones. */
         const struct rpc_method *methods;
@@ -80,7 +80,8 @@ struct rpc_server *rpc_server_free(struct rpc_server *s);
 void rpc_server_freep(struct rpc_server **s);
 
 /* Replaces the config's on_idle_changed hook (the loop adapter installs itself). */
-void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *), void *userdata);
+void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *),
+                              void *userdata);
 /* Sets the userdata of the first method table (known only after the daemon set itself up). */
 void rpc_server_set_userdata(struct rpc_server *s, void *userdata);
 unsigned rpc_server_connections(const struct rpc_server *s);

@@ -10,3 +10,26 @@ $(BUILD)/left4me-testd: $(BUILD)/obj/tests/proto/testd.o $(LIBLEFT4ME)
 TEST_PROTO_SRCS := tests/proto/test-scan.c tests/proto/test-rpc.c tests/proto/test-args.c tests/proto/test-config.c
 $(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
+
+# libFuzzer: the scanner + decoder + server core (tests/proto/fuzz-rpc.c), built with clang.
+FUZZ_SRCS := proto/scan.c proto/rpc.c proto/args.c proto/server.c common/util.c tests/proto/fuzz-rpc.c
+FUZZ_TIME ?= 60
+$(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h common/*.h)
+	@mkdir -p $(@D)
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_SRCS) $(call pc_libs,msgpack)
+
+.PHONY: fuzz test-fuzz-smoke
+# On demand: `make fuzz FUZZ_TIME=600`. New inputs go to build-fuzz/corpus, not the tree.
+fuzz: $(BUILD)-fuzz/fuzz-rpc
+	@mkdir -p $(BUILD)-fuzz/corpus
+	$(BUILD)-fuzz/fuzz-rpc -max_total_time=$(FUZZ_TIME) -max_len=8192 $(BUILD)-fuzz/corpus tests/proto/corpus
+
+# A short run inside `make test`: finds regressions in the framing code quickly.
+test-fuzz-smoke: $(BUILD)-fuzz/fuzz-rpc
+	@mkdir -p $(BUILD)-fuzz/corpus
+	@if $(BUILD)-fuzz/fuzz-rpc -max_total_time=20 -max_len=8192 -print_final_stats=1 $(BUILD)-fuzz/corpus \
+		tests/proto/corpus >$(BUILD)-fuzz/smoke.log 2>&1; then \
+		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(BUILD)-fuzz/smoke.log; \
+		echo "fuzz smoke: PASS"; \
+	else tail -n 40 $(BUILD)-fuzz/smoke.log; echo "fuzz smoke: FAIL"; exit 1; fi

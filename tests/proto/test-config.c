@@ -68,13 +68,13 @@ Test(config, unknown_keys_warn_with_line) {
         config_done(&c);
 }
 
-#define BAD(name, yaml, want)                                                                           \
-        Test(config, name) {                                                                            \
-                struct l4m_config c;                                                                    \
-                char err[600] = "";                                                                     \
-                cr_assert_eq(load(yaml, &c, err), -EINVAL);                                             \
-                cr_assert(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);              \
-                config_done(&c);                                                                        \
+#define BAD(name, yaml, want)                                                                               \
+        Test(config, name) {                                                                                \
+                struct l4m_config c;                                                                        \
+                char err[600] = "";                                                                         \
+                cr_assert_eq(load(yaml, &c, err), -EINVAL);                                                 \
+                cr_assert(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);                   \
+                config_done(&c);                                                                            \
         }
 
 BAD(port_not_number, "ports: {start: abc}\n", "ports.start: must be a whole number")

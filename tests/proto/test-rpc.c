@@ -61,7 +61,8 @@ Test(rpc, code_names_round_trip) {
         for (int c = 1; c < _RPC_CODE_MAX; c++) {
                 const char *s = rpc_code_to_string((enum rpc_code) c);
                 cr_assert_eq(rpc_code_from_string(s, strlen(s)), (enum rpc_code) c);
-                cr_assert_eq(rpc_code_from_errno(rpc_code_to_errno((enum rpc_code) c)), (enum rpc_code) c, "%s", s);
+                cr_assert_eq(rpc_code_from_errno(rpc_code_to_errno((enum rpc_code) c)), (enum rpc_code) c,
+                             "%s", s);
         }
         cr_assert_eq(rpc_code_from_string("bogus", 5), RPC_INTERNAL);
 }
@@ -84,31 +85,65 @@ static void expect_bad_envelope(void (*pack)(msgpack_packer *), bool want_id) {
         rpc_buf_done(&b);
 }
 
-static void p_not_array(msgpack_packer *pk) { msgpack_pack_map(pk, 0); }
-static void p_short(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack_pack_int(pk, 0); msgpack_pack_int(pk, 1); }
+static void p_not_array(msgpack_packer *pk) {
+        msgpack_pack_map(pk, 0);
+}
+static void p_short(msgpack_packer *pk) {
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_int(pk, 1);
+}
 static void p_bad_type(msgpack_packer *pk) {
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 3); msgpack_pack_int(pk, 1); rpc_pack_str(pk, "x"); msgpack_pack_array(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 3);
+        msgpack_pack_int(pk, 1);
+        rpc_pack_str(pk, "x");
+        msgpack_pack_array(pk, 0);
 }
 static void p_big_id(msgpack_packer *pk) {
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 0); msgpack_pack_uint64(pk, 1ULL << 40); rpc_pack_str(pk, "x"); msgpack_pack_array(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_uint64(pk, 1ULL << 40);
+        rpc_pack_str(pk, "x");
+        msgpack_pack_array(pk, 0);
 }
 static void p_neg_id(msgpack_packer *pk) {
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 0); msgpack_pack_int(pk, -1); rpc_pack_str(pk, "x"); msgpack_pack_array(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_int(pk, -1);
+        rpc_pack_str(pk, "x");
+        msgpack_pack_array(pk, 0);
 }
 static void p_empty_method(msgpack_packer *pk) {
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 0); msgpack_pack_int(pk, 1); rpc_pack_str(pk, ""); msgpack_pack_array(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_int(pk, 1);
+        rpc_pack_str(pk, "");
+        msgpack_pack_array(pk, 0);
 }
 static void p_long_method(msgpack_packer *pk) {
         char s[RPC_METHOD_MAX + 2];
         memset(s, 'm', sizeof(s) - 1);
         s[sizeof(s) - 1] = 0;
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 0); msgpack_pack_int(pk, 1); rpc_pack_str(pk, s); msgpack_pack_array(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_int(pk, 1);
+        rpc_pack_str(pk, s);
+        msgpack_pack_array(pk, 0);
 }
 static void p_params_map(msgpack_packer *pk) {
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 0); msgpack_pack_int(pk, 1); rpc_pack_str(pk, "x"); msgpack_pack_map(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_int(pk, 1);
+        rpc_pack_str(pk, "x");
+        msgpack_pack_map(pk, 0);
 }
 static void p_method_int(msgpack_packer *pk) {
-        msgpack_pack_array(pk, 4); msgpack_pack_int(pk, 0); msgpack_pack_int(pk, 1); msgpack_pack_int(pk, 5); msgpack_pack_array(pk, 0);
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int(pk, 0);
+        msgpack_pack_int(pk, 1);
+        msgpack_pack_int(pk, 5);
+        msgpack_pack_array(pk, 0);
 }
 
 Test(rpc, malformed_envelopes_are_named) {
@@ -141,8 +176,10 @@ Test(rpc, buffer_cap_fails_sticky) {
 static struct rpc_call *kept;
 
 static int m_echo(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct { char *s; } a = {};
-        static const struct rpc_arg args[] = { { "s", RPC_ARG_STR, RPC_ARG_REQUIRED, 0, 0, 100 } };
+        struct {
+                char *s;
+        } a = {};
+        static const struct rpc_arg args[] = {{"s", RPC_ARG_STR, RPC_ARG_REQUIRED, 0, 0, 100}};
         struct rpc_error e;
         if (rpc_args_parse(params, args, 1, &a, &e) < 0)
                 return rpc_call_fail_error(call, &e);
@@ -172,23 +209,20 @@ static int m_errno(struct rpc_call *call, const msgpack_object *params, void *us
 }
 
 static const struct rpc_method methods[] = {
-        { "t.echo", m_echo, RPC_ACCESS_ANY },
-        { "t.defer", m_defer, RPC_ACCESS_ANY },
-        { "t.noanswer", m_noanswer, RPC_ACCESS_ANY },
-        { "t.errno", m_errno, RPC_ACCESS_ANY },
-        { "t.group", m_echo, RPC_ACCESS_GROUP },
-        { "t.root", m_echo, RPC_ACCESS_ROOT },
+        {"t.echo", m_echo, RPC_ACCESS_ANY},         {"t.defer", m_defer, RPC_ACCESS_ANY},
+        {"t.noanswer", m_noanswer, RPC_ACCESS_ANY}, {"t.errno", m_errno, RPC_ACCESS_ANY},
+        {"t.group", m_echo, RPC_ACCESS_GROUP},      {"t.root", m_echo, RPC_ACCESS_ROOT},
 };
 
 static int kicks;
 static void want_write(struct rpc_conn *c, void *t) {
         kicks++;
 }
-static const struct rpc_conn_ops ops = { .want_write = want_write };
+static const struct rpc_conn_ops ops = {.want_write = want_write};
 
 static struct rpc_server *new_server(void) {
         struct rpc_server_config cfg = {
-                .limits = { .max_bytes = 4096 },
+                .limits = {.max_bytes = 4096},
                 .max_conns = 2,
                 .group = 1234,
                 .methods = methods,
@@ -245,7 +279,7 @@ static void expect_response(const msgpack_object *o, uint32_t id, const char *co
 Test(server, pipelined_requests_in_one_feed) {
         struct rpc_server *s = new_server();
         struct rpc_conn *c;
-        struct rpc_peer peer = { .uid = 1000, .gid = 1000 };
+        struct rpc_peer peer = {.uid = 1000, .gid = 1000};
         struct rpc_buf b;
         struct out o;
 
@@ -294,12 +328,12 @@ Test(server, split_at_every_byte_gives_the_same_answer) {
 
 Test(server, access_levels) {
         struct rpc_server *s = new_server();
-        struct rpc_peer stranger = { .uid = 1000, .gid = 1000 };
-        struct rpc_peer member = { .uid = 1001, .gid = 1001, .n_groups = 2, .groups = { 5, 1234 } };
-        struct rpc_peer root = { .uid = 0, .gid = 0 };
-        const struct rpc_peer *peers[] = { &stranger, &member, &root };
-        const char *group_want[] = { "denied", NULL, NULL };
-        const char *root_want[] = { "denied", "denied", NULL };
+        struct rpc_peer stranger = {.uid = 1000, .gid = 1000};
+        struct rpc_peer member = {.uid = 1001, .gid = 1001, .n_groups = 2, .groups = {5, 1234}};
+        struct rpc_peer root = {.uid = 0, .gid = 0};
+        const struct rpc_peer *peers[] = {&stranger, &member, &root};
+        const char *group_want[] = {"denied", NULL, NULL};
+        const char *root_want[] = {"denied", "denied", NULL};
 
         for (int i = 0; i < 3; i++) {
                 struct rpc_conn *c;
@@ -344,7 +378,7 @@ Test(server, hostile_header_closes_with_error) {
         struct rpc_server *s = new_server();
         struct rpc_conn *c;
         struct out o;
-        const uint8_t bomb[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+        const uint8_t bomb[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
         cr_assert_eq(rpc_conn_new(s, NULL, &ops, NULL, &c), 0);
         cr_assert_lt(rpc_conn_feed(c, bomb, sizeof(bomb)), 0);
         cr_assert(rpc_conn_closing(c));

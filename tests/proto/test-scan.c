@@ -92,35 +92,35 @@ Test(scan, scalar_top_level) {
 }
 
 Test(scan, array32_claiming_four_billion_is_refused_at_once) {
-        const uint8_t m[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+        const uint8_t m[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
         long r = mp_scan_buffer(m, sizeof(m), NULL);
         cr_assert(r == -E2BIG || r == -EMSGSIZE, "got %ld", r);
 }
 
 Test(scan, map32_claim_is_refused) {
-        const uint8_t m[] = { 0xdf, 0x80, 0x00, 0x00, 0x00 };
+        const uint8_t m[] = {0xdf, 0x80, 0x00, 0x00, 0x00};
         long r = mp_scan_buffer(m, sizeof(m), NULL);
         cr_assert(r < 0);
 }
 
 Test(scan, count_must_fit_the_remaining_bytes) {
         /* 1000 elements cannot follow in a 100-byte message. */
-        struct mp_limits l = { .max_bytes = 100 };
-        const uint8_t m[] = { 0xdc, 0x03, 0xe8 };
+        struct mp_limits l = {.max_bytes = 100};
+        const uint8_t m[] = {0xdc, 0x03, 0xe8};
         cr_assert_eq(mp_scan_buffer(m, sizeof(m), &l), -EMSGSIZE);
 }
 
 Test(scan, str32_claiming_four_gigabytes_is_refused) {
-        const uint8_t m[] = { 0xdb, 0xff, 0xff, 0xff, 0xff };
+        const uint8_t m[] = {0xdb, 0xff, 0xff, 0xff, 0xff};
         cr_assert_eq(mp_scan_buffer(m, sizeof(m), NULL), -EMSGSIZE);
-        const uint8_t b[] = { 0xc6, 0x7f, 0xff, 0xff, 0xff };
+        const uint8_t b[] = {0xc6, 0x7f, 0xff, 0xff, 0xff};
         cr_assert_eq(mp_scan_buffer(b, sizeof(b), NULL), -EMSGSIZE);
-        const uint8_t e[] = { 0xc9, 0x7f, 0xff, 0xff, 0xff, 0x01 };
+        const uint8_t e[] = {0xc9, 0x7f, 0xff, 0xff, 0xff, 0x01};
         cr_assert_eq(mp_scan_buffer(e, sizeof(e), NULL), -EMSGSIZE);
 }
 
 Test(scan, size_limit_is_exact) {
-        struct mp_limits l = { .max_bytes = 4096 };
+        struct mp_limits l = {.max_bytes = 4096};
         uint8_t m[4096];
         /* str16 of 4093 bytes = 4096 in all: allowed; one more byte is not. */
         m[0] = 0xda;
@@ -134,7 +134,7 @@ Test(scan, size_limit_is_exact) {
 
 Test(scan, depth_limit) {
         uint8_t m[80];
-        struct mp_limits l = { .max_depth = 32 };
+        struct mp_limits l = {.max_depth = 32};
         memset(m, 0x91, sizeof(m)); /* [[[[...]]]] */
         m[32] = 0x01;
         cr_assert_eq(mp_scan_buffer(m, 33, &l), 33, "32 levels are allowed");
@@ -144,7 +144,7 @@ Test(scan, depth_limit) {
 }
 
 Test(scan, element_limit) {
-        struct mp_limits l = { .max_elems = 100 };
+        struct mp_limits l = {.max_elems = 100};
         struct rpc_buf b;
         rpc_buf_init(&b, 0);
         msgpack_pack_array(&b.pk, 99);

@@ -13,11 +13,15 @@ struct testd {
 
 /* test.echo {value?}: answers with what it got. */
 static int test_echo(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct { const msgpack_object *value; char *text; int64_t number; } a = {};
+        struct {
+                const msgpack_object *value;
+                char *text;
+                int64_t number;
+        } a = {};
         static const struct rpc_arg args[] = {
-                { "value", RPC_ARG_MAP, 0, offsetof(typeof(a), value), 0, 1000 },
-                { "text", RPC_ARG_STR, RPC_ARG_UTF8, offsetof(typeof(a), text), 0, 4096 },
-                { "number", RPC_ARG_INT, 0, offsetof(typeof(a), number), -1000, 1000 },
+                {"value", RPC_ARG_MAP, 0, offsetof(typeof(a), value), 0, 1000},
+                {"text", RPC_ARG_STR, RPC_ARG_UTF8, offsetof(typeof(a), text), 0, 4096},
+                {"number", RPC_ARG_INT, 0, offsetof(typeof(a), number), -1000, 1000},
         };
         struct rpc_error e;
         msgpack_packer *pk;
@@ -54,7 +58,8 @@ static int stream_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         msgpack_packer *pk;
 
         if (s->abandoned) {
-                (void) rpc_call_fail(s->call, RPC_CANCELLED, "stream cancelled after %lld items", (long long) s->sent);
+                (void) rpc_call_fail(s->call, RPC_CANCELLED, "stream cancelled after %lld items",
+                                     (long long) s->sent);
                 stream_free(s);
                 return 0;
         }
@@ -89,9 +94,11 @@ static void stream_abandon(struct rpc_call *call, void *userdata) {
 /* test.stream {count}: sends count notifications 1 ms apart, then {sent}. */
 static int test_stream(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct testd *t = userdata;
-        struct { int64_t count; } a = { .count = 3 };
+        struct {
+                int64_t count;
+        } a = {.count = 3};
         static const struct rpc_arg args[] = {
-                { "count", RPC_ARG_INT, 0, offsetof(typeof(a), count), 0, 1000000 },
+                {"count", RPC_ARG_INT, 0, offsetof(typeof(a), count), 0, 1000000},
         };
         struct rpc_error e;
         struct stream *s;
@@ -117,9 +124,11 @@ static int test_stream(struct rpc_call *call, const msgpack_object *params, void
 
 /* test.fail {errno}: a handler that returns an error without answering. */
 static int test_fail(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct { int64_t err; } a = { .err = EIO };
+        struct {
+                int64_t err;
+        } a = {.err = EIO};
         static const struct rpc_arg args[] = {
-                { "errno", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(typeof(a), err), 1, 4095 },
+                {"errno", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(typeof(a), err), 1, 4095},
         };
         struct rpc_error e;
         if (rpc_args_parse(params, args, ELEMENTSOF(args), &a, &e) < 0)
@@ -132,11 +141,9 @@ static int test_root(struct rpc_call *call, const msgpack_object *params, void *
 }
 
 static const struct rpc_method methods[] = {
-        { "test.echo", test_echo, RPC_ACCESS_ANY },
-        { "test.stream", test_stream, RPC_ACCESS_ANY },
-        { "test.fail", test_fail, RPC_ACCESS_ANY },
-        { "test.group", test_root, RPC_ACCESS_GROUP },
-        { "test.root", test_root, RPC_ACCESS_ROOT },
+        {"test.echo", test_echo, RPC_ACCESS_ANY},  {"test.stream", test_stream, RPC_ACCESS_ANY},
+        {"test.fail", test_fail, RPC_ACCESS_ANY},  {"test.group", test_root, RPC_ACCESS_GROUP},
+        {"test.root", test_root, RPC_ACCESS_ROOT},
 };
 
 static int setup(struct daemon *d, void **ret) {

@@ -1,0 +1,42 @@
+#!/bin/bash
+# make lint: formatting against .clang-format, and a banned-function check in the spirit of
+# curl's checksrc. Reports every finding; exits non-zero if there is any.
+set -u
+cd "$(dirname "$0")/.."
+fail=0
+mapfile -t files < <(git ls-files '*.c' '*.h' | grep -v '^tests/proto/corpus/')
+
+if command -v clang-format >/dev/null; then
+        bad=()
+        for f in "${files[@]}"; do
+                if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
+                        bad+=("$f")
+                fi
+        done
+        if [ ${#bad[@]} -gt 0 ]; then
+                echo "lint: not formatted per .clang-format (run: clang-format -i FILE):"
+                printf '  %s\n' "${bad[@]}"
+                fail=1
+        fi
+else
+        echo "lint: clang-format not installed (make deps installs it)"
+        fail=1
+fi
+
+# Unsafe or error-hiding libc calls. sscanf is allowed only with widths; that is review's job.
+banned='\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|atoll|strtok|tmpnam|mktemp|alloca|system|popen)[[:space:]]*\('
+if hits=$(grep -nE "$banned" "${files[@]}" | grep -vE '^\S+:[0-9]+:\s*(/\*|\*)'); then
+        echo "lint: banned functions (use snprintf, strndup, safe_atoi64, strtok_r, mkstemp...):"
+        echo "$hits" | sed 's/^/  /'
+        fail=1
+fi
+
+# Comments: /* */ only (style rule 36); a // in code is a debugging leftover.
+if hits=$(grep -nE '^[[:space:]]*//' "${files[@]}"); then
+        echo "lint: // comments (use /* */):"
+        echo "$hits" | sed 's/^/  /'
+        fail=1
+fi
+
+[ $fail -eq 0 ] && echo "lint: clean (${#files[@]} files)"
+exit $fail
