@@ -1,0 +1,6 @@
+# Protocol round-trip benchmark (bench/rpc-roundtrip.c): `make bench` runs every entry of BENCHES.
+BENCHES += bench/rpc-roundtrip.sh
+
+$(BUILD)/bench-rpc-roundtrip: $(BUILD)/obj/bench/rpc-roundtrip.o $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack yaml-0.1 libsystemd)
+bench/rpc-roundtrip.sh: $(BUILD)/bench-rpc-roundtrip $(BUILD)/left4me-testd
