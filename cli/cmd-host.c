@@ -59,7 +59,8 @@ static bool get_bool(const msgpack_object *map, const char *key) {
 static int usage(const char *cmd) {
         if (streq(cmd, "install"))
                 printf("Usage: l4d2ctl install [--json]\n\n"
-                       "Installs or updates the game with steamcmd (windows, then linux payloads), streaming\n"
+                       "Installs or updates the game with steamcmd (windows, then linux payloads), "
+                       "streaming\n"
                        "its output. Ctrl-C cancels (the host kills steamcmd).\n");
         else if (streq(cmd, "initialize"))
                 printf("Usage: l4d2ctl initialize NAME -f SPEC.yaml [--json]\n\n"
@@ -187,7 +188,8 @@ static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const 
 
 /* ---- start / stop / delete / reset ------------------------------------------------------ */
 
-static int do_unit(const struct cli_ctx *ctx, struct rpc_client *c, const char *cmd, const char *name, bool json) {
+static int do_unit(const struct cli_ctx *ctx, struct rpc_client *c, const char *cmd, const char *name,
+                   bool json) {
         struct cli_ctx lctx = *ctx;
         char method[64];
         struct rpc_buf b;
@@ -273,8 +275,8 @@ static void print_status(const msgpack_object *s) {
                 (void) get_uint(a2s, "players", &p);
                 (void) get_uint(a2s, "max_players", &mp);
                 (void) get_uint(a2s, "bots", &b);
-                printf("  game      map %.*s, %" PRIu64 "/%" PRIu64 " players, %" PRIu64 " bots, \"%.*s\"\n", lm,
-                       map ?: "", p, mp, b, ln, hn ?: "");
+                printf("  game      map %.*s, %" PRIu64 "/%" PRIu64 " players, %" PRIu64 " bots, \"%.*s\"\n",
+                       lm, map ?: "", p, mp, b, ln, hn ?: "");
         } else {
                 int la;
                 const char *ae = S(s, "a2s_error", la);
@@ -313,7 +315,8 @@ static int do_list(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
         if (json)
                 cli_print_json(reply.result);
         else if (reply.result->type == MSGPACK_OBJECT_ARRAY) {
-                printf("%-20s %-9s %-6s %-7s %-24s %s\n", "NAME", "STATE", "PORT", "MOUNTED", "MAP", "PLAYERS");
+                printf("%-20s %-9s %-6s %-7s %-24s %s\n", "NAME", "STATE", "PORT", "MOUNTED", "MAP",
+                       "PLAYERS");
                 for (uint32_t i = 0; i < reply.result->via.array.size; i++) {
                         const msgpack_object *s = &reply.result->via.array.ptr[i];
                         const msgpack_object *a2s = rpc_map_get(s, "a2s");
@@ -340,12 +343,10 @@ static int do_list(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "file", required_argument, NULL, 'f' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                                {"file", required_argument, NULL, 'f'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         const char *cmd = argv[0], *file = NULL, *name = NULL;
         bool json = ctx->json, wants_name;

@@ -21,7 +21,7 @@
 /* ---- line splitting -------------------------------------------------------------------- */
 
 int line_splitter_init(struct line_splitter *s, size_t max) {
-        *s = (struct line_splitter) { .max = max };
+        *s = (struct line_splitter){.max = max};
         s->buf = malloc(max + 1);
         return s->buf ? 0 : -ENOMEM;
 }
@@ -52,7 +52,8 @@ void line_splitter_feed(struct line_splitter *s, const char *data, size_t n,
         }
 }
 
-void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, void *userdata), void *userdata) {
+void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, void *userdata),
+                         void *userdata) {
         if (s->len > 0)
                 deliver(s, cb, userdata);
 }
@@ -60,7 +61,7 @@ void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, v
 /* ---- the child ------------------------------------------------------------------------- */
 
 enum { P_OUT, P_ERR, P_STEP, _P_MAX };
-static const char *const stream_names[_P_MAX] = { "stdout", "stderr", "step" };
+static const char *const stream_names[_P_MAX] = {"stdout", "stderr", "step"};
 
 struct hostd_install {
         sd_event *event;
@@ -84,9 +85,18 @@ static void step(const char *msg) {
 
 /* Runs one steamcmd pass in the foreground; returns its exit status (or 127/128+sig). */
 static int run_pass(const char *steamcmd, const char *platform, const char *install_dir) {
-        char *argv[] = { (char *) steamcmd, "+@sSteamCmdForcePlatformType", (char *) platform,
-                         "+force_install_dir", (char *) install_dir, "+login", "anonymous",
-                         "+app_update", STEAM_APP_ID, "validate", "+quit", NULL };
+        char *argv[] = {(char *) steamcmd,
+                        "+@sSteamCmdForcePlatformType",
+                        (char *) platform,
+                        "+force_install_dir",
+                        (char *) install_dir,
+                        "+login",
+                        "anonymous",
+                        "+app_update",
+                        STEAM_APP_ID,
+                        "validate",
+                        "+quit",
+                        NULL};
         int status;
         pid_t pid;
 
@@ -191,7 +201,7 @@ static int drain(struct hostd_install *i, unsigned p) {
 
         for (;;) {
                 ssize_t n;
-                struct line_ctx c = { i, p };
+                struct line_ctx c = {i, p};
 
                 if (i->fd[p] < 0)
                         return 1;
@@ -225,7 +235,8 @@ static void maybe_done(struct hostd_install *i) {
                 snprintf(msg, sizeof(msg), "install cancelled");
         } else if (i->status != 0) {
                 r = -EIO;
-                snprintf(msg, sizeof(msg), "install failed (steamcmd step exited with status %d)", i->status);
+                snprintf(msg, sizeof(msg), "install failed (steamcmd step exited with status %d)",
+                         i->status);
         } else
                 msg[0] = 0;
         i->done_cb = NULL;
@@ -264,8 +275,9 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
-int install_start(sd_event *e, const struct install_params *p, install_line_cb line_cb, install_done_cb done_cb,
-                  void *userdata, struct hostd_install **ret, char *errbuf, size_t errlen) {
+int install_start(sd_event *e, const struct install_params *p, install_line_cb line_cb,
+                  install_done_cb done_cb, void *userdata, struct hostd_install **ret, char *errbuf,
+                  size_t errlen) {
         _cleanup_close_ int o_r = -1, o_w = -1, e_r = -1, e_w = -1, s_r = -1, s_w = -1;
         struct hostd_install *i;
         struct passwd *pw;
@@ -273,7 +285,8 @@ int install_start(sd_event *e, const struct install_params *p, install_line_cb l
         pid_t pid;
 
         if (!p->steamcmd || p->steamcmd[0] != '/' || access(p->steamcmd, X_OK) < 0) {
-                snprintf(errbuf, errlen, "steamcmd is not an executable at '%s' (paths.steamcmd)", p->steamcmd ?: "");
+                snprintf(errbuf, errlen, "steamcmd is not an executable at '%s' (paths.steamcmd)",
+                         p->steamcmd ?: "");
                 return -ENOENT;
         }
         pw = getpwnam(p->user);
@@ -326,7 +339,7 @@ int install_start(sd_event *e, const struct install_params *p, install_line_cb l
                 if (pid == 0) {
                         sigset_t ss;
                         char env_home[PATH_MAX + 8];
-                        char *envp_min[] = { NULL };
+                        char *envp_min[] = {NULL};
 
                         (void) setpgid(0, 0);
                         sigemptyset(&ss);

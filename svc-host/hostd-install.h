@@ -29,8 +29,9 @@ typedef void (*install_done_cb)(int r, const char *message, void *userdata);
 
 /* Starts the child. Errors before it runs: -ENOENT (steamcmd missing: message), -ESRCH (no
  * such user), others. On success done_cb is called exactly once later. */
-int install_start(sd_event *e, const struct install_params *p, install_line_cb line_cb, install_done_cb done_cb,
-                  void *userdata, struct hostd_install **ret, char *errbuf, size_t errlen);
+int install_start(sd_event *e, const struct install_params *p, install_line_cb line_cb,
+                  install_done_cb done_cb, void *userdata, struct hostd_install **ret, char *errbuf,
+                  size_t errlen);
 /* Kills the process group; done_cb follows with -ECANCELED once the child is reaped. */
 void install_cancel(struct hostd_install *i);
 /* Frees (kills the group if still running, without calling done_cb). */
@@ -48,4 +49,5 @@ void line_splitter_done(struct line_splitter *s);
 void line_splitter_feed(struct line_splitter *s, const char *data, size_t n,
                         void (*cb)(const char *line, void *userdata), void *userdata);
 /* Delivers what is left (a last line without a newline). */
-void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, void *userdata), void *userdata);
+void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, void *userdata),
+                         void *userdata);

@@ -192,7 +192,8 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
         struct stat st;
         size_t len = 0;
 
-        fd = openat2_fd(dirfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
+        fd = openat2_fd(dirfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0,
+                        RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
         if (fd < 0)
                 return fd;
         if (fstat(fd, &st) < 0)
@@ -236,7 +237,8 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
         return 0;
 }
 
-int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid) {
+int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
+                  gid_t gid) {
         _cleanup_close_ int fd = -1;
         char tmp[NAME_MAX + 1];
         int r;
@@ -393,8 +395,8 @@ int runtime_ensure(int rootfd, const char *name, struct rpc_error *e) {
         if (r >= 0 && is_mount_root_at(fd, "merged") <= 0)
                 r = mkdir_owned(fd, "merged", 0755, 0, 0);
         if (r < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot create runtime/%s/{upper,work,merged}: %s", name,
-                                     strerror(-r));
+                return rpc_error_set(e, RPC_INTERNAL, "cannot create runtime/%s/{upper,work,merged}: %s",
+                                     name, strerror(-r));
         return TAKE_FD(fd);
 }
 
@@ -411,9 +413,10 @@ static int copy_alias_cfg(int overlay_fd, int dirfd, const char *ref, const char
                 len = 0;
         else if (r < 0)
                 return rpc_error_set(e, RPC_INVALID, "overlays: '%s/left4dead2/cfg/server.cfg': %s", ref,
-                                     r == -EFBIG ? "larger than 1 MiB" :
-                                     r == -EBADFD ? "not a regular file" :
-                                     r == -ELOOP || r == -EXDEV ? "is a symlink" : strerror(-r));
+                                     r == -EFBIG                  ? "larger than 1 MiB"
+                                     : r == -EBADFD               ? "not a regular file"
+                                     : r == -ELOOP || r == -EXDEV ? "is a symlink"
+                                                                  : strerror(-r));
         snprintf(fname, sizeof(fname), "server_%s.cfg", alias);
         r = write_file_at(dirfd, fname, data ?: "", len, 0640, 0, ggid);
         if (r < 0)
@@ -449,7 +452,8 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
                 overlays_fd = dir_open_nofollow(rootfd, "overlays");
                 if (overlays_fd < 0) {
                         r = rpc_error_set(e, overlays_fd == -ENOENT ? RPC_INVALID : RPC_INTERNAL,
-                                          "overlays: cannot open %s/overlays: %s", root, strerror(-overlays_fd));
+                                          "overlays: cannot open %s/overlays: %s", root,
+                                          strerror(-overlays_fd));
                         goto finish;
                 }
         }
@@ -459,10 +463,10 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
 
                 if (fd < 0) {
                         r = rpc_error_set(e, RPC_INVALID, "overlays[%zu]: '%s' %s", i, ref,
-                                          fd == -ENOENT ? "does not exist in overlays/" :
-                                          fd == -ENOTDIR ? "is not a directory" :
-                                          fd == -EXDEV || fd == -ELOOP ? "leads outside overlays/" :
-                                          strerror(-fd));
+                                          fd == -ENOENT                  ? "does not exist in overlays/"
+                                          : fd == -ENOTDIR               ? "is not a directory"
+                                          : fd == -EXDEV || fd == -ELOOP ? "leads outside overlays/"
+                                                                         : strerror(-fd));
                         goto finish;
                 }
                 ofds[i] = fd;
@@ -480,7 +484,8 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
         /* 3. Write a new directory next to the old one, then swap it in. */
         instances_fd = trusted_dir_open(rootfd, "instances");
         if (instances_fd < 0) {
-                r = rpc_error_set(e, RPC_INTERNAL, "cannot open %s/instances: %s", root, strerror(-instances_fd));
+                r = rpc_error_set(e, RPC_INTERNAL, "cannot open %s/instances: %s", root,
+                                  strerror(-instances_fd));
                 goto finish;
         }
         snprintf(stage, sizeof(stage), ".%s.new", name);
@@ -504,7 +509,8 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
         for (size_t i = 0; i < spec->n_overlays; i++) {
                 if (!spec->overlays[i].alias)
                         continue;
-                r = copy_alias_cfg(ofds[i], stage_fd, spec->overlays[i].path, spec->overlays[i].alias, ggid, e);
+                r = copy_alias_cfg(ofds[i], stage_fd, spec->overlays[i].path, spec->overlays[i].alias, ggid,
+                                   e);
                 if (r < 0)
                         goto fail_stage;
         }
@@ -561,9 +567,9 @@ int instance_remove(const char *root, const char *name, bool *ret_existed, struc
                 if (nfd >= 0) {
                         existed = true;
                         if (is_mount_root_at(nfd, "merged") > 0)
-                                return rpc_error_set(e, RPC_CONFLICT,
-                                                     "runtime/%s/merged is still mounted (is the server running?)",
-                                                     name);
+                                return rpc_error_set(
+                                        e, RPC_CONFLICT,
+                                        "runtime/%s/merged is still mounted (is the server running?)", name);
                 }
                 r = rm_rf_at(runtime_fd, name);
                 if (r < 0)

@@ -23,10 +23,10 @@
 #include "proto/rpc.h"
 #include "svc-host/hostd-spec.h"
 
-#define GAME_USER    "left4me-game"
-#define INSTALL_USER "left4me"
+#define GAME_USER      "left4me-game"
+#define INSTALL_USER   "left4me"
 #define FILE_MAX_BYTES (1024u * 1024u)
-#define RM_MAX_DEPTH 256u
+#define RM_MAX_DEPTH   256u
 
 /* openat2() with the given resolve flags; retries EAGAIN. Returns an fd or -errno. Where
  * openat2 is unavailable (ENOSYS: old kernel, or a seccomp filter that does not know it,
@@ -49,7 +49,8 @@ int trusted_dir_open(int rootfd, const char *name);
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 /* Writes a file below dirfd atomically (a temporary file, fsync, renameat); never follows a
  * symlink. uid/gid (uid_t) -1 leave the owner alone. */
-int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
+int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
+                  gid_t gid);
 /* Removes name below dirfd recursively, never following symlinks and never descending into
  * another mount (-EBUSY). Missing is success. */
 int rm_rf_at(int dirfd, const char *name);

@@ -25,7 +25,7 @@
 #include "svc-host/hostd-mount.h"
 #include "svc-host/hostd-spec.h"
 
-static const char *const allowed_roots[] = { "installation", "overlays", "workshop_cache" };
+static const char *const allowed_roots[] = {"installation", "overlays", "workshop_cache"};
 
 /* Enters PID 1's mount namespace when we are in another one (a unit with a private
  * namespace), so that the mount is the host's. */
@@ -92,13 +92,14 @@ static int stage_cfgs(int instance_fd, int runtime_fd, const char *name) {
                 (void) fchownat(upper_fd, "left4dead2", guid, ggid, AT_SYMLINK_NOFOLLOW);
         l4d2_fd = dir_open_nofollow(upper_fd, "left4dead2");
         if (l4d2_fd < 0)
-                return log_error_errno(l4d2_fd, "Cannot open runtime/%s/upper/left4dead2 (a symlink?): %m", name);
+                return log_error_errno(l4d2_fd, "Cannot open runtime/%s/upper/left4dead2 (a symlink?): %m",
+                                       name);
         if (mkdirat(l4d2_fd, "cfg", 0755) >= 0)
                 (void) fchownat(l4d2_fd, "cfg", guid, ggid, AT_SYMLINK_NOFOLLOW);
         cfg_fd = dir_open_nofollow(l4d2_fd, "cfg");
         if (cfg_fd < 0)
-                return log_error_errno(cfg_fd, "Cannot open runtime/%s/upper/left4dead2/cfg (a symlink?): %m",
-                                       name);
+                return log_error_errno(cfg_fd,
+                                       "Cannot open runtime/%s/upper/left4dead2/cfg (a symlink?): %m", name);
 
         /* Stale aliases first. */
         {
@@ -107,16 +108,19 @@ static int stage_cfgs(int instance_fd, int runtime_fd, const char *name) {
 
                 if (!cd) {
                         safe_close(dfd);
-                        return log_error_errno(-errno, "Cannot list runtime/%s/upper/left4dead2/cfg: %m", name);
+                        return log_error_errno(-errno, "Cannot list runtime/%s/upper/left4dead2/cfg: %m",
+                                               name);
                 }
                 while ((de = readdir(cd))) {
                         size_t l = strlen(de->d_name);
-                        if (l < 11 || strncmp(de->d_name, "server_", 7) != 0 || !streq(de->d_name + l - 4, ".cfg"))
+                        if (l < 11 || strncmp(de->d_name, "server_", 7) != 0 ||
+                            !streq(de->d_name + l - 4, ".cfg"))
                                 continue;
                         if (faccessat(instance_fd, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
                                 continue;
                         if (unlinkat(cfg_fd, de->d_name, 0) < 0 && errno != ENOENT && errno != EISDIR)
-                                log_warning_errno(-errno, "Cannot remove stale %s, ignoring: %m", de->d_name);
+                                log_warning_errno(-errno, "Cannot remove stale %s, ignoring: %m",
+                                                  de->d_name);
                 }
                 closedir(cd);
         }
@@ -142,7 +146,8 @@ static int stage_cfgs(int instance_fd, int runtime_fd, const char *name) {
                 }
                 r = write_file_at(cfg_fd, de->d_name, data, len, 0640, 0, ggid);
                 if (r < 0) {
-                        log_error_errno(r, "Cannot write runtime/%s/upper/left4dead2/cfg/%s: %m", name, de->d_name);
+                        log_error_errno(r, "Cannot write runtime/%s/upper/left4dead2/cfg/%s: %m", name,
+                                        de->d_name);
                         break;
                 }
         }
@@ -156,7 +161,7 @@ int hostd_mount(const char *root, const char *name) {
         _cleanup_strv_free_ char **lower = NULL;
         _cleanup_free_ char *env = NULL, *opts = NULL;
         _cleanup_free_ int *lfds = NULL;
-        int allow_fds[ELEMENTSOF(allowed_roots)] = { -1, -1, -1 };
+        int allow_fds[ELEMENTSOF(allowed_roots)] = {-1, -1, -1};
         struct rpc_error e = {};
         size_t n, len, optlen;
         char target[32];
@@ -178,7 +183,8 @@ int hostd_mount(const char *root, const char *name) {
                 return log_error_errno(instances_fd, "Cannot open %s/instances: %m", root);
         instance_fd = dir_open_nofollow(instances_fd, name);
         if (instance_fd < 0)
-                return log_error_errno(instance_fd, "Instance '%s' is not initialized (instances/%s): %m", name, name);
+                return log_error_errno(instance_fd, "Instance '%s' is not initialized (instances/%s): %m",
+                                       name, name);
         r = read_file_at(instance_fd, "instance.env", FILE_MAX_BYTES, &env, &len);
         if (r < 0)
                 return log_error_errno(r, "Cannot read instances/%s/instance.env: %m", name);
@@ -186,7 +192,8 @@ int hostd_mount(const char *root, const char *name) {
         if (r == -ENOENT)
                 return log_error_errno(r, "instances/%s/instance.env has no L4D2_LOWERDIRS", name);
         if (r == -E2BIG)
-                return log_error_errno(r, "L4D2_LOWERDIRS of '%s' has more than %u entries", name, SPEC_MAX_LAYERS);
+                return log_error_errno(r, "L4D2_LOWERDIRS of '%s' has more than %u entries", name,
+                                       SPEC_MAX_LAYERS);
         if (r < 0)
                 return log_error_errno(r, "L4D2_LOWERDIRS of '%s' is empty or has an empty entry", name);
 
@@ -214,14 +221,17 @@ int hostd_mount(const char *root, const char *name) {
         for (size_t i = 0; i < n; i++) {
                 lfds[i] = open_lowerdir(root, allow_fds, lower[i]);
                 if (lfds[i] == -EPERM) {
-                        r = log_error_errno(-EPERM, "Lower dir '%s' is not below %s/{installation,overlays,"
-                                            "workshop_cache}; refusing to mount", lower[i], root);
+                        r = log_error_errno(-EPERM,
+                                            "Lower dir '%s' is not below %s/{installation,overlays,"
+                                            "workshop_cache}; refusing to mount",
+                                            lower[i], root);
                         goto finish;
                 }
                 if (lfds[i] < 0) {
                         r = log_error_errno(lfds[i], "Lower dir '%s' cannot be used (%s): %m", lower[i],
-                                            lfds[i] == -EXDEV || lfds[i] == -ELOOP ? "leads outside its root" :
-                                            "missing or not a directory");
+                                            lfds[i] == -EXDEV || lfds[i] == -ELOOP
+                                                    ? "leads outside its root"
+                                                    : "missing or not a directory");
                         goto finish;
                 }
         }
@@ -237,7 +247,9 @@ int hostd_mount(const char *root, const char *name) {
         merged_fd = openat2_fd(runtime_fd, "merged", O_PATH | O_DIRECTORY, 0,
                                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (upper_fd < 0 || work_fd < 0 || merged_fd < 0) {
-                r = log_error_errno(upper_fd < 0 ? upper_fd : work_fd < 0 ? work_fd : merged_fd,
+                r = log_error_errno(upper_fd < 0  ? upper_fd
+                                    : work_fd < 0 ? work_fd
+                                                  : merged_fd,
                                     "Cannot open runtime/%s/{upper,work,merged}: %m", name);
                 goto finish;
         }
@@ -276,7 +288,8 @@ int hostd_mount(const char *root, const char *name) {
 
                 if (fstatfs(runtime_fd, &sfs) >= 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC)
                         log_error("runtime/%s is itself on an overlayfs, which cannot hold an upper dir; "
-                                  "put %s/runtime on a real file system (or a tmpfs)", name, root);
+                                  "put %s/runtime on a real file system (or a tmpfs)",
+                                  name, root);
                 log_error_errno(r, "Cannot mount the overlay of '%s' (%zu lower dirs): %m", name, n);
                 goto finish;
         }
@@ -334,7 +347,7 @@ int hostd_umount(const char *root, const char *name) {
                         if (umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH) >= 0)
                                 continue;
                 }
-                nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
         }
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Cannot check runtime/%s/merged: %m", name);

@@ -89,8 +89,8 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int a2s_query_start(sd_event *e, uint16_t port, uint64_t timeout_usec, a2s_done_cb cb, void *userdata) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in sa = {
+                .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         struct a2s_query *q;
         int r;
 
@@ -110,7 +110,8 @@ int a2s_query_start(sd_event *e, uint16_t port, uint64_t timeout_usec, a2s_done_
         }
         r = sd_event_add_io(e, &q->io, q->fd, EPOLLIN, on_readable, q);
         if (r >= 0)
-                r = sd_event_add_time_relative(e, &q->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_deadline, q);
+                r = sd_event_add_time_relative(e, &q->timer, CLOCK_MONOTONIC, timeout_usec, 0, on_deadline,
+                                               q);
         if (r >= 0)
                 r = query_send(q, false, 0);
         if (r < 0)

@@ -20,7 +20,7 @@ void instance_spec_done(struct instance_spec *s) {
         free(s->overlays);
         strv_free(s->arguments);
         strv_free(s->config);
-        *s = (struct instance_spec) {};
+        *s = (struct instance_spec){};
 }
 
 bool instance_name_is_valid(const char *name) {
@@ -83,8 +83,8 @@ bool spec_alias_is_valid(const char *alias) {
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = alias[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                      c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-'))
                         return false;
         }
         return true;
@@ -343,8 +343,10 @@ static int yp_parse_overlay_map(struct yp *y, const char *field, struct overlay_
         if (!path)
                 return yp_fail(y, "%s.path: is required", field);
         if (!spec_ref_is_valid(path))
-                return yp_fail(y, "%s.path: must be a relative path below overlays/ (components of "
-                               "A-Z a-z 0-9 . _ -, no '..', at most %u bytes)", field, SPEC_MAX_REF_LEN);
+                return yp_fail(y,
+                               "%s.path: must be a relative path below overlays/ (components of "
+                               "A-Z a-z 0-9 . _ -, no '..', at most %u bytes)",
+                               field, SPEC_MAX_REF_LEN);
         if (alias && !spec_alias_is_valid(alias))
                 return yp_fail(y, "%s.alias: must be 1-%u characters of A-Z a-z 0-9 _ -", field,
                                SPEC_MAX_ALIAS_LEN);
@@ -380,9 +382,10 @@ static int yp_parse_overlays(struct yp *y, struct instance_spec *s) {
                                 return r;
                         if (!spec_ref_is_valid(o.path)) {
                                 free(o.path);
-                                return yp_fail(y, "%s: must be a relative path below overlays/ (components of "
-                                               "A-Z a-z 0-9 . _ -, no '..', at most %u bytes)", name,
-                                               SPEC_MAX_REF_LEN);
+                                return yp_fail(y,
+                                               "%s: must be a relative path below overlays/ (components of "
+                                               "A-Z a-z 0-9 . _ -, no '..', at most %u bytes)",
+                                               name, SPEC_MAX_REF_LEN);
                         }
                 } else if (y->ev.type == YAML_MAPPING_START_EVENT) {
                         r = yp_parse_overlay_map(y, name, &o);
@@ -412,7 +415,8 @@ static int yp_parse_overlays(struct yp *y, struct instance_spec *s) {
                                                s->overlays[i].path, j);
                         if (s->overlays[i].alias && s->overlays[j].alias &&
                             streq(s->overlays[i].alias, s->overlays[j].alias))
-                                return yp_fail(y, "overlays[%zu].alias: '%s' is already used by overlays[%zu]",
+                                return yp_fail(y,
+                                               "overlays[%zu].alias: '%s' is already used by overlays[%zu]",
                                                i, s->overlays[i].alias, j);
                 }
         return 0;
@@ -505,7 +509,8 @@ static int yp_parse_document(struct yp *y, unsigned port_min, unsigned port_max,
                         if (s->config)
                                 return yp_fail(y, "config: given twice");
                         r = yp_parse_strv(y, "config", SPEC_MAX_CONFIG, valid_config_line,
-                                          "must be at most 4096 bytes without control characters", &s->config);
+                                          "must be at most 4096 bytes without control characters",
+                                          &s->config);
                 } else
                         r = yp_skip_value(y); /* unknown keys are ignored */
                 if (r < 0)
@@ -531,7 +536,7 @@ static int yp_parse_document(struct yp *y, unsigned port_min, unsigned port_max,
 int spec_parse(const char *text, size_t len, unsigned port_min, unsigned port_max, struct instance_spec *ret,
                struct rpc_error *e) {
         struct instance_spec s = {};
-        struct yp y = { .e = e };
+        struct yp y = {.e = e};
         int r;
 
         if (len > SPEC_MAX_BYTES)

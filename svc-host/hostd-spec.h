@@ -21,17 +21,17 @@
 
 #include "proto/rpc.h"
 
-#define SPEC_MAX_BYTES       (1024u * 1024u)
+#define SPEC_MAX_BYTES (1024u * 1024u)
 /* overlayfs stacks at most 500 lower layers (OVL_MAX_STACK); the installation is one. */
-#define SPEC_MAX_LAYERS      500u
-#define SPEC_MAX_OVERLAYS    (SPEC_MAX_LAYERS - 1u)
-#define SPEC_MAX_REF_LEN     255u
-#define SPEC_MAX_ALIAS_LEN   64u
-#define SPEC_MAX_ARGUMENTS   64u
-#define SPEC_MAX_ARG_LEN     256u
-#define SPEC_MAX_CONFIG      4096u
-#define SPEC_MAX_LINE_LEN    4096u
-#define INSTANCE_NAME_MAX    64u
+#define SPEC_MAX_LAYERS    500u
+#define SPEC_MAX_OVERLAYS  (SPEC_MAX_LAYERS - 1u)
+#define SPEC_MAX_REF_LEN   255u
+#define SPEC_MAX_ALIAS_LEN 64u
+#define SPEC_MAX_ARGUMENTS 64u
+#define SPEC_MAX_ARG_LEN   256u
+#define SPEC_MAX_CONFIG    4096u
+#define SPEC_MAX_LINE_LEN  4096u
+#define INSTANCE_NAME_MAX  64u
 
 struct overlay_ref {
         char *path;  /* relative to <root>/overlays, validated by spec_ref_is_valid() */

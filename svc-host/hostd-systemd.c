@@ -16,7 +16,7 @@
 #include "svc-host/hostd-systemd.h"
 
 #define JOB_TIMEOUT_USEC (120ULL * 1000000ULL)
-#define RECENT_JOBS 32
+#define RECENT_JOBS      32
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
@@ -25,11 +25,11 @@
 enum op_kind { OP_START, OP_STOP, OP_STATUS };
 
 enum op_step {
-        STEP_FILES,   /* EnableUnitFiles / DisableUnitFiles */
-        STEP_RELOAD,  /* Reload */
-        STEP_RESET,   /* ResetFailedUnit */
-        STEP_JOB,     /* StartUnit / StopUnit */
-        STEP_WAIT,    /* JobRemoved */
+        STEP_FILES,  /* EnableUnitFiles / DisableUnitFiles */
+        STEP_RELOAD, /* Reload */
+        STEP_RESET,  /* ResetFailedUnit */
+        STEP_JOB,    /* StartUnit / StopUnit */
+        STEP_WAIT,   /* JobRemoved */
         STEP_UNIT_PROPS,
         STEP_SERVICE_PROPS,
 };
@@ -178,7 +178,8 @@ static int bus_get(struct hostd_bus *b, sd_bus **ret) {
         r = sd_bus_attach_event(bus, b->event, 0);
         if (r < 0)
                 return r;
-        r = sd_bus_match_signal_async(bus, NULL, NULL, SD_PATH, SD_MGR, "JobRemoved", on_job_removed, NULL, b);
+        r = sd_bus_match_signal_async(bus, NULL, NULL, SD_PATH, SD_MGR, "JobRemoved", on_job_removed, NULL,
+                                      b);
         if (r < 0)
                 return r;
         r = sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
@@ -281,8 +282,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                         }
                 }
                 op->step = STEP_WAIT;
-                r = sd_event_add_time_relative(op->bus->event, &op->timer, CLOCK_MONOTONIC, JOB_TIMEOUT_USEC, 0,
-                                               on_job_timeout, op);
+                r = sd_event_add_time_relative(op->bus->event, &op->timer, CLOCK_MONOTONIC, JOB_TIMEOUT_USEC,
+                                               0, on_job_timeout, op);
                 if (r < 0)
                         op_finish(op, r, NULL, "cannot arm the job timer");
                 return 0;
@@ -309,10 +310,11 @@ static int op_next(struct unit_op *op) {
         switch (op->step) {
         case STEP_FILES:
                 r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MGR,
-                                                   op->kind == OP_START ? "EnableUnitFiles" : "DisableUnitFiles");
+                                                   op->kind == OP_START ? "EnableUnitFiles"
+                                                                        : "DisableUnitFiles");
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append_strv(m, (char *[]) { op->unit, NULL });
+                r = sd_bus_message_append_strv(m, (char *[]){op->unit, NULL});
                 if (r < 0)
                         return r;
                 if (op->kind == OP_START)
@@ -323,14 +325,15 @@ static int op_next(struct unit_op *op) {
                         return r;
                 return sd_bus_call_async(bus, NULL, m, on_reply, op, 0);
         case STEP_RELOAD:
-                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "Reload", on_reply, op, "");
+                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "Reload", on_reply, op,
+                                                "");
         case STEP_RESET:
-                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "ResetFailedUnit", on_reply,
-                                                op, "s", op->unit);
+                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "ResetFailedUnit",
+                                                on_reply, op, "s", op->unit);
         case STEP_JOB:
                 return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR,
-                                                op->kind == OP_START ? "StartUnit" : "StopUnit", on_reply, op, "ss",
-                                                op->unit, "replace");
+                                                op->kind == OP_START ? "StartUnit" : "StopUnit", on_reply,
+                                                op, "ss", op->unit, "replace");
         default:
                 return -EINVAL;
         }
@@ -455,7 +458,8 @@ static int parse_props(struct unit_op *op, sd_bus_message *m) {
                         st->invocation_id[0] = 0;
                         if (n == 16)
                                 for (size_t i = 0; i < 16; i++)
-                                        snprintf(st->invocation_id + 2 * i, 3, "%02x", ((const uint8_t *) p)[i]);
+                                        snprintf(st->invocation_id + 2 * i, 3, "%02x",
+                                                 ((const uint8_t *) p)[i]);
                         r = sd_bus_message_exit_container(m);
                         if (r < 0)
                                 return r;
@@ -497,8 +501,9 @@ static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         op->step = STEP_SERVICE_PROPS;
         r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", op->unit, &path);
         if (r >= 0)
-                r = sd_bus_call_method_async(op->bus->bus, NULL, SD_DEST, path, "org.freedesktop.DBus.Properties",
-                                             "GetAll", on_props, op, "s", "org.freedesktop.systemd1.Service");
+                r = sd_bus_call_method_async(op->bus->bus, NULL, SD_DEST, path,
+                                             "org.freedesktop.DBus.Properties", "GetAll", on_props, op, "s",
+                                             "org.freedesktop.systemd1.Service");
         if (r < 0)
                 op_finish(op, r, NULL, "cannot talk to systemd");
         return 0;
@@ -519,8 +524,8 @@ int unit_get_status(struct hostd_bus *b, const char *unit, unit_status_cb cb, vo
         op->st.cpu_nsec = UINT64_MAX;
         r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
         if (r >= 0)
-                r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                             on_props, op, "s", "org.freedesktop.systemd1.Unit");
+                r = sd_bus_call_method_async(b->bus, NULL, SD_DEST, path, "org.freedesktop.DBus.Properties",
+                                             "GetAll", on_props, op, "s", "org.freedesktop.systemd1.Unit");
         if (r < 0) {
                 op->status_cb = NULL;
                 op_free(op);

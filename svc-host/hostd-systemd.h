@@ -35,11 +35,11 @@ struct unit_status {
         char unit_file_state[32];
         char invocation_id[33]; /* hex, "" if none */
         uint32_t main_pid;
-        uint64_t since_usec;    /* realtime: when it entered its current state; 0 unknown */
+        uint64_t since_usec; /* realtime: when it entered its current state; 0 unknown */
         uint64_t active_enter_usec;
         uint32_t n_restarts;
-        uint64_t memory_bytes;  /* UINT64_MAX: unknown */
-        uint64_t cpu_nsec;      /* UINT64_MAX: unknown */
+        uint64_t memory_bytes; /* UINT64_MAX: unknown */
+        uint64_t cpu_nsec;     /* UINT64_MAX: unknown */
 };
 
 typedef void (*unit_status_cb)(int r, const struct unit_status *st, const char *message, void *userdata);

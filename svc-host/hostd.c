@@ -26,7 +26,7 @@
 #include "svc-host/hostd-systemd.h"
 
 #define A2S_TIMEOUT_USEC (300ULL * 1000ULL)
-#define LIST_MAX 1000u
+#define LIST_MAX         1000u
 
 struct busy_name {
         struct busy_name *next;
@@ -58,7 +58,8 @@ static int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, 
         struct busy_name *b = busy_find(h, name);
 
         if (b)
-                return rpc_call_fail(call, RPC_CONFLICT, "instance '%s' is busy (%s in progress)", name, b->op);
+                return rpc_call_fail(call, RPC_CONFLICT, "instance '%s' is busy (%s in progress)", name,
+                                     b->op);
         b = calloc(1, sizeof(*b));
         if (!b)
                 return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
@@ -96,7 +97,8 @@ struct name_args {
 };
 
 static const struct rpc_arg name_args_table[] = {
-        { "name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, INSTANCE_NAME_MAX, 0, check_name },
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, INSTANCE_NAME_MAX, 0,
+         check_name},
 };
 
 struct init_args {
@@ -105,8 +107,10 @@ struct init_args {
 };
 
 static const struct rpc_arg init_args_table[] = {
-        { "name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, INSTANCE_NAME_MAX, 0, check_name },
-        { "spec", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct init_args, spec), 0, SPEC_MAX_BYTES, 0, NULL },
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, INSTANCE_NAME_MAX, 0,
+         check_name},
+        {"spec", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct init_args, spec), 0, SPEC_MAX_BYTES, 0,
+         NULL},
 };
 
 static int parse_name(struct rpc_call *call, const msgpack_object *params, struct name_args *a) {
@@ -119,8 +123,10 @@ static int parse_name(struct rpc_call *call, const msgpack_object *params, struc
 
 static int check_root(struct hostd *h, struct rpc_call *call) {
         if (!h->root_ok)
-                return rpc_call_fail(call, RPC_UNAVAILABLE, "paths.root '%s' is not usable (absolute, no ':' ',' "
-                                     "whitespace or quotes)", h->cfg->root);
+                return rpc_call_fail(call, RPC_UNAVAILABLE,
+                                     "paths.root '%s' is not usable (absolute, no ':' ',' "
+                                     "whitespace or quotes)",
+                                     h->cfg->root);
         return 0;
 }
 
@@ -172,7 +178,7 @@ finish:
 /* ---- start / stop / delete / reset -------------------------------------------------------- */
 
 enum unit_call_kind { CALL_START, CALL_STOP, CALL_DELETE, CALL_RESET };
-static const char *const call_names[] = { "start", "stop", "delete", "reset" };
+static const char *const call_names[] = {"start", "stop", "delete", "reset"};
 
 struct unit_call {
         struct hostd *h;
@@ -222,8 +228,8 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
                 /* Stop failures are tolerated (a half-initialised instance must still be
                  * removable); removal itself refuses while the overlay is mounted. */
                 if (r < 0 && !bus_unreachable(r))
-                        log_warning("%s '%s': stopping %s failed, going on: %s", call_names[u->kind], u->name,
-                                    u->unit, message ?: strerror(-r));
+                        log_warning("%s '%s': stopping %s failed, going on: %s", call_names[u->kind],
+                                    u->name, u->unit, message ?: strerror(-r));
                 else if (r >= 0 && !streq(result, "done"))
                         log_warning("%s '%s': stop job of %s ended with '%s', going on", call_names[u->kind],
                                     u->name, u->unit, result);
@@ -235,14 +241,16 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
         if (r < 0) {
                 log_error("%s '%s': %s", call_names[u->kind], u->name, message ?: strerror(-r));
                 (void) rpc_call_fail(u->call,
-                                     r == -ETIMEDOUT ? RPC_TIMEOUT :
-                                     bus_unreachable(r) ? RPC_UNAVAILABLE : RPC_INTERNAL,
+                                     r == -ETIMEDOUT      ? RPC_TIMEOUT
+                                     : bus_unreachable(r) ? RPC_UNAVAILABLE
+                                                          : RPC_INTERNAL,
                                      "%s %s: %s", call_names[u->kind], u->unit, message ?: strerror(-r));
         } else if (!streq(result, "done")) {
                 log_error("%s '%s': job ended with '%s'", call_names[u->kind], u->name, result);
                 (void) rpc_call_fail(u->call,
-                                     streq(result, "canceled") ? RPC_CANCELLED :
-                                     streq(result, "timeout") ? RPC_TIMEOUT : RPC_INTERNAL,
+                                     streq(result, "canceled")  ? RPC_CANCELLED
+                                     : streq(result, "timeout") ? RPC_TIMEOUT
+                                                                : RPC_INTERNAL,
                                      "%s %s: the job ended with '%s' (see 'l4d2ctl logs %s' or "
                                      "journalctl -u %s)",
                                      call_names[u->kind], u->unit, result, u->name, u->unit);
@@ -417,8 +425,9 @@ static void pack_status(msgpack_packer *pk, const struct status_req *s) {
         else
                 rpc_pack_kv_nil(pk, "main_pid");
         {
-                uint64_t since = streq(st->active_state, "active") && st->active_enter_usec ? st->active_enter_usec
-                                                                                          : st->since_usec;
+                uint64_t since = streq(st->active_state, "active") && st->active_enter_usec
+                                         ? st->active_enter_usec
+                                         : st->since_usec;
                 if (u && since > 0)
                         rpc_pack_kv_uint(pk, "since_usec", since);
                 else
@@ -463,8 +472,9 @@ static void on_a2s(int r, const struct a2s_info *info, void *userdata) {
                 s->have_a2s = true;
         } else
                 snprintf(s->a2s_error, sizeof(s->a2s_error), "%s",
-                         r == -ETIMEDOUT ? "no answer within 300 ms" :
-                         r == -ECONNREFUSED ? "nothing listens on the port" : strerror(-r));
+                         r == -ETIMEDOUT      ? "no answer within 300 ms"
+                         : r == -ECONNREFUSED ? "nothing listens on the port"
+                                              : strerror(-r));
         s->done(s, s->userdata);
 }
 
@@ -496,7 +506,8 @@ static void status_gather(struct status_req *s) {
         (void) instance_inspect(s->h->cfg->root, s->name, &s->files);
         r = unit_get_status(s->h->bus, s->unit, on_unit_status, s);
         if (r < 0) {
-                snprintf(s->systemd_error, sizeof(s->systemd_error), "systemd is unreachable: %s", strerror(-r));
+                snprintf(s->systemd_error, sizeof(s->systemd_error), "systemd is unreachable: %s",
+                         strerror(-r));
                 s->done(s, s->userdata);
         }
 }
@@ -594,7 +605,8 @@ static int method_list(struct rpc_call *call, const msgpack_object *params, void
                 return r;
         r = instance_list(h->cfg->root, &names);
         if (r < 0)
-                return rpc_call_fail(call, RPC_INTERNAL, "cannot list %s/instances: %s", h->cfg->root, strerror(-r));
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot list %s/instances: %s", h->cfg->root,
+                                     strerror(-r));
         l = calloc(1, sizeof(*l));
         if (!l)
                 return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
@@ -672,7 +684,8 @@ static void on_install_done(int r, const char *message, void *userdata) {
                 (void) rpc_call_reply(ir->call);
         } else {
                 log_full_errno(r == -ECANCELED ? LOG_NOTICE : LOG_ERR, 0, "Install: %s", message);
-                (void) rpc_call_fail(ir->call, r == -ECANCELED ? RPC_CANCELLED : RPC_INTERNAL, "%s", message);
+                (void) rpc_call_fail(ir->call, r == -ECANCELED ? RPC_CANCELLED : RPC_INTERNAL, "%s",
+                                     message);
         }
         h->install = NULL;
         rpc_server_busy_unref(daemon_server(h->daemon));
@@ -695,7 +708,7 @@ static void on_install_abandon(struct rpc_call *call, void *userdata) {
 
 static int method_install(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct hostd *h = userdata;
-        struct install_params p = { .steamcmd = h->cfg->steamcmd, .root = h->cfg->root, .user = INSTALL_USER };
+        struct install_params p = {.steamcmd = h->cfg->steamcmd, .root = h->cfg->root, .user = INSTALL_USER};
         struct rpc_error e = {};
         struct install_run *ir;
         char err[512] = "";
@@ -717,8 +730,8 @@ static int method_install(struct rpc_call *call, const msgpack_object *params, v
         if (r < 0) {
                 free(ir);
                 log_error("Install: %s", err[0] ? err : strerror(-r));
-                return rpc_call_fail(call, r == -ENOENT || r == -ESRCH ? RPC_UNAVAILABLE : RPC_INTERNAL, "%s",
-                                     err[0] ? err : strerror(-r));
+                return rpc_call_fail(call, r == -ENOENT || r == -ESRCH ? RPC_UNAVAILABLE : RPC_INTERNAL,
+                                     "%s", err[0] ? err : strerror(-r));
         }
         log_info("Install started (steamcmd %s, pid %s)", h->cfg->steamcmd, "in its own group");
         h->install = ir;
@@ -731,14 +744,14 @@ static int method_install(struct rpc_call *call, const msgpack_object *params, v
 /* ---- daemon ----------------------------------------------------------------------------- */
 
 static const struct rpc_method methods[] = {
-        { "instance.initialize", method_initialize, RPC_ACCESS_GROUP },
-        { "instance.start", method_start, RPC_ACCESS_GROUP },
-        { "instance.stop", method_stop, RPC_ACCESS_GROUP },
-        { "instance.delete", method_delete, RPC_ACCESS_GROUP },
-        { "instance.reset", method_reset, RPC_ACCESS_GROUP },
-        { "instance.status", method_status, RPC_ACCESS_GROUP },
-        { "instance.list", method_list, RPC_ACCESS_GROUP },
-        { "game.install", method_install, RPC_ACCESS_GROUP },
+        {"instance.initialize", method_initialize, RPC_ACCESS_GROUP},
+        {"instance.start", method_start, RPC_ACCESS_GROUP},
+        {"instance.stop", method_stop, RPC_ACCESS_GROUP},
+        {"instance.delete", method_delete, RPC_ACCESS_GROUP},
+        {"instance.reset", method_reset, RPC_ACCESS_GROUP},
+        {"instance.status", method_status, RPC_ACCESS_GROUP},
+        {"instance.list", method_list, RPC_ACCESS_GROUP},
+        {"game.install", method_install, RPC_ACCESS_GROUP},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {
@@ -755,7 +768,8 @@ static int setup(struct daemon *d, void **ret_userdata) {
         h->root_ok = spec_root_is_valid(h->cfg->root);
         if (!h->root_ok)
                 log_error("paths.root '%s' cannot be used (absolute, without ':' ',' whitespace or quotes); "
-                          "instance operations will fail", h->cfg->root);
+                          "instance operations will fail",
+                          h->cfg->root);
         /* sd_event_add_child() needs SIGCHLD blocked; children unblock it before exec. */
         sigemptyset(&ss);
         sigaddset(&ss, SIGCHLD);
@@ -812,7 +826,8 @@ static const struct daemon_def def = {
         .teardown = teardown,
         .health = health,
         .subcommand = hostd_subcommand,
-        .subcommand_help = "  mount NAME     mount the overlay of instance NAME (left4me-server@.service ExecStartPre)\n"
+        .subcommand_help = "  mount NAME     mount the overlay of instance NAME (left4me-server@.service "
+                           "ExecStartPre)\n"
                            "  umount NAME    unmount it and clean work/work (ExecStopPost)\n",
 };
 

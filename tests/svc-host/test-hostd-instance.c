@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -21,6 +22,20 @@
 static char tmpl[] = "/tmp/test-hostd-XXXXXX";
 static char *root;
 
+/* /bin/sh -c cmd; returns its exit status. */
+static int run_shell(const char *cmd) {
+        int status;
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) < 0)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static void sh(const char *fmt, ...) _printf_(1, 2);
 static void sh(const char *fmt, ...) {
         char *cmd = NULL, *full = NULL;
@@ -30,7 +45,7 @@ static void sh(const char *fmt, ...) {
         cr_assert(vasprintf(&cmd, fmt, ap) > 0);
         va_end(ap);
         cr_assert(asprintf(&full, "set -e; cd '%s'; %s", root, cmd) > 0);
-        cr_assert_eq(system(full), 0, "failed: %s", cmd);
+        cr_assert_eq(run_shell(full), 0, "failed: %s", cmd);
         free(cmd);
         free(full);
 }
@@ -57,10 +72,11 @@ static char *slurp(const char *rel) {
 static void setup(void) {
         if (geteuid() != 0)
                 cr_skip_test("needs root (ownership checks, mounts)");
-        strcpy(tmpl, "/tmp/test-hostd-XXXXXX");
+        memcpy(tmpl, "/tmp/test-hostd-XXXXXX", sizeof(tmpl));
         root = mkdtemp(tmpl);
         cr_assert_not_null(root);
-        sh("mkdir -p instances runtime installation overlays/a/left4dead2/cfg overlays/b overlays/nested/deep;"
+        sh("mkdir -p instances runtime installation overlays/a/left4dead2/cfg overlays/b "
+           "overlays/nested/deep;"
            "chmod 755 . instances runtime;"
            "echo 'sv_a 1' >overlays/a/left4dead2/cfg/server.cfg;"
            "ln -s a overlays/alias_to_a;"
@@ -76,7 +92,7 @@ static void teardown(void) {
         if (!root)
                 return;
         snprintf(cmd, sizeof(cmd), "umount -R '%s/runtime/x/merged' 2>/dev/null; rm -rf '%s'", root, root);
-        (void) !system(cmd);
+        (void) run_shell(cmd);
         root = NULL;
         openat2_force_fallback(false);
 }
@@ -85,7 +101,7 @@ static int init(const char *name, const char *text, struct rpc_error *e) {
         struct instance_spec s = {};
         int r;
 
-        *e = (struct rpc_error) {};
+        *e = (struct rpc_error){};
         r = spec_parse(text, strlen(text), 1, 65535, &s, e);
         cr_assert_eq(r, 0, "spec refused: %s", e->message);
         r = instance_initialize(root, name, text, strlen(text), &s, e);
@@ -133,7 +149,7 @@ Test(instance, writes_files_fallback) {
 }
 
 static void escapes_refused(void) {
-        const char *bad[] = { "abs", "up", "sneaky", "missing", "abs/passwd" };
+        const char *bad[] = {"abs", "up", "sneaky", "missing", "abs/passwd"};
         struct rpc_error e;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -166,7 +182,8 @@ Test(instance, alias_cfg_symlink_refused) {
         cr_assert(strstr(e.message, "server.cfg"), "%s", e.message);
         cr_assert_not(exists("instances/y"));
         sh("rm overlays/c/left4dead2/cfg/server.cfg && mkfifo overlays/c/left4dead2/cfg/server.cfg");
-        cr_assert_lt(init("y", "port: 27015\noverlays: [{path: c, alias: c}]\n", &e), 0, "a FIFO must not block");
+        cr_assert_lt(init("y", "port: 27015\noverlays: [{path: c, alias: c}]\n", &e), 0,
+                     "a FIFO must not block");
         cr_assert_not(exists("instances/y"));
         /* No server.cfg at all: an empty copy, so "exec server_c" does not fail. */
         sh("rm overlays/c/left4dead2/cfg/server.cfg");

@@ -17,8 +17,8 @@
 #define ROOT "/var/lib/left4me"
 
 static int parse(const char *text, struct instance_spec *s, struct rpc_error *e) {
-        *s = (struct instance_spec) {};
-        *e = (struct rpc_error) {};
+        *s = (struct instance_spec){};
+        *e = (struct rpc_error){};
         return spec_parse(text, strlen(text), PMIN, PMAX, s, e);
 }
 
@@ -241,11 +241,11 @@ Test(spec, long_config_line) {
         int o = snprintf(text, n + 64, "port: 27015\nconfig:\n  - ");
 
         memset(text + o, 'x', n - 1);
-        strcpy(text + o + n - 1, "\n");
+        memcpy(text + o + n - 1, "\n", 2);
         accepted(text, &s); /* exactly 4096 bytes */
         instance_spec_done(&s);
         memset(text + o, 'x', n);
-        strcpy(text + o + n, "\n");
+        memcpy(text + o + n, "\n", 2);
         refused(text, "config[0]");
         free(text);
 }
@@ -307,7 +307,7 @@ Test(spec, deep_nesting_in_ignored_key) {
         char *text = malloc(depth * 2 + 64);
         struct instance_spec s;
         struct rpc_error e;
-        size_t o = (size_t) sprintf(text, "port: 27015\nx: ");
+        size_t o = (size_t) snprintf(text, depth * 2 + 64, "port: 27015\nx: ");
         int r;
 
         memset(text + o, '[', depth);
@@ -343,9 +343,13 @@ Test(spec, bit_flips_never_crash) {
 }
 
 Test(names, instance_names) {
-        const char *good[] = { "a", "0", "web1", "s_1-x", "1234567890123456789012345678901234567890123456789012345678901234" };
-        const char *bad[] = { "", "-a", "_a", "A", "aB", "a b", "a/b", "..", ".a", "a.b", "ü",
-                              "12345678901234567890123456789012345678901234567890123456789012345", "a\n" };
+        const char *good[] = {"a", "0", "web1", "s_1-x",
+                              "1234567890123456789012345678901234567890123456789012345678901234"};
+        const char *bad[] = {
+                "",   "-a",  "_a",  "A",
+                "aB", "a b", "a/b", "..",
+                ".a", "a.b", "ü",   "12345678901234567890123456789012345678901234567890123456789012345",
+                "a\n"};
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 cr_assert(instance_name_is_valid(good[i]), "%s", good[i]);
