@@ -23,7 +23,7 @@ $(BUILD)/tests/test-jobd: $(TEST_JOBD_SRCS:%.c=$(BUILD)/obj/%.o) $(JOBD_CORE_OBJ
 BLACKBOX += tests/svc-jobs/blackbox.sh tests/svc-jobs/crashloop.sh
 
 # Benchmarks: storage layer and raw SQLite (C), end to end through the socket (script).
-#BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh
+BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh
 $(BUILD)/bench/jobs-bench-db: $(BUILD)/obj/bench/jobs-bench-db.o $(JOBD_CORE_OBJS) $(LIBLEFT4ME)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack sqlite3)
