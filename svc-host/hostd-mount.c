@@ -288,7 +288,7 @@ int hostd_mount(const char *root, const char *name) {
 
                 if (fstatfs(runtime_fd, &sfs) >= 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC)
                         log_error("runtime/%s is itself on an overlayfs, which cannot hold an upper dir; "
-                                  "put %s/runtime on a real file system (or a tmpfs)",
+                                  "put %s/runtime on a real filesystem or a tmpfs",
                                   name, root);
                 log_error_errno(r, "Cannot mount the overlay of '%s' (%zu lower dirs): %m", name, n);
                 goto finish;
