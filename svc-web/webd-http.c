@@ -31,8 +31,10 @@ int webd_send_text(h2o_req_t *req, int status, const char *reason, const char *c
                    const char *body, size_t len) {
         req->res.status = status;
         req->res.reason = reason;
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                       strlen(content_type));
+        /* h2o keeps a pointer to header values: copy into the request's pool. */
+        h2o_iovec_t ct = h2o_strdup(&req->pool, content_type, SIZE_MAX);
+
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct.base, ct.len);
         add_common_headers(req);
         /* h2o_send_inline copies the body into the request's pool. */
         h2o_send_inline(req, body, len);
@@ -181,8 +183,11 @@ static void add_allow_header(h2o_req_t *req, const char *path, size_t path_len) 
                 if (n >= sizeof(allow))
                         break;
         }
-        if (n > 0 && n < sizeof(allow))
-                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, n);
+        if (n > 0 && n < sizeof(allow)) {
+                /* h2o keeps a pointer to header values: the value must live in the pool. */
+                h2o_iovec_t v = h2o_strdup(&req->pool, allow, n);
+                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, v.base, v.len);
+        }
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {

@@ -94,6 +94,12 @@ void webd_stop(struct webd *w, const char *why) {
         if (w->http_initialized) {
                 h2o_context_request_shutdown(&w->ctx);
                 sse_hub_close_all(&w->sse);
+                /* Idle keep-alive connections wait in h2o's request-read timeout (10 s);
+                 * h2o 2.2.5 has no call to close them, but its timeouts expire entries by
+                 * registered_at + timeout, so a zero timeout closes them on the next loop
+                 * iteration (reqread_on_timeout), the normal way. */
+                w->ctx.http1.req_timeout.timeout = 0;
+                w->ctx.http2.idle_timeout.timeout = 0;
         }
         if (w->http_conns > 0 && w->idle_timeout_initialized)
                 h2o_timeout_link(w->loop, &w->drain_timeout, &w->drain_entry);
