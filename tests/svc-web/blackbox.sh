@@ -104,6 +104,9 @@ alive || fail "webd died on hostile input"
 $CHECK health "$PORT" >/dev/null || fail "/health after hostile input"
 "$BUILD/l4d2ctl" --socket-dir "$TMP" ping web >/dev/null || fail "ping after hostile input"
 
+step "connection limits (limits.max_connections = 16) on both sockets"
+$CHECK limits "$PORT" "$TMP/web.sock" 16 || fail "connection limits"
+
 step "many connections at once"
 for i in $(seq 40); do curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" & done
 wait_jobs_ok=1

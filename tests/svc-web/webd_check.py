@@ -238,6 +238,43 @@ def hold_rpc(path, seconds):
     s.close()
 
 
+def check_limits(port, path, n):
+    """limits.max_connections = n: the (n+1)th RPC connection gets an error and is closed;
+    the (n+1)th HTTP connection is not served until one of the n closes."""
+    held = [rpc_connect(path) for _ in range(n)]
+    time.sleep(0.2)
+    r = expect_error_or_close(path, msgpack.packb([0, 1, "sys.health", []]), "connection over the limit")
+    if not r.startswith("error"):
+        fail("RPC connection over the limit: %s" % r)
+    for s in held:
+        s.close()
+    time.sleep(0.2)
+    err, res = rpc_call(path, "sys.health")
+    if err is not None:
+        fail("RPC after the limit was lifted: %r" % err)
+    print("  rpc limit: connection %d refused with an error" % (n + 1))
+
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
+    time.sleep(0.2)
+    s = socket.create_connection(("127.0.0.1", port), timeout=1)  # the kernel backlog takes it
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    try:
+        data = s.recv(100)
+        fail("HTTP connection over the limit was served: %r" % data)
+    except socket.timeout:
+        pass
+    held.pop().close()
+    s.settimeout(5)
+    data = s.recv(100)
+    if status_of(data) != 200:
+        fail("HTTP connection over the limit, after one closed: %r" % data)
+    s.close()
+    for h in held:
+        h.close()
+    print("  http limit: connection %d waited in the backlog until one closed" % (n + 1))
+    print("limits ok")
+
+
 def main():
     if len(sys.argv) < 3:
         fail(__doc__)
@@ -254,6 +291,8 @@ def main():
         hold_keepalive(int(args[0]), float(args[1]))
     elif check == "idle-socket":
         hold_idle_socket(int(args[0]), float(args[1]))
+    elif check == "limits":
+        check_limits(int(args[0]), args[1], int(args[2]))
     elif check == "hold-rpc":
         hold_rpc(args[0], float(args[1]))
     else:
