@@ -168,10 +168,17 @@ static bool handle_result(struct exec *x, const char *method, const msgpack_obje
                 else
                         line(x, "info", "instance.initialize: server '%s'", a);
         } else if (streq(method, "instance.start") || streq(method, "instance.stop")) {
+                /* hostd answers {unit, active_state, sub_state} (the documented contract) or
+                 * {name, unit, result} (the systemd job's result): show whichever came. */
                 obj_str(o, "unit", a, sizeof(a));
-                obj_str(o, "active_state", b, sizeof(b));
-                obj_str(o, "sub_state", c, sizeof(c));
-                line(x, "info", "%s: %s is %s (%s)", method, a, b, c);
+                if (o && rpc_map_get(o, "active_state")) {
+                        obj_str(o, "active_state", b, sizeof(b));
+                        obj_str(o, "sub_state", c, sizeof(c));
+                        line(x, "info", "%s: %s is %s (%s)", method, a, b, c);
+                } else {
+                        obj_str(o, "result", b, sizeof(b));
+                        line(x, "info", "%s: %s: %s", method, a, b);
+                }
         } else
                 line(x, "info", "%s: done", method);
         return true;

@@ -8,6 +8,9 @@ JOBD_LIBS = $(call pc_libs,libsystemd msgpack yaml-0.1 sqlite3)
 
 BINS += $(BUILD)/left4me-jobd
 CLI_SRCS += cli/cmd-jobs.c
+# cli/cli.mk's link rule expanded CLI_SRCS before this file was read: add the object to
+# l4d2ctl's prerequisites directly (its recipe links $^).
+$(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-jobs.o
 
 $(BUILD)/left4me-jobd: $(BUILD)/obj/svc-jobs/jobd.o $(JOBD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JOBD_LIBS)
@@ -27,3 +30,7 @@ BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh
 $(BUILD)/bench/jobs-bench-db: $(BUILD)/obj/bench/jobs-bench-db.o $(JOBD_CORE_OBJS) $(LIBLEFT4ME)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack sqlite3)
+
+# The real-systemd tier: install, server start/stop/delete through jobd with the fake game,
+# idle exit, cancel of a running install, SIGKILL under a running install.
+E2E += tests/e2e/jobs-lifecycle.sh
