@@ -2,5 +2,7 @@
 CLI_SRCS += cli/l4d2ctl.c
 BINS += $(BUILD)/l4d2ctl
 
-$(BUILD)/l4d2ctl: $(CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
+# Second expansion: the areas' .mk files, included after this one, still add to CLI_SRCS.
+.SECONDEXPANSION:
+$(BUILD)/l4d2ctl: $$(patsubst %.c,$$(BUILD)/obj/%.o,$$(sort $$(CLI_SRCS))) $$(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack yaml-0.1 libsystemd)

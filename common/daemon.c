@@ -299,8 +299,9 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
                         goto finish;
         }
 
-        /* The method table's userdata can only be known now. */
+        /* The method table's and the health hook's userdata can only be known now. */
         rpc_server_set_userdata(d.server, d.userdata);
+        d.sys.health_userdata = d.userdata;
 
         (void) sd_notify(0, "READY=1\nSTATUS=Serving.");
         log_debug("Ready with %d socket(s).", n_fds);

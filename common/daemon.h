@@ -25,8 +25,8 @@ struct daemon_def {
         /* Adds daemon-specific fields to sys.health (a map's pairs); returns how many pairs it
          * will pack when pk is NULL, packs them otherwise. Optional. */
         size_t (*health)(struct daemon *d, void *userdata, msgpack_packer *pk);
-        /* Extra subcommands handled before the daemon starts (hostd's "mount NAME"): argv[1]
-         * is the subcommand. Return -ENOTSUP to fall through to daemon mode. Optional. */
+        /* Extra subcommands handled instead of running the daemon (hostd's "mount NAME"):
+         * argv[0] is the subcommand, argv[1..] its arguments. Returns < 0 on failure. Optional. */
         int (*subcommand)(int argc, char **argv, const struct l4m_config *cfg);
         const char *subcommand_help;
 };

@@ -9,9 +9,6 @@ $(BUILD)/left4me-hostd: $(HOSTD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
 
 CLI_SRCS += cli/cmd-host.c
-# cli/cli.mk is included before this file, so its rule expanded CLI_SRCS already: add the
-# object to l4d2ctl's prerequisites directly (its recipe links $^).
-$(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-host.o
 
 E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/host-install.sh
 
