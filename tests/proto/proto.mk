@@ -2,7 +2,7 @@
 # black-box tests of the server side.
 FIXTURES += $(BUILD)/left4me-testd
 UNIT_TESTS += $(BUILD)/test-proto
-BLACKBOX += tests/proto/blackbox.sh
+BLACKBOX += tests/proto/blackbox.sh tests/proto/daemons.sh
 
 $(BUILD)/left4me-testd: $(BUILD)/obj/tests/proto/testd.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)

@@ -80,9 +80,11 @@ class Client:
 class Daemon:
     """Runs `binary args...` under systemd-socket-activate on temporary sockets."""
 
-    def __init__(self, binary, args=(), sockets=("rpc",), tcp=None, config=None, env=None):
+    def __init__(self, binary, args=(), sockets=("rpc",), tcp=None, config=None, env=None, sockname="test"):
         self.dir = tempfile.mkdtemp(prefix="l4m-bb-")
-        self.socket = os.path.join(self.dir, "test.sock")
+        self.socket = os.path.join(self.dir, sockname + ".sock")
+        if config and "{dir}" in config:
+            config = config.replace("{dir}", self.dir)
         cfg = os.path.join(self.dir, "left4me.yaml")
         with open(cfg, "w") as f:
             f.write(config or "")

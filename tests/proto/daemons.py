@@ -1,0 +1,117 @@
+"""The same protocol checks against each real daemon (hostd, jobd, logd, webd's RPC socket),
+each under systemd-socket-activate on a temporary socket: our client (l4d2ctl ping) and an
+independent one (python3-msgpack) get sys.health; hostile messages get an error or a closed
+connection while a bystander keeps being served; the daemon exits when idle."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from pylib.l4m import BUILD, Daemon, RpcError  # noqa: E402
+
+HOSTILE = [
+    ("array32 bomb", b"\xdd\xff\xff\xff\xff"),
+    ("map32 bomb", b"\xdf\xff\xff\xff\xff"),
+    ("str32 claim", b"\x94\x00\x01\xdb\xff\xff\xff\xff"),
+    ("bin32 claim", b"\xc6\xff\xff\xff\xff"),
+    ("reserved byte", b"\xc1"),
+    ("deep nesting", b"\x91" * 200),
+    ("garbage", bytes(range(0xc1, 0x100)) * 4),
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Base:
+    binary = None
+    service = None
+    config = "paths: {root: {dir}/root, run: {dir}}\n"
+    tcp = False
+
+    def start(self, idle="0"):
+        root = None
+        kwargs = {}
+        if self.tcp:
+            kwargs["tcp"] = "127.0.0.1:%d" % free_port()
+        d = Daemon(self.binary, ["--idle-exit", idle], config=self.config, sockname=self.service, **kwargs)
+        root = os.path.join(d.dir, "root")
+        os.makedirs(root, exist_ok=True)
+        for sub in ("instances", "runtime", "overlays", "installation", "tmp"):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+        return d
+
+    def setUp(self):
+        self.d = self.start()
+
+    def tearDown(self):
+        self.d.stop()
+
+    def test_health_from_both_clients(self):
+        h = self.d.client().call("sys.health")
+        self.assertEqual(h["status"], "ok")
+        self.assertEqual(h["service"], self.binary)
+        out = subprocess.run([os.path.join(BUILD, "l4d2ctl"), "--socket-dir", self.d.dir, "ping", self.service],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(self.binary, out.stdout)
+
+    def test_unknown_method_and_bad_args(self):
+        c = self.d.client()
+        with self.assertRaises(RpcError) as e:
+            c.call("no.such.method")
+        self.assertEqual(e.exception.code, "invalid")
+        with self.assertRaises(RpcError) as e:
+            c.call("sys.version", {"junk": True})
+        self.assertEqual(e.exception.code, "invalid")
+
+    def test_hostile_input(self):
+        bystander = self.d.client()
+        bystander.call("sys.health")
+        for name, payload in HOSTILE:
+            c = self.d.client()
+            c.sock.sendall(payload)
+            m = c.read()
+            if m is not None:
+                self.assertEqual(m[0:2], [2, "rpc.error"], name)
+                self.assertIsNone(c.read(), name + ": connection should close")
+            c.close()
+            self.assertEqual(bystander.call("sys.health")["status"], "ok", name)
+        self.assertTrue(self.d.alive())
+
+    def test_idle_exit(self):
+        d = self.start(idle="1")
+        try:
+            d.client().call("sys.health")
+            self.assertTrue(d.wait_exit(6), "did not exit when idle")
+            self.assertEqual(d.proc.returncode, 0)
+        finally:
+            d.stop()
+
+
+class Hostd(Base, unittest.TestCase):
+    binary, service = "left4me-hostd", "host"
+
+
+class Jobd(Base, unittest.TestCase):
+    binary, service = "left4me-jobd", "jobs"
+
+
+class Logd(Base, unittest.TestCase):
+    binary, service = "left4me-logd", "logs"
+
+
+class Webd(Base, unittest.TestCase):
+    binary, service, tcp = "left4me-webd", "web", True
+
+
+if __name__ == "__main__":
+    unittest.main()
