@@ -84,6 +84,60 @@ assert_contains "$all" "line 20" "--all-invocations still has the old run"
 old=$(ct l4d2ctl logs $N --invocation "$INV1" -n 1000 | msgs)
 assert_contains "$old" "line 30" "--invocation: the old run"
 
+# Where "current" came from: systemd over D-Bus, or the journal (logd says so once).
+if ct journalctl -u left4me-logs.service -o cat | grep -q "System bus not available"; then
+        summary "logs: the current invocation came from the journal (no system bus in the container)"
+else
+        summary "logs: the current invocation came from systemd over D-Bus"
+fi
+
+echo "--- follow latency under journald"
+ct_sh "cat >/run/lg1/lat.py" <<'PY'
+import msgpack, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("/run/left4me/logs.sock")
+s.sendall(msgpack.packb([0, 1, "logs.follow", [{"target": {"kind": "server", "name": sys.argv[1]}, "lines": 0}]]))
+time.sleep(0.5)
+u, lat, recv = msgpack.Unpacker(raw=False), [], []
+for i in range(int(sys.argv[3])):
+    t = time.time_ns()
+    with open(sys.argv[2], "a") as f:
+        f.write("lat %d %d\n" % (i, t))
+    done = False
+    while not done:
+        u.feed(s.recv(65536))
+        for m in u:
+            if m[0] == 2 and m[2][1]["type"] == "entry" and m[2][1]["message"].startswith("lat %d " % i):
+                lat.append((time.time_ns() - t) / 1e6); done = True
+                recv.append((m[2][1]["realtime_usec"] * 1000 - t) / 1e6)
+    time.sleep(0.05)
+# the same through `journalctl -f`, for comparison
+import subprocess
+jc = subprocess.Popen(["journalctl", "-f", "-n", "0", "-o", "cat", "-u", "left4me-server@%s.service" % sys.argv[1]],
+                      stdout=subprocess.PIPE, text=True)
+time.sleep(1)
+jl = []
+for i in range(int(sys.argv[3]) // 2):
+    t = time.time_ns()
+    with open(sys.argv[2], "a") as f:
+        f.write("jlat %d %d\n" % (i, t))
+    while not jc.stdout.readline().startswith("jlat %d " % i):
+        pass
+    jl.append((time.time_ns() - t) / 1e6)
+    time.sleep(0.05)
+jc.kill()
+jl.sort()
+lat.sort()
+recv.sort()
+print("follow latency under journald (append to the game's input -> client), %d samples: p50 %.1f ms, p99 %.1f ms"
+      " (append -> journald's receive timestamp: p50 %.1f ms; journalctl -f: p50 %.1f ms, p99 %.1f ms)"
+      % (len(lat), lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))], recv[len(recv) // 2],
+         jl[len(jl) // 2], jl[min(len(jl) - 1, int(len(jl) * 0.99))]))
+PY
+lat=$(ct timeout 120 /usr/bin/python3 /run/lg1/lat.py $N $IN 100) || fail "latency: $lat"
+echo "$lat"
+summary "logs: $lat"
+
 echo "--- resume from a cursor after logd is killed"
 cur=$(ct l4d2ctl logs $N -n 1 --json | sed -E 's/.*"cursor":"([^"]*)".*/\1/')
 [ -n "$cur" ] || fail "no cursor"
