@@ -98,7 +98,12 @@ check(h["paused_followers"] == 1, "the stalled follower is paused (%d)" % h["pau
 grow = peak - base
 print("logd anonymous memory: base %d KiB, peak %d KiB (+%d KiB); output cap 4096 KiB per connection"
       % (base // 1024, peak // 1024, grow // 1024))
-check(grow < 8 * 1024 * 1024, "logd's memory grew by less than 8 MiB (the stalled connection's cap is 4 MiB)")
+with open("/proc/%d/maps" % d.proc.pid) as f:
+    sanitized = "libasan" in f.read()
+if sanitized:
+    print("note: logd runs under AddressSanitizer (its quarantine keeps freed memory): memory bound not checked")
+else:
+    check(grow < 8 * 1024 * 1024, "logd's memory grew by less than 8 MiB (the stalled connection's cap is 4 MiB)")
 
 # The stalled client reads now: everything arrives, in order, nothing lost.
 stalled.settimeout(30)
