@@ -29,7 +29,7 @@ int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx);
 struct logs_opts {
         const char *kind; /* server, build, service */
         const char *name;
-        long long lines;   /* -1: not given */
+        long long lines; /* -1: not given */
         bool follow;
         const char *invocation; /* NULL: the service's default */
         long long since_usec;   /* -1: none */
@@ -43,26 +43,25 @@ struct logs_opts {
 };
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: l4d2ctl logs NAME [OPTIONS]\n\n"
-                "Prints the journal of a game server (its current run by default), a build unit or\n"
-                "one of left4me's services.\n\n"
-                "Options:\n"
-                "  -n, --lines N          the last N entries (default 200, at most 10000); with\n"
-                "                         --since/--after-cursor: at most N entries from there\n"
-                "  -f, --follow           keep printing new entries (and restarts) until interrupted\n"
-                "      --no-follow        print and exit (the default)\n"
-                "  -a, --all-invocations  every run of the unit, not only the current one\n"
-                "      --invocation ID    one run, by its 32-hex-digit invocation id\n"
-                "  -S, --since T          entries from time T: @EPOCH, 'YYYY-MM-DD[ HH:MM[:SS]]'\n"
-                "                         (local time) or -N[s|m|h|d] (that long ago)\n"
-                "      --after-cursor C   entries after journal cursor C (from an earlier --json)\n"
-                "  -u, --unit KIND        what NAME is: server (default), build (a unit name\n"
-                "                         left4me-build-<overlay>-<n>.service), service (host,\n"
-                "                         jobs, logs or web)\n"
-                "      --json             one JSON object per line: entries {cursor, realtime_usec,\n"
-                "                         priority, invocation_id, message[, truncated]}; with\n"
-                "                         --follow also {type: invocation|lost|caught_up, ...}\n");
+        fprintf(f, "Usage: l4d2ctl logs NAME [OPTIONS]\n\n"
+                   "Prints the journal of a game server (its current run by default), a build unit or\n"
+                   "one of left4me's services.\n\n"
+                   "Options:\n"
+                   "  -n, --lines N          the last N entries (default 200, at most 10000); with\n"
+                   "                         --since/--after-cursor: at most N entries from there\n"
+                   "  -f, --follow           keep printing new entries (and restarts) until interrupted\n"
+                   "      --no-follow        print and exit (the default)\n"
+                   "  -a, --all-invocations  every run of the unit, not only the current one\n"
+                   "      --invocation ID    one run, by its 32-hex-digit invocation id\n"
+                   "  -S, --since T          entries from time T: @EPOCH, 'YYYY-MM-DD[ HH:MM[:SS]]'\n"
+                   "                         (local time) or -N[s|m|h|d] (that long ago)\n"
+                   "      --after-cursor C   entries after journal cursor C (from an earlier --json)\n"
+                   "  -u, --unit KIND        what NAME is: server (default), build (a unit name\n"
+                   "                         left4me-build-<overlay>-<n>.service), service (host,\n"
+                   "                         jobs, logs or web)\n"
+                   "      --json             one JSON object per line: entries {cursor, realtime_usec,\n"
+                   "                         priority, invocation_id, message[, truncated]}; with\n"
+                   "                         --follow also {type: invocation|lost|caught_up, ...}\n");
 }
 
 /* Parses --since: @EPOCH, -N[smhd], or a local date/time. */
@@ -82,11 +81,24 @@ static int parse_since(const char *s, long long *ret) {
                         return -EINVAL;
                 memcpy(num, s + 1, n + 1);
                 switch (num[n - 1]) {
-                case 's': mult = 1; num[n - 1] = 0; break;
-                case 'm': mult = 60; num[n - 1] = 0; break;
-                case 'h': mult = 3600; num[n - 1] = 0; break;
-                case 'd': mult = 86400; num[n - 1] = 0; break;
-                default: break;
+                case 's':
+                        mult = 1;
+                        num[n - 1] = 0;
+                        break;
+                case 'm':
+                        mult = 60;
+                        num[n - 1] = 0;
+                        break;
+                case 'h':
+                        mult = 3600;
+                        num[n - 1] = 0;
+                        break;
+                case 'd':
+                        mult = 86400;
+                        num[n - 1] = 0;
+                        break;
+                default:
+                        break;
                 }
                 if (safe_atoi64(num, 0, 100LL * 365 * 86400, &v) < 0)
                         return -EINVAL;
@@ -95,8 +107,8 @@ static int parse_since(const char *s, long long *ret) {
                         *ret = 0;
                 return 0;
         }
-        static const char *const formats[] = { "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                                               "%Y-%m-%dT%H:%M", "%Y-%m-%d" };
+        static const char *const formats[] = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                                              "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
         for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
                 struct tm tm = {};
                 const char *end = strptime(s, formats[i], &tm);
@@ -224,15 +236,17 @@ static int do_read(const struct cli_ctx *ctx, struct rpc_client *c, struct logs_
         for (;;) {
                 struct rpc_reply reply;
                 long long lines = !forward ? (o->lines >= 0 ? o->lines : 200)
-                                  : o->limit >= 0 ? MIN(o->limit - (long long) o->printed, (long long) PAGE_LINES)
-                                                  : PAGE_LINES;
+                                  : o->limit >= 0
+                                          ? MIN(o->limit - (long long) o->printed, (long long) PAGE_LINES)
+                                          : PAGE_LINES;
                 if (forward && lines <= 0)
                         break;
                 pack_request(&params, o, lines, after);
                 r = cli_call(ctx, c, "logs.read", &params, NULL, NULL, &reply);
                 if (r > 0)
                         break;
-                const msgpack_object *entries = field(reply.result, "entries"), *more = field(reply.result, "more");
+                const msgpack_object *entries = field(reply.result, "entries"),
+                                     *more = field(reply.result, "more");
                 if (entries && entries->type == MSGPACK_OBJECT_ARRAY)
                         for (uint32_t i = 0; i < entries->via.array.size; i++)
                                 print_entry(o, &entries->via.array.ptr[i]);
@@ -272,21 +286,20 @@ static int do_follow(const struct cli_ctx *ctx, struct rpc_client *c, struct log
 
 int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx) {
         enum { OPT_NO_FOLLOW = 0x100, OPT_INVOCATION, OPT_AFTER_CURSOR, OPT_JSON };
-        static const struct option options[] = {
-                { "lines", required_argument, NULL, 'n' },
-                { "follow", no_argument, NULL, 'f' },
-                { "no-follow", no_argument, NULL, OPT_NO_FOLLOW },
-                { "all-invocations", no_argument, NULL, 'a' },
-                { "invocation", required_argument, NULL, OPT_INVOCATION },
-                { "since", required_argument, NULL, 'S' },
-                { "after-cursor", required_argument, NULL, OPT_AFTER_CURSOR },
-                { "unit", required_argument, NULL, 'u' },
-                { "json", no_argument, NULL, OPT_JSON },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"lines", required_argument, NULL, 'n'},
+                                                {"follow", no_argument, NULL, 'f'},
+                                                {"no-follow", no_argument, NULL, OPT_NO_FOLLOW},
+                                                {"all-invocations", no_argument, NULL, 'a'},
+                                                {"invocation", required_argument, NULL, OPT_INVOCATION},
+                                                {"since", required_argument, NULL, 'S'},
+                                                {"after-cursor", required_argument, NULL, OPT_AFTER_CURSOR},
+                                                {"unit", required_argument, NULL, 'u'},
+                                                {"json", no_argument, NULL, OPT_JSON},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
-        struct logs_opts o = { .kind = "server", .lines = -1, .since_usec = -1, .json = ctx->json, .limit = -1 };
+        struct logs_opts o = {
+                .kind = "server", .lines = -1, .since_usec = -1, .json = ctx->json, .limit = -1};
         int opt, r;
 
         optind = 0; /* 0, not 1: glibc then re-initializes fully (the core parsed with '+') */
@@ -310,15 +323,18 @@ int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx) {
                         break;
                 case 'S':
                         if (parse_since(optarg, &o.since_usec) < 0)
-                                return cli_usage("logs: --since: '%s' is not @EPOCH, YYYY-MM-DD[ HH:MM[:SS]] "
-                                                 "or -N[smhd]", optarg);
+                                return cli_usage(
+                                        "logs: --since: '%s' is not @EPOCH, YYYY-MM-DD[ HH:MM[:SS]] "
+                                        "or -N[smhd]",
+                                        optarg);
                         break;
                 case OPT_AFTER_CURSOR:
                         o.after_cursor = optarg;
                         break;
                 case 'u':
                         if (!streq(optarg, "server") && !streq(optarg, "build") && !streq(optarg, "service"))
-                                return cli_usage("logs: --unit: '%s' is not server, build or service", optarg);
+                                return cli_usage("logs: --unit: '%s' is not server, build or service",
+                                                 optarg);
                         o.kind = optarg;
                         break;
                 case OPT_JSON:

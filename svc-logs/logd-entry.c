@@ -35,7 +35,7 @@ static size_t utf8_seq_len(const unsigned char *p, size_t n) {
 }
 
 size_t logd_utf8_sanitize(const void *in, size_t n, char *out, size_t max, bool *ret_truncated) {
-        static const char replacement[3] = { (char) 0xef, (char) 0xbf, (char) 0xbd };
+        static const char replacement[3] = {(char) 0xef, (char) 0xbf, (char) 0xbd};
         const unsigned char *p = in;
         size_t i = 0, o = 0;
 

@@ -25,7 +25,7 @@
 struct logd_entry {
         char cursor[LOGD_CURSOR_MAX];
         uint64_t realtime_usec;
-        int priority;                          /* 0..7, or -1 when the entry has none */
+        int priority;                           /* 0..7, or -1 when the entry has none */
         char invocation_id[LOGD_ID128_LEN + 1]; /* "" when unknown */
         bool truncated;
         size_t message_len;

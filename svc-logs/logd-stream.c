@@ -143,7 +143,8 @@ static void notify_lost(struct req *f) {
         msgpack_pack_map(pk, 3);
         rpc_pack_kv_str(pk, "type", "lost");
         rpc_pack_kv_nil(pk, "count");
-        rpc_pack_kv_str(pk, "reason", "the journal no longer holds the entries after this follower's position");
+        rpc_pack_kv_str(pk, "reason",
+                        "the journal no longer holds the entries after this follower's position");
 }
 
 /* ---- followers ----------------------------------------------------------------------------- */
@@ -547,9 +548,9 @@ static int position_at_tail(struct logd *l, struct req *f) {
 /* Positions f at the oldest of the last r.lines entries (of its current invocation). */
 static int position_backlog(struct logd *l, struct req *f) {
         _cleanup_free_ char *oldest = NULL;
-        const char *inv = f->r.inv_mode == LOGD_INV_ID ? f->r.inv_id
+        const char *inv = f->r.inv_mode == LOGD_INV_ID        ? f->r.inv_id
                           : f->r.inv_mode == LOGD_INV_CURRENT ? f->current
-                                                               : NULL;
+                                                              : NULL;
         int64_t k = 0;
         int r;
 
@@ -608,7 +609,8 @@ static int start_follower(struct logd *l, struct req *f) {
                         struct rpc_call *call = f->call;
                         req_free(f);
                         log_error_errno(r, "Failed to position a follower: %m");
-                        return rpc_call_fail(call, RPC_INTERNAL, "failed to read the journal: %s", strerror(-r));
+                        return rpc_call_fail(call, RPC_INTERNAL, "failed to read the journal: %s",
+                                             strerror(-r));
                 }
         }
 
@@ -703,7 +705,8 @@ static int ask_systemd(struct logd *l, struct req *q) {
                 r = sd_bus_call_async(l->bus, &q->slot, m, on_bus_reply, q, BUS_TIMEOUT_USEC);
         sd_bus_message_unref(m);
         if (r < 0) {
-                log_debug_errno(r, "Failed to ask systemd about '%s', using the journal: %m", q->r.target.unit);
+                log_debug_errno(r, "Failed to ask systemd about '%s', using the journal: %m",
+                                q->r.target.unit);
                 return 0;
         }
         return 1;

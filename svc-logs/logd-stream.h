@@ -29,7 +29,7 @@
 
 #define LOGD_LINES_DEFAULT  200
 #define LOGD_LINES_MAX      10000
-#define LOGD_STEP_ENTRIES   256     /* per follower per round */
+#define LOGD_STEP_ENTRIES   256        /* per follower per round */
 #define LOGD_READ_MAX_BYTES (4u << 20) /* one logs.read reply, at most */
 #define LOGD_FOLLOWERS_MAX  1024
 
@@ -55,8 +55,8 @@ struct logd_request {
         struct logd_target target;
         enum logd_inv inv_mode;
         char inv_id[LOGD_ID128_LEN + 1];
-        int64_t lines;      /* tail length when neither since nor after_cursor is given */
-        int64_t since_usec; /* -1: none */
+        int64_t lines;            /* tail length when neither since nor after_cursor is given */
+        int64_t since_usec;       /* -1: none */
         const char *after_cursor; /* NULL: none; copied */
 };
 

@@ -12,7 +12,7 @@ static const char *const kind_names[_LOGD_KIND_MAX] = {
 };
 
 /* Our own services whose logs anyone in group left4me may read. */
-static const char *const service_names[] = { "host", "jobs", "logs", "web" };
+static const char *const service_names[] = {"host", "jobs", "logs", "web"};
 
 const char *logd_kind_to_string(enum logd_kind k) {
         return k >= 0 && k < _LOGD_KIND_MAX ? kind_names[k] : NULL;
@@ -82,16 +82,19 @@ int logd_target_from_parts(const char *kind, const char *name, const char *unit,
         if (streq(kind, "server")) {
                 t.kind = LOGD_KIND_SERVER;
                 if (unit)
-                        return rpc_error_set(e, RPC_INVALID, "target.unit: not allowed for kind server (use name)");
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "target.unit: not allowed for kind server (use name)");
                 if (!name)
                         return rpc_error_set(e, RPC_INVALID, "target.name: required for kind server");
                 if (!logd_name_is_valid(name))
-                        return rpc_error_set(e, RPC_INVALID, "target.name: must match [a-z0-9][a-z0-9_-]{0,63}");
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "target.name: must match [a-z0-9][a-z0-9_-]{0,63}");
                 n = snprintf(t.unit, sizeof t.unit, "left4me-server@%s.service", name);
         } else if (streq(kind, "build")) {
                 t.kind = LOGD_KIND_BUILD;
                 if (name)
-                        return rpc_error_set(e, RPC_INVALID, "target.name: not allowed for kind build (use unit)");
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "target.name: not allowed for kind build (use unit)");
                 if (!unit)
                         return rpc_error_set(e, RPC_INVALID, "target.unit: required for kind build");
                 if (!logd_build_unit_is_valid(unit))
@@ -101,7 +104,8 @@ int logd_target_from_parts(const char *kind, const char *name, const char *unit,
         } else if (streq(kind, "service")) {
                 t.kind = LOGD_KIND_SERVICE;
                 if (unit)
-                        return rpc_error_set(e, RPC_INVALID, "target.unit: not allowed for kind service (use name)");
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "target.unit: not allowed for kind service (use name)");
                 if (!name)
                         return rpc_error_set(e, RPC_INVALID, "target.name: required for kind service");
                 bool ok = false;
@@ -135,8 +139,9 @@ int logd_inv_parse(const struct logd_target *t, const char *s, enum logd_inv *re
                 return 0;
         }
         if (!logd_id128_is_valid(s))
-                return rpc_error_set(e, RPC_INVALID,
-                                     "invocation: must be \"current\", \"all\" or a 32-hex-digit invocation id");
+                return rpc_error_set(
+                        e, RPC_INVALID,
+                        "invocation: must be \"current\", \"all\" or a 32-hex-digit invocation id");
         for (size_t i = 0; i < LOGD_ID128_LEN; i++)
                 ret_id[i] = (char) tolower((unsigned char) s[i]);
         ret_id[LOGD_ID128_LEN] = '\0';
@@ -158,7 +163,7 @@ static void add_term(struct logd_matches *m, const char *field, const char *valu
 void logd_target_matches(const struct logd_target *t, const char *invocation_id, struct logd_matches *ret) {
         bool inv = !isempty(invocation_id);
 
-        *ret = (struct logd_matches) {};
+        *ret = (struct logd_matches){};
         add_term(ret, "_SYSTEMD_UNIT", t->unit);
         if (inv)
                 add_term(ret, "_SYSTEMD_INVOCATION_ID", invocation_id);

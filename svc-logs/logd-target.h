@@ -35,8 +35,8 @@ enum logd_inv {
         _LOGD_INV_MAX,
 };
 
-#define LOGD_UNIT_MAX 128 /* "left4me-build-" + 64 + "-" + 10 + ".service" fits */
-#define LOGD_ID128_LEN 32 /* an invocation id: 32 lower-case hex digits */
+#define LOGD_UNIT_MAX  128 /* "left4me-build-" + 64 + "-" + 10 + ".service" fits */
+#define LOGD_ID128_LEN 32  /* an invocation id: 32 lower-case hex digits */
 
 struct logd_target {
         enum logd_kind kind;

@@ -20,9 +20,10 @@ struct target_args {
 };
 
 static const struct rpc_arg target_table[] = {
-        { "kind", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_PRINTABLE, offsetof(struct target_args, kind), 1, 16 },
-        { "name", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, name), 1, 64 },
-        { "unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, LOGD_UNIT_MAX - 1 },
+        {"kind", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_PRINTABLE, offsetof(struct target_args, kind), 1,
+         16},
+        {"name", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, name), 1, 64},
+        {"unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, LOGD_UNIT_MAX - 1},
 };
 
 struct logs_args {
@@ -34,13 +35,13 @@ struct logs_args {
 };
 
 static const struct rpc_arg logs_table[] = {
-        { "target", RPC_ARG_MAP, RPC_ARG_REQUIRED, offsetof(struct logs_args, target), 0, 3 },
-        { "lines", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct logs_args, lines), 0, LOGD_LINES_MAX },
-        { "since_usec", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct logs_args, since_usec), 0, INT64_MAX },
-        { "after_cursor", RPC_ARG_STR, RPC_ARG_NULLABLE | RPC_ARG_PRINTABLE,
-          offsetof(struct logs_args, after_cursor), 1, 255 },
-        { "invocation", RPC_ARG_STR, RPC_ARG_NULLABLE | RPC_ARG_PRINTABLE, offsetof(struct logs_args, invocation),
-          1, 32 },
+        {"target", RPC_ARG_MAP, RPC_ARG_REQUIRED, offsetof(struct logs_args, target), 0, 3},
+        {"lines", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct logs_args, lines), 0, LOGD_LINES_MAX},
+        {"since_usec", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct logs_args, since_usec), 0, INT64_MAX},
+        {"after_cursor", RPC_ARG_STR, RPC_ARG_NULLABLE | RPC_ARG_PRINTABLE,
+         offsetof(struct logs_args, after_cursor), 1, 255},
+        {"invocation", RPC_ARG_STR, RPC_ARG_NULLABLE | RPC_ARG_PRINTABLE,
+         offsetof(struct logs_args, invocation), 1, 32},
 };
 
 /* Parses and validates the arguments shared by logs.read and logs.follow into req
@@ -49,14 +50,14 @@ static int parse_request(const msgpack_object *params, struct logs_args *a, stru
                          struct logd_request *req, struct rpc_error *e) {
         int r;
 
-        *a = (struct logs_args){ .lines = LOGD_LINES_DEFAULT, .since_usec = -1 };
+        *a = (struct logs_args){.lines = LOGD_LINES_DEFAULT, .since_usec = -1};
         r = rpc_args_parse(params, logs_table, ELEMENTSOF(logs_table), a, e);
         if (r < 0)
                 return r;
 
         /* The target is a map of named fields itself: parse it like params ([ {..} ]). */
-        msgpack_object wrap = { .type = MSGPACK_OBJECT_ARRAY,
-                                .via.array = { .size = 1, .ptr = (msgpack_object *) a->target } };
+        msgpack_object wrap = {.type = MSGPACK_OBJECT_ARRAY,
+                               .via.array = {.size = 1, .ptr = (msgpack_object *) a->target}};
         r = rpc_args_parse(&wrap, target_table, ELEMENTSOF(target_table), t, e);
         if (r < 0) {
                 char m[RPC_ERROR_MESSAGE_MAX];
@@ -64,8 +65,8 @@ static int parse_request(const msgpack_object *params, struct logs_args *a, stru
                 return rpc_error_set(e, RPC_INVALID, "target.%s", m);
         }
 
-        *req = (struct logd_request){ .lines = a->lines, .since_usec = a->since_usec,
-                                      .after_cursor = a->after_cursor };
+        *req = (struct logd_request){
+                .lines = a->lines, .since_usec = a->since_usec, .after_cursor = a->after_cursor};
         r = logd_target_from_parts(t->kind, t->name, t->unit, &req->target, e);
         if (r < 0)
                 return r;
@@ -104,8 +105,8 @@ static int on_logs_follow(struct rpc_call *call, const msgpack_object *params, v
 }
 
 static const struct rpc_method methods[] = {
-        { "logs.read", on_logs_read, RPC_ACCESS_GROUP },
-        { "logs.follow", on_logs_follow, RPC_ACCESS_GROUP },
+        {"logs.read", on_logs_read, RPC_ACCESS_GROUP},
+        {"logs.follow", on_logs_follow, RPC_ACCESS_GROUP},
 };
 
 /* Our resident anonymous memory, for sys.health (the stalled-follower tests watch it;

@@ -32,16 +32,33 @@ Test(target, server_ok) {
 
 Test(target, hostile_server_names) {
         static const char *bad[] = {
-                "",          "-x",          "_x",       "A",         "a/b",      "..",       "a.b",
-                "a b",       "a\nb",        "a*",       "a@b",       "x.service", "a=b",     "a;b",
-                "UNIT=x",    "a\\x2d",      "é",        "a\tb",      "a+b",      "a,b",
+                "",
+                "-x",
+                "_x",
+                "A",
+                "a/b",
+                "..",
+                "a.b",
+                "a b",
+                "a\nb",
+                "a*",
+                "a@b",
+                "x.service",
+                "a=b",
+                "a;b",
+                "UNIT=x",
+                "a\\x2d",
+                "é",
+                "a\tb",
+                "a+b",
+                "a,b",
                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
         };
         struct logd_target t;
         struct rpc_error e;
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                cr_assert_eq(logd_target_from_parts("server", bad[i], NULL, &t, &e), -EINVAL, "accepted '%s'",
-                             bad[i]);
+                cr_assert_eq(logd_target_from_parts("server", bad[i], NULL, &t, &e), -EINVAL,
+                             "accepted '%s'", bad[i]);
                 cr_assert_eq(e.code, RPC_INVALID);
                 cr_assert(strstr(e.message, "target.name") != NULL, "%s", e.message);
         }
@@ -76,16 +93,27 @@ Test(target, build_units) {
                 "left4me-build-x-0.service",
         };
         static const char *bad[] = {
-                "left4me-build-7.service",       "left4me-build--1.service",      "left4me-build-7-01.service",
-                "left4me-build-7-1.socket",      "left4me-build-7-1.service ",    "left4me-build-7-1x.service",
-                "left4me-server@1.service",      "sshd.service",                  "left4me-build-A-1.service",
-                "left4me-build-7-12345678901.service", "left4me-build-7-.service", "left4me-build-.-1.service",
-                "xleft4me-build-7-1.service",    "left4me-build-7-1.service/..",  "",
+                "left4me-build-7.service",
+                "left4me-build--1.service",
+                "left4me-build-7-01.service",
+                "left4me-build-7-1.socket",
+                "left4me-build-7-1.service ",
+                "left4me-build-7-1x.service",
+                "left4me-server@1.service",
+                "sshd.service",
+                "left4me-build-A-1.service",
+                "left4me-build-7-12345678901.service",
+                "left4me-build-7-.service",
+                "left4me-build-.-1.service",
+                "xleft4me-build-7-1.service",
+                "left4me-build-7-1.service/..",
+                "",
         };
         struct logd_target t;
         struct rpc_error e;
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                cr_assert_eq(logd_target_from_parts("build", NULL, good[i], &t, &e), 0, "refused '%s'", good[i]);
+                cr_assert_eq(logd_target_from_parts("build", NULL, good[i], &t, &e), 0, "refused '%s'",
+                             good[i]);
                 cr_assert_str_eq(t.unit, good[i]);
         }
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
@@ -162,14 +190,18 @@ Test(entry, utf8_invalid_replaced) {
                 size_t n;
                 const char *want;
         } cases[] = {
-                { "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
-                { "\x80", 1, "\xef\xbf\xbd" },                         /* lone continuation */
-                { "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" },         /* overlong '/' */
-                { "\xe0\x80\xaf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong */
-                { "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
-                { "\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* > 10FFFF */
-                { "\xc3", 1, "\xef\xbf\xbd" },                         /* truncated sequence */
-                { "x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd" },
+                {"a\xff"
+                 "b",
+                 3,
+                 "a\xef\xbf\xbd"
+                 "b"},
+                {"\x80", 1, "\xef\xbf\xbd"},                                 /* lone continuation */
+                {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+                {"\xe0\x80\xaf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
+                {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+                {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > 10FFFF */
+                {"\xc3", 1, "\xef\xbf\xbd"}, /* truncated sequence */
+                {"x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd"},
         };
         char out[64];
         bool t;
@@ -231,10 +263,10 @@ Test(entry, pack_roundtrip) {
         msgpack_unpacked u;
         size_t off = 0;
 
-        strcpy(e->cursor, "s=1;i=2");
+        snprintf(e->cursor, sizeof e->cursor, "s=1;i=2");
         e->realtime_usec = 1700000000000001ULL;
         e->priority = 3;
-        strcpy(e->invocation_id, "0123456789abcdef0123456789abcdef");
+        snprintf(e->invocation_id, sizeof e->invocation_id, "0123456789abcdef0123456789abcdef");
         memcpy(e->message, "bin\0ary", 7);
         e->message_len = 7;
         e->truncated = true;
@@ -279,15 +311,33 @@ Test(entry, pack_roundtrip) {
 
 /* ---- the journal: entry reading and the cursor rules followers rely on --------------------- */
 
-#define JR "/lib/systemd/systemd-journal-remote"
+#define JR   "/lib/systemd/systemd-journal-remote"
 #define INV1 "00000000000000000000000000000001"
 #define INV2 "00000000000000000000000000000002"
 
 static char jdir[] = "/tmp/test-logd-XXXXXX";
 
+/* Runs prog with two arguments, output discarded; returns its exit status or -1. */
+static int run(const char *prog, const char *a1, const char *a2) {
+        int st;
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                execl(prog, prog, a1, a2, (char *) NULL);
+                _exit(127);
+        }
+        if (pid < 0 || waitpid(pid, &st, 0) < 0)
+                return -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Writes export-format text (with binary fields) through journal-remote into jdir/t.journal. */
 static void write_journal(void) {
-        char path[128], cmd[256];
+        char path[128], out[160];
         FILE *f;
         int n = 0;
 
@@ -295,9 +345,12 @@ static void write_journal(void) {
         snprintf(path, sizeof path, "%s/in.export", jdir);
         f = fopen(path, "w");
         cr_assert_not_null(f);
-#define HEAD(unit)                                                                                     \
-        fprintf(f, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0123456789abcdef0123456789abcdef\n", \
-                1700000000 + n, 1000 + n), n++, fprintf(f, "_SYSTEMD_UNIT=%s\n_PID=77\n", unit)
+#define HEAD(unit)                                                                                          \
+        fprintf(f,                                                                                          \
+                "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID="                              \
+                "0123456789abcdef0123456789abcdef\n",                                                       \
+                1700000000 + n, 1000 + n),                                                                  \
+                n++, fprintf(f, "_SYSTEMD_UNIT=%s\n_PID=77\n", unit)
         for (int i = 0; i < 3; i++) {
                 HEAD("left4me-server@1.service");
                 fprintf(f, "_SYSTEMD_INVOCATION_ID=" INV1 "\nPRIORITY=6\nMESSAGE=one %d\n\n", i);
@@ -319,20 +372,20 @@ static void write_journal(void) {
                 fputc('x', f);
         fprintf(f, "\n\n");
         /* A forged INVOCATION_ID from a non-PID-1 process without the trusted field. */
-        fprintf(f, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0123456789abcdef0123456789abcdef\n",
+        fprintf(f,
+                "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID="
+                "0123456789abcdef0123456789abcdef\n",
                 1700000000 + n, 1000 + n);
         n++;
         fprintf(f, "_PID=99\nUNIT=left4me-server@1.service\nINVOCATION_ID=" INV2 "\nMESSAGE=forged\n\n");
         fclose(f);
-        snprintf(cmd, sizeof cmd, JR " --output=%s/t.journal %s >/dev/null 2>&1", jdir, path);
-        cr_assert_eq(system(cmd), 0);
+        snprintf(out, sizeof out, "--output=%s/t.journal", jdir);
+        cr_assert_eq(run(JR, out, path), 0);
 #undef HEAD
 }
 
 static void journal_fini(void) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", jdir);
-        (void) system(cmd);
+        (void) run("/bin/rm", "-rf", jdir);
 }
 
 static sd_journal *open_journal(void) {
@@ -353,7 +406,8 @@ static void add_matches(sd_journal *j, const char *name, const char *inv) {
         sd_journal_flush_matches(j);
         logd_target_matches(&t, inv, &m);
         for (size_t i = 0; i < m.n; i++)
-                cr_assert_geq(m.term[i][0] ? sd_journal_add_match(j, m.term[i], 0) : sd_journal_add_disjunction(j),
+                cr_assert_geq(m.term[i][0] ? sd_journal_add_match(j, m.term[i], 0)
+                                           : sd_journal_add_disjunction(j),
                               0);
 }
 
