@@ -37,7 +37,7 @@ static void remove_db(const char *path) {
 /* ---- through jobd-db ---------------------------------------------------------------------- */
 
 static double layer_run(const char *path, int n, bool full_cycle) {
-        char *subjects[] = { "server:s1", NULL };
+        char *subjects[] = {"server:s1", NULL};
         struct jobd_db *db;
         double t0;
         int r;
@@ -48,15 +48,17 @@ static double layer_run(const char *path, int n, bool full_cycle) {
                 die("open", r);
         t0 = secs();
         for (int i = 0; i < n; i++) {
-                struct job_record j = {
-                        .kind = JOB_SERVER_STOP,
-                        .owner = "bench",
-                        .subjects = subjects,
-                        .keys = "x server:s1\ns install\n",
-                        .payload = "\x81\xa6server\xa2s1",
-                        .payload_len = 10,
-                        .created_usec = realtime_usec(),
-                }, next;
+                struct job_record j =
+                                          {
+                                                  .kind = JOB_SERVER_STOP,
+                                                  .owner = "bench",
+                                                  .subjects = subjects,
+                                                  .keys = "x server:s1\ns install\n",
+                                                  .payload = "\x81\xa6server\xa2s1",
+                                                  .payload_len = 10,
+                                                  .created_usec = realtime_usec(),
+                                          },
+                                  next;
                 r = jobd_db_insert(db, &j);
                 if (r < 0)
                         die("insert", r);
@@ -68,13 +70,17 @@ static double layer_run(const char *path, int n, bool full_cycle) {
                 next.started_usec = next.updated_usec = realtime_usec();
                 r = jobd_db_update(db, &next, JOB_QUEUED, NULL);
                 for (int k = 1; r >= 0 && k <= 3; k++) {
-                        struct job_line l = { .seq = k, .stream = "stdout", .text = "some output of the step",
-                                              .usec = realtime_usec() };
+                        struct job_line l = {.seq = k,
+                                             .stream = "stdout",
+                                             .text = "some output of the step",
+                                             .usec = realtime_usec()};
                         r = jobd_db_append_line(db, j.id, &l);
                 }
                 if (r >= 0) {
-                        struct job_line l = { .seq = 4, .stream = "info", .text = "job succeeded",
-                                              .usec = realtime_usec() };
+                        struct job_line l = {.seq = 4,
+                                             .stream = "info",
+                                             .text = "job succeeded",
+                                             .usec = realtime_usec()};
                         next.state = JOB_SUCCEEDED;
                         next.finished_usec = next.updated_usec = realtime_usec();
                         r = jobd_db_update(db, &next, JOB_RUNNING, &l);
@@ -219,8 +225,9 @@ int main(int argc, char **argv) {
         le = layer_run(path, n, false);
         rc = raw_run(path, n / 2, true);
         lc = layer_run(path, n / 2, true);
-        printf("jobs.db storage layer vs raw SQLite (%d jobs, WAL, FULL for state, NORMAL for lines) in %s\n", n,
-               dir);
+        printf("jobs.db storage layer vs raw SQLite (%d jobs, WAL, FULL for state, NORMAL for lines) in "
+               "%s\n",
+               n, dir);
         printf("  enqueue      layer %8.0f jobs/s   raw %8.0f jobs/s   ratio %.2f\n", le, re, le / re);
         printf("  full cycle   layer %8.0f jobs/s   raw %8.0f jobs/s   ratio %.2f\n", lc, rc, lc / rc);
         remove_db(path);

@@ -30,23 +30,22 @@ int cli_jobs_submit_and_watch(const struct cli_ctx *ctx, const char *kind, ...);
 #define FILE_MAX     (512 * 1024)
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: l4d2ctl jobs COMMAND [ARGS]\n\n"
-                "Jobs are durable, scheduled work run by the job service (left4me-jobd).\n\n"
-                "Commands:\n"
-                "  list [--owner O] [--subject S] [--state S] [--kind K] [--limit N] [--before ID]\n"
-                "                    newest first; --before pages on (see next_before_id)\n"
-                "  show ID           the job and its log\n"
-                "  watch ID [--after-seq N]\n"
-                "                    print the log and follow it until the job ends\n"
-                "  cancel ID         cancel a queued or running job\n"
-                "  submit KIND [--owner O] [--server N] [--spec FILE] [--overlay N]\n"
-                "         [--overlays A,B] [--script FILE] [--subject S]... [--wait]\n"
-                "                    KIND: install, server.start (--server, --spec), server.stop,\n"
-                "                    server.reset, server.delete (--server), overlay.build (--overlay,\n"
-                "                    --script); --overlays lists the overlays a server uses\n\n"
-                "Every command takes --json. watch and submit --wait exit 0 if the job succeeded,\n"
-                "1 if it failed, 9 if it was cancelled.\n");
+        fprintf(f, "Usage: l4d2ctl jobs COMMAND [ARGS]\n\n"
+                   "Jobs are durable, scheduled work run by the job service (left4me-jobd).\n\n"
+                   "Commands:\n"
+                   "  list [--owner O] [--subject S] [--state S] [--kind K] [--limit N] [--before ID]\n"
+                   "                    newest first; --before pages on (see next_before_id)\n"
+                   "  show ID           the job and its log\n"
+                   "  watch ID [--after-seq N]\n"
+                   "                    print the log and follow it until the job ends\n"
+                   "  cancel ID         cancel a queued or running job\n"
+                   "  submit KIND [--owner O] [--server N] [--spec FILE] [--overlay N]\n"
+                   "         [--overlays A,B] [--script FILE] [--subject S]... [--wait]\n"
+                   "                    KIND: install, server.start (--server, --spec), server.stop,\n"
+                   "                    server.reset, server.delete (--server), overlay.build (--overlay,\n"
+                   "                    --script); --overlays lists the overlays a server uses\n\n"
+                   "Every command takes --json. watch and submit --wait exit 0 if the job succeeded,\n"
+                   "1 if it failed, 9 if it was cancelled.\n");
 }
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -56,7 +55,8 @@ static const msgpack_object *get(const msgpack_object *map, const char *key) {
 }
 
 /* A string field as "%.*s" arguments; "-" if absent or not a string. */
-#define STRF(o) (o && o->type == MSGPACK_OBJECT_STR ? (int) o->via.str.size : 1), \
+#define STRF(o)                                                                                             \
+        (o && o->type == MSGPACK_OBJECT_STR ? (int) o->via.str.size : 1),                                   \
                 (o && o->type == MSGPACK_OBJECT_STR ? o->via.str.ptr : "-")
 
 static bool get_int(const msgpack_object *map, const char *key, long long *ret) {
@@ -97,8 +97,8 @@ static int state_exit(const msgpack_object *job) {
         return EXIT_FAILED;
 }
 
-static int call_jobs(const struct cli_ctx *ctx, const char *method, const struct rpc_buf *params, int timeout_ms,
-                     rpc_notify_cb on_notify, void *userdata, struct rpc_reply *reply) {
+static int call_jobs(const struct cli_ctx *ctx, const char *method, const struct rpc_buf *params,
+                     int timeout_ms, rpc_notify_cb on_notify, void *userdata, struct rpc_reply *reply) {
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         struct rpc_error e;
         int r;
@@ -143,7 +143,8 @@ static void print_job_summary(const msgpack_object *job) {
         printf("job %lld: %.*s, %.*s\n", id, STRF(get(job, "kind")), STRF(get(job, "state")));
         printf("  owner     %.*s\n", STRF(get(job, "owner")));
         printf("  subjects ");
-        for (uint32_t i = 0; subjects && subjects->type == MSGPACK_OBJECT_ARRAY && i < subjects->via.array.size; i++)
+        for (uint32_t i = 0;
+             subjects && subjects->type == MSGPACK_OBJECT_ARRAY && i < subjects->via.array.size; i++)
                 printf(" %.*s", STRF((&subjects->via.array.ptr[i])));
         printf("\n  created   %s\n  finished  %s\n", created, finished);
         if (get_int(job, "attempts", &v))
@@ -183,7 +184,7 @@ static int on_watch_notify(const msgpack_object *payload, void *userdata) {
 }
 
 static int do_watch(const struct cli_ctx *ctx, long long id, long long after_seq, bool json) {
-        struct watch_ctx w = { .json = json };
+        struct watch_ctx w = {.json = json};
         struct rpc_reply reply = {};
         struct rpc_buf params;
         int r;
@@ -209,13 +210,15 @@ static int do_watch(const struct cli_ctx *ctx, long long id, long long after_seq
 /* ---- commands ---------------------------------------------------------------------------- */
 
 static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {
-                { "owner", required_argument, NULL, 'o' }, { "subject", required_argument, NULL, 's' },
-                { "state", required_argument, NULL, 'S' }, { "kind", required_argument, NULL, 'k' },
-                { "limit", required_argument, NULL, 'n' }, { "before", required_argument, NULL, 'b' },
-                { "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"owner", required_argument, NULL, 'o'},
+                                                {"subject", required_argument, NULL, 's'},
+                                                {"state", required_argument, NULL, 'S'},
+                                                {"kind", required_argument, NULL, 'k'},
+                                                {"limit", required_argument, NULL, 'n'},
+                                                {"before", required_argument, NULL, 'b'},
+                                                {"json", no_argument, NULL, 'j'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         const char *owner = NULL, *subject = NULL, *state = NULL, *kind = NULL;
         long long limit = -1, before = -1;
         bool json = ctx->json;
@@ -228,10 +231,18 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
         while ((c = getopt_long(argc, argv, "o:s:S:k:n:b:jh", options, NULL)) >= 0)
                 switch (c) {
-                case 'o': owner = optarg; break;
-                case 's': subject = optarg; break;
-                case 'S': state = optarg; break;
-                case 'k': kind = optarg; break;
+                case 'o':
+                        owner = optarg;
+                        break;
+                case 's':
+                        subject = optarg;
+                        break;
+                case 'S':
+                        state = optarg;
+                        break;
+                case 'k':
+                        kind = optarg;
+                        break;
                 case 'n':
                         if (safe_atoi64(optarg, 1, 500, &limit) < 0)
                                 return cli_usage("--limit: '%s' is not 1..500", optarg);
@@ -240,9 +251,14 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
                         if (parse_id(optarg, &before) != 0)
                                 return EXIT_USAGE;
                         break;
-                case 'j': json = true; break;
-                case 'h': usage(stdout); return EXIT_OK;
-                default: return EXIT_USAGE;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
                 }
         if (optind < argc)
                 return cli_usage("jobs list: unexpected argument '%s'", argv[optind]);
@@ -280,13 +296,13 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
 
                 (void) get_int(j, "id", &id);
                 fmt_time(get_int(j, "created_usec", &v) ? v : 0, created, sizeof(created));
-                for (uint32_t k = 0; subj && subj->type == MSGPACK_OBJECT_ARRAY && k < subj->via.array.size &&
-                                     len < sizeof(subjects);
+                for (uint32_t k = 0; subj && subj->type == MSGPACK_OBJECT_ARRAY &&
+                                     k < subj->via.array.size && len < sizeof(subjects);
                      k++)
-                        len += (size_t) snprintf(subjects + len, sizeof(subjects) - len, "%s%.*s", k ? "," : "",
-                                                 STRF((&subj->via.array.ptr[k])));
-                printf("%-8lld %-11.*s %-14.*s %-20s %-19s %.*s\n", id, STRF(get(j, "state")), STRF(get(j, "kind")),
-                       subjects[0] ? subjects : "-", created, STRF(get(j, "owner")));
+                        len += (size_t) snprintf(subjects + len, sizeof(subjects) - len, "%s%.*s",
+                                                 k ? "," : "", STRF((&subj->via.array.ptr[k])));
+                printf("%-8lld %-11.*s %-14.*s %-20s %-19s %.*s\n", id, STRF(get(j, "state")),
+                       STRF(get(j, "kind")), subjects[0] ? subjects : "-", created, STRF(get(j, "owner")));
         }
         {
                 long long next;
@@ -299,10 +315,7 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
 
 static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+                {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {}};
         bool json = ctx->json;
         struct rpc_reply reply = {};
         struct rpc_buf params;
@@ -312,9 +325,14 @@ static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
         while ((c = getopt_long(argc, argv, "jh", options, NULL)) >= 0)
                 switch (c) {
-                case 'j': json = true; break;
-                case 'h': usage(stdout); return EXIT_OK;
-                default: return EXIT_USAGE;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
                 }
         if (optind + 1 != argc)
                 return cli_usage("jobs show: expected one job id");
@@ -350,10 +368,12 @@ static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
                 if (r > 0)
                         return r;
                 lines = get(reply.result, "lines");
-                for (uint32_t i = 0; lines && lines->type == MSGPACK_OBJECT_ARRAY && i < lines->via.array.size; i++)
+                for (uint32_t i = 0;
+                     lines && lines->type == MSGPACK_OBJECT_ARRAY && i < lines->via.array.size; i++)
                         print_line(&lines->via.array.ptr[i]);
                 (void) get_int(reply.result, "next_seq", &next);
-                done = !lines || lines->type != MSGPACK_OBJECT_ARRAY || lines->via.array.size == 0 || next <= after;
+                done = !lines || lines->type != MSGPACK_OBJECT_ARRAY || lines->via.array.size == 0 ||
+                       next <= after;
                 rpc_reply_done(&reply);
                 if (done)
                         break;
@@ -363,12 +383,10 @@ static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
 }
 
 static int jobs_watch(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {
-                { "after-seq", required_argument, NULL, 'a' },
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"after-seq", required_argument, NULL, 'a'},
+                                                {"json", no_argument, NULL, 'j'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         bool json = ctx->json;
         long long id, after = 0;
         int c;
@@ -380,9 +398,14 @@ static int jobs_watch(int argc, char **argv, const struct cli_ctx *ctx) {
                         if (safe_atoi64(optarg, 0, INT64_MAX, &after) < 0)
                                 return cli_usage("--after-seq: '%s' is not a number", optarg);
                         break;
-                case 'j': json = true; break;
-                case 'h': usage(stdout); return EXIT_OK;
-                default: return EXIT_USAGE;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
                 }
         if (optind + 1 != argc)
                 return cli_usage("jobs watch: expected one job id");
@@ -393,10 +416,7 @@ static int jobs_watch(int argc, char **argv, const struct cli_ctx *ctx) {
 
 static int jobs_cancel(int argc, char **argv, const struct cli_ctx *ctx) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+                {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {}};
         bool json = ctx->json;
         struct rpc_reply reply = {};
         struct rpc_buf params;
@@ -406,9 +426,14 @@ static int jobs_cancel(int argc, char **argv, const struct cli_ctx *ctx) {
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
         while ((c = getopt_long(argc, argv, "jh", options, NULL)) >= 0)
                 switch (c) {
-                case 'j': json = true; break;
-                case 'h': usage(stdout); return EXIT_OK;
-                default: return EXIT_USAGE;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
                 }
         if (optind + 1 != argc)
                 return cli_usage("jobs cancel: expected one job id");
@@ -533,8 +558,9 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
                         cli_print_json(reply.result);
                 else
                         printf("job %lld %s\n", id,
-                               co && co->type == MSGPACK_OBJECT_BOOLEAN && co->via.boolean ? "(already queued)" :
-                                                                                              "queued");
+                               co && co->type == MSGPACK_OBJECT_BOOLEAN && co->via.boolean
+                                       ? "(already queued)"
+                                       : "queued");
                 rpc_reply_done(&reply);
                 return EXIT_OK;
         }
@@ -545,24 +571,35 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
 }
 
 static int jobs_submit(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {
-                { "owner", required_argument, NULL, 'o' },   { "server", required_argument, NULL, 's' },
-                { "spec", required_argument, NULL, 'f' },    { "overlay", required_argument, NULL, 'O' },
-                { "overlays", required_argument, NULL, 'L' }, { "script", required_argument, NULL, 'x' },
-                { "subject", required_argument, NULL, 'T' }, { "wait", no_argument, NULL, 'w' },
-                { "json", no_argument, NULL, 'j' },          { "help", no_argument, NULL, 'h' },
-                {}
-        };
-        struct submit_opts o = { .json = ctx->json };
+        static const struct option options[] = {{"owner", required_argument, NULL, 'o'},
+                                                {"server", required_argument, NULL, 's'},
+                                                {"spec", required_argument, NULL, 'f'},
+                                                {"overlay", required_argument, NULL, 'O'},
+                                                {"overlays", required_argument, NULL, 'L'},
+                                                {"script", required_argument, NULL, 'x'},
+                                                {"subject", required_argument, NULL, 'T'},
+                                                {"wait", no_argument, NULL, 'w'},
+                                                {"json", no_argument, NULL, 'j'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
+        struct submit_opts o = {.json = ctx->json};
         int c, r;
 
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
         while ((c = getopt_long(argc, argv, "o:s:f:O:L:x:T:wjh", options, NULL)) >= 0)
                 switch (c) {
-                case 'o': o.owner = optarg; break;
-                case 's': o.server = optarg; break;
-                case 'O': o.overlay = optarg; break;
-                case 'L': o.overlays = optarg; break;
+                case 'o':
+                        o.owner = optarg;
+                        break;
+                case 's':
+                        o.server = optarg;
+                        break;
+                case 'O':
+                        o.overlay = optarg;
+                        break;
+                case 'L':
+                        o.overlays = optarg;
+                        break;
                 case 'f':
                         free(o.spec);
                         o.spec = NULL;
@@ -584,10 +621,19 @@ static int jobs_submit(int argc, char **argv, const struct cli_ctx *ctx) {
                         }
                         o.subjects[o.n_subjects++] = optarg;
                         break;
-                case 'w': o.wait = true; break;
-                case 'j': o.json = true; break;
-                case 'h': usage(stdout); r = EXIT_OK; goto finish;
-                default: r = EXIT_USAGE; goto finish;
+                case 'w':
+                        o.wait = true;
+                        break;
+                case 'j':
+                        o.json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        r = EXIT_OK;
+                        goto finish;
+                default:
+                        r = EXIT_USAGE;
+                        goto finish;
                 }
         if (optind + 1 != argc) {
                 r = cli_usage("jobs submit: expected one KIND");
@@ -605,7 +651,7 @@ finish:
  * given as key, value pairs ending with NULL ("overlays" takes "a,b,c"), then follows it like
  * `jobs watch`. The owner is "cli:<user>". Returns the exit code. */
 int cli_jobs_submit_and_watch(const struct cli_ctx *ctx, const char *kind, ...) {
-        struct submit_opts o = { .kind = kind, .wait = true, .json = ctx->json };
+        struct submit_opts o = {.kind = kind, .wait = true, .json = ctx->json};
         const char *k;
         va_list ap;
         int r;
@@ -640,8 +686,8 @@ int cmd_jobs(int argc, char **argv, const struct cli_ctx *ctx) {
                 const char *name;
                 int (*run)(int argc, char **argv, const struct cli_ctx *ctx);
         } sub[] = {
-                { "list", jobs_list },     { "show", jobs_show },     { "watch", jobs_watch },
-                { "cancel", jobs_cancel }, { "submit", jobs_submit },
+                {"list", jobs_list},     {"show", jobs_show},     {"watch", jobs_watch},
+                {"cancel", jobs_cancel}, {"submit", jobs_submit},
         };
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {

@@ -61,9 +61,9 @@ enum {
         _STMT_MAX,
 };
 
-#define JOB_COLUMNS                                                                                     \
-        "id, kind, owner, state, keys, payload, exit_code, error, attempts, created_usec, started_usec, " \
-        "finished_usec, updated_usec, (SELECT MAX(seq) FROM job_lines WHERE job_id = jobs.id), "          \
+#define JOB_COLUMNS                                                                                         \
+        "id, kind, owner, state, keys, payload, exit_code, error, attempts, created_usec, started_usec, "   \
+        "finished_usec, updated_usec, (SELECT MAX(seq) FROM job_lines WHERE job_id = jobs.id), "            \
         "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id)"
 
 static const char *const stmt_sql[_STMT_MAX] = {
@@ -73,9 +73,11 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_INSERT_JOB] = "INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, "
                             "updated_usec) VALUES (?, ?, 'queued', ?, ?, 0, ?, ?)",
         [STMT_INSERT_SUBJECT] = "INSERT OR IGNORE INTO job_subjects (subject, job_id) VALUES (?, ?)",
-        [STMT_UPDATE_JOB] = "UPDATE jobs SET state = ?, exit_code = ?, error = ?, attempts = ?, "
-                            "started_usec = ?, finished_usec = ?, updated_usec = ? WHERE id = ? AND state = ?",
-        [STMT_INSERT_LINE] = "INSERT INTO job_lines (job_id, seq, stream, line, usec) VALUES (?, ?, ?, ?, ?)",
+        [STMT_UPDATE_JOB] =
+                "UPDATE jobs SET state = ?, exit_code = ?, error = ?, attempts = ?, "
+                "started_usec = ?, finished_usec = ?, updated_usec = ? WHERE id = ? AND state = ?",
+        [STMT_INSERT_LINE] =
+                "INSERT INTO job_lines (job_id, seq, stream, line, usec) VALUES (?, ?, ?, ?, ?)",
         [STMT_GET_JOB] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?",
         [STMT_ACTIVE] = "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN ('queued','running','cancelling') "
                         "ORDER BY id",
@@ -248,7 +250,8 @@ int jobd_db_open_at_version(const char *path, int version, struct jobd_db **ret)
         }
         (void) sqlite3_extended_result_codes(db->db, 1);
         (void) sqlite3_busy_timeout(db->db, 5000);
-        r = exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;");
+        r = exec_sql(db,
+                     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;");
         if (r < 0)
                 goto fail;
         r = migrate(db, version);
@@ -299,7 +302,7 @@ void job_record_done(struct job_record *r) {
         free(r->keys);
         free(r->payload);
         free(r->error);
-        *r = (struct job_record) {};
+        *r = (struct job_record){};
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */
@@ -491,7 +494,8 @@ int jobd_db_get(struct jobd_db *db, int64_t id, struct job_record *ret) {
 }
 
 /* Steps s and calls cb per row; rows this jobd cannot read are skipped with a warning. */
-static int foreach_row(sqlite3_stmt *s, int (*cb)(const struct job_record *j, void *userdata), void *userdata) {
+static int foreach_row(sqlite3_stmt *s, int (*cb)(const struct job_record *j, void *userdata),
+                       void *userdata) {
         int rc, r = 0;
 
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -587,7 +591,8 @@ int jobd_db_count_jobs(struct jobd_db *db, int state, int64_t *ret) {
         int rc;
 
         rc = sqlite3_prepare_v2(db->db,
-                                state >= 0 ? "SELECT COUNT(*) FROM jobs WHERE state = ?" : "SELECT COUNT(*) FROM jobs",
+                                state >= 0 ? "SELECT COUNT(*) FROM jobs WHERE state = ?"
+                                           : "SELECT COUNT(*) FROM jobs",
                                 -1, &s, NULL);
         if (rc != SQLITE_OK)
                 return sqlite_to_errno(rc);

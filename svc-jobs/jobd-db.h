@@ -26,13 +26,13 @@ struct job_record {
         char *owner;
         enum job_state state;
         char **subjects;
-        char *keys;     /* job_keys_format() text */
-        void *payload;  /* canonical packed payload (job_payload_pack) */
+        char *keys;    /* job_keys_format() text */
+        void *payload; /* canonical packed payload (job_payload_pack) */
         size_t payload_len;
         bool has_exit_code;
         int64_t exit_code;
-        char *error;    /* NULL if none */
-        int attempts;   /* how many times it was started */
+        char *error;                                                      /* NULL if none */
+        int attempts;                                                     /* how many times it was started */
         uint64_t created_usec, started_usec, finished_usec, updated_usec; /* realtime; 0 = not yet */
         int64_t last_seq; /* highest output line sequence number; 0 = no output */
 };

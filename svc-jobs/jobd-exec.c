@@ -21,22 +21,29 @@ struct exec {
         int64_t exit_code;
 };
 
-static const char *const steps_install[] = { "game.install", NULL };
-static const char *const steps_start[] = { "instance.initialize", "instance.start", NULL };
-static const char *const steps_stop[] = { "instance.stop", NULL };
-static const char *const steps_reset[] = { "instance.reset", NULL };
-static const char *const steps_delete[] = { "instance.delete", NULL };
-static const char *const steps_build[] = { "overlay.build", NULL };
+static const char *const steps_install[] = {"game.install", NULL};
+static const char *const steps_start[] = {"instance.initialize", "instance.start", NULL};
+static const char *const steps_stop[] = {"instance.stop", NULL};
+static const char *const steps_reset[] = {"instance.reset", NULL};
+static const char *const steps_delete[] = {"instance.delete", NULL};
+static const char *const steps_build[] = {"overlay.build", NULL};
 
 const char *const *exec_steps(enum job_kind kind) {
         switch (kind) {
-        case JOB_INSTALL: return steps_install;
-        case JOB_SERVER_START: return steps_start;
-        case JOB_SERVER_STOP: return steps_stop;
-        case JOB_SERVER_RESET: return steps_reset;
-        case JOB_SERVER_DELETE: return steps_delete;
-        case JOB_OVERLAY_BUILD: return steps_build;
-        default: return NULL;
+        case JOB_INSTALL:
+                return steps_install;
+        case JOB_SERVER_START:
+                return steps_start;
+        case JOB_SERVER_STOP:
+                return steps_stop;
+        case JOB_SERVER_RESET:
+                return steps_reset;
+        case JOB_SERVER_DELETE:
+                return steps_delete;
+        case JOB_OVERLAY_BUILD:
+                return steps_build;
+        default:
+                return NULL;
         }
 }
 
@@ -54,7 +61,8 @@ static void line(struct exec *x, const char *stream, const char *fmt, ...) {
         x->ops->on_line(x, stream, buf, MIN((size_t) n, sizeof(buf) - 1), x->userdata);
 }
 
-static void finish(struct exec *x, enum job_state state, bool host_lost, const char *fmt, ...) _printf_(4, 5);
+static void finish(struct exec *x, enum job_state state, bool host_lost, const char *fmt, ...)
+        _printf_(4, 5);
 static void finish(struct exec *x, enum job_state state, bool host_lost, const char *fmt, ...) {
         struct exec_result r = {
                 .state = state,
@@ -130,7 +138,8 @@ static void on_notify(struct hostclient *h, const msgpack_object *payload, void 
         text = rpc_map_get(payload, "line");
         if (!text || text->type != MSGPACK_OBJECT_STR)
                 return;
-        if (stream && stream->type == MSGPACK_OBJECT_STR && job_stream_valid(stream->via.str.ptr, stream->via.str.size)) {
+        if (stream && stream->type == MSGPACK_OBJECT_STR &&
+            job_stream_valid(stream->via.str.ptr, stream->via.str.size)) {
                 memcpy(name, stream->via.str.ptr, stream->via.str.size);
                 name[stream->via.str.size] = 0;
         }
@@ -242,7 +251,8 @@ static void run_step(struct exec *x) {
         line(x, "step", "Step: %s", method);
         rpc_buf_init(&params, 0);
         pack_params(x, method, &params);
-        r = rpc_buf_ok(&params) ? hostclient_call(x->host, method, &params, on_notify, on_reply, x) : -ENOMEM;
+        r = rpc_buf_ok(&params) ? hostclient_call(x->host, method, &params, on_notify, on_reply, x)
+                                : -ENOMEM;
         rpc_buf_done(&params);
         if (r < 0) {
                 line(x, "stderr", "%s: cannot send the request: %s", method, strerror(-r));
@@ -331,7 +341,7 @@ int exec_new(sd_event *e, const char *host_socket, const struct mp_limits *limit
         x->kind = kind;
         x->ops = ops;
         x->userdata = userdata;
-        x->limits = limits ? *limits : (struct mp_limits) {};
+        x->limits = limits ? *limits : (struct mp_limits){};
         x->host_socket = strdup(host_socket);
         if (!x->host_socket) {
                 r = -ENOMEM;

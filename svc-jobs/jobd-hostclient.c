@@ -11,7 +11,7 @@ struct hostclient {
         sd_event_source *io;
         int fd;
         bool connecting;
-        bool broken;      /* the connection failed; no further I/O */
+        bool broken; /* the connection failed; no further I/O */
         unsigned in_dispatch;
         bool free_pending;
 
@@ -80,7 +80,7 @@ static void complete(struct hostclient *h, const struct hostclient_reply *r) {
 
 static void fail_transport(struct hostclient *h, int error, const char *fmt, ...) _printf_(3, 4);
 static void fail_transport(struct hostclient *h, int error, const char *fmt, ...) {
-        struct hostclient_reply r = { .transport_error = error < 0 ? error : -EIO, .failed = true };
+        struct hostclient_reply r = {.transport_error = error < 0 ? error : -EIO, .failed = true};
         va_list ap;
 
         h->broken = true;
@@ -131,7 +131,8 @@ static void dispatch(struct hostclient *h, const msgpack_object *o) {
         }
         if (m.type == RPC_NOTIFY) {
                 const msgpack_object *p = m.params;
-                if (m.method_len == STRLEN("rpc.error") && memcmp(m.method, "rpc.error", m.method_len) == 0) {
+                if (m.method_len == STRLEN("rpc.error") &&
+                    memcmp(m.method, "rpc.error", m.method_len) == 0) {
                         struct rpc_error pe = {};
                         if (p && p->type == MSGPACK_OBJECT_ARRAY && p->via.array.size >= 1)
                                 (void) rpc_error_decode(&p->via.array.ptr[0], &pe);
@@ -160,8 +161,10 @@ static void process_input(struct hostclient *h) {
                         return;
                 if (n < 0) {
                         fail_transport(h, -EBADMSG, "unacceptable message from the host service (%s)",
-                                       n == -EMSGSIZE ? "too large" : n == -ELOOP ? "nested too deep" :
-                                       n == -E2BIG ? "too many objects" : "not MessagePack");
+                                       n == -EMSGSIZE ? "too large"
+                                       : n == -ELOOP  ? "nested too deep"
+                                       : n == -E2BIG  ? "too many objects"
+                                                      : "not MessagePack");
                         return;
                 }
                 msgpack_unpacked_init(&unp);
@@ -236,7 +239,7 @@ finish:
 }
 
 int hostclient_new(sd_event *e, const char *path, const struct mp_limits *limits, struct hostclient **ret) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct hostclient *h;
         int r;
 
@@ -248,7 +251,7 @@ int hostclient_new(sd_event *e, const char *path, const struct mp_limits *limits
         if (!h)
                 return -ENOMEM;
         h->fd = -1;
-        h->limits = limits ? *limits : (struct mp_limits) {};
+        h->limits = limits ? *limits : (struct mp_limits){};
         mp_limits_normalize(&h->limits);
         mp_scanner_init(&h->scanner, &h->limits);
         rpc_buf_init(&h->in, 0);

@@ -43,12 +43,12 @@ bool job_transition_ok(enum job_state from, enum job_state to) {
  * no-op, reset/delete succeed when already gone), and steamcmd's app_update validates what is
  * there. A build script is arbitrary bash, so a build is not run twice behind the user's back. */
 static const struct job_kind_info kinds[_JOB_KIND_MAX] = {
-        [JOB_INSTALL] = { "install", true, true },
-        [JOB_SERVER_START] = { "server.start", true, false },
-        [JOB_SERVER_STOP] = { "server.stop", true, false },
-        [JOB_SERVER_RESET] = { "server.reset", true, false },
-        [JOB_SERVER_DELETE] = { "server.delete", true, false },
-        [JOB_OVERLAY_BUILD] = { "overlay.build", false, true },
+        [JOB_INSTALL] = {"install", true, true},
+        [JOB_SERVER_START] = {"server.start", true, false},
+        [JOB_SERVER_STOP] = {"server.stop", true, false},
+        [JOB_SERVER_RESET] = {"server.reset", true, false},
+        [JOB_SERVER_DELETE] = {"server.delete", true, false},
+        [JOB_OVERLAY_BUILD] = {"overlay.build", false, true},
 };
 
 const struct job_kind_info *job_kind_info(enum job_kind k) {
@@ -129,7 +129,7 @@ bool job_owner_valid(const char *s) {
 }
 
 bool job_stream_valid(const char *s, size_t n) {
-        static const char *const streams[] = { "stdout", "stderr", "step", "info" };
+        static const char *const streams[] = {"stdout", "stderr", "step", "info"};
         for (size_t i = 0; i < ELEMENTSOF(streams); i++)
                 if (n == strlen(streams[i]) && memcmp(s, streams[i], n) == 0)
                         return true;
@@ -146,7 +146,7 @@ void job_payload_done(struct job_payload *p) {
         free(p->spec);
         free(p->script);
         strv_free(p->overlays);
-        *p = (struct job_payload) {};
+        *p = (struct job_payload){};
 }
 
 static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
@@ -163,22 +163,24 @@ static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e
                                              a->name, i);
                 for (size_t j = 0; j < i; j++)
                         if (streq(v[i], v[j]))
-                                return rpc_error_set(e, RPC_INVALID, "%s[%zu]: '%s' is listed twice", a->name,
-                                                     i, v[i]);
+                                return rpc_error_set(e, RPC_INVALID, "%s[%zu]: '%s' is listed twice",
+                                                     a->name, i, v[i]);
         }
         return 0;
 }
 
 #define P(f) offsetof(struct job_payload, f)
-#define ARG_SERVER { "server", RPC_ARG_STR, RPC_ARG_REQUIRED, P(server), 1, JOB_NAME_MAX, 0, check_name }
-#define ARG_OVERLAYS { "overlays", RPC_ARG_STRV, 0, P(overlays), 0, JOB_OVERLAYS_MAX, JOB_NAME_MAX, check_names }
+#define ARG_SERVER                                                                                          \
+        { "server", RPC_ARG_STR, RPC_ARG_REQUIRED, P(server), 1, JOB_NAME_MAX, 0, check_name }
+#define ARG_OVERLAYS                                                                                        \
+        { "overlays", RPC_ARG_STRV, 0, P(overlays), 0, JOB_OVERLAYS_MAX, JOB_NAME_MAX, check_names }
 
 static const struct rpc_arg args_install[] = {
-        { "_", RPC_ARG_BOOL, 0, 0, 0, 0, 0, NULL }, /* placeholder: never matches a real key */
+        {"_", RPC_ARG_BOOL, 0, 0, 0, 0, 0, NULL}, /* placeholder: never matches a real key */
 };
 static const struct rpc_arg args_server_start[] = {
         ARG_SERVER,
-        { "spec", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(spec), 1, JOB_SPEC_MAX, 0, NULL },
+        {"spec", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(spec), 1, JOB_SPEC_MAX, 0, NULL},
         ARG_OVERLAYS,
 };
 static const struct rpc_arg args_server_other[] = {
@@ -186,8 +188,8 @@ static const struct rpc_arg args_server_other[] = {
         ARG_OVERLAYS,
 };
 static const struct rpc_arg args_overlay_build[] = {
-        { "overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, JOB_NAME_MAX, 0, check_name },
-        { "script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(script), 1, JOB_SCRIPT_MAX, 0, NULL },
+        {"overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, JOB_NAME_MAX, 0, check_name},
+        {"script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(script), 1, JOB_SCRIPT_MAX, 0, NULL},
 };
 
 static void kind_args(enum job_kind k, const struct rpc_arg **ret, size_t *ret_n) {
@@ -207,7 +209,8 @@ static void kind_args(enum job_kind k, const struct rpc_arg **ret, size_t *ret_n
         }
 }
 
-int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_payload *ret, struct rpc_error *e) {
+int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_payload *ret,
+                      struct rpc_error *e) {
         struct job_payload p = {};
         const struct rpc_arg *args;
         msgpack_object params;
@@ -220,7 +223,7 @@ int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_pay
                 return rpc_error_set(e, RPC_INVALID, "payload: must be a map");
 
         /* rpc_args_parse takes a params array [ {map} ]: wrap the payload map in one. */
-        params = (msgpack_object) { .type = MSGPACK_OBJECT_ARRAY };
+        params = (msgpack_object){.type = MSGPACK_OBJECT_ARRAY};
         if (map && map->type == MSGPACK_OBJECT_MAP) {
                 params.via.array.size = 1;
                 params.via.array.ptr = (msgpack_object *) map;
@@ -287,7 +290,8 @@ int job_payload_unpack(enum job_kind k, const void *data, size_t len, struct job
 
 /* ---- keys and subjects ------------------------------------------------------------------- */
 
-static int key_add(struct job_key **keys, size_t *n, const char *prefix, const char *name, enum job_key_mode m) {
+static int key_add(struct job_key **keys, size_t *n, const char *prefix, const char *name,
+                   enum job_key_mode m) {
         struct job_key *k;
         char *s;
 
@@ -298,7 +302,7 @@ static int key_add(struct job_key **keys, size_t *n, const char *prefix, const c
                 free(s);
                 return -ENOMEM;
         }
-        k[*n] = (struct job_key) { .name = s, .mode = m };
+        k[*n] = (struct job_key){.name = s, .mode = m};
         *keys = k;
         (*n)++;
         return 0;
@@ -353,8 +357,8 @@ int job_keys_format(const struct job_key *keys, size_t n, char **ret) {
                 return -ENOMEM;
         *p = 0;
         for (size_t i = 0; i < n; i++)
-                p += snprintf(p, len - (size_t) (p - s), "%c %s\n", keys[i].mode == JOB_KEY_EXCLUSIVE ? 'x' : 's',
-                              keys[i].name);
+                p += snprintf(p, len - (size_t) (p - s), "%c %s\n",
+                              keys[i].mode == JOB_KEY_EXCLUSIVE ? 'x' : 's', keys[i].name);
         *ret = s;
         return 0;
 }
@@ -403,7 +407,8 @@ int job_subjects_derive(enum job_kind k, const struct job_payload *p, char *cons
         v = calloc(n + 2, sizeof(char *));
         if (!v)
                 return -ENOMEM;
-        if ((k == JOB_SERVER_START || k == JOB_SERVER_STOP || k == JOB_SERVER_RESET || k == JOB_SERVER_DELETE) &&
+        if ((k == JOB_SERVER_START || k == JOB_SERVER_STOP || k == JOB_SERVER_RESET ||
+             k == JOB_SERVER_DELETE) &&
             p->server) {
                 if (asprintf(&v[m], "server:%s", p->server) < 0)
                         goto oom;

@@ -12,19 +12,19 @@
 #include "proto/rpc.h"
 
 /* A line of output is stored with at most this many bytes (cut at a UTF-8 boundary). */
-#define JOB_LINE_MAX        4096
+#define JOB_LINE_MAX 4096
 /* Per-job cap on stored lines; further ones are counted and reported at the end. */
-#define JOB_LINES_MAX       200000
-#define JOB_NAME_MAX        64
-#define JOB_OWNER_MAX       128
-#define JOB_SUBJECT_MAX     (32 + 1 + JOB_NAME_MAX)
-#define JOB_SUBJECTS_MAX    16
-#define JOB_OVERLAYS_MAX    64
-#define JOB_SPEC_MAX        (64 * 1024)
-#define JOB_SCRIPT_MAX      (256 * 1024)
-#define JOB_ERROR_MAX       RPC_ERROR_MESSAGE_MAX
+#define JOB_LINES_MAX    200000
+#define JOB_NAME_MAX     64
+#define JOB_OWNER_MAX    128
+#define JOB_SUBJECT_MAX  (32 + 1 + JOB_NAME_MAX)
+#define JOB_SUBJECTS_MAX 16
+#define JOB_OVERLAYS_MAX 64
+#define JOB_SPEC_MAX     (64 * 1024)
+#define JOB_SCRIPT_MAX   (256 * 1024)
+#define JOB_ERROR_MAX    RPC_ERROR_MESSAGE_MAX
 /* A crashed or disconnected run of an idempotent kind is retried until this many attempts. */
-#define JOB_ATTEMPTS_MAX    2
+#define JOB_ATTEMPTS_MAX 2
 
 enum job_state {
         JOB_QUEUED,
@@ -96,7 +96,8 @@ struct job_payload {
 void job_payload_done(struct job_payload *p);
 /* Validates a payload map (or nil for "empty") for kind k into ret. Unknown fields are refused;
  * messages name the field as "payload.<field>". */
-int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_payload *ret, struct rpc_error *e);
+int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_payload *ret,
+                      struct rpc_error *e);
 /* Packs the canonical form of p (a map; fields in a fixed order) so identical payloads pack
  * to identical bytes: the database compares them byte-wise for coalescing. */
 void job_payload_pack(const struct job_payload *p, msgpack_packer *pk);
@@ -115,9 +116,9 @@ int job_keys_parse(const char *s, struct job_key **ret, size_t *ret_n);
  * caller's extra ones, deduplicated, sorted. */
 int job_subjects_derive(enum job_kind k, const struct job_payload *p, char *const *extra, char ***ret);
 
-bool job_name_valid(const char *s);      /* [a-z0-9][a-z0-9_-]{0,63} */
-bool job_subject_valid(const char *s);   /* <tag>:<name>, tag = [a-z][a-z0-9_-]{0,31} */
-bool job_owner_valid(const char *s);     /* 1..128 bytes, UTF-8, no control characters */
+bool job_name_valid(const char *s);             /* [a-z0-9][a-z0-9_-]{0,63} */
+bool job_subject_valid(const char *s);          /* <tag>:<name>, tag = [a-z][a-z0-9_-]{0,31} */
+bool job_owner_valid(const char *s);            /* 1..128 bytes, UTF-8, no control characters */
 bool job_stream_valid(const char *s, size_t n); /* stdout, stderr, step, info */
 
 /* Makes a storable line out of n bytes: invalid UTF-8 becomes U+FFFD, control characters

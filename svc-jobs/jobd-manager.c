@@ -150,7 +150,7 @@ static int active_new(struct manager *m, struct job_record *rec, struct active *
                 return r;
         }
         a->rec = *rec;
-        *rec = (struct job_record) {};
+        *rec = (struct job_record){};
         a->next_seq = a->rec.last_seq + 1;
         *ret = a;
         return 0;
@@ -225,7 +225,8 @@ static void pump(struct watcher *w) {
                 }
                 r = jobd_db_lines(m->db, w->job_id, w->next_seq - 1, WATCH_BATCH, pump_line, w);
                 if (r < 0) {
-                        log_error_errno(r, "Failed to read the lines of job %lld: %m", (long long) w->job_id);
+                        log_error_errno(r, "Failed to read the lines of job %lld: %m",
+                                        (long long) w->job_id);
                         break;
                 }
                 if (w->next_seq == before)
@@ -239,8 +240,8 @@ static void pump(struct watcher *w) {
         rpc_call_set_abandon(w->call, NULL, NULL);
         r = jobd_db_get(m->db, w->job_id, &rec);
         if (r < 0)
-                (void) rpc_call_fail(w->call, RPC_INTERNAL, "cannot read job %lld: %s", (long long) w->job_id,
-                                     strerror(-r));
+                (void) rpc_call_fail(w->call, RPC_INTERNAL, "cannot read job %lld: %s",
+                                     (long long) w->job_id, strerror(-r));
         else {
                 msgpack_packer *pk = rpc_call_result(w->call);
                 msgpack_pack_map(pk, 1);
@@ -287,7 +288,8 @@ static void watchers_state(struct manager *m, const struct active *a, const stru
         }
 }
 
-int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t after_seq, struct rpc_error *e) {
+int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t after_seq,
+                  struct rpc_error *e) {
         struct job_record rec;
         struct watcher *w;
         int r;
@@ -296,13 +298,14 @@ int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t 
         if (r == -ENOENT)
                 return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
         if (r < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id, strerror(-r));
+                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
+                                     strerror(-r));
         job_record_done(&rec);
 
         w = calloc(1, sizeof(*w));
         if (!w)
                 return rpc_error_set(e, RPC_INTERNAL, "out of memory");
-        *w = (struct watcher) { .m = m, .call = call, .job_id = id, .next_seq = after_seq + 1 };
+        *w = (struct watcher){.m = m, .call = call, .job_id = id, .next_seq = after_seq + 1};
         w->next = m->watchers;
         if (w->next)
                 w->next->prev = w;
@@ -327,7 +330,7 @@ static void add_line(struct active *a, const char *stream, const char *text, siz
                 return;
         }
         (void) job_line_sanitize(text, len, buf, NULL);
-        l = (struct job_line) { .seq = a->next_seq, .stream = stream, .text = buf, .usec = wall_usec() };
+        l = (struct job_line){.seq = a->next_seq, .stream = stream, .text = buf, .usec = wall_usec()};
         r = jobd_db_append_line(m->db, a->rec.id, &l);
         if (r < 0) {
                 a->dropped_lines++;
@@ -356,7 +359,8 @@ static void add_linef(struct active *a, const char *stream, const char *fmt, ...
  * success a->rec takes next's fields. */
 static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt, ...)
         _printf_(4, 5);
-static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt, ...) {
+static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt,
+                        ...) {
         struct manager *m = a->m;
         char buf[JOB_LINE_MAX + 1], raw[JOB_LINE_MAX];
         struct job_line l = {};
@@ -365,8 +369,9 @@ static int commit_state(struct active *a, struct job_record *next, const char *s
         int r;
 
         if (!job_transition_ok(from, next->state))
-                return log_error_errno(-EINVAL, "Refusing to move job %lld from %s to %s.", (long long) a->rec.id,
-                                       job_state_to_string(from), job_state_to_string(next->state));
+                return log_error_errno(-EINVAL, "Refusing to move job %lld from %s to %s.",
+                                       (long long) a->rec.id, job_state_to_string(from),
+                                       job_state_to_string(next->state));
         next->updated_usec = wall_usec();
         if (fmt) {
                 int n;
@@ -374,12 +379,13 @@ static int commit_state(struct active *a, struct job_record *next, const char *s
                 n = vsnprintf(raw, sizeof(raw), fmt, ap);
                 va_end(ap);
                 (void) job_line_sanitize(raw, n < 0 ? 0 : MIN((size_t) n, sizeof(raw) - 1), buf, NULL);
-                l = (struct job_line) { .seq = a->next_seq, .stream = stream, .text = buf, .usec = next->updated_usec };
+                l = (struct job_line){
+                        .seq = a->next_seq, .stream = stream, .text = buf, .usec = next->updated_usec};
         }
         r = jobd_db_update(m->db, next, from, fmt ? &l : NULL);
         if (r < 0)
-                return log_error_errno(r, "Failed to store the state of job %lld: %m (%s)", (long long) a->rec.id,
-                                       jobd_db_errmsg(m->db));
+                return log_error_errno(r, "Failed to store the state of job %lld: %m (%s)",
+                                       (long long) a->rec.id, jobd_db_errmsg(m->db));
         a->rec.state = next->state;
         a->rec.has_exit_code = next->has_exit_code;
         a->rec.exit_code = next->exit_code;
@@ -457,7 +463,8 @@ static void on_exec_done(struct exec *x, const struct exec_result *result, void 
         if (res.host_lost && res.state == JOB_FAILED && a->rec.state == JOB_RUNNING && info->idempotent &&
             a->rec.attempts < JOB_ATTEMPTS_MAX) {
                 next = record_next(a, JOB_QUEUED);
-                r = commit_state(a, &next, "info", "lost the host service (%s); running the job again", res.error);
+                r = commit_state(a, &next, "info", "lost the host service (%s); running the job again",
+                                 res.error);
                 if (r >= 0) {
                         /* Stays active, back in the queue at its old place. */
                         park_exec(m, a);
@@ -482,11 +489,13 @@ static void on_exec_done(struct exec *x, const struct exec_result *result, void 
                 r = commit_state(a, &next, "info", "job cancelled");
                 break;
         default:
-                r = commit_state(a, &next, "stderr", "job failed: %s", res.error[0] ? res.error : "unknown error");
+                r = commit_state(a, &next, "stderr", "job failed: %s",
+                                 res.error[0] ? res.error : "unknown error");
                 break;
         }
         if (r < 0)
-                log_error("Job %lld ended %s but that could not be stored; jobd will settle it at its next start.",
+                log_error("Job %lld ended %s but that could not be stored; jobd will settle it at its next "
+                          "start.",
                           (long long) a->rec.id, job_state_to_string(next.state));
         retire(a);
 }
@@ -512,7 +521,7 @@ static void start_job(struct manager *m, struct active *a) {
         watchers_state(m, a, &a->rec);
         r = exec_new(m->event, m->host_socket, &m->limits, a->rec.kind, &a->payload, &exec_ops, a, &a->exec);
         if (r < 0) {
-                struct exec_result res = { .state = JOB_FAILED };
+                struct exec_result res = {.state = JOB_FAILED};
                 snprintf(res.error, sizeof(res.error), "cannot start the executor: %s", strerror(-r));
                 on_exec_done(NULL, &res, a);
         }
@@ -529,7 +538,7 @@ static int snapshot(struct manager *m, struct sched_job **ret_jobs, struct activ
         if (!jobs || !map)
                 return -ENOMEM;
         for (struct active *a = m->head; a; a = a->next) {
-                jobs[n] = (struct sched_job) {
+                jobs[n] = (struct sched_job){
                         .id = a->rec.id,
                         .kind = a->rec.kind,
                         .running = a->rec.state != JOB_QUEUED,
@@ -722,7 +731,7 @@ static int collect(const struct job_record *j, void *userdata) {
  *   cancelling                             → cancelled.
  * Then loads every queued job. */
 static int recover(struct manager *m) {
-        struct recover_ctx c = { .m = m };
+        struct recover_ctx c = {.m = m};
         int r;
 
         r = jobd_db_foreach_active(m->db, collect, &c);
@@ -734,7 +743,8 @@ static int recover(struct manager *m) {
 
                 r = active_new(m, j, &a);
                 if (r < 0) {
-                        log_error_errno(r, "Job %lld in jobs.db cannot be read, ignoring: %m", (long long) j->id);
+                        log_error_errno(r, "Job %lld in jobs.db cannot be read, ignoring: %m",
+                                        (long long) j->id);
                         continue;
                 }
                 active_link(m, a);
@@ -742,18 +752,20 @@ static int recover(struct manager *m) {
                         struct job_record next;
                         if (job_kind_info(a->rec.kind)->idempotent && a->rec.attempts < JOB_ATTEMPTS_MAX) {
                                 next = record_next(a, JOB_QUEUED);
-                                r = commit_state(a, &next, "info",
-                                                 "jobd stopped while this job was running; running it again");
+                                r = commit_state(
+                                        a, &next, "info",
+                                        "jobd stopped while this job was running; running it again");
                                 log_info("Job %lld (%s) was running when jobd stopped; queued again.",
                                          (long long) a->rec.id, job_kind_to_string(a->rec.kind));
                         } else {
                                 next = record_next(a, JOB_FAILED);
                                 next.finished_usec = wall_usec();
                                 next.error = (char *) "the executor died";
-                                r = commit_state(a, &next, "stderr",
-                                                 "jobd stopped while this job was running; the executor died "
-                                                 "(attempt %d; %s is not run again)",
-                                                 a->rec.attempts, job_kind_to_string(a->rec.kind));
+                                r = commit_state(
+                                        a, &next, "stderr",
+                                        "jobd stopped while this job was running; the executor died "
+                                        "(attempt %d; %s is not run again)",
+                                        a->rec.attempts, job_kind_to_string(a->rec.kind));
                                 log_info("Job %lld (%s) was running when jobd stopped; marked failed.",
                                          (long long) a->rec.id, job_kind_to_string(a->rec.kind));
                         }
@@ -761,7 +773,8 @@ static int recover(struct manager *m) {
                         struct job_record next = record_next(a, JOB_CANCELLED);
                         next.finished_usec = wall_usec();
                         next.error = (char *) "cancelled";
-                        r = commit_state(a, &next, "info", "jobd stopped while cancelling this job; job cancelled");
+                        r = commit_state(a, &next, "info",
+                                         "jobd stopped while cancelling this job; job cancelled");
                 } else
                         r = 0;
                 if (r < 0)
@@ -790,7 +803,7 @@ int manager_new(const struct manager_config *c, struct manager **ret) {
         m->event = sd_event_ref(c->event);
         m->server = c->server;
         m->workers = MAX(c->workers, 1u);
-        m->limits = (struct mp_limits) { .max_bytes = c->max_message_bytes };
+        m->limits = (struct mp_limits){.max_bytes = c->max_message_bytes};
         mp_limits_normalize(&m->limits);
         m->n_dead_alloc = m->workers;
         m->dead = calloc(m->n_dead_alloc, sizeof(*m->dead));

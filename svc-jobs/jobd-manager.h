@@ -41,7 +41,8 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, cha
 int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e);
 /* Streams the job's lines after after_seq, then live lines and state changes, then answers
  * the call with {job} once the job has ended. Takes over the (deferred) call. */
-int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t after_seq, struct rpc_error *e);
+int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t after_seq,
+                  struct rpc_error *e);
 
 /* Packs a job as a map; full includes the payload's spec/script texts. */
 void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full);

@@ -14,29 +14,31 @@
 #include "proto/args.h"
 #include "svc-jobs/jobd-manager.h"
 
-#define LIST_LIMIT_MAX    500
-#define LIST_LIMIT_DEF    50
-#define LOG_LIMIT_MAX     5000
-#define LOG_LIMIT_DEF     1000
-#define LOG_REPLY_BYTES   (1024 * 1024)
+#define LIST_LIMIT_MAX  500
+#define LIST_LIMIT_DEF  50
+#define LOG_LIMIT_MAX   5000
+#define LOG_LIMIT_DEF   1000
+#define LOG_REPLY_BYTES (1024 * 1024)
 
 static int check_kind(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
         if (s && job_kind_from_string(s) < 0)
-                return rpc_error_set(e, RPC_INVALID,
-                                     "%s: unknown kind '%s' (install, server.start, server.stop, server.reset, "
-                                     "server.delete, overlay.build)",
-                                     a->name, s);
+                return rpc_error_set(
+                        e, RPC_INVALID,
+                        "%s: unknown kind '%s' (install, server.start, server.stop, server.reset, "
+                        "server.delete, overlay.build)",
+                        a->name, s);
         return 0;
 }
 
 static int check_state(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
         if (s && job_state_from_string(s) < 0)
-                return rpc_error_set(e, RPC_INVALID,
-                                     "%s: unknown state '%s' (queued, running, cancelling, succeeded, failed, "
-                                     "cancelled)",
-                                     a->name, s);
+                return rpc_error_set(
+                        e, RPC_INVALID,
+                        "%s: unknown state '%s' (queued, running, cancelling, succeeded, failed, "
+                        "cancelled)",
+                        a->name, s);
         return 0;
 }
 
@@ -51,7 +53,8 @@ static int check_owner(const struct rpc_arg *a, void *field, struct rpc_error *e
 static int check_subject(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
         if (s && !job_subject_valid(s))
-                return rpc_error_set(e, RPC_INVALID, "%s: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                return rpc_error_set(e, RPC_INVALID,
+                                     "%s: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
                                      a->name);
         return 0;
 }
@@ -60,9 +63,10 @@ static int check_subjects(const struct rpc_arg *a, void *field, struct rpc_error
         char **v = *(char ***) field;
         for (size_t i = 0; v && v[i]; i++)
                 if (!job_subject_valid(v[i]))
-                        return rpc_error_set(e, RPC_INVALID,
-                                             "%s[%zu]: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
-                                             a->name, i);
+                        return rpc_error_set(
+                                e, RPC_INVALID,
+                                "%s[%zu]: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                                a->name, i);
         return 0;
 }
 
@@ -71,7 +75,8 @@ static int fail_with(struct rpc_call *call, const struct rpc_error *e) {
 }
 
 /* Answers {job: <job>} (full) for id. */
-static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool coalesced_field, bool coalesced) {
+static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool coalesced_field,
+                     bool coalesced) {
         struct job_record rec;
         msgpack_packer *pk;
         int r;
@@ -80,7 +85,8 @@ static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool 
         if (r == -ENOENT)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
         if (r < 0)
-                return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id, strerror(-r));
+                return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
+                                     strerror(-r));
         pk = rpc_call_result(call);
         msgpack_pack_map(pk, coalesced_field ? 2 : 1);
         rpc_pack_key(pk, "job");
@@ -101,12 +107,12 @@ struct submit_args {
 };
 
 static const struct rpc_arg submit_args[] = {
-        { "kind", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct submit_args, kind), 1, 32, 0, check_kind },
-        { "owner", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct submit_args, owner), 1, JOB_OWNER_MAX, 0,
-          check_owner },
-        { "subjects", RPC_ARG_STRV, RPC_ARG_NULLABLE, offsetof(struct submit_args, subjects), 0, JOB_SUBJECTS_MAX,
-          JOB_SUBJECT_MAX, check_subjects },
-        { "payload", RPC_ARG_MAP, RPC_ARG_NULLABLE, offsetof(struct submit_args, payload), 0, 16, 0, NULL },
+        {"kind", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct submit_args, kind), 1, 32, 0, check_kind},
+        {"owner", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct submit_args, owner), 1, JOB_OWNER_MAX, 0,
+         check_owner},
+        {"subjects", RPC_ARG_STRV, RPC_ARG_NULLABLE, offsetof(struct submit_args, subjects), 0,
+         JOB_SUBJECTS_MAX, JOB_SUBJECT_MAX, check_subjects},
+        {"payload", RPC_ARG_MAP, RPC_ARG_NULLABLE, offsetof(struct submit_args, payload), 0, 16, 0, NULL},
 };
 
 static int on_submit(struct rpc_call *call, const msgpack_object *params, void *userdata) {
@@ -141,7 +147,7 @@ struct id_args {
 };
 
 static const struct rpc_arg id_args[] = {
-        { "id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL },
+        {"id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL},
 };
 
 static int on_get(struct rpc_call *call, const msgpack_object *params, void *userdata) {
@@ -172,15 +178,16 @@ struct list_args {
 };
 
 static const struct rpc_arg list_args[] = {
-        { "owner", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, owner), 1, JOB_OWNER_MAX, 0,
-          check_owner },
-        { "subject", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, subject), 1, JOB_SUBJECT_MAX, 0,
-          check_subject },
-        { "state", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, state), 1, 16, 0, check_state },
-        { "kind", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, kind), 1, 32, 0, check_kind },
-        { "limit", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct list_args, limit), 1, LIST_LIMIT_MAX, 0, NULL },
-        { "before_id", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct list_args, before_id), 1, INT64_MAX, 0,
-          NULL },
+        {"owner", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, owner), 1, JOB_OWNER_MAX, 0,
+         check_owner},
+        {"subject", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, subject), 1, JOB_SUBJECT_MAX,
+         0, check_subject},
+        {"state", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, state), 1, 16, 0, check_state},
+        {"kind", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct list_args, kind), 1, 32, 0, check_kind},
+        {"limit", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct list_args, limit), 1, LIST_LIMIT_MAX, 0,
+         NULL},
+        {"before_id", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct list_args, before_id), 1, INT64_MAX, 0,
+         NULL},
 };
 
 struct list_ctx {
@@ -192,13 +199,13 @@ static int list_collect(const struct job_record *j, void *userdata) {
         struct list_ctx *c = userdata;
         /* Steal the record's allocations (it is freed after we return). */
         c->recs[c->n++] = *j;
-        *(struct job_record *) j = (struct job_record) {};
+        *(struct job_record *) j = (struct job_record){};
         return 0;
 }
 
 static int on_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct manager *m = userdata;
-        struct list_args a = { .limit = LIST_LIMIT_DEF };
+        struct list_args a = {.limit = LIST_LIMIT_DEF};
         struct list_ctx c = {};
         struct job_filter f;
         struct rpc_error e;
@@ -207,7 +214,7 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
 
         if (rpc_args_parse(params, list_args, ELEMENTSOF(list_args), &a, &e) < 0)
                 return fail_with(call, &e);
-        f = (struct job_filter) {
+        f = (struct job_filter){
                 .owner = a.owner,
                 .subject = a.subject,
                 .state = a.state ? job_state_from_string(a.state) : -1,
@@ -243,9 +250,10 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
 /* ---- jobs.log ---------------------------------------------------------------------------- */
 
 static const struct rpc_arg log_args[] = {
-        { "id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL },
-        { "after_seq", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, after_seq), 0, INT64_MAX, 0, NULL },
-        { "limit", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, limit), 1, LOG_LIMIT_MAX, 0, NULL },
+        {"id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL},
+        {"after_seq", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, after_seq), 0, INT64_MAX, 0,
+         NULL},
+        {"limit", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, limit), 1, LOG_LIMIT_MAX, 0, NULL},
 };
 
 struct log_ctx {
@@ -271,7 +279,7 @@ static int log_collect(const struct job_line *l, void *userdata) {
 
 static int on_log(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct manager *m = userdata;
-        struct id_args a = { .limit = LOG_LIMIT_DEF };
+        struct id_args a = {.limit = LOG_LIMIT_DEF};
         struct log_ctx c = {};
         struct job_record rec;
         struct rpc_error e;
@@ -285,14 +293,16 @@ static int on_log(struct rpc_call *call, const msgpack_object *params, void *use
         if (r == -ENOENT)
                 return rpc_call_fail(call, RPC_NOT_FOUND, "job %lld: no such job", (long long) a.id);
         if (r < 0)
-                return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) a.id, strerror(-r));
+                return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) a.id,
+                                     strerror(-r));
         rpc_buf_init(&c.lines, 0);
         c.last_seq = a.after_seq;
         r = jobd_db_lines(manager_db(m), a.id, a.after_seq, (unsigned) a.limit, log_collect, &c);
         if ((r < 0 && r != -ENOBUFS) || !rpc_buf_ok(&c.lines)) {
                 rpc_buf_done(&c.lines);
                 job_record_done(&rec);
-                return rpc_call_fail(call, RPC_INTERNAL, "cannot read the log: %s", strerror(r < 0 ? -r : ENOMEM));
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot read the log: %s",
+                                     strerror(r < 0 ? -r : ENOMEM));
         }
         pk = rpc_call_result(call);
         msgpack_pack_map(pk, 4);
@@ -310,8 +320,9 @@ static int on_log(struct rpc_call *call, const msgpack_object *params, void *use
 /* ---- jobs.watch -------------------------------------------------------------------------- */
 
 static const struct rpc_arg watch_args[] = {
-        { "id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL },
-        { "after_seq", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, after_seq), 0, INT64_MAX, 0, NULL },
+        {"id", RPC_ARG_INT, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INT64_MAX, 0, NULL},
+        {"after_seq", RPC_ARG_INT, RPC_ARG_NULLABLE, offsetof(struct id_args, after_seq), 0, INT64_MAX, 0,
+         NULL},
 };
 
 static int on_watch(struct rpc_call *call, const msgpack_object *params, void *userdata) {
@@ -328,12 +339,9 @@ static int on_watch(struct rpc_call *call, const msgpack_object *params, void *u
 /* ---- the daemon -------------------------------------------------------------------------- */
 
 static const struct rpc_method methods[] = {
-        { "jobs.submit", on_submit, RPC_ACCESS_GROUP },
-        { "jobs.get", on_get, RPC_ACCESS_GROUP },
-        { "jobs.list", on_list, RPC_ACCESS_GROUP },
-        { "jobs.log", on_log, RPC_ACCESS_GROUP },
-        { "jobs.watch", on_watch, RPC_ACCESS_GROUP },
-        { "jobs.cancel", on_cancel, RPC_ACCESS_GROUP },
+        {"jobs.submit", on_submit, RPC_ACCESS_GROUP}, {"jobs.get", on_get, RPC_ACCESS_GROUP},
+        {"jobs.list", on_list, RPC_ACCESS_GROUP},     {"jobs.log", on_log, RPC_ACCESS_GROUP},
+        {"jobs.watch", on_watch, RPC_ACCESS_GROUP},   {"jobs.cancel", on_cancel, RPC_ACCESS_GROUP},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {
@@ -347,18 +355,20 @@ static int setup(struct daemon *d, void **ret_userdata) {
                 return log_error_errno(r, "Failed to build the host socket path: %m");
         if ((size_t) snprintf(db, sizeof(db), "%s/jobs.db", cfg->root) >= sizeof(db))
                 return log_error_errno(-ENAMETOOLONG, "paths.root is too long");
-        r = manager_new(&(struct manager_config) {
-                                .event = daemon_event(d),
-                                .server = daemon_server(d),
-                                .db_path = db,
-                                .host_socket = host,
-                                .workers = cfg->job_workers,
-                                .max_message_bytes = cfg->max_message_bytes,
-                        },
-                        &m);
+        r = manager_new(
+                &(struct manager_config){
+                        .event = daemon_event(d),
+                        .server = daemon_server(d),
+                        .db_path = db,
+                        .host_socket = host,
+                        .workers = cfg->job_workers,
+                        .max_message_bytes = cfg->max_message_bytes,
+                },
+                &m);
         if (r < 0)
                 return r;
-        log_info("Job database '%s', %u worker(s), host service at '%s'.", db, MAX(cfg->job_workers, 1u), host);
+        log_info("Job database '%s', %u worker(s), host service at '%s'.", db, MAX(cfg->job_workers, 1u),
+                 host);
         *ret_userdata = m;
         return 0;
 }

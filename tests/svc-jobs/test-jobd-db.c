@@ -16,9 +16,13 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        char cmd[160];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        (void) !system(cmd);
+        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+        char p[200];
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+                snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+                (void) unlink(p);
+        }
+        (void) rmdir(dir);
 }
 
 TestSuite(jobd_db, .init = setup, .fini = teardown);
@@ -45,7 +49,7 @@ static int64_t raw_int(const char *sql) {
 }
 
 static struct job_record new_job(enum job_kind k, const char *owner, char **subjects) {
-        return (struct job_record) {
+        return (struct job_record){
                 .kind = k,
                 .owner = (char *) owner,
                 .subjects = subjects,
@@ -79,8 +83,10 @@ Test(jobd_db, migrate_from_v1_keeps_data) {
         cr_assert_eq(jobd_db_version(db), 1);
         jobd_db_close(db);
         /* Rows as a v1 jobd wrote them: one finished, one queued (never started). */
-        raw_exec("INSERT INTO jobs (kind, owner, state, keys, payload, exit_code, created_usec, started_usec, "
-                 "finished_usec, updated_usec) VALUES ('install', 'alice', 'succeeded', 'x install\n', x'80', 0, "
+        raw_exec("INSERT INTO jobs (kind, owner, state, keys, payload, exit_code, created_usec, "
+                 "started_usec, "
+                 "finished_usec, updated_usec) VALUES ('install', 'alice', 'succeeded', 'x install\n', "
+                 "x'80', 0, "
                  "10, 11, 12, 12);"
                  "INSERT INTO jobs (kind, owner, state, keys, payload, created_usec, updated_usec) VALUES "
                  "('install', 'bob', 'queued', 'x install\n', x'80', 20, 20);"
@@ -125,9 +131,9 @@ Test(jobd_db, not_a_database) {
 }
 
 Test(jobd_db, insert_update_lines) {
-        char *subj[] = { "server:s1", "user:x", NULL };
+        char *subj[] = {"server:s1", "user:x", NULL};
         struct job_record j = new_job(JOB_SERVER_START, "alice", subj), r, next;
-        struct job_line l = { .seq = 1, .stream = "stdout", .text = "one", .usec = 5 };
+        struct job_line l = {.seq = 1, .stream = "stdout", .text = "one", .usec = 5};
         struct jobd_db *db;
 
         cr_assert_eq(jobd_db_open(path, &db), 0);
@@ -159,7 +165,7 @@ Test(jobd_db, insert_update_lines) {
         next.exit_code = 3;
         next.error = "boom";
         next.finished_usec = 8;
-        l = (struct job_line) { .seq = 2, .stream = "info", .text = "done", .usec = 8 };
+        l = (struct job_line){.seq = 2, .stream = "info", .text = "done", .usec = 8};
         cr_assert_eq(jobd_db_update(db, &next, JOB_RUNNING, &l), 0);
         cr_assert_eq(jobd_db_get(db, 1, &r), 0);
         cr_assert_eq(r.state, JOB_SUCCEEDED);
@@ -200,7 +206,8 @@ Test(jobd_db, lines_paged_and_capped) {
         memset(big, 'z', sizeof(big));
         (void) job_line_sanitize(big, sizeof(big), clean, NULL);
         for (int i = 1; i <= 300; i++) {
-                struct job_line l = { .seq = i, .stream = "stdout", .text = i == 100 ? clean : "x", .usec = 1 };
+                struct job_line l = {
+                        .seq = i, .stream = "stdout", .text = i == 100 ? clean : "x", .usec = 1};
                 cr_assert_eq(jobd_db_append_line(db, j.id, &l), 0);
         }
         cr_assert_eq(jobd_db_lines(db, j.id, 0, 256, count_line, &s), 0);
@@ -220,7 +227,7 @@ static int count_job(const struct job_record *j, void *userdata) {
 }
 
 Test(jobd_db, list_filters_and_paging) {
-        char *s1[] = { "server:s1", NULL }, *s2[] = { "server:s2", NULL };
+        char *s1[] = {"server:s1", NULL}, *s2[] = {"server:s2", NULL};
         struct jobd_db *db;
         int64_t v[2];
 
@@ -230,18 +237,18 @@ Test(jobd_db, list_filters_and_paging) {
                                               i % 5 ? s1 : s2);
                 cr_assert_eq(jobd_db_insert(db, &j), 0);
         }
-#define LIST(...)                                                                                       \
-        ({                                                                                              \
-                struct job_filter f = { __VA_ARGS__ };                                                  \
-                if (!f.state)                                                                           \
-                        f.state = -1;                                                                   \
-                if (!f.kind)                                                                            \
-                        f.kind = -1;                                                                    \
-                if (!f.limit)                                                                           \
-                        f.limit = 100;                                                                  \
-                v[0] = v[1] = 0;                                                                        \
-                cr_assert_eq(jobd_db_list(db, &f, count_job, v), 0);                                    \
-                v[0];                                                                                   \
+#define LIST(...)                                                                                           \
+        ({                                                                                                  \
+                struct job_filter f = {__VA_ARGS__};                                                        \
+                if (!f.state)                                                                               \
+                        f.state = -1;                                                                       \
+                if (!f.kind)                                                                                \
+                        f.kind = -1;                                                                        \
+                if (!f.limit)                                                                               \
+                        f.limit = 100;                                                                      \
+                v[0] = v[1] = 0;                                                                            \
+                cr_assert_eq(jobd_db_list(db, &f, count_job, v), 0);                                        \
+                v[0];                                                                                       \
         })
         cr_assert_eq(LIST(), 30);
         cr_assert_eq(v[1], 1); /* newest first: the last one seen is the oldest */
@@ -269,8 +276,8 @@ Test(jobd_db, prune_finished_only) {
 
         cr_assert_eq(jobd_db_open(path, &db), 0);
         for (int i = 0; i < 4; i++) {
-                struct job_record j = new_job(JOB_INSTALL, "a", (char *[]) { "server:s", NULL }), next;
-                struct job_line l = { .seq = 1, .stream = "info", .text = "x", .usec = 1 };
+                struct job_record j = new_job(JOB_INSTALL, "a", (char *[]){"server:s", NULL}), next;
+                struct job_line l = {.seq = 1, .stream = "info", .text = "x", .usec = 1};
                 cr_assert_eq(jobd_db_insert(db, &j), 0);
                 cr_assert_eq(jobd_db_append_line(db, j.id, &l), 0);
                 if (i < 3) {

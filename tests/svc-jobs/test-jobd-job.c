@@ -19,10 +19,12 @@ Test(job_state, names_round_trip) {
 /* Every (from, to) pair: exactly these are legal. */
 Test(job_state, every_transition) {
         static const bool legal[_JOB_STATE_MAX][_JOB_STATE_MAX] = {
-                [JOB_QUEUED] = { [JOB_RUNNING] = true, [JOB_CANCELLED] = true },
-                [JOB_RUNNING] = { [JOB_SUCCEEDED] = true, [JOB_FAILED] = true, [JOB_CANCELLING] = true,
-                                  [JOB_QUEUED] = true },
-                [JOB_CANCELLING] = { [JOB_CANCELLED] = true, [JOB_SUCCEEDED] = true, [JOB_FAILED] = true },
+                [JOB_QUEUED] = {[JOB_RUNNING] = true, [JOB_CANCELLED] = true},
+                [JOB_RUNNING] = {[JOB_SUCCEEDED] = true,
+                                 [JOB_FAILED] = true,
+                                 [JOB_CANCELLING] = true,
+                                 [JOB_QUEUED] = true},
+                [JOB_CANCELLING] = {[JOB_CANCELLED] = true, [JOB_SUCCEEDED] = true, [JOB_FAILED] = true},
         };
         int n_legal = 0;
 
@@ -76,7 +78,8 @@ static void obj_done(struct obj *o) {
 }
 
 /* Packs a map of string pairs (value NULL: the next pair's value is an array of "a","b"). */
-static int parse_kv(enum job_kind k, struct job_payload *p, struct rpc_error *e, size_t n, const char *const *kv) {
+static int parse_kv(enum job_kind k, struct job_payload *p, struct rpc_error *e, size_t n,
+                    const char *const *kv) {
         struct obj o;
         int r;
 
@@ -103,16 +106,16 @@ Test(job_payload, valid_per_kind) {
         cr_assert_eq(job_payload_parse(JOB_INSTALL, NULL, &p, &e), 0);
         job_payload_done(&p);
         cr_assert_eq(parse_kv(JOB_SERVER_START, &p, &e, 3,
-                              (const char *const[]) { "server", "s1", "spec", "port: 1\n", "overlays", "b" }),
+                              (const char *const[]){"server", "s1", "spec", "port: 1\n", "overlays", "b"}),
                      0, "%s", e.message);
         cr_assert_str_eq(p.server, "s1");
         cr_assert_str_eq(p.spec, "port: 1\n");
         cr_assert_str_eq(p.overlays[1], "b");
         job_payload_done(&p);
-        cr_assert_eq(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]) { "server", "s1" }), 0);
+        cr_assert_eq(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]){"server", "s1"}), 0);
         job_payload_done(&p);
         cr_assert_eq(parse_kv(JOB_OVERLAY_BUILD, &p, &e, 2,
-                              (const char *const[]) { "overlay", "o-1", "script", "echo hi\n" }),
+                              (const char *const[]){"overlay", "o-1", "script", "echo hi\n"}),
                      0);
         cr_assert_str_eq(p.overlay, "o-1");
         job_payload_done(&p);
@@ -123,31 +126,35 @@ Test(job_payload, refused) {
         struct rpc_error e;
 
         /* install takes nothing */
-        cr_assert_lt(parse_kv(JOB_INSTALL, &p, &e, 1, (const char *const[]) { "server", "s1" }), 0);
+        cr_assert_lt(parse_kv(JOB_INSTALL, &p, &e, 1, (const char *const[]){"server", "s1"}), 0);
         cr_assert(strstr(e.message, "payload"), "%s", e.message);
         /* missing required */
-        cr_assert_lt(parse_kv(JOB_SERVER_START, &p, &e, 1, (const char *const[]) { "server", "s1" }), 0);
+        cr_assert_lt(parse_kv(JOB_SERVER_START, &p, &e, 1, (const char *const[]){"server", "s1"}), 0);
         cr_assert(strstr(e.message, "payload.spec"), "%s", e.message);
         /* spec on a stop */
-        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]) { "server", "s1", "spec", "x" }), 0);
+        cr_assert_lt(
+                parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]){"server", "s1", "spec", "x"}), 0);
         cr_assert(strstr(e.message, "spec"), "%s", e.message);
         /* bad names */
-        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]) { "server", "../etc" }), 0);
+        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]){"server", "../etc"}), 0);
         cr_assert(strstr(e.message, "payload.server"), "%s", e.message);
-        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]) { "server", "Upper" }), 0);
-        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]) { "server", "" }), 0);
-        cr_assert_lt(parse_kv(JOB_OVERLAY_BUILD, &p, &e, 2, (const char *const[]) { "overlay", "-x", "script", "x" }),
+        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]){"server", "Upper"}), 0);
+        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 1, (const char *const[]){"server", ""}), 0);
+        cr_assert_lt(parse_kv(JOB_OVERLAY_BUILD, &p, &e, 2,
+                              (const char *const[]){"overlay", "-x", "script", "x"}),
                      0);
         /* overlays: bad item, duplicate */
-        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]) { "server", "s", "overlays", "B/" }),
-                     0);
+        cr_assert_lt(
+                parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]){"server", "s", "overlays", "B/"}),
+                0);
         cr_assert(strstr(e.message, "payload.overlays[1]"), "%s", e.message);
-        cr_assert_lt(parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]) { "server", "s", "overlays", "a" }),
-                     0);
+        cr_assert_lt(
+                parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]){"server", "s", "overlays", "a"}),
+                0);
         cr_assert(strstr(e.message, "twice"), "%s", e.message);
         /* not a map */
         {
-                msgpack_object o = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 3 };
+                msgpack_object o = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 3};
                 cr_assert_lt(job_payload_parse(JOB_INSTALL, &o, &p, &e), 0);
         }
         cr_assert_null(p.server);
@@ -160,10 +167,10 @@ Test(job_payload, canonical_packing) {
 
         /* Same content, keys in a different order: same bytes. */
         cr_assert_eq(parse_kv(JOB_SERVER_START, &a, &e, 3,
-                              (const char *const[]) { "server", "s1", "spec", "x", "overlays", "b" }),
+                              (const char *const[]){"server", "s1", "spec", "x", "overlays", "b"}),
                      0);
         cr_assert_eq(parse_kv(JOB_SERVER_START, &b, &e, 3,
-                              (const char *const[]) { "overlays", "b", "spec", "x", "server", "s1" }),
+                              (const char *const[]){"overlays", "b", "spec", "x", "server", "s1"}),
                      0);
         rpc_buf_init(&ba, 0);
         rpc_buf_init(&bb, 0);
@@ -187,8 +194,8 @@ Test(job_payload, canonical_packing) {
 /* ---- keys and subjects ------------------------------------------------------------------- */
 
 Test(job_keys, derive_format_parse) {
-        char *ov[] = { "o1", "o2", NULL };
-        struct job_payload p = { .server = "s1", .overlays = ov };
+        char *ov[] = {"o1", "o2", NULL};
+        struct job_payload p = {.server = "s1", .overlays = ov};
         struct job_key *k = NULL, *k2 = NULL;
         size_t n = 0, n2 = 0;
         char *text = NULL;
@@ -218,7 +225,7 @@ Test(job_keys, derive_format_parse) {
         cr_assert_str_eq(k[0].name, "install");
         cr_assert_eq(k[0].mode, JOB_KEY_EXCLUSIVE);
         job_keys_free(k, n);
-        p = (struct job_payload) { .overlay = "o7" };
+        p = (struct job_payload){.overlay = "o7"};
         cr_assert_eq(job_keys_derive(JOB_OVERLAY_BUILD, &p, &k, &n), 0);
         cr_assert_eq(n, 1);
         cr_assert_str_eq(k[0].name, "overlay:o7");
@@ -230,8 +237,8 @@ Test(job_keys, derive_format_parse) {
 }
 
 Test(job_subjects, derive_dedupe_sort) {
-        struct job_payload p = { .server = "s1" };
-        char *extra[] = { "user:bob", "server:s1", "blueprint:b2", NULL };
+        struct job_payload p = {.server = "s1"};
+        char *extra[] = {"user:bob", "server:s1", "blueprint:b2", NULL};
         char **v = NULL;
 
         cr_assert_eq(job_subjects_derive(JOB_SERVER_STOP, &p, extra, &v), 0);
@@ -285,8 +292,11 @@ Test(job_line, sanitized) {
         n = job_line_sanitize("hello\r\n", 7, out, NULL);
         cr_assert_eq(n, 5);
         cr_assert_str_eq(out, "hello");
-        n = job_line_sanitize("a\xff" "b", 3, out, NULL);
-        cr_assert_str_eq(out, "a\xef\xbf\xbd" "b");
+        n = job_line_sanitize("a\xff"
+                              "b",
+                              3, out, NULL);
+        cr_assert_str_eq(out, "a\xef\xbf\xbd"
+                              "b");
         n = job_line_sanitize("a\x1b[0mb\tc", 8, out, NULL);
         cr_assert_str_eq(out, "a\xef\xbf\xbd[0mb\tc");
         n = job_line_sanitize("x\0y", 3, out, NULL);

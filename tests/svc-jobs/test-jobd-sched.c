@@ -10,25 +10,26 @@ struct sample {
         struct job_payload p;
 };
 
-static char *ov_a[] = { "oa", NULL };
-static char *ov_b[] = { "ob", NULL };
+static char *ov_a[] = {"oa", NULL};
+static char *ov_b[] = {"ob", NULL};
 
 /* A job of every kind, for two servers, two overlays. */
 static const struct sample samples[] = {
-        { "install", JOB_INSTALL, {} },
-        { "start s1 [oa]", JOB_SERVER_START, { .server = "s1", .spec = "x", .overlays = ov_a } },
-        { "start s2 [oa]", JOB_SERVER_START, { .server = "s2", .spec = "x", .overlays = ov_a } },
-        { "stop s1", JOB_SERVER_STOP, { .server = "s1" } },
-        { "stop s2 [ob]", JOB_SERVER_STOP, { .server = "s2", .overlays = ov_b } },
-        { "reset s1", JOB_SERVER_RESET, { .server = "s1" } },
-        { "delete s2", JOB_SERVER_DELETE, { .server = "s2" } },
-        { "build oa", JOB_OVERLAY_BUILD, { .overlay = "oa", .script = "x" } },
-        { "build ob", JOB_OVERLAY_BUILD, { .overlay = "ob", .script = "x" } },
+        {"install", JOB_INSTALL, {}},
+        {"start s1 [oa]", JOB_SERVER_START, {.server = "s1", .spec = "x", .overlays = ov_a}},
+        {"start s2 [oa]", JOB_SERVER_START, {.server = "s2", .spec = "x", .overlays = ov_a}},
+        {"stop s1", JOB_SERVER_STOP, {.server = "s1"}},
+        {"stop s2 [ob]", JOB_SERVER_STOP, {.server = "s2", .overlays = ov_b}},
+        {"reset s1", JOB_SERVER_RESET, {.server = "s1"}},
+        {"delete s2", JOB_SERVER_DELETE, {.server = "s2"}},
+        {"build oa", JOB_OVERLAY_BUILD, {.overlay = "oa", .script = "x"}},
+        {"build ob", JOB_OVERLAY_BUILD, {.overlay = "ob", .script = "x"}},
 };
 #define N_SAMPLES ELEMENTSOF(samples)
 
 static bool is_server(enum job_kind k) {
-        return k == JOB_SERVER_START || k == JOB_SERVER_STOP || k == JOB_SERVER_RESET || k == JOB_SERVER_DELETE;
+        return k == JOB_SERVER_START || k == JOB_SERVER_STOP || k == JOB_SERVER_RESET ||
+               k == JOB_SERVER_DELETE;
 }
 
 static bool has_overlay(const struct job_payload *p, const char *o) {
@@ -71,8 +72,12 @@ Test(sched, every_pair_running_then_queued) {
                 for (size_t j = 0; j < N_SAMPLES; j++) {
                         struct keyed a = derive(&samples[i]), b = derive(&samples[j]);
                         struct sched_job jobs[2] = {
-                                { .id = 1, .kind = samples[i].kind, .running = true, .keys = a.keys, .n_keys = a.n },
-                                { .id = 2, .kind = samples[j].kind, .keys = b.keys, .n_keys = b.n },
+                                {.id = 1,
+                                 .kind = samples[i].kind,
+                                 .running = true,
+                                 .keys = a.keys,
+                                 .n_keys = a.n},
+                                {.id = 2, .kind = samples[j].kind, .keys = b.keys, .n_keys = b.n},
                         };
                         size_t picked[2];
                         bool conflict = expect_conflict(&samples[i], &samples[j]);
@@ -80,8 +85,8 @@ Test(sched, every_pair_running_then_queued) {
 
                         cr_expect_eq(sched_conflict(a.keys, a.n, b.keys, b.n), conflict, "%s / %s",
                                      samples[i].label, samples[j].label);
-                        cr_expect_eq(k, conflict ? 0 : 1, "running %s, queued %s: picked %zd", samples[i].label,
-                                     samples[j].label, k);
+                        cr_expect_eq(k, conflict ? 0 : 1, "running %s, queued %s: picked %zd",
+                                     samples[i].label, samples[j].label, k);
                         job_keys_free(a.keys, a.n);
                         job_keys_free(b.keys, b.n);
                 }
@@ -92,8 +97,8 @@ Test(sched, every_pair_both_queued) {
                 for (size_t j = 0; j < N_SAMPLES; j++) {
                         struct keyed a = derive(&samples[i]), b = derive(&samples[j]);
                         struct sched_job jobs[2] = {
-                                { .id = 1, .kind = samples[i].kind, .keys = a.keys, .n_keys = a.n },
-                                { .id = 2, .kind = samples[j].kind, .keys = b.keys, .n_keys = b.n },
+                                {.id = 1, .kind = samples[i].kind, .keys = a.keys, .n_keys = a.n},
+                                {.id = 2, .kind = samples[j].kind, .keys = b.keys, .n_keys = b.n},
                         };
                         size_t picked[2];
                         ssize_t k = sched_pick(jobs, 2, 4, picked);
@@ -113,10 +118,10 @@ Test(sched, waits_in_submission_order) {
         struct keyed s1 = derive(&samples[1]), b = derive(&samples[7]), s2 = derive(&samples[2]),
                      st = derive(&samples[4]);
         struct sched_job jobs[] = {
-                { .id = 1, .running = true, .keys = s1.keys, .n_keys = s1.n },
-                { .id = 2, .keys = b.keys, .n_keys = b.n },
-                { .id = 3, .keys = s2.keys, .n_keys = s2.n },
-                { .id = 4, .keys = st.keys, .n_keys = st.n }, /* stop s2 [ob]: queued behind start s2 */
+                {.id = 1, .running = true, .keys = s1.keys, .n_keys = s1.n},
+                {.id = 2, .keys = b.keys, .n_keys = b.n},
+                {.id = 3, .keys = s2.keys, .n_keys = s2.n},
+                {.id = 4, .keys = st.keys, .n_keys = st.n}, /* stop s2 [ob]: queued behind start s2 */
         };
         size_t picked[4];
 
@@ -141,9 +146,9 @@ Test(sched, waits_in_submission_order) {
 Test(sched, build_delays_both_starts) {
         struct keyed b = derive(&samples[7]), s1 = derive(&samples[1]), s2 = derive(&samples[2]);
         struct sched_job jobs[] = {
-                { .id = 1, .keys = b.keys, .n_keys = b.n },
-                { .id = 2, .keys = s1.keys, .n_keys = s1.n },
-                { .id = 3, .keys = s2.keys, .n_keys = s2.n },
+                {.id = 1, .keys = b.keys, .n_keys = b.n},
+                {.id = 2, .keys = s1.keys, .n_keys = s1.n},
+                {.id = 3, .keys = s2.keys, .n_keys = s2.n},
         };
         size_t picked[3];
 
@@ -165,9 +170,10 @@ Test(sched, worker_limit) {
         size_t picked[4];
 
         for (int i = 0; i < 4; i++) {
-                struct sample s = { "build", JOB_OVERLAY_BUILD, { .overlay = (char *[]) { "a", "b", "c", "d" }[i] } };
+                struct sample s = {
+                        "build", JOB_OVERLAY_BUILD, {.overlay = (char *[]){"a", "b", "c", "d"}[i]}};
                 k[i] = derive(&s);
-                jobs[i] = (struct sched_job) { .id = i + 1, .keys = k[i].keys, .n_keys = k[i].n };
+                jobs[i] = (struct sched_job){.id = i + 1, .keys = k[i].keys, .n_keys = k[i].n};
         }
         cr_assert_eq(sched_pick(jobs, 4, 2, picked), 2);
         cr_assert_eq(picked[0], 0);
@@ -184,10 +190,10 @@ Test(sched, many_jobs_linear) {
         enum { N = 20000 };
         struct sched_job *jobs = calloc(N, sizeof(*jobs));
         size_t *picked = calloc(N, sizeof(*picked));
-        struct job_key k = { .name = "install", .mode = JOB_KEY_EXCLUSIVE };
+        struct job_key k = {.name = "install", .mode = JOB_KEY_EXCLUSIVE};
 
         for (int i = 0; i < N; i++)
-                jobs[i] = (struct sched_job) { .id = i + 1, .keys = &k, .n_keys = 1 };
+                jobs[i] = (struct sched_job){.id = i + 1, .keys = &k, .n_keys = 1};
         cr_assert_eq(sched_pick(jobs, N, 4, picked), 1);
         free(jobs);
         free(picked);
@@ -196,10 +202,14 @@ Test(sched, many_jobs_linear) {
 Test(sched, coalescing) {
         const char pa[] = "build-a", pb[] = "build-b";
         struct sched_job jobs[] = {
-                { .id = 1, .kind = JOB_OVERLAY_BUILD, .running = true, .payload = pa, .payload_len = sizeof(pa) },
-                { .id = 2, .kind = JOB_SERVER_START, .payload = pa, .payload_len = sizeof(pa) },
-                { .id = 3, .kind = JOB_OVERLAY_BUILD, .payload = pb, .payload_len = sizeof(pb) },
-                { .id = 4, .kind = JOB_OVERLAY_BUILD, .payload = pa, .payload_len = sizeof(pa) },
+                {.id = 1,
+                 .kind = JOB_OVERLAY_BUILD,
+                 .running = true,
+                 .payload = pa,
+                 .payload_len = sizeof(pa)},
+                {.id = 2, .kind = JOB_SERVER_START, .payload = pa, .payload_len = sizeof(pa)},
+                {.id = 3, .kind = JOB_OVERLAY_BUILD, .payload = pb, .payload_len = sizeof(pb)},
+                {.id = 4, .kind = JOB_OVERLAY_BUILD, .payload = pa, .payload_len = sizeof(pa)},
         };
 
         /* identical queued build → that job; the running one does not count */
