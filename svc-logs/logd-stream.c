@@ -42,6 +42,7 @@ struct req {
         bool dirty;  /* may have entries to send */
         bool paused; /* its connection's output is over the mark: wait for drain */
         bool caught_up_once;
+        bool current_silent; /* the next run seen becomes current without an announcement */
 };
 
 struct logd {
@@ -256,7 +257,9 @@ static int follower_step(struct logd *l, struct req *f) {
                     !streq(l->entry.invocation_id, f->current)) {
                         /* A new run of the unit (a restart): say so, then follow it. */
                         memcpy(f->current, l->entry.invocation_id, sizeof f->current);
-                        notify_invocation(f, f->current);
+                        if (!f->current_silent)
+                                notify_invocation(f, f->current);
+                        f->current_silent = false;
                 }
 
                 msgpack_packer *pk = rpc_call_notify(f->call);
@@ -600,9 +603,23 @@ static int start_follower(struct logd *l, struct req *f) {
                 f->pos_inclusive = false;
                 f->pos_own = true;
                 snprintf(f->cursor, sizeof f->cursor, "%s", f->r.after_cursor);
+                /* A client resuming was following the run its cursor is in: continue with
+                 * that run, so a restart it missed is announced after that run's rest. */
+                if (f->r.inv_mode == LOGD_INV_CURRENT && apply_matches(l, &f->r.target, NULL) >= 0 &&
+                    sd_journal_seek_cursor(l->journal, f->r.after_cursor) >= 0 &&
+                    sd_journal_next(l->journal) > 0 &&
+                    sd_journal_test_cursor(l->journal, f->r.after_cursor) > 0) {
+                        char inv[LOGD_ID128_LEN + 1];
+                        (void) logd_entry_read_invocation(l->journal, inv);
+                        if (inv[0])
+                                memcpy(f->current, inv, sizeof f->current);
+                }
         } else if (f->r.since_usec >= 0) {
                 f->pos = POS_REALTIME;
                 f->realtime = (uint64_t) f->r.since_usec;
+                /* From a time: the first run seen is the one followed, unannounced. */
+                f->current[0] = '\0';
+                f->current_silent = true;
         } else {
                 r = position_backlog(l, f);
                 if (r < 0) {

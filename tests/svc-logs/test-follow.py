@@ -74,10 +74,33 @@ got = entries(c, mid, 16)
 check([x["message"] for x in got] == ["before %d" % i for i in range(4, 10)] + ["during %d" % i for i in range(10)],
       "resumed after the cursor: exactly the rest")
 
+# 3b. resuming across a restart the client missed: the rest of its run, unannounced,
+#     then the restart, announced; and from a time: the first run seen is not announced.
+c3 = Client(d.sock)
+r = c3.call("logs.read", {"target": server("1"), "lines": 3})
+mid_cur = r["entries"][0]["cursor"]  # "during 7" of run 3
+j.live(j.entry(U1, "Started", invocation=inv(4), pid1=True), j.entry(U1, "run four", invocation=inv(4)))
+time.sleep(0.2)
+m3 = c3.start("logs.follow", {"target": server("1"), "after_cursor": mid_cur})
+got3 = entries(c3, m3, 5, types=("entry", "invocation"))
+check([(x["type"], x.get("message", x.get("invocation_id"))) for x in got3] ==
+      [("entry", "during 8"), ("entry", "during 9"), ("invocation", inv(4)), ("entry", "Started"),
+       ("entry", "run four")], "resume across a missed restart: %r" % [x.get("message") for x in got3])
+c3.close()
+c3 = Client(d.sock)
+m3 = c3.start("logs.follow", {"target": server("1"), "since_usec": r["entries"][1]["realtime_usec"]})
+got3 = entries(c3, m3, 4, types=("entry", "invocation"))
+check([x["type"] for x in got3] == ["entry", "entry", "invocation", "entry"] and got3[2]["invocation_id"] == inv(4),
+      "since_usec: the first run unannounced, the next one announced")
+c3.close()
+
+x = entries(c, mid, 2)
+check([e.get("message") for e in x] == [None, "Started", "run four"], "the first follower saw run 4 too")
+
 # 4. rotation: the live file is closed and a new one appears (SD_JOURNAL_INVALIDATE).
 j.start_live("live2")
 for i in range(5):
-    j.live(j.entry(U1, "rotated %d" % i, invocation=inv(3)))
+    j.live(j.entry(U1, "rotated %d" % i, invocation=inv(4)))
 got = entries(c, mid, 5)
 check([x["message"] for x in got] == ["rotated %d" % i for i in range(5)], "follows into a new journal file")
 h = Client(d.sock).call("sys.health")
