@@ -4,6 +4,7 @@
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-host.c */
 int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-logs.c */
+int cmd_jobs(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-jobs.c */
 
 static const struct cli_command area_commands[] = {
         { "install", "install or update the game with steamcmd (host)", cmd_host },
@@ -14,6 +15,7 @@ static const struct cli_command area_commands[] = {
         { "reset", "stop an instance and wipe its files; the next start re-initializes (host)", cmd_host },
         { "status", "an instance's unit, mount and game state: status NAME [--json] (host)", cmd_host },
         { "list", "every instance with its state (host)", cmd_host },
+        { "jobs", "list, show, watch, cancel and submit jobs (jobs)", cmd_jobs },
         { "logs", "journal of a server, build or service: logs NAME [--follow] [--lines N] (logs)", cmd_logs },
         { NULL, NULL, NULL },
 };
