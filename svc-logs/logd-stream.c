@@ -644,8 +644,14 @@ static int start_follower(struct logd *l, struct req *f) {
 
 /* Continues q once its current invocation is known (or not needed). */
 static int req_resolved(struct logd *l, struct req *q) {
-        if (q->r.inv_mode == LOGD_INV_CURRENT && !q->current[0])
-                current_from_journal(l, &q->r.target, q->current);
+        if (q->r.inv_mode == LOGD_INV_CURRENT) {
+                if (q->current[0])
+                        l->stats.current_from_bus++;
+                else {
+                        current_from_journal(l, &q->r.target, q->current);
+                        l->stats.current_from_journal++;
+                }
+        }
         if (q->follow)
                 return start_follower(l, q);
 

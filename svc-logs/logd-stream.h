@@ -42,6 +42,8 @@ struct logd_stats {
         uint64_t lost;
         uint64_t wakeups;
         uint64_t invalidations;
+        uint64_t current_from_bus;     /* "current" answered by systemd over D-Bus */
+        uint64_t current_from_journal; /* ... by the journal's newest entry (fallback) */
 };
 
 /* journal_dir NULL: the local system journal; else the journal files in that directory

@@ -128,7 +128,7 @@ static size_t on_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         struct logd_stats s;
 
         if (!pk)
-                return 7;
+                return 9;
         /* daemon.c hands the health hook a NULL userdata (set before setup ran): ask d. */
         logd_get_stats(daemon_userdata(d), &s);
         rpc_pack_kv_uint(pk, "followers", s.followers);
@@ -137,8 +137,10 @@ static size_t on_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         rpc_pack_kv_uint(pk, "lost_notices", s.lost);
         rpc_pack_kv_uint(pk, "journal_wakeups", s.wakeups);
         rpc_pack_kv_uint(pk, "journal_invalidations", s.invalidations);
+        rpc_pack_kv_uint(pk, "current_from_bus", s.current_from_bus);
+        rpc_pack_kv_uint(pk, "current_from_journal", s.current_from_journal);
         rpc_pack_kv_uint(pk, "rss_anon_bytes", rss_anon_bytes());
-        return 7;
+        return 9;
 }
 
 static int on_setup(struct daemon *d, void **ret_userdata) {

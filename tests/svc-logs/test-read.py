@@ -142,5 +142,7 @@ check(r["entries"][-1]["message"].startswith("01499 "), "the newest entries are 
 
 h = c.call("sys.health")
 check(h["status"] == "ok" and h["followers"] == 0, "health")
+check(h["current_from_bus"] == 0 and h["current_from_journal"] >= 3,
+      "with --journal-dir, 'current' comes from the journal (%d times)" % h["current_from_journal"])
 d.kill()
 print("test-read: all ok")
