@@ -62,6 +62,10 @@ sleep 1
 emit 21 30
 wait_for 10 count_in /run/lg1/follow.out 'line 30$' 1 || fail "follow: no line 30: $(ct cat /run/lg1/follow.out)"
 assert_eq "$(seq 21 30 | sed 's/^/line /')" "$(ct cat /run/lg1/follow.out | msgs | grep '^line ')" "followed lines"
+ct journalctl --rotate || fail "journalctl --rotate"
+emit 1 5 "rot "
+wait_for 10 count_in /run/lg1/follow.out 'rot 5$' 1 || fail "follow after rotation: $(ct tail -n 3 /run/lg1/follow.out)"
+assert_eq "$(seq 1 5 | sed 's/^/rot /')" "$(ct cat /run/lg1/follow.out | msgs | grep '^rot ')" "followed across journald's rotation"
 t0=$(date +%s%N)
 ct systemctl restart "$U" || fail "restart"
 INV2=$(ct systemctl show -P InvocationID "$U")
