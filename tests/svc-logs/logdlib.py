@@ -8,6 +8,7 @@
 - Client: an independent MessagePack-RPC client (not proto/client.c): calls, streaming
   notifications, rpc.cancel, raw bytes.
 """
+import atexit
 import os
 import shutil
 import signal
@@ -110,13 +111,14 @@ class Journal:
         self.proc = subprocess.Popen([JOURNAL_REMOTE, "--output=" + path, "-"], stdin=rfd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(rfd)
+        atexit.register(self.stop_live)
         return path
 
     def live(self, *entries):
         os.write(self.fd, b"".join(entries))
 
     def stop_live(self):
-        if self.proc:
+        if self.proc and self.proc.poll() is None:
             os.close(self.fd)
             self.proc.wait(timeout=10)
             os.unlink(self.fifo)
@@ -138,6 +140,8 @@ class Logd:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.log = open(os.path.join(self.tmp, "logd.log"), "ab")
+        if self.proc is None:
+            atexit.register(self.kill)  # a failing test must not leave logd behind
         self.proc = subprocess.Popen(
             ["systemd-socket-activate", "-l", self.sock, "-E", "LEFT4ME_LOG_LEVEL",
              os.path.join(self.build, "left4me-logd"),
