@@ -236,12 +236,32 @@ def unit_of(name):
     return "left4me-server@%s.service" % name
 
 
+_tmpdirs = []
+
+
+def _cleanup_tmpdirs():
+    if not os.environ.get("LOGD_TEST_KEEP"):
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def tmpdir():
-    return tempfile.mkdtemp(prefix="logd-test-")
+    """A temporary directory, removed at exit (kept with LOGD_TEST_KEEP=1)."""
+    d = tempfile.mkdtemp(prefix="logd-test-")
+    if not _tmpdirs:
+        atexit.register(_cleanup_tmpdirs)  # registered first, so it runs after the kills
+    _tmpdirs.append(d)
+    return d
 
 
 def check(cond, what):
     if not cond:
         print("FAIL: " + what)
+        for d in _tmpdirs:
+            log = os.path.join(d, "logd.log")
+            if os.path.exists(log):
+                print("--- %s (last 20 lines)" % log)
+                with open(log, errors="replace") as f:
+                    print("".join(f.readlines()[-20:]), end="")
         sys.exit(1)
     print("ok: " + what)
