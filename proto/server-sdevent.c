@@ -121,15 +121,12 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 static void on_want_write(struct rpc_conn *conn, void *transport) {
         struct sd_conn *c = transport;
         (void) conn;
-        /* Try at once: the common case (a short reply) then costs no extra loop iteration. */
-        if (rpc_conn_broken(c->conn) || flush_out(c) < 0) {
-                /* Freeing here could pull the connection out from under a caller still using
-                 * the call; just stop reading and let the loop notice the dead socket. */
-                c->closing = true;
+        /* Only arm EPOLLOUT; the loop writes on its next iteration. Writing here would send a
+         * notification's header before its payload is packed (the core calls this from
+         * rpc_call_notify), and the payload would then wait for the next event. */
+        (void) sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
+        if (c->closing || c->eof)
                 (void) sd_event_source_set_io_events(c->io, EPOLLOUT);
-                return;
-        }
-        (void) update_events(c);
 }
 
 static const struct rpc_conn_ops sd_conn_ops = {

@@ -63,7 +63,9 @@ struct rpc_server_config {
 
 /* Transport callbacks of one connection. */
 struct rpc_conn_ops {
-        /* Output became non-empty outside rpc_conn_feed() (an async reply or notification). */
+        /* Output became non-empty outside rpc_conn_feed() (an async reply or notification).
+         * It may be called before a notification's payload is packed: arm the write for
+         * later (next loop iteration), do not write from inside this callback. */
         void (*want_write)(struct rpc_conn *c, void *transport);
 };
 
