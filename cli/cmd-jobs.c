@@ -100,23 +100,14 @@ static int state_exit(const msgpack_object *job) {
 static int call_jobs(const struct cli_ctx *ctx, const char *method, const struct rpc_buf *params,
                      int timeout_ms, rpc_notify_cb on_notify, void *userdata, struct rpc_reply *reply) {
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
-        struct rpc_error e;
+        struct cli_ctx lctx = *ctx;
         int r;
 
         r = cli_connect(ctx, "jobs", &c);
         if (r > 0)
                 return r;
-        r = rpc_client_call(c, method, params, timeout_ms, on_notify, userdata, reply, &e);
-        if (r < 0) {
-                rpc_reply_done(reply);
-                return cli_fail(&e, method);
-        }
-        if (reply->failed) {
-                r = cli_fail(&reply->error, method);
-                rpc_reply_done(reply);
-                return r;
-        }
-        return 0;
+        lctx.timeout_ms = timeout_ms; /* watching waits as long as the job runs */
+        return cli_call(&lctx, c, method, params, on_notify, userdata, reply);
 }
 
 /* ---- printing ---------------------------------------------------------------------------- */
