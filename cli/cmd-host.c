@@ -5,8 +5,11 @@
  *   start|stop|delete|reset NAME   control an instance's server unit
  *   status NAME [--json]           the unit's and the game's state
  *   list [--json]                  status of every instance
+ *   overlay build ID -f SCRIPT     run SCRIPT in the build sandbox over overlays/ID ("-" = stdin)
+ *   overlay delete ID              remove overlays/ID
  *
- * Every top-level name above dispatches to cmd_host(); argv[0] says which. */
+ * Every top-level name above but "overlay" dispatches to cmd_host(); argv[0] says which.
+ * "overlay" dispatches to cmd_overlay(). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "proto/rpc.h"
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx);
+int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx);
 
 #define SPEC_FILE_MAX (1024 * 1024)
 /* start/stop wait for the systemd job (hostd gives up after 120 s). */
@@ -390,4 +394,139 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
         if (streq(cmd, "list"))
                 return do_list(ctx, c, json);
         return do_unit(ctx, c, cmd, name, json);
+}
+
+/* ---- overlay build / delete --------------------------------------------------------------- */
+
+#define SCRIPT_FILE_MAX (1024 * 1024)
+
+static int overlay_usage(void) {
+        printf("Usage: l4d2ctl overlay build ID -f SCRIPT [--json]\n"
+               "       l4d2ctl overlay delete ID [--json]\n\n"
+               "build runs SCRIPT (bash; '-f -' reads it from stdin) in the build sandbox: a transient\n"
+               "systemd service as user left4me-build that can write /overlay (= overlays/ID) and\n"
+               "nothing else. Its output is shown as it comes; Ctrl-C stops it. Exit status: 0 success,\n"
+               "1 the script failed or ran out of memory, 8 killed at sandbox.runtime_max_sec,\n"
+               "9 cancelled, 5 a build of ID is running already.\n"
+               "delete removes overlays/ID (refused while it is being built).\n");
+        return EXIT_OK;
+}
+
+static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, const char *id,
+                            const char *file, bool json) {
+        struct cli_ctx lctx = *ctx;
+        _cleanup_free_ char *script = NULL;
+        struct rpc_buf b;
+        struct rpc_reply reply;
+        size_t len = 0;
+        int64_t code = -1;
+        const msgpack_object *ec;
+        char result[32] = "?";
+        int r, rl;
+        const char *res;
+
+        r = read_spec(file, &script, &len); /* same limits: 1 MiB of text */
+        if (r > 0)
+                return r;
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 2);
+        rpc_pack_kv_str(&b.pk, "id", id);
+        rpc_pack_key(&b.pk, "script");
+        rpc_pack_strn(&b.pk, script, len);
+        if (!rpc_buf_ok(&b)) {
+                rpc_buf_done(&b);
+                return EXIT_FAILED;
+        }
+        lctx.timeout_ms = -1; /* a build may be silent for as long as its walltime allows */
+        r = cli_call(&lctx, c, "overlay.build", &b, on_install_notify, &json, &reply);
+        rpc_buf_done(&b);
+        if (r > 0)
+                return r;
+        res = S(reply.result, "result", rl);
+        if (res)
+                snprintf(result, sizeof(result), "%.*s", rl, res);
+        ec = rpc_map_get(reply.result, "exit_code");
+        if (ec && ec->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                code = (int64_t) ec->via.u64;
+        else if (ec && ec->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                code = ec->via.i64;
+        if (json)
+                cli_print_json(reply.result);
+        else if (code >= 0)
+                printf("build of %s: %s (exit code %" PRId64 ")\n", id, result, code);
+        else
+                printf("build of %s: %s\n", id, result);
+        rpc_reply_done(&reply);
+        if (streq(result, "success"))
+                return EXIT_OK;
+        if (streq(result, "timeout"))
+                return EXIT_TIMEOUT;
+        if (streq(result, "cancelled"))
+                return EXIT_CANCELLED;
+        return EXIT_FAILED;
+}
+
+static int do_overlay_delete(const struct cli_ctx *ctx, struct rpc_client *c, const char *id, bool json) {
+        struct rpc_buf b;
+        struct rpc_reply reply;
+        int r;
+
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 1);
+        rpc_pack_kv_str(&b.pk, "id", id);
+        r = cli_call(ctx, c, "overlay.delete", &b, NULL, NULL, &reply);
+        rpc_buf_done(&b);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else
+                printf("deleted overlay %s%s\n", id,
+                       get_bool(reply.result, "existed") ? "" : " (nothing was there)");
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
+        static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                                {"file", required_argument, NULL, 'f'},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
+        _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
+        const char *file = NULL, *sub, *id;
+        bool json = ctx->json;
+        int opt, r;
+
+        optind = 0;
+        while ((opt = getopt_long(argc, argv, "jf:h", options, NULL)) >= 0)
+                switch (opt) {
+                case 'j':
+                        json = true;
+                        break;
+                case 'f':
+                        file = optarg;
+                        break;
+                case 'h':
+                        return overlay_usage();
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind >= argc)
+                return cli_usage("overlay: expected 'build ID -f SCRIPT' or 'delete ID'");
+        sub = argv[optind];
+        if (!streq(sub, "build") && !streq(sub, "delete"))
+                return cli_usage("overlay: unknown subcommand '%s' (build, delete)", sub);
+        if (optind + 2 != argc)
+                return cli_usage("overlay %s: expected one overlay ID", sub);
+        id = argv[optind + 1];
+        if (streq(sub, "build") && !file)
+                return cli_usage("overlay build: -f SCRIPT is required ('-' for stdin)");
+        if (streq(sub, "delete") && file)
+                return cli_usage("overlay delete: -f is only for build");
+        r = cli_connect(ctx, "host", &c);
+        if (r > 0)
+                return r;
+        if (streq(sub, "build"))
+                return do_overlay_build(ctx, c, id, file, json);
+        return do_overlay_delete(ctx, c, id, json);
 }

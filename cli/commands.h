@@ -3,6 +3,7 @@
 #pragma once
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-host.c */
+int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-host.c */
 int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-logs.c */
 int cmd_jobs(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-jobs.c */
 
@@ -15,6 +16,7 @@ static const struct cli_command area_commands[] = {
         { "reset", "stop an instance and wipe its files; the next start re-initializes (host)", cmd_host },
         { "status", "an instance's unit, mount and game state: status NAME [--json] (host)", cmd_host },
         { "list", "every instance with its state (host)", cmd_host },
+        { "overlay", "build an overlay in the sandbox or delete it: overlay build ID -f SCRIPT | overlay delete ID (host)", cmd_overlay },
         { "jobs", "list, show, watch, cancel and submit jobs (jobs)", cmd_jobs },
         { "logs", "journal of a server, build or service: logs NAME [--follow] [--lines N] (logs)", cmd_logs },
         { NULL, NULL, NULL },

@@ -22,7 +22,7 @@
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MGR  "org.freedesktop.systemd1.Manager"
 
-enum op_kind { OP_START, OP_STOP, OP_STATUS };
+enum op_kind { OP_START, OP_STOP, OP_STATUS, OP_TRANSIENT };
 
 enum op_step {
         STEP_FILES,  /* EnableUnitFiles / DisableUnitFiles */
@@ -254,7 +254,11 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                         /* ResetFailedUnit fails for a unit that is not loaded: fine. */
                 } else {
                         snprintf(msg, sizeof(msg), "systemd: %s", err->message ?: err->name);
-                        op_finish(op, -sd_bus_message_get_errno(m) ?: -EIO, NULL, msg);
+                        op_finish(op,
+                                  sd_bus_error_has_name(err, "org.freedesktop.systemd1.UnitExists")
+                                          ? -EEXIST
+                                          : -sd_bus_message_get_errno(m) ?: -EIO,
+                                  NULL, msg);
                         return 0;
                 }
         }
@@ -412,8 +416,12 @@ static void read_u32_prop(sd_bus_message *m, uint32_t *v) {
                 (void) sd_bus_message_skip(m, "v");
 }
 
-static int parse_props(struct unit_op *op, sd_bus_message *m) {
-        struct unit_status *st = &op->st;
+static void read_i32_prop(sd_bus_message *m, int32_t *v) {
+        if (sd_bus_message_read(m, "v", "i", v) < 0)
+                (void) sd_bus_message_skip(m, "v");
+}
+
+static int parse_props_into(struct unit_status *st, sd_bus_message *m) {
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -445,6 +453,12 @@ static int parse_props(struct unit_op *op, sd_bus_message *m) {
                         read_u64_prop(m, &st->memory_bytes);
                 else if (streq(name, "CPUUsageNSec"))
                         read_u64_prop(m, &st->cpu_nsec);
+                else if (streq(name, "Result"))
+                        read_str_prop(m, st->result, sizeof(st->result));
+                else if (streq(name, "ExecMainCode"))
+                        read_i32_prop(m, &st->exec_main_code);
+                else if (streq(name, "ExecMainStatus"))
+                        read_i32_prop(m, &st->exec_main_status);
                 else if (streq(name, "InvocationID")) {
                         const void *p;
                         size_t n;
@@ -489,7 +503,7 @@ static int on_props(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
                 op_finish(op, -sd_bus_message_get_errno(m) ?: -EIO, NULL, msg);
                 return 0;
         }
-        r = parse_props(op, m);
+        r = parse_props_into(&op->st, m);
         if (r < 0) {
                 op_finish(op, r, NULL, "systemd: malformed properties");
                 return 0;
@@ -531,4 +545,110 @@ int unit_get_status(struct hostd_bus *b, const char *unit, unit_status_cb cb, vo
                 op_free(op);
         }
         return r;
+}
+
+/* ---- transient units ------------------------------------------------------------------- */
+
+int unit_start_transient(struct hostd_bus *b, const char *unit, unit_props_cb append, void *append_userdata,
+                         unit_op_cb cb, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        struct unit_op *op;
+        int r;
+
+        r = op_new(b, OP_TRANSIENT, unit, &op);
+        if (r < 0)
+                return r;
+        op->cb = cb;
+        op->userdata = userdata;
+        op->step = STEP_JOB;
+        r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, SD_PATH, SD_MGR, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = append(m, append_userdata);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0); /* no auxiliary units */
+        if (r >= 0)
+                r = sd_bus_call_async(b->bus, NULL, m, on_reply, op, 0);
+        if (r < 0) {
+                op->cb = NULL; /* the caller learns it from r */
+                op_free(op);
+        }
+        return r;
+}
+
+struct unit_watch_ctx {
+        unit_changed_cb changed;
+        void *userdata;
+};
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct unit_watch_ctx *w = userdata;
+        struct unit_status st = {.memory_bytes = UINT64_MAX, .cpu_nsec = UINT64_MAX};
+        const char *iface;
+
+        if (sd_bus_message_read(m, "s", &iface) < 0 || parse_props_into(&st, m) < 0)
+                return 0;
+        w->changed(&st, w->userdata);
+        return 0;
+}
+
+static void watch_ctx_free(void *p) {
+        free(p);
+}
+
+int unit_watch(struct hostd_bus *b, const char *unit, unit_changed_cb changed, void *userdata,
+               sd_bus_slot **ret_slot) {
+        _cleanup_free_ char *path = NULL;
+        struct unit_watch_ctx *w;
+        sd_bus_slot *slot = NULL;
+        sd_bus *bus;
+        int r;
+
+        r = bus_get(b, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
+        if (r < 0)
+                return r;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->changed = changed;
+        w->userdata = userdata;
+        /* Synchronous AddMatch would block; the async form may lose the first signals until
+         * the bus daemon acknowledged it, but on systemd's private socket there is no bus
+         * daemon and the match is local. */
+        r = sd_bus_match_signal_async(bus, &slot, NULL, path, "org.freedesktop.DBus.Properties",
+                                      "PropertiesChanged", on_properties_changed, NULL, w);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        (void) sd_bus_slot_set_destroy_callback(slot, watch_ctx_free);
+        *ret_slot = slot;
+        return 0;
+}
+
+int unit_reset_failed(struct hostd_bus *b, const char *unit) {
+        sd_bus *bus;
+        int r;
+
+        r = bus_get(b, &bus);
+        if (r < 0)
+                return r;
+        return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "ResetFailedUnit", NULL, NULL,
+                                        "s", unit);
+}
+
+void unit_ops_forget(struct hostd_bus *b, void *userdata) {
+        for (struct unit_op *op = b->ops; op; op = op->next)
+                if (op->userdata == userdata) {
+                        op->cb = NULL;
+                        op->status_cb = NULL;
+                }
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 struct hostd_bus;
@@ -40,11 +41,40 @@ struct unit_status {
         uint32_t n_restarts;
         uint64_t memory_bytes; /* UINT64_MAX: unknown */
         uint64_t cpu_nsec;     /* UINT64_MAX: unknown */
+        /* org.freedesktop.systemd1.Service: why it last stopped ("success", "exit-code",
+         * "signal", "core-dump", "timeout", "oom-kill", "resources", ...), and how its main
+         * process ended (ExecMainCode: CLD_EXITED/CLD_KILLED/CLD_DUMPED, 0 = not yet). */
+        char result[32];
+        int32_t exec_main_code;
+        int32_t exec_main_status;
 };
 
 typedef void (*unit_status_cb)(int r, const struct unit_status *st, const char *message, void *userdata);
 /* Reads the properties of the unit (loading it if needed). */
 int unit_get_status(struct hostd_bus *b, const char *unit, unit_status_cb cb, void *userdata);
+
+/* StartTransientUnit(unit, "fail", properties, []) and wait for its start job, like
+ * unit_start. append() adds the properties: it is called with the message positioned inside
+ * the a(sv) array and appends complete (sv) entries; fds appended with type 'h' are
+ * duplicated into the message, so the caller may close its own copies once this returns.
+ * A unit of that name that exists already fails with -EEXIST. */
+typedef int (*unit_props_cb)(sd_bus_message *m, void *userdata);
+int unit_start_transient(struct hostd_bus *b, const char *unit, unit_props_cb append, void *append_userdata,
+                         unit_op_cb cb, void *userdata);
+
+/* Calls changed() with the properties a PropertiesChanged signal of the unit carries
+ * (systemd sends them to subscribed clients; fields not in the signal are left empty:
+ * "" strings, 0 numbers), until *ret_slot is unreferenced. The watch dies silently with
+ * the connection: callers keep a slow timer as a fallback. */
+typedef void (*unit_changed_cb)(const struct unit_status *changed, void *userdata);
+int unit_watch(struct hostd_bus *b, const char *unit, unit_changed_cb changed, void *userdata,
+               sd_bus_slot **ret_slot);
+
+/* ResetFailedUnit, fire and forget: a failed transient unit is collected. */
+int unit_reset_failed(struct hostd_bus *b, const char *unit);
+
+/* Operations started with this userdata will not call back (their owner is going away). */
+void unit_ops_forget(struct hostd_bus *b, void *userdata);
 
 /* The unit name of an instance: "left4me-server@NAME.service". */
 int server_unit_name(const char *name, char *buf, size_t len);

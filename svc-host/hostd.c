@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "proto/args.h"
 #include "proto/server.h"
+#include "svc-host/hostd-build.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
@@ -41,6 +42,9 @@ struct hostd {
         struct hostd_bus *bus;
         struct busy_name *busy;
         struct install_run *install;
+        struct build_run *builds; /* one per overlay at most */
+        unsigned n_builds;
+        unsigned long long build_seq;
         bool root_ok;
 };
 
@@ -741,6 +745,230 @@ static int method_install(struct rpc_call *call, const msgpack_object *params, v
         return 0;
 }
 
+/* ---- overlay.build / overlay.delete ------------------------------------------------------- */
+
+#define BUILDS_MAX 16u
+
+struct build_run {
+        struct build_run *next;
+        struct hostd *h;
+        struct rpc_call *call;
+        struct build *build;
+        char id[INSTANCE_NAME_MAX + 1];
+        bool abandoned;
+        unsigned long long lines;
+        sd_event_source *free_source;
+};
+
+struct build_args {
+        char *id;
+        struct rpc_bin script;
+};
+
+static const struct rpc_arg build_args_table[] = {
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct build_args, id), 1, INSTANCE_NAME_MAX, 0,
+         check_name},
+        {"script", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct build_args, script), 0, BUILD_SCRIPT_MAX,
+         0, NULL},
+};
+
+struct id_args {
+        char *id;
+};
+
+static const struct rpc_arg id_args_table[] = {
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INSTANCE_NAME_MAX, 0,
+         check_name},
+};
+
+static struct build_run *build_find(struct hostd *h, const char *id) {
+        for (struct build_run *br = h->builds; br; br = br->next)
+                if (streq(br->id, id))
+                        return br;
+        return NULL;
+}
+
+static void build_run_unlink(struct hostd *h, struct build_run *br) {
+        for (struct build_run **p = &h->builds; *p; p = &(*p)->next)
+                if (*p == br) {
+                        *p = br->next;
+                        h->n_builds--;
+                        rpc_server_busy_unref(daemon_server(h->daemon));
+                        return;
+                }
+}
+
+static void on_build_line(const char *stream, const char *line, void *userdata) {
+        struct build_run *br = userdata;
+        msgpack_packer *pk;
+
+        br->lines++;
+        if (br->abandoned)
+                return;
+        pk = rpc_call_notify(br->call);
+        if (!pk)
+                return;
+        msgpack_pack_map(pk, 2);
+        rpc_pack_kv_str(pk, "stream", stream);
+        rpc_pack_kv_str(pk, "line", line);
+}
+
+static int on_build_free(sd_event_source *s, void *userdata) {
+        struct build_run *br = userdata;
+
+        sd_event_source_disable_unref(s);
+        build_free(br->build);
+        free(br);
+        return 0;
+}
+
+static void on_build_done(int r, enum build_result result, int exit_code, const char *message,
+                          void *userdata) {
+        struct build_run *br = userdata;
+        struct hostd *h = br->h;
+        msgpack_packer *pk;
+
+        if (r < 0) {
+                log_error("Build of overlay '%s': %s", br->id, message);
+                (void) rpc_call_fail(br->call,
+                                     r == -EEXIST         ? RPC_CONFLICT
+                                     : bus_unreachable(r) ? RPC_UNAVAILABLE
+                                     : r == -ETIMEDOUT    ? RPC_TIMEOUT
+                                                          : RPC_INTERNAL,
+                                     "%s", message);
+        } else if (result == BUILD_CANCELLED) {
+                log_notice("Build of overlay '%s' cancelled (%s)", br->id, message);
+                (void) rpc_call_fail(br->call, RPC_CANCELLED, "build of overlay '%s' cancelled", br->id);
+        } else {
+                log_full_errno(result == BUILD_SUCCESS ? LOG_INFO : LOG_NOTICE, 0,
+                               "Build of overlay '%s': %s (%llu lines)", br->id, message, br->lines);
+                pk = rpc_call_result(br->call);
+                msgpack_pack_map(pk, 4);
+                rpc_pack_kv_str(pk, "result", build_result_to_string(result));
+                rpc_pack_key(pk, "exit_code");
+                if (exit_code >= 0)
+                        msgpack_pack_int(pk, exit_code);
+                else
+                        msgpack_pack_nil(pk);
+                rpc_pack_kv_str(pk, "unit", build_unit(br->build));
+                rpc_pack_kv_uint(pk, "lines", br->lines);
+                (void) rpc_call_reply(br->call);
+        }
+        build_run_unlink(h, br);
+        if (sd_event_add_defer(h->event, &br->free_source, on_build_free, br) < 0)
+                log_warning("Cannot schedule freeing the build state, leaking it");
+}
+
+static void on_build_abandon(struct rpc_call *call, void *userdata) {
+        struct build_run *br = userdata;
+
+        log_notice("Build of overlay '%s': the caller left or cancelled; stopping %s", br->id,
+                   build_unit(br->build));
+        br->abandoned = true;
+        build_cancel(br->build);
+}
+
+static int method_overlay_build(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        struct build_args a = {};
+        struct rpc_error e = {};
+        struct build_run *br = NULL;
+        struct build_params p;
+        int r;
+
+        if (rpc_args_parse(params, build_args_table, ELEMENTSOF(build_args_table), &a, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0)
+                goto finish;
+        if (build_find(h, a.id)) {
+                r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built already", a.id);
+                goto finish;
+        }
+        if (h->n_builds >= BUILDS_MAX) {
+                r = rpc_call_fail(call, RPC_UNAVAILABLE, "%u builds are running already", h->n_builds);
+                goto finish;
+        }
+        br = calloc(1, sizeof(*br));
+        if (!br) {
+                r = rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+                goto finish;
+        }
+        br->h = h;
+        br->call = call;
+        snprintf(br->id, sizeof(br->id), "%s", a.id);
+        /* The run number: seconds at the first build, then counting (unique per hostd run and,
+         * unless builds average more than one a second, across restarts). */
+        if (h->build_seq == 0)
+                h->build_seq = realtime_usec() / 1000000ULL;
+        p = (struct build_params){
+                .event = h->event,
+                .bus = h->bus,
+                .root = h->cfg->root,
+                .id = a.id,
+                .script = a.script.ptr,
+                .script_len = a.script.len,
+                .limits = {.memory_max = h->cfg->sandbox_memory_max,
+                           .tasks_max = h->cfg->sandbox_tasks_max,
+                           .cpu_quota_percent = h->cfg->sandbox_cpu_quota_percent,
+                           .runtime_max_sec = h->cfg->sandbox_runtime_max_sec},
+                .n = ++h->build_seq,
+        };
+        r = build_start(&p, on_build_line, on_build_done, br, &br->build, &e);
+        if (r < 0) {
+                free(br);
+                log_full_errno(e.code == RPC_INVALID ? LOG_INFO : LOG_ERR, 0, "Build of overlay '%s': %s",
+                               a.id, e.message);
+                r = rpc_call_fail_error(call, &e);
+                goto finish;
+        }
+        log_info("Build of overlay '%s' started as %s", a.id, build_unit(br->build));
+        br->next = h->builds;
+        h->builds = br;
+        h->n_builds++;
+        rpc_server_busy_ref(daemon_server(h->daemon));
+        rpc_call_defer(call);
+        rpc_call_set_abandon(call, on_build_abandon, br);
+        r = 0;
+finish:
+        rpc_args_free(build_args_table, ELEMENTSOF(build_args_table), &a);
+        return r;
+}
+
+static int method_overlay_delete(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        struct id_args a = {};
+        struct rpc_error e = {};
+        msgpack_packer *pk;
+        bool existed = false;
+        int r;
+
+        if (rpc_args_parse(params, id_args_table, ELEMENTSOF(id_args_table), &a, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0)
+                goto finish;
+        if (build_find(h, a.id)) {
+                r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built", a.id);
+                goto finish;
+        }
+        r = overlay_remove(h->cfg->root, a.id, &existed, &e);
+        if (r < 0) {
+                log_error("Delete overlay '%s': %s", a.id, e.message);
+                r = rpc_call_fail_error(call, &e);
+                goto finish;
+        }
+        log_info("Deleted overlay '%s'%s", a.id, existed ? "" : " (nothing was there)");
+        pk = rpc_call_result(call);
+        msgpack_pack_map(pk, 2);
+        rpc_pack_kv_str(pk, "id", a.id);
+        rpc_pack_kv_bool(pk, "existed", existed);
+        r = rpc_call_reply(call);
+finish:
+        rpc_args_free(id_args_table, ELEMENTSOF(id_args_table), &a);
+        return r;
+}
+
 /* ---- daemon ----------------------------------------------------------------------------- */
 
 static const struct rpc_method methods[] = {
@@ -752,6 +980,8 @@ static const struct rpc_method methods[] = {
         {"instance.status", method_status, RPC_ACCESS_GROUP},
         {"instance.list", method_list, RPC_ACCESS_GROUP},
         {"game.install", method_install, RPC_ACCESS_GROUP},
+        {"overlay.build", method_overlay_build, RPC_ACCESS_GROUP},
+        {"overlay.delete", method_overlay_delete, RPC_ACCESS_GROUP},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {
@@ -792,6 +1022,12 @@ static void teardown(struct daemon *d, void *userdata) {
                 install_free(h->install->proc);
                 free(h->install);
         }
+        while (h->builds) {
+                struct build_run *br = h->builds;
+                h->builds = br->next;
+                build_free(br->build); /* asks systemd to stop a unit still running */
+                free(br);
+        }
         h->bus = hostd_bus_free(h->bus);
         while (h->busy) {
                 struct busy_name *b = h->busy;
@@ -808,12 +1044,13 @@ static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         if (!h)
                 return 0;
         if (!pk)
-                return 2;
+                return 3;
         for (struct busy_name *b = h->busy; b; b = b->next)
                 busy++;
         rpc_pack_kv_uint(pk, "busy_instances", busy);
         rpc_pack_kv_bool(pk, "installing", h->install != NULL);
-        return 2;
+        rpc_pack_kv_uint(pk, "builds", h->n_builds);
+        return 3;
 }
 
 static const struct daemon_def def = {

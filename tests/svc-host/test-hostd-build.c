@@ -1,0 +1,598 @@
+/* Unit tests of svc-host/hostd-build.c: the transient unit's property list (built into a
+ * real sd-bus message, sealed and read back into "Name=value" text), unit names, the
+ * mapping of the unit's Result/ExecMain* to a build result, and the overlay dir helpers
+ * (prepare, publish o+rX without following links, remove) against a temporary root. The
+ * file system tests need root (chown); they skip otherwise. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "svc-host/hostd-build.h"
+
+/* ---- reading the property list back ------------------------------------------------------- */
+
+/* Appends a textual rendering of the next complete value to buf. */
+static int render(sd_bus_message *m, char *buf, size_t len);
+
+static void cat(char *buf, size_t len, const char *fmt, ...) _printf_(3, 4);
+static void cat(char *buf, size_t len, const char *fmt, ...) {
+        size_t n = strlen(buf);
+        va_list ap;
+
+        if (n >= len - 1)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf + n, len - n, fmt, ap);
+        va_end(ap);
+}
+
+static int render(sd_bus_message *m, char *buf, size_t len) {
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+                return r;
+        switch (type) {
+        case 'a':
+        case 'r':
+        case 'v':
+        case 'e': {
+                bool first = true;
+                r = sd_bus_message_enter_container(m, type, contents);
+                if (r < 0)
+                        return r;
+                cat(buf, len, type == 'a' ? "[" : type == 'v' ? "" : "(");
+                while ((r = sd_bus_message_peek_type(m, NULL, NULL)) > 0) {
+                        if (!first)
+                                cat(buf, len, type == 'a' ? ", " : " ");
+                        first = false;
+                        r = render(m, buf, len);
+                        if (r < 0)
+                                return r;
+                }
+                cat(buf, len, type == 'a' ? "]" : type == 'v' ? "" : ")");
+                return sd_bus_message_exit_container(m);
+        }
+        case 's':
+        case 'o': {
+                const char *s;
+                r = sd_bus_message_read_basic(m, type, &s);
+                if (r >= 0)
+                        cat(buf, len, "%s", s);
+                return r;
+        }
+        case 'b': {
+                int b;
+                r = sd_bus_message_read_basic(m, type, &b);
+                if (r >= 0)
+                        cat(buf, len, "%s", b ? "yes" : "no");
+                return r;
+        }
+        case 'y': {
+                uint8_t v;
+                r = sd_bus_message_read_basic(m, type, &v);
+                if (r >= 0)
+                        cat(buf, len, "%u", v);
+                return r;
+        }
+        case 'i': {
+                int32_t v;
+                r = sd_bus_message_read_basic(m, type, &v);
+                if (r >= 0)
+                        cat(buf, len, "%d", v);
+                return r;
+        }
+        case 'u': {
+                uint32_t v;
+                r = sd_bus_message_read_basic(m, type, &v);
+                if (r >= 0)
+                        cat(buf, len, "%u", v);
+                return r;
+        }
+        case 't': {
+                uint64_t v;
+                r = sd_bus_message_read_basic(m, type, &v);
+                if (r >= 0)
+                        cat(buf, len, "%llu", (unsigned long long) v);
+                return r;
+        }
+        case 'h': {
+                int fd;
+                r = sd_bus_message_read_basic(m, type, &fd);
+                if (r >= 0)
+                        cat(buf, len, "fd");
+                return r;
+        }
+        default:
+                return -EINVAL;
+        }
+}
+
+#define MAX_PROPS 128
+struct props {
+        char *name[MAX_PROPS];
+        char *value[MAX_PROPS];
+        size_t n;
+        int fds[2];
+};
+
+static void props_free(struct props *p) {
+        for (size_t i = 0; i < p->n; i++) {
+                free(p->name[i]);
+                free(p->value[i]);
+        }
+}
+
+/* The value of the i-th property called name ("" and false if absent). */
+static const char *prop_nth(const struct props *p, const char *name, unsigned nth) {
+        for (size_t i = 0; i < p->n; i++)
+                if (streq(p->name[i], name) && nth-- == 0)
+                        return p->value[i];
+        return NULL;
+}
+
+static const char *prop(const struct props *p, const char *name) {
+        return prop_nth(p, name, 0);
+}
+
+static int build_props(const struct build_unit_spec *spec, struct props *out) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int sv[2], r;
+
+        /* A bus that never talks to anybody: message construction only needs it started. */
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        cr_assert_geq(sd_bus_new(&bus), 0);
+        cr_assert_geq(sd_bus_set_fd(bus, sv[0], sv[0]), 0);
+        cr_assert_geq(sd_bus_start(bus), 0);
+        cr_assert_geq(sd_bus_message_new_method_call(
+                              bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                              "org.freedesktop.systemd1.Manager", "StartTransientUnit"),
+                      0);
+        cr_assert_geq(sd_bus_message_append(m, "ss", "x.service", "fail"), 0);
+        cr_assert_geq(sd_bus_message_open_container(m, 'a', "(sv)"), 0);
+        r = build_append_properties(m, spec);
+        close(sv[1]);
+        if (r < 0)
+                return r;
+        cr_assert_geq(sd_bus_message_close_container(m), 0);
+        cr_assert_geq(sd_bus_message_append(m, "a(sa(sv))", 0), 0);
+        cr_assert_geq(sd_bus_message_seal(m, 1, 0), 0);
+        cr_assert_geq(sd_bus_message_rewind(m, true), 0);
+        cr_assert_geq(sd_bus_message_skip(m, "ss"), 0);
+        cr_assert_geq(sd_bus_message_enter_container(m, 'a', "(sv)"), 0);
+        *out = (struct props){};
+        while ((r = sd_bus_message_enter_container(m, 'r', "sv")) > 0) {
+                const char *name;
+                char value[8192] = "";
+
+                cr_assert_geq(sd_bus_message_read(m, "s", &name), 0);
+                cr_assert_geq(render(m, value, sizeof(value)), 0, "cannot render %s", name);
+                cr_assert_lt(out->n, MAX_PROPS);
+                out->name[out->n] = strdup(name);
+                out->value[out->n] = strdup(value);
+                out->n++;
+                cr_assert_geq(sd_bus_message_exit_container(m), 0);
+        }
+        cr_assert_geq(r, 0);
+        return 0;
+}
+
+static struct build_unit_spec default_spec(int out_fd, int err_fd) {
+        return (struct build_unit_spec){
+                .description = "test build",
+                .user = BUILD_USER,
+                .overlay_dir = "/var/lib/left4me/overlays/o1",
+                .script_path = "/var/lib/left4me/tmp/build-o1-7.sh",
+                .limits = {.memory_max = 4ULL << 30,
+                           .tasks_max = 512,
+                           .cpu_quota_percent = 200,
+                           .runtime_max_sec = 3600},
+                .stdout_fd = out_fd,
+                .stderr_fd = err_fd,
+        };
+}
+
+Test(build_props, the_original_directive_set_and_more) {
+        struct build_unit_spec spec = default_spec(1, 2);
+        struct props p;
+        static const struct {
+                const char *name, *value;
+        } expect[] = {
+                {"Slice", "l4d2-build.slice"},
+                {"Type", "exec"},
+                {"CollectMode", "inactive"},
+                {"ExecStart", "[(/bin/bash [/bin/bash, /script.sh] no)]"},
+                {"WorkingDirectory", "/overlay"},
+                {"StandardInput", "null"},
+                {"StandardOutputFileDescriptor", "fd"},
+                {"StandardErrorFileDescriptor", "fd"},
+                {"User", "left4me-build"},
+                {"Group", "left4me-build"},
+                {"UMask", "18"},
+                {"NoNewPrivileges", "yes"},
+                {"CapabilityBoundingSet", "0"},
+                {"AmbientCapabilities", "0"},
+                {"OOMScoreAdjust", "500"},
+                {"KeyringMode", "private"},
+                {"ProtectSystem", "strict"},
+                {"ProtectHome", "yes"},
+                {"PrivateTmp", "yes"},
+                {"PrivateDevices", "yes"},
+                {"PrivateIPC", "yes"},
+                {"ProtectKernelTunables", "yes"},
+                {"ProtectKernelModules", "yes"},
+                {"ProtectKernelLogs", "yes"},
+                {"ProtectControlGroups", "yes"},
+                {"ProtectClock", "yes"},
+                {"ProtectHostname", "yes"},
+                {"ProtectProc", "invisible"},
+                {"ProcSubset", "pid"},
+                {"RestrictNamespaces", "0"},
+                {"RestrictAddressFamilies", "(yes [AF_INET, AF_INET6, AF_UNIX])"},
+                {"RestrictSUIDSGID", "yes"},
+                {"RestrictRealtime", "yes"},
+                {"LockPersonality", "yes"},
+                {"MemoryDenyWriteExecute", "yes"},
+                {"SystemCallArchitectures", "[native]"},
+                {"SystemCallErrorNumber", "1"},
+                {"TemporaryFileSystem", "[(/etc ), (/var/lib )]"},
+                {"BindPaths", "[(/var/lib/left4me/overlays/o1 /overlay no 0)]"},
+                {"InaccessiblePaths", "[-/run/left4me, -/run/dbus, -/run/user]"},
+                {"MemoryMax", "4294967296"},
+                {"MemorySwapMax", "0"},
+                {"TasksMax", "512"},
+                {"CPUQuotaPerSecUSec", "2000000"},
+                {"RuntimeMaxUSec", "3600000000"},
+                {"LimitCORE", "0"},
+        };
+
+        cr_assert_eq(build_props(&spec, &p), 0);
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++) {
+                const char *v = prop(&p, expect[i].name);
+                cr_assert(v, "%s is missing", expect[i].name);
+                cr_assert_str_eq(v, expect[i].value, "%s", expect[i].name);
+        }
+        /* Each property once (SystemCallFilter twice: allow list, then deny list). */
+        for (size_t i = 0; i < p.n; i++)
+                if (!streq(p.name[i], "SystemCallFilter"))
+                        cr_assert_null(prop_nth(&p, p.name[i], 1), "%s twice", p.name[i]);
+        cr_assert_null(prop(&p, "AddRef"), "AddRef is refused on systemd's private socket");
+        cr_assert_null(prop(&p, "PrivateNetwork"), "downloads need the network");
+        props_free(&p);
+}
+
+Test(build_props, syscall_filter_allows_service_calls_and_denies_the_dangerous_groups) {
+        struct build_unit_spec spec = default_spec(-1, -1);
+        const char *allow, *deny;
+        struct props p;
+
+        cr_assert_eq(build_props(&spec, &p), 0);
+        allow = prop_nth(&p, "SystemCallFilter", 0);
+        deny = prop_nth(&p, "SystemCallFilter", 1);
+        cr_assert(allow && deny);
+        cr_assert_str_eq(allow, "(yes [@system-service, @network-io])");
+        cr_assert(strneq(deny, "(no [", 5), "%s", deny);
+        for (const char *const *g = (const char *const[]){"@mount", "@debug", "@module", "@privileged",
+                                                          "@raw-io", "@reboot", "@swap", "@clock", NULL};
+             *g; g++)
+                cr_assert(strstr(deny, *g), "%s not denied: %s", *g, deny);
+        cr_assert_null(prop(&p, "StandardOutputFileDescriptor"), "no fd given, none passed");
+        props_free(&p);
+}
+
+Test(build_props, etc_gets_back_only_what_a_download_needs) {
+        struct build_unit_spec spec = default_spec(-1, -1);
+        const char *ro;
+        struct props p;
+
+        cr_assert_eq(build_props(&spec, &p), 0);
+        ro = prop(&p, "BindReadOnlyPaths");
+        cr_assert_str_eq(ro, "[(/etc/resolv.conf /etc/resolv.conf yes 0), (/etc/ssl /etc/ssl yes 0), "
+                             "(/etc/ca-certificates /etc/ca-certificates yes 0), (/etc/nsswitch.conf "
+                             "/etc/nsswitch.conf yes 0), (/etc/alternatives /etc/alternatives yes 0), "
+                             "(/var/lib/left4me/tmp/build-o1-7.sh /script.sh no 0)]");
+        cr_assert_null(strstr(ro, "shadow"));
+        cr_assert_null(strstr(ro, "left4me/left4me.yaml"));
+        props_free(&p);
+
+        spec.resolv_conf = BUILD_SANDBOX_RESOLV;
+        cr_assert_eq(build_props(&spec, &p), 0);
+        cr_assert(strstr(prop(&p, "BindReadOnlyPaths"),
+                         "(/etc/left4me/sandbox-resolv.conf /etc/resolv.conf yes 0)"));
+        props_free(&p);
+}
+
+Test(build_props, environment_and_limits_follow_the_config) {
+        struct build_unit_spec spec = default_spec(-1, -1);
+        struct props p;
+
+        spec.limits = (struct build_limits){
+                .memory_max = 123456789, .tasks_max = 7, .cpu_quota_percent = 50, .runtime_max_sec = 2};
+        cr_assert_eq(build_props(&spec, &p), 0);
+        cr_assert_str_eq(prop(&p, "MemoryMax"), "123456789");
+        cr_assert_str_eq(prop(&p, "TasksMax"), "7");
+        cr_assert_str_eq(prop(&p, "CPUQuotaPerSecUSec"), "500000");
+        cr_assert_str_eq(prop(&p, "RuntimeMaxUSec"), "2000000");
+        cr_assert_str_eq(prop(&p, "MemorySwapMax"), "0");
+        cr_assert_str_eq(prop(&p, "Environment"),
+                         "[HOME=/tmp, TMPDIR=/tmp, PATH=/usr/bin:/usr/sbin:/bin:/sbin, LANG=C.UTF-8, "
+                         "OVERLAY=/overlay]");
+        props_free(&p);
+}
+
+Test(build_props, ip_deny_covers_host_lan_link_local_multicast) {
+        struct build_unit_spec spec = default_spec(-1, -1);
+        const char *v;
+        struct props p;
+
+        cr_assert_eq(build_props(&spec, &p), 0);
+        v = prop(&p, "IPAddressDeny");
+        cr_assert(v);
+        /* (family [bytes] prefix): AF_INET = 2, AF_INET6 = 10 */
+        static const char *const must[] = {
+                "(2 [127, 0, 0, 0] 8)",
+                "(2 [10, 0, 0, 0] 8)",
+                "(2 [172, 16, 0, 0] 12)",
+                "(2 [192, 168, 0, 0] 16)",
+                "(2 [169, 254, 0, 0] 16)",
+                "(2 [100, 64, 0, 0] 10)",
+                "(2 [224, 0, 0, 0] 4)",
+                "(2 [0, 0, 0, 0] 8)",
+                "(10 [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] 127)",
+                "(10 [254, 128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] 10)",
+                "(10 [252, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] 7)",
+                "(10 [255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] 8)",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(must); i++)
+                cr_assert(strstr(v, must[i]), "%s not in %s", must[i], v);
+        cr_assert_null(prop(&p, "IPAddressAllow"));
+        props_free(&p);
+}
+
+Test(build_props, refuses_missing_paths) {
+        struct build_unit_spec spec = default_spec(-1, -1);
+        struct props p;
+
+        spec.overlay_dir = NULL;
+        cr_assert_eq(build_props(&spec, &p), -EINVAL);
+        spec = default_spec(-1, -1);
+        spec.script_path = NULL;
+        cr_assert_eq(build_props(&spec, &p), -EINVAL);
+}
+
+/* ---- names and results -------------------------------------------------------------------- */
+
+Test(build_names, unit_name) {
+        char buf[128];
+
+        cr_assert_eq(build_unit_name("o1", 42, buf, sizeof(buf)), 0);
+        cr_assert_str_eq(buf, "left4me-build-o1-42.service");
+        cr_assert_eq(build_unit_name("my_overlay-2", 9999999999ULL, buf, sizeof(buf)), 0);
+        cr_assert_str_eq(buf, "left4me-build-my_overlay-2-9999999999.service");
+        cr_assert_eq(build_unit_name("o1", 0, buf, sizeof(buf)), -EINVAL);
+        cr_assert_eq(build_unit_name("o1", 10000000000ULL, buf, sizeof(buf)), -EINVAL);
+        cr_assert_eq(build_unit_name("../x", 1, buf, sizeof(buf)), -EINVAL);
+        cr_assert_eq(build_unit_name("A", 1, buf, sizeof(buf)), -EINVAL);
+        cr_assert_eq(build_unit_name("", 1, buf, sizeof(buf)), -EINVAL);
+        cr_assert_eq(build_unit_name("o1", 1, buf, 10), -ENAMETOOLONG);
+}
+
+Test(build_results, mapping) {
+        static const struct {
+                const char *result;
+                int32_t code, status;
+                bool cancelled;
+                enum build_result want;
+                int exit_code;
+        } t[] = {
+                {"success", CLD_EXITED, 0, false, BUILD_SUCCESS, 0},
+                {"exit-code", CLD_EXITED, 3, false, BUILD_FAILED, 3},
+                {"signal", CLD_KILLED, SIGKILL, false, BUILD_FAILED, 137},
+                {"core-dump", CLD_DUMPED, SIGSEGV, false, BUILD_FAILED, 139},
+                {"timeout", CLD_KILLED, SIGTERM, false, BUILD_TIMEOUT, 143},
+                {"oom-kill", CLD_KILLED, SIGKILL, false, BUILD_OOM, 137},
+                {"oom-kill", CLD_EXITED, 1, false, BUILD_OOM, 1},
+                /* A clean SIGTERM of the main process is "success" to systemd, not to us. */
+                {"success", CLD_KILLED, SIGTERM, false, BUILD_FAILED, 143},
+                {"success", CLD_KILLED, SIGTERM, true, BUILD_CANCELLED, 143},
+                {"exit-code", CLD_EXITED, 217, false, BUILD_FAILED, 217}, /* systemd's EXIT_USER */
+                {"resources", 0, 0, false, BUILD_FAILED, -1},
+                {"", 0, 0, false, BUILD_FAILED, -1},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                int code = -2;
+                enum build_result r =
+                        build_result_from_unit(t[i].result, t[i].code, t[i].status, t[i].cancelled, &code);
+                cr_assert_eq(r, t[i].want, "case %zu (%s): %s", i, t[i].result, build_result_to_string(r));
+                cr_assert_eq(code, t[i].exit_code, "case %zu: exit code %d", i, code);
+        }
+        cr_assert_eq(build_result_from_unit(NULL, 0, 0, false, &(int){0}), BUILD_FAILED);
+        cr_assert_str_eq(build_result_to_string(BUILD_SUCCESS), "success");
+        cr_assert_str_eq(build_result_to_string(BUILD_FAILED), "failed");
+        cr_assert_str_eq(build_result_to_string(BUILD_TIMEOUT), "timeout");
+        cr_assert_str_eq(build_result_to_string(BUILD_OOM), "oom");
+        cr_assert_str_eq(build_result_to_string(BUILD_CANCELLED), "cancelled");
+}
+
+/* ---- the overlay dir ---------------------------------------------------------------------- */
+
+static char tmpl[] = "/tmp/test-hostd-build-XXXXXX";
+static char *root;
+
+static int run_shell(const char *cmd) {
+        int status;
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) < 0)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void sh(const char *fmt, ...) _printf_(1, 2);
+static void sh(const char *fmt, ...) {
+        char *cmd = NULL, *full = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        cr_assert(vasprintf(&cmd, fmt, ap) > 0);
+        va_end(ap);
+        cr_assert(asprintf(&full, "set -e; cd '%s'; %s", root, cmd) > 0);
+        cr_assert_eq(run_shell(full), 0, "failed: %s", cmd);
+        free(cmd);
+        free(full);
+}
+
+static mode_t mode_of(const char *rel) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        cr_assert_eq(lstat(p, &st), 0, "%s: %s", rel, strerror(errno));
+        return st.st_mode & 07777;
+}
+
+static uid_t owner_of(const char *rel) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        cr_assert_eq(lstat(p, &st), 0, "%s: %s", rel, strerror(errno));
+        return st.st_uid;
+}
+
+static void setup_root(void) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root (chown)");
+        root = mkdtemp(tmpl);
+        cr_assert(root);
+        sh("mkdir -m 0755 overlays tmp outside && echo secret >outside/secret && chmod 0600 outside/secret");
+}
+
+static void teardown_root(void) {
+        if (root) {
+                char cmd[600];
+                snprintf(cmd, sizeof(cmd), "chmod -R u+rwX '%s' 2>/dev/null; rm -rf '%s'", root, root);
+                (void) run_shell(cmd);
+        }
+        root = NULL;
+        snprintf(tmpl, sizeof(tmpl), "/tmp/test-hostd-build-XXXXXX");
+}
+
+TestSuite(overlay_dir, .init = setup_root, .fini = teardown_root);
+
+Test(overlay_dir, prepare_creates_and_hands_over) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+        int fd;
+
+        fd = overlay_prepare(rootfd, "o1", 65534, 65534, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        cr_assert_eq(owner_of("overlays/o1"), 65534);
+        cr_assert_eq(mode_of("overlays/o1"), 0755);
+        /* Again: existing dir, a mode the build left behind is reset. */
+        sh("chmod 0700 overlays/o1");
+        fd = overlay_prepare(rootfd, "o1", 65534, 65534, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        cr_assert_eq(mode_of("overlays/o1"), 0755);
+}
+
+Test(overlay_dir, prepare_refuses_a_symlink_and_leaves_its_target_alone) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+
+        sh("ln -s ../outside overlays/evil");
+        cr_assert_lt(overlay_prepare(rootfd, "evil", 65534, 65534, &e), 0);
+        cr_assert_eq(e.code, RPC_CONFLICT, "%s", e.message);
+        cr_assert_eq(owner_of("outside"), 0, "the target was chowned");
+        cr_assert_eq(mode_of("outside"), 0755);
+}
+
+Test(overlay_dir, prepare_refuses_untrusted_overlays_dir) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+
+        sh("chmod 0777 overlays");
+        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, &e), 0);
+        cr_assert(strstr(e.message, "overlays/"), "%s", e.message);
+        sh("test ! -e overlays/o1");
+        sh("chmod 0755 overlays && chown 65534 overlays");
+        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, &e), 0);
+}
+
+Test(overlay_dir, prepare_refuses_bad_ids) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+
+        cr_assert_lt(overlay_prepare(rootfd, "..", 65534, 65534, &e), 0);
+        cr_assert_eq(e.code, RPC_INVALID);
+        cr_assert_lt(overlay_prepare(rootfd, "a/b", 65534, 65534, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "", 65534, 65534, &e), 0);
+}
+
+Test(overlay_dir, publish_makes_world_readable_without_following_links) {
+        _cleanup_close_ int dfd = -1;
+        int n;
+
+        sh("mkdir -p overlays/o1/d/deep && chmod 0700 overlays/o1/d overlays/o1/d/deep");
+        sh("echo a >overlays/o1/d/deep/file && chmod 0600 overlays/o1/d/deep/file");
+        sh("echo b >overlays/o1/tool && chmod 0700 overlays/o1/tool");
+        sh("echo c >overlays/o1/suid && chmod 04755 overlays/o1/suid");
+        sh("ln -s ../../outside/secret overlays/o1/link && mkfifo -m 0600 overlays/o1/fifo");
+        dfd = open(root, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        {
+                _cleanup_close_ int ofd = openat(dfd, "overlays/o1", O_RDONLY | O_DIRECTORY);
+                n = overlay_publish(ofd);
+        }
+        cr_assert_eq(n, 5, "changed %d", n); /* d, deep, file, tool, suid */
+        cr_assert_eq(mode_of("overlays/o1/d"), 0705);
+        cr_assert_eq(mode_of("overlays/o1/d/deep"), 0705);
+        cr_assert_eq(mode_of("overlays/o1/d/deep/file"), 0604);
+        cr_assert_eq(mode_of("overlays/o1/tool"), 0705);
+        cr_assert_eq(mode_of("overlays/o1/suid"), 0755, "setuid bit dropped");
+        cr_assert_eq(mode_of("overlays/o1/fifo"), 0600, "FIFO left alone");
+        cr_assert_eq(mode_of("outside/secret"), 0600, "the link's target was changed");
+        /* Idempotent. */
+        {
+                _cleanup_close_ int ofd = openat(dfd, "overlays/o1", O_RDONLY | O_DIRECTORY);
+                cr_assert_eq(overlay_publish(ofd), 0);
+        }
+}
+
+Test(overlay_dir, remove_never_follows_links) {
+        struct rpc_error e = {};
+        bool existed = true;
+
+        sh("ln -s ../outside overlays/evil && mkdir -p overlays/o2/x && ln -s ../../outside/secret "
+           "overlays/o2/x/l");
+        cr_assert_eq(overlay_remove(root, "evil", &existed, &e), 0, "%s", e.message);
+        cr_assert(existed);
+        sh("test -f outside/secret && test ! -e overlays/evil && test ! -L overlays/evil");
+        cr_assert_eq(overlay_remove(root, "o2", &existed, &e), 0, "%s", e.message);
+        sh("test -f outside/secret && test ! -e overlays/o2");
+        cr_assert_eq(overlay_remove(root, "o2", &existed, &e), 0);
+        cr_assert(!existed);
+        cr_assert_lt(overlay_remove(root, "../outside", &existed, &e), 0);
+        cr_assert_eq(e.code, RPC_INVALID);
+        sh("test -f outside/secret");
+}
