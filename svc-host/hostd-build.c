@@ -170,7 +170,9 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                                  "@mount",  "@obsolete",      "@privileged", "@raw-io",
                                  "@reboot", "@swap",          NULL};
         char *archs[] = {"native", NULL};
-        char *tmpfs[] = {"/etc", "/var/lib", NULL};
+        /* /run/lock: the one world-writable directory of the host that ProtectSystem=strict
+         * leaves writable (it is a mount of its own below /run, seen in the container). */
+        char *tmpfs[] = {"/etc", "/var/lib", "/run/lock", NULL};
         char *inaccessible[] = {"-/run/left4me", "-/run/dbus", "-/run/user", NULL};
         const struct bind ro[] = {
                 {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},

@@ -249,7 +249,7 @@ Test(build_props, the_original_directive_set_and_more) {
                 {"MemoryDenyWriteExecute", "yes"},
                 {"SystemCallArchitectures", "[native]"},
                 {"SystemCallErrorNumber", "1"},
-                {"TemporaryFileSystem", "[(/etc ), (/var/lib )]"},
+                {"TemporaryFileSystem", "[(/etc ), (/var/lib ), (/run/lock )]"},
                 {"BindPaths", "[(/var/lib/left4me/overlays/o1 /overlay no 0)]"},
                 {"InaccessiblePaths", "[-/run/left4me, -/run/dbus, -/run/user]"},
                 {"MemoryMax", "4294967296"},

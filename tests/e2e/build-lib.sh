@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# tests/e2e/build-lib.sh: helpers of the build sandbox scenarios (build-*.sh); sourced after
+# lib.sh. Not a scenario itself.
+#
+# A build script is written into the container and run with `l4d2ctl overlay build`. Hostile
+# scripts start with PRELUDE: `try WHAT CMD...` runs CMD and prints "ESCAPE: WHAT" if it
+# succeeded, "blocked: WHAT (...)" otherwise; the script exits 42 if anything escaped. A
+# hostile test therefore asserts three things: the build ran to its end (result success,
+# so every attempt was made), no ESCAPE line, and an unchanged host (snapshot_host before
+# and after).
+
+L=/var/lib/left4me
+SANDBOX_UID=$(ct id -u left4me-build)
+
+PRELUDE='esc=0
+try() { what=$1; shift; if out=$("$@" 2>&1); then echo "ESCAPE: $what: $out" | head -c 300; echo; esc=1; else echo "blocked: $what ($(echo "$out" | tail -n 1 | head -c 120))"; fi; }
+# perl syscall(NR, args...): exit 0 if the call returned >= 0, else print errno.
+sys() { perl -e '"'"'@a = map { /^0x/ ? hex($_) : $_ + 0 } @ARGV; $r = syscall(shift @a, @a); if ($r < 0) { print "errno $!\n"; exit 1 } exit 0'"'"' "$@"; }
+'
+PRELUDE="$PRELUDE"'sys 39 >/dev/null || { echo "the syscall probe (getpid) is broken"; exit 3; }
+'
+EPILOGUE='echo "done, escapes=$esc"; [ $esc = 0 ] || exit 42'
+
+# put_script NAME TEXT: /tmp/NAME.sh in the container.
+put_script() { printf '%s\n' "$2" | ct sh -c "cat >/tmp/$1.sh"; }
+
+# run_build ID NAME: runs /tmp/NAME.sh over overlay ID; sets OUT (stdout+stderr) and RC.
+run_build() {
+        RC=0
+        OUT=$(ct l4d2ctl overlay build "$1" -f "/tmp/$2.sh" 2>&1) || RC=$?
+        echo "$OUT" | sed 's/^/    | /'
+}
+
+# hostile ID NAME BODY: PRELUDE + BODY + EPILOGUE, then the three assertions.
+hostile() {
+        local id=$1 name=$2 body=$3 before after
+        before=$(snapshot_host "$id")
+        put_script "$name" "$PRELUDE$body
+$EPILOGUE"
+        run_build "$id" "$name"
+        after=$(snapshot_host "$id")
+        case $OUT in *ESCAPE:*) fail "$name: an attempt succeeded" ;; esac
+        [ "$RC" = 0 ] || fail "$name: the script did not run to its end (exit $RC)"
+        assert_contains "$OUT" "done, escapes=0" "$name"
+        if [ "$before" != "$after" ]; then
+                diff <(echo "$before") <(echo "$after") | head -n 20 >&2
+                fail "$name: the host changed"
+        fi
+        ok "$name: every attempt failed, nothing changed on the host"
+}
+
+# snapshot_host [ID]: owners, modes, sizes, mtimes and hashes of what a build must never
+# touch: /var/lib/left4me (without overlays/ID and tmp/, where hostd writes the script),
+# /etc, /run/left4me, /root, /home, /srv, /opt.
+snapshot_host() {
+        local id=${1:-none}
+        ct sh -c "find $L /etc /run/left4me /root /home /srv /opt \
+                \( -path $L/overlays/$id -o -path $L/tmp \) -prune -o \
+                -printf '%p %m %U %G %s %T@ %y\n' 2>/dev/null | sort; \
+                find $L -path $L/overlays/$id -prune -o -type f -name '*.db' -exec sha256sum {} + 2>/dev/null | sort"
+}
+
+# unit_of ID: the running build unit of overlay ID (empty if none).
+unit_of() {
+        ct systemctl list-units --all --no-legend --plain "left4me-build-$1-*" 2>/dev/null | awk '{print $1}' | head -n 1
+}
