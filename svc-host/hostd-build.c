@@ -135,7 +135,10 @@ static int append_ip_deny(sd_bus_message *m) {
 
                 snprintf(addr, sizeof(addr), "%.*s", (int) (slash - denied_addresses[i]),
                          denied_addresses[i]);
-                if (inet_pton(family, addr, bytes) != 1)
+                long long prefix;
+
+                if (inet_pton(family, addr, bytes) != 1 ||
+                    safe_atoi64(slash + 1, 0, family == AF_INET ? 32 : 128, &prefix) < 0)
                         return -EINVAL;
                 r = sd_bus_message_open_container(m, 'r', "iayu");
                 if (r >= 0)
@@ -143,7 +146,7 @@ static int append_ip_deny(sd_bus_message *m) {
                 if (r >= 0)
                         r = sd_bus_message_append_array(m, 'y', bytes, family == AF_INET ? 4 : 16);
                 if (r >= 0)
-                        r = sd_bus_message_append(m, "u", (uint32_t) atoi(slash + 1));
+                        r = sd_bus_message_append(m, "u", (uint32_t) prefix);
                 if (r >= 0)
                         r = sd_bus_message_close_container(m);
         }
