@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -24,32 +26,23 @@ int rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **ret
                 return -ENAMETOOLONG;
         memcpy(sa.sun_path, path, n);
 
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        /* A blocking connect: on AF_UNIX it waits for room in a full backlog (the service is
+         * starting), bounded by SO_SNDTIMEO. A non-blocking one would fail with EAGAIN and
+         * not keep trying. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                int err = 0;
-                socklen_t l = sizeof(err);
-
-                if (errno != EINPROGRESS && errno != EAGAIN)
+        if (timeout_ms >= 0) {
+                struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+                if (tv.tv_sec == 0 && tv.tv_usec == 0)
+                        tv.tv_usec = 1;
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
                         return -errno;
-                /* A full backlog (the service is starting): wait for room. */
-                for (;;) {
-                        int k = poll(&p, 1, timeout_ms);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0)
-                                return -errno;
-                        if (k == 0)
-                                return -ETIMEDOUT;
-                        break;
-                }
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-                        return -errno;
-                if (err != 0)
-                        return -err;
         }
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+        if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
 
         c = calloc(1, sizeof(*c));
         if (!c)
