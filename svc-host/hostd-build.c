@@ -1017,12 +1017,13 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                                                0, on_deadline, b);
         if (r < 0)
                 log_warning("%s: cannot arm its timers: %s", b->unit, strerror(-r));
+        /* Before the first line, so the line callback can name the unit (build_unit()). */
+        *ret = b;
         emit(b, "info",
              "Running the build script in %s (as %s, MemoryMax=%llu, TasksMax=%u, CPUQuota=%u%%, "
              "RuntimeMaxSec=%u)",
              b->unit, BUILD_USER, (unsigned long long) p->limits.memory_max, p->limits.tasks_max,
              p->limits.cpu_quota_percent, p->limits.runtime_max_sec);
-        *ret = b;
         return 0;
 
 fail_errno:

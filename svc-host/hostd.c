@@ -808,9 +808,14 @@ static void on_build_line(const char *stream, const char *line, void *userdata) 
         pk = rpc_call_notify(br->call);
         if (!pk)
                 return;
-        msgpack_pack_map(pk, 2);
+        /* hostd's own lines name the transient unit, so a caller (jobd) knows it while the
+         * build runs: {stream: "info", line, unit}. */
+        bool unit = streq(stream, "info") && br->build;
+        msgpack_pack_map(pk, unit ? 3 : 2);
         rpc_pack_kv_str(pk, "stream", stream);
         rpc_pack_kv_str(pk, "line", line);
+        if (unit)
+                rpc_pack_kv_str(pk, "unit", build_unit(br->build));
 }
 
 static int on_build_free(sd_event_source *s, void *userdata) {

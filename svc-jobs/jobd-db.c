@@ -43,6 +43,21 @@ static const char *const migrations[JOBD_DB_VERSION] = {
         "UPDATE jobs SET attempts = 1 WHERE started_usec IS NOT NULL;"
         "CREATE INDEX jobs_active ON jobs(state, id) WHERE state IN ('queued','running','cancelling');"
         "CREATE INDEX jobs_by_kind ON jobs(kind, id);",
+
+        /* 2 → 3: the systemd units a job ran (newline-separated; NULL = none), for logd's job
+         * target. Filled in for jobs that already ran from what is known without the payload:
+         * a server job that has exactly one server:<id> subject ran left4me-server@<id>.service;
+         * a build's unit is named in hostd's first info line ("Running the build script in U
+         * (as ..."). */
+        "ALTER TABLE jobs ADD COLUMN units TEXT;"
+        "UPDATE jobs SET units = (SELECT 'left4me-server@' || substr(subject, 8) || '.service'"
+        "  FROM job_subjects WHERE job_id = jobs.id AND subject GLOB 'server:*')"
+        " WHERE kind GLOB 'server.*' AND started_usec IS NOT NULL"
+        " AND (SELECT COUNT(*) FROM job_subjects WHERE job_id = jobs.id AND subject GLOB 'server:*') = 1;"
+        "UPDATE jobs SET units = (SELECT substr(line, 29, instr(line, ' (as ') - 29) FROM job_lines"
+        "  WHERE job_id = jobs.id AND stream = 'info'"
+        "  AND line GLOB 'Running the build script in left4me-build-*.service (as *' ORDER BY seq LIMIT 1)"
+        " WHERE kind = 'overlay.build';",
 };
 
 enum {
@@ -58,13 +73,14 @@ enum {
         STMT_LINES,
         STMT_SYNC_FULL,
         STMT_SYNC_NORMAL,
+        STMT_SET_UNITS,
         _STMT_MAX,
 };
 
 #define JOB_COLUMNS                                                                                         \
         "id, kind, owner, state, keys, payload, exit_code, error, attempts, created_usec, started_usec, "   \
         "finished_usec, updated_usec, (SELECT MAX(seq) FROM job_lines WHERE job_id = jobs.id), "            \
-        "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id)"
+        "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id), units"
 
 static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -85,6 +101,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                        "ORDER BY seq LIMIT ?",
         [STMT_SYNC_FULL] = "PRAGMA synchronous = FULL",
         [STMT_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+        [STMT_SET_UNITS] = "UPDATE jobs SET units = ? WHERE id = ?",
 };
 
 struct jobd_db {
@@ -302,6 +319,7 @@ void job_record_done(struct job_record *r) {
         free(r->keys);
         free(r->payload);
         free(r->error);
+        strv_free(r->units);
         *r = (struct job_record){};
 }
 
@@ -391,6 +409,44 @@ int jobd_db_update(struct jobd_db *db, const struct job_record *j, enum job_stat
         return tx_end(db, r);
 }
 
+int jobd_db_set_units(struct jobd_db *db, int64_t job_id, char *const *units) {
+        sqlite3_stmt *s = db->stmt[STMT_SET_UNITS];
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r;
+
+        for (char *const *u = units; u && *u; u++)
+                len += strlen(*u) + 1;
+        if (len > 0) {
+                text = malloc(len);
+                if (!text)
+                        return -ENOMEM;
+                len = 0;
+                for (char *const *u = units; u && *u; u++) {
+                        size_t n = strlen(*u);
+                        if (len > 0)
+                                text[len++] = '\n';
+                        memcpy(text + len, *u, n);
+                        len += n;
+                }
+                text[len] = 0;
+        }
+        /* Like an output line: survives a crash of jobd; the next state change's fsync makes it
+         * power-safe. */
+        r = set_sync(db, false);
+        if (r < 0)
+                return r;
+        if (text)
+                (void) sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+        else
+                (void) sqlite3_bind_null(s, 1);
+        (void) sqlite3_bind_int64(s, 2, job_id);
+        r = stmt_run(db, STMT_SET_UNITS);
+        if (r >= 0 && sqlite3_changes(db->db) != 1)
+                r = -ENOENT;
+        return r;
+}
+
 int jobd_db_append_line(struct jobd_db *db, int64_t job_id, const struct job_line *line) {
         int r = set_sync(db, false);
         if (r < 0)
@@ -454,6 +510,8 @@ static int read_record(sqlite3_stmt *s, struct job_record *ret) {
                 r = dup_text(s, 7, &j.error);
         if (r >= 0)
                 r = split_lines((const char *) sqlite3_column_text(s, 14), &j.subjects);
+        if (r >= 0)
+                r = split_lines((const char *) sqlite3_column_text(s, 15), &j.units);
         if (r >= 0) {
                 blob = sqlite3_column_blob(s, 5);
                 j.payload_len = (size_t) sqlite3_column_bytes(s, 5);

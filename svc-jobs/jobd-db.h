@@ -15,7 +15,7 @@
 
 #include "svc-jobs/jobd-job.h"
 
-#define JOBD_DB_VERSION 2
+#define JOBD_DB_VERSION 3
 
 struct jobd_db;
 
@@ -35,6 +35,7 @@ struct job_record {
         int attempts;                                                     /* how many times it was started */
         uint64_t created_usec, started_usec, finished_usec, updated_usec; /* realtime; 0 = not yet */
         int64_t last_seq; /* highest output line sequence number; 0 = no output */
+        char **units;     /* the systemd units it ran (NULL-terminated; NULL = none yet) */
 };
 
 void job_record_done(struct job_record *r);
@@ -70,6 +71,8 @@ int jobd_db_insert(struct jobd_db *db, struct job_record *j);
  * an optional line, in one durable transaction. */
 int jobd_db_update(struct jobd_db *db, const struct job_record *j, enum job_state from,
                    const struct job_line *line);
+/* Replaces the job's list of units (validated by the caller; NULL or empty = none). */
+int jobd_db_set_units(struct jobd_db *db, int64_t job_id, char *const *units);
 /* Appends one output line (already sanitized). */
 int jobd_db_append_line(struct jobd_db *db, int64_t job_id, const struct job_line *line);
 /* -ENOENT if there is no such job. */

@@ -127,6 +127,14 @@ static void obj_str(const msgpack_object *map, const char *key, char *buf, size_
 
 static void run_step(struct exec *x);
 
+/* Passes on a `unit` field of a notification or result map, if there is one. */
+static void report_unit(struct exec *x, const msgpack_object *map) {
+        const msgpack_object *u = map && map->type == MSGPACK_OBJECT_MAP ? rpc_map_get(map, "unit") : NULL;
+
+        if (u && u->type == MSGPACK_OBJECT_STR && x->ops->on_unit)
+                x->ops->on_unit(x, u->via.str.ptr, u->via.str.size, x->userdata);
+}
+
 static void on_notify(struct hostclient *h, const msgpack_object *payload, void *userdata) {
         struct exec *x = userdata;
         const msgpack_object *stream, *text;
@@ -134,6 +142,7 @@ static void on_notify(struct hostclient *h, const msgpack_object *payload, void 
 
         if (payload->type != MSGPACK_OBJECT_MAP)
                 return;
+        report_unit(x, payload);
         stream = rpc_map_get(payload, "stream");
         text = rpc_map_get(payload, "line");
         if (!text || text->type != MSGPACK_OBJECT_STR)
@@ -219,6 +228,7 @@ static void on_reply(struct hostclient *h, const struct hostclient_reply *r, voi
                        rpc_code_to_string(r->error.code), r->error.message);
                 return;
         }
+        report_unit(x, r->result);
         if (!handle_result(x, method, r->result))
                 return;
         x->step++;

@@ -30,6 +30,9 @@ struct exec_result {
 struct exec_ops {
         void (*on_line)(struct exec *x, const char *stream, const char *text, size_t len, void *userdata);
         void (*on_done)(struct exec *x, const struct exec_result *r, void *userdata);
+        /* Optional: hostd named a systemd unit the job runs (a notification's or a result's
+         * `unit` field, e.g. overlay.build's transient unit). Not validated here. */
+        void (*on_unit)(struct exec *x, const char *unit, size_t len, void *userdata);
 };
 
 /* The hostd calls a kind is made of (for docs and tests): NULL-terminated. */

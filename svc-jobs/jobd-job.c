@@ -136,6 +136,65 @@ bool job_stream_valid(const char *s, size_t n) {
         return false;
 }
 
+static bool name_valid_n(const char *s, size_t n) {
+        char buf[JOB_NAME_MAX + 1];
+
+        if (n < 1 || n > JOB_NAME_MAX)
+                return false;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        return job_name_valid(buf);
+}
+
+bool job_unit_valid(const char *s, size_t n) {
+        static const char server[] = "left4me-server@", build[] = "left4me-build-", suffix[] = ".service";
+        const char *body, *dash;
+        size_t blen, nlen;
+
+        if (!s || n >= JOB_UNIT_MAX || memchr(s, 0, n) || n <= STRLEN(suffix) ||
+            memcmp(s + n - STRLEN(suffix), suffix, STRLEN(suffix)) != 0)
+                return false;
+        if (n > STRLEN(server) && memcmp(s, server, STRLEN(server)) == 0)
+                return name_valid_n(s + STRLEN(server), n - STRLEN(server) - STRLEN(suffix));
+        if (n <= STRLEN(build) || memcmp(s, build, STRLEN(build)) != 0)
+                return false;
+        /* The run number follows the last '-'; the overlay name before it may hold '-'. */
+        body = s + STRLEN(build);
+        blen = n - STRLEN(build) - STRLEN(suffix);
+        dash = memrchr(body, '-', blen);
+        if (!dash || !name_valid_n(body, (size_t) (dash - body)))
+                return false;
+        nlen = blen - (size_t) (dash - body) - 1;
+        if (nlen < 1 || nlen > 10 || (dash[1] == '0' && nlen > 1))
+                return false;
+        for (size_t i = 1; i <= nlen; i++)
+                if (dash[i] < '0' || dash[i] > '9')
+                        return false;
+        return true;
+}
+
+int job_units_add(char ***units, const char *unit, size_t n) {
+        size_t k = strv_length(*units);
+        char **v;
+
+        if (!job_unit_valid(unit, n))
+                return -EINVAL;
+        for (size_t i = 0; i < k; i++)
+                if (strlen((*units)[i]) == n && memcmp((*units)[i], unit, n) == 0)
+                        return 0;
+        if (k >= JOB_UNITS_MAX)
+                return -E2BIG;
+        v = realloc(*units, (k + 2) * sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        *units = v;
+        v[k] = strndup(unit, n);
+        v[k + 1] = NULL;
+        if (!v[k])
+                return -ENOMEM;
+        return 1;
+}
+
 /* ---- payloads ---------------------------------------------------------------------------- */
 
 void job_payload_done(struct job_payload *p) {

@@ -121,6 +121,16 @@ bool job_subject_valid(const char *s);          /* <tag>:<name>, tag = [a-z][a-z
 bool job_owner_valid(const char *s);            /* 1..128 bytes, UTF-8, no control characters */
 bool job_stream_valid(const char *s, size_t n); /* stdout, stderr, step, info */
 
+/* The systemd units a job ran, as hostd reports them (logd reads their journal). */
+#define JOB_UNITS_MAX 16
+#define JOB_UNIT_MAX  128
+/* left4me-server@<name>.service or left4me-build-<name>-<n>.service (n decimal, no leading 0). */
+bool job_unit_valid(const char *s, size_t n);
+/* Adds unit (n bytes) to the NULL-terminated list *units (may be NULL) unless it is there.
+ * Returns 1 if added, 0 if already there, -EINVAL for a name job_unit_valid() refuses, -E2BIG
+ * when the list is full, -ENOMEM. */
+int job_units_add(char ***units, const char *unit, size_t n);
+
 /* Makes a storable line out of n bytes: invalid UTF-8 becomes U+FFFD, control characters
  * other than tab become U+FFFD too, a trailing CR/LF is dropped, and the result is cut at a
  * character boundary to at most JOB_LINE_MAX bytes. out must hold JOB_LINE_MAX + 1 bytes.

@@ -500,15 +500,47 @@ static void on_exec_done(struct exec *x, const struct exec_result *result, void 
         retire(a);
 }
 
+/* Records a unit hostd named (once per unit), so jobs.get can tell logd whose journal to read. */
+static void add_unit(struct active *a, const char *unit, size_t len) {
+        struct manager *m = a->m;
+        int r;
+
+        r = job_units_add(&a->rec.units, unit, len);
+        if (r == 0)
+                return;
+        if (r < 0) {
+                log_warning_errno(r, "Job %lld: not recording unit '%.*s': %m", (long long) a->rec.id,
+                                  (int) MIN(len, (size_t) JOB_UNIT_MAX), unit);
+                return;
+        }
+        r = jobd_db_set_units(m->db, a->rec.id, a->rec.units);
+        if (r < 0)
+                log_error_errno(r, "Failed to store the units of job %lld: %m (%s)", (long long) a->rec.id,
+                                jobd_db_errmsg(m->db));
+}
+
+static void on_exec_unit(struct exec *x, const char *unit, size_t len, void *userdata) {
+        add_unit(userdata, unit, len);
+}
+
 static const struct exec_ops exec_ops = {
         .on_line = on_exec_line,
         .on_done = on_exec_done,
+        .on_unit = on_exec_unit,
 };
 
 static void start_job(struct manager *m, struct active *a) {
-        struct job_record next = record_next(a, JOB_RUNNING);
+        struct job_record next;
         int r;
 
+        /* A server job runs (starts, stops, resets) the server's unit, whatever hostd answers. */
+        if (a->payload.server) {
+                char unit[JOB_UNIT_MAX];
+                int n = snprintf(unit, sizeof(unit), "left4me-server@%s.service", a->payload.server);
+                if (n > 0 && (size_t) n < sizeof(unit))
+                        add_unit(a, unit, (size_t) n);
+        }
+        next = record_next(a, JOB_RUNNING);
         next.attempts = a->rec.attempts + 1;
         next.started_usec = wall_usec();
         if (next.attempts > 1)
@@ -721,6 +753,7 @@ static int collect(const struct job_record *j, void *userdata) {
         ((struct job_record *) j)->keys = NULL;
         ((struct job_record *) j)->payload = NULL;
         ((struct job_record *) j)->error = NULL;
+        ((struct job_record *) j)->units = NULL;
         c->recs[c->n++] = copy;
         return 0;
 }
@@ -881,7 +914,7 @@ void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full)
         struct job_key *keys = NULL;
         size_t n_keys = 0;
 
-        msgpack_pack_map(pk, 15);
+        msgpack_pack_map(pk, 16);
         rpc_pack_kv_int(pk, "id", j->id);
         rpc_pack_kv_str(pk, "kind", job_kind_to_string(j->kind));
         rpc_pack_kv_str(pk, "owner", j->owner);
@@ -920,4 +953,8 @@ void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full)
         pack_usec(pk, "finished_usec", j->finished_usec);
         pack_usec(pk, "updated_usec", j->updated_usec);
         rpc_pack_kv_int(pk, "lines", j->last_seq);
+        rpc_pack_key(pk, "units");
+        msgpack_pack_array(pk, strv_length(j->units));
+        for (char **u = j->units; u && *u; u++)
+                rpc_pack_str(pk, *u);
 }

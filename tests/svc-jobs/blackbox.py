@@ -426,6 +426,41 @@ def test_sigterm_clean():
         env.close()
 
 
+def test_units_recorded(env):
+    """jobd records the units a job ran (for logd's job target): a server job its server's unit
+    from the start, a build the transient unit hostd names while it runs; hostile names are not
+    stored; install runs no unit."""
+    j = env.submit("server.stop", {"server": "un1"})
+    done, _ = env.watch(j["id"])
+    assert done["units"] == ["left4me-server@un1.service"], done
+    assert done["started_usec"] and done["finished_usec"] >= done["started_usec"], done
+
+    j = env.submit("overlay.build", {"overlay": "un-2", "script": "sleep 0.6\necho done\n"})
+    run = env.wait_state(j["id"], "running")
+    deadline = time.time() + 5
+    while not run["units"] and time.time() < deadline:
+        time.sleep(0.02)
+        run = env.get(j["id"])
+    assert run["state"] == "running" and run["finished_usec"] is None, run
+    assert len(run["units"]) == 1 and run["units"][0].startswith("left4me-build-un-2-"), run
+    done, _ = env.watch(j["id"])
+    assert done["units"] == run["units"], (done, run)
+    listed = env.call("jobs.list", {"kind": "overlay.build", "limit": 1})["jobs"][0]
+    assert listed["id"] == j["id"] and listed["units"] == run["units"], listed
+
+    for bad in ("sshd.service", "left4me-build-../x-1.service", "left4me-server@a\n.service", "x" * 300):
+        env.behave({"overlay.build": {"unit": bad}})
+        j = env.submit("overlay.build", {"overlay": "un3", "script": "echo %d\n" % len(bad)})
+        done, _ = env.watch(j["id"])
+        assert done["state"] == "succeeded" and done["units"] == [], (bad, done)
+    env.behave({})
+
+    done, _ = env.watch(env.submit("install")["id"])
+    assert done["state"] == "succeeded" and done["units"] == [], done
+    row = env.sql("SELECT units FROM jobs WHERE kind = 'server.stop' ORDER BY id DESC LIMIT 1")
+    assert row == [("left4me-server@un1.service",)], row
+
+
 def test_cli(env):
     ctl = [os.environ.get("L4D2CTL", os.path.join(BUILD, "l4d2ctl")), "--socket-dir", env.dir, "--config",
            env.config]

@@ -10,7 +10,9 @@ Behaviour comes from a JSON file re-read on every call, so a test can change it 
   "drop": close the connection mid-call (as if hostd died); "drop_first": N drops only the
   first N calls of that method and name.
 overlay.build runs a tiny language in its script: `echo TEXT`, `sleep SEC`, `exit N`,
-`result NAME` (success/failed/timeout/oom), `drop`.
+`result NAME` (success/failed/timeout/oom), `drop`; like hostd it first sends
+{stream: "info", line, unit} naming its transient unit left4me-build-<id>-<n>.service, and
+returns it in the result (behavior "unit": NAME sends another name, e.g. a hostile one).
 Every call is appended to the calls file as one JSON line:
   {"method", "name", "start", "end", "outcome"} so tests can check order and overlap."""
 import asyncio
@@ -38,6 +40,7 @@ while args:
 
 initialized = set()
 drop_counts = {}
+build_seq = int(time.time())
 
 
 def behavior(method, name):
@@ -189,6 +192,13 @@ class Conn:
                 initialized.discard(name)
             return {}
         if method == "overlay.build":
+            # Like hostd: the transient unit is named in an info line when it starts, and in
+            # the result ("unit" in the behavior overrides the name, e.g. a hostile one).
+            global build_seq
+            build_seq += 1
+            unit = b.get("unit", "left4me-build-%s-%d.service" % (p.get("id"), build_seq))
+            self.notify(method, msgid, {"stream": "info", "unit": unit,
+                                        "line": "Running the build script in %s (as left4me-build)" % unit})
             await self.scripted(msgid, method, b)
             result, code = "success", 0
             for line in p.get("script", "").splitlines():
@@ -210,7 +220,7 @@ class Conn:
                     break
                 elif words[0] == "drop":
                     raise Drop()
-            return {"result": result, "exit_code": code}
+            return {"result": result, "exit_code": code, "unit": unit, "lines": 0}
         raise RpcError("invalid", "unknown method '%s'" % method)
 
 

@@ -95,7 +95,7 @@ Test(jobd_db, migrate_from_v1_keeps_data) {
         cr_assert_eq(raw_int("SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'attempts'"), 0);
 
         cr_assert_eq(jobd_db_open(path, &db), 0);
-        cr_assert_eq(jobd_db_version(db), 2);
+        cr_assert_eq(jobd_db_version(db), JOBD_DB_VERSION);
         cr_assert_eq(jobd_db_get(db, 1, &r), 0);
         cr_assert_str_eq(r.owner, "alice");
         cr_assert_eq(r.state, JOB_SUCCEEDED);
@@ -109,6 +109,85 @@ Test(jobd_db, migrate_from_v1_keeps_data) {
         cr_assert_eq(r.started_usec, 0);
         job_record_done(&r);
         cr_assert_eq(jobd_db_integrity_check(db), 0);
+        jobd_db_close(db);
+}
+
+Test(jobd_db, migrate_from_v2_records_units) {
+        struct jobd_db *db;
+        struct job_record r;
+
+        cr_assert_eq(jobd_db_open_at_version(path, 2, &db), 0);
+        cr_assert_eq(jobd_db_version(db), 2);
+        jobd_db_close(db);
+        /* Rows as a v2 jobd wrote them:
+         *   1 server.start, ran, one server: subject (+ a user: one)  → its server unit
+         *   2 server.stop, queued (never ran)                          → none
+         *   3 server.start, ran, two server: subjects (a caller's tag)  → none (ambiguous)
+         *   4 overlay.build, ran, hostd's info line naming its unit    → that unit
+         *   5 overlay.build, failed before hostd said anything         → none
+         *   6 install                                                  → none */
+        raw_exec(
+                "INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, started_usec, "
+                "finished_usec, updated_usec) VALUES "
+                "('server.start', 'a', 'succeeded', 'x server:s1\n', x'80', 1, 10, 11, 12, 12),"
+                "('server.stop', 'a', 'queued', 'x server:s2\n', x'80', 0, 20, NULL, NULL, 20),"
+                "('server.start', 'a', 'failed', 'x server:s3\n', x'80', 1, 30, 31, 32, 32),"
+                "('overlay.build', 'a', 'succeeded', 'x overlay:ov-x\n', x'80', 1, 40, 41, 42, 42),"
+                "('overlay.build', 'a', 'failed', 'x overlay:ov\n', x'80', 1, 50, 51, 52, 52),"
+                "('install', 'a', 'succeeded', 'x install\n', x'80', 1, 60, 61, 62, 62);"
+                "INSERT INTO job_subjects VALUES ('server:s1', 1), ('user:7', 1), ('server:s2', 2),"
+                "  ('server:s3', 3), ('server:zz', 3), ('overlay:ov-x', 4), ('overlay:ov', 5);"
+                "INSERT INTO job_lines VALUES (4, 1, 'step', 'Step: overlay.build', 41),"
+                "  (4, 2, 'info', 'Running the build script in left4me-build-ov-x-17.service (as "
+                "left4me-build, MemoryMax=1, TasksMax=2, CPUQuota=3%, RuntimeMaxSec=4)', 41),"
+                "  (4, 3, 'stdout', 'Running the build script in left4me-build-evil-1.service (as x', 41),"
+                "  (5, 1, 'stderr', 'overlay.build failed (unavailable): no systemd', 51);");
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_version(db), JOBD_DB_VERSION);
+        static const char *const want[] = {
+                [1] = "left4me-server@s1.service", [4] = "left4me-build-ov-x-17.service"};
+        for (int64_t id = 1; id <= 6; id++) {
+                cr_assert_eq(jobd_db_get(db, id, &r), 0, "job %lld", (long long) id);
+                if (id < (int64_t) ELEMENTSOF(want) && want[id]) {
+                        cr_assert_eq(strv_length(r.units), 1, "job %lld", (long long) id);
+                        cr_assert_str_eq(r.units[0], want[id]);
+                        cr_assert(job_unit_valid(r.units[0], strlen(r.units[0])));
+                } else
+                        cr_assert_eq(strv_length(r.units), 0, "job %lld has %s", (long long) id,
+                                     r.units && r.units[0] ? r.units[0] : "-");
+                job_record_done(&r);
+        }
+        cr_assert_eq(jobd_db_integrity_check(db), 0);
+        jobd_db_close(db);
+}
+
+Test(jobd_db, units_round_trip) {
+        struct jobd_db *db;
+        struct job_record j = new_job(JOB_OVERLAY_BUILD, "o", NULL), r;
+        char **units = NULL;
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_insert(db, &j), 0);
+        cr_assert_eq(jobd_db_get(db, j.id, &r), 0);
+        cr_assert_eq(strv_length(r.units), 0);
+        job_record_done(&r);
+
+        cr_assert_eq(job_units_add(&units, "left4me-build-ov-5.service", 26), 1);
+        cr_assert_eq(job_units_add(&units, "left4me-build-ov-5.service", 26), 0);
+        cr_assert_eq(job_units_add(&units, "left4me-server@s.service", 24), 1);
+        cr_assert_eq(jobd_db_set_units(db, j.id, units), 0);
+        cr_assert_eq(jobd_db_get(db, j.id, &r), 0);
+        cr_assert_eq(strv_length(r.units), 2);
+        cr_assert_str_eq(r.units[0], "left4me-build-ov-5.service");
+        cr_assert_str_eq(r.units[1], "left4me-server@s.service");
+        job_record_done(&r);
+        cr_assert_eq(jobd_db_set_units(db, 999, units), -ENOENT);
+        cr_assert_eq(jobd_db_set_units(db, j.id, NULL), 0);
+        cr_assert_eq(jobd_db_get(db, j.id, &r), 0);
+        cr_assert_eq(strv_length(r.units), 0);
+        job_record_done(&r);
+        strv_free(units);
         jobd_db_close(db);
 }
 

@@ -311,3 +311,55 @@ Test(job_line, sanitized) {
         n = job_line_sanitize("", 0, out, NULL);
         cr_assert_eq(n, 0);
 }
+
+Test(job, unit_names) {
+        static const char *const good[] = {
+                "left4me-server@s1.service",
+                "left4me-server@a.service",
+                "left4me-build-ov-1.service",
+                "left4me-build-my-overlay-1700000000.service",
+                "left4me-build-x-0.service",
+                "left4me-server@0123456789012345678901234567890123456789012345678901234567890123.service",
+        };
+        static const char *const bad[] = {
+                "",
+                "left4me-server@.service",
+                "left4me-server@S1.service",
+                "left4me-server@../x.service",
+                "left4me-server@a b.service",
+                "left4me-server@a.socket",
+                "left4me-server@a.service\n",
+                "left4me-build-ov.service",
+                "left4me-build-ov-01.service",
+                "left4me-build--1.service",
+                "left4me-build-ov-12345678901.service",
+                "left4me-build-ov-1x.service",
+                "sshd.service",
+                "left4me-web.service",
+                "left4me-server@a.service.service",
+                "_SYSTEMD_UNIT=sshd.service",
+                "left4me-server@01234567890123456789012345678901234567890123456789012345678901234.service",
+        };
+        char **units = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                cr_assert(job_unit_valid(good[i], strlen(good[i])), "%s", good[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                cr_assert(!job_unit_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+        /* An embedded NUL and a length that cuts the name are refused. */
+        cr_assert(!job_unit_valid("left4me-server@a\0.service", 25));
+        cr_assert(!job_unit_valid("left4me-server@a.service", 20));
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                cr_assert_eq(job_units_add(&units, bad[i], strlen(bad[i])), -EINVAL);
+        cr_assert_null(units);
+        for (int i = 0; i < JOB_UNITS_MAX; i++) {
+                char u[64];
+                int n = snprintf(u, sizeof(u), "left4me-build-o-%d.service", i + 1);
+                cr_assert_eq(job_units_add(&units, u, (size_t) n), 1);
+                cr_assert_eq(job_units_add(&units, u, (size_t) n), 0);
+        }
+        cr_assert_eq(strv_length(units), JOB_UNITS_MAX);
+        cr_assert_eq(job_units_add(&units, "left4me-server@x.service", 24), -E2BIG);
+        strv_free(units);
+}
