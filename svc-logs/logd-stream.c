@@ -10,8 +10,12 @@
 #include "proto/rpc.h"
 #include "svc-logs/logd-entry.h"
 #include "svc-logs/logd-stream.h"
+#include "svc-jobs/jobd-hostclient.h"
 
 #define BUS_TIMEOUT_USEC (2ULL * 1000000ULL)
+/* jobd must answer jobs.get within this; a follower of a running job asks again this often. */
+#define JOBS_TIMEOUT_USEC (5ULL * 1000000ULL)
+#define JOB_POLL_USEC     (1ULL * 1000000ULL)
 
 enum pos_kind {
         POS_HEAD,     /* from the first entry that matches */
@@ -43,6 +47,11 @@ struct req {
         bool paused; /* its connection's output is over the mark: wait for drain */
         bool caught_up_once;
         bool current_silent; /* the next run seen becomes current without an announcement */
+
+        /* kind job: the jobs.get in flight, the timeout / poll timer, what jobd said last */
+        struct hostclient *jobs;
+        sd_event_source *job_timer;
+        char job_state[16];
 };
 
 struct logd {
@@ -51,6 +60,8 @@ struct logd {
         sd_event_source *io, *timer, *pump;
         sd_bus *bus;
         bool use_bus;
+        char *jobs_socket;
+        struct mp_limits jobs_limits;
         bool bus_warned;
         struct req *followers, *pending;
         unsigned n_followers;
@@ -89,6 +100,8 @@ static void req_free(struct req *q) {
         } else
                 req_list_remove(&l->pending, q);
         sd_bus_slot_unref(q->slot);
+        hostclient_free(q->jobs);
+        sd_event_source_disable_unref(q->job_timer);
         free(q);
 }
 
@@ -101,6 +114,9 @@ static int apply_matches(struct logd *l, const struct logd_target *t, const char
 
         sd_journal_flush_matches(l->journal);
         logd_target_matches(t, inv, &m);
+        if (m.n == 0)
+                /* No matches would select every entry of the journal: never read like that. */
+                return log_error_errno(-EINVAL, "No journal match for target '%s'", t->unit);
         for (size_t i = 0; i < m.n; i++) {
                 r = m.term[i][0] ? sd_journal_add_match(l->journal, m.term[i], 0)
                                  : sd_journal_add_disjunction(l->journal);
@@ -185,21 +201,64 @@ static void mark_all_dirty(struct logd *l) {
                 pump_schedule(l);
 }
 
+/* ---- jobs --------------------------------------------------------------------------------- */
+
+static bool is_job(const struct req *q) {
+        return q->r.target.kind == LOGD_KIND_JOB;
+}
+
+/* A job's journal can be read once jobd named a unit and the job has started. */
+static bool job_readable(const struct logd_target *t) {
+        return t->kind != LOGD_KIND_JOB || (t->n_units > 0 && t->window_start > 0);
+}
+
+/* Answers a job follower once its job has ended and its window is over; frees f. Returns 1. */
+static int finish_job_follower(struct req *f) {
+        struct rpc_call *call = f->call;
+        msgpack_packer *pk = rpc_call_result(call);
+
+        msgpack_pack_map(pk, 2);
+        if (f->pos == POS_CURSOR)
+                rpc_pack_kv_str(pk, "cursor", f->cursor);
+        else
+                rpc_pack_kv_nil(pk, "cursor");
+        rpc_pack_key(pk, "job");
+        msgpack_pack_map(pk, 2);
+        rpc_pack_kv_int(pk, "id", f->r.target.job_id);
+        rpc_pack_kv_str(pk, "state", f->job_state);
+        (void) rpc_call_reply(call);
+        req_free(f);
+        return 1;
+}
+
+/* After the journal had nothing more for job follower f: is its window over? */
+static bool job_window_over(const struct req *f) {
+        const struct logd_target *t = &f->r.target;
+        return logd_job_state_is_final(f->job_state) &&
+               (!job_readable(t) || (t->window_end > 0 && realtime_usec() >= t->window_end));
+}
+
 /* Sends up to LOGD_STEP_ENTRIES new entries to f. Leaves f->dirty set if it stopped on
  * the budget, clears it once the journal has nothing more for f, sets f->paused when the
  * connection's output is over the mark. */
 static int follower_step(struct logd *l, struct req *f) {
         sd_journal *j = l->journal;
-        bool have = false;
+        const struct logd_target *t = &f->r.target;
+        bool have = false, job = is_job(f);
         unsigned sent = 0;
         int r;
 
-        r = apply_matches(l, &f->r.target, f->r.inv_mode == LOGD_INV_ID ? f->r.inv_id : NULL);
+        if (!job_readable(t)) {
+                /* A job that has not started or has no units yet: nothing to read. */
+                f->dirty = false;
+                return job_window_over(f) ? finish_job_follower(f) : 0;
+        }
+        r = apply_matches(l, t, f->r.inv_mode == LOGD_INV_ID ? f->r.inv_id : NULL);
         if (r < 0)
                 return r;
         switch (f->pos) {
         case POS_HEAD:
-                r = sd_journal_seek_head(j);
+                r = job ? sd_journal_seek_realtime_usec(j, t->window_start) : sd_journal_seek_head(j);
                 break;
         case POS_REALTIME:
                 r = sd_journal_seek_realtime_usec(j, f->realtime);
@@ -219,7 +278,7 @@ static int follower_step(struct logd *l, struct req *f) {
                         f->dirty = false;
                         if (!f->caught_up_once)
                                 notify_caught_up(f);
-                        return 0;
+                        return job && job_window_over(f) ? finish_job_follower(f) : 0;
                 }
                 if (sd_journal_test_cursor(j, f->cursor) <= 0) {
                         /* The entry we stood on is gone: the next one is new to us. */
@@ -248,10 +307,24 @@ static int follower_step(struct logd *l, struct req *f) {
                         f->dirty = false;
                         if (sent > 0 || !f->caught_up_once)
                                 notify_caught_up(f);
-                        return 0;
+                        return job && job_window_over(f) ? finish_job_follower(f) : 0;
                 }
                 if (logd_entry_read(j, &l->entry) < 0)
                         continue; /* a corrupt entry: skip it */
+                if (job && t->window_end > 0 && l->entry.realtime_usec > t->window_end) {
+                        /* Past the end of the job's window: the job's part is complete. */
+                        if (sent > 0)
+                                notify_caught_up(f);
+                        return finish_job_follower(f);
+                }
+                if (job && l->entry.realtime_usec < t->window_start) {
+                        /* Before the job started: not the job's; step over it. */
+                        f->pos = POS_CURSOR;
+                        f->pos_inclusive = false;
+                        f->pos_own = true;
+                        memcpy(f->cursor, l->entry.cursor, sizeof f->cursor);
+                        continue;
+                }
 
                 if (f->r.inv_mode == LOGD_INV_CURRENT && l->entry.invocation_id[0] &&
                     !streq(l->entry.invocation_id, f->current)) {
@@ -281,12 +354,16 @@ static int follower_step(struct logd *l, struct req *f) {
 static int on_pump(sd_event_source *s, void *userdata) {
         struct logd *l = userdata;
         bool more = false;
+        int r;
 
         for (struct req *f = l->followers, *next; f; f = next) {
                 next = f->next;
                 if (!f->dirty || f->paused)
                         continue;
-                if (follower_step(l, f) < 0)
+                r = follower_step(l, f);
+                if (r > 0)
+                        continue; /* answered and freed (a job's window is over) */
+                if (r < 0)
                         f->dirty = false; /* logged; the next journal change retries */
                 if (f->dirty && !f->paused)
                         more = true;
@@ -362,9 +439,12 @@ static int do_read(struct logd *l, struct req *q) {
         char last_cursor[LOGD_CURSOR_MAX] = "";
         size_t count = 0, budget, hard_limit, used = 0;
         int64_t limit = q->r.lines;
-        bool more = false, lost = false, have = false, none = false;
+        bool more = false, lost = false, have = false, none = false, job = is_job(q);
+        uint64_t wstart = q->r.target.window_start, wend = q->r.target.window_end, rt;
         int r;
 
+        if (!job_readable(&q->r.target))
+                none = true; /* a job that has not started or has no units: no entries yet */
         switch (q->r.inv_mode) {
         case LOGD_INV_CURRENT:
                 inv = q->current;
@@ -413,7 +493,8 @@ static int do_read(struct logd *l, struct req *q) {
                 if (r == 0)
                         goto reply;
         } else if (q->r.since_usec >= 0) {
-                r = sd_journal_seek_realtime_usec(j, (uint64_t) q->r.since_usec);
+                r = sd_journal_seek_realtime_usec(j, job ? MAX((uint64_t) q->r.since_usec, wstart)
+                                                         : (uint64_t) q->r.since_usec);
                 if (r < 0)
                         goto fail;
         } else {
@@ -423,7 +504,8 @@ static int do_read(struct logd *l, struct req *q) {
                 int64_t k = 0;
                 size_t est = 0;
 
-                r = sd_journal_seek_tail(j);
+                /* A job that ended: from the end of its window backwards. */
+                r = job && wend > 0 ? sd_journal_seek_realtime_usec(j, wend + 1) : sd_journal_seek_tail(j);
                 if (r < 0)
                         goto fail;
                 while (k < limit) {
@@ -434,6 +516,12 @@ static int do_read(struct logd *l, struct req *q) {
                                 goto fail;
                         if (r == 0)
                                 break;
+                        if (job && sd_journal_get_realtime_usec(j, &rt) >= 0) {
+                                if (wend > 0 && rt > wend)
+                                        continue;
+                                if (rt < wstart)
+                                        break;
+                        }
                         if (sd_journal_get_data(j, "MESSAGE", &d, &dl) < 0)
                                 dl = 0;
                         /* Invalid UTF-8 can grow a message up to 3x when sanitized; the
@@ -451,7 +539,8 @@ static int do_read(struct logd *l, struct req *q) {
                         if (r < 0)
                                 goto fail;
                 }
-                if (k == limit && sd_journal_previous(j) > 0)
+                if (k == limit && sd_journal_previous(j) > 0 &&
+                    (!job || (sd_journal_get_realtime_usec(j, &rt) >= 0 && rt >= wstart)))
                         more = true;
                 if (k == 0)
                         goto reply;
@@ -471,6 +560,10 @@ static int do_read(struct logd *l, struct req *q) {
                         break;
                 if (logd_entry_read(j, &l->entry) < 0)
                         continue;
+                if (job && l->entry.realtime_usec < wstart)
+                        continue;
+                if (job && wend > 0 && l->entry.realtime_usec > wend)
+                        break;
                 size_t sz = logd_entry_packed_size(&l->entry);
                 if (count > 0 && used + sz > hard_limit) {
                         more = true;
@@ -482,7 +575,8 @@ static int do_read(struct logd *l, struct req *q) {
                 count++;
         }
         if (!more && (q->r.after_cursor || q->r.since_usec >= 0) && (int64_t) count == limit &&
-            sd_journal_next(j) > 0)
+            sd_journal_next(j) > 0 &&
+            (!job || wend == 0 || (sd_journal_get_realtime_usec(j, &rt) >= 0 && rt <= wend)))
                 more = true;
 
 reply:
@@ -588,6 +682,61 @@ static int position_backlog(struct logd *l, struct req *f) {
         return 0;
 }
 
+/* Positions job follower f at the oldest of the last r.lines entries of its job's window, or
+ * at the window's start if it has none (or none are readable yet). */
+static int position_job(struct logd *l, struct req *f) {
+        const struct logd_target *t = &f->r.target;
+        _cleanup_free_ char *oldest = NULL;
+        uint64_t rt;
+        int64_t k = 0;
+        int r;
+
+        f->pos = POS_REALTIME;
+        f->realtime = t->window_start;
+        if (!job_readable(t))
+                return 0;
+        if (f->r.lines == 0 && t->window_end == 0)
+                return position_at_tail(l, f);
+        r = apply_matches(l, t, NULL);
+        if (r < 0)
+                return r;
+        r = t->window_end > 0 ? sd_journal_seek_realtime_usec(l->journal, t->window_end + 1)
+                              : sd_journal_seek_tail(l->journal);
+        if (r < 0)
+                return r;
+        while (k < f->r.lines) {
+                r = sd_journal_previous(l->journal);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_journal_get_realtime_usec(l->journal, &rt);
+                if (r < 0)
+                        return r;
+                if (t->window_end > 0 && rt > t->window_end)
+                        continue;
+                if (rt < t->window_start)
+                        break;
+                k++;
+                free(oldest);
+                oldest = NULL;
+                r = sd_journal_get_cursor(l->journal, &oldest);
+                if (r < 0)
+                        return r;
+        }
+        if (k == 0) {
+                /* Nothing in the window yet (lines 0 of an ended job: nothing at all). */
+                if (f->r.lines == 0)
+                        return position_at_tail(l, f);
+                return 0;
+        }
+        f->pos = POS_CURSOR;
+        f->pos_inclusive = true;
+        f->pos_own = true;
+        snprintf(f->cursor, sizeof f->cursor, "%s", oldest);
+        return 0;
+}
+
 static int start_follower(struct logd *l, struct req *f) {
         int r;
 
@@ -616,12 +765,13 @@ static int start_follower(struct logd *l, struct req *f) {
                 }
         } else if (f->r.since_usec >= 0) {
                 f->pos = POS_REALTIME;
-                f->realtime = (uint64_t) f->r.since_usec;
+                f->realtime = is_job(f) ? MAX((uint64_t) f->r.since_usec, f->r.target.window_start)
+                                        : (uint64_t) f->r.since_usec;
                 /* From a time: the first run seen is the one followed, unannounced. */
                 f->current[0] = '\0';
                 f->current_silent = true;
         } else {
-                r = position_backlog(l, f);
+                r = is_job(f) ? position_job(l, f) : position_backlog(l, f);
                 if (r < 0) {
                         struct rpc_call *call = f->call;
                         req_free(f);
@@ -735,6 +885,226 @@ static int ask_systemd(struct logd *l, struct req *q) {
         return 1;
 }
 
+/* ---- asking jobd about a job ----------------------------------------------------------------
+ *
+ * A job target is resolved with jobs.get over jobs.sock, through the same non-blocking
+ * sd-event client jobd uses for hostd: connect, one call, close. A follower of a job that has
+ * not ended asks again every JOB_POLL_USEC: that is how it learns new units (a build's unit is
+ * recorded once hostd started it) and the job's end. jobs.watch would also tell the end, but it
+ * streams every output line of the job to us, which logd has no use for. */
+
+static void on_jobs_reply(struct hostclient *h, const struct hostclient_reply *rep, void *userdata);
+static int on_job_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int job_timer_arm(struct req *q, uint64_t usec) {
+        int r;
+
+        if (!q->job_timer)
+                return sd_event_add_time_relative(q->logd->event, &q->job_timer, CLOCK_MONOTONIC, usec, 0,
+                                                  on_job_timer, q);
+        r = sd_event_source_set_time_relative(q->job_timer, usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(q->job_timer, SD_EVENT_ONESHOT);
+        return r;
+}
+
+/* Sends jobs.get {id} for q; the answer comes to on_jobs_reply. */
+static int job_ask(struct req *q) {
+        struct logd *l = q->logd;
+        struct rpc_buf b;
+        int r;
+
+        q->jobs = hostclient_free(q->jobs);
+        if (!l->jobs_socket)
+                return -ENOENT;
+        r = hostclient_new(l->event, l->jobs_socket, &l->jobs_limits, &q->jobs);
+        if (r < 0)
+                return r;
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 1);
+        rpc_pack_kv_int(&b.pk, "id", q->r.target.job_id);
+        r = rpc_buf_ok(&b) ? hostclient_call(q->jobs, "jobs.get", &b, NULL, on_jobs_reply, q) : -ENOMEM;
+        rpc_buf_done(&b);
+        if (r >= 0)
+                r = job_timer_arm(q, JOBS_TIMEOUT_USEC);
+        if (r < 0)
+                q->jobs = hostclient_free(q->jobs);
+        return r;
+}
+
+static bool obj_usec(const msgpack_object *o, uint64_t *ret) {
+        *ret = 0;
+        if (!o || o->type == MSGPACK_OBJECT_NIL)
+                return true;
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return false;
+        *ret = o->via.u64;
+        return true;
+}
+
+/* Takes jobs.get's {job: {...}} into q's target. Returns 1 if units or window changed, 0 if
+ * not, or < 0 with e filled. */
+static int job_parse(struct req *q, const msgpack_object *result, struct rpc_error *e) {
+        const msgpack_object *job =
+                result && result->type == MSGPACK_OBJECT_MAP ? rpc_map_get(result, "job") : NULL;
+        const msgpack_object *id, *state, *units, *started, *finished;
+        const char *names[LOGD_JOB_UNITS_MAX];
+        size_t lens[LOGD_JOB_UNITS_MAX];
+        char st[sizeof q->job_state];
+        struct logd_job_info info = {.units = names, .units_len = lens};
+        int r;
+
+        if (!job || job->type != MSGPACK_OBJECT_MAP)
+                goto bad;
+        id = rpc_map_get(job, "id");
+        state = rpc_map_get(job, "state");
+        units = rpc_map_get(job, "units");
+        started = rpc_map_get(job, "started_usec");
+        finished = rpc_map_get(job, "finished_usec");
+        if (!id || id->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            id->via.u64 != (uint64_t) q->r.target.job_id || !state || state->type != MSGPACK_OBJECT_STR ||
+            state->via.str.size >= sizeof st || !obj_usec(started, &info.started_usec) ||
+            !obj_usec(finished, &info.finished_usec))
+                goto bad;
+        if (units && units->type != MSGPACK_OBJECT_NIL) {
+                if (units->type != MSGPACK_OBJECT_ARRAY)
+                        goto bad;
+                if (units->via.array.size > LOGD_JOB_UNITS_MAX)
+                        return rpc_error_set(e, RPC_INTERNAL, "job %lld: more than %d units",
+                                             (long long) q->r.target.job_id, LOGD_JOB_UNITS_MAX);
+                for (uint32_t i = 0; i < units->via.array.size; i++) {
+                        const msgpack_object *u = &units->via.array.ptr[i];
+                        if (u->type != MSGPACK_OBJECT_STR)
+                                goto bad;
+                        names[i] = u->via.str.ptr;
+                        lens[i] = u->via.str.size;
+                }
+                info.n_units = units->via.array.size;
+        }
+        memcpy(st, state->via.str.ptr, state->via.str.size);
+        st[state->via.str.size] = '\0';
+        info.state = st;
+        r = logd_target_set_job(&q->r.target, &info, e);
+        if (r < 0)
+                return r;
+        memcpy(q->job_state, st, sizeof st);
+        return r;
+bad:
+        return rpc_error_set(e, RPC_INTERNAL, "job %lld: the job service's answer is malformed",
+                             (long long) q->r.target.job_id);
+}
+
+/* Ends a job request that is not following yet with an error; frees q. */
+static void job_fail(struct req *q, const struct rpc_error *e) {
+        struct rpc_call *call = q->call;
+
+        req_free(q);
+        (void) rpc_call_fail_error(call, e);
+}
+
+static void on_jobs_reply(struct hostclient *h, const struct hostclient_reply *rep, void *userdata) {
+        struct req *q = userdata;
+        struct rpc_error e = {};
+        int r;
+
+        /* Freed only once this callback returns; rep->result stays valid until then. */
+        q->jobs = hostclient_free(q->jobs);
+        if (rep->transport_error < 0)
+                r = rpc_error_set(&e, RPC_UNAVAILABLE, "the job service is unavailable: %s",
+                                  strerror(-rep->transport_error));
+        else if (rep->failed && rep->error.code == RPC_NOT_FOUND)
+                r = rpc_error_set(&e, RPC_NOT_FOUND, "job %lld: no such job",
+                                  (long long) q->r.target.job_id);
+        else if (rep->failed)
+                r = rpc_error_set(&e, rep->error.code == RPC_INVALID ? RPC_INVALID : RPC_UNAVAILABLE,
+                                  "the job service refused: %s", rep->error.message);
+        else
+                r = job_parse(q, rep->result, &e);
+
+        if (!q->in_followers) {
+                /* The first answer: the request can start, or fails. */
+                if (r < 0) {
+                        job_fail(q, &e);
+                        return;
+                }
+                if (q->follow) {
+                        /* Keep asking while it runs (or to notice its window is over). */
+                        r = job_timer_arm(q, JOB_POLL_USEC);
+                        if (r < 0) {
+                                (void) rpc_error_set(&e, RPC_INTERNAL, "cannot arm a timer: %s",
+                                                     strerror(-r));
+                                job_fail(q, &e);
+                                return;
+                        }
+                } else
+                        (void) sd_event_source_set_enabled(q->job_timer, SD_EVENT_OFF);
+                (void) req_resolved(q->logd, q);
+                return;
+        }
+
+        /* A follower's poll. */
+        if (r < 0 && e.code == RPC_NOT_FOUND) {
+                (void) rpc_error_set(&e, RPC_NOT_FOUND, "job %lld: no longer exists",
+                                     (long long) q->r.target.job_id);
+                job_fail(q, &e);
+                return;
+        }
+        if (r < 0)
+                log_debug("Job %lld: %s; asking again", (long long) q->r.target.job_id, e.message);
+        else if (r > 0) {
+                /* Started (its window opens) or a new unit: read from the window's start. */
+                if (q->pos == POS_REALTIME && q->realtime < q->r.target.window_start)
+                        q->realtime = q->r.target.window_start;
+                q->dirty = true;
+                pump_schedule(q->logd);
+        } else if (logd_job_state_is_final(q->job_state)) {
+                q->dirty = true;
+                pump_schedule(q->logd);
+        }
+        if (job_timer_arm(q, JOB_POLL_USEC) < 0)
+                log_warning("Job %lld: cannot arm the poll timer; the follower stays until cancelled",
+                            (long long) q->r.target.job_id);
+}
+
+static int on_job_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct req *q = userdata;
+        struct rpc_error e = {};
+        int r;
+
+        if (!q->in_followers) {
+                (void) rpc_error_set(&e, RPC_UNAVAILABLE, "the job service did not answer within %llu s",
+                                     (unsigned long long) (JOBS_TIMEOUT_USEC / 1000000ULL));
+                job_fail(q, &e);
+                return 0;
+        }
+        if (logd_job_state_is_final(q->job_state)) {
+                /* Ended: nothing more to ask; look again whether the window is over. */
+                q->dirty = true;
+                pump_schedule(q->logd);
+                (void) job_timer_arm(q, JOB_POLL_USEC);
+                return 0;
+        }
+        r = job_ask(q); /* drops a poll still in flight */
+        if (r < 0) {
+                log_debug_errno(r, "Job %lld: cannot ask the job service (%m); trying again",
+                                (long long) q->r.target.job_id);
+                (void) job_timer_arm(q, JOB_POLL_USEC);
+        }
+        return 0;
+}
+
+int logd_set_jobs_socket(struct logd *l, const char *path, size_t max_message_bytes) {
+        char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        free(l->jobs_socket);
+        l->jobs_socket = p;
+        l->jobs_limits = (struct mp_limits){.max_bytes = max_message_bytes};
+        mp_limits_normalize(&l->jobs_limits);
+        return 0;
+}
+
 /* ---- entry points ----------------------------------------------------------------------- */
 
 static int req_start(struct logd *l, struct rpc_call *call, const struct logd_request *r, bool follow) {
@@ -762,6 +1132,16 @@ static int req_start(struct logd *l, struct rpc_call *call, const struct logd_re
 
         /* From here on the call is always answered by us, so the handler returns 0. */
         rpc_call_defer(call);
+        if (q->r.target.kind == LOGD_KIND_JOB) {
+                int k = job_ask(q);
+                if (k < 0) {
+                        struct rpc_error e = {};
+                        (void) rpc_error_set(&e, RPC_UNAVAILABLE, "the job service is unavailable (%s: %s)",
+                                             l->jobs_socket ?: "jobs.sock", strerror(-k));
+                        job_fail(q, &e);
+                }
+                return 0;
+        }
         if (q->r.inv_mode == LOGD_INV_CURRENT && ask_systemd(l, q) > 0)
                 return 0;
         (void) req_resolved(l, q);
@@ -848,6 +1228,7 @@ struct logd *logd_free(struct logd *l) {
         sd_event_source_disable_unref(l->timer);
         sd_event_source_disable_unref(l->pump);
         sd_bus_flush_close_unref(l->bus);
+        free(l->jobs_socket);
         sd_journal_close(l->journal);
         sd_event_unref(l->event);
         free(l);

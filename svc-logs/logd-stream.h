@@ -50,6 +50,8 @@ struct logd_stats {
  * (tests and benchmarks). use_bus: ask systemd for a unit's current InvocationID. */
 int logd_new(sd_event *e, const char *journal_dir, bool use_bus, struct logd **ret);
 struct logd *logd_free(struct logd *l);
+/* Where jobd listens (for the job target), and the message size limit for its answers. */
+int logd_set_jobs_socket(struct logd *l, const char *path, size_t max_message_bytes);
 void logd_get_stats(const struct logd *l, struct logd_stats *ret);
 
 /* A request after argument validation. */
@@ -64,5 +66,6 @@ struct logd_request {
 
 /* logs.read: answers the call now or (while the current invocation is looked up) later. */
 int logd_read(struct logd *l, struct rpc_call *call, const struct logd_request *req);
-/* logs.follow: streams until the client cancels or leaves. */
+/* logs.follow: streams until the client cancels or leaves; for a job target, until the job
+ * has ended and its window is over (then answers {cursor, job: {id, state}}). */
 int logd_follow(struct logd *l, struct rpc_call *call, const struct logd_request *req);

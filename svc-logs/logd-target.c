@@ -9,6 +9,7 @@ static const char *const kind_names[_LOGD_KIND_MAX] = {
         [LOGD_KIND_SERVER] = "server",
         [LOGD_KIND_BUILD] = "build",
         [LOGD_KIND_SERVICE] = "service",
+        [LOGD_KIND_JOB] = "job",
 };
 
 /* Our own services whose logs anyone in group left4me may read. */
@@ -74,11 +75,32 @@ bool logd_id128_is_valid(const char *s) {
 
 int logd_target_from_parts(const char *kind, const char *name, const char *unit, struct logd_target *ret,
                            struct rpc_error *e) {
+        return logd_target_parse(kind, name, unit, -1, ret, e);
+}
+
+int logd_target_parse(const char *kind, const char *name, const char *unit, int64_t id,
+                      struct logd_target *ret, struct rpc_error *e) {
         struct logd_target t = {};
         int n;
 
         if (!kind)
-                return rpc_error_set(e, RPC_INVALID, "target.kind: required (server, build or service)");
+                return rpc_error_set(e, RPC_INVALID,
+                                     "target.kind: required (server, build, service or job)");
+        if (id >= 0 && (streq(kind, "server") || streq(kind, "build") || streq(kind, "service")))
+                return rpc_error_set(e, RPC_INVALID, "target.id: only for kind job");
+        if (streq(kind, "job")) {
+                t.kind = LOGD_KIND_JOB;
+                if (name || unit)
+                        return rpc_error_set(e, RPC_INVALID, "target.%s: not allowed for kind job (use id)",
+                                             name ? "name" : "unit");
+                if (id < 0)
+                        return rpc_error_set(e, RPC_INVALID, "target.id: required for kind job");
+                if (id == 0)
+                        return rpc_error_set(e, RPC_INVALID, "target.id: must be a job id (1 or more)");
+                t.job_id = id;
+                *ret = t;
+                return 0;
+        }
         if (streq(kind, "server")) {
                 t.kind = LOGD_KIND_SERVER;
                 if (unit)
@@ -115,7 +137,7 @@ int logd_target_from_parts(const char *kind, const char *name, const char *unit,
                         return rpc_error_set(e, RPC_INVALID, "target.name: must be host, jobs, logs or web");
                 n = snprintf(t.unit, sizeof t.unit, "left4me-%s.service", name);
         } else
-                return rpc_error_set(e, RPC_INVALID, "target.kind: must be server, build or service");
+                return rpc_error_set(e, RPC_INVALID, "target.kind: must be server, build, service or job");
 
         if (n < 0 || (size_t) n >= sizeof t.unit)
                 return rpc_error_set(e, RPC_INVALID, "target: unit name too long");
@@ -123,9 +145,79 @@ int logd_target_from_parts(const char *kind, const char *name, const char *unit,
         return 0;
 }
 
+bool logd_job_state_is_final(const char *state) {
+        return state && (streq(state, "succeeded") || streq(state, "failed") || streq(state, "cancelled"));
+}
+
+/* A unit jobd may name: a server's or a build's (n bytes, no NUL). */
+static bool job_unit_ok(const char *s, size_t n) {
+        char buf[LOGD_UNIT_MAX];
+
+        if (!s || n == 0 || n >= sizeof buf || memchr(s, 0, n))
+                return false;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        if (logd_build_unit_is_valid(buf))
+                return true;
+        static const char prefix[] = "left4me-server@", suffix[] = ".service";
+        return n > STRLEN(prefix) + STRLEN(suffix) && strneq(buf, prefix, STRLEN(prefix)) &&
+               streq(buf + n - STRLEN(suffix), suffix) &&
+               name_is_valid_n(buf + STRLEN(prefix), n - STRLEN(prefix) - STRLEN(suffix));
+}
+
+int logd_target_set_job(struct logd_target *t, const struct logd_job_info *info, struct rpc_error *e) {
+        char units[LOGD_JOB_UNITS_MAX][LOGD_UNIT_MAX];
+        size_t n = t->n_units;
+        uint64_t start = 0, end = 0;
+        bool changed;
+
+        memcpy(units, t->units, sizeof units);
+        for (size_t i = 0; i < info->n_units; i++) {
+                const char *u = info->units[i];
+                size_t len = info->units_len[i];
+                bool have = false;
+
+                if (!job_unit_ok(u, len))
+                        return rpc_error_set(e, RPC_INTERNAL,
+                                             "job %lld: the job service named an invalid unit",
+                                             (long long) t->job_id);
+                for (size_t k = 0; k < n && !have; k++)
+                        have = strlen(units[k]) == len && memcmp(units[k], u, len) == 0;
+                if (have)
+                        continue;
+                if (n >= LOGD_JOB_UNITS_MAX)
+                        return rpc_error_set(e, RPC_INTERNAL, "job %lld: more than %d units",
+                                             (long long) t->job_id, LOGD_JOB_UNITS_MAX);
+                memcpy(units[n], u, len);
+                units[n][len] = '\0';
+                n++;
+        }
+        if (info->started_usec > 0) {
+                start = info->started_usec;
+                if (logd_job_state_is_final(info->state))
+                        end = MAX(info->finished_usec, start) + LOGD_JOB_MARGIN_USEC;
+        }
+        changed = n != t->n_units || start != t->window_start || end != t->window_end;
+        memcpy(t->units, units, sizeof units);
+        t->n_units = n;
+        t->window_start = start;
+        t->window_end = end;
+        snprintf(t->unit, sizeof t->unit, "%s", n > 0 ? t->units[0] : "");
+        return changed;
+}
+
 int logd_inv_parse(const struct logd_target *t, const char *s, enum logd_inv *ret_mode,
                    char ret_id[LOGD_ID128_LEN + 1], struct rpc_error *e) {
         ret_id[0] = '\0';
+        if (t->kind == LOGD_KIND_JOB) {
+                /* A job's window spans whatever runs its units had. */
+                if (s && !streq(s, "all"))
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "invocation: only \"all\" for kind job (its time window "
+                                             "selects the runs)");
+                *ret_mode = LOGD_INV_ALL;
+                return 0;
+        }
         if (!s) {
                 *ret_mode = t->kind == LOGD_KIND_SERVER ? LOGD_INV_CURRENT : LOGD_INV_ALL;
                 return 0;
@@ -164,6 +256,17 @@ void logd_target_matches(const struct logd_target *t, const char *invocation_id,
         bool inv = !isempty(invocation_id);
 
         *ret = (struct logd_matches){};
+        if (t->kind == LOGD_KIND_JOB) {
+                if (t->n_units == 0)
+                        return;
+                for (size_t i = 0; i < t->n_units; i++)
+                        add_term(ret, "_SYSTEMD_UNIT", t->units[i]);
+                add_term(ret, NULL, NULL);
+                add_term(ret, "_PID", "1");
+                for (size_t i = 0; i < t->n_units; i++)
+                        add_term(ret, "UNIT", t->units[i]);
+                return;
+        }
         add_term(ret, "_SYSTEMD_UNIT", t->unit);
         if (inv)
                 add_term(ret, "_SYSTEMD_INVOCATION_ID", invocation_id);

@@ -1,6 +1,7 @@
 /* left4me-logd: serves journal entries of our units (game servers, overlay builds, our
  * own services) on logs.sock: logs.read and logs.follow. Runs as user left4me with the
  * supplementary group systemd-journal; owns nothing. See docs/logs.md. */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const char *arg_journal_dir = NULL;
 
 struct target_args {
         char *kind, *name, *unit;
+        int64_t id;
 };
 
 static const struct rpc_arg target_table[] = {
@@ -24,6 +26,7 @@ static const struct rpc_arg target_table[] = {
          16},
         {"name", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, name), 1, 64},
         {"unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, LOGD_UNIT_MAX - 1},
+        {"id", RPC_ARG_INT, 0, offsetof(struct target_args, id), 1, INT64_MAX},
 };
 
 struct logs_args {
@@ -67,7 +70,7 @@ static int parse_request(const msgpack_object *params, struct logs_args *a, stru
 
         *req = (struct logd_request){
                 .lines = a->lines, .since_usec = a->since_usec, .after_cursor = a->after_cursor};
-        r = logd_target_from_parts(t->kind, t->name, t->unit, &req->target, e);
+        r = logd_target_parse(t->kind, t->name, t->unit, t->id, &req->target, e);
         if (r < 0)
                 return r;
         r = logd_inv_parse(&req->target, a->invocation, &req->inv_mode, req->inv_id, e);
@@ -81,7 +84,7 @@ static int parse_request(const msgpack_object *params, struct logs_args *a, stru
 static int handle(struct rpc_call *call, const msgpack_object *params, void *userdata, bool follow) {
         struct logd *l = userdata;
         struct logs_args a;
-        struct target_args t = {};
+        struct target_args t = {.id = -1};
         struct logd_request req;
         struct rpc_error e;
         int r;
@@ -150,6 +153,15 @@ static int on_setup(struct daemon *d, void **ret_userdata) {
         r = logd_new(daemon_event(d), arg_journal_dir, !arg_journal_dir, &l);
         if (r < 0)
                 return r;
+        /* The job target asks jobd (jobs.get) which units a job ran. */
+        char jobs[PATH_MAX];
+        r = config_socket_path(daemon_config(d), "jobs", jobs, sizeof jobs);
+        if (r >= 0)
+                r = logd_set_jobs_socket(l, jobs, daemon_config(d)->max_message_bytes);
+        if (r < 0) {
+                logd_free(l);
+                return r;
+        }
         *ret_userdata = l;
         return 0;
 }

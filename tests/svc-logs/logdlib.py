@@ -265,3 +265,80 @@ def check(cond, what):
                     print("".join(f.readlines()[-20:]), end="")
         sys.exit(1)
     print("ok: " + what)
+
+
+class FakeJobd:
+    """A stand-in for jobd on DIR/jobs.sock: answers jobs.get {id} from self.jobs (id → job map,
+    changeable while it runs) like jobd does ({job: {...}} or not_found). self.calls records
+    every request's (method, params); self.mode: None, "hang" (never answers) or "drop"
+    (closes the connection)."""
+
+    def __init__(self, directory):
+        import threading
+        self.path = os.path.join(directory, "jobs.sock")
+        self.jobs = {}
+        self.calls = []
+        self.mode = None
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.bind(self.path)
+        self.s.listen(64)
+        self.running = True
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def job(self, jid, units, started, finished=None, state=None):
+        self.jobs[jid] = {"id": jid, "kind": "overlay.build", "owner": "u", "state": state or (
+            "succeeded" if finished else "running"), "subjects": [], "keys": [], "payload": {},
+            "exit_code": None, "error": None, "attempts": 1, "created_usec": started or 1,
+            "started_usec": started, "finished_usec": finished, "updated_usec": started or 1,
+            "lines": 0, "units": list(units)}
+        return self.jobs[jid]
+
+    def stop(self):
+        self.running = False
+        try:
+            self.s.close()
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    def _serve(self):
+        import threading
+        while self.running:
+            try:
+                conn, _ = self.s.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
+
+    def _conn(self, conn):
+        u = msgpack.Unpacker(raw=False)
+        try:
+            while True:
+                d = conn.recv(65536)
+                if not d:
+                    return
+                u.feed(d)
+                for m in u:
+                    if m[0] != 0:
+                        continue
+                    params = m[3][0] if m[3] else {}
+                    self.calls.append((m[2], params))
+                    if self.mode == "hang":
+                        time.sleep(30)
+                        return
+                    if self.mode == "drop":
+                        return
+                    err, res = None, None
+                    if m[2] != "jobs.get":
+                        err = {"code": "invalid", "message": "unknown method"}
+                    elif params.get("id") in self.jobs:
+                        res = {"job": self.jobs[params["id"]]}
+                    else:
+                        err = {"code": "not_found", "message": "job %r: no such job" % (params.get("id"),)}
+                    conn.sendall(msgpack.packb([1, m[1], err, res], use_bin_type=True))
+        except OSError:
+            pass
+        finally:
+            conn.close()

@@ -3,7 +3,7 @@
 # systemd-journal-remote); without it they say SKIP.
 UNIT_TESTS += $(BUILD)/test-logd
 BLACKBOX += tests/svc-logs/test-read.py tests/svc-logs/test-follow.py tests/svc-logs/test-load.py \
-            tests/svc-logs/test-cli.py
+            tests/svc-logs/test-cli.py tests/svc-logs/test-job.py
 
 TEST_LOGD_SRCS := tests/svc-logs/test-logd.c svc-logs/logd-target.c svc-logs/logd-entry.c
 $(BUILD)/test-logd: $(TEST_LOGD_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)

@@ -167,6 +167,155 @@ Test(target, matches) {
         cr_assert_str_eq(m.term[5], "INVOCATION_ID=0123456789abcdef0123456789abcdef");
 }
 
+Test(target, job_parse) {
+        struct logd_target t;
+        struct rpc_error e;
+
+        cr_assert_eq(logd_target_parse("job", NULL, NULL, 42, &t, &e), 0);
+        cr_assert_eq(t.kind, LOGD_KIND_JOB);
+        cr_assert_eq(t.job_id, 42);
+        cr_assert_eq(t.n_units, 0);
+        cr_assert_eq(t.window_start, 0);
+        cr_assert_str_eq(logd_kind_to_string(t.kind), "job");
+        cr_assert_eq(logd_target_parse("job", NULL, NULL, INT64_MAX, &t, &e), 0);
+
+        cr_assert_eq(logd_target_parse("job", NULL, NULL, -1, &t, &e), -EINVAL);
+        cr_assert(strstr(e.message, "target.id: required"), "%s", e.message);
+        cr_assert_eq(logd_target_parse("job", NULL, NULL, 0, &t, &e), -EINVAL);
+        cr_assert(strstr(e.message, "target.id"), "%s", e.message);
+        cr_assert_eq(logd_target_parse("job", "1", NULL, 1, &t, &e), -EINVAL);
+        cr_assert(strstr(e.message, "target.name"), "%s", e.message);
+        cr_assert_eq(logd_target_parse("job", NULL, "left4me-build-a-1.service", 1, &t, &e), -EINVAL);
+        cr_assert(strstr(e.message, "target.unit"), "%s", e.message);
+        cr_assert_eq(logd_target_parse("server", "1", NULL, 1, &t, &e), -EINVAL);
+        cr_assert(strstr(e.message, "target.id"), "%s", e.message);
+        cr_assert_eq(logd_target_parse("build", NULL, "left4me-build-a-1.service", 3, &t, &e), -EINVAL);
+        cr_assert_eq(logd_target_parse("Job", NULL, NULL, 1, &t, &e), -EINVAL);
+        cr_assert(strstr(e.message, "target.kind"), "%s", e.message);
+        /* Without an id the old entry point behaves as before, and refuses a job. */
+        cr_assert_eq(logd_target_from_parts("job", NULL, NULL, &t, &e), -EINVAL);
+
+        enum logd_inv mode;
+        char id[LOGD_ID128_LEN + 1];
+        cr_assert_eq(logd_target_parse("job", NULL, NULL, 1, &t, &e), 0);
+        cr_assert_eq(logd_inv_parse(&t, NULL, &mode, id, &e), 0);
+        cr_assert_eq(mode, LOGD_INV_ALL);
+        cr_assert_eq(logd_inv_parse(&t, "all", &mode, id, &e), 0);
+        cr_assert_eq(logd_inv_parse(&t, "current", &mode, id, &e), -EINVAL);
+        cr_assert_eq(logd_inv_parse(&t, "0123456789abcdef0123456789abcdef", &mode, id, &e), -EINVAL);
+}
+
+static int set_job(struct logd_target *t, const char *state, const char *const *units, size_t n,
+                   uint64_t start, uint64_t end, struct rpc_error *e) {
+        size_t lens[LOGD_JOB_UNITS_MAX + 2];
+        for (size_t i = 0; i < n; i++)
+                lens[i] = strlen(units[i]);
+        struct logd_job_info info = {.state = state,
+                                     .units = units,
+                                     .units_len = lens,
+                                     .n_units = n,
+                                     .started_usec = start,
+                                     .finished_usec = end};
+        return logd_target_set_job(t, &info, e);
+}
+
+Test(target, job_units_and_window) {
+        struct logd_target t;
+        struct rpc_error e;
+        struct logd_matches m;
+        const char *b[] = {"left4me-build-ov-5.service"};
+        const char *two[] = {"left4me-server@s1.service", "left4me-build-ov-5.service"};
+
+        cr_assert_eq(logd_target_parse("job", NULL, NULL, 7, &t, &e), 0);
+        /* Queued: no units, no window; no match terms (the reader must not read then). */
+        cr_assert_eq(set_job(&t, "queued", NULL, 0, 0, 0, &e), 0);
+        logd_target_matches(&t, NULL, &m);
+        cr_assert_eq(m.n, 0);
+        /* Running with its build unit: window open at the end. */
+        cr_assert_eq(set_job(&t, "running", b, 1, 1000, 0, &e), 1);
+        cr_assert_eq(t.n_units, 1);
+        cr_assert_str_eq(t.units[0], b[0]);
+        cr_assert_str_eq(t.unit, b[0]);
+        cr_assert_eq(t.window_start, 1000);
+        cr_assert_eq(t.window_end, 0);
+        cr_assert_eq(set_job(&t, "running", b, 1, 1000, 0, &e), 0, "nothing changed");
+        /* Units only grow: a later answer without one keeps it; a second unit is added. */
+        cr_assert_eq(set_job(&t, "running", two, 2, 1000, 0, &e), 1);
+        cr_assert_eq(t.n_units, 2);
+        cr_assert_str_eq(t.units[1], "left4me-server@s1.service");
+        cr_assert_eq(set_job(&t, "running", NULL, 0, 1000, 0, &e), 0);
+        cr_assert_eq(t.n_units, 2);
+        /* Ended: the window closes at the end plus the margin. */
+        cr_assert_eq(set_job(&t, "succeeded", two, 2, 1000, 5000, &e), 1);
+        cr_assert_eq(t.window_end, 5000 + LOGD_JOB_MARGIN_USEC);
+        cr_assert(logd_job_state_is_final("succeeded") && logd_job_state_is_final("failed") &&
+                  logd_job_state_is_final("cancelled"));
+        cr_assert(!logd_job_state_is_final("running") && !logd_job_state_is_final("cancelling") &&
+                  !logd_job_state_is_final(NULL));
+
+        logd_target_matches(&t, NULL, &m);
+        cr_assert_eq(m.n, 6);
+        cr_assert_str_eq(m.term[0], "_SYSTEMD_UNIT=left4me-build-ov-5.service");
+        cr_assert_str_eq(m.term[1], "_SYSTEMD_UNIT=left4me-server@s1.service");
+        cr_assert_str_eq(m.term[2], "");
+        cr_assert_str_eq(m.term[3], "_PID=1");
+        cr_assert_str_eq(m.term[4], "UNIT=left4me-build-ov-5.service");
+        cr_assert_str_eq(m.term[5], "UNIT=left4me-server@s1.service");
+
+        /* Whatever jobd says, only our server and build units become matches. */
+        static const char *const bad[] = {
+                "sshd.service",
+                "left4me-web.service",
+                "left4me-server@.service",
+                "left4me-server@A.service",
+                "left4me-server@a.service\n_PID=1",
+                "left4me-server@a.service _PID=1",
+                "_SYSTEMD_UNIT=x",
+                "left4me-build-ov-01.service",
+                "left4me-build-ov.service",
+                "left4me-server@../x.service",
+                "",
+                "left4me-server@a.socket",
+                "init.scope",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct logd_target u;
+                cr_assert_eq(logd_target_parse("job", NULL, NULL, 8, &u, &e), 0);
+                cr_assert_lt(set_job(&u, "running", &bad[i], 1, 1, 0, &e), 0, "accepted '%s'", bad[i]);
+                cr_assert_eq(e.code, RPC_INTERNAL);
+                cr_assert_eq(u.n_units, 0, "'%s' left a unit behind", bad[i]);
+        }
+        /* A NUL inside a unit name (lengths are explicit) is refused too. */
+        {
+                struct logd_target u;
+                const char *nul[] = {"left4me-server@a\0.service"};
+                size_t len = 25;
+                struct logd_job_info info = {.state = "running",
+                                             .units = nul,
+                                             .units_len = &len,
+                                             .n_units = 1,
+                                             .started_usec = 1};
+                cr_assert_eq(logd_target_parse("job", NULL, NULL, 8, &u, &e), 0);
+                cr_assert_lt(logd_target_set_job(&u, &info, &e), 0);
+        }
+        /* At most LOGD_JOB_UNITS_MAX units. */
+        {
+                struct logd_target u;
+                char names[LOGD_JOB_UNITS_MAX + 1][64];
+                const char *p[LOGD_JOB_UNITS_MAX + 1];
+                for (int i = 0; i <= LOGD_JOB_UNITS_MAX; i++) {
+                        snprintf(names[i], sizeof names[i], "left4me-build-o-%d.service", i + 1);
+                        p[i] = names[i];
+                }
+                cr_assert_eq(logd_target_parse("job", NULL, NULL, 9, &u, &e), 0);
+                cr_assert_eq(set_job(&u, "running", p, LOGD_JOB_UNITS_MAX, 1, 0, &e), 1);
+                logd_target_matches(&u, NULL, &m);
+                cr_assert_eq(m.n, 2 * LOGD_JOB_UNITS_MAX + 2);
+                cr_assert_lt(set_job(&u, "running", p, LOGD_JOB_UNITS_MAX + 1, 1, 0, &e), 0);
+                cr_assert_eq(u.n_units, LOGD_JOB_UNITS_MAX);
+        }
+}
+
 /* ---- UTF-8 sanitizing ------------------------------------------------------------------- */
 
 static size_t san(const char *in, size_t n, char *out, size_t max, bool *trunc) {
