@@ -8,14 +8,24 @@
  *   overlay build ID -f SCRIPT     run SCRIPT in the build sandbox over overlays/ID ("-" = stdin)
  *   overlay delete ID              remove overlays/ID
  *
+ * install, start, stop, delete, reset and overlay build take --queue: they then submit a job
+ * to the job service (left4me-jobd) and follow it to its end instead of calling hostd (exit
+ * 0 succeeded, 1 failed, 9 cancelled; Ctrl-C stops watching, the job goes on: exit 130).
+ * "start NAME --queue -f SPEC" initializes and starts in one job; without -f the instance's
+ * current spec.yaml is read (root only) and submitted again.
+ *
  * Every top-level name above but "overlay" dispatches to cmd_host(); argv[0] says which.
  * "overlay" dispatches to cmd_overlay(). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
+#include <yaml.h>
 
 #include "cli/cli.h"
 #include "common/util.h"
@@ -24,6 +34,7 @@
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx);
+int cli_jobs_submit_and_watch(const struct cli_ctx *ctx, const char *kind, ...); /* cli/cmd-jobs.c */
 
 #define SPEC_FILE_MAX (1024 * 1024)
 /* start/stop wait for the systemd job (hostd gives up after 120 s). */
@@ -60,12 +71,33 @@ static bool get_bool(const msgpack_object *map, const char *key) {
 
 /* ---- usage ------------------------------------------------------------------------------ */
 
+#define QUEUE_HELP                                                                                          \
+        "With --queue the operation becomes a job of the job service (left4me-jobd): it waits\n"            \
+        "for conflicting jobs (an install, a build of an overlay the server uses, another job on\n"         \
+        "the same server), its output is followed until it ends, and the exit status is 0\n"                \
+        "succeeded, 1 failed, 9 cancelled. Ctrl-C then only stops watching: the job goes on\n"              \
+        "('l4d2ctl jobs watch ID' follows it again, 'l4d2ctl jobs cancel ID' cancels it).\n"
+
 static int usage(const char *cmd) {
         if (streq(cmd, "install"))
-                printf("Usage: l4d2ctl install [--json]\n\n"
+                printf("Usage: l4d2ctl install [--queue] [--json]\n\n"
                        "Installs or updates the game with steamcmd (windows, then linux payloads), "
                        "streaming\n"
-                       "its output. Ctrl-C cancels (the host kills steamcmd).\n");
+                       "its output. Ctrl-C cancels (the host kills steamcmd).\n\n" QUEUE_HELP);
+        else if (streq(cmd, "start"))
+                printf("Usage: l4d2ctl start NAME [--json]\n"
+                       "       l4d2ctl start NAME --queue [-f SPEC.yaml] [--json]\n\n"
+                       "Enables and starts the instance's server unit and waits for systemd's job.\n\n"
+                       "With --queue -f SPEC.yaml one job initializes the instance with SPEC ('-' = stdin)\n"
+                       "and starts it; it also waits for builds of the overlays SPEC uses. Without -f\n"
+                       "the instance's current spec (<paths.root>/instances/NAME/spec.yaml, readable by\n"
+                       "root only) is submitted again.\n\n" QUEUE_HELP);
+        else if (streq(cmd, "stop") || streq(cmd, "delete") || streq(cmd, "reset"))
+                printf("Usage: l4d2ctl %s NAME [--queue] [--json]\n\n%s\n\n" QUEUE_HELP, cmd,
+                       streq(cmd, "stop")     ? "Disables and stops the instance's server unit."
+                       : streq(cmd, "delete") ? "Stops the instance and removes its files."
+                                              : "Stops the instance and wipes its files (the next start "
+                                                "re-initializes).");
         else if (streq(cmd, "initialize"))
                 printf("Usage: l4d2ctl initialize NAME -f SPEC.yaml [--json]\n\n"
                        "Validates the instance spec (port, overlays, arguments, config) and writes\n"
@@ -148,6 +180,7 @@ static int read_spec(const char *path, char **ret, size_t *ret_len) {
                 fprintf(stderr, "l4d2ctl: '%s' is larger than 1 MiB\n", path);
                 return EXIT_INVALID;
         }
+        buf[n] = 0; /* room for it: the buffer holds SPEC_FILE_MAX + 1 bytes */
         *ret = TAKE_PTR(buf);
         *ret_len = n;
         return 0;
@@ -344,26 +377,200 @@ static int do_list(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
         return EXIT_OK;
 }
 
+/* ---- --queue: the same operations as jobs of left4me-jobd -------------------------------- */
+
+/* Ctrl-C while following a job: the job is durable work of the job service and goes on; say
+ * so and how to get it back (async-signal-safe: write + _exit). */
+static void on_sigint_queued(int sig) {
+        static const char msg[] = "\nl4d2ctl: stopped watching; the job goes on in the job service. "
+                                  "Follow it again with 'l4d2ctl jobs watch ID' or cancel it with "
+                                  "'l4d2ctl jobs cancel ID' (ID: as printed above, or see 'l4d2ctl jobs "
+                                  "list').\n";
+        (void) sig;
+        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        _exit(128 + SIGINT);
+}
+
+/* Before following a job: line-buffered stdout, so "job N queued" is out before the job sends
+ * anything (it may wait long) and nothing is lost to the _exit of a Ctrl-C; then the handler. */
+static void queue_prepare(void) {
+        struct sigaction sa = {.sa_handler = on_sigint_queued};
+
+        (void) setvbuf(stdout, NULL, _IOLBF, 0);
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+}
+
+static bool overlay_id_valid(const char *s, size_t n) {
+        if (n < 1 || n > 64 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+                      s[i] == '-'))
+                        return false;
+        return true;
+}
+
+/* Appends the overlay id of ref (its first path component, if that is a valid overlay id
+ * that is not listed yet) to the comma-separated list. */
+static void overlays_add(char *list, size_t size, const char *ref, size_t ref_len) {
+        const char *slash = memchr(ref, '/', ref_len);
+        size_t n = slash ? (size_t) (slash - ref) : ref_len, len = strlen(list);
+
+        if (!overlay_id_valid(ref, n))
+                return;
+        for (const char *p = list; *p;) {
+                const char *comma = strchrnul(p, ',');
+                if ((size_t) (comma - p) == n && strneq(p, ref, n))
+                        return;
+                p = *comma ? comma + 1 : comma;
+        }
+        if (len + !!len + n + 1 > size)
+                return;
+        snprintf(list + len, size - len, "%s%.*s", len ? "," : "", (int) n, ref);
+}
+
+static const yaml_node_t *yaml_map_get(yaml_document_t *d, const yaml_node_t *map, const char *key) {
+        if (!map || map->type != YAML_MAPPING_NODE)
+                return NULL;
+        for (const yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+             p++) {
+                const yaml_node_t *k = yaml_document_get_node(d, p->key);
+                if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(key) &&
+                    memcmp(k->data.scalar.value, key, k->data.scalar.length) == 0)
+                        return yaml_document_get_node(d, p->value);
+        }
+        return NULL;
+}
+
+/* The overlay ids a spec uses ("a,b"; "" for none): the first path component of each
+ * `overlays` ref, as far as it names an overlay that `overlay build` can make. They become
+ * the job's shared overlay:<id> keys, so the start waits for builds of them. hostd validates
+ * the spec itself: a spec that does not parse here just gets no overlay keys. */
+static char *spec_overlay_ids(const char *spec, size_t len) {
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        const yaml_node_t *seq;
+        size_t size = 64 * 66;
+        char *list = calloc(1, size);
+
+        if (!list)
+                return NULL;
+        if (!yaml_parser_initialize(&parser))
+                return list;
+        yaml_parser_set_input_string(&parser, (const unsigned char *) spec, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                yaml_parser_delete(&parser);
+                return list;
+        }
+        seq = yaml_map_get(&doc, yaml_document_get_root_node(&doc), "overlays");
+        for (const yaml_node_item_t *i =
+                     seq && seq->type == YAML_SEQUENCE_NODE ? seq->data.sequence.items.start : NULL;
+             i && i < seq->data.sequence.items.top; i++) {
+                const yaml_node_t *item = yaml_document_get_node(&doc, *i);
+                if (item && item->type == YAML_MAPPING_NODE)
+                        item = yaml_map_get(&doc, item, "path");
+                if (item && item->type == YAML_SCALAR_NODE)
+                        overlays_add(list, size, (const char *) item->data.scalar.value,
+                                     item->data.scalar.length);
+        }
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        return list;
+}
+
+/* The spec for "start NAME --queue" without -f: the one hostd stored at initialize. hostd has
+ * no method returning it, so it is read from the file (instances/ is root:left4me-game 0750:
+ * root only). */
+static int read_instance_spec(const struct cli_ctx *ctx, const char *name, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!overlay_id_valid(name, strlen(name))) {
+                fprintf(stderr, "l4d2ctl: start: '%s' is not an instance name ([a-z0-9][a-z0-9_-]{0,63})\n",
+                        name);
+                return EXIT_INVALID;
+        }
+        if (asprintf(&path, "%s/instances/%s/spec.yaml", ctx->config.root ?: "/var/lib/left4me", name) < 0)
+                return EXIT_FAILED;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT) {
+                fprintf(stderr,
+                        "l4d2ctl: start --queue: instance '%s' is not initialized (no %s); give the spec "
+                        "with -f SPEC.yaml\n",
+                        name, path);
+                return EXIT_NOT_FOUND;
+        }
+        if (fd < 0) {
+                fprintf(stderr,
+                        "l4d2ctl: start --queue: cannot read the current spec %s: %s (only root can); give "
+                        "it with -f SPEC.yaml\n",
+                        path, strerror(errno));
+                return errno == EACCES || errno == EPERM ? EXIT_DENIED : EXIT_FAILED;
+        }
+        close(fd);
+        fd = -EBADF;
+        return read_spec(path, ret, ret_len);
+}
+
+static int queue_start(const struct cli_ctx *ctx, const char *name, const char *file) {
+        _cleanup_free_ char *spec = NULL, *overlays = NULL;
+        size_t len = 0;
+        int r;
+
+        r = file ? read_spec(file, &spec, &len) : read_instance_spec(ctx, name, &spec, &len);
+        if (r > 0)
+                return r;
+        if (memchr(spec, 0, len)) {
+                fprintf(stderr, "l4d2ctl: start: the spec contains a NUL byte\n");
+                return EXIT_INVALID;
+        }
+        overlays = spec_overlay_ids(spec, len);
+        if (!overlays)
+                return EXIT_FAILED;
+        queue_prepare();
+        /* No overlays: the NULL in the key's place ends the list. */
+        return cli_jobs_submit_and_watch(ctx, "server.start", "server", name, "spec", spec,
+                                         overlays[0] ? "overlays" : NULL, overlays, NULL);
+}
+
+/* install, stop, delete, reset through the job service. stop/delete/reset carry no overlay
+ * ids: they do not read overlays, so they need not wait for builds. */
+static int queue_simple(const struct cli_ctx *ctx, const char *cmd, const char *name) {
+        char kind[32];
+
+        queue_prepare();
+        if (streq(cmd, "install"))
+                return cli_jobs_submit_and_watch(ctx, "install", NULL);
+        snprintf(kind, sizeof(kind), "server.%s", cmd);
+        return cli_jobs_submit_and_watch(ctx, kind, "server", name, NULL);
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
         static const struct option options[] = {{"json", no_argument, NULL, 'j'},
                                                 {"file", required_argument, NULL, 'f'},
+                                                {"queue", no_argument, NULL, 'q'},
                                                 {"help", no_argument, NULL, 'h'},
                                                 {}};
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         const char *cmd = argv[0], *file = NULL, *name = NULL;
-        bool json = ctx->json, wants_name;
+        bool json = ctx->json, wants_name, queue = false;
+        struct cli_ctx qctx = *ctx;
         int opt, r;
 
         optind = 0; /* full re-initialisation: main() parsed its own options in '+' mode */
-        while ((opt = getopt_long(argc, argv, "jf:h", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "jf:qh", options, NULL)) >= 0)
                 switch (opt) {
                 case 'j':
                         json = true;
                         break;
                 case 'f':
                         file = optarg;
+                        break;
+                case 'q':
+                        queue = true;
                         break;
                 case 'h':
                         return usage(cmd);
@@ -377,10 +584,26 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
                 name = argv[optind];
         } else if (optind != argc)
                 return cli_usage("%s: takes no arguments", cmd);
+        if (queue) {
+                if (!streq(cmd, "install") && !streq(cmd, "start") && !streq(cmd, "stop") &&
+                    !streq(cmd, "delete") && !streq(cmd, "reset"))
+                        return cli_usage("%s: --queue is only for install, start, stop, delete, reset "
+                                         "and overlay build",
+                                         cmd);
+                if (file && !streq(cmd, "start"))
+                        return cli_usage("%s: -f is only for initialize and start --queue", cmd);
+                qctx.json = json;
+                if (streq(cmd, "start"))
+                        return queue_start(&qctx, name, file);
+                return queue_simple(&qctx, cmd, name);
+        }
         if (streq(cmd, "initialize") && !file)
                 return cli_usage("initialize: -f SPEC.yaml is required ('-' for stdin)");
+        if (file && streq(cmd, "start"))
+                return cli_usage("start: -f (initialize and start in one go) needs --queue; or run "
+                                 "'initialize NAME -f SPEC' first");
         if (file && !streq(cmd, "initialize"))
-                return cli_usage("%s: -f is only for initialize", cmd);
+                return cli_usage("%s: -f is only for initialize and start --queue", cmd);
 
         r = cli_connect(ctx, "host", &c);
         if (r > 0)
@@ -401,14 +624,18 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
 #define SCRIPT_FILE_MAX (1024 * 1024)
 
 static int overlay_usage(void) {
-        printf("Usage: l4d2ctl overlay build ID -f SCRIPT [--json]\n"
+        printf("Usage: l4d2ctl overlay build ID -f SCRIPT [--queue] [--json]\n"
                "       l4d2ctl overlay delete ID [--json]\n\n"
                "build runs SCRIPT (bash; '-f -' reads it from stdin) in the build sandbox: a transient\n"
                "systemd service as user left4me-build that can write /overlay (= overlays/ID) and\n"
                "nothing else. Its output is shown as it comes; Ctrl-C stops it. Exit status: 0 success,\n"
                "1 the script failed or ran out of memory, 8 killed at sandbox.runtime_max_sec,\n"
                "9 cancelled, 5 a build of ID is running already.\n"
-               "delete removes overlays/ID (refused while it is being built).\n");
+               "delete removes overlays/ID (refused while it is being built).\n\n"
+               "build --queue submits an overlay.build job to the job service instead: it waits for\n"
+               "running jobs of servers that use ID (and they wait for it); an identical build that\n"
+               "is still queued is joined, not queued twice. Exit status 0 succeeded, 1 failed\n"
+               "(also timeout, oom), 9 cancelled; Ctrl-C stops watching and the job goes on.\n");
         return EXIT_OK;
 }
 
@@ -466,6 +693,26 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         return EXIT_FAILED;
 }
 
+/* overlay build --queue: an overlay.build job (it waits for running jobs of servers that use
+ * the overlay; an identical build already queued is joined rather than queued twice). */
+static int queue_overlay_build(const struct cli_ctx *ctx, const char *id, const char *file, bool json) {
+        struct cli_ctx qctx = *ctx;
+        _cleanup_free_ char *script = NULL;
+        size_t len = 0;
+        int r;
+
+        r = read_spec(file, &script, &len);
+        if (r > 0)
+                return r;
+        if (memchr(script, 0, len)) {
+                fprintf(stderr, "l4d2ctl: overlay build: the script contains a NUL byte\n");
+                return EXIT_INVALID;
+        }
+        qctx.json = json;
+        queue_prepare();
+        return cli_jobs_submit_and_watch(&qctx, "overlay.build", "overlay", id, "script", script, NULL);
+}
+
 static int do_overlay_delete(const struct cli_ctx *ctx, struct rpc_client *c, const char *id, bool json) {
         struct rpc_buf b;
         struct rpc_reply reply;
@@ -490,21 +737,25 @@ static int do_overlay_delete(const struct cli_ctx *ctx, struct rpc_client *c, co
 int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
         static const struct option options[] = {{"json", no_argument, NULL, 'j'},
                                                 {"file", required_argument, NULL, 'f'},
+                                                {"queue", no_argument, NULL, 'q'},
                                                 {"help", no_argument, NULL, 'h'},
                                                 {}};
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         const char *file = NULL, *sub, *id;
-        bool json = ctx->json;
+        bool json = ctx->json, queue = false;
         int opt, r;
 
         optind = 0;
-        while ((opt = getopt_long(argc, argv, "jf:h", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "jf:qh", options, NULL)) >= 0)
                 switch (opt) {
                 case 'j':
                         json = true;
                         break;
                 case 'f':
                         file = optarg;
+                        break;
+                case 'q':
+                        queue = true;
                         break;
                 case 'h':
                         return overlay_usage();
@@ -523,6 +774,10 @@ int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
                 return cli_usage("overlay build: -f SCRIPT is required ('-' for stdin)");
         if (streq(sub, "delete") && file)
                 return cli_usage("overlay delete: -f is only for build");
+        if (queue && !streq(sub, "build"))
+                return cli_usage("overlay %s: --queue is only for build", sub);
+        if (queue)
+                return queue_overlay_build(ctx, id, file, json);
         r = cli_connect(ctx, "host", &c);
         if (r > 0)
                 return r;
