@@ -1,8 +1,9 @@
-/* l4d2ctl logs: journal entries of a server, a build or one of our services, from the
- * log service (left4me-logd, logs.sock).
+/* l4d2ctl logs: journal entries of a server, a build, a job's units or one of our services,
+ * from the log service (left4me-logd, logs.sock).
  *
  *   logs NAME [--lines N] [--follow|--no-follow] [--all-invocations | --invocation ID]
  *             [--since T] [--after-cursor C] [--unit server|build|service] [--json]
+ *   logs --job ID [--lines N] [--follow] [--since T] [--after-cursor C] [--json]
  *
  * NAME is an instance name (default), a build unit (--unit build) or host|jobs|logs|web
  * (--unit service). Without --since/--after-cursor it prints the last N entries (200);
@@ -27,9 +28,10 @@ int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx);
 #define PAGE_LINES 1000
 
 struct logs_opts {
-        const char *kind; /* server, build, service */
+        const char *kind; /* server, build, service, job */
         const char *name;
-        long long lines; /* -1: not given */
+        long long job_id; /* kind job */
+        long long lines;  /* -1: not given */
         bool follow;
         const char *invocation; /* NULL: the service's default */
         long long since_usec;   /* -1: none */
@@ -43,9 +45,10 @@ struct logs_opts {
 };
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: l4d2ctl logs NAME [OPTIONS]\n\n"
-                   "Prints the journal of a game server (its current run by default), a build unit or\n"
-                   "one of left4me's services.\n\n"
+        fprintf(f, "Usage: l4d2ctl logs NAME [OPTIONS]\n"
+                   "       l4d2ctl logs --job ID [OPTIONS]\n\n"
+                   "Prints the journal of a game server (its current run by default), a build unit,\n"
+                   "the units a job ran (while it ran) or one of left4me's services.\n\n"
                    "Options:\n"
                    "  -n, --lines N          the last N entries (default 200, at most 10000); with\n"
                    "                         --since/--after-cursor: at most N entries from there\n"
@@ -59,6 +62,8 @@ static void usage(FILE *f) {
                    "  -u, --unit KIND        what NAME is: server (default), build (a unit name\n"
                    "                         left4me-build-<overlay>-<n>.service), service (host,\n"
                    "                         jobs, logs or web)\n"
+                   "  -j, --job ID           the units job ID ran (a build's, a server's), from its\n"
+                   "                         start to its end; --follow ends when the job has ended\n"
                    "      --json             one JSON object per line: entries {cursor, realtime_usec,\n"
                    "                         priority, invocation_id, message[, truncated]}; with\n"
                    "                         --follow also {type: invocation|lost|caught_up, ...}\n");
@@ -215,7 +220,10 @@ static void pack_request(struct rpc_buf *b, const struct logs_opts *o, long long
         rpc_pack_key(&b->pk, "target");
         msgpack_pack_map(&b->pk, 2);
         rpc_pack_kv_str(&b->pk, "kind", o->kind);
-        rpc_pack_kv_str(&b->pk, streq(o->kind, "build") ? "unit" : "name", o->name);
+        if (streq(o->kind, "job"))
+                rpc_pack_kv_int(&b->pk, "id", o->job_id);
+        else
+                rpc_pack_kv_str(&b->pk, streq(o->kind, "build") ? "unit" : "name", o->name);
         rpc_pack_kv_int(&b->pk, "lines", lines);
         if (o->invocation)
                 rpc_pack_kv_str(&b->pk, "invocation", o->invocation);
@@ -280,6 +288,16 @@ static int do_follow(const struct cli_ctx *ctx, struct rpc_client *c, struct log
                 rpc_reply_done(&reply);
                 return r;
         }
+        /* Only a job's follow ends by itself: once the job ended, with {cursor, job: {id, state}}. */
+        if (o->json)
+                cli_print_json(reply.result);
+        else {
+                const char *st = "?";
+                size_t st_len = 1;
+                (void) field_str(field(reply.result, "job"), "state", &st, &st_len);
+                printf("-- job %lld ended: %.*s --\n", o->job_id, (int) st_len, st);
+        }
+        fflush(stdout);
         rpc_reply_done(&reply);
         return EXIT_OK;
 }
@@ -295,15 +313,21 @@ int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx) {
                                                 {"after-cursor", required_argument, NULL, OPT_AFTER_CURSOR},
                                                 {"unit", required_argument, NULL, 'u'},
                                                 {"json", no_argument, NULL, OPT_JSON},
+                                                {"job", required_argument, NULL, 'j'},
                                                 {"help", no_argument, NULL, 'h'},
                                                 {}};
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
-        struct logs_opts o = {
-                .kind = "server", .lines = -1, .since_usec = -1, .json = ctx->json, .limit = -1};
+        struct logs_opts o = {.kind = "server",
+                              .lines = -1,
+                              .since_usec = -1,
+                              .json = ctx->json,
+                              .limit = -1,
+                              .job_id = -1};
+        bool unit_given = false;
         int opt, r;
 
         optind = 0; /* 0, not 1: glibc then re-initializes fully (the core parsed with '+') */
-        while ((opt = getopt_long(argc, argv, "n:faS:u:h", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "n:faS:u:j:h", options, NULL)) >= 0)
                 switch (opt) {
                 case 'n':
                         if (safe_atoi64(optarg, 0, 10000, &o.lines) < 0)
@@ -336,6 +360,11 @@ int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx) {
                                 return cli_usage("logs: --unit: '%s' is not server, build or service",
                                                  optarg);
                         o.kind = optarg;
+                        unit_given = true;
+                        break;
+                case 'j':
+                        if (safe_atoi64(optarg, 1, INT64_MAX, &o.job_id) < 0)
+                                return cli_usage("logs: --job: '%s' is not a job id (1 or more)", optarg);
                         break;
                 case OPT_JSON:
                         o.json = true;
@@ -346,11 +375,21 @@ int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx) {
                 default:
                         return EXIT_USAGE;
                 }
-        if (optind != argc - 1)
-                return cli_usage("logs: expected one NAME");
+        if (o.job_id > 0) {
+                if (optind != argc)
+                        return cli_usage("logs: --job ID takes no NAME");
+                if (unit_given)
+                        return cli_usage("logs: --job and --unit exclude each other");
+                if (o.invocation && !streq(o.invocation, "all"))
+                        return cli_usage(
+                                "logs: --job reads every run within the job's time; no --invocation");
+                o.kind = "job";
+                o.invocation = NULL;
+        } else if (optind != argc - 1)
+                return cli_usage("logs: expected one NAME (or --job ID)");
         if (o.since_usec >= 0 && o.after_cursor)
                 return cli_usage("logs: --since and --after-cursor exclude each other");
-        o.name = argv[optind];
+        o.name = o.job_id > 0 ? NULL : argv[optind];
         o.tty = isatty(STDOUT_FILENO);
         if ((o.since_usec >= 0 || o.after_cursor) && o.lines >= 0)
                 o.limit = o.lines;

@@ -253,3 +253,41 @@ except RpcError as e:
 h = c.call("sys.health")
 check(h.get("followers") == 0, "no follower left (%r)" % h.get("followers"))
 check(d.alive(), "logd alive")
+
+# ---- l4d2ctl logs --job ---------------------------------------------------------------------
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+BUILD_ABS = os.path.abspath(BUILD)
+
+
+def ctl(*args, timeout=30):
+    p = subprocess.run([BUILD_ABS + "/l4d2ctl", "--config", d.config, "--socket-dir", tmp, "logs"] + list(args),
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+WANT1 = ["Started build", "b1", "b2", "build.service: Deactivated successfully.", "b3 in the margin"]
+rc, out, err = ctl("--job", "1")
+lines = out.splitlines()
+check(rc == 0 and [x.split(" ", 2)[2] for x in lines] == WANT1, "l4d2ctl logs --job 1 (%d): %r %s" % (rc, lines, err))
+rc, out, err = ctl("--job", "1", "--json", "-n", "2")
+objs = [json.loads(x) for x in out.splitlines()]
+check(rc == 0 and [o["message"] for o in objs] == WANT1[-2:], "--job --json -n 2")
+rc, out, err = ctl("--job", "1", "--follow")
+lines = out.splitlines()
+check(rc == 0 and [x.split(" ", 2)[2] for x in lines[:-1]] == WANT1 and lines[-1] == "-- job 1 ended: succeeded --",
+      "--job --follow of an ended job prints its lines and ends: %r" % lines[-2:])
+rc, out, err = ctl("--job", "1", "--follow", "--json")
+objs = [json.loads(x) for x in out.splitlines()]
+check(rc == 0 and objs[-1]["job"] == {"id": 1, "state": "succeeded"}, "--job --follow --json ends with the result")
+rc, out, err = ctl("--job", "1", "-a")
+check(rc == 0 and len(out.splitlines()) == 5, "--job with -a")
+for args, want in ((["--job", "99"], 4), (["--job", "abc"], 2), (["--job", "0"], 2), (["--job", "-3"], 2),
+                   (["--job", "1", "s1"], 2), (["--job", "1", "--unit", "build"], 2),
+                   (["--job", "1", "--invocation", inv(2)], 2), (["--job"], 2)):
+    rc, out, err = ctl(*args)
+    check(rc == want, "l4d2ctl logs %s: exit %d (%d: %s)" % (" ".join(args), want, rc, err.strip()))
+jobd.stop()
+rc, out, err = ctl("--job", "1")
+check(rc == 7 and "job service" in err, "jobd down: exit 7 (%s)" % err.strip())
