@@ -556,8 +556,10 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
                 return EXIT_OK;
         }
         rpc_reply_done(&reply);
-        if (!o->json)
+        if (!o->json) {
                 printf("job %lld queued\n", id);
+                fflush(stdout); /* before the wait, which may be long and end in a Ctrl-C */
+        }
         return do_watch(ctx, id, 0, o->json);
 }
 
