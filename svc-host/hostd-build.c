@@ -159,6 +159,60 @@ static int append_ip_deny(sd_bus_message *m) {
         return r;
 }
 
+/* The properties every build gets whatever its spec; docs/sandbox.md says why each. */
+static const char *const fixed_bools[] = {
+        /* identity and privilege */
+        "NoNewPrivileges",
+        "RemoveIPC",
+        /* file system */
+        "PrivateTmp",
+        "PrivateDevices",
+        /* kernel interfaces */
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "ProtectKernelLogs",
+        "ProtectControlGroups",
+        "ProtectClock",
+        "ProtectHostname",
+        "PrivateIPC",
+        "RestrictSUIDSGID",
+        "RestrictRealtime",
+        "LockPersonality",
+        "MemoryDenyWriteExecute",
+};
+
+static const struct {
+        const char *name, *value;
+} fixed_strs[] = {
+        {"Type", "exec"},
+        /* Collected once inactive; a failed one stays until hostd read its result and reset
+         * it. (AddRef=yes would keep it for hostd, but systemd refuses it on its private
+         * socket, which has no bus names to track.) */
+        {"CollectMode", "inactive"},
+        {"WorkingDirectory", "/overlay"},
+        {"StandardInput", "null"},
+        {"KeyringMode", "private"},
+        {"ProtectSystem", "strict"},
+        {"ProtectHome", "yes"},
+        {"DevicePolicy", "closed"},
+        {"ProtectProc", "invisible"},
+        {"ProcSubset", "pid"},
+        {"OOMPolicy", "stop"},
+};
+
+static const struct {
+        const char *name;
+        uint64_t value;
+} fixed_u64s[] = {
+        {"CapabilityBoundingSet", 0},
+        {"AmbientCapabilities", 0},
+        {"RestrictNamespaces", 0}, /* the allowed set: none */
+        {"MemorySwapMax", 0},
+        {"TimeoutStopUSec", STOP_TIMEOUT_USEC},
+        {"LimitCORE", 0},
+        {"LimitCORESoft", 0},
+};
+
 int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) {
         char *exec_argv[] = {"/bin/bash", "/script.sh", NULL};
         char *env[] = {"HOME=/tmp",    "TMPDIR=/tmp",      "PATH=/usr/bin:/usr/sbin:/bin:/sbin",
@@ -195,13 +249,6 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         r = append_str(m, "Description", s->description ?: "left4me overlay build");
         if (r >= 0)
                 r = append_str(m, "Slice", BUILD_SLICE);
-        if (r >= 0)
-                r = append_str(m, "Type", "exec");
-        /* Collected once inactive; a failed one stays until hostd read its result and reset
-         * it. (AddRef=yes would keep it for hostd, but systemd refuses it on its private
-         * socket, which has no bus names to track.) */
-        if (r >= 0)
-                r = append_str(m, "CollectMode", "inactive");
         if (r >= 0) {
                 r = sd_bus_message_open_container(m, 'r', "sv");
                 if (r >= 0)
@@ -223,10 +270,6 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         }
         if (r >= 0)
                 r = append_strv(m, "Environment", env);
-        if (r >= 0)
-                r = append_str(m, "WorkingDirectory", "/overlay");
-        if (r >= 0)
-                r = append_str(m, "StandardInput", "null");
         if (r >= 0 && s->stdout_fd >= 0)
                 r = sd_bus_message_append(m, "(sv)", "StandardOutputFileDescriptor", "h", s->stdout_fd);
         if (r >= 0 && s->stderr_fd >= 0)
@@ -240,29 +283,9 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "UMask", "u", (uint32_t) 0022);
         if (r >= 0)
-                r = append_bool(m, "NoNewPrivileges", true);
-        if (r >= 0)
-                r = append_u64(m, "CapabilityBoundingSet", 0);
-        if (r >= 0)
-                r = append_u64(m, "AmbientCapabilities", 0);
-        if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "OOMScoreAdjust", "i", (int32_t) 500);
-        if (r >= 0)
-                r = append_str(m, "KeyringMode", "private");
-        if (r >= 0)
-                r = append_bool(m, "RemoveIPC", true);
 
         /* File system. */
-        if (r >= 0)
-                r = append_str(m, "ProtectSystem", "strict");
-        if (r >= 0)
-                r = append_str(m, "ProtectHome", "yes");
-        if (r >= 0)
-                r = append_bool(m, "PrivateTmp", true);
-        if (r >= 0)
-                r = append_bool(m, "PrivateDevices", true);
-        if (r >= 0)
-                r = append_str(m, "DevicePolicy", "closed");
         if (r >= 0) {
                 /* a(ss): path, options. The host's /etc (shadow, left4me.yaml, ssh keys) and
                  * /var/lib (the databases, other overlays, instances) are replaced by empty
@@ -285,38 +308,10 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                 r = append_binds(m, "BindPaths", rw, ELEMENTSOF(rw));
         if (r >= 0)
                 r = append_strv(m, "InaccessiblePaths", inaccessible);
-        if (r >= 0)
-                r = append_str(m, "ProtectProc", "invisible");
-        if (r >= 0)
-                r = append_str(m, "ProcSubset", "pid");
 
         /* Kernel interfaces. */
         if (r >= 0)
-                r = append_bool(m, "ProtectKernelTunables", true);
-        if (r >= 0)
-                r = append_bool(m, "ProtectKernelModules", true);
-        if (r >= 0)
-                r = append_bool(m, "ProtectKernelLogs", true);
-        if (r >= 0)
-                r = append_bool(m, "ProtectControlGroups", true);
-        if (r >= 0)
-                r = append_bool(m, "ProtectClock", true);
-        if (r >= 0)
-                r = append_bool(m, "ProtectHostname", true);
-        if (r >= 0)
-                r = append_bool(m, "PrivateIPC", true);
-        if (r >= 0)
-                r = append_u64(m, "RestrictNamespaces", 0); /* the allowed set: none */
-        if (r >= 0)
                 r = append_list(m, "RestrictAddressFamilies", true, families);
-        if (r >= 0)
-                r = append_bool(m, "RestrictSUIDSGID", true);
-        if (r >= 0)
-                r = append_bool(m, "RestrictRealtime", true);
-        if (r >= 0)
-                r = append_bool(m, "LockPersonality", true);
-        if (r >= 0)
-                r = append_bool(m, "MemoryDenyWriteExecute", true);
         if (r >= 0)
                 r = append_list(m, "SystemCallFilter", true, syscalls_allow);
         if (r >= 0)
@@ -334,21 +329,17 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         if (r >= 0)
                 r = append_u64(m, "MemoryMax", s->limits.memory_max);
         if (r >= 0)
-                r = append_u64(m, "MemorySwapMax", 0);
-        if (r >= 0)
-                r = append_str(m, "OOMPolicy", "stop");
-        if (r >= 0)
                 r = append_u64(m, "TasksMax", s->limits.tasks_max);
         if (r >= 0)
                 r = append_u64(m, "CPUQuotaPerSecUSec", (uint64_t) s->limits.cpu_quota_percent * 10000ULL);
         if (r >= 0)
                 r = append_u64(m, "RuntimeMaxUSec", (uint64_t) s->limits.runtime_max_sec * 1000000ULL);
-        if (r >= 0)
-                r = append_u64(m, "TimeoutStopUSec", STOP_TIMEOUT_USEC);
-        if (r >= 0)
-                r = append_u64(m, "LimitCORE", 0);
-        if (r >= 0)
-                r = append_u64(m, "LimitCORESoft", 0);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_bools); i++)
+                r = append_bool(m, fixed_bools[i], true);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_strs); i++)
+                r = append_str(m, fixed_strs[i].name, fixed_strs[i].value);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_u64s); i++)
+                r = append_u64(m, fixed_u64s[i].name, fixed_u64s[i].value);
         return r;
 }
 
