@@ -304,38 +304,49 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
         return EXIT_OK;
 }
 
-static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
+/* `jobs show|cancel [--json] ID`: parses the arguments and calls method with {id}. Returns an
+ * exit code (> 0), or 0 with *reply filled in. */
+static int call_with_id(int argc, char **argv, const struct cli_ctx *ctx, const char *method, bool *json,
+                        long long *ret_id, struct rpc_reply *reply) {
         static const struct option options[] = {
                 {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {}};
-        bool json = ctx->json;
-        struct rpc_reply reply = {};
         struct rpc_buf params;
-        long long id, after = 0;
         int c, r;
 
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
         while ((c = getopt_long(argc, argv, "jh", options, NULL)) >= 0)
                 switch (c) {
                 case 'j':
-                        json = true;
+                        *json = true;
                         break;
                 case 'h':
                         usage(stdout);
-                        return EXIT_OK;
+                        return -1;
                 default:
                         return EXIT_USAGE;
                 }
         if (optind + 1 != argc)
-                return cli_usage("jobs show: expected one job id");
-        if (parse_id(argv[optind], &id) != 0)
+                return cli_usage("jobs %s: expected one job id", argv[0]);
+        if (parse_id(argv[optind], ret_id) != 0)
                 return EXIT_USAGE;
         rpc_buf_init(&params, 0);
         rpc_pack_params_map(&params.pk, 1);
-        rpc_pack_kv_int(&params.pk, "id", id);
-        r = call_jobs(ctx, "jobs.get", &params, ctx->timeout_ms, NULL, NULL, &reply);
+        rpc_pack_kv_int(&params.pk, "id", *ret_id);
+        r = call_jobs(ctx, method, &params, ctx->timeout_ms, NULL, NULL, reply);
         rpc_buf_done(&params);
-        if (r > 0)
-                return r;
+        return r;
+}
+
+static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
+        bool json = ctx->json;
+        struct rpc_reply reply = {};
+        struct rpc_buf params;
+        long long id, after = 0;
+        int r;
+
+        r = call_with_id(argc, argv, ctx, "jobs.get", &json, &id, &reply);
+        if (r != 0)
+                return r < 0 ? EXIT_OK : r;
         if (json) {
                 cli_print_json(reply.result);
                 rpc_reply_done(&reply);
@@ -406,37 +417,14 @@ static int jobs_watch(int argc, char **argv, const struct cli_ctx *ctx) {
 }
 
 static int jobs_cancel(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {}};
         bool json = ctx->json;
         struct rpc_reply reply = {};
-        struct rpc_buf params;
         long long id;
-        int c, r;
+        int r;
 
-        optind = 0; /* glibc: re-initialize (argument permutation state too) */
-        while ((c = getopt_long(argc, argv, "jh", options, NULL)) >= 0)
-                switch (c) {
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return EXIT_OK;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (optind + 1 != argc)
-                return cli_usage("jobs cancel: expected one job id");
-        if (parse_id(argv[optind], &id) != 0)
-                return EXIT_USAGE;
-        rpc_buf_init(&params, 0);
-        rpc_pack_params_map(&params.pk, 1);
-        rpc_pack_kv_int(&params.pk, "id", id);
-        r = call_jobs(ctx, "jobs.cancel", &params, ctx->timeout_ms, NULL, NULL, &reply);
-        rpc_buf_done(&params);
-        if (r > 0)
-                return r;
+        r = call_with_id(argc, argv, ctx, "jobs.cancel", &json, &id, &reply);
+        if (r != 0)
+                return r < 0 ? EXIT_OK : r;
         if (json)
                 cli_print_json(reply.result);
         else
