@@ -25,6 +25,28 @@ load_state() {
         fi
 }
 
+# demo_seed: make the suite usable at once: the stand-in game installed through hostd (the
+# real steamcmd cannot be downloaded here), an overlay built in the sandbox, and one server
+# running on port 27015 from it. A failure here leaves the suite running and says so.
+demo_seed() {
+        local L=/var/lib/left4me T=$E2E_PREFIX/lib/left4me/testing
+        ct install -o left4me -g left4me -m 0755 "$T/fake-steamcmd" $L/steam/steamcmd.sh &&
+                ct install -o left4me -g left4me -m 0755 "$T/fake-srcds" $L/steam/fake-srcds || return 1
+        # The container's / is an overlayfs, which cannot hold overlay upper dirs.
+        ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || return 1
+        ct l4d2ctl install >/dev/null || return 1
+        printf '%s\n' 'mkdir -p left4dead2/cfg' \
+                'echo "sv_motd_unload_on_dismissal 1" > left4dead2/cfg/server.cfg' \
+                'echo "built in the sandbox at $(date)" > left4dead2/demo-overlay.txt' |
+                ct_sh "cat > /root/demo-build.sh" || return 1
+        ct l4d2ctl overlay build demo -f /root/demo-build.sh >/dev/null || return 1
+        printf '%s\n' 'port: 27015' 'overlays: [{path: demo, alias: overlay_demo}]' \
+                'config: ["exec server_overlay_demo", "hostname \"left4me demo\""]' |
+                ct_sh "cat > /root/demo-spec.yaml" || return 1
+        ct l4d2ctl initialize demo -f /root/demo-spec.yaml >/dev/null &&
+                ct l4d2ctl start demo >/dev/null || return 1
+}
+
 cmd=${1:-start}
 case $cmd in
 start)
@@ -47,6 +69,8 @@ start)
         e2e_boot "left4me-demo-$$" || failed
         e2e_install || failed
         e2e_setup 30 || failed
+        seeded=yes
+        demo_seed || seeded=no
         trap - INT TERM HUP
         mkdir -p "$STATE_DIR"
         printf 'E2E_DIR=%q\nE2E_ROOT=%q\nE2E_PID1=%q\nE2E_MACHINE=%q\n' \
@@ -61,7 +85,10 @@ start)
   left4me is running in container $E2E_MACHINE (systemd pid $E2E_PID1 on the host).
   Web UI:     http://127.0.0.1:8080/   (health: $([ $ok = yes ] && echo answers || echo "NOT answering yet; see '$0 status'"))
   Shell:      $0 shell        (or: nsenter -t $E2E_PID1 -a bash)
-  Try:        $0 shell  then  l4d2ctl ping; systemctl status 'left4me-*'; journalctl -u left4me-web
+  Try:        $0 shell  then  l4d2ctl ping; l4d2ctl status demo; l4d2ctl logs demo;
+              l4d2ctl jobs list; systemctl status 'left4me-*'
+  Game:       $([ $seeded = yes ] && echo "server 'demo' (the stand-in game) on udp/tcp 27015: quakestat -a2s 127.0.0.1:27015" ||
+                echo "NOT set up (see '$0 shell' and journalctl -u left4me-host)")
   Status:     $0 status
   Stop:       $0 stop
   Files:      $E2E_DIR (overlay of /; nothing is written to the host)
