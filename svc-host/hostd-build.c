@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -25,6 +26,11 @@
 #define RECHECK_USEC       (5ULL * 1000000ULL)  /* fallback state check while running */
 #define EOF_GRACE_USEC     (5ULL * 1000000ULL)  /* wait for the pipes after the unit ended */
 #define DEADLINE_SLACK_SEC 120ULL               /* beyond RuntimeMaxSec: stop it ourselves */
+/* The journal copy of a build's output (docs/sandbox.md "Output"): at most this many lines per
+ * interval per build; the rest are counted and named in one line. The caller's stream (and
+ * jobd's job log) always gets every line. */
+#define JOURNAL_INTERVAL_USEC (30ULL * 1000000ULL)
+#define JOURNAL_BURST         5000u
 
 /* ---- the unit's properties ------------------------------------------------------------------ */
 
@@ -585,6 +591,10 @@ struct build {
         int start_error;
         char message[384];
         struct unit_status st;
+        /* the journal copy's rate limit */
+        uint64_t journal_window;            /* start of the current interval (monotonic µs) */
+        unsigned journal_lines;             /* lines written in it */
+        unsigned long long journal_dropped; /* not written in it */
 };
 
 static void check_status(struct build *b);
@@ -603,6 +613,40 @@ static void emit(struct build *b, const char *stream, const char *fmt, ...) {
         va_end(ap);
         if (b->line_cb)
                 b->line_cb(stream, line, b->userdata);
+}
+
+/* One line of the build's output into the journal, as hostd's entry naming the build
+ * (logd shows it with the build's unit: svc-logs/logd-target.h). stdout PRIORITY=6 (info),
+ * stderr 4 (warning: tools write progress and diagnostics there, so not "err"). A failure is
+ * ignored: the journal copy is a convenience, the build and its stream go on. */
+static void journal_note_dropped(struct build *b) {
+        if (b->journal_dropped == 0)
+                return;
+        (void) sd_journal_send(
+                "MESSAGE=%llu lines of build output were not written to the journal (more than "
+                "%u in %llu s); the job's log has every line",
+                b->journal_dropped, JOURNAL_BURST, (unsigned long long) (JOURNAL_INTERVAL_USEC / 1000000ULL),
+                "PRIORITY=4", "SYSLOG_IDENTIFIER=left4me-build", "LEFT4ME_BUILD_UNIT=%s", b->unit,
+                "LEFT4ME_BUILD_STREAM=info", NULL);
+        b->journal_dropped = 0;
+}
+
+static void journal_line(struct build *b, unsigned p, const char *line) {
+        uint64_t now = now_usec();
+
+        if (b->journal_lines == 0 || now - b->journal_window >= JOURNAL_INTERVAL_USEC) {
+                journal_note_dropped(b);
+                b->journal_window = now;
+                b->journal_lines = 0;
+        }
+        if (b->journal_lines >= JOURNAL_BURST) {
+                b->journal_dropped++;
+                return;
+        }
+        b->journal_lines++;
+        (void) sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", p == P_ERR ? 4 : 6,
+                               "SYSLOG_IDENTIFIER=left4me-build", "LEFT4ME_BUILD_UNIT=%s", b->unit,
+                               "LEFT4ME_BUILD_STREAM=%s", stream_names[p], NULL);
 }
 
 static void release_unit(struct build *b) {
@@ -652,6 +696,7 @@ static void maybe_finish(struct build *b) {
         if (!b->start_failed && (!b->unit_done || (!pipes_closed(b) && !b->grace_expired)))
                 return;
         b->finished = true;
+        journal_note_dropped(b);
         for (unsigned p = 0; p < _P_MAX; p++) {
                 b->io[p] = sd_event_source_disable_unref(b->io[p]);
                 b->fd[p] = safe_close(b->fd[p]);
@@ -676,6 +721,7 @@ static void on_line(const char *line, void *userdata) {
 
         if (c->b->line_cb)
                 c->b->line_cb(stream_names[c->p], line, c->b->userdata);
+        journal_line(c->b, c->p, line);
 }
 
 /* Reads what is there; at EOF closes the pipe. Returns 1 at EOF. */

@@ -89,6 +89,14 @@ int logd_entry_read_invocation(sd_journal *j, char ret[LOGD_ID128_LEN + 1]) {
         ret[0] = '\0';
         /* The trusted field, set by journald from the cgroup, for the unit's own processes. */
         if (get_field(j, "_SYSTEMD_INVOCATION_ID", &v, &l) >= 0) {
+                const char *u;
+                size_t ul;
+
+                /* A build's output line written by hostd (logd-target.h): it belongs to the build,
+                 * not to hostd's run, whose id it carries; the build's is not known. */
+                if (get_field(j, "_SYSTEMD_UNIT", &u, &ul) >= 0 && ul == STRLEN(LOGD_HOST_UNIT) &&
+                    memcmp(u, LOGD_HOST_UNIT, ul) == 0 && get_field(j, LOGD_BUILD_UNIT_FIELD, &u, &ul) >= 0)
+                        return 0;
                 copy_id128(v, l, ret);
                 return 0;
         }

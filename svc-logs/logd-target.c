@@ -252,6 +252,23 @@ static void add_term(struct logd_matches *m, const char *field, const char *valu
         m->n++;
 }
 
+/* hostd's lines of the build units among units[]: nothing if there is none. */
+static void add_build_output_terms(struct logd_matches *m, const char (*units)[LOGD_UNIT_MAX], size_t n) {
+        bool any = false;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!logd_build_unit_is_valid(units[i]))
+                        continue;
+                if (!any) {
+                        add_term(m, NULL, NULL);
+                        add_term(m, "_SYSTEMD_UNIT", LOGD_HOST_UNIT);
+                        add_term(m, "_UID", "0");
+                        any = true;
+                }
+                add_term(m, LOGD_BUILD_UNIT_FIELD, units[i]);
+        }
+}
+
 void logd_target_matches(const struct logd_target *t, const char *invocation_id, struct logd_matches *ret) {
         bool inv = !isempty(invocation_id);
 
@@ -265,6 +282,7 @@ void logd_target_matches(const struct logd_target *t, const char *invocation_id,
                 add_term(ret, "_PID", "1");
                 for (size_t i = 0; i < t->n_units; i++)
                         add_term(ret, "UNIT", t->units[i]);
+                add_build_output_terms(ret, t->units, t->n_units);
                 return;
         }
         add_term(ret, "_SYSTEMD_UNIT", t->unit);
@@ -275,4 +293,6 @@ void logd_target_matches(const struct logd_target *t, const char *invocation_id,
         add_term(ret, "UNIT", t->unit);
         if (inv)
                 add_term(ret, "INVOCATION_ID", invocation_id);
+        if (t->kind == LOGD_KIND_BUILD)
+                add_build_output_terms(ret, &t->unit, 1);
 }

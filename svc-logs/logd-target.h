@@ -14,8 +14,17 @@
  * For unit U (and optionally invocation I) the matches are
  *   (_SYSTEMD_UNIT=U [_SYSTEMD_INVOCATION_ID=I])  OR  (_PID=1 UNIT=U [INVOCATION_ID=I])
  * i.e. what the unit's processes logged, plus what systemd (PID 1, a trusted field)
- * logged about the unit ("Started ...", "Main process exited, status=..."). This module is
- * pure: it does no I/O, so it is unit-tested in full. */
+ * logged about the unit ("Started ...", "Main process exited, status=..."). A build unit
+ * (and a job's build units) also gets
+ *   OR  (_SYSTEMD_UNIT=left4me-host.service _UID=0 LEFT4ME_BUILD_UNIT=U)
+ * the script's output lines, which hostd reads from the unit's pipes and writes to the journal
+ * itself (svc-host/hostd-build.c). LEFT4ME_BUILD_UNIT= is an ordinary field anyone can write;
+ * it is believed only together with the trusted _SYSTEMD_UNIT (hostd's cgroup: a build writing
+ * to the journal from its own unit has its own) and _UID=0 (hostd; steamcmd, its only other
+ * process, runs as left4me). These lines carry no invocation id (they are not hostd's run, and
+ * hostd does not know the build's), so an invocation restricts only the other two groups: a
+ * build unit's name is never reused. This module is pure: it does no I/O, so it is unit-tested
+ * in full. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,6 +52,11 @@ enum logd_inv {
 #define LOGD_ID128_LEN 32  /* an invocation id: 32 lower-case hex digits */
 
 #define LOGD_JOB_UNITS_MAX 16 /* as jobd's JOB_UNITS_MAX */
+
+/* Where hostd's build output lines come from (see above). */
+#define LOGD_HOST_UNIT        "left4me-host.service"
+#define LOGD_BUILD_UNIT_FIELD "LEFT4ME_BUILD_UNIT"
+
 /* A job's entries are those of its units from its start to its end plus this margin (systemd's
  * messages about a unit's end and the last buffered output arrive just after the job ends). */
 #define LOGD_JOB_MARGIN_USEC (2ULL * 1000000ULL)
@@ -101,9 +115,11 @@ int logd_inv_parse(const struct logd_target *t, const char *s, enum logd_inv *re
 /* The match terms for unit t and invocation id (NULL or "" = any run). A term "" stands
  * for a disjunction (sd_journal_add_disjunction). A job's units U1..Un give
  *   (_SYSTEMD_UNIT=U1 OR ... _SYSTEMD_UNIT=Un)  OR  (_PID=1 (UNIT=U1 OR ... UNIT=Un))
- * (sd-journal ORs matches on the same field). A job without units gives no terms: the caller
- * must not read the journal then (no matches would mean every entry). */
-#define LOGD_MATCH_TERMS_MAX (2 * LOGD_JOB_UNITS_MAX + 5)
+ * (sd-journal ORs matches on the same field), and if build units B1..Bk are among them
+ *   OR  (_SYSTEMD_UNIT=left4me-host.service _UID=0 (LEFT4ME_BUILD_UNIT=B1 OR ... Bk)).
+ * A job without units gives no terms: the caller must not read the journal then (no matches
+ * would mean every entry). */
+#define LOGD_MATCH_TERMS_MAX (3 * LOGD_JOB_UNITS_MAX + 6)
 #define LOGD_MATCH_TERM_MAX  (LOGD_UNIT_MAX + 32)
 struct logd_matches {
         size_t n;

@@ -254,6 +254,45 @@ h = c.call("sys.health")
 check(h.get("followers") == 0, "no follower left (%r)" % h.get("followers"))
 check(d.alive(), "logd alive")
 
+# ---- a build job's output lines, as hostd writes them (LEFT4ME_BUILD_UNIT= from hostd's unit as root)
+U8 = "left4me-build-ov-8.service"
+
+
+def hostd_line(msg, build, realtime, uid="0", prio=6):
+    return j.entry("left4me-host.service", msg, invocation=inv(30), realtime=realtime, priority=prio,
+                   extra=[("_UID", uid), ("LEFT4ME_BUILD_UNIT", build)])
+
+
+start = int(time.time() * S)
+jobd.job(8, [U8], start, state="running")
+c4 = Client(d.sock, timeout=30)
+mid = c4.start("logs.follow", {"target": job(8)})
+time.sleep(0.3)
+now = int(time.time() * S)
+j.live(j.entry(U8, "Started ov-8", realtime=now, invocation=inv(31), pid1=True),
+       hostd_line("out 0", U8, now + 1),
+       j.entry(U4, "forged by ov-7's unit", realtime=now + 2, extra=[("LEFT4ME_BUILD_UNIT", U8)]),
+       hostd_line("forged by a non-root process in hostd's unit", U8, now + 3, uid="1000"),
+       hostd_line("ov-7 out", U4, now + 4),
+       hostd_line("err 1", U8, now + 5, prio=4))
+got = []
+while len(got) < 3:
+    x = c4.next_notify(mid)
+    if x["type"] == "entry":
+        got.append(x)
+check([x["message"] for x in got] == ["Started ov-8", "out 0", "err 1"],
+      "follow of a build job: hostd's lines of its unit live, forged and other builds' not: %r" %
+      [x["message"] for x in got])
+check([x["invocation_id"] for x in got] == [inv(31), None, None], "hostd's lines carry no invocation")
+end = int(time.time() * S)
+jobd.job(8, [U8], start, end, state="succeeded")
+j.live(hostd_line("out 2 in the margin", U8, end + S // 2))
+rest, res = follow_all(c4, mid)
+check([x["message"] for x in rest] == ["out 2 in the margin"] and res["job"]["state"] == "succeeded",
+      "the build job's follower ends with its last line: %r" % [x["message"] for x in rest])
+r = c.call("logs.read", {"target": job(8)})
+check(msgs(r) == ["Started ov-8", "out 0", "err 1", "out 2 in the margin"], "read of the build job: %r" % msgs(r))
+
 # ---- l4d2ctl logs --job ---------------------------------------------------------------------
 import json  # noqa: E402
 import subprocess  # noqa: E402

@@ -165,6 +165,31 @@ Test(target, matches) {
         cr_assert_str_eq(m.term[1], "_SYSTEMD_INVOCATION_ID=0123456789abcdef0123456789abcdef");
         cr_assert_str_eq(m.term[2], "");
         cr_assert_str_eq(m.term[5], "INVOCATION_ID=0123456789abcdef0123456789abcdef");
+
+        /* Services and servers never get hostd's build lines. */
+        cr_assert_eq(logd_target_from_parts("service", "host", NULL, &t, &e), 0);
+        logd_target_matches(&t, NULL, &m);
+        cr_assert_eq(m.n, 4);
+
+        /* A build: also hostd's lines naming it, from hostd's unit as root only. */
+        cr_assert_eq(logd_target_from_parts("build", NULL, "left4me-build-ov-3.service", &t, &e), 0);
+        logd_target_matches(&t, NULL, &m);
+        cr_assert_eq(m.n, 8);
+        cr_assert_str_eq(m.term[0], "_SYSTEMD_UNIT=left4me-build-ov-3.service");
+        cr_assert_str_eq(m.term[3], "UNIT=left4me-build-ov-3.service");
+        cr_assert_str_eq(m.term[4], "");
+        cr_assert_str_eq(m.term[5], "_SYSTEMD_UNIT=left4me-host.service");
+        cr_assert_str_eq(m.term[6], "_UID=0");
+        cr_assert_str_eq(m.term[7], "LEFT4ME_BUILD_UNIT=left4me-build-ov-3.service");
+        /* An invocation restricts the unit's and systemd's groups, not hostd's lines. */
+        logd_target_matches(&t, "0123456789abcdef0123456789abcdef", &m);
+        cr_assert_eq(m.n, 10);
+        cr_assert_str_eq(m.term[1], "_SYSTEMD_INVOCATION_ID=0123456789abcdef0123456789abcdef");
+        cr_assert_str_eq(m.term[5], "INVOCATION_ID=0123456789abcdef0123456789abcdef");
+        cr_assert_str_eq(m.term[6], "");
+        cr_assert_str_eq(m.term[7], "_SYSTEMD_UNIT=left4me-host.service");
+        cr_assert_str_eq(m.term[8], "_UID=0");
+        cr_assert_str_eq(m.term[9], "LEFT4ME_BUILD_UNIT=left4me-build-ov-3.service");
 }
 
 Test(target, job_parse) {
@@ -254,13 +279,27 @@ Test(target, job_units_and_window) {
                   !logd_job_state_is_final(NULL));
 
         logd_target_matches(&t, NULL, &m);
-        cr_assert_eq(m.n, 6);
+        cr_assert_eq(m.n, 10);
         cr_assert_str_eq(m.term[0], "_SYSTEMD_UNIT=left4me-build-ov-5.service");
         cr_assert_str_eq(m.term[1], "_SYSTEMD_UNIT=left4me-server@s1.service");
         cr_assert_str_eq(m.term[2], "");
         cr_assert_str_eq(m.term[3], "_PID=1");
         cr_assert_str_eq(m.term[4], "UNIT=left4me-build-ov-5.service");
         cr_assert_str_eq(m.term[5], "UNIT=left4me-server@s1.service");
+        /* hostd's lines for the build unit only (a server's output is its own). */
+        cr_assert_str_eq(m.term[6], "");
+        cr_assert_str_eq(m.term[7], "_SYSTEMD_UNIT=left4me-host.service");
+        cr_assert_str_eq(m.term[8], "_UID=0");
+        cr_assert_str_eq(m.term[9], "LEFT4ME_BUILD_UNIT=left4me-build-ov-5.service");
+        /* A server job has no hostd group. */
+        {
+                struct logd_target s1;
+                const char *srv[] = {"left4me-server@s1.service"};
+                cr_assert_eq(logd_target_parse("job", NULL, NULL, 6, &s1, &e), 0);
+                cr_assert_eq(set_job(&s1, "running", srv, 1, 1000, 0, &e), 1);
+                logd_target_matches(&s1, NULL, &m);
+                cr_assert_eq(m.n, 4);
+        }
 
         /* Whatever jobd says, only our server and build units become matches. */
         static const char *const bad[] = {
@@ -310,7 +349,9 @@ Test(target, job_units_and_window) {
                 cr_assert_eq(logd_target_parse("job", NULL, NULL, 9, &u, &e), 0);
                 cr_assert_eq(set_job(&u, "running", p, LOGD_JOB_UNITS_MAX, 1, 0, &e), 1);
                 logd_target_matches(&u, NULL, &m);
-                cr_assert_eq(m.n, 2 * LOGD_JOB_UNITS_MAX + 2);
+                cr_assert_eq(m.n, 3 * LOGD_JOB_UNITS_MAX + 5);
+                cr_assert_leq(m.n, LOGD_MATCH_TERMS_MAX);
+                cr_assert_str_eq(m.term[m.n - 1], "LEFT4ME_BUILD_UNIT=left4me-build-o-16.service");
                 cr_assert_lt(set_job(&u, "running", p, LOGD_JOB_UNITS_MAX + 1, 1, 0, &e), 0);
                 cr_assert_eq(u.n_units, LOGD_JOB_UNITS_MAX);
         }
@@ -527,6 +568,35 @@ static void write_journal(void) {
                 1700000000 + n, 1000 + n);
         n++;
         fprintf(f, "_PID=99\nUNIT=left4me-server@1.service\nINVOCATION_ID=" INV2 "\nMESSAGE=forged\n\n");
+        /* Build b-1: systemd's start, hostd's output lines (root, hostd's unit, hostd's run id),
+         * the script's own journal line, and forgeries naming b-1 from elsewhere. */
+#define BU "left4me-build-b-1.service"
+        fprintf(f,
+                "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID="
+                "0123456789abcdef0123456789abcdef\n",
+                1700000000 + n, 1000 + n);
+        n++;
+        fprintf(f, "_SYSTEMD_UNIT=init.scope\n_PID=1\nUNIT=" BU "\nINVOCATION_ID=" INV2
+                   "\nMESSAGE=Started b-1\n\n");
+        for (int i = 0; i < 2; i++) {
+                HEAD("left4me-host.service");
+                fprintf(f,
+                        "_UID=0\n_SYSTEMD_INVOCATION_ID=" INV1 "\nPRIORITY=%d\nLEFT4ME_BUILD_UNIT=" BU
+                        "\nMESSAGE=build out %d\n\n",
+                        i ? 4 : 6, i);
+        }
+        HEAD(BU);
+        fprintf(f, "_UID=990\n_SYSTEMD_INVOCATION_ID=" INV2 "\nMESSAGE=build own\n\n");
+        /* from another build's unit (it can write to the journal socket) */
+        HEAD("left4me-build-c-1.service");
+        fprintf(f, "_UID=990\nLEFT4ME_BUILD_UNIT=" BU "\nMESSAGE=forged by c\n\n");
+        /* from hostd's cgroup but not root (steamcmd) */
+        HEAD("left4me-host.service");
+        fprintf(f, "_UID=1000\nLEFT4ME_BUILD_UNIT=" BU "\nMESSAGE=forged by steamcmd\n\n");
+        /* hostd's line for another build */
+        HEAD("left4me-host.service");
+        fprintf(f, "_UID=0\nLEFT4ME_BUILD_UNIT=left4me-build-c-1.service\nMESSAGE=c out\n\n");
+#undef BU
         fclose(f);
         snprintf(out, sizeof out, "--output=%s/t.journal", jdir);
         cr_assert_eq(run(JR, out, path), 0);
@@ -614,6 +684,47 @@ Test(journal, invocation_filter, .fini = journal_fini) {
         cr_assert_eq(sd_journal_seek_head(j), 0);
         cr_assert_eq(sd_journal_next(j), 0);
         sd_journal_close(j);
+}
+
+/* hostd's output lines of a build are the build's; forged ones from another unit or from a
+ * non-root process in hostd's unit are not, nor another build's. */
+Test(journal, build_output_lines, .fini = journal_fini) {
+        sd_journal *j = open_journal();
+        struct logd_entry *e = calloc(1, sizeof *e);
+        struct logd_target t;
+        struct logd_matches m;
+        struct rpc_error err;
+        const char *want[] = {"Started b-1", "build out 0", "build out 1", "build own"};
+        size_t n = 0;
+
+        for (int inv = 0; inv < 2; inv++) {
+                cr_assert_eq(logd_target_from_parts("build", NULL, "left4me-build-b-1.service", &t, &err),
+                             0);
+                sd_journal_flush_matches(j);
+                logd_target_matches(&t, inv ? INV2 : NULL, &m);
+                for (size_t i = 0; i < m.n; i++)
+                        cr_assert_geq(m.term[i][0] ? sd_journal_add_match(j, m.term[i], 0)
+                                                   : sd_journal_add_disjunction(j),
+                                      0);
+                cr_assert_eq(sd_journal_seek_head(j), 0);
+                n = 0;
+                while (sd_journal_next(j) > 0) {
+                        cr_assert_eq(logd_entry_read(j, e), 0);
+                        cr_assert_lt(n, ELEMENTSOF(want), "extra entry '%s'", e->message);
+                        cr_assert_str_eq(e->message, want[n]);
+                        if (n == 1 || n == 2) {
+                                /* hostd's run id is not the build's: none */
+                                cr_assert_str_eq(e->invocation_id, "");
+                                cr_assert_eq(e->priority, n == 1 ? 6 : 4);
+                        }
+                        if (n == 3)
+                                cr_assert_str_eq(e->invocation_id, INV2);
+                        n++;
+                }
+                cr_assert_eq(n, ELEMENTSOF(want));
+        }
+        sd_journal_close(j);
+        free(e);
 }
 
 /* Resuming: seek_cursor + next lands ON the cursor's entry (so the follower skips it when

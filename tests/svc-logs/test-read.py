@@ -26,6 +26,23 @@ e.append(export_entry([("_PID", "666"), ("_SYSTEMD_UNIT", "evil.service"), ("UNI
                        ("MESSAGE", "forged")], j.t0 + 10**7, 10**7))
 e.append(j.entry("left4me-jobs.service", "jobd says hi", invocation=inv(5)))
 e.append(j.entry("left4me-build-ov-3.service", "building", invocation=inv(6)))
+# hostd writes a build's output lines as its own entries naming the build (trusted: hostd's
+# unit and root); the same field from a build's own unit or a non-root process is forged.
+HOSTD = "left4me-host.service"
+
+
+def hostd_line(msg, build, uid="0", prio=6):
+    return j.entry(HOSTD, msg, invocation=inv(7), priority=prio,
+                   extra=[("_UID", uid), ("LEFT4ME_BUILD_UNIT", build), ("LEFT4ME_BUILD_STREAM", "stdout")])
+
+
+e.append(hostd_line("script out", "left4me-build-ov-3.service"))
+e.append(hostd_line("script err", "left4me-build-ov-3.service", prio=4))
+e.append(j.entry("left4me-build-ov-4.service", "forged by ov-4", invocation=inv(8),
+                 extra=[("_UID", "990"), ("LEFT4ME_BUILD_UNIT", "left4me-build-ov-3.service")]))
+e.append(hostd_line("forged by a non-root process in hostd's unit", "left4me-build-ov-3.service", uid="1000"))
+e.append(hostd_line("ov-4 out", "left4me-build-ov-4.service"))
+e.append(j.entry(HOSTD, "hostd says hi", invocation=inv(7), extra=[("_UID", "0")]))
 j.write_batch(e)
 
 d = Logd(BUILD, tmp, j.dir).start()
@@ -78,7 +95,15 @@ check(msgs(r) == ["two 0", "two 1", "two 2"], "since_usec")
 r = c.call("logs.read", {"target": {"kind": "service", "name": "jobs"}})
 check(msgs(r) == ["jobd says hi"], "service target")
 r = c.call("logs.read", {"target": {"kind": "build", "unit": "left4me-build-ov-3.service"}})
-check(msgs(r) == ["building"], "build target")
+check(msgs(r) == ["building", "script out", "script err"], "build target with hostd's lines: %r" % msgs(r))
+check([x["invocation_id"] for x in r["entries"]] == [inv(6), None, None] and
+      [x["priority"] for x in r["entries"]] == [6, 6, 4], "hostd's lines: no invocation (not hostd's run), priority")
+r = c.call("logs.read", {"target": {"kind": "build", "unit": "left4me-build-ov-3.service"}, "invocation": inv(6)})
+check(msgs(r) == ["building", "script out", "script err"], "build target, an invocation: %r" % msgs(r))
+r = c.call("logs.read", {"target": {"kind": "build", "unit": "left4me-build-ov-4.service"}})
+check(msgs(r) == ["forged by ov-4", "ov-4 out"], "ov-4: its own line and its hostd line only: %r" % msgs(r))
+r = c.call("logs.read", {"target": {"kind": "service", "name": "host"}})
+check(msgs(r)[-1] == "hostd says hi" and "script out" in msgs(r), "hostd's service log has the build lines too")
 r = c.call("logs.read", {"target": server("nosuch")})
 check(r["entries"] == [] and r["invocation_id"] is None, "unknown server: empty, no invocation")
 
