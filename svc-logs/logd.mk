@@ -12,3 +12,4 @@ $(BUILD)/left4me-logd: $(LOGD_OBJS) $(LIBLEFT4ME)
 CLI_SRCS += cli/cmd-logs.c
 # cli/cli.mk was included before this file and expanded CLI_SRCS in its rule already.
 $(BUILD)/l4d2ctl: $(BUILD)/obj/cli/cmd-logs.o
+E2E += tests/e2e/logs-build.sh
