@@ -19,7 +19,7 @@
 #define JOB_OWNER_MAX    128
 #define JOB_SUBJECT_MAX  (32 + 1 + JOB_NAME_MAX)
 #define JOB_SUBJECTS_MAX 16
-#define JOB_OVERLAYS_MAX 499 /* as hostd: the kernel stacks 500 lower layers, one is the install */
+#define JOB_OVERLAYS_MAX 499          /* as hostd: the kernel stacks 500 lower layers, one is the install */
 #define JOB_SPEC_MAX     (512 * 1024) /* under the 1 MiB message limit, with room for the rest */
 #define JOB_SCRIPT_MAX   (256 * 1024)
 #define JOB_ERROR_MAX    RPC_ERROR_MESSAGE_MAX
