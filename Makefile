@@ -63,6 +63,7 @@ deps:
 .PHONY: test test-unit test-blackbox test-e2e check
 test: deps
 	$(MAKE) all
+	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-blackbox
 	$(MAKE) test-fuzz-smoke
