@@ -225,22 +225,31 @@ static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const 
 
 /* ---- start / stop / delete / reset ------------------------------------------------------ */
 
+/* Calls a method whose only argument is one string (a name or an id). */
+static int call_one(const struct cli_ctx *ctx, struct rpc_client *c, const char *method, const char *key,
+                    const char *value, struct rpc_reply *reply) {
+        struct rpc_buf b;
+        int r;
+
+        rpc_buf_init(&b, 0);
+        rpc_pack_params_map(&b.pk, 1);
+        rpc_pack_kv_str(&b.pk, key, value);
+        r = cli_call(ctx, c, method, &b, NULL, NULL, reply);
+        rpc_buf_done(&b);
+        return r;
+}
+
 static int do_unit(const struct cli_ctx *ctx, struct rpc_client *c, const char *cmd, const char *name,
                    bool json) {
         struct cli_ctx lctx = *ctx;
         char method[64];
-        struct rpc_buf b;
         struct rpc_reply reply;
         int r;
 
         if (lctx.timeout_ms >= 0 && lctx.timeout_ms < UNIT_TIMEOUT_MS)
                 lctx.timeout_ms = UNIT_TIMEOUT_MS;
         snprintf(method, sizeof(method), "instance.%s", cmd);
-        rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_str(&b.pk, "name", name);
-        r = cli_call(&lctx, c, method, &b, NULL, NULL, &reply);
-        rpc_buf_done(&b);
+        r = call_one(&lctx, c, method, "name", name, &reply);
         if (r > 0)
                 return r;
         if (json)
@@ -323,15 +332,10 @@ static void print_status(const msgpack_object *s) {
 }
 
 static int do_status(const struct cli_ctx *ctx, struct rpc_client *c, const char *name, bool json) {
-        struct rpc_buf b;
         struct rpc_reply reply;
         int r;
 
-        rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_str(&b.pk, "name", name);
-        r = cli_call(ctx, c, "instance.status", &b, NULL, NULL, &reply);
-        rpc_buf_done(&b);
+        r = call_one(ctx, c, "instance.status", "name", name, &reply);
         if (r > 0)
                 return r;
         if (json)
@@ -714,15 +718,10 @@ static int queue_overlay_build(const struct cli_ctx *ctx, const char *id, const 
 }
 
 static int do_overlay_delete(const struct cli_ctx *ctx, struct rpc_client *c, const char *id, bool json) {
-        struct rpc_buf b;
         struct rpc_reply reply;
         int r;
 
-        rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_str(&b.pk, "id", id);
-        r = cli_call(ctx, c, "overlay.delete", &b, NULL, NULL, &reply);
-        rpc_buf_done(&b);
+        r = call_one(ctx, c, "overlay.delete", "id", id, &reply);
         if (r > 0)
                 return r;
         if (json)
