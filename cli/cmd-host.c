@@ -4,6 +4,7 @@
  *   initialize NAME -f SPEC.yaml   validate a spec and write the instance's files ("-" = stdin)
  *   start|stop|delete|reset NAME   control an instance's server unit
  *   status NAME [--json]           the unit's and the game's state
+ *   spec NAME [--json]             the instance's stored spec.yaml
  *   list [--json]                  status of every instance
  *   overlay build ID -f SCRIPT     run SCRIPT in the build sandbox over overlays/ID ("-" = stdin)
  *   overlay delete ID              remove overlays/ID
@@ -12,11 +13,10 @@
  * to the job service (left4me-jobd) and follow it to its end instead of calling hostd (exit
  * 0 succeeded, 1 failed, 9 cancelled; Ctrl-C stops watching, the job goes on: exit 130).
  * "start NAME --queue -f SPEC" initializes and starts in one job; without -f the instance's
- * current spec.yaml is read (root only) and submitted again.
+ * current spec.yaml is fetched from hostd (instance.spec) and submitted again.
  *
  * Every top-level name above but "overlay" dispatches to cmd_host(); argv[0] says which.
  * "overlay" dispatches to cmd_overlay(). */
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -90,8 +90,8 @@ static int usage(const char *cmd) {
                        "Enables and starts the instance's server unit and waits for systemd's job.\n\n"
                        "With --queue -f SPEC.yaml one job initializes the instance with SPEC ('-' = stdin)\n"
                        "and starts it; it also waits for builds of the overlays SPEC uses. Without -f\n"
-                       "the instance's current spec (<paths.root>/instances/NAME/spec.yaml, readable by\n"
-                       "root only) is submitted again.\n\n" QUEUE_HELP);
+                       "the instance's current spec (what 'l4d2ctl spec NAME' prints) is submitted again.\n"
+                       "\n" QUEUE_HELP);
         else if (streq(cmd, "stop") || streq(cmd, "delete") || streq(cmd, "reset"))
                 printf("Usage: l4d2ctl %s NAME [--queue] [--json]\n\n%s\n\n" QUEUE_HELP, cmd,
                        streq(cmd, "stop")     ? "Disables and stops the instance's server unit."
@@ -105,6 +105,9 @@ static int usage(const char *cmd) {
         else if (streq(cmd, "status"))
                 printf("Usage: l4d2ctl status NAME [--json]\n\n"
                        "Shows the server unit's state, the overlay mount and the game's A2S answer.\n");
+        else if (streq(cmd, "spec"))
+                printf("Usage: l4d2ctl spec NAME [--json]\n\n"
+                       "Prints the instance's stored spec (the YAML given to initialize), as it is.\n");
         else if (streq(cmd, "list"))
                 printf("Usage: l4d2ctl list [--json]\n\nShows every instance.\n");
         else
@@ -346,6 +349,52 @@ static int do_status(const struct cli_ctx *ctx, struct rpc_client *c, const char
         return EXIT_OK;
 }
 
+/* The stored spec of an instance (instance.spec): *ret is NUL-terminated. */
+static int fetch_spec(const struct cli_ctx *ctx, struct rpc_client *c, const char *name, char **ret,
+                      size_t *ret_len, struct rpc_reply *ret_reply) {
+        const msgpack_object *v;
+        int r;
+
+        r = call_one(ctx, c, "instance.spec", "name", name, ret_reply);
+        if (r > 0)
+                return r;
+        v = rpc_map_get(ret_reply->result, "spec");
+        if (!v || (v->type != MSGPACK_OBJECT_STR && v->type != MSGPACK_OBJECT_BIN)) {
+                fprintf(stderr, "l4d2ctl: instance.spec: the answer has no spec\n");
+                rpc_reply_done(ret_reply);
+                return EXIT_FAILED;
+        }
+        *ret = malloc(v->via.str.size + 1);
+        if (*ret) {
+                memcpy(*ret, v->via.str.ptr, v->via.str.size);
+                (*ret)[v->via.str.size] = 0;
+        } else {
+                rpc_reply_done(ret_reply);
+                return EXIT_FAILED;
+        }
+        *ret_len = v->via.str.size;
+        return 0;
+}
+
+static int do_spec(const struct cli_ctx *ctx, struct rpc_client *c, const char *name, bool json) {
+        _cleanup_free_ char *spec = NULL;
+        struct rpc_reply reply;
+        size_t len = 0;
+        int r;
+
+        r = fetch_spec(ctx, c, name, &spec, &len, &reply);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else if (fwrite(spec, 1, len, stdout) != len || fflush(stdout) != 0) {
+                rpc_reply_done(&reply);
+                return EXIT_FAILED;
+        }
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
 static int do_list(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
         struct rpc_reply reply;
         int r;
@@ -483,38 +532,23 @@ static char *spec_overlay_ids(const char *spec, size_t len) {
         return list;
 }
 
-/* The spec for "start NAME --queue" without -f: the one hostd stored at initialize. hostd has
- * no method returning it, so it is read from the file (instances/ is root:left4me-game 0750:
- * root only). */
+/* The spec for "start NAME --queue" without -f: the one hostd stored at initialize
+ * (instance.spec; any member of group left4me may read it). */
 static int read_instance_spec(const struct cli_ctx *ctx, const char *name, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
+        struct rpc_reply reply;
+        int r;
 
-        if (!overlay_id_valid(name, strlen(name))) {
-                fprintf(stderr, "l4d2ctl: start: '%s' is not an instance name ([a-z0-9][a-z0-9_-]{0,63})\n",
-                        name);
-                return EXIT_INVALID;
-        }
-        if (asprintf(&path, "%s/instances/%s/spec.yaml", ctx->config.root ?: "/var/lib/left4me", name) < 0)
-                return EXIT_FAILED;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 && errno == ENOENT) {
-                fprintf(stderr,
-                        "l4d2ctl: start --queue: instance '%s' is not initialized (no %s); give the spec "
-                        "with -f SPEC.yaml\n",
-                        name, path);
-                return EXIT_NOT_FOUND;
-        }
-        if (fd < 0) {
-                fprintf(stderr,
-                        "l4d2ctl: start --queue: cannot read the current spec %s: %s (only root can); give "
-                        "it with -f SPEC.yaml\n",
-                        path, strerror(errno));
-                return errno == EACCES || errno == EPERM ? EXIT_DENIED : EXIT_FAILED;
-        }
-        close(fd);
-        fd = -EBADF;
-        return read_spec(path, ret, ret_len);
+        r = cli_connect(ctx, "host", &c);
+        if (r > 0)
+                return r;
+        r = fetch_spec(ctx, c, name, ret, ret_len, &reply);
+        if (r == EXIT_NOT_FOUND)
+                fprintf(stderr, "l4d2ctl: start --queue: give the spec with -f SPEC.yaml\n");
+        if (r > 0)
+                return r;
+        rpc_reply_done(&reply);
+        return 0;
 }
 
 static int queue_start(const struct cli_ctx *ctx, const char *name, const char *file) {
@@ -618,6 +652,8 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
                 return do_initialize(ctx, c, name, file, json);
         if (streq(cmd, "status"))
                 return do_status(ctx, c, name, json);
+        if (streq(cmd, "spec"))
+                return do_spec(ctx, c, name, json);
         if (streq(cmd, "list"))
                 return do_list(ctx, c, json);
         return do_unit(ctx, c, cmd, name, json);

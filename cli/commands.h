@@ -15,6 +15,7 @@ static const struct cli_command area_commands[] = {
         {"delete", "stop an instance and remove its files (host)", cmd_host},
         {"reset", "stop an instance and wipe its files; the next start re-initializes (host)", cmd_host},
         {"status", "an instance's unit, mount and game state: status NAME [--json] (host)", cmd_host},
+        {"spec", "print an instance's stored spec: spec NAME (host)", cmd_host},
         {"list", "every instance with its state (host)", cmd_host},
         {"overlay",
          "build an overlay in the sandbox or delete it: overlay build ID -f SCRIPT | overlay delete ID "

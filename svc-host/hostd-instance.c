@@ -597,6 +597,38 @@ int instance_remove(const char *root, const char *name, bool *ret_existed, struc
         return 0;
 }
 
+int instance_read_spec(const char *root, const char *name, char **ret, size_t *ret_len,
+                       struct rpc_error *e) {
+        _cleanup_close_ int rootfd = -1, instances_fd = -1, nfd = -1;
+        int r;
+
+        if (!instance_name_is_valid(name))
+                return rpc_error_set(e, RPC_INVALID, "name: must match [a-z0-9][a-z0-9_-]{0,63}");
+        rootfd = root_open(root);
+        if (rootfd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-rootfd));
+        instances_fd = trusted_dir_open(rootfd, "instances");
+        if (instances_fd == -ENOENT)
+                return rpc_error_set(e, RPC_NOT_FOUND, "instance '%s' is not initialized", name);
+        if (instances_fd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot open instances/: %s", strerror(-instances_fd));
+        nfd = dir_open_nofollow(instances_fd, name);
+        if (nfd == -ENOENT)
+                return rpc_error_set(e, RPC_NOT_FOUND, "instance '%s' is not initialized", name);
+        if (nfd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot open instances/%s: %s", name, strerror(-nfd));
+        r = read_file_at(nfd, "spec.yaml", SPEC_MAX_BYTES, ret, ret_len);
+        if (r == -ENOENT)
+                return rpc_error_set(e, RPC_NOT_FOUND, "instance '%s' has no spec.yaml", name);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot read instances/%s/spec.yaml: %s", name,
+                                     r == -EFBIG    ? "larger than 1 MiB"
+                                     : r == -EBADFD ? "not a regular file"
+                                     : r == -ELOOP  ? "is a symlink"
+                                                    : strerror(-r));
+        return 0;
+}
+
 int instance_inspect(const char *root, const char *name, struct instance_files *ret) {
         _cleanup_close_ int rootfd = -1, dfd = -1, nfd = -1;
         struct instance_files f = {};

@@ -74,6 +74,11 @@ int runtime_ensure(int rootfd, const char *name, struct rpc_error *e);
  * anything was there. */
 int instance_remove(const char *root, const char *name, bool *ret_existed, struct rpc_error *e);
 
+/* The stored instances/NAME/spec.yaml (at most SPEC_MAX_BYTES; *ret NUL-terminated),
+ * read beneath the root fd without following symlinks. RPC_NOT_FOUND when the instance
+ * is not initialized (or has no spec.yaml), RPC_INTERNAL otherwise. */
+int instance_read_spec(const char *root, const char *name, char **ret, size_t *ret_len, struct rpc_error *e);
+
 /* Facts for status: does instances/NAME exist, the port from its instance.env (0 if
  * unknown), whether merged is mounted. Never fails for a missing instance. */
 struct instance_files {

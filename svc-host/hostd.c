@@ -9,9 +9,11 @@
  * resource keys anyway; a conflict here means two callers disagree, and failing loudly is
  * better than queueing behind an unknown). Reads (status, list) never wait for a lock. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/daemon.h"
 #include "common/log.h"
@@ -46,6 +48,8 @@ struct hostd {
         unsigned n_builds;
         unsigned long long build_seq;
         bool root_ok;
+        char self_exe[PATH_MAX];    /* for "left4me-hostd umount NAME" as a transient unit */
+        char config_path[PATH_MAX]; /* the config it read, absolute; "" for the defaults */
 };
 
 /* ---- per-instance serialisation --------------------------------------------------------- */
@@ -190,6 +194,7 @@ struct unit_call {
         enum unit_call_kind kind;
         char name[INSTANCE_NAME_MAX + 1];
         char unit[128];
+        char note[512]; /* why a stale mount was not unmounted (added to a conflict) */
 };
 
 static bool bus_unreachable(int r) {
@@ -211,7 +216,10 @@ static void finish_removal(struct unit_call *u) {
         r = instance_remove(u->h->cfg->root, u->name, &existed, &e);
         if (r < 0) {
                 log_error("%s '%s': %s", call_names[u->kind], u->name, e.message);
-                (void) rpc_call_fail_error(u->call, &e);
+                if (e.code == RPC_CONFLICT && u->note[0])
+                        (void) rpc_call_fail(u->call, RPC_CONFLICT, "%s; %s", e.message, u->note);
+                else
+                        (void) rpc_call_fail_error(u->call, &e);
                 return;
         }
         log_info("%s instance '%s'%s", u->kind == CALL_DELETE ? "Deleted" : "Reset", u->name,
@@ -224,11 +232,138 @@ static void finish_removal(struct unit_call *u) {
         (void) rpc_call_reply(u->call);
 }
 
+/* ---- delete/reset of an instance whose overlay is still mounted -------------------------
+ *
+ * When runtime/NAME/merged is still mounted after the unit stopped (a failed ExecStopPost, a
+ * mount made by hand), hostd cannot unmount it itself: ProtectSystem= gives it a private mount
+ * namespace (a slave of the host's: it sees the host's mounts, but its umount would only
+ * remove its own copy) and RestrictNamespaces= forbids setns(). So it runs "left4me-hostd
+ * umount NAME" as a short transient service, which systemd starts in PID 1's namespace as
+ * root, waits for its start job (a oneshot's job ends with its process), then re-checks. */
+
+#define UMOUNT_TIMEOUT_USEC (60ULL * 1000000ULL)
+
+static int umount_unit_name(const char *name, char *buf, size_t len) {
+        int n = snprintf(buf, len, "left4me-umount-%s.service", name);
+        return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int append_exec_start(sd_bus_message *m, char **argv) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0); /* a failure is not ignored */
+        for (int k = 0; r >= 0 && k < 4; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+static int umount_props(sd_bus_message *m, void *userdata) {
+        struct unit_call *u = userdata;
+        const char *config = u->h->config_path[0] ? u->h->config_path : NULL;
+        char desc[128];
+        char *argv[6];
+        size_t n = 0;
+        int r;
+
+        argv[n++] = u->h->self_exe;
+        if (config) {
+                argv[n++] = "--config";
+                argv[n++] = (char *) config;
+        }
+        argv[n++] = "umount";
+        argv[n++] = u->name;
+        argv[n] = NULL;
+        snprintf(desc, sizeof(desc), "left4me: unmount the stale overlay of '%s'", u->name);
+        r = sd_bus_message_append(m, "(sv)", "Description", "s", desc);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "Type", "s", "oneshot");
+        /* Gone once over, failed or not: the next delete can use the name again; the journal
+         * keeps its lines (journalctl -u left4me-umount-NAME.service). */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", UMOUNT_TIMEOUT_USEC);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "StandardInput", "s", "null");
+        if (r >= 0)
+                r = append_exec_start(m, argv);
+        return r;
+}
+
+static void on_umount_done(int r, const char *result, const char *message, void *userdata) {
+        struct unit_call *u = userdata;
+        char unit[128];
+
+        (void) umount_unit_name(u->name, unit, sizeof(unit));
+        if (r < 0) {
+                snprintf(u->note, sizeof(u->note), "cannot run %s: %s", unit, message ?: strerror(-r));
+                log_error("%s '%s': %s", call_names[u->kind], u->name, u->note);
+        } else if (!streq(result, "done")) {
+                snprintf(u->note, sizeof(u->note), "%s ended with '%s' (see journalctl -u %s)", unit, result,
+                         unit);
+                log_error("%s '%s': %s", call_names[u->kind], u->name, u->note);
+        } else
+                log_info("%s '%s': unmounted the stale overlay with %s", call_names[u->kind], u->name, unit);
+        finish_removal(u); /* re-checks: still mounted is a conflict */
+        unit_call_free(u);
+}
+
+static void on_stale_status(int r, const struct unit_status *st, const char *message, void *userdata) {
+        struct unit_call *u = userdata;
+        char unit[128];
+
+        if (r < 0) {
+                snprintf(u->note, sizeof(u->note), "cannot read the state of %s: %s", u->unit,
+                         message ?: strerror(-r));
+                log_warning("%s '%s': %s; not unmounting", call_names[u->kind], u->name, u->note);
+                goto removal;
+        }
+        if (!streq(st->active_state, "inactive") && !streq(st->active_state, "failed") &&
+            !streq(st->load_state, "not-found")) {
+                snprintf(u->note, sizeof(u->note), "%s is %s", u->unit, st->active_state);
+                log_warning("%s '%s': %s, not unmounting its overlay", call_names[u->kind], u->name,
+                            u->note);
+                goto removal;
+        }
+        if (!u->h->self_exe[0] || umount_unit_name(u->name, unit, sizeof(unit)) < 0) {
+                snprintf(u->note, sizeof(u->note), "hostd cannot name its own program to unmount it");
+                log_warning("%s '%s': %s", call_names[u->kind], u->name, u->note);
+                goto removal;
+        }
+        log_notice("%s '%s': %s is %s but runtime/%s/merged is still mounted; unmounting it with %s",
+                   call_names[u->kind], u->name, u->unit, st->active_state[0] ? st->active_state : "gone",
+                   u->name, unit);
+        r = unit_start_transient(u->h->bus, unit, umount_props, u, on_umount_done, u);
+        if (r >= 0)
+                return;
+        snprintf(u->note, sizeof(u->note), "cannot start %s: %s", unit, strerror(-r));
+        log_error("%s '%s': %s", call_names[u->kind], u->name, u->note);
+removal:
+        finish_removal(u); /* answers conflict while mounted */
+        unit_call_free(u);
+}
+
 static void on_unit_done(int r, const char *result, const char *message, void *userdata) {
         struct unit_call *u = userdata;
         msgpack_packer *pk;
 
         if (u->kind == CALL_DELETE || u->kind == CALL_RESET) {
+                struct instance_files f = {};
+
                 /* Stop failures are tolerated (a half-initialised instance must still be
                  * removable); removal itself refuses while the overlay is mounted. */
                 if (r < 0 && !bus_unreachable(r))
@@ -237,6 +372,10 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
                 else if (r >= 0 && !streq(result, "done"))
                         log_warning("%s '%s': stop job of %s ended with '%s', going on", call_names[u->kind],
                                     u->name, u->unit, result);
+                /* Still mounted: unmount it if the unit is really over. */
+                if (!(r < 0 && bus_unreachable(r)) && instance_inspect(u->h->cfg->root, u->name, &f) >= 0 &&
+                    f.mounted && unit_get_status(u->h->bus, u->unit, on_stale_status, u) >= 0)
+                        return;
                 finish_removal(u);
                 unit_call_free(u);
                 return;
@@ -347,6 +486,41 @@ static int method_delete(struct rpc_call *call, const msgpack_object *params, vo
 
 static int method_reset(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         return unit_method(call, params, userdata, CALL_RESET);
+}
+
+/* ---- instance.spec ------------------------------------------------------------------------ */
+
+static int method_spec(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        _cleanup_free_ char *text = NULL;
+        struct name_args a = {};
+        struct rpc_error e = {};
+        msgpack_packer *pk;
+        size_t len = 0;
+        int r;
+
+        r = parse_name(call, params, &a);
+        if (r < 0)
+                return r;
+        r = check_root(h, call);
+        if (r < 0)
+                goto finish;
+        r = instance_read_spec(h->cfg->root, a.name, &text, &len, &e);
+        if (r < 0) {
+                if (e.code != RPC_NOT_FOUND)
+                        log_error("spec '%s': %s", a.name, e.message);
+                r = rpc_call_fail_error(call, &e);
+                goto finish;
+        }
+        pk = rpc_call_result(call);
+        msgpack_pack_map(pk, 2);
+        rpc_pack_kv_str(pk, "name", a.name);
+        rpc_pack_key(pk, "spec");
+        rpc_pack_strn(pk, text, len);
+        r = rpc_call_reply(call);
+finish:
+        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
+        return r;
 }
 
 /* ---- status / list ---------------------------------------------------------------------- */
@@ -983,6 +1157,7 @@ static const struct rpc_method methods[] = {
         {"instance.delete", method_delete, RPC_ACCESS_GROUP},
         {"instance.reset", method_reset, RPC_ACCESS_GROUP},
         {"instance.status", method_status, RPC_ACCESS_GROUP},
+        {"instance.spec", method_spec, RPC_ACCESS_GROUP},
         {"instance.list", method_list, RPC_ACCESS_GROUP},
         {"game.install", method_install, RPC_ACCESS_GROUP},
         {"overlay.build", method_overlay_build, RPC_ACCESS_GROUP},
@@ -1001,6 +1176,23 @@ static int setup(struct daemon *d, void **ret_userdata) {
         h->event = daemon_event(d);
         h->cfg = daemon_config(d);
         h->root_ok = spec_root_is_valid(h->cfg->root);
+        {
+                ssize_t n = readlink("/proc/self/exe", h->self_exe, sizeof(h->self_exe) - 1);
+                const char *del = " (deleted)";
+                size_t dl = strlen(del);
+
+                /* Replaced by an upgrade while running: the new program at the same path. */
+                h->self_exe[n > 0 ? n : 0] = 0;
+                if (n > 0 && (size_t) n > dl && streq(h->self_exe + n - dl, del))
+                        h->self_exe[n - dl] = 0;
+                /* The unit runs in /, so a relative --config is made absolute. */
+                if (h->cfg->source_path && !realpath(h->cfg->source_path, h->config_path))
+                        snprintf(h->config_path, sizeof(h->config_path), "%s", h->cfg->source_path);
+                if (h->self_exe[0] != '/') {
+                        log_warning("Cannot read /proc/self/exe; stale mounts will not be unmounted");
+                        h->self_exe[0] = 0;
+                }
+        }
         if (!h->root_ok)
                 log_error("paths.root '%s' cannot be used (absolute, without ':' ',' whitespace or quotes); "
                           "instance operations will fail",

@@ -176,7 +176,8 @@ def test_hostile(d, root):
     for name in ("../evil", "A", "", "a" * 65, "-a", "a/b", "é", 7, None, ["x"]):
         expect_error(lambda: c.call("instance.initialize", {"name": name, "spec": "port: 27015\n"}), "invalid",
                      f"name {name!r} refused", "name")
-        for m in ("instance.start", "instance.stop", "instance.delete", "instance.reset", "instance.status"):
+        for m in ("instance.start", "instance.stop", "instance.delete", "instance.reset", "instance.status",
+                  "instance.spec"):
             expect_error(lambda: c.call(m, {"name": name}), "invalid", f"{m} name {name!r} refused", "name")
     expect_error(lambda: c.call("instance.initialize", {"name": "x"}), "invalid", "missing spec", "spec")
     expect_error(lambda: c.call("instance.initialize", {"name": "x", "spec": 5}), "invalid", "spec of the wrong type")
@@ -185,6 +186,60 @@ def test_hostile(d, root):
     expect_error(lambda: c.call("instance.list", {"all": True}), "invalid", "list takes no arguments")
     expect_error(lambda: c.call("game.install", {"app": "1"}), "invalid", "install takes no arguments")
     check(snapshot(root) == before, "hostile calls wrote nothing")
+    c.close()
+
+
+def test_spec(d, root, top):
+    c = d.client()
+    c.call("instance.initialize", {"name": "sp1", "spec": GOOD})
+    r = c.call("instance.spec", {"name": "sp1"})
+    check(r == {"name": "sp1", "spec": GOOD}, f"instance.spec returns the stored text: {r!r:.120}")
+    expect_error(lambda: c.call("instance.spec", {"name": "nope"}), "not_found", "spec of a missing instance",
+                 "not initialized")
+    expect_error(lambda: c.call("instance.spec", {}), "invalid", "spec without a name", "name")
+    expect_error(lambda: c.call("instance.spec", {"name": "sp1", "x": 1}), "invalid", "spec: unknown argument",
+                 "unknown")
+    inst = os.path.join(root, "instances/sp1")
+    # The file is read beneath the root fd: no symlink is followed, no FIFO blocks, 1 MiB at most.
+    os.rename(os.path.join(inst, "spec.yaml"), os.path.join(inst, "spec.keep"))
+    expect_error(lambda: c.call("instance.spec", {"name": "sp1"}), "not_found", "spec.yaml missing",
+                 "no spec.yaml")
+    secret = os.path.join(top, "secret")
+    open(secret, "w").write("secret\n")
+    os.symlink(secret, os.path.join(inst, "spec.yaml"))
+    e = expect_error(lambda: c.call("instance.spec", {"name": "sp1"}), "internal", "spec.yaml as a symlink",
+                     "symlink")
+    check(e is not None and "secret" not in e.message, "the symlink's target is not read")
+    os.unlink(os.path.join(inst, "spec.yaml"))
+    os.mkfifo(os.path.join(inst, "spec.yaml"))
+    expect_error(lambda: c.call("instance.spec", {"name": "sp1"}), "internal", "spec.yaml as a FIFO",
+                 "not a regular file")
+    os.unlink(os.path.join(inst, "spec.yaml"))
+    open(os.path.join(inst, "spec.yaml"), "w").write("#" * (1024 * 1024 + 1))
+    expect_error(lambda: c.call("instance.spec", {"name": "sp1"}), "internal", "spec.yaml over 1 MiB", "1 MiB")
+    os.rename(os.path.join(inst, "spec.keep"), os.path.join(inst, "spec.yaml"))
+    os.rename(inst, inst + ".moved")
+    os.symlink(inst + ".moved", inst)
+    expect_error(lambda: c.call("instance.spec", {"name": "sp1"}), "internal", "instances/sp1 as a symlink")
+    os.unlink(inst)
+    os.rename(inst + ".moved", inst)
+    check(c.call("instance.spec", {"name": "sp1"})["spec"] == GOOD, "spec readable again")
+
+    rc, out = ctl(d, "spec", "sp1")
+    check(rc == 0 and out == GOOD, f"l4d2ctl spec prints the spec as it is: {rc} {out!r:.80}")
+    rc, out = ctl(d, "spec", "sp1", "--json")
+    check(rc == 0 and json.loads(out) == {"name": "sp1", "spec": GOOD}, f"l4d2ctl spec --json: {rc}")
+    rc, out = ctl(d, "spec", "nope")
+    check(rc == 4 and "not initialized" in out, f"l4d2ctl spec of a missing instance exits 4: {rc} {out.strip()}")
+    rc, out = ctl(d, "spec", "../x")
+    check(rc == 3, f"l4d2ctl spec of a bad name exits 3: {rc} {out.strip()}")
+    rc, out = ctl(d, "spec")
+    check(rc == 2, f"l4d2ctl spec without a name exits 2: {rc}")
+    # start --queue without -f fetches the stored spec from hostd, then submits to jobd (absent here).
+    rc, out = ctl(d, "start", "nope", "--queue")
+    check(rc == 4 and "-f SPEC.yaml" in out, f"start --queue of a missing instance exits 4: {rc} {out.strip()}")
+    rc, out = ctl(d, "start", "sp1", "--queue")
+    check(rc == 7 and "job" in out, f"start --queue with the stored spec reaches for jobd: {rc} {out.strip()}")
     c.close()
 
 
@@ -206,13 +261,19 @@ def test_outsider(d, root):
             "try:\n    c.call('instance.initialize', {'name': 'x', 'spec': 'port: 27015'})\n"
             "except RpcError as e:\n    print(e.code)\n"
             "try:\n    c.call('instance.list')\n"
+            "except RpcError as e:\n    print(e.code)\n"
+            "try:\n    c.call('instance.spec', {'name': 'sp1'})\n"
             "except RpcError as e:\n    print(e.code)\n") % (
         os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"), d.socket)
     p = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, user=65534, group=65534,
                        timeout=20)
-    check(p.stdout.split() == ["denied", "denied"], f"uid 65534 denied: {p.stdout!r} {p.stderr[-300:]!r}")
+    check(p.stdout.split() == ["denied"] * 3, f"uid 65534 denied: {p.stdout!r} {p.stderr[-300:]!r}")
     rc, out = ctl(d, "list", user=65534)
     check(rc == 6, f"l4d2ctl as nobody exits 6: {rc} {out.strip()}")
+    rc, out = ctl(d, "spec", "sp1", user=65534)
+    check(rc == 6 and "port" not in out, f"l4d2ctl spec as nobody exits 6: {rc} {out.strip()}")
+    rc, out = ctl(d, "start", "sp1", "--queue", user=65534)
+    check(rc == 6, f"start --queue (stored spec) as nobody exits 6: {rc} {out.strip()}")
     check(snapshot(root) == before, "the outsider changed nothing")
 
 
@@ -333,7 +394,9 @@ def main():
             test_hostile(d, root)
             test_install_unavailable(d)
             test_cli(d, root, top)
+            test_spec(d, root, top)
             test_outsider(d, root)
+            d.client().call("instance.delete", {"name": "sp1"})
             check(d.alive(), "hostd survived everything")
         finally:
             d.stop()
