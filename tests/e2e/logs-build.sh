@@ -133,6 +133,7 @@ if command -v systemd-cat >/dev/null; then
         echo "LBFORGED systemd-cat" | systemd-cat -t left4me-build && echo "systemd-cat sent"
 fi
 echo "hostile done"
+sleep 1
 EOF
 out=$(ct l4d2ctl overlay build lbh -f /tmp/lbh.sh 2>&1) || fail "hostile build: $out"
 echo "$out" | sed 's/^/    | /'
@@ -141,13 +142,21 @@ UH=$(echo "$out" | grep -o 'left4me-build-lbh-[0-9]*\.service' | head -n 1)
 [ -n "$UH" ] || fail "no unit in the hostile build's output"
 sent=$(echo "$out" | grep -c ' sent$')
 [ "$sent" -gt 0 ] || fail "neither logger nor systemd-cat could write to the journal from the sandbox"
-# The forgeries reached the journal, attributed to the hostile build's own unit ...
-wait_for 10 sh -c "nsenter -t $E2E_PID1 -a journalctl --no-pager -o cat _SYSTEMD_UNIT=$UH | grep -q LBFORGED" ||
-        fail "the forged entries are not in the journal under $UH"
-n=$(ct journalctl --no-pager -o cat LEFT4ME_BUILD_UNIT="$U" _SYSTEMD_UNIT="$UH" | grep -c LBFORGED)
-ok "$n forged entries naming $U are in the journal (under $UH, via $sent tool(s))"
-got=$(ct l4d2ctl logs --unit build "$UH" -n 1000)
-assert_contains "$got" "LBFORGED" "logs of $UH (its own unit's entries)"
+# The forgeries reached the journal. journald attributes an entry to a unit by the sender's
+# cgroup, read when the datagram arrives; a sender that has already exited (logger is
+# short-lived) leaves it unattributed. Either way it must never look like hostd's.
+wait_for 10 sh -c "nsenter -t $E2E_PID1 -a journalctl --no-pager -o cat | grep -q LBFORGED" ||
+        fail "the forged entries never reached the journal"
+n=$(ct journalctl --no-pager -o cat _SYSTEMD_UNIT=left4me-host.service | grep -c LBFORGED)
+assert_eq 0 "$n" "forged entries attributed to hostd's unit"
+n=$(ct journalctl --no-pager -o cat _SYSTEMD_UNIT="$UH" | grep -c LBFORGED)
+if [ "$n" -gt 0 ]; then
+        got=$(ct l4d2ctl logs --unit build "$UH" -n 1000)
+        assert_contains "$got" "LBFORGED" "logs of $UH (its own unit's entries)"
+        ok "$n forged entries are in the journal under $UH (via $sent tool(s))"
+else
+        ok "the forged entries reached the journal unattributed (their sender exited first)"
+fi
 # ... and never to the build they name.
 got=$(ct l4d2ctl logs --unit build "$U" -n 1000)
 case $got in *LBFORGED*) fail "forged lines shown for $U: $got" ;; esac
