@@ -49,17 +49,11 @@ static int append_u64(sd_bus_message *m, const char *name, uint64_t v) {
 static int append_strv(sd_bus_message *m, const char *name, char **v) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", name);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "as");
+        r = unit_prop_open(m, name, "as");
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, v);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = unit_prop_close(m);
         return r;
 }
 
@@ -67,11 +61,7 @@ static int append_strv(sd_bus_message *m, const char *name, char **v) {
 static int append_list(sd_bus_message *m, const char *name, bool allow, char **v) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", name);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "(bas)");
+        r = unit_prop_open(m, name, "(bas)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'r', "bas");
         if (r >= 0)
@@ -81,9 +71,7 @@ static int append_list(sd_bus_message *m, const char *name, bool allow, char **v
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = unit_prop_close(m);
         return r;
 }
 
@@ -96,11 +84,7 @@ struct bind {
 static int append_binds(sd_bus_message *m, const char *name, const struct bind *b, size_t n) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", name);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(ssbt)");
+        r = unit_prop_open(m, name, "a(ssbt)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(ssbt)");
         for (size_t i = 0; r >= 0 && i < n; i++)
@@ -109,9 +93,7 @@ static int append_binds(sd_bus_message *m, const char *name, const struct bind *
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = unit_prop_close(m);
         return r;
 }
 
@@ -126,11 +108,7 @@ static const char *const denied_addresses[] = {
 static int append_ip_deny(sd_bus_message *m) {
         int r;
 
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "IPAddressDeny");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(iayu)");
+        r = unit_prop_open(m, "IPAddressDeny", "a(iayu)");
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "(iayu)");
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(denied_addresses); i++) {
@@ -159,9 +137,7 @@ static int append_ip_deny(sd_bus_message *m) {
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = unit_prop_close(m);
         return r;
 }
 
@@ -255,25 +231,8 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         r = append_str(m, "Description", s->description ?: "left4me overlay build");
         if (r >= 0)
                 r = append_str(m, "Slice", BUILD_SLICE);
-        if (r >= 0) {
-                r = sd_bus_message_open_container(m, 'r', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", "ExecStart");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', "a(sasb)");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'a', "(sasb)");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'r', "sasb");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", exec_argv[0]);
-                if (r >= 0)
-                        r = sd_bus_message_append_strv(m, exec_argv);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "b", 0);
-                for (int k = 0; r >= 0 && k < 4; k++)
-                        r = sd_bus_message_close_container(m);
-        }
+        if (r >= 0)
+                r = unit_prop_exec_start(m, exec_argv);
         if (r >= 0)
                 r = append_strv(m, "Environment", env);
         if (r >= 0 && s->stdout_fd >= 0)
@@ -296,17 +255,15 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                 /* a(ss): path, options. The host's /etc (shadow, left4me.yaml, ssh keys) and
                  * /var/lib (the databases, other overlays, instances) are replaced by empty
                  * tmpfs; what a download needs is bound back read-only below. */
-                r = sd_bus_message_open_container(m, 'r', "sv");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", "TemporaryFileSystem");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', "a(ss)");
+                r = unit_prop_open(m, "TemporaryFileSystem", "a(ss)");
                 if (r >= 0)
                         r = sd_bus_message_open_container(m, 'a', "(ss)");
                 for (size_t i = 0; r >= 0 && tmpfs[i]; i++)
                         r = sd_bus_message_append(m, "(ss)", tmpfs[i], "");
-                for (int k = 0; r >= 0 && k < 3; k++)
+                if (r >= 0)
                         r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = unit_prop_close(m);
         }
         if (r >= 0)
                 r = append_binds(m, "BindReadOnlyPaths", ro, ELEMENTSOF(ro));

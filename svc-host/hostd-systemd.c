@@ -219,6 +219,43 @@ struct hostd_bus *hostd_bus_free(struct hostd_bus *b) {
         return NULL;
 }
 
+int unit_prop_open(sd_bus_message *m, const char *name, const char *sig) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', sig);
+        return r;
+}
+
+int unit_prop_close(sd_bus_message *m) {
+        int r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+int unit_prop_exec_start(sd_bus_message *m, char **argv) {
+        int r = unit_prop_open(m, "ExecStart", "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0); /* a failure is not ignored */
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
 int server_unit_name(const char *name, char *buf, size_t len) {
         int n = snprintf(buf, len, "left4me-server@%s.service", name);
         return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;

@@ -62,6 +62,14 @@ typedef int (*unit_props_cb)(sd_bus_message *m, void *userdata);
 int unit_start_transient(struct hostd_bus *b, const char *unit, unit_props_cb append, void *append_userdata,
                          unit_op_cb cb, void *userdata);
 
+/* Building blocks for unit_props_cb: a property whose value is a container opens the (sv)
+ * entry, its name and the variant (with signature sig); the caller appends the value and
+ * closes both with unit_prop_close(). */
+int unit_prop_open(sd_bus_message *m, const char *name, const char *sig);
+int unit_prop_close(sd_bus_message *m);
+/* ExecStart= running argv (argv[0] is the path), a failure not ignored. */
+int unit_prop_exec_start(sd_bus_message *m, char **argv);
+
 /* Calls changed() with the properties a PropertiesChanged signal of the unit carries
  * (systemd sends them to subscribed clients; fields not in the signal are left empty:
  * "" strings, 0 numbers), until *ret_slot is unreferenced. The watch dies silently with

@@ -248,29 +248,6 @@ static int umount_unit_name(const char *name, char *buf, size_t len) {
         return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int append_exec_start(sd_bus_message *m, char **argv) {
-        int r;
-
-        r = sd_bus_message_open_container(m, 'r', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sasb)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "sasb");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", argv[0]);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, argv);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", 0); /* a failure is not ignored */
-        for (int k = 0; r >= 0 && k < 4; k++)
-                r = sd_bus_message_close_container(m);
-        return r;
-}
-
 static int umount_props(sd_bus_message *m, void *userdata) {
         struct unit_call *u = userdata;
         const char *config = u->h->config_path[0] ? u->h->config_path : NULL;
@@ -300,7 +277,7 @@ static int umount_props(sd_bus_message *m, void *userdata) {
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "StandardInput", "s", "null");
         if (r >= 0)
-                r = append_exec_start(m, argv);
+                r = unit_prop_exec_start(m, argv);
         return r;
 }
 
