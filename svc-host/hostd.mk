@@ -17,7 +17,7 @@ E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/host-inst
 UNIT_TESTS += $(BUILD)/test-hostd-spec $(BUILD)/test-hostd-instance $(BUILD)/test-hostd-build
 $(BUILD)/test-hostd-spec: $(BUILD)/obj/tests/svc-host/test-hostd-spec.o $(BUILD)/obj/svc-host/hostd-spec.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
-$(BUILD)/test-hostd-instance: $(BUILD)/obj/tests/svc-host/test-hostd-instance.o $(BUILD)/obj/svc-host/hostd-spec.o \
+$(BUILD)/test-hostd-instance: $(BUILD)/obj/tests/svc-host/test-hostd-instance.o $(BUILD)/obj/tests/svc-host/tmproot.o $(BUILD)/obj/svc-host/hostd-spec.o \
 		$(BUILD)/obj/svc-host/hostd-instance.o $(BUILD)/obj/svc-host/hostd-install.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
 
@@ -26,7 +26,7 @@ BLACKBOX += tests/svc-host/blackbox.sh
 
 # Sandboxed builds (issue 5): the property list, result mapping, overlay dir preparation and
 # publishing; the isolation suite runs in the container tier.
-$(BUILD)/test-hostd-build: $(BUILD)/obj/tests/svc-host/test-hostd-build.o $(BUILD)/obj/svc-host/hostd-build.o \
+$(BUILD)/test-hostd-build: $(BUILD)/obj/tests/svc-host/test-hostd-build.o $(BUILD)/obj/tests/svc-host/tmproot.o $(BUILD)/obj/svc-host/hostd-build.o \
 		$(BUILD)/obj/svc-host/hostd-spec.o $(BUILD)/obj/svc-host/hostd-instance.o \
 		$(BUILD)/obj/svc-host/hostd-install.o $(BUILD)/obj/svc-host/hostd-systemd.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
