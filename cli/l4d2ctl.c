@@ -228,8 +228,7 @@ static bool valid_service(const char *s) {
         return false;
 }
 
-static int call_simple(const struct cli_ctx *ctx, const char *service, const char *method, bool json,
-                       bool quiet_fail) {
+static int call_simple(const struct cli_ctx *ctx, const char *service, const char *method, bool json) {
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         struct rpc_reply reply;
         unsigned long long t0 = now_usec();
@@ -257,7 +256,6 @@ static int call_simple(const struct cli_ctx *ctx, const char *service, const cha
                 printf(" %.1f ms\n", (double) (now_usec() - t0) / 1000.0);
         }
         rpc_reply_done(&reply);
-        (void) quiet_fail;
         return 0;
 }
 
@@ -286,14 +284,14 @@ static int run_on_services(int argc, char **argv, const struct cli_ctx *ctx, con
                                          argv[0], argv[i]);
         if (optind == argc) {
                 for (size_t i = 0; i < ELEMENTSOF(all_services); i++) {
-                        int r = call_simple(ctx, all_services[i], method, json, false);
+                        int r = call_simple(ctx, all_services[i], method, json);
                         if (r > worst)
                                 worst = r;
                 }
                 return worst;
         }
         for (int i = optind; i < argc; i++) {
-                int r = call_simple(ctx, argv[i], method, json, false);
+                int r = call_simple(ctx, argv[i], method, json);
                 if (r > worst)
                         worst = r;
         }

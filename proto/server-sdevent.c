@@ -124,9 +124,7 @@ static void on_want_write(struct rpc_conn *conn, void *transport) {
         /* Only arm EPOLLOUT; the loop writes on its next iteration. Writing here would send a
          * notification's header before its payload is packed (the core calls this from
          * rpc_call_notify), and the payload would then wait for the next event. */
-        (void) sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
-        if (c->closing || c->eof)
-                (void) sd_event_source_set_io_events(c->io, EPOLLOUT);
+        (void) sd_event_source_set_io_events(c->io, c->closing || c->eof ? EPOLLOUT : EPOLLIN | EPOLLOUT);
 }
 
 static const struct rpc_conn_ops sd_conn_ops = {
