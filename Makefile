@@ -35,6 +35,10 @@ BENCHES     :=   # programs/scripts run by `make bench`
 INSTALL_TARGETS :=
 LIBLEFT4ME_SRCS :=
 
+# The *.mk files below define rules of their own; without this the first of them (a
+# benchmark) would be what a plain `make` builds.
+.DEFAULT_GOAL := all
+
 # Defined before the includes: rule prerequisites there are expanded immediately.
 LIBLEFT4ME := $(BUILD)/libleft4me.a
 

@@ -83,10 +83,12 @@ int cli_connect(const struct cli_ctx *ctx, const char *service, struct rpc_clien
                 return EXIT_DENIED;
         }
         if (r == -ENOENT || r == -ECONNREFUSED) {
+                /* webd has two sockets; its RPC one is the -rpc unit, not left4me-web.socket
+                 * (that one is HTTP). */
                 fprintf(stderr,
                         "l4d2ctl: the %s service is unavailable: nothing listens on %s (is "
-                        "left4me-%s.socket running?)\n",
-                        service, path, service);
+                        "left4me-%s%s.socket running?)\n",
+                        service, path, service, streq(service, "web") ? "-rpc" : "");
                 return EXIT_UNAVAILABLE;
         }
         if (r == -ETIMEDOUT) {
@@ -457,10 +459,21 @@ int main(int argc, char **argv) {
                 return EXIT_FAILED;
         }
         r = config_load(&ctx.config, config_path, err, sizeof(err), config_warn, NULL);
+        if (r == -EACCES) {
+                /* The configuration is root:left4me 0640: the usual cause is a user who is not
+                 * in the group yet (or has not logged in again since being added). */
+                fprintf(stderr,
+                        "l4d2ctl: you may not read the configuration (%s).\n"
+                        "Run as root, or as a member of group 'left4me': as root, "
+                        "usermod -aG left4me %s, then log in again.\n",
+                        err, getenv("USER") ? getenv("USER") : "USER");
+                config_done(&ctx.config);
+                return EXIT_DENIED;
+        }
         if (r < 0) {
                 fprintf(stderr, "l4d2ctl: bad configuration: %s\n", err);
                 config_done(&ctx.config);
-                return r == -EACCES ? EXIT_DENIED : EXIT_INVALID;
+                return EXIT_INVALID;
         }
 
         argc -= optind;

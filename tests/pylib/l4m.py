@@ -13,6 +13,29 @@ import msgpack
 BUILD = os.environ.get("BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 
 
+def wait_listening(path, timeout=5, proc=None, what=None):
+    """Waits until a stream connect to the AF_UNIX socket at path succeeds.
+
+    The path existing is not enough: systemd-socket-activate (like any server) creates it at
+    bind() and listens a moment later, and a connect in between is refused. The probe
+    connection is closed at once; a socket-activated daemon sees a peer that went away."""
+    deadline = time.time() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass
+        finally:
+            s.close()
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited before listening on %s" % (what or "the daemon", path))
+        if time.time() > deadline:
+            raise RuntimeError("%s is not listening on %s after %s s" % (what or "the daemon", path, timeout))
+        time.sleep(0.01)
+
+
 class RpcError(Exception):
     def __init__(self, code, message):
         super().__init__(f"{code}: {message}")
@@ -108,11 +131,10 @@ class Daemon:
         cmd += [os.path.join(BUILD, binary), "--config", cfg] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **env))
-        deadline = time.time() + 5
-        while not os.path.exists(self.socket):
-            if time.time() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("daemon did not start: " + self.output())
-            time.sleep(0.01)
+        try:
+            wait_listening(self.socket, 5, self.proc, binary)
+        except RuntimeError as e:
+            raise RuntimeError("%s: %s" % (e, self.output()))
 
     def output(self):
         if self.proc.poll() is None or self.proc.stdout.closed:

@@ -39,7 +39,7 @@ class Env:
     def start_hostd(self):
         self.hostd = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "fake-hostd.py"), self.host_sock,
                                        "--calls", self.calls, "--behavior", self.behavior_file])
-        wait_for(lambda: os.path.exists(self.host_sock), 5, "fake hostd socket")
+        l4m.wait_listening(self.host_sock, 5, self.hostd, "fake hostd")
 
     def stop_hostd(self):
         if self.hostd:
@@ -73,7 +73,7 @@ class Env:
                                       os.path.join(BUILD, "left4me-jobd"), "--config", self.config,
                                       "--idle-exit", str(self.idle_exit)],
                                      stdout=self.jobd_log, stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(self.jobs_sock), 5, "jobd socket")
+        l4m.wait_listening(self.jobs_sock, 5, self.jobd, "jobd")
 
     def kill_jobd(self, sig=signal.SIGKILL):
         if self.jobd and self.jobd.poll() is None:

@@ -21,6 +21,9 @@ import time
 
 import msgpack
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import l4m  # noqa: E402
+
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 BOOT_ID = "0123456789abcdef0123456789abcdef"
 
@@ -147,11 +150,8 @@ class Logd:
              os.path.join(self.build, "left4me-logd"),
              "--config", self.config, "--journal-dir", self.jdir],
             stdout=self.log, stderr=self.log)
-        for _ in range(100):
-            if os.path.exists(self.sock):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("logd did not start")
+        l4m.wait_listening(self.sock, 5, self.proc, "logd")
+        return self
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:
