@@ -629,6 +629,39 @@ int instance_read_spec(const char *root, const char *name, char **ret, size_t *r
         return 0;
 }
 
+int instance_mount_error(const char *root, const char *name, uint64_t since_usec, char *buf, size_t len) {
+        _cleanup_close_ int rootfd = -1, runtime_fd = -1, nfd = -1;
+        _cleanup_free_ char *text = NULL;
+        struct stat st;
+        size_t n;
+        int r;
+
+        if (!instance_name_is_valid(name) || len == 0)
+                return -EINVAL;
+        rootfd = root_open(root);
+        if (rootfd < 0)
+                return rootfd;
+        runtime_fd = trusted_dir_open(rootfd, "runtime");
+        if (runtime_fd < 0)
+                return runtime_fd == -ENOENT ? 0 : runtime_fd;
+        nfd = dir_open_nofollow(runtime_fd, name);
+        if (nfd < 0)
+                return nfd == -ENOENT ? 0 : nfd;
+        if (fstatat(nfd, MOUNT_ERROR_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+                return 0; /* not one the mount helper (root) wrote */
+        if ((uint64_t) st.st_mtim.tv_sec * 1000000ULL + (uint64_t) st.st_mtim.tv_nsec / 1000 < since_usec)
+                return 0;
+        r = read_file_at(nfd, MOUNT_ERROR_FILE, 4096, &text, &n);
+        if (r < 0)
+                return r;
+        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+                n--;
+        snprintf(buf, len, "%.*s", (int) n, text);
+        return 1;
+}
+
 int instance_inspect(const char *root, const char *name, struct instance_files *ret) {
         _cleanup_close_ int rootfd = -1, dfd = -1, nfd = -1;
         struct instance_files f = {};

@@ -87,6 +87,13 @@ struct instance_files {
         bool mounted;
         unsigned port;
 };
+/* runtime/NAME/mount-error: the reason the last mount of NAME failed (written by
+ * "left4me-hostd mount", removed when a mount begins). */
+#define MOUNT_ERROR_FILE "mount-error"
+/* Copies that reason (one line, no newline) into buf if the file exists and was written at or
+ * after since_usec (CLOCK_REALTIME); returns 1 then, 0 if there is none, or a negative errno. */
+int instance_mount_error(const char *root, const char *name, uint64_t since_usec, char *buf, size_t len);
+
 int instance_inspect(const char *root, const char *name, struct instance_files *ret);
 /* The valid instance names below instances/ (sorted), NULL-terminated. */
 int instance_list(const char *root, char ***ret);

@@ -155,6 +155,24 @@ static int stage_cfgs(int instance_fd, int runtime_fd, const char *name) {
         return r < 0 ? r : 0;
 }
 
+/* Leaves the reason of a failed mount in runtime/NAME/mount-error: the failure happens in
+ * the unit's ExecStartPre=, so hostd, waiting for the start job, learns only "failed"; with
+ * this it can tell its caller why (and stop the unit instead of letting it retry). */
+static void record_mount_error(int runtime_fd, const char *name, const char *why, int r) {
+        char buf[600];
+        uid_t guid;
+        gid_t ggid;
+        int n;
+
+        (void) game_user_ids(&guid, &ggid);
+        if (why)
+                n = snprintf(buf, sizeof(buf), "%s\n", why);
+        else
+                n = snprintf(buf, sizeof(buf), "cannot mount the overlay of '%s': %s\n", name, strerror(-r));
+        if (n > 0 && write_file_at(runtime_fd, MOUNT_ERROR_FILE, buf, strnlen(buf, sizeof(buf)), 0640, 0, ggid) < 0)
+                log_warning("Cannot record the mount error in runtime/%s/%s", name, MOUNT_ERROR_FILE);
+}
+
 int hostd_mount(const char *root, const char *name) {
         _cleanup_close_ int rootfd = -1, instances_fd = -1, instance_fd = -1, runtime_fd = -1;
         _cleanup_close_ int upper_fd = -1, work_fd = -1, merged_fd = -1, cwd_fd = -1;
@@ -164,7 +182,7 @@ int hostd_mount(const char *root, const char *name) {
         int allow_fds[ELEMENTSOF(allowed_roots)] = {-1, -1, -1};
         struct rpc_error e = {};
         size_t n, len, optlen;
-        char target[32];
+        char target[32], why[512] = "";
         int r;
 
         if (!instance_name_is_valid(name))
@@ -200,6 +218,8 @@ int hostd_mount(const char *root, const char *name) {
         runtime_fd = runtime_ensure(rootfd, name, &e);
         if (runtime_fd < 0)
                 return log_error_errno(runtime_fd, "%s", e.message);
+        /* A reason left by an earlier attempt is not this attempt's. */
+        (void) unlinkat(runtime_fd, MOUNT_ERROR_FILE, 0);
         r = is_mount_root_at(runtime_fd, "merged");
         if (r < 0)
                 return log_error_errno(r, "Cannot check runtime/%s/merged: %m", name);
@@ -286,10 +306,13 @@ int hostd_mount(const char *root, const char *name) {
         if (r < 0) {
                 struct statfs sfs;
 
-                if (fstatfs(runtime_fd, &sfs) >= 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC)
-                        log_error("runtime/%s is itself on an overlayfs, which cannot hold an upper dir; "
-                                  "put %s/runtime on a real filesystem or a tmpfs",
-                                  name, root);
+                if (fstatfs(runtime_fd, &sfs) >= 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC) {
+                        snprintf(why, sizeof(why),
+                                 "runtime/%s is on an overlayfs, which cannot hold an overlay's upper dir; "
+                                 "put %s/runtime on another file system (ext4, xfs, btrfs or a tmpfs)",
+                                 name, root);
+                        log_error("%s", why);
+                }
                 log_error_errno(r, "Cannot mount the overlay of '%s' (%zu lower dirs): %m", name, n);
                 goto finish;
         }
@@ -305,6 +328,8 @@ finish:
                 safe_close(lfds[i]);
         for (size_t i = 0; i < ELEMENTSOF(allowed_roots); i++)
                 safe_close(allow_fds[i]);
+        if (r < 0 && runtime_fd >= 0)
+                record_mount_error(runtime_fd, name, why[0] ? why : NULL, r);
         return r;
 }
 

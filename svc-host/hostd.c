@@ -195,6 +195,7 @@ struct unit_call {
         char name[INSTANCE_NAME_MAX + 1];
         char unit[128];
         char note[512]; /* why a stale mount was not unmounted (added to a conflict) */
+        unsigned long long started_usec; /* CLOCK_REALTIME, when the call began */
 };
 
 static bool bus_unreachable(int r) {
@@ -334,6 +335,35 @@ removal:
         unit_call_free(u);
 }
 
+static void on_failed_start_stopped(int r, const char *result, const char *message, void *userdata) {
+        struct unit_call *u = userdata;
+
+        if (r < 0 || !streq(result, "done"))
+                log_warning("start '%s': stopping %s after its failed mount: %s", u->name, u->unit,
+                            r < 0 ? (message ?: strerror(-r)) : result);
+        (void) rpc_call_fail(u->call, RPC_INTERNAL,
+                             "start %s: %s; the unit is stopped and disabled, so it does not retry: fix "
+                             "the cause, then start it again",
+                             u->unit, u->note);
+        unit_call_free(u);
+}
+
+/* A start whose ExecStartPre= mount failed would retry (Restart=on-failure) with the same
+ * result until someone looks in the journal: when the mount left its reason, stop and disable
+ * the unit, and answer with that reason. Returns true when it took over the call. */
+static bool start_failed_in_mount(struct unit_call *u) {
+        const unsigned long long slack = 1000000; /* file times are coarser than the clock */
+        int r;
+
+        r = instance_mount_error(u->h->cfg->root, u->name,
+                                 u->started_usec > slack ? u->started_usec - slack : 0, u->note,
+                                 sizeof(u->note));
+        if (r <= 0)
+                return false;
+        log_error("start '%s': the mount failed: %s; stopping %s", u->name, u->note, u->unit);
+        return unit_stop(u->h->bus, u->unit, true, on_failed_start_stopped, u) >= 0;
+}
+
 static void on_unit_done(int r, const char *result, const char *message, void *userdata) {
         struct unit_call *u = userdata;
         msgpack_packer *pk;
@@ -358,6 +388,8 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
                 return;
         }
 
+        if (u->kind == CALL_START && r >= 0 && !streq(result, "done") && start_failed_in_mount(u))
+                return;
         if (r < 0) {
                 log_error("%s '%s': %s", call_names[u->kind], u->name, message ?: strerror(-r));
                 (void) rpc_call_fail(u->call,
@@ -406,6 +438,20 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
                         r = rpc_call_fail(call, RPC_NOT_FOUND, "instance '%s' is not initialized", a.name);
                         goto finish;
                 }
+                /* The unit's sandbox names runtime/NAME before its ExecStartPre= could create it:
+                 * recreate it when it is gone (runtime/ moved to another file system, say). */
+                if (!f.runtime) {
+                        _cleanup_close_ int rootfd = root_open(h->cfg->root), rfd = -1;
+                        struct rpc_error e = {};
+
+                        rfd = rootfd < 0 ? rootfd : runtime_ensure(rootfd, a.name, &e);
+                        if (rfd < 0) {
+                                r = rootfd < 0 ? rpc_call_fail(call, RPC_INTERNAL, "cannot open %s: %s",
+                                                               h->cfg->root, strerror(-rootfd))
+                                               : rpc_call_fail_error(call, &e);
+                                goto finish;
+                        }
+                }
         }
 
         r = busy_claim(h, call, a.name, call_names[kind]);
@@ -420,6 +466,7 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
         u->h = h;
         u->call = call;
         u->kind = kind;
+        u->started_usec = realtime_usec();
         snprintf(u->name, sizeof(u->name), "%s", a.name);
         (void) server_unit_name(a.name, u->unit, sizeof(u->unit));
 

@@ -238,6 +238,29 @@ Test(instance, inspect_and_list) {
         strv_free(names);
 }
 
+/* The reason a failed mount leaves for hostd: only a regular file of root's, only when written
+ * since the start began, one line. */
+Test(instance, mount_error) {
+        struct rpc_error e;
+        char buf[128];
+        unsigned long long now = realtime_usec();
+
+        cr_assert_eq(init("m", "port: 27022\n", &e), 0, "%s", e.message);
+        cr_assert_eq(instance_mount_error(root, "m", 0, buf, sizeof(buf)), 0, "no file: no reason");
+        cr_assert_eq(instance_mount_error(root, "absent", 0, buf, sizeof(buf)), 0);
+        sh("printf 'runtime/m is on an overlayfs\\n' >runtime/m/" MOUNT_ERROR_FILE);
+        cr_assert_eq(instance_mount_error(root, "m", now - 5000000, buf, sizeof(buf)), 1);
+        cr_assert_str_eq(buf, "runtime/m is on an overlayfs");
+        cr_assert_eq(instance_mount_error(root, "m", now + 60000000, buf, sizeof(buf)), 0,
+                     "a reason older than the start is not its reason");
+        sh("rm runtime/m/" MOUNT_ERROR_FILE " && ln -s /etc/passwd runtime/m/" MOUNT_ERROR_FILE);
+        cr_assert_eq(instance_mount_error(root, "m", 0, buf, sizeof(buf)), 0, "a symlink is not followed");
+        sh("rm runtime/m/" MOUNT_ERROR_FILE " && echo theirs >runtime/m/" MOUNT_ERROR_FILE
+           " && chown 65534 runtime/m/" MOUNT_ERROR_FILE);
+        cr_assert_eq(instance_mount_error(root, "m", 0, buf, sizeof(buf)), 0, "not written by root");
+        cr_assert_eq(instance_mount_error(root, "../m", 0, buf, sizeof(buf)), -EINVAL);
+}
+
 Test(instance, bad_names) {
         struct instance_spec s = {};
         struct rpc_error e;
