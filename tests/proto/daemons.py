@@ -113,5 +113,44 @@ class Webd(Base, unittest.TestCase):
     binary, service, tcp = "left4me-webd", "web", True
 
 
+class CliErrors(unittest.TestCase):
+    """What l4d2ctl tells a user who cannot get through: the unit to check, the group to join."""
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="l4m-cli-")
+        self.cfg = os.path.join(self.dir, "left4me.yaml")
+        with open(self.cfg, "w") as f:
+            f.write("paths: {root: %s, run: %s}\n" % (self.dir, self.dir))
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.dir)
+
+    def l4d2ctl(self, *args, user=None):
+        cmd = [os.path.join(BUILD, "l4d2ctl"), "--config", self.cfg] + list(args)
+        if user is not None:
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups", "--"] + cmd
+        return subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, USER="someone"))
+
+    def test_unavailable_names_the_socket_unit(self):
+        for service, unit in (("host", "left4me-host.socket"), ("jobs", "left4me-jobs.socket"),
+                              ("logs", "left4me-logs.socket"), ("web", "left4me-web-rpc.socket")):
+            r = self.l4d2ctl("ping", service)
+            self.assertEqual(r.returncode, 7, r.stderr)
+            self.assertIn("(is %s running?)" % unit, r.stderr)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to drop to another user")
+    def test_unreadable_config_names_the_group(self):
+        os.chmod(self.cfg, 0o600)
+        os.chmod(self.dir, 0o755)
+        r = self.l4d2ctl("ping", user=65534)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("you may not read the configuration", r.stderr)
+        self.assertIn("member of group 'left4me'", r.stderr)
+        self.assertIn("usermod -aG left4me someone", r.stderr)
+        self.assertNotIn("bad configuration", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
