@@ -25,8 +25,10 @@
 enum op_kind { OP_START, OP_STOP, OP_STATUS, OP_TRANSIENT };
 
 enum op_step {
+        /* No Reload after it: enablement is for the next boot, which reads the disk anyway, and
+         * a Reload resets the start-rate counter of every unit, so a crash-looping server would
+         * never hit its StartLimitBurst= while others are started or stopped. */
         STEP_FILES,  /* EnableUnitFiles / DisableUnitFiles */
-        STEP_RELOAD, /* Reload */
         STEP_RESET,  /* ResetFailedUnit */
         STEP_JOB,    /* StartUnit / StopUnit */
         STEP_WAIT,   /* JobRemoved */
@@ -365,9 +367,6 @@ static int op_next(struct unit_op *op) {
                 if (r < 0)
                         return r;
                 return sd_bus_call_async(bus, NULL, m, on_reply, op, 0);
-        case STEP_RELOAD:
-                return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "Reload", on_reply, op,
-                                                "");
         case STEP_RESET:
                 return sd_bus_call_method_async(bus, NULL, SD_DEST, SD_PATH, SD_MGR, "ResetFailedUnit",
                                                 on_reply, op, "s", op->unit);

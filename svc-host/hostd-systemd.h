@@ -23,9 +23,9 @@ struct hostd_bus *hostd_bus_free(struct hostd_bus *b);
  * result is its result. */
 typedef void (*unit_op_cb)(int r, const char *result, const char *message, void *userdata);
 
-/* [EnableUnitFiles + Reload,] ResetFailedUnit, StartUnit(replace), wait for the job. */
+/* [EnableUnitFiles,] ResetFailedUnit, StartUnit(replace), wait for the job. */
 int unit_start(struct hostd_bus *b, const char *unit, bool enable, unit_op_cb cb, void *userdata);
-/* [DisableUnitFiles + Reload,] StopUnit(replace), wait for the job. A unit systemd does not
+/* [DisableUnitFiles,] StopUnit(replace), wait for the job. A unit systemd does not
  * know counts as stopped. */
 int unit_stop(struct hostd_bus *b, const char *unit, bool disable, unit_op_cb cb, void *userdata);
 

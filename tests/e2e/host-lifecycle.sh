@@ -144,6 +144,9 @@ assert_rc 0 "initialize s2" ct l4d2ctl initialize s2 -f /tmp/s2.yaml
 assert_rc 0 "start s2" ct l4d2ctl start s2
 ct systemctl stop left4me-server@s2.service || fail "stop s2 behind hostd's back"
 ct mountpoint -q $L/runtime/s2/merged && fail "merged of s2 still mounted"
+# A boot reads the unit files from disk; the running manager learns the enablement (hostd
+# does not reload: docs/host.md) only from a reload.
+ct systemctl daemon-reload || fail "daemon-reload"
 ct systemctl start multi-user.target || fail "start multi-user.target"
 wait_for 15 unit_is active left4me-server@s2.service || fail "s2 did not come back"
 ct mountpoint -q $L/runtime/s2/merged || fail "s2 came back without its mount"
