@@ -70,6 +70,7 @@ test: deps
 	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-blackbox
+	$(MAKE) test-browser
 	$(MAKE) test-fuzz-smoke
 	$(MAKE) test-e2e
 

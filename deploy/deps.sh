@@ -6,7 +6,12 @@ set -eu
 PKGS="build-essential pkg-config clang clang-format libfuzzer-14-dev
 libsystemd-dev libmsgpack-dev libyaml-dev libsqlite3-dev libh2o-evloop-dev libcriterion-dev
 libcurl4-openssl-dev systemd systemd-container systemd-journal-remote python3-msgpack qstat curl sqlite3
-iproute2 util-linux valgrind bash coreutils tar gzip unzip wrk hyperfine"
+iproute2 util-linux valgrind bash coreutils tar gzip unzip wrk hyperfine
+chromium-headless-shell fonts-dejavu-core"
+# node and npm: Debian's packages unless a node (with its own npm) is already there.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        PKGS="$PKGS nodejs npm"
+fi
 
 missing=""
 for p in $PKGS; do
@@ -15,8 +20,22 @@ for p in $PKGS; do
         fi
 done
 
+# The npm packages (package-lock.json): htmx for the web UI, playwright-core and axe-core
+# for the browser tier. Installed again only when the lock file is newer than the install.
+npm_deps() {
+        here=$(cd "$(dirname "$0")/.." && pwd)
+        if [ -f "$here/node_modules/.package-lock.json" ] &&
+                [ ! "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+                echo "deps: npm packages are installed"
+                return 0
+        fi
+        echo "deps: npm ci (package-lock.json)"
+        (cd "$here" && npm ci --no-audit --no-fund)
+}
+
 if [ -z "$missing" ]; then
         echo "deps: all build and test packages are installed"
+        npm_deps
         exit 0
 fi
 
@@ -32,3 +51,4 @@ if ! apt-get install -y --no-install-recommends $missing; then
         apt-get update
         apt-get install -y --no-install-recommends $missing
 fi
+npm_deps

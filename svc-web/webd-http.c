@@ -98,7 +98,9 @@ static int route_health(struct webd *w, h2o_req_t *req) {
 static int route_index(struct webd *w, h2o_req_t *req) {
         static const char page[] =
                 "<!doctype html>\n"
-                "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>left4me</title></head>\n"
+                "<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                "<link rel=\"stylesheet\" href=\"/static/left4me.css\"><title>left4me</title></head>\n"
                 "<body><h1>left4me</h1><p>" WEBD_NAME " " LEFT4ME_VERSION
                 " is running. See <a href=\"/health\">/health</a>.</p></body></html>\n";
 
