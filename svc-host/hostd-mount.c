@@ -169,7 +169,8 @@ static void record_mount_error(int runtime_fd, const char *name, const char *why
                 n = snprintf(buf, sizeof(buf), "%s\n", why);
         else
                 n = snprintf(buf, sizeof(buf), "cannot mount the overlay of '%s': %s\n", name, strerror(-r));
-        if (n > 0 && write_file_at(runtime_fd, MOUNT_ERROR_FILE, buf, strnlen(buf, sizeof(buf)), 0640, 0, ggid) < 0)
+        if (n > 0 &&
+            write_file_at(runtime_fd, MOUNT_ERROR_FILE, buf, strnlen(buf, sizeof(buf)), 0640, 0, ggid) < 0)
                 log_warning("Cannot record the mount error in runtime/%s/%s", name, MOUNT_ERROR_FILE);
 }
 
@@ -309,7 +310,7 @@ int hostd_mount(const char *root, const char *name) {
                 if (fstatfs(runtime_fd, &sfs) >= 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC) {
                         snprintf(why, sizeof(why),
                                  "runtime/%s is on an overlayfs, which cannot hold an overlay's upper dir; "
-                                 "put %s/runtime on another file system (ext4, xfs, btrfs or a tmpfs)",
+                                 "put %s/runtime on ext4, xfs, btrfs or a tmpfs instead",
                                  name, root);
                         log_error("%s", why);
                 }

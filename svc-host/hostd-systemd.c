@@ -28,10 +28,10 @@ enum op_step {
         /* No Reload after it: enablement is for the next boot, which reads the disk anyway, and
          * a Reload resets the start-rate counter of every unit, so a crash-looping server would
          * never hit its StartLimitBurst= while others are started or stopped. */
-        STEP_FILES,  /* EnableUnitFiles / DisableUnitFiles */
-        STEP_RESET,  /* ResetFailedUnit */
-        STEP_JOB,    /* StartUnit / StopUnit */
-        STEP_WAIT,   /* JobRemoved */
+        STEP_FILES, /* EnableUnitFiles / DisableUnitFiles */
+        STEP_RESET, /* ResetFailedUnit */
+        STEP_JOB,   /* StartUnit / StopUnit */
+        STEP_WAIT,  /* JobRemoved */
         STEP_UNIT_PROPS,
         STEP_SERVICE_PROPS,
 };

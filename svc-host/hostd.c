@@ -194,7 +194,7 @@ struct unit_call {
         enum unit_call_kind kind;
         char name[INSTANCE_NAME_MAX + 1];
         char unit[128];
-        char note[512]; /* why a stale mount was not unmounted (added to a conflict) */
+        char note[512];                  /* why a stale mount was not unmounted (added to a conflict) */
         unsigned long long started_usec; /* CLOCK_REALTIME, when the call began */
 };
 
