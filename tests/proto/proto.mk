@@ -19,17 +19,32 @@ $(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h common/*.h)
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRCS) $(call pc_libs,msgpack)
 
-.PHONY: fuzz test-fuzz-smoke
+# The client side: what servers send back (tests/proto/fuzz-client.c) into the client core.
+FUZZ_CLIENT_SRCS := proto/scan.c proto/rpc.c proto/client-core.c common/util.c tests/proto/fuzz-client.c
+$(BUILD)-fuzz/fuzz-client: $(FUZZ_CLIENT_SRCS) $(wildcard proto/*.h common/*.h)
+	@mkdir -p $(@D)
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_CLIENT_SRCS) $(call pc_libs,msgpack)
+
+.PHONY: fuzz fuzz-client test-fuzz-smoke
 # On demand: `make fuzz FUZZ_TIME=600`. New inputs go to build-fuzz/corpus, not the tree.
 fuzz: $(BUILD)-fuzz/fuzz-rpc
 	@mkdir -p $(BUILD)-fuzz/corpus
 	$(BUILD)-fuzz/fuzz-rpc -max_total_time=$(FUZZ_TIME) -max_len=8192 $(BUILD)-fuzz/corpus tests/proto/corpus
 
-# A short run inside `make test`: finds regressions in the framing code quickly.
-test-fuzz-smoke: $(BUILD)-fuzz/fuzz-rpc
-	@mkdir -p $(BUILD)-fuzz/corpus
-	@if $(BUILD)-fuzz/fuzz-rpc -max_total_time=20 -max_len=8192 -print_final_stats=1 $(BUILD)-fuzz/corpus \
-		tests/proto/corpus >$(BUILD)-fuzz/smoke.log 2>&1; then \
-		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(BUILD)-fuzz/smoke.log; \
-		echo "fuzz smoke: PASS"; \
-	else tail -n 40 $(BUILD)-fuzz/smoke.log; echo "fuzz smoke: FAIL"; exit 1; fi
+fuzz-client: $(BUILD)-fuzz/fuzz-client
+	@mkdir -p $(BUILD)-fuzz/corpus-client
+	$(BUILD)-fuzz/fuzz-client -max_total_time=$(FUZZ_TIME) -max_len=8192 $(BUILD)-fuzz/corpus-client \
+		tests/proto/corpus-client
+
+# A short run of each target inside `make test`: finds regressions in the framing code quickly.
+FUZZ_SMOKE = @mkdir -p $(BUILD)-fuzz/$(2); \
+	if $(BUILD)-fuzz/$(1) -max_total_time=15 -max_len=8192 -print_final_stats=1 $(BUILD)-fuzz/$(2) \
+		tests/proto/$(2) >$(BUILD)-fuzz/smoke-$(1).log 2>&1; then \
+		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(BUILD)-fuzz/smoke-$(1).log; \
+		echo "fuzz smoke $(1): PASS"; \
+	else tail -n 40 $(BUILD)-fuzz/smoke-$(1).log; echo "fuzz smoke $(1): FAIL"; exit 1; fi
+
+test-fuzz-smoke: $(BUILD)-fuzz/fuzz-rpc $(BUILD)-fuzz/fuzz-client
+	$(call FUZZ_SMOKE,fuzz-rpc,corpus)
+	$(call FUZZ_SMOKE,fuzz-client,corpus-client)
