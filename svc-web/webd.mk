@@ -21,11 +21,10 @@ UNIT_TESTS += $(BUILD)/test-webd
 BLACKBOX += tests/svc-web/blackbox.sh
 
 TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c \
-                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c
-# test-client drives webd-client.c against the protocol test daemon.
-$(BUILD)/obj/tests/svc-web/test-client.o: ALL_CFLAGS += -DLEFT4ME_TESTD='"$(abspath $(BUILD))/left4me-testd"'
+                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/proto/testd-run.c
+# test-client drives webd-client.c against the protocol test daemon (tests/proto/testd-run.c).
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
-	$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(BUILD)/left4me-testd,$^) $(WEBD_LIBS) $(call pc_libs,criterion)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
 
 # ---- install ----------------------------------------------------------------------------
 .PHONY: install-web

@@ -7,8 +7,11 @@ BLACKBOX += tests/proto/blackbox.sh tests/proto/daemons.sh
 $(BUILD)/left4me-testd: $(BUILD)/obj/tests/proto/testd.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
 
-TEST_PROTO_SRCS := tests/proto/test-client-core.c tests/proto/test-scan.c tests/proto/test-rpc.c tests/proto/test-args.c tests/proto/test-config.c
-$(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
+TEST_PROTO_SRCS := tests/proto/test-client-core.c tests/proto/test-client-sdevent.c tests/proto/testd-run.c \
+                   tests/proto/test-scan.c tests/proto/test-rpc.c tests/proto/test-args.c tests/proto/test-config.c
+# The adapter tests (here and in tests/svc-web/) run the test daemon; testd-run.c starts it.
+$(BUILD)/obj/tests/proto/testd-run.o: ALL_CFLAGS += -DLEFT4ME_TESTD='"$(abspath $(BUILD))/left4me-testd"'
+$(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
 
 # libFuzzer: the scanner + decoder + server core (tests/proto/fuzz-rpc.c), built with clang.

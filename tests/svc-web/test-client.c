@@ -3,75 +3,27 @@
  * replies, streams (several interleaved on one connection), rpc.cancel, the daemon dying
  * mid-stream, and freeing the client from inside its own callback. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "common/util.h"
 #include "svc-web/webd-client.h"
+#include "tests/proto/testd-run.h"
 
-#ifndef LEFT4ME_TESTD
-#define LEFT4ME_TESTD "build/left4me-testd"
-#endif
-
-static char dir[64], sock_path[128], cfg_path[128];
-static pid_t daemon_pid = -1;
+static const char *sock_path;
 static h2o_loop_t *loop;
 
-static bool can_connect(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool ok;
-
-        memcpy(sa.sun_path, path, MIN(strlen(path), sizeof(sa.sun_path) - 1));
-        ok = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-        safe_close(fd);
-        return ok;
-}
-
 static void setup(void) {
-        FILE *f;
-
-        snprintf(dir, sizeof(dir), "/tmp/test-webd-client-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-        snprintf(sock_path, sizeof(sock_path), "%s/test.sock", dir);
-        snprintf(cfg_path, sizeof(cfg_path), "%s/left4me.yaml", dir);
-        f = fopen(cfg_path, "we");
-        cr_assert_not_null(f);
-        fclose(f);
-        daemon_pid = fork();
-        cr_assert_geq(daemon_pid, 0);
-        if (daemon_pid == 0) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (null >= 0)
-                        (void) dup2(null, STDERR_FILENO);
-                execl(LEFT4ME_TESTD, "left4me-testd", "--config", cfg_path, "--listen", sock_path,
-                      "--idle-exit", "0", (char *) NULL);
-                _exit(127);
-        }
-        for (int i = 0; i < 500 && !can_connect(sock_path); i++)
-                usleep(10000);
-        cr_assert(can_connect(sock_path), "%s did not start listening on %s", LEFT4ME_TESTD, sock_path);
+        sock_path = testd_start();
+        cr_assert_not_null(sock_path, "%s did not start listening", LEFT4ME_TESTD);
         loop = h2o_evloop_create();
 }
 
 static void kill_daemon(void) {
-        if (daemon_pid > 0) {
-                (void) kill(daemon_pid, SIGKILL);
-                (void) waitpid(daemon_pid, NULL, 0);
-                daemon_pid = -1;
-        }
+        testd_kill();
 }
 
 static void teardown(void) {
-        kill_daemon();
-        (void) unlink(sock_path);
-        (void) unlink(cfg_path);
-        (void) rmdir(dir);
+        testd_cleanup();
 }
 
 TestSuite(webd_client, .init = setup, .fini = teardown, .timeout = 30);
