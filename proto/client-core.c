@@ -434,6 +434,10 @@ int rpc_core_feed(struct rpc_core *c, const void *data, size_t n) {
 
         if (c->broken)
                 return c->broken;
+        /* From inside a callback the message being dispatched points into the input buffer,
+         * which appending could move. */
+        if (c->depth > 0)
+                return -EDEADLK;
         enter(c);
         while (n > 0 && !c->broken && !c->freed) {
                 size_t k = MIN(n, FEED_SLICE);

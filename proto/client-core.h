@@ -99,7 +99,8 @@ int rpc_core_send_raw(struct rpc_core *c, const void *data, size_t n);
 
 /* Feeds received bytes; complete messages are dispatched (callbacks run) before it returns.
  * Returns 0, or < 0 once the connection is broken (a framing error or an rpc.error from the
- * server): every pending call has been answered with a transport error; close the socket. */
+ * server): every pending call has been answered with a transport error; close the socket.
+ * -EDEADLK from inside one of the core's callbacks (feed from the transport's own callback). */
 int rpc_core_feed(struct rpc_core *c, const void *data, size_t n);
 /* The peer closed the connection: pending calls get a transport error (-ECONNRESET). */
 void rpc_core_eof(struct rpc_core *c);

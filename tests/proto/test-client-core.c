@@ -21,6 +21,7 @@ struct rec {
         struct seen_notify notifies[MAX_SEEN];
         struct rpc_core **free_on_reply; /* frees the core from inside the callback */
         bool cancel_on_notify;
+        int feed_result; /* of a feed from inside on_notify */
 };
 
 static void on_notify(struct rpc_core *c, uint32_t msgid, const msgpack_object *payload, void *userdata) {
@@ -32,6 +33,7 @@ static void on_notify(struct rpc_core *c, uint32_t msgid, const msgpack_object *
         r->n_notifies++;
         if (r->cancel_on_notify)
                 cr_assert_eq(rpc_core_cancel(c, msgid), 0);
+        r->feed_result = rpc_core_feed(c, "\xc0", 1);
         if (r->free_on_reply)
                 *r->free_on_reply = rpc_core_free(*r->free_on_reply);
 }
@@ -147,6 +149,7 @@ Test(client_core, reply_fed_byte_by_byte) {
         }
         cr_assert_eq(r.n_notifies, 1u);
         cr_assert_eq(r.notifies[0].seq, 5);
+        cr_assert_eq(r.feed_result, -EDEADLK, "a callback fed the core it was called from");
         cr_assert_eq(r.n_replies, 1u);
         cr_assert_eq(r.reply_msgid, id);
         cr_assert_not(r.last.failed);
