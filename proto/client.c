@@ -4,23 +4,30 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "proto/client-core.h"
 #include "proto/client.h"
 
 #define READ_CHUNK (64u * 1024u)
 
+/* The blocking adapter of proto/client-core.h: the socket is non-blocking, and each call
+ * polls it until the core has delivered that call's reply. */
 struct rpc_client {
         int fd;
-        uint32_t next_msgid;
         struct mp_limits limits;
-        struct rpc_buf in;
-        size_t in_off;
+        struct rpc_core *core;
 };
+
+static int client_core_new(struct rpc_client *c) {
+        struct rpc_core_config cfg = {.limits = c->limits};
+        return rpc_core_new(&cfg, NULL, NULL, &c->core);
+}
 
 int rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **ret) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct rpc_client *c;
         _cleanup_close_ int fd = -1;
         size_t n = strlen(path);
+        int r;
 
         if (n == 0 || n >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
@@ -47,13 +54,16 @@ int rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **ret
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->fd = TAKE_FD(fd);
-        c->next_msgid = 1;
         mp_limits_normalize(&c->limits);
         /* Replies (a page of jobs, a log backfill) may be bigger than requests. */
         c->limits.max_bytes = 64u * 1024u * 1024u;
         c->limits.max_elems = 4u * 1024u * 1024u;
-        rpc_buf_init(&c->in, 0);
+        r = client_core_new(c);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        c->fd = TAKE_FD(fd);
         *ret = c;
         return 0;
 }
@@ -62,7 +72,7 @@ struct rpc_client *rpc_client_free(struct rpc_client *c) {
         if (!c)
                 return NULL;
         safe_close(c->fd);
-        rpc_buf_done(&c->in);
+        rpc_core_free(c->core);
         free(c);
         return NULL;
 }
@@ -76,8 +86,15 @@ int rpc_client_fd(const struct rpc_client *c) {
 }
 
 void rpc_client_set_limits(struct rpc_client *c, const struct mp_limits *l) {
+        struct rpc_core *old = c->core;
+
+        /* Between calls the core holds nothing worth keeping: start a fresh one. */
         c->limits = *l;
         mp_limits_normalize(&c->limits);
+        if (client_core_new(c) < 0)
+                c->core = old; /* keeps working with the old limits */
+        else
+                rpc_core_free(old);
 }
 
 static int wait_fd(int fd, short events, int timeout_ms) {
@@ -94,15 +111,15 @@ static int wait_fd(int fd, short events, int timeout_ms) {
         }
 }
 
-int rpc_client_send_raw(struct rpc_client *c, const void *data, size_t n) {
+static int send_all(int fd, const void *data, size_t n) {
         const char *p = data;
         while (n > 0) {
-                ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                int r = wait_fd(c->fd, POLLOUT, 30000);
+                                int r = wait_fd(fd, POLLOUT, 30000);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -115,148 +132,128 @@ int rpc_client_send_raw(struct rpc_client *c, const void *data, size_t n) {
         return 0;
 }
 
-/* Reads the next complete message into *u. msgpack-c's objects point into the bytes they were
- * unpacked from, so the message is copied to *raw, which the caller owns. */
-static int read_message(struct rpc_client *c, int timeout_ms, msgpack_unpacked *u, char **raw) {
-        struct mp_scanner s;
+/* Writes everything the core has queued. */
+static int flush_core(struct rpc_client *c) {
+        size_t n;
+        const void *p = rpc_core_output(c->core, &n);
+        int r;
 
-        mp_scanner_init(&s, &c->limits);
-        for (;;) {
-                if (c->in.len > c->in_off) {
-                        long r =
-                                mp_scan(&s, (const uint8_t *) c->in.data + c->in_off, c->in.len - c->in_off);
-                        if (r < 0)
-                                return (int) r;
-                        if (r > 0) {
-                                size_t off = 0;
-                                msgpack_unpack_return ur;
-                                char *copy = malloc((size_t) r);
-                                if (!copy)
-                                        return -ENOMEM;
-                                memcpy(copy, c->in.data + c->in_off, (size_t) r);
-                                free(*raw);
-                                *raw = copy;
-                                ur = msgpack_unpack_next(u, copy, (size_t) r, &off);
-                                c->in_off += (size_t) r;
-                                if (c->in_off == c->in.len) {
-                                        c->in.len = 0;
-                                        c->in_off = 0;
-                                }
-                                return ur == MSGPACK_UNPACK_SUCCESS ? 0 : -ENOMEM;
-                        }
-                }
-                if (c->in_off > 0) {
-                        rpc_buf_consume(&c->in, c->in_off);
-                        c->in_off = 0;
-                        mp_scanner_reset(&s);
-                }
-                {
-                        char buf[READ_CHUNK];
-                        ssize_t k;
-                        int r = wait_fd(c->fd, POLLIN, timeout_ms);
-                        if (r < 0)
-                                return r;
-                        k = recv(c->fd, buf, sizeof(buf), 0);
-                        if (k < 0) {
-                                if (errno == EINTR || errno == EAGAIN)
-                                        continue;
-                                return -errno;
-                        }
-                        if (k == 0)
-                                return -ECONNRESET;
-                        if (rpc_buf_append(&c->in, buf, (size_t) k) < 0)
-                                return -ENOMEM;
-                }
+        if (n == 0)
+                return 0;
+        r = send_all(c->fd, p, n);
+        if (r < 0)
+                return r;
+        rpc_core_consumed(c->core, n);
+        return 0;
+}
+
+int rpc_client_send_raw(struct rpc_client *c, const void *data, size_t n) {
+        int r = flush_core(c);
+        return r < 0 ? r : send_all(c->fd, data, n);
+}
+
+/* One call's state while rpc_client_call() waits for it. */
+struct pending {
+        struct rpc_reply *ret;
+        rpc_notify_cb on_notify;
+        void *userdata;
+        bool done, cancelled;
+        int r; /* < 0: transport failure, described in e */
+        struct rpc_error e;
+};
+
+static void on_core_notify(struct rpc_core *core, uint32_t msgid, const msgpack_object *payload,
+                           void *userdata) {
+        struct pending *p = userdata;
+
+        if (!p->on_notify || p->cancelled)
+                return;
+        if (p->on_notify(payload, p->userdata) < 0) {
+                /* Keep reading: the server answers the cancel with the final response. */
+                p->cancelled = true;
+                (void) rpc_core_cancel(core, msgid);
         }
 }
 
-static int send_cancel(struct rpc_client *c, uint32_t msgid) {
-        struct rpc_buf b;
-        int r;
-        rpc_buf_init(&b, 0);
-        (void) msgpack_pack_array(&b.pk, 3);
-        (void) msgpack_pack_uint8(&b.pk, RPC_NOTIFY);
-        rpc_pack_str(&b.pk, "rpc.cancel");
-        (void) msgpack_pack_array(&b.pk, 1);
-        (void) msgpack_pack_uint32(&b.pk, msgid);
-        r = rpc_buf_ok(&b) ? rpc_client_send_raw(c, b.data, b.len) : -ENOMEM;
-        rpc_buf_done(&b);
-        return r;
+static void on_core_reply(struct rpc_core *core, uint32_t msgid, const struct rpc_core_reply *rep,
+                          void *userdata) {
+        struct pending *p = userdata;
+        struct rpc_reply *ret = p->ret;
+        size_t off = 0;
+
+        p->done = true;
+        if (rep->transport_error < 0) {
+                p->r = rep->transport_error;
+                p->e = rep->error;
+                return;
+        }
+        /* The core's objects live only during this callback; the caller keeps the result until
+         * rpc_reply_done(), so unpack a copy of the message's bytes. */
+        ret->raw = malloc(rep->raw_len);
+        if (!ret->raw ||
+            (memcpy(ret->raw, rep->raw, rep->raw_len),
+             msgpack_unpack_next(&ret->unp, ret->raw, rep->raw_len, &off) != MSGPACK_UNPACK_SUCCESS)) {
+                p->r = rpc_error_set(&p->e, RPC_INTERNAL, "out of memory");
+                return;
+        }
+        ret->result = &ret->unp.data.via.array.ptr[3];
+        ret->failed = rep->failed;
+        if (rep->failed)
+                ret->error = rep->error;
 }
 
 int rpc_client_call(struct rpc_client *c, const char *method, const struct rpc_buf *params, int timeout_ms,
                     rpc_notify_cb on_notify, void *userdata, struct rpc_reply *ret, struct rpc_error *e) {
-        struct rpc_buf req;
-        uint32_t msgid = c->next_msgid++;
-        bool cancelled = false;
+        struct pending p = {.ret = ret, .on_notify = on_notify, .userdata = userdata};
+        uint32_t msgid;
         int r;
 
         memset(ret, 0, sizeof(*ret));
         msgpack_unpacked_init(&ret->unp);
 
-        rpc_buf_init(&req, 0);
-        rpc_pack_request_head(&req.pk, msgid, method);
-        if (params && params->len > 0)
-                (void) rpc_buf_append(&req, params->data, params->len);
-        else
-                (void) msgpack_pack_array(&req.pk, 0);
-        if (!rpc_buf_ok(&req)) {
-                rpc_buf_done(&req);
+        r = rpc_core_call(c->core, method, params, on_core_notify, on_core_reply, &p, &msgid);
+        if (r == -ENOBUFS || r == -ENOMEM)
                 return rpc_error_set(e, RPC_INTERNAL, "out of memory");
-        }
-        r = rpc_client_send_raw(c, req.data, req.len);
-        rpc_buf_done(&req);
+        if (r == -EINVAL)
+                return rpc_error_set(e, RPC_INVALID, "method '%s': must be 1..%d bytes", method,
+                                     RPC_METHOD_MAX);
         if (r < 0)
-                return rpc_error_set(e, rpc_code_from_errno(r), "cannot send request: %s", strerror(-r)), r;
+                return rpc_error_set(e, RPC_UNAVAILABLE, "cannot send request: %s", strerror(-r)), r;
 
-        for (;;) {
-                struct rpc_msg m;
-                struct rpc_error de;
-                bool has_id;
+        while (!p.done) {
+                char buf[READ_CHUNK];
+                ssize_t k;
 
-                msgpack_unpacked_destroy(&ret->unp);
-                msgpack_unpacked_init(&ret->unp);
-                r = read_message(c, timeout_ms, &ret->unp, &ret->raw);
-                if (r == -ETIMEDOUT)
-                        return rpc_error_set(e, RPC_TIMEOUT, "no answer within %d ms", timeout_ms), r;
-                if (r == -ECONNRESET)
-                        return rpc_error_set(e, RPC_UNAVAILABLE, "the service closed the connection"), r;
-                if (r < 0)
-                        return rpc_error_set(e, RPC_INTERNAL, "bad data from the service: %s", strerror(-r)),
-                               r;
-                if (rpc_msg_decode(&ret->unp.data, &m, &has_id, &de) < 0)
-                        return rpc_error_set(e, RPC_INTERNAL, "bad message from the service: %s",
-                                             de.message),
-                               -EBADMSG;
-                if (m.type == RPC_NOTIFY) {
-                        if (m.method_len == STRLEN("rpc.error") &&
-                            memcmp(m.method, "rpc.error", m.method_len) == 0) {
-                                struct rpc_error pe;
-                                if (m.params->via.array.size == 1 &&
-                                    rpc_error_decode(&m.params->via.array.ptr[0], &pe) > 0) {
-                                        *e = pe;
-                                        return rpc_code_to_errno(pe.code);
-                                }
-                                return rpc_error_set(e, RPC_INTERNAL, "protocol error"), -EPROTO;
-                        }
-                        /* Stream items: [msgid, payload] */
-                        if (m.params->via.array.size == 2 &&
-                            m.params->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                            m.params->via.array.ptr[0].via.u64 == msgid && on_notify && !cancelled) {
-                                if (on_notify(&m.params->via.array.ptr[1], userdata) < 0) {
-                                        cancelled = true;
-                                        (void) send_cancel(c, msgid);
-                                }
-                        }
-                        continue;
+                r = flush_core(c);
+                if (r < 0) {
+                        rpc_core_fail(c->core, r, "cannot send request: %s", strerror(-r));
+                        break;
                 }
-                if (m.type != RPC_RESPONSE || m.msgid != msgid)
+                r = wait_fd(c->fd, POLLIN, timeout_ms);
+                if (r == -ETIMEDOUT) {
+                        /* A late answer on this connection is ignored as stray. */
+                        (void) rpc_core_forget(c->core, msgid);
+                        return rpc_error_set(e, RPC_TIMEOUT, "no answer within %d ms", timeout_ms), r;
+                }
+                if (r < 0) {
+                        rpc_core_fail(c->core, r, "cannot wait for the service: %s", strerror(-r));
+                        break;
+                }
+                k = recv(c->fd, buf, sizeof(buf), 0);
+                if (k < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
-                if (rpc_error_decode(m.error, &ret->error) > 0)
-                        ret->failed = true;
-                ret->result = m.result;
-                return 0;
+                if (k < 0)
+                        rpc_core_fail(c->core, -errno, "cannot read from the service: %m");
+                else if (k == 0)
+                        rpc_core_eof(c->core);
+                else
+                        (void) rpc_core_feed(c->core, buf, (size_t) k);
         }
+        if (p.r < 0) {
+                *e = p.e;
+                return p.r;
+        }
+        return 0;
 }
 
 void rpc_reply_done(struct rpc_reply *r) {

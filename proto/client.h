@@ -1,5 +1,7 @@
 /* A blocking MessagePack-RPC client for the CLI and tests: one connection, one call at a
- * time, timeouts on connect and on silence, streaming calls delivered to a callback. */
+ * time, timeouts on connect and on silence, streaming calls delivered to a callback. It is
+ * the blocking adapter of proto/client-core.h, which does the framing, scanning, matching
+ * and cancelling for every client in the tree. */
 #pragma once
 
 #include <msgpack.h>

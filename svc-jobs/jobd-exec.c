@@ -2,7 +2,7 @@
 
 #include "common/log.h"
 #include "svc-jobs/jobd-exec.h"
-#include "svc-jobs/jobd-hostclient.h"
+#include "proto/client-sdevent.h"
 
 struct exec {
         sd_event *event;
@@ -13,7 +13,8 @@ struct exec {
         const struct exec_ops *ops;
         void *userdata;
 
-        struct hostclient *host;
+        struct rpc_sdclient *host;
+        uint32_t msgid; /* the step's call on host, while rpc_core_call_pending() */
         sd_event_source *start_source, *cancel_timer;
         unsigned step;
         bool cancel_requested, done;
@@ -135,7 +136,7 @@ static void report_unit(struct exec *x, const msgpack_object *map) {
                 x->ops->on_unit(x, u->via.str.ptr, u->via.str.size, x->userdata);
 }
 
-static void on_notify(struct hostclient *h, const msgpack_object *payload, void *userdata) {
+static void on_notify(struct rpc_core *core, uint32_t msgid, const msgpack_object *payload, void *userdata) {
         struct exec *x = userdata;
         const msgpack_object *stream, *text;
         char name[8] = "stdout";
@@ -202,7 +203,7 @@ static bool handle_result(struct exec *x, const char *method, const msgpack_obje
         return true;
 }
 
-static void on_reply(struct hostclient *h, const struct hostclient_reply *r, void *userdata) {
+static void on_reply(struct rpc_core *core, uint32_t msgid, const struct rpc_core_reply *r, void *userdata) {
         struct exec *x = userdata;
         const char *method = exec_steps(x->kind)[x->step];
 
@@ -250,7 +251,8 @@ static void run_step(struct exec *x) {
         int r;
 
         if (!x->host) {
-                r = hostclient_new(x->event, x->host_socket, &x->limits, &x->host);
+                struct rpc_core_config cfg = {.limits = x->limits, .peer_name = "host service"};
+                r = rpc_sdclient_new(x->event, x->host_socket, &cfg, &x->host);
                 if (r < 0) {
                         line(x, "stderr", "cannot connect to the host service at '%s': %s", x->host_socket,
                              strerror(-r));
@@ -261,7 +263,8 @@ static void run_step(struct exec *x) {
         line(x, "step", "Step: %s", method);
         rpc_buf_init(&params, 0);
         pack_params(x, method, &params);
-        r = rpc_buf_ok(&params) ? hostclient_call(x->host, method, &params, on_notify, on_reply, x)
+        r = rpc_buf_ok(&params) ? rpc_core_call(rpc_sdclient_core(x->host), method, &params, on_notify,
+                                                on_reply, x, &x->msgid)
                                 : -ENOMEM;
         rpc_buf_done(&params);
         if (r < 0) {
@@ -287,7 +290,7 @@ static int on_cancel_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
 
         x->cancel_timer = sd_event_source_disable_unref(x->cancel_timer);
         line(x, "info", "the host service did not confirm the cancel in time; dropped the connection");
-        x->host = hostclient_free(x->host);
+        x->host = rpc_sdclient_free(x->host);
         finish(x, JOB_CANCELLED, false, "cancelled");
         return 0;
 }
@@ -298,9 +301,9 @@ void exec_cancel(struct exec *x) {
         if (x->done || x->cancel_requested)
                 return;
         x->cancel_requested = true;
-        if (!hostclient_call_pending(x->host))
+        if (!x->host || !rpc_core_call_pending(rpc_sdclient_core(x->host), x->msgid))
                 return; /* between steps or not started: checked before the next one */
-        if (hostclient_cancel(x->host) < 0)
+        if (rpc_core_cancel(rpc_sdclient_core(x->host), x->msgid) < 0)
                 log_debug("Could not send rpc.cancel to the host service, will drop the connection.");
         if (sd_event_now(x->event, CLOCK_MONOTONIC, &now) >= 0)
                 (void) sd_event_add_time(x->event, &x->cancel_timer, CLOCK_MONOTONIC,
@@ -375,7 +378,7 @@ struct exec *exec_free(struct exec *x) {
                 return NULL;
         sd_event_source_disable_unref(x->start_source);
         sd_event_source_disable_unref(x->cancel_timer);
-        hostclient_free(x->host);
+        rpc_sdclient_free(x->host);
         job_payload_done(&x->payload);
         free(x->host_socket);
         sd_event_unref(x->event);

@@ -9,8 +9,8 @@
 #include "common/util.h"
 #include "proto/rpc.h"
 #include "svc-logs/logd-entry.h"
+#include "svc-logs/logd-jobs.h"
 #include "svc-logs/logd-stream.h"
-#include "svc-jobs/jobd-hostclient.h"
 
 #define BUS_TIMEOUT_USEC (2ULL * 1000000ULL)
 /* jobd must answer jobs.get within this; a follower of a running job asks again this often. */
@@ -49,7 +49,7 @@ struct req {
         bool current_silent; /* the next run seen becomes current without an announcement */
 
         /* kind job: the jobs.get in flight, the timeout / poll timer, what jobd said last */
-        struct hostclient *jobs;
+        struct logd_jobq *jobs;
         sd_event_source *job_timer;
         char job_state[16];
 };
@@ -100,7 +100,7 @@ static void req_free(struct req *q) {
         } else
                 req_list_remove(&l->pending, q);
         sd_bus_slot_unref(q->slot);
-        hostclient_free(q->jobs);
+        logd_jobq_free(q->jobs);
         sd_event_source_disable_unref(q->job_timer);
         free(q);
 }
@@ -887,13 +887,13 @@ static int ask_systemd(struct logd *l, struct req *q) {
 
 /* ---- asking jobd about a job ----------------------------------------------------------------
  *
- * A job target is resolved with jobs.get over jobs.sock, through the same non-blocking
- * sd-event client jobd uses for hostd: connect, one call, close. A follower of a job that has
+ * A job target is resolved with jobs.get over jobs.sock (svc-logs/logd-jobs.c: connect, one
+ * call, close). A follower of a job that has
  * not ended asks again every JOB_POLL_USEC: that is how it learns new units (a build's unit is
  * recorded once hostd started it) and the job's end. jobs.watch would also tell the end, but it
  * streams every output line of the job to us, which logd has no use for. */
 
-static void on_jobs_reply(struct hostclient *h, const struct hostclient_reply *rep, void *userdata);
+static void on_jobs_reply(int r, const msgpack_object *result, const struct rpc_error *err, void *userdata);
 static int on_job_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 static int job_timer_arm(struct req *q, uint64_t usec) {
@@ -911,87 +911,18 @@ static int job_timer_arm(struct req *q, uint64_t usec) {
 /* Sends jobs.get {id} for q; the answer comes to on_jobs_reply. */
 static int job_ask(struct req *q) {
         struct logd *l = q->logd;
-        struct rpc_buf b;
         int r;
 
-        q->jobs = hostclient_free(q->jobs);
+        q->jobs = logd_jobq_free(q->jobs);
         if (!l->jobs_socket)
                 return -ENOENT;
-        r = hostclient_new(l->event, l->jobs_socket, &l->jobs_limits, &q->jobs);
-        if (r < 0)
-                return r;
-        rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_int(&b.pk, "id", q->r.target.job_id);
-        r = rpc_buf_ok(&b) ? hostclient_call(q->jobs, "jobs.get", &b, NULL, on_jobs_reply, q) : -ENOMEM;
-        rpc_buf_done(&b);
+        r = logd_jobq_start(l->event, l->jobs_socket, &l->jobs_limits, q->r.target.job_id, on_jobs_reply, q,
+                            &q->jobs);
         if (r >= 0)
                 r = job_timer_arm(q, JOBS_TIMEOUT_USEC);
         if (r < 0)
-                q->jobs = hostclient_free(q->jobs);
+                q->jobs = logd_jobq_free(q->jobs);
         return r;
-}
-
-static bool obj_usec(const msgpack_object *o, uint64_t *ret) {
-        *ret = 0;
-        if (!o || o->type == MSGPACK_OBJECT_NIL)
-                return true;
-        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                return false;
-        *ret = o->via.u64;
-        return true;
-}
-
-/* Takes jobs.get's {job: {...}} into q's target. Returns 1 if units or window changed, 0 if
- * not, or < 0 with e filled. */
-static int job_parse(struct req *q, const msgpack_object *result, struct rpc_error *e) {
-        const msgpack_object *job =
-                result && result->type == MSGPACK_OBJECT_MAP ? rpc_map_get(result, "job") : NULL;
-        const msgpack_object *id, *state, *units, *started, *finished;
-        const char *names[LOGD_JOB_UNITS_MAX];
-        size_t lens[LOGD_JOB_UNITS_MAX];
-        char st[sizeof q->job_state];
-        struct logd_job_info info = {.units = names, .units_len = lens};
-        int r;
-
-        if (!job || job->type != MSGPACK_OBJECT_MAP)
-                goto bad;
-        id = rpc_map_get(job, "id");
-        state = rpc_map_get(job, "state");
-        units = rpc_map_get(job, "units");
-        started = rpc_map_get(job, "started_usec");
-        finished = rpc_map_get(job, "finished_usec");
-        if (!id || id->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-            id->via.u64 != (uint64_t) q->r.target.job_id || !state || state->type != MSGPACK_OBJECT_STR ||
-            state->via.str.size >= sizeof st || !obj_usec(started, &info.started_usec) ||
-            !obj_usec(finished, &info.finished_usec))
-                goto bad;
-        if (units && units->type != MSGPACK_OBJECT_NIL) {
-                if (units->type != MSGPACK_OBJECT_ARRAY)
-                        goto bad;
-                if (units->via.array.size > LOGD_JOB_UNITS_MAX)
-                        return rpc_error_set(e, RPC_INTERNAL, "job %lld: more than %d units",
-                                             (long long) q->r.target.job_id, LOGD_JOB_UNITS_MAX);
-                for (uint32_t i = 0; i < units->via.array.size; i++) {
-                        const msgpack_object *u = &units->via.array.ptr[i];
-                        if (u->type != MSGPACK_OBJECT_STR)
-                                goto bad;
-                        names[i] = u->via.str.ptr;
-                        lens[i] = u->via.str.size;
-                }
-                info.n_units = units->via.array.size;
-        }
-        memcpy(st, state->via.str.ptr, state->via.str.size);
-        st[state->via.str.size] = '\0';
-        info.state = st;
-        r = logd_target_set_job(&q->r.target, &info, e);
-        if (r < 0)
-                return r;
-        memcpy(q->job_state, st, sizeof st);
-        return r;
-bad:
-        return rpc_error_set(e, RPC_INTERNAL, "job %lld: the job service's answer is malformed",
-                             (long long) q->r.target.job_id);
 }
 
 /* Ends a job request that is not following yet with an error; frees q. */
@@ -1002,24 +933,14 @@ static void job_fail(struct req *q, const struct rpc_error *e) {
         (void) rpc_call_fail_error(call, e);
 }
 
-static void on_jobs_reply(struct hostclient *h, const struct hostclient_reply *rep, void *userdata) {
+static void on_jobs_reply(int r, const msgpack_object *result, const struct rpc_error *err, void *userdata) {
         struct req *q = userdata;
-        struct rpc_error e = {};
-        int r;
+        struct rpc_error e = *err;
 
-        /* Freed only once this callback returns; rep->result stays valid until then. */
-        q->jobs = hostclient_free(q->jobs);
-        if (rep->transport_error < 0)
-                r = rpc_error_set(&e, RPC_UNAVAILABLE, "the job service is unavailable: %s",
-                                  strerror(-rep->transport_error));
-        else if (rep->failed && rep->error.code == RPC_NOT_FOUND)
-                r = rpc_error_set(&e, RPC_NOT_FOUND, "job %lld: no such job",
-                                  (long long) q->r.target.job_id);
-        else if (rep->failed)
-                r = rpc_error_set(&e, rep->error.code == RPC_INVALID ? RPC_INVALID : RPC_UNAVAILABLE,
-                                  "the job service refused: %s", rep->error.message);
-        else
-                r = job_parse(q, rep->result, &e);
+        /* Its connection is released only once this callback returns; result stays valid. */
+        q->jobs = logd_jobq_free(q->jobs);
+        if (r >= 0)
+                r = logd_jobs_parse(result, &q->r.target, q->job_state, sizeof q->job_state, &e);
 
         if (!q->in_followers) {
                 /* The first answer: the request can start, or fails. */

@@ -1,7 +1,7 @@
 # svc-logs: left4me-logd, the journal streaming daemon (issue 7).
-# jobd's non-blocking sd-event client (nothing in it is specific to hostd) asks jobd about jobs.
+# logd-jobs.c asks jobd about jobs through proto's sd-event client (in libleft4me).
 LOGD_SRCS := svc-logs/logd.c svc-logs/logd-target.c svc-logs/logd-entry.c svc-logs/logd-stream.c \
-             svc-jobs/jobd-hostclient.c
+             svc-logs/logd-jobs.c
 LOGD_OBJS := $(LOGD_SRCS:%.c=$(BUILD)/obj/%.o)
 BINS += $(BUILD)/left4me-logd
 

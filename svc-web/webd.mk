@@ -1,6 +1,6 @@
 # svc-web/: left4me-webd (h2o evloop: HTTP + the admin RPC socket), its tests and bench.
 WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c svc-web/webd-rpc.c \
-             svc-web/webd-sse.c svc-web/webd-json.c
+             svc-web/webd-sse.c svc-web/webd-json.c svc-web/webd-client.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
 WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1)
@@ -21,8 +21,9 @@ UNIT_TESTS += $(BUILD)/test-webd
 BLACKBOX += tests/svc-web/blackbox.sh
 
 TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c \
-                  tests/svc-web/test-sse-stream.c
-$(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME)
+                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/proto/testd-run.c
+# test-client drives webd-client.c against the protocol test daemon (tests/proto/testd-run.c).
+$(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
 
 # ---- install ----------------------------------------------------------------------------
