@@ -63,6 +63,12 @@ int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret)
         mp_limits_normalize(&s->cfg.limits);
         if (s->cfg.max_conns == 0)
                 s->cfg.max_conns = 64;
+        if (s->cfg.max_conns_per_uid == 0)
+                s->cfg.max_conns_per_uid = MAX(s->cfg.max_conns / 4, 1u);
+        if (s->cfg.reserved_conns == 0)
+                s->cfg.reserved_conns = s->cfg.max_conns > 1 ? MAX(s->cfg.max_conns / 8, 1u) : 0;
+        if (s->cfg.reserved_conns >= s->cfg.max_conns)
+                s->cfg.reserved_conns = s->cfg.max_conns - 1;
         if (s->cfg.max_out_bytes == 0)
                 s->cfg.max_out_bytes = 4u * 1024u * 1024u;
         /* A reply must always fit, or a legitimate large answer would kill its connection. */
@@ -194,10 +200,27 @@ static void conn_kick(struct rpc_conn *c) {
                 c->ops->want_write(c, c->transport);
 }
 
+/* NULL when peer may have another connection, else why not (see rpc_server_config). */
+static const char *conn_refusal(const struct rpc_server *s, const struct rpc_peer *peer) {
+        uid_t uid = peer ? peer->uid : 0;
+        unsigned mine = 0;
+
+        if (s->n_conns >= s->cfg.max_conns)
+                return "too many connections, try again later";
+        if (uid == 0 || uid == s->cfg.trusted_uid)
+                return NULL;
+        if (s->n_conns >= s->cfg.max_conns - s->cfg.reserved_conns)
+                return "too many connections, try again later";
+        for (const struct rpc_conn *c = s->conns; c; c = c->next)
+                if (c->peer.uid == uid && ++mine >= s->cfg.max_conns_per_uid)
+                        return "too many connections from this user, close some first";
+        return NULL;
+}
+
 int rpc_conn_new(struct rpc_server *s, const struct rpc_peer *peer, const struct rpc_conn_ops *ops,
                  void *transport, struct rpc_conn **ret) {
         struct rpc_conn *c = calloc(1, sizeof(*c));
-        bool over = s->n_conns >= s->cfg.max_conns;
+        const char *refusal = conn_refusal(s, peer);
 
         if (!c)
                 return -ENOMEM;
@@ -216,8 +239,8 @@ int rpc_conn_new(struct rpc_server *s, const struct rpc_peer *peer, const struct
         s->n_conns++;
         update_idle(s);
         *ret = c;
-        if (over) {
-                rpc_pack_error_notify(&c->out.pk, RPC_UNAVAILABLE, "too many connections, try again later");
+        if (refusal) {
+                rpc_pack_error_notify(&c->out.pk, RPC_UNAVAILABLE, refusal);
                 c->closing = true;
                 return -EMFILE;
         }

@@ -44,9 +44,17 @@ struct rpc_method {
 struct rpc_server_config {
         struct mp_limits limits; /* per incoming message */
         unsigned max_conns;      /* further connections are refused with an error and closed */
-        size_t max_out_bytes;    /* per connection; a client that stops reading is dropped */
-        unsigned max_calls;      /* pending calls per connection */
-        gid_t group;             /* for RPC_ACCESS_GROUP; (gid_t) -1 = nobody but root */
+        /* One caller cannot take every connection: a uid other than root and trusted_uid gets
+         * at most max_conns_per_uid (0: max_conns / 4, at least 1), and all of them together
+         * leave reserved_conns (0: max_conns / 8, at least 1 when max_conns > 1) to root and
+         * trusted_uid, so an operator's `sudo l4d2ctl` and the daemons' own requests get in
+         * while others hog. */
+        unsigned max_conns_per_uid;
+        unsigned reserved_conns;
+        uid_t trusted_uid;    /* the daemons' own user; 0 = none but root */
+        size_t max_out_bytes; /* per connection; a client that stops reading is dropped */
+        unsigned max_calls;   /* pending calls per connection */
+        gid_t group;          /* for RPC_ACCESS_GROUP; (gid_t) -1 = nobody but root */
         /* Two method tables, looked up in order, each with the userdata its handlers get:
          * the daemon's own methods, and the shared sys.* ones. */
         const struct rpc_method *methods;

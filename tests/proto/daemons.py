@@ -87,6 +87,45 @@ class Base:
             self.assertEqual(bystander.call("sys.health")["status"], "ok", name)
         self.assertTrue(self.d.alive())
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to act as another user")
+    def test_one_user_cannot_hog_the_connections(self):
+        """uid 65534 opens 200 connections and holds them; root still gets through."""
+        os.chmod(self.d.dir, 0o755)
+        os.chmod(self.d.socket, 0o666)
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                held = []
+                for _ in range(200):
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.settimeout(2)
+                    try:
+                        s.connect(self.d.socket)
+                    except OSError:
+                        break
+                    held.append(s)
+                os.write(ready_w, str(len(held)).encode())
+                time.sleep(60)
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        try:
+            opened = int(os.read(ready_r, 16) or b"0")
+            self.assertGreater(opened, 16, "the hog could not even connect")
+            time.sleep(0.3)
+            out = subprocess.run([os.path.join(BUILD, "l4d2ctl"), "--socket-dir", self.d.dir, "ping",
+                                  self.service], capture_output=True, text=True, timeout=20)
+            self.assertEqual(out.returncode, 0, "root's ping while uid 65534 holds %d connections: %s"
+                             % (opened, out.stderr))
+            self.assertEqual(self.d.client().call("sys.health")["status"], "ok")
+        finally:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            os.close(ready_r)
+
     def test_idle_exit(self):
         d = self.start(idle="1")
         try:

@@ -374,6 +374,60 @@ Test(server, connection_limit_answers_then_closes) {
         rpc_server_free(s);
 }
 
+/* The refusal a connection got: its one notification's message. */
+static void expect_refused(struct rpc_conn *c, const char *message) {
+        struct out o;
+        struct rpc_error e;
+
+        cr_assert(rpc_conn_closing(c));
+        read_output(c, &o);
+        cr_assert_eq(o.n, 1);
+        cr_assert_eq(rpc_error_decode(&o.u[0].data.via.array.ptr[2].via.array.ptr[0], &e), 1);
+        cr_assert_str_eq(e.message, message);
+        out_done(&o);
+}
+
+Test(server, one_uid_cannot_take_every_connection) {
+        struct rpc_server_config cfg = {
+                .max_conns = 8, .trusted_uid = 900, .methods = methods, .n_methods = ELEMENTSOF(methods)};
+        struct rpc_peer alice = {.uid = 1000}, bob = {.uid = 1001}, root = {.uid = 0}, daemon = {.uid = 900};
+        struct rpc_peer other = {.uid = 3000};
+        struct rpc_conn *c[16], *refused;
+        struct rpc_server *s;
+        unsigned n = 0;
+
+        cr_assert_eq(rpc_server_new(&cfg, &s), 0);
+        /* A uid's share is max_conns / 4 = 2; a refused connection is freed once its error
+         * is out, as the transport does. */
+        cr_assert_eq(rpc_conn_new(s, &alice, &ops, NULL, &c[n++]), 0);
+        cr_assert_eq(rpc_conn_new(s, &alice, &ops, NULL, &c[n++]), 0);
+        cr_assert_eq(rpc_conn_new(s, &alice, &ops, NULL, &refused), -EMFILE);
+        expect_refused(refused, "too many connections from this user, close some first");
+        rpc_conn_free(refused);
+        /* Others still get in, up to max_conns - reserved (8 - 1 = 7) for all of them. */
+        cr_assert_eq(rpc_conn_new(s, &bob, &ops, NULL, &c[n++]), 0);
+        cr_assert_eq(rpc_conn_new(s, &bob, &ops, NULL, &c[n++]), 0);
+        for (uid_t u = 2000; u < 2003; u++) {
+                struct rpc_peer p = {.uid = u};
+                cr_assert_eq(rpc_conn_new(s, &p, &ops, NULL, &c[n++]), 0);
+        }
+        cr_assert_eq(rpc_server_connections(s), 7);
+        cr_assert_eq(rpc_conn_new(s, &other, &ops, NULL, &refused), -EMFILE,
+                     "the reserve is not for uid 3000");
+        expect_refused(refused, "too many connections, try again later");
+        rpc_conn_free(refused);
+        /* The reserve is for root and the daemons' own user; max_conns holds for everyone. */
+        cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &c[n++]), 0);
+        cr_assert_eq(rpc_conn_new(s, &daemon, &ops, NULL, &refused), -EMFILE);
+        rpc_conn_free(refused);
+        rpc_conn_free(c[--n]);
+        cr_assert_eq(rpc_conn_new(s, &daemon, &ops, NULL, &c[n++]), 0);
+        for (unsigned i = 0; i < n; i++)
+                rpc_conn_free(c[i]);
+        cr_assert(rpc_server_is_idle(s));
+        rpc_server_free(s);
+}
+
 Test(server, hostile_header_closes_with_error) {
         struct rpc_server *s = new_server();
         struct rpc_conn *c;
