@@ -9,8 +9,8 @@
  *   jobs.cancel {id}                                → {job} */
 #include <stdio.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
 #include "proto/args.h"
 #include "svc-jobs/jobd-manager.h"
 

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
-#include "common/util.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "proto/args.h"
 #include "svc-logs/logd-stream.h"
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-json.h"
 #include "svc-web/webd-sse.h"

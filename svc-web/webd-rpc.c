@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-web/webd-rpc.h"
 
 #define ACCEPT_RETRY_MS 100 /* after EMFILE/ENFILE: wait for an fd to be freed */

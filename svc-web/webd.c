@@ -24,8 +24,8 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-rpc.h"
 #include "svc-web/webd.h"
@@ -35,7 +35,7 @@
 #define LISTEN_BACKLOG    128
 
 /* webd's own RPC methods on web.sock: none yet (the admin commands come with the web
- * UI); sys.version and sys.health come from common/daemon.c's shared table. */
+ * UI); sys.version and sys.health come from daemon/daemon.c's shared table. */
 static const struct rpc_method webd_methods[] = {};
 
 /* ---- idle exit ----------------------------------------------------------------------- */

@@ -2,7 +2,7 @@
  * the HTTP side (webd-http.c: routes, JSON, static files, SSE), the admin RPC side
  * (webd-rpc.c over proto/server.h), signals and the idle-exit timer (webd.c).
  *
- * Unlike hostd/jobd/logd it does not run common/daemon.c's sd-event loop: h2o brings its
+ * Unlike hostd/jobd/logd it does not run daemon/daemon.c's sd-event loop: h2o brings its
  * own evloop, and everything (RPC sockets, signals, timers) is driven from it. */
 #pragma once
 
@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/config.h"
-#include "common/daemon.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
 #include "proto/server.h"
 #include "svc-web/webd-sse.h"
 

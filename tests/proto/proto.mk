@@ -12,9 +12,9 @@ $(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
 
 # libFuzzer: the scanner + decoder + server core (tests/proto/fuzz-rpc.c), built with clang.
-FUZZ_SRCS := proto/scan.c proto/rpc.c proto/args.c proto/server.c common/util.c tests/proto/fuzz-rpc.c
+FUZZ_SRCS := proto/scan.c proto/rpc.c proto/args.c proto/server.c base/util.c tests/proto/fuzz-rpc.c
 FUZZ_TIME ?= 60
-$(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h common/*.h)
+$(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h base/*.h)
 	@mkdir -p $(@D)
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRCS) $(call pc_libs,msgpack)

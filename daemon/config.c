@@ -2,8 +2,8 @@
 #include <stdarg.h>
 #include <yaml.h>
 
-#include "common/config.h"
-#include "common/util.h"
+#include "daemon/config.h"
+#include "base/util.h"
 
 #define CONFIG_MAX_BYTES (256u * 1024u)
 

@@ -7,7 +7,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "proto/server.h"
 
 struct daemon;

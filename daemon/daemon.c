@@ -8,8 +8,8 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
 #include "proto/args.h"
 #include "proto/server-sdevent.h"
 
