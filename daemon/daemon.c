@@ -126,10 +126,11 @@ static void config_warn(const char *msg, void *userdata) {
         log_warning("%s", msg);
 }
 
-static int listen_unix(const char *path) {
+int daemon_listen_unix(const char *path) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -1;
         size_t n = strlen(path);
+        struct stat st;
 
         if (n >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
@@ -137,11 +138,14 @@ static int listen_unix(const char *path) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        (void) unlink(path);
+        /* A stale socket of an earlier run is ours to replace; any other file is not (a typo in
+         * --listen must not delete someone's data): bind() then fails with EADDRINUSE. */
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+                (void) unlink(path);
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
                 return -errno;
-        (void) chmod(path, 0660);
-        if (listen(fd, SOMAXCONN) < 0)
+        (void) chmod(path, 0660); /* as the .socket units: owner and group only */
+        if (listen(fd, DAEMON_LISTEN_BACKLOG) < 0)
                 return -errno;
         return TAKE_FD(fd);
 }
@@ -177,9 +181,9 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
                         listen_path = optarg;
                         break;
                 case 'i':
-                        if (safe_atoi64(optarg, 0, 86400, &idle) < 0)
-                                return log_error_errno(-EINVAL, "--idle-exit: '%s' is not 0..86400 seconds",
-                                                       optarg);
+                        if (safe_atoi64(optarg, 0, L4M_IDLE_EXIT_MAX_SEC, &idle) < 0)
+                                return log_error_errno(-EINVAL, "--idle-exit: '%s' is not 0..%u seconds.",
+                                                       optarg, L4M_IDLE_EXIT_MAX_SEC);
                         break;
                 case 'h':
                         help(def);
@@ -258,7 +262,7 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
         }
 
         if (listen_path) {
-                int fd = listen_unix(listen_path);
+                int fd = daemon_listen_unix(listen_path);
                 if (fd < 0) {
                         r = log_error_errno(fd, "Failed to listen on '%s': %m", listen_path);
                         goto finish;

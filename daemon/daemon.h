@@ -10,6 +10,10 @@
 #include "daemon/config.h"
 #include "proto/server.h"
 
+/* The listen backlog of a socket we bind ourselves (--listen, webd's --http): the same as the
+ * .socket units' Backlog=, so development behaves like activation. */
+#define DAEMON_LISTEN_BACKLOG 128
+
 struct daemon;
 
 struct daemon_def {
@@ -32,6 +36,11 @@ struct daemon_def {
 };
 
 int daemon_main(int argc, char **argv, const struct daemon_def *def);
+
+/* Binds and listens on a Unix stream socket at path (mode 0660), non-blocking and
+ * close-on-exec. An existing socket file there is replaced; any other file is left alone and
+ * the call fails (-EADDRINUSE). Returns the fd or a negative errno. */
+int daemon_listen_unix(const char *path);
 
 sd_event *daemon_event(struct daemon *d);
 struct rpc_server *daemon_server(struct daemon *d);

@@ -54,9 +54,9 @@ static int parse_argv(int argc, char **argv, struct webd_options *o) {
                         o->http_addr = optarg;
                         break;
                 case 'i':
-                        if (safe_atoi64(optarg, 0, 86400 * 365, &o->idle_exit_sec) < 0)
-                                return log_error_errno(
-                                        -EINVAL, "--idle-exit: '%s' is not a number of seconds.", optarg);
+                        if (safe_atoi64(optarg, 0, L4M_IDLE_EXIT_MAX_SEC, &o->idle_exit_sec) < 0)
+                                return log_error_errno(-EINVAL, "--idle-exit: '%s' is not 0..%u seconds.",
+                                                       optarg, L4M_IDLE_EXIT_MAX_SEC);
                         break;
                 case ARG_WEB_DIR:
                         o->web_dir = optarg;

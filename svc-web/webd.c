@@ -32,7 +32,6 @@
 
 #define RPC_MAX_OUT_BYTES (8u * 1024u * 1024u)
 #define RPC_MAX_CALLS     64u
-#define LISTEN_BACKLOG    128
 
 /* webd's own RPC methods on web.sock: none yet (the admin commands come with the web
  * UI); sys.version and sys.health come from daemon/daemon.c's shared table. */
@@ -218,30 +217,6 @@ fail:
         return r;
 }
 
-/* --listen PATH: binds the RPC socket ourselves (development, tests). */
-static int bind_unix(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return log_error_errno(-ENAMETOOLONG, "Socket path '%s' is too long.", path);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return log_error_errno(-errno, "Failed to create socket: %m");
-        /* A stale socket from an earlier run: remove it, but never anything else. */
-        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-                (void) unlink(path);
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return log_error_errno(-errno, "Failed to bind '%s': %m", path);
-        (void) chmod(path, 0660); /* as the .socket unit: owner and group only */
-        if (listen(fd, LISTEN_BACKLOG) < 0)
-                return log_error_errno(-errno, "Failed to listen on '%s': %m", path);
-        return TAKE_FD(fd);
-}
-
 /* --http ADDR:PORT ("127.0.0.1:8080", "[::1]:8080"): binds the HTTP socket ourselves. */
 static int bind_tcp(const char *spec) {
         _cleanup_free_ char *host = NULL;
@@ -276,7 +251,7 @@ static int bind_tcp(const char *spec) {
                 r = log_error_errno(-errno, "Failed to bind '%s': %m", spec);
                 goto finish;
         }
-        if (listen(fd, LISTEN_BACKLOG) < 0) {
+        if (listen(fd, DAEMON_LISTEN_BACKLOG) < 0) {
                 r = log_error_errno(-errno, "Failed to listen on '%s': %m", spec);
                 goto finish;
         }
@@ -305,9 +280,9 @@ static int setup_sockets(struct webd *w) {
                                        "No sockets passed by systemd; for development, use --listen PATH "
                                        "and/or --http ADDR:PORT.");
         if (w->opts.listen_path) {
-                fd = bind_unix(w->opts.listen_path);
+                fd = daemon_listen_unix(w->opts.listen_path);
                 if (fd < 0)
-                        return fd;
+                        return log_error_errno(fd, "Failed to listen on '%s': %m", w->opts.listen_path);
                 r = webd_rpc_add_listener(w->rpc, fd);
                 if (r < 0)
                         return log_error_errno(r, "Failed to listen on '%s': %m", w->opts.listen_path);
