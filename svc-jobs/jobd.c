@@ -378,8 +378,7 @@ static void teardown(struct daemon *d, void *userdata) {
 }
 
 static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
-        /* daemon.c passes a NULL userdata here (sys_info.health_userdata is never set): ask. */
-        struct manager *m = daemon_userdata(d);
+        struct manager *m = userdata;
         unsigned queued = 0, running = 0;
 
         if (!pk)
