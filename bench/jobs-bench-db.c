@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-jobs/jobd-db.h"
 
 static double secs(void) {

@@ -1,5 +1,5 @@
 /* Round-trip benchmark of the protocol stack: sys.health over one Unix connection to a
- * daemon built on common/daemon.c (left4me-testd), against the physical floor: a child that
+ * daemon built on daemon/daemon.c (left4me-testd), against the physical floor: a child that
  * echoes the same request bytes back over the same kind of socket. Prints requests/s,
  * p50/p99 latency for both and the ratio. Not a test: it asserts nothing about speed. */
 #include <poll.h>
@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "proto/client.h"
 #include "proto/rpc.h"
 

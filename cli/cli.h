@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "common/config.h"
+#include "daemon/config.h"
 #include "proto/client.h"
 #include "proto/rpc.h"
 

@@ -28,7 +28,7 @@
 #include <yaml.h>
 
 #include "cli/cli.h"
-#include "common/util.h"
+#include "base/util.h"
 #include "proto/client.h"
 #include "proto/rpc.h"
 

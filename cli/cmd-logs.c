@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/util.h"
+#include "base/util.h"
 #include "proto/client.h"
 #include "proto/rpc.h"
 

@@ -3,8 +3,8 @@
 #include <stdarg.h>
 
 #include "cli/cli.h"
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 int cmd_ping(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, const struct cli_ctx *ctx);

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/util.h"
+#include "base/util.h"
 
 #define RPC_PROTOCOL_VERSION 1
 

@@ -1,7 +1,5 @@
 #include <sys/socket.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "proto/server-sdevent.h"
 
 #define READ_CHUNK    (64u * 1024u)
@@ -19,8 +17,6 @@ struct sd_conn {
 struct rpc_sdevent {
         sd_event *event;
         struct rpc_server *server;
-        uint64_t idle_usec;
-        sd_event_source *idle_timer;
         sd_event_source *listeners[MAX_LISTENERS];
         unsigned n_listeners;
         bool stopped;
@@ -176,51 +172,13 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct rpc_sdevent *a = userdata;
-        if (!rpc_server_is_idle(a->server))
-                return 0; /* a connection raced the timer */
-        rpc_sdevent_stop_listening(a);
-        (void) sd_notify(0, "STOPPING=1\nSTATUS=Idle, exiting.");
-        return sd_event_exit(a->event, 0);
-}
-
-static void on_idle_changed(struct rpc_server *s, bool idle, void *userdata) {
-        struct rpc_sdevent *a = userdata;
-        uint64_t now;
-        if (!a->idle_timer)
-                return;
-        if (!idle) {
-                (void) sd_event_source_set_enabled(a->idle_timer, SD_EVENT_OFF);
-                return;
-        }
-        if (sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0)
-                return;
-        (void) sd_event_source_set_time(a->idle_timer, now + a->idle_usec);
-        (void) sd_event_source_set_enabled(a->idle_timer, SD_EVENT_ONESHOT);
-}
-
-int rpc_sdevent_new(sd_event *e, struct rpc_server *server, uint64_t idle_exit_usec,
-                    struct rpc_sdevent **ret) {
+int rpc_sdevent_new(sd_event *e, struct rpc_server *server, struct rpc_sdevent **ret) {
         struct rpc_sdevent *a = calloc(1, sizeof(*a));
-        int r;
 
         if (!a)
                 return -ENOMEM;
         a->event = sd_event_ref(e);
         a->server = server;
-        a->idle_usec = idle_exit_usec;
-        if (idle_exit_usec > 0) {
-                r = sd_event_add_time_relative(e, &a->idle_timer, CLOCK_MONOTONIC, idle_exit_usec, 0,
-                                               on_idle_timer, a);
-                if (r < 0) {
-                        rpc_sdevent_free(a);
-                        return r;
-                }
-                if (!rpc_server_is_idle(server))
-                        (void) sd_event_source_set_enabled(a->idle_timer, SD_EVENT_OFF);
-        }
-        rpc_server_set_idle_hook(server, on_idle_changed, a);
         *ret = a;
         return 0;
 }
@@ -231,7 +189,6 @@ struct rpc_sdevent *rpc_sdevent_free(struct rpc_sdevent *a) {
         while (a->conns)
                 sd_conn_free(a->conns);
         rpc_sdevent_stop_listening(a);
-        a->idle_timer = sd_event_source_disable_unref(a->idle_timer);
         sd_event_unref(a->event);
         free(a);
         return NULL;

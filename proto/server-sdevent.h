@@ -1,5 +1,5 @@
-/* sd-event adapter for proto/server.h: listens on the passed sockets, accepts, reads,
- * writes, and runs the idle-exit timer. */
+/* sd-event adapter for proto/server.h: listens on the passed sockets, accepts, reads and
+ * writes. Idle exit is the daemon skeleton's (daemon/daemon.c), not the transport's. */
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -8,10 +8,8 @@
 
 struct rpc_sdevent;
 
-/* Wraps server in the loop. idle_exit_usec = 0 disables idle exit; when it fires the
- * loop is exited with code 0. The adapter installs itself as the server's idle hook. */
-int rpc_sdevent_new(sd_event *e, struct rpc_server *server, uint64_t idle_exit_usec,
-                    struct rpc_sdevent **ret);
+/* Wraps server in the loop. */
+int rpc_sdevent_new(sd_event *e, struct rpc_server *server, struct rpc_sdevent **ret);
 struct rpc_sdevent *rpc_sdevent_free(struct rpc_sdevent *a);
 /* Starts accepting on a listening socket (takes ownership of fd). */
 int rpc_sdevent_add_listener(struct rpc_sdevent *a, int fd);

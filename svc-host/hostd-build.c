@@ -14,8 +14,8 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-host/hostd-build.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"

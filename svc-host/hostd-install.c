@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-host/hostd-install.h"
 
 #define LINE_MAX_BYTES 4096

@@ -13,8 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-host/hostd-instance.h"
 
 #define RESOLVE_SAFE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)

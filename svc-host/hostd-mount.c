@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
 #include "svc-host/hostd-spec.h"

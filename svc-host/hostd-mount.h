@@ -12,7 +12,7 @@
  * kernel's root-owned work/work. Both are idempotent. */
 #pragma once
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 int hostd_mount(const char *root, const char *name);
 int hostd_umount(const char *root, const char *name);

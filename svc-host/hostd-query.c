@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-host/hostd-query.h"
 
 #define MAX_CHALLENGES 3

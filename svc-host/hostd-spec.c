@@ -6,7 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "proto/args.h"
 #include "svc-host/hostd-spec.h"
 

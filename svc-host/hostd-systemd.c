@@ -11,8 +11,8 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-host/hostd-systemd.h"
 
 #define JOB_TIMEOUT_USEC (120ULL * 1000000ULL)

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
-#include "common/util.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "proto/args.h"
 #include "proto/server.h"
 #include "svc-host/hostd-build.h"

@@ -1,7 +1,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
-#include "common/log.h"
+#include "base/log.h"
 #include "svc-jobs/jobd-db.h"
 
 /* Migrations, applied in order; migration i brings the schema from version i to i + 1.

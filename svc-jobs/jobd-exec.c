@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "common/log.h"
+#include "base/log.h"
 #include "svc-jobs/jobd-exec.h"
 #include "proto/client-sdevent.h"
 

@@ -1,7 +1,7 @@
 #include <assert.h>
 #include <stdio.h>
 
-#include "common/log.h"
+#include "base/log.h"
 #include "svc-jobs/jobd-exec.h"
 #include "svc-jobs/jobd-manager.h"
 #include "svc-jobs/jobd-sched.h"

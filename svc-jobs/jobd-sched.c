@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-jobs/jobd-sched.h"
 
 bool sched_conflict(const struct job_key *a, size_t na, const struct job_key *b, size_t nb) {

@@ -9,8 +9,8 @@
  *   jobs.cancel {id}                                → {job} */
 #include <stdio.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
 #include "proto/args.h"
 #include "svc-jobs/jobd-manager.h"
 
@@ -378,8 +378,7 @@ static void teardown(struct daemon *d, void *userdata) {
 }
 
 static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
-        /* daemon.c passes a NULL userdata here (sys_info.health_userdata is never set): ask. */
-        struct manager *m = daemon_userdata(d);
+        struct manager *m = userdata;
         unsigned queued = 0, running = 0;
 
         if (!pk)

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "proto/rpc.h"
 #include "svc-logs/logd-entry.h"
 

@@ -5,8 +5,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-journal.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "proto/rpc.h"
 #include "svc-logs/logd-entry.h"
 #include "svc-logs/logd-jobs.h"

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
-#include "common/util.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "proto/args.h"
 #include "svc-logs/logd-stream.h"
 
@@ -132,8 +132,7 @@ static size_t on_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
 
         if (!pk)
                 return 9;
-        /* daemon.c hands the health hook a NULL userdata (set before setup ran): ask d. */
-        logd_get_stats(daemon_userdata(d), &s);
+        logd_get_stats(userdata, &s);
         rpc_pack_kv_uint(pk, "followers", s.followers);
         rpc_pack_kv_uint(pk, "paused_followers", s.paused);
         rpc_pack_kv_uint(pk, "entries_sent", s.entries_sent);
@@ -170,31 +169,35 @@ static void on_teardown(struct daemon *d, void *userdata) {
         logd_free(userdata);
 }
 
+/* --journal-dir DIR (tests: a directory of journal files instead of the system journal),
+ * hidden from --help. */
+enum { ARG_JOURNAL_DIR = 0x100 };
+
+static const struct option options[] = {
+        {"journal-dir", required_argument, NULL, ARG_JOURNAL_DIR},
+        {},
+};
+
+static int on_option(int c, const char *arg) {
+        if (c != ARG_JOURNAL_DIR)
+                return -EINVAL;
+        arg_journal_dir = arg;
+        return 0;
+}
+
 static const struct daemon_def def = {
         .name = "left4me-logd",
         .service = "logs",
         .description = "serves the journal of left4me's servers, builds and services",
         .methods = methods,
         .n_methods = ELEMENTSOF(methods),
+        .options = options,
+        .option = on_option,
         .setup = on_setup,
         .teardown = on_teardown,
         .health = on_health,
 };
 
 int main(int argc, char **argv) {
-        /* Take out the hidden --journal-dir DIR before the common option parser sees it. */
-        int n = 0;
-        for (int i = 0; i < argc; i++) {
-                if (i > 0 && streq(argv[i], "--journal-dir") && i + 1 < argc) {
-                        arg_journal_dir = argv[++i];
-                        continue;
-                }
-                if (i > 0 && strneq(argv[i], "--journal-dir=", STRLEN("--journal-dir="))) {
-                        arg_journal_dir = argv[i] + STRLEN("--journal-dir=");
-                        continue;
-                }
-                argv[n++] = argv[i];
-        }
-        argv[n] = NULL;
-        return daemon_main(n, argv, &def) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return daemon_main(argc, argv, &def) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

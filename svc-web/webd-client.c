@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-client.h"
 
 struct webd_client {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-json.h"
 #include "svc-web/webd-sse.h"
@@ -315,7 +315,7 @@ int webd_http_init(struct webd *w) {
         h2o_config_init(&w->globalconf);
         w->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(WEBD_NAME));
         /* Requests carry forms at most; the config's message limit is generous for them. */
-        w->globalconf.max_request_entity_size = w->config.max_message_bytes;
+        w->globalconf.max_request_entity_size = w->config->max_message_bytes;
         hostconf = h2o_config_register_host(&w->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 
         /* h2o picks the first registered path that matches, so /static/ goes first. */
@@ -331,7 +331,7 @@ int webd_http_init(struct webd *w) {
         w->accept_ctx.ctx = &w->ctx;
         w->accept_ctx.hosts = w->globalconf.hosts;
 
-        w->http_conns_max = w->config.max_connections ? w->config.max_connections : 64;
+        w->http_conns_max = w->config->max_connections ? w->config->max_connections : 64;
         h2o_timeout_init(w->loop, &w->http_accept_retry, HTTP_ACCEPT_RETRY_MS);
         w->http_accept_retry_entry.cb = on_http_accept_retry;
         w->http_accepting = true;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-sse.h"
 
 #define SSE_ID_MAX 256 /* Last-Event-ID bytes we keep */

@@ -1,5 +1,5 @@
 # svc-web/: left4me-webd (h2o evloop: HTTP + the admin RPC socket), its tests and bench.
-WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c svc-web/webd-rpc.c \
+WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-sse.c svc-web/webd-json.c svc-web/webd-client.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))

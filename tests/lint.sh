@@ -49,5 +49,30 @@ if [ "$codes" != "$cli_md" ] || [ "$codes" != "$guide" ]; then
         fail=1
 fi
 
+# Layers (docs/architecture.md): base/ < proto/ < daemon/ < the programs (svc-*/, cli/, tests,
+# bench). A folder may include its own layer and the ones below, never one above: proto/ must
+# stay usable without the daemon skeleton, and base/ without the protocol.
+layer() {
+        case $1 in
+        base) echo 0 ;;
+        proto) echo 1 ;;
+        daemon) echo 2 ;;
+        *) echo 3 ;;
+        esac
+}
+for f in "${files[@]}"; do
+        dir=${f%%/*}
+        own=$(layer "$dir")
+        [ "$own" -lt 3 ] || continue
+        while IFS= read -r hit; do
+                inc=${hit#*\"}
+                inc=${inc%%/*}
+                if [ "$(layer "$inc")" -gt "$own" ]; then
+                        echo "lint: layering: $f includes $inc/ (a higher layer): $hit"
+                        fail=1
+                fi
+        done < <(grep -oE '^#include "[^"/]+/' "$f")
+done
+
 [ $fail -eq 0 ] && echo "lint: clean (${#files[@]} files)"
 exit $fail

@@ -1,4 +1,4 @@
-"""Protocol black-box tests: left4me-testd (common/daemon.c + proto/) under
+"""Protocol black-box tests: left4me-testd (daemon/daemon.c + proto/) under
 systemd-socket-activate, driven by python3-msgpack and by l4d2ctl's C client."""
 import os
 import socket

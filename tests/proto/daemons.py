@@ -126,6 +126,41 @@ class Base:
             os.waitpid(pid, 0)
             os.close(ready_r)
 
+    def run_plain(self, *args):
+        """Runs the daemon outside systemd-socket-activate, with a config of defaults."""
+        cfg = os.path.join(self.d.dir, "empty.yaml")
+        with open(cfg, "w") as f:
+            f.write("paths: {root: %s/root, run: %s}\n" % (self.d.dir, self.d.dir))
+        env = dict(os.environ)
+        for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+            env.pop(k, None)
+        return subprocess.run([os.path.join(BUILD, self.binary), "--config", cfg] + list(args),
+                              capture_output=True, text=True, timeout=10, env=env)
+
+    def test_listen_never_removes_a_regular_file(self):
+        path = os.path.join(self.d.dir, "precious")
+        with open(path, "w") as f:
+            f.write("data\n")
+        out = self.run_plain("--listen", path, "--idle-exit", "1")
+        self.assertNotEqual(out.returncode, 0, "listened on a regular file's path")
+        self.assertIn("precious", out.stderr)
+        with open(path) as f:
+            self.assertEqual(f.read(), "data\n")
+
+    def test_listen_replaces_a_stale_socket(self):
+        path = os.path.join(self.d.dir, "stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.close()  # the file stays, nobody listens: what a killed daemon leaves behind
+        out = self.run_plain("--listen", path, "--idle-exit", "1")
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_idle_exit_range(self):
+        for bad in ("-1", "86401", "banana"):
+            out = self.run_plain("--listen", os.path.join(self.d.dir, "x.sock"), "--idle-exit", bad)
+            self.assertNotEqual(out.returncode, 0, "--idle-exit " + bad + " accepted")
+            self.assertIn("0..86400", out.stderr, bad)
+
     def test_idle_exit(self):
         d = self.start(idle="1")
         try:

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "common/config.h"
+#include "daemon/config.h"
 
 static int warnings;
 static char last_warning[512];

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "tests/proto/testd-run.h"
 
 static char dir[64], sock_path[100], cfg_path[100];

@@ -1,10 +1,10 @@
-/* A daemon built on common/daemon.c with test methods only: the black-box tests of the
+/* A daemon built on daemon/daemon.c with test methods only: the black-box tests of the
  * protocol layer (framing, limits, hostile input, streaming, cancel, idle exit) run against
  * it, so they do not depend on any real daemon's behaviour. */
 #include <stddef.h>
 
-#include "common/daemon.h"
-#include "common/log.h"
+#include "daemon/daemon.h"
+#include "base/log.h"
 #include "proto/args.h"
 
 struct testd {

@@ -17,7 +17,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "tests/svc-host/tmproot.h"
 #include "svc-host/hostd-build.h"
 

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "tests/svc-host/tmproot.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-host/hostd-spec.h"
 
 #define PMIN 27015

@@ -2,7 +2,7 @@
  * to lay out trees in it. */
 #pragma once
 
-#include "common/util.h"
+#include "base/util.h"
 
 /* The test's temporary root (each test file creates and removes it in its fixtures). */
 extern char *root;

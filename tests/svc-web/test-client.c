@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-client.h"
 #include "tests/proto/testd-run.h"
 

@@ -12,6 +12,7 @@
 #include "svc-web/webd.h"
 
 static struct webd w;
+static struct l4m_config config;
 static int client = -1;
 
 static void run_loop(int iterations) {
@@ -25,7 +26,8 @@ static void setup(void) {
         static const char req[] = "GET /events HTTP/1.1\r\nHost: test\r\n\r\n";
 
         memset(&w, 0, sizeof(w));
-        cr_assert_eq(config_init_defaults(&w.config), 0);
+        cr_assert_eq(config_init_defaults(&config), 0);
+        w.config = &config;
         w.web_dir = (char *) "/nonexistent";
         w.loop = h2o_evloop_create();
         cr_assert_eq(webd_http_init(&w), 0);

@@ -2,8 +2,8 @@
 #include <stdarg.h>
 #include <yaml.h>
 
-#include "common/config.h"
-#include "common/util.h"
+#include "daemon/config.h"
+#include "base/util.h"
 
 #define CONFIG_MAX_BYTES (256u * 1024u)
 
@@ -197,7 +197,7 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                         if ((r = get_uint(p, v, full, 1, 65535, &u)) == 0)
                                 c->web_port = (unsigned) u;
                 } else if (IS("limits", "idle_exit_sec")) {
-                        if ((r = get_uint(p, v, full, 0, 86400, &u)) == 0)
+                        if ((r = get_uint(p, v, full, 0, L4M_IDLE_EXIT_MAX_SEC, &u)) == 0)
                                 c->idle_exit_sec = (unsigned) u;
                 } else if (IS("limits", "max_message_bytes")) {
                         if ((r = get_uint(p, v, full, 4096, 64u * 1024 * 1024, &u)) == 0)

@@ -1,4 +1,4 @@
-/* See webd-rpc.h.
+/* See rpc-h2o.h.
  *
  * Writes: h2o's evloop keeps pointers to the iovecs it was given until the write
  * completes, while the core may append to (and so move) its output buffer at any time.
@@ -7,22 +7,22 @@
  * in-flight bytes as pending, and its per-connection output cap covers them.
  *
  * Freeing: a connection is only ever destroyed from an h2o callback of its own socket
- * (read, write completion) or from webd_rpc_free, never from want_write, which the core
+ * (read, write completion) or from rpc_h2o_free, never from want_write, which the core
  * may call while it is in the middle of something. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "common/log.h"
-#include "common/util.h"
-#include "svc-web/webd-rpc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "daemon/rpc-h2o.h"
 
 #define ACCEPT_RETRY_MS 100 /* after EMFILE/ENFILE: wait for an fd to be freed */
 #define MAX_LISTENERS   4
 
-struct webd_rpc_conn {
-        struct webd_rpc *owner;
+struct rpc_h2o_conn {
+        struct rpc_h2o *owner;
         h2o_linklist_t link;
         h2o_socket_t *sock;
         struct rpc_conn *conn;
@@ -34,7 +34,7 @@ struct webd_rpc_conn {
         bool destroying;
 };
 
-struct webd_rpc {
+struct rpc_h2o {
         h2o_loop_t *loop;
         struct rpc_server *server;
         h2o_socket_t *listeners[MAX_LISTENERS];
@@ -46,9 +46,9 @@ struct webd_rpc {
         h2o_timeout_entry_t accept_retry_entry;
 };
 
-static void conn_flush(struct webd_rpc_conn *c);
+static void conn_flush(struct rpc_h2o_conn *c);
 
-static void conn_destroy(struct webd_rpc_conn *c) {
+static void conn_destroy(struct rpc_h2o_conn *c) {
         if (c->destroying)
                 return;
         c->destroying = true;
@@ -63,12 +63,12 @@ static void conn_destroy(struct webd_rpc_conn *c) {
 
 /* Whether the connection has nothing more to do: the core wants it closed, or the peer
  * has hung up and every call it made has been answered. */
-static bool conn_finished(struct webd_rpc_conn *c) {
+static bool conn_finished(struct rpc_h2o_conn *c) {
         return c->closing || rpc_conn_closing(c->conn) || (c->eof && rpc_conn_pending_calls(c->conn) == 0);
 }
 
 static void on_write_done(h2o_socket_t *sock, const char *err) {
-        struct webd_rpc_conn *c = sock->data;
+        struct rpc_h2o_conn *c = sock->data;
 
         c->writing = false;
         if (err) {
@@ -84,7 +84,7 @@ static void on_write_done(h2o_socket_t *sock, const char *err) {
 }
 
 /* Starts writing the core's pending output unless a write is in flight. Never destroys. */
-static void conn_flush(struct webd_rpc_conn *c) {
+static void conn_flush(struct rpc_h2o_conn *c) {
         const void *out;
         size_t n;
         h2o_iovec_t vec;
@@ -113,7 +113,7 @@ static void conn_flush(struct webd_rpc_conn *c) {
 }
 
 static void on_want_write(struct rpc_conn *conn, void *transport) {
-        struct webd_rpc_conn *c = transport;
+        struct rpc_h2o_conn *c = transport;
 
         if (!c || c->destroying)
                 return;
@@ -125,7 +125,7 @@ static const struct rpc_conn_ops conn_ops = {
 };
 
 static void on_read(h2o_socket_t *sock, const char *err) {
-        struct webd_rpc_conn *c = sock->data;
+        struct rpc_h2o_conn *c = sock->data;
         int r;
 
         if (err) {
@@ -164,11 +164,11 @@ static void on_read(h2o_socket_t *sock, const char *err) {
                 conn_destroy(c);
 }
 
-static void listeners_set_reading(struct webd_rpc *a, bool on);
+static void listeners_set_reading(struct rpc_h2o *a, bool on);
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
-        struct webd_rpc *a = listener->data;
-        struct webd_rpc_conn *c;
+        struct rpc_h2o *a = listener->data;
+        struct rpc_h2o_conn *c;
         struct rpc_peer peer;
         h2o_socket_t *sock;
         int r;
@@ -231,7 +231,7 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         }
 }
 
-static void listeners_set_reading(struct webd_rpc *a, bool on) {
+static void listeners_set_reading(struct rpc_h2o *a, bool on) {
         for (size_t i = 0; i < a->n_listeners; i++) {
                 if (on)
                         h2o_socket_read_start(a->listeners[i], on_accept);
@@ -241,14 +241,14 @@ static void listeners_set_reading(struct webd_rpc *a, bool on) {
 }
 
 static void on_accept_retry(h2o_timeout_entry_t *entry) {
-        struct webd_rpc *a = H2O_STRUCT_FROM_MEMBER(struct webd_rpc, accept_retry_entry, entry);
+        struct rpc_h2o *a = H2O_STRUCT_FROM_MEMBER(struct rpc_h2o, accept_retry_entry, entry);
 
         if (a->listening)
                 listeners_set_reading(a, true);
 }
 
-int webd_rpc_new(h2o_loop_t *loop, struct rpc_server *server, struct webd_rpc **ret) {
-        struct webd_rpc *a = calloc(1, sizeof(*a));
+int rpc_h2o_new(h2o_loop_t *loop, struct rpc_server *server, struct rpc_h2o **ret) {
+        struct rpc_h2o *a = calloc(1, sizeof(*a));
 
         if (!a)
                 return -ENOMEM;
@@ -262,7 +262,7 @@ int webd_rpc_new(h2o_loop_t *loop, struct rpc_server *server, struct webd_rpc **
         return 0;
 }
 
-int webd_rpc_add_listener(struct webd_rpc *a, int fd) {
+int rpc_h2o_add_listener(struct rpc_h2o *a, int fd) {
         h2o_socket_t *sock;
 
         if (a->n_listeners >= MAX_LISTENERS) {
@@ -281,23 +281,23 @@ int webd_rpc_add_listener(struct webd_rpc *a, int fd) {
         return 0;
 }
 
-void webd_rpc_stop_listening(struct webd_rpc *a) {
+void rpc_h2o_stop_listening(struct rpc_h2o *a) {
         a->listening = false;
         listeners_set_reading(a, false);
         if (h2o_timeout_is_linked(&a->accept_retry_entry))
                 h2o_timeout_unlink(&a->accept_retry_entry);
 }
 
-unsigned webd_rpc_connections(const struct webd_rpc *a) {
+unsigned rpc_h2o_connections(const struct rpc_h2o *a) {
         return a->n_conns;
 }
 
-struct webd_rpc *webd_rpc_free(struct webd_rpc *a) {
+struct rpc_h2o *rpc_h2o_free(struct rpc_h2o *a) {
         if (!a)
                 return NULL;
-        webd_rpc_stop_listening(a);
+        rpc_h2o_stop_listening(a);
         while (!h2o_linklist_is_empty(&a->conns))
-                conn_destroy(H2O_STRUCT_FROM_MEMBER(struct webd_rpc_conn, link, a->conns.next));
+                conn_destroy(H2O_STRUCT_FROM_MEMBER(struct rpc_h2o_conn, link, a->conns.next));
         /* Closes our copies of the listening fds; systemd keeps its own (no shutdown()). */
         for (size_t i = 0; i < a->n_listeners; i++)
                 h2o_socket_close(a->listeners[i]);

@@ -1,6 +1,6 @@
 /* The h2o-evloop adapter for the loop-agnostic MessagePack-RPC core (proto/server.h),
- * the counterpart of proto/server-sdevent.c for webd, which runs h2o's loop instead of
- * sd-event.
+ * the counterpart of proto/server-sdevent.c for daemons that run h2o's loop (webd). It is
+ * in daemon/, not proto/, because it logs (accept failures, refused connections).
  *
  * It accepts on listening AF_UNIX sockets, reads SO_PEERCRED at accept, feeds received
  * bytes to rpc_conn_feed(), writes rpc_conn_output() with one h2o_socket_write in flight
@@ -12,16 +12,16 @@
 
 #include "proto/server.h"
 
-struct webd_rpc;
+struct rpc_h2o;
 
-int webd_rpc_new(h2o_loop_t *loop, struct rpc_server *server, struct webd_rpc **ret);
+int rpc_h2o_new(h2o_loop_t *loop, struct rpc_server *server, struct rpc_h2o **ret);
 /* Closes every connection (their pending calls are abandoned) and the listeners. */
-struct webd_rpc *webd_rpc_free(struct webd_rpc *a);
+struct rpc_h2o *rpc_h2o_free(struct rpc_h2o *a);
 
 /* Starts accepting on a listening socket; takes ownership of fd (closed on free; never
  * shutdown(), systemd keeps its own copy). */
-int webd_rpc_add_listener(struct webd_rpc *a, int fd);
+int rpc_h2o_add_listener(struct rpc_h2o *a, int fd);
 /* Stops accepting for good (once we decided to exit we must never accept again). */
-void webd_rpc_stop_listening(struct webd_rpc *a);
+void rpc_h2o_stop_listening(struct rpc_h2o *a);
 /* Open connections (same as rpc_server_connections, counted on the transport side). */
-unsigned webd_rpc_connections(const struct webd_rpc *a);
+unsigned rpc_h2o_connections(const struct rpc_h2o *a);

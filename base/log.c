@@ -1,7 +1,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#include "common/log.h"
+#include "base/log.h"
 
 static int max_level = LOG_INFO;
 static bool journal_prefix;

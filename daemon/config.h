@@ -11,6 +11,10 @@
 
 #define LEFT4ME_DEFAULT_CONFIG LEFT4ME_SYSCONFDIR "/left4me/left4me.yaml"
 
+/* limits.idle_exit_sec and every daemon's --idle-exit: 0 (never) up to one day. An idle
+ * daemon costs nothing to restart, so a longer wait has no use. */
+#define L4M_IDLE_EXIT_MAX_SEC 86400u
+
 struct l4m_config {
         /* paths */
         char *root;     /* /var/lib/left4me */

@@ -1,11 +1,11 @@
 /* Logging for daemons and the CLI. Lines go to stderr with a "<N>" syslog prefix when
  * stderr is the journal (so journald records the priority), plain text otherwise.
- * Library code (proto/, common/ except this file) never logs above debug. */
+ * Library code (proto/, base/ except this file) never logs above debug. */
 #pragma once
 
 #include <syslog.h>
 
-#include "common/util.h"
+#include "base/util.h"
 
 void log_setup(const char *ident);
 void log_set_max_level(int level);

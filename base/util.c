@@ -1,7 +1,7 @@
 #include <limits.h>
 #include <time.h>
 
-#include "common/util.h"
+#include "base/util.h"
 
 int safe_atoi64(const char *s, long long min, long long max, long long *ret) {
         char *end;

@@ -1,1 +1,0 @@
-LIBLEFT4ME_SRCS += common/util.c common/log.c common/config.c common/daemon.c
