@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "proto/args.h"
+#include "proto/utf8.h"
 #include "svc-host/hostd-spec.h"
 
 void instance_spec_done(struct instance_spec *s) {

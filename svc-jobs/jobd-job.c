@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "proto/args.h"
+#include "proto/utf8.h"
 #include "svc-jobs/jobd-job.h"
 
 static const char *const state_names[_JOB_STATE_MAX] = {
@@ -505,37 +506,8 @@ oom:
 
 /* ---- lines ------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (max n bytes), or 0 if it is not one. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n) {
-        unsigned c = p[0], need;
-        uint32_t cp;
-
-        if (c < 0x80)
-                return 1;
-        if ((c & 0xe0) == 0xc0)
-                need = 1, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-                need = 2, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-                need = 3, cp = c & 0x07;
-        else
-                return 0;
-        if (n <= need)
-                return 0;
-        for (unsigned k = 1; k <= need; k++) {
-                if ((p[k] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[k] & 0x3f);
-        }
-        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return need + 1;
-}
-
 size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncated) {
-        static const char replacement[] = "\xef\xbf\xbd";
-        const unsigned char *p = (const unsigned char *) in;
+                const unsigned char *p = (const unsigned char *) in;
         size_t i = 0, o = 0;
         bool truncated = false;
 
@@ -547,8 +519,8 @@ size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncate
                 size_t out_len = len;
 
                 if (len == 0 || (len == 1 && ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f))) {
-                        src = replacement;
-                        out_len = 3;
+                        src = UTF8_REPLACEMENT;
+                        out_len = UTF8_REPLACEMENT_LEN;
                         len = 1;
                 }
                 if (o + out_len > JOB_LINE_MAX) {

@@ -4,55 +4,8 @@
 
 #include "common/util.h"
 #include "proto/rpc.h"
+#include "proto/utf8.h"
 #include "svc-logs/logd-entry.h"
-
-/* Length of the valid UTF-8 sequence at p (n bytes available), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n) {
-        unsigned char c = p[0];
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (c >= 0xe0 && c <= 0xef) {
-                if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xe0 && p[1] < 0xa0) /* overlong */
-                        return 0;
-                if (c == 0xed && p[1] >= 0xa0) /* surrogates */
-                        return 0;
-                return 3;
-        }
-        if (c >= 0xf0 && c <= 0xf4) {
-                if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xf0 && p[1] < 0x90) /* overlong */
-                        return 0;
-                if (c == 0xf4 && p[1] >= 0x90) /* above U+10FFFF */
-                        return 0;
-                return 4;
-        }
-        return 0; /* 0x80..0xc1 (continuation or overlong lead), 0xf5..0xff */
-}
-
-size_t logd_utf8_sanitize(const void *in, size_t n, char *out, size_t max, bool *ret_truncated) {
-        static const char replacement[3] = {(char) 0xef, (char) 0xbf, (char) 0xbd};
-        const unsigned char *p = in;
-        size_t i = 0, o = 0;
-
-        while (i < n) {
-                size_t l = utf8_seq_len(p + i, n - i);
-                const void *src = l ? (const void *) (p + i) : (const void *) replacement;
-                size_t outl = l ? l : sizeof replacement;
-                if (o + outl > max)
-                        break;
-                memcpy(out + o, src, outl);
-                o += outl;
-                i += l ? l : 1;
-        }
-        if (ret_truncated)
-                *ret_truncated = i < n;
-        return o;
-}
 
 /* Looks up field (without '=') of the current entry: points *ret into the journal's
  * memory (valid until the next journal call). */
@@ -136,7 +89,7 @@ int logd_entry_read(sd_journal *j, struct logd_entry *e) {
         e->truncated = false;
         e->message_len = 0;
         if (get_field(j, "MESSAGE", &v, &l) >= 0)
-                e->message_len = logd_utf8_sanitize(v, l, e->message, LOGD_MESSAGE_MAX, &e->truncated);
+                e->message_len = utf8_sanitize(v, l, e->message, LOGD_MESSAGE_MAX, &e->truncated);
         e->message[e->message_len] = '\0';
         return 0;
 }
