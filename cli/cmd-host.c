@@ -30,6 +30,7 @@
 #include "cli/cli.h"
 #include "common/util.h"
 #include "proto/client.h"
+#include "proto/names.h"
 #include "proto/rpc.h"
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx);
@@ -454,23 +455,13 @@ static void queue_prepare(void) {
         (void) sigaction(SIGINT, &sa, NULL);
 }
 
-static bool overlay_id_valid(const char *s, size_t n) {
-        if (n < 1 || n > 64 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-                      s[i] == '-'))
-                        return false;
-        return true;
-}
-
 /* Appends the overlay id of ref (its first path component, if that is a valid overlay id
  * that is not listed yet) to the comma-separated list. */
 static void overlays_add(char *list, size_t size, const char *ref, size_t ref_len) {
         const char *slash = memchr(ref, '/', ref_len);
         size_t n = slash ? (size_t) (slash - ref) : ref_len, len = strlen(list);
 
-        if (!overlay_id_valid(ref, n))
+        if (!name_is_valid_n(ref, n))
                 return;
         for (const char *p = list; *p;) {
                 const char *comma = strchrnul(p, ',');

@@ -306,15 +306,6 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         return r;
 }
 
-int build_unit_name(const char *id, unsigned long long n, char *buf, size_t len) {
-        int k;
-
-        if (!instance_name_is_valid(id) || n == 0 || n > 9999999999ULL)
-                return -EINVAL;
-        k = snprintf(buf, len, "left4me-build-%s-%llu.service", id, n);
-        return k < 0 || (size_t) k >= len ? -ENAMETOOLONG : 0;
-}
-
 /* ---- results ---------------------------------------------------------------------------------- */
 
 const char *build_result_to_string(enum build_result r) {
@@ -370,8 +361,8 @@ int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc
         _cleanup_close_ int ofd = -1, fd = -1;
         struct stat st;
 
-        if (!instance_name_is_valid(id))
-                return rpc_error_set(e, RPC_INVALID, "id: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(id))
+                return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
         ofd = overlays_dir_open(rootfd, true);
         if (ofd < 0)
                 return rpc_error_set(
@@ -489,8 +480,8 @@ int overlay_remove(const char *root, const char *id, bool *ret_existed, struct r
         int r;
 
         *ret_existed = false;
-        if (!instance_name_is_valid(id))
-                return rpc_error_set(e, RPC_INVALID, "id: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(id))
+                return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
         rootfd = root_open(root);
         if (rootfd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open %s: %s", root, strerror(-rootfd));
@@ -521,7 +512,7 @@ static const char *const stream_names[_P_MAX] = {"stdout", "stderr"};
 struct build {
         sd_event *event;
         struct hostd_bus *bus;
-        char id[INSTANCE_NAME_MAX + 1];
+        char id[NAME_LEN_MAX + 1];
         char unit[128];
         char script_name[128]; /* below <root>/tmp */
         int tmpfd, dirfd;
@@ -896,8 +887,8 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         gid_t gid;
         int pfd[2], r;
 
-        if (!instance_name_is_valid(p->id))
-                return rpc_error_set(e, RPC_INVALID, "id: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(p->id))
+                return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
         if (memchr(p->script, 0, p->script_len))
                 return rpc_error_set(e, RPC_INVALID, "script: must not contain NUL bytes");
         pw = getpwnam(BUILD_USER);

@@ -47,9 +47,6 @@ struct build_unit_spec {
  * sandbox. Exposed for the unit tests. */
 int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s);
 
-/* "left4me-build-<id>-<n>.service" (what logd accepts as a build unit). */
-int build_unit_name(const char *id, unsigned long long n, char *buf, size_t len);
-
 enum build_result { BUILD_SUCCESS, BUILD_FAILED, BUILD_TIMEOUT, BUILD_OOM, BUILD_CANCELLED };
 const char *build_result_to_string(enum build_result r);
 /* Maps the unit's Service.Result and ExecMainCode/ExecMainStatus (and whether hostd stopped

@@ -429,13 +429,13 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
         _cleanup_close_ int rootfd = -1, overlays_fd = -1, instances_fd = -1, stage_fd = -1, rfd = -1;
         _cleanup_free_ char *env = NULL, *cfg = NULL;
         _cleanup_free_ int *ofds = NULL;
-        char stage[INSTANCE_NAME_MAX + 16];
+        char stage[NAME_LEN_MAX + 16];
         uid_t guid;
         gid_t ggid;
         int r;
 
-        if (!instance_name_is_valid(name))
-                return rpc_error_set(e, RPC_INVALID, "name: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(name))
+                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
         (void) game_user_ids(&guid, &ggid);
 
         rootfd = root_open(root);
@@ -553,8 +553,8 @@ int instance_remove(const char *root, const char *name, bool *ret_existed, struc
         bool existed = false;
         int r;
 
-        if (!instance_name_is_valid(name))
-                return rpc_error_set(e, RPC_INVALID, "name: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(name))
+                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
         rootfd = root_open(root);
         if (rootfd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-rootfd));
@@ -581,7 +581,7 @@ int instance_remove(const char *root, const char *name, bool *ret_existed, struc
         if (instances_fd < 0 && instances_fd != -ENOENT)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open instances/: %s", strerror(-instances_fd));
         if (instances_fd >= 0) {
-                char stage[INSTANCE_NAME_MAX + 16];
+                char stage[NAME_LEN_MAX + 16];
 
                 if (faccessat(instances_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
                         existed = true;
@@ -602,8 +602,8 @@ int instance_read_spec(const char *root, const char *name, char **ret, size_t *r
         _cleanup_close_ int rootfd = -1, instances_fd = -1, nfd = -1;
         int r;
 
-        if (!instance_name_is_valid(name))
-                return rpc_error_set(e, RPC_INVALID, "name: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(name))
+                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
         rootfd = root_open(root);
         if (rootfd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-rootfd));
@@ -633,7 +633,7 @@ int instance_inspect(const char *root, const char *name, struct instance_files *
         _cleanup_close_ int rootfd = -1, dfd = -1, nfd = -1;
         struct instance_files f = {};
 
-        if (!instance_name_is_valid(name))
+        if (!name_is_valid(name))
                 return -EINVAL;
         rootfd = root_open(root);
         if (rootfd < 0)
@@ -699,7 +699,7 @@ int instance_list(const char *root, char ***ret) {
                 return -ENOMEM;
         }
         while ((errno = 0, de = readdir(d))) {
-                if (!instance_name_is_valid(de->d_name))
+                if (!name_is_valid(de->d_name))
                         continue;
                 if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
                         continue;

@@ -167,7 +167,7 @@ int hostd_mount(const char *root, const char *name) {
         char target[32];
         int r;
 
-        if (!instance_name_is_valid(name))
+        if (!name_is_valid(name))
                 return log_error_errno(-EINVAL, "Invalid instance name '%s'", name);
         if (!spec_root_is_valid(root))
                 return log_error_errno(-EINVAL, "paths.root '%s' is not usable", root);
@@ -313,7 +313,7 @@ int hostd_umount(const char *root, const char *name) {
         char path[64];
         int r;
 
-        if (!instance_name_is_valid(name))
+        if (!name_is_valid(name))
                 return log_error_errno(-EINVAL, "Invalid instance name '%s'", name);
         r = enter_host_mount_ns();
         if (r < 0)

@@ -24,24 +24,6 @@ void instance_spec_done(struct instance_spec *s) {
         *s = (struct instance_spec){};
 }
 
-bool instance_name_is_valid(const char *name) {
-        size_t n;
-
-        if (!name)
-                return false;
-        n = strlen(name);
-        if (n < 1 || n > INSTANCE_NAME_MAX)
-                return false;
-        if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
-                return false;
-        for (size_t i = 1; i < n; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
 static bool char_is_ref(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
                c == '_' || c == '-';

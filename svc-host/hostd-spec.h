@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto/names.h"
 #include "proto/rpc.h"
 
 #define SPEC_MAX_BYTES (1024u * 1024u)
@@ -31,7 +32,6 @@
 #define SPEC_MAX_ARG_LEN   256u
 #define SPEC_MAX_CONFIG    4096u
 #define SPEC_MAX_LINE_LEN  4096u
-#define INSTANCE_NAME_MAX  64u
 
 struct overlay_ref {
         char *path;  /* relative to <root>/overlays, validated by spec_ref_is_valid() */
@@ -47,9 +47,6 @@ struct instance_spec {
 };
 
 void instance_spec_done(struct instance_spec *s);
-
-/* `[a-z0-9][a-z0-9_-]{0,63}`: the only names hostd accepts for an instance. */
-bool instance_name_is_valid(const char *name);
 
 /* An overlay ref: relative, 1..255 bytes, '/'-separated components of [A-Za-z0-9._-] that
  * are neither empty, "." nor ".." (so no absolute path, no "..", no "//", no trailing '/',

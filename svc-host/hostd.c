@@ -33,7 +33,7 @@
 
 struct busy_name {
         struct busy_name *next;
-        char name[INSTANCE_NAME_MAX + 1];
+        char name[NAME_LEN_MAX + 1];
         const char *op;
 };
 
@@ -95,8 +95,8 @@ static void busy_release(struct hostd *h, const char *name) {
 static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
 
-        if (!instance_name_is_valid(s))
-                return rpc_error_set(e, RPC_INVALID, "%s: must match [a-z0-9][a-z0-9_-]{0,63}", a->name);
+        if (!name_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: " NAME_MUST_MATCH, a->name);
         return 0;
 }
 
@@ -105,7 +105,7 @@ struct name_args {
 };
 
 static const struct rpc_arg name_args_table[] = {
-        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, INSTANCE_NAME_MAX, 0,
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, NAME_LEN_MAX, 0,
          check_name},
 };
 
@@ -115,7 +115,7 @@ struct init_args {
 };
 
 static const struct rpc_arg init_args_table[] = {
-        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, INSTANCE_NAME_MAX, 0,
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, NAME_LEN_MAX, 0,
          check_name},
         {"spec", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct init_args, spec), 0, SPEC_MAX_BYTES, 0,
          NULL},
@@ -192,7 +192,7 @@ struct unit_call {
         struct hostd *h;
         struct rpc_call *call;
         enum unit_call_kind kind;
-        char name[INSTANCE_NAME_MAX + 1];
+        char name[NAME_LEN_MAX + 1];
         char unit[128];
         char note[512]; /* why a stale mount was not unmounted (added to a conflict) */
 };
@@ -504,7 +504,7 @@ finish:
 
 struct status_req {
         struct hostd *h;
-        char name[INSTANCE_NAME_MAX + 1];
+        char name[NAME_LEN_MAX + 1];
         char unit[128];
         struct instance_files files;
         bool have_unit;
@@ -905,7 +905,7 @@ struct build_run {
         struct hostd *h;
         struct rpc_call *call;
         struct build *build;
-        char id[INSTANCE_NAME_MAX + 1];
+        char id[NAME_LEN_MAX + 1];
         bool abandoned;
         unsigned long long lines;
         sd_event_source *free_source;
@@ -917,7 +917,7 @@ struct build_args {
 };
 
 static const struct rpc_arg build_args_table[] = {
-        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct build_args, id), 1, INSTANCE_NAME_MAX, 0,
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct build_args, id), 1, NAME_LEN_MAX, 0,
          check_name},
         {"script", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct build_args, script), 0, BUILD_SCRIPT_MAX,
          0, NULL},
@@ -928,7 +928,7 @@ struct id_args {
 };
 
 static const struct rpc_arg id_args_table[] = {
-        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INSTANCE_NAME_MAX, 0,
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, NAME_LEN_MAX, 0,
          check_name},
 };
 

@@ -83,20 +83,6 @@ static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-bool job_name_valid(const char *s) {
-        size_t n;
-
-        if (!s || !is_lower_alnum(s[0]))
-                return false;
-        n = strlen(s);
-        if (n > JOB_NAME_MAX)
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!is_lower_alnum(s[i]) && s[i] != '_' && s[i] != '-')
-                        return false;
-        return true;
-}
-
 bool job_subject_valid(const char *s) {
         const char *colon;
         size_t tag;
@@ -112,7 +98,7 @@ bool job_subject_valid(const char *s) {
         for (size_t i = 1; i < tag; i++)
                 if (!is_lower_alnum(s[i]) && s[i] != '_' && s[i] != '-')
                         return false;
-        return job_name_valid(colon + 1);
+        return name_is_valid(colon + 1);
 }
 
 bool job_owner_valid(const char *s) {
@@ -137,41 +123,8 @@ bool job_stream_valid(const char *s, size_t n) {
         return false;
 }
 
-static bool name_valid_n(const char *s, size_t n) {
-        char buf[JOB_NAME_MAX + 1];
-
-        if (n < 1 || n > JOB_NAME_MAX)
-                return false;
-        memcpy(buf, s, n);
-        buf[n] = 0;
-        return job_name_valid(buf);
-}
-
 bool job_unit_valid(const char *s, size_t n) {
-        static const char server[] = "left4me-server@", build[] = "left4me-build-", suffix[] = ".service";
-        const char *body, *dash;
-        size_t blen, nlen;
-
-        if (!s || n >= JOB_UNIT_MAX || memchr(s, 0, n) || n <= STRLEN(suffix) ||
-            memcmp(s + n - STRLEN(suffix), suffix, STRLEN(suffix)) != 0)
-                return false;
-        if (n > STRLEN(server) && memcmp(s, server, STRLEN(server)) == 0)
-                return name_valid_n(s + STRLEN(server), n - STRLEN(server) - STRLEN(suffix));
-        if (n <= STRLEN(build) || memcmp(s, build, STRLEN(build)) != 0)
-                return false;
-        /* The run number follows the last '-'; the overlay name before it may hold '-'. */
-        body = s + STRLEN(build);
-        blen = n - STRLEN(build) - STRLEN(suffix);
-        dash = memrchr(body, '-', blen);
-        if (!dash || !name_valid_n(body, (size_t) (dash - body)))
-                return false;
-        nlen = blen - (size_t) (dash - body) - 1;
-        if (nlen < 1 || nlen > 10 || (dash[1] == '0' && nlen > 1))
-                return false;
-        for (size_t i = 1; i <= nlen; i++)
-                if (dash[i] < '0' || dash[i] > '9')
-                        return false;
-        return true;
+        return server_unit_is_valid(s, n) || build_unit_is_valid(s, n);
 }
 
 int job_units_add(char ***units, const char *unit, size_t n) {
@@ -210,16 +163,16 @@ void job_payload_done(struct job_payload *p) {
 }
 
 static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
-        if (!job_name_valid(*(char **) field))
-                return rpc_error_set(e, RPC_INVALID, "%s: must match [a-z0-9][a-z0-9_-]{0,63}", a->name);
+        if (!name_is_valid(*(char **) field))
+                return rpc_error_set(e, RPC_INVALID, "%s: " NAME_MUST_MATCH, a->name);
         return 0;
 }
 
 static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         char **v = *(char ***) field;
         for (size_t i = 0; v && v[i]; i++) {
-                if (!job_name_valid(v[i]))
-                        return rpc_error_set(e, RPC_INVALID, "%s[%zu]: must match [a-z0-9][a-z0-9_-]{0,63}",
+                if (!name_is_valid(v[i]))
+                        return rpc_error_set(e, RPC_INVALID, "%s[%zu]: " NAME_MUST_MATCH,
                                              a->name, i);
                 for (size_t j = 0; j < i; j++)
                         if (streq(v[i], v[j]))
@@ -231,9 +184,9 @@ static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e
 
 #define P(f) offsetof(struct job_payload, f)
 #define ARG_SERVER                                                                                          \
-        { "server", RPC_ARG_STR, RPC_ARG_REQUIRED, P(server), 1, JOB_NAME_MAX, 0, check_name }
+        { "server", RPC_ARG_STR, RPC_ARG_REQUIRED, P(server), 1, NAME_LEN_MAX, 0, check_name }
 #define ARG_OVERLAYS                                                                                        \
-        { "overlays", RPC_ARG_STRV, 0, P(overlays), 0, JOB_OVERLAYS_MAX, JOB_NAME_MAX, check_names }
+        { "overlays", RPC_ARG_STRV, 0, P(overlays), 0, JOB_OVERLAYS_MAX, NAME_LEN_MAX, check_names }
 
 static const struct rpc_arg args_install[] = {
         {"_", RPC_ARG_BOOL, 0, 0, 0, 0, 0, NULL}, /* placeholder: never matches a real key */
@@ -248,7 +201,7 @@ static const struct rpc_arg args_server_other[] = {
         ARG_OVERLAYS,
 };
 static const struct rpc_arg args_overlay_build[] = {
-        {"overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, JOB_NAME_MAX, 0, check_name},
+        {"overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, NAME_LEN_MAX, 0, check_name},
         {"script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(script), 1, JOB_SCRIPT_MAX, 0, NULL},
 };
 

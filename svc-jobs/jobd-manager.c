@@ -510,7 +510,7 @@ static void add_unit(struct active *a, const char *unit, size_t len) {
                 return;
         if (r < 0) {
                 log_warning_errno(r, "Job %lld: not recording unit '%.*s': %m", (long long) a->rec.id,
-                                  (int) MIN(len, (size_t) JOB_UNIT_MAX), unit);
+                                  (int) MIN(len, (size_t) UNIT_NAME_MAX), unit);
                 return;
         }
         r = jobd_db_set_units(m->db, a->rec.id, a->rec.units);
@@ -535,10 +535,9 @@ static void start_job(struct manager *m, struct active *a) {
 
         /* A server job runs (starts, stops, resets) the server's unit, whatever hostd answers. */
         if (a->payload.server) {
-                char unit[JOB_UNIT_MAX];
-                int n = snprintf(unit, sizeof(unit), "left4me-server@%s.service", a->payload.server);
-                if (n > 0 && (size_t) n < sizeof(unit))
-                        add_unit(a, unit, (size_t) n);
+                char unit[UNIT_NAME_MAX];
+                if (server_unit_name(a->payload.server, unit, sizeof(unit)) == 0)
+                        add_unit(a, unit, strlen(unit));
         }
         next = record_next(a, JOB_RUNNING);
         next.attempts = a->rec.attempts + 1;

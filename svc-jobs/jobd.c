@@ -54,7 +54,7 @@ static int check_subject(const struct rpc_arg *a, void *field, struct rpc_error 
         const char *s = *(char **) field;
         if (s && !job_subject_valid(s))
                 return rpc_error_set(e, RPC_INVALID,
-                                     "%s: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                                     "%s: must look like 'server:<name>' (" NAME_PATTERN ")",
                                      a->name);
         return 0;
 }
@@ -65,7 +65,7 @@ static int check_subjects(const struct rpc_arg *a, void *field, struct rpc_error
                 if (!job_subject_valid(v[i]))
                         return rpc_error_set(
                                 e, RPC_INVALID,
-                                "%s[%zu]: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                                "%s[%zu]: must look like 'server:<name>' (" NAME_PATTERN ")",
                                 a->name, i);
         return 0;
 }

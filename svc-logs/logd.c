@@ -25,7 +25,7 @@ static const struct rpc_arg target_table[] = {
         {"kind", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_PRINTABLE, offsetof(struct target_args, kind), 1,
          16},
         {"name", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, name), 1, 64},
-        {"unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, LOGD_UNIT_MAX - 1},
+        {"unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, UNIT_NAME_MAX - 1},
         {"id", RPC_ARG_INT, 0, offsetof(struct target_args, id), 1, INT64_MAX},
 };
 

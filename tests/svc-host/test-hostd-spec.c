@@ -352,10 +352,10 @@ Test(names, instance_names) {
                 "a\n"};
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
-                cr_assert(instance_name_is_valid(good[i]), "%s", good[i]);
+                cr_assert(name_is_valid(good[i]), "%s", good[i]);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                cr_assert_not(instance_name_is_valid(bad[i]), "%s", bad[i]);
-        cr_assert_not(instance_name_is_valid(NULL));
+                cr_assert_not(name_is_valid(bad[i]), "%s", bad[i]);
+        cr_assert_not(name_is_valid(NULL));
 }
 
 Test(names, roots) {
