@@ -35,7 +35,8 @@ int server_unit_name(const char *name, char *buf, size_t len) {
 int build_unit_name(const char *overlay, unsigned long long n, char *buf, size_t len) {
         if (!name_is_valid(overlay) || n == 0 || n > BUILD_RUN_MAX)
                 return -EINVAL;
-        return unit_name_put(buf, len, snprintf(buf, len, BUILD_UNIT_PREFIX "%s-%llu" UNIT_SUFFIX, overlay, n));
+        return unit_name_put(buf, len,
+                             snprintf(buf, len, BUILD_UNIT_PREFIX "%s-%llu" UNIT_SUFFIX, overlay, n));
 }
 
 /* The part of s (n bytes) between prefix and UNIT_SUFFIX, or NULL if s is not shaped so. */

@@ -9,8 +9,8 @@
 
 /* Instance, overlay and blueprint names: [a-z0-9][a-z0-9_-]{0,63}. Only lower-case ASCII,
  * so a name is a valid path component, systemd unit instance and journal match as it is. */
-#define NAME_LEN_MAX    64u
-#define NAME_PATTERN    "[a-z0-9][a-z0-9_-]{0,63}"
+#define NAME_LEN_MAX 64u
+#define NAME_PATTERN "[a-z0-9][a-z0-9_-]{0,63}"
 /* The error wording after "<field>: ". */
 #define NAME_MUST_MATCH "must match " NAME_PATTERN
 
@@ -26,7 +26,7 @@ bool name_is_valid_n(const char *s, size_t n);
 #define UNIT_SUFFIX        ".service"
 #define BUILD_RUN_MAX      9999999999ULL
 /* Room for any unit name above and its NUL (the longest, a build unit, is 97 bytes). */
-#define UNIT_NAME_MAX      128u
+#define UNIT_NAME_MAX 128u
 
 /* Write the unit name into buf (len bytes). -EINVAL: name (or n) not valid; -ENAMETOOLONG:
  * buf too small. */

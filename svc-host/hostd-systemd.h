@@ -85,4 +85,3 @@ int unit_reset_failed(struct hostd_bus *b, const char *unit);
 
 /* Operations started with this userdata will not call back (their owner is going away). */
 void unit_ops_forget(struct hostd_bus *b, void *userdata);
-

@@ -928,8 +928,7 @@ struct id_args {
 };
 
 static const struct rpc_arg id_args_table[] = {
-        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, NAME_LEN_MAX, 0,
-         check_name},
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, NAME_LEN_MAX, 0, check_name},
 };
 
 static struct build_run *build_find(struct hostd *h, const char *id) {

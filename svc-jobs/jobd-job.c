@@ -172,8 +172,7 @@ static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e
         char **v = *(char ***) field;
         for (size_t i = 0; v && v[i]; i++) {
                 if (!name_is_valid(v[i]))
-                        return rpc_error_set(e, RPC_INVALID, "%s[%zu]: " NAME_MUST_MATCH,
-                                             a->name, i);
+                        return rpc_error_set(e, RPC_INVALID, "%s[%zu]: " NAME_MUST_MATCH, a->name, i);
                 for (size_t j = 0; j < i; j++)
                         if (streq(v[i], v[j]))
                                 return rpc_error_set(e, RPC_INVALID, "%s[%zu]: '%s' is listed twice",
@@ -460,7 +459,7 @@ oom:
 /* ---- lines ------------------------------------------------------------------------------- */
 
 size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncated) {
-                const unsigned char *p = (const unsigned char *) in;
+        const unsigned char *p = (const unsigned char *) in;
         size_t i = 0, o = 0;
         bool truncated = false;
 

@@ -53,8 +53,7 @@ static int check_owner(const struct rpc_arg *a, void *field, struct rpc_error *e
 static int check_subject(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
         if (s && !job_subject_valid(s))
-                return rpc_error_set(e, RPC_INVALID,
-                                     "%s: must look like 'server:<name>' (" NAME_PATTERN ")",
+                return rpc_error_set(e, RPC_INVALID, "%s: must look like 'server:<name>' (" NAME_PATTERN ")",
                                      a->name);
         return 0;
 }
@@ -63,10 +62,9 @@ static int check_subjects(const struct rpc_arg *a, void *field, struct rpc_error
         char **v = *(char ***) field;
         for (size_t i = 0; v && v[i]; i++)
                 if (!job_subject_valid(v[i]))
-                        return rpc_error_set(
-                                e, RPC_INVALID,
-                                "%s[%zu]: must look like 'server:<name>' (" NAME_PATTERN ")",
-                                a->name, i);
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "%s[%zu]: must look like 'server:<name>' (" NAME_PATTERN ")",
+                                             a->name, i);
         return 0;
 }
 

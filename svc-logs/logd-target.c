@@ -75,7 +75,8 @@ int logd_target_parse(const char *kind, const char *name, const char *unit, int6
                         return rpc_error_set(e, RPC_INVALID, "target.unit: required for kind build");
                 if (!build_unit_is_valid(unit, strlen(unit)))
                         return rpc_error_set(e, RPC_INVALID,
-                                             "target.unit: must be " BUILD_UNIT_PREFIX "<overlay>-<n>" UNIT_SUFFIX);
+                                             "target.unit: must be " BUILD_UNIT_PREFIX
+                                             "<overlay>-<n>" UNIT_SUFFIX);
                 n = snprintf(t.unit, sizeof t.unit, "%s", unit);
         } else if (streq(kind, "service")) {
                 t.kind = LOGD_KIND_SERVICE;

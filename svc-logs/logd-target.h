@@ -49,7 +49,7 @@ enum logd_inv {
         _LOGD_INV_MAX,
 };
 
-#define LOGD_ID128_LEN 32  /* an invocation id: 32 lower-case hex digits */
+#define LOGD_ID128_LEN 32 /* an invocation id: 32 lower-case hex digits */
 
 #define LOGD_JOB_UNITS_MAX 16 /* as jobd's JOB_UNITS_MAX */
 

@@ -42,7 +42,9 @@ Test(names, units_round_trip) {
 Test(utf8, sanitize) {
         char out[16];
         bool trunc;
-        size_t n = utf8_sanitize("a\xff" "b", 3, out, sizeof out, &trunc);
+        size_t n = utf8_sanitize("a\xff"
+                                 "b",
+                                 3, out, sizeof out, &trunc);
 
         cr_assert_eq(n, 5);
         cr_assert(memcmp(out, "a" UTF8_REPLACEMENT "b", 5) == 0);
