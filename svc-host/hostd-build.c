@@ -19,7 +19,7 @@
 #include "svc-host/hostd-build.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 #define LINE_MAX_BYTES     4096u
 #define STOP_TIMEOUT_USEC  (10ULL * 1000000ULL) /* SIGTERM, then SIGKILL after this */

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #include "proto/rpc.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 #define GAME_USER      "left4me-game"
 #define INSTALL_USER   "left4me"

@@ -23,7 +23,7 @@
 #include "common/util.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 static const char *const allowed_roots[] = {"installation", "overlays", "workshop_cache"};
 

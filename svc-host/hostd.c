@@ -25,7 +25,7 @@
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
 #include "svc-host/hostd-query.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 #include "svc-host/hostd-systemd.h"
 
 #define A2S_TIMEOUT_USEC (300ULL * 1000ULL)

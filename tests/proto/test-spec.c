@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 #define PMIN 27015
 #define PMAX 27115

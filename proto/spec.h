@@ -1,9 +1,11 @@
 /* Instance specs (spec.yaml) and the files rendered from them.
  *
- * Everything here is pure: no file system, no logging. hostd parses the YAML text a caller
- * sent, validates every field (naming the field in the error), and renders instance.env
- * and server.cfg from the result; the file system checks (does an overlay exist, does it
- * stay inside overlays/ after symlinks) are hostd-instance.c's.
+ * Everything here is pure: no file system, no logging, so any daemon can link it (hostd
+ * writes instances from it; jobd can read the overlays a spec stacks to derive resource
+ * keys). It parses the YAML text a caller sent, validates every field (naming the field in
+ * the error), and renders instance.env and server.cfg from the result; the file system
+ * checks (does an overlay exist, does it stay inside overlays/ after symlinks) are
+ * svc-host/hostd-instance.c's.
  *
  *   port: 27015                 required; inside the configured port range
  *   overlays:                   optional; first = top layer (highest precedence)

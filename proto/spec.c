@@ -1,4 +1,4 @@
-/* Instance spec parsing, validation and rendering. See hostd-spec.h. */
+/* Instance spec parsing, validation and rendering. See spec.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "common/util.h"
 #include "proto/args.h"
 #include "proto/utf8.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 void instance_spec_done(struct instance_spec *s) {
         if (!s)
