@@ -30,6 +30,7 @@
 #include "cli/cli.h"
 #include "common/util.h"
 #include "proto/client.h"
+#include "proto/map.h"
 #include "proto/names.h"
 #include "proto/rpc.h"
 
@@ -203,10 +204,12 @@ static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const 
         if (r > 0)
                 return r;
         rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 2);
-        rpc_pack_kv_str(&b.pk, "name", name);
-        rpc_pack_key(&b.pk, "spec");
-        rpc_pack_strn(&b.pk, spec, len);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &b.pk);
+        rpc_pack_kv_str(mpk, "name", name);
+        rpc_pack_key(mpk, "spec");
+        rpc_pack_strn(mpk, spec, len);
+        (void) rpc_map_end(&map);
         if (!rpc_buf_ok(&b)) {
                 rpc_buf_done(&b);
                 return EXIT_FAILED;
@@ -236,8 +239,10 @@ static int call_one(const struct cli_ctx *ctx, struct rpc_client *c, const char 
         int r;
 
         rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_str(&b.pk, key, value);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &b.pk);
+        rpc_pack_kv_str(mpk, key, value);
+        (void) rpc_map_end(&map);
         r = cli_call(ctx, c, method, &b, NULL, NULL, reply);
         rpc_buf_done(&b);
         return r;
@@ -687,10 +692,12 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         if (r > 0)
                 return r;
         rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 2);
-        rpc_pack_kv_str(&b.pk, "id", id);
-        rpc_pack_key(&b.pk, "script");
-        rpc_pack_strn(&b.pk, script, len);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &b.pk);
+        rpc_pack_kv_str(mpk, "id", id);
+        rpc_pack_key(mpk, "script");
+        rpc_pack_strn(mpk, script, len);
+        (void) rpc_map_end(&map);
         if (!rpc_buf_ok(&b)) {
                 rpc_buf_done(&b);
                 return EXIT_FAILED;

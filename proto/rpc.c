@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "proto/rpc.h"
+#include "proto/map.h"
 
 static const char *const code_names[_RPC_CODE_MAX] = {
         [RPC_OK] = "ok",
@@ -243,9 +244,11 @@ void rpc_pack_response_head(msgpack_packer *pk, uint32_t msgid) {
 }
 
 static void pack_error_object(msgpack_packer *pk, enum rpc_code code, const char *message) {
-        (void) msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "code", rpc_code_to_string(code));
-        rpc_pack_kv_str(pk, "message", message ? message : "");
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "code", rpc_code_to_string(code));
+        rpc_pack_kv_str(mpk, "message", message ? message : "");
+        (void) rpc_map_end(&map);
 }
 
 void rpc_pack_error_response(msgpack_packer *pk, uint32_t msgid, enum rpc_code code, const char *message) {

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/args.h"
+#include "proto/map.h"
 #include "proto/server.h"
 #include "svc-host/hostd-build.h"
 #include "svc-host/hostd-install.h"
@@ -171,11 +172,13 @@ static int method_initialize(struct rpc_call *call, const msgpack_object *params
         }
         log_info("Initialized instance '%s' (port %u, %zu overlay(s))", a.name, spec.port, spec.n_overlays);
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 4);
-        rpc_pack_kv_str(pk, "name", a.name);
-        rpc_pack_kv_uint(pk, "port", spec.port);
-        rpc_pack_kv_uint(pk, "overlays", spec.n_overlays);
-        rpc_pack_kv_uint(pk, "arguments", strv_length(spec.arguments));
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", a.name);
+        rpc_pack_kv_uint(mpk, "port", spec.port);
+        rpc_pack_kv_uint(mpk, "overlays", spec.n_overlays);
+        rpc_pack_kv_uint(mpk, "arguments", strv_length(spec.arguments));
+        (void) rpc_map_end(&map);
         r = rpc_call_reply(call);
 finish:
         instance_spec_done(&spec);
@@ -225,10 +228,12 @@ static void finish_removal(struct unit_call *u) {
         log_info("%s instance '%s'%s", u->kind == CALL_DELETE ? "Deleted" : "Reset", u->name,
                  existed ? "" : " (nothing was there)");
         pk = rpc_call_result(u->call);
-        msgpack_pack_map(pk, 3);
-        rpc_pack_kv_str(pk, "name", u->name);
-        rpc_pack_kv_str(pk, "unit", u->unit);
-        rpc_pack_kv_bool(pk, "existed", existed);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", u->name);
+        rpc_pack_kv_str(mpk, "unit", u->unit);
+        rpc_pack_kv_bool(mpk, "existed", existed);
+        (void) rpc_map_end(&map);
         (void) rpc_call_reply(u->call);
 }
 
@@ -377,10 +382,12 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
         } else {
                 log_info("%s: %s done", u->unit, call_names[u->kind]);
                 pk = rpc_call_result(u->call);
-                msgpack_pack_map(pk, 3);
-                rpc_pack_kv_str(pk, "name", u->name);
-                rpc_pack_kv_str(pk, "unit", u->unit);
-                rpc_pack_kv_str(pk, "result", result);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "name", u->name);
+                rpc_pack_kv_str(mpk, "unit", u->unit);
+                rpc_pack_kv_str(mpk, "result", result);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(u->call);
         }
         unit_call_free(u);
@@ -490,10 +497,12 @@ static int method_spec(struct rpc_call *call, const msgpack_object *params, void
                 goto finish;
         }
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "name", a.name);
-        rpc_pack_key(pk, "spec");
-        rpc_pack_strn(pk, text, len);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", a.name);
+        rpc_pack_key(mpk, "spec");
+        rpc_pack_strn(mpk, text, len);
+        (void) rpc_map_end(&map);
         r = rpc_call_reply(call);
 finish:
         rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
@@ -556,67 +565,71 @@ static void pack_status(msgpack_packer *pk, const struct status_req *s) {
         const struct unit_status *st = &s->st;
         bool u = s->have_unit;
 
-        msgpack_pack_map(pk, 20);
-        rpc_pack_kv_str(pk, "name", s->name);
-        rpc_pack_kv_str(pk, "unit", s->unit);
-        rpc_pack_kv_str(pk, "state", derived_state(s));
-        rpc_pack_kv_bool(pk, "initialized", s->files.initialized);
-        rpc_pack_kv_bool(pk, "mounted", s->files.mounted);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", s->name);
+        rpc_pack_kv_str(mpk, "unit", s->unit);
+        rpc_pack_kv_str(mpk, "state", derived_state(s));
+        rpc_pack_kv_bool(mpk, "initialized", s->files.initialized);
+        rpc_pack_kv_bool(mpk, "mounted", s->files.mounted);
         if (s->files.port)
-                rpc_pack_kv_uint(pk, "port", s->files.port);
+                rpc_pack_kv_uint(mpk, "port", s->files.port);
         else
-                rpc_pack_kv_nil(pk, "port");
-        pack_str_or_nil(pk, "active_state", st->active_state, u);
-        pack_str_or_nil(pk, "sub_state", st->sub_state, u);
-        pack_str_or_nil(pk, "load_state", st->load_state, u);
-        pack_str_or_nil(pk, "unit_file_state", st->unit_file_state, u);
+                rpc_pack_kv_nil(mpk, "port");
+        pack_str_or_nil(mpk, "active_state", st->active_state, u);
+        pack_str_or_nil(mpk, "sub_state", st->sub_state, u);
+        pack_str_or_nil(mpk, "load_state", st->load_state, u);
+        pack_str_or_nil(mpk, "unit_file_state", st->unit_file_state, u);
         if (u)
-                rpc_pack_kv_bool(pk, "enabled", streq(st->unit_file_state, "enabled"));
+                rpc_pack_kv_bool(mpk, "enabled", streq(st->unit_file_state, "enabled"));
         else
-                rpc_pack_kv_nil(pk, "enabled");
-        pack_str_or_nil(pk, "invocation_id", st->invocation_id, u);
+                rpc_pack_kv_nil(mpk, "enabled");
+        pack_str_or_nil(mpk, "invocation_id", st->invocation_id, u);
         if (u && st->main_pid > 0)
-                rpc_pack_kv_uint(pk, "main_pid", st->main_pid);
+                rpc_pack_kv_uint(mpk, "main_pid", st->main_pid);
         else
-                rpc_pack_kv_nil(pk, "main_pid");
+                rpc_pack_kv_nil(mpk, "main_pid");
         {
                 uint64_t since = streq(st->active_state, "active") && st->active_enter_usec
                                          ? st->active_enter_usec
                                          : st->since_usec;
                 if (u && since > 0)
-                        rpc_pack_kv_uint(pk, "since_usec", since);
+                        rpc_pack_kv_uint(mpk, "since_usec", since);
                 else
-                        rpc_pack_kv_nil(pk, "since_usec");
+                        rpc_pack_kv_nil(mpk, "since_usec");
         }
         if (u)
-                rpc_pack_kv_uint(pk, "restarts", st->n_restarts);
+                rpc_pack_kv_uint(mpk, "restarts", st->n_restarts);
         else
-                rpc_pack_kv_nil(pk, "restarts");
+                rpc_pack_kv_nil(mpk, "restarts");
         if (u && st->memory_bytes != UINT64_MAX)
-                rpc_pack_kv_uint(pk, "memory_bytes", st->memory_bytes);
+                rpc_pack_kv_uint(mpk, "memory_bytes", st->memory_bytes);
         else
-                rpc_pack_kv_nil(pk, "memory_bytes");
+                rpc_pack_kv_nil(mpk, "memory_bytes");
         if (u && st->cpu_nsec != UINT64_MAX)
-                rpc_pack_kv_uint(pk, "cpu_usec", st->cpu_nsec / 1000);
+                rpc_pack_kv_uint(mpk, "cpu_usec", st->cpu_nsec / 1000);
         else
-                rpc_pack_kv_nil(pk, "cpu_usec");
-        pack_str_or_nil(pk, "systemd_error", s->systemd_error, true);
-        rpc_pack_key(pk, "a2s");
+                rpc_pack_kv_nil(mpk, "cpu_usec");
+        pack_str_or_nil(mpk, "systemd_error", s->systemd_error, true);
+        rpc_pack_key(mpk, "a2s");
         if (s->have_a2s) {
                 const struct a2s_info *i = &s->a2s;
-                msgpack_pack_map(pk, 9);
-                rpc_pack_kv_str(pk, "name", i->name);
-                rpc_pack_kv_str(pk, "map", i->map);
-                rpc_pack_kv_str(pk, "game", i->game);
-                rpc_pack_kv_str(pk, "version", i->version);
-                rpc_pack_kv_uint(pk, "players", i->players);
-                rpc_pack_kv_uint(pk, "max_players", i->max_players);
-                rpc_pack_kv_uint(pk, "bots", i->bots);
-                rpc_pack_kv_bool(pk, "password", i->visibility != 0);
-                rpc_pack_kv_bool(pk, "vac", i->vac != 0);
+                struct rpc_map inner;
+                msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
+                rpc_pack_kv_str(ipk, "name", i->name);
+                rpc_pack_kv_str(ipk, "map", i->map);
+                rpc_pack_kv_str(ipk, "game", i->game);
+                rpc_pack_kv_str(ipk, "version", i->version);
+                rpc_pack_kv_uint(ipk, "players", i->players);
+                rpc_pack_kv_uint(ipk, "max_players", i->max_players);
+                rpc_pack_kv_uint(ipk, "bots", i->bots);
+                rpc_pack_kv_bool(ipk, "password", i->visibility != 0);
+                rpc_pack_kv_bool(ipk, "vac", i->vac != 0);
+                (void) rpc_map_end(&inner);
         } else
-                msgpack_pack_nil(pk);
-        pack_str_or_nil(pk, "a2s_error", s->a2s_error, true);
+                msgpack_pack_nil(mpk);
+        pack_str_or_nil(mpk, "a2s_error", s->a2s_error, true);
+        (void) rpc_map_end(&map);
 }
 
 static void on_a2s(int r, const struct a2s_info *info, void *userdata) {
@@ -811,9 +824,11 @@ static void on_install_line(const char *stream, const char *line, void *userdata
         pk = rpc_call_notify(ir->call);
         if (!pk)
                 return;
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "stream", stream);
-        rpc_pack_kv_str(pk, "line", line);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "stream", stream);
+        rpc_pack_kv_str(mpk, "line", line);
+        (void) rpc_map_end(&map);
 }
 
 static int on_install_free(sd_event_source *s, void *userdata) {
@@ -833,9 +848,11 @@ static void on_install_done(int r, const char *message, void *userdata) {
         if (r >= 0) {
                 log_info("Install finished (%llu lines of output)", ir->lines);
                 pk = rpc_call_result(ir->call);
-                msgpack_pack_map(pk, 2);
-                rpc_pack_kv_str(pk, "result", "done");
-                rpc_pack_kv_uint(pk, "lines", ir->lines);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "result", "done");
+                rpc_pack_kv_uint(mpk, "lines", ir->lines);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(ir->call);
         } else {
                 log_full_errno(r == -ECANCELED ? LOG_NOTICE : LOG_ERR, 0, "Install: %s", message);
@@ -961,11 +978,13 @@ static void on_build_line(const char *stream, const char *line, void *userdata) 
         /* hostd's own lines name the transient unit, so a caller (jobd) knows it while the
          * build runs: {stream: "info", line, unit}. */
         bool unit = streq(stream, "info") && br->build;
-        msgpack_pack_map(pk, unit ? 3 : 2);
-        rpc_pack_kv_str(pk, "stream", stream);
-        rpc_pack_kv_str(pk, "line", line);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "stream", stream);
+        rpc_pack_kv_str(mpk, "line", line);
         if (unit)
-                rpc_pack_kv_str(pk, "unit", build_unit(br->build));
+                rpc_pack_kv_str(mpk, "unit", build_unit(br->build));
+        (void) rpc_map_end(&map);
 }
 
 static int on_build_free(sd_event_source *s, void *userdata) {
@@ -998,15 +1017,17 @@ static void on_build_done(int r, enum build_result result, int exit_code, const 
                 log_full_errno(result == BUILD_SUCCESS ? LOG_INFO : LOG_NOTICE, 0,
                                "Build of overlay '%s': %s (%llu lines)", br->id, message, br->lines);
                 pk = rpc_call_result(br->call);
-                msgpack_pack_map(pk, 4);
-                rpc_pack_kv_str(pk, "result", build_result_to_string(result));
-                rpc_pack_key(pk, "exit_code");
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "result", build_result_to_string(result));
+                rpc_pack_key(mpk, "exit_code");
                 if (exit_code >= 0)
-                        msgpack_pack_int(pk, exit_code);
+                        msgpack_pack_int(mpk, exit_code);
                 else
-                        msgpack_pack_nil(pk);
-                rpc_pack_kv_str(pk, "unit", build_unit(br->build));
-                rpc_pack_kv_uint(pk, "lines", br->lines);
+                        msgpack_pack_nil(mpk);
+                rpc_pack_kv_str(mpk, "unit", build_unit(br->build));
+                rpc_pack_kv_uint(mpk, "lines", br->lines);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(br->call);
         }
         build_run_unlink(h, br);
@@ -1115,9 +1136,11 @@ static int method_overlay_delete(struct rpc_call *call, const msgpack_object *pa
         }
         log_info("Deleted overlay '%s'%s", a.id, existed ? "" : " (nothing was there)");
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "id", a.id);
-        rpc_pack_kv_bool(pk, "existed", existed);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "id", a.id);
+        rpc_pack_kv_bool(mpk, "existed", existed);
+        (void) rpc_map_end(&map);
         r = rpc_call_reply(call);
 finish:
         rpc_args_free(id_args_table, ELEMENTSOF(id_args_table), &a);

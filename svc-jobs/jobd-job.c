@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "proto/args.h"
+#include "proto/map.h"
 #include "proto/utf8.h"
 #include "svc-jobs/jobd-job.h"
 
@@ -257,23 +258,23 @@ int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_pay
 
 /* Fields always packed in this order, absent ones left out, so equal payloads are equal bytes. */
 static void payload_pack(const struct job_payload *p, msgpack_packer *pk, bool brief) {
-        size_t n = !!p->server + !!p->overlay + !!p->overlays + (!brief && p->spec) + (!brief && p->script);
-
-        msgpack_pack_map(pk, n);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
         if (p->server)
-                rpc_pack_kv_str(pk, "server", p->server);
+                rpc_pack_kv_str(mpk, "server", p->server);
         if (p->overlay)
-                rpc_pack_kv_str(pk, "overlay", p->overlay);
+                rpc_pack_kv_str(mpk, "overlay", p->overlay);
         if (p->overlays) {
-                rpc_pack_key(pk, "overlays");
-                msgpack_pack_array(pk, strv_length(p->overlays));
+                rpc_pack_key(mpk, "overlays");
+                msgpack_pack_array(mpk, strv_length(p->overlays));
                 for (char **i = p->overlays; *i; i++)
-                        rpc_pack_str(pk, *i);
+                        rpc_pack_str(mpk, *i);
         }
         if (!brief && p->spec)
-                rpc_pack_kv_str(pk, "spec", p->spec);
+                rpc_pack_kv_str(mpk, "spec", p->spec);
         if (!brief && p->script)
-                rpc_pack_kv_str(pk, "script", p->script);
+                rpc_pack_kv_str(mpk, "script", p->script);
+        (void) rpc_map_end(&map);
 }
 
 void job_payload_pack(const struct job_payload *p, msgpack_packer *pk) {

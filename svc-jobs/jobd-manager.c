@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "common/log.h"
+#include "proto/map.h"
 #include "svc-jobs/jobd-exec.h"
 #include "svc-jobs/jobd-manager.h"
 #include "svc-jobs/jobd-sched.h"
@@ -192,12 +193,14 @@ static void send_line(struct watcher *w, const struct job_line *l) {
 
         if (!pk)
                 return;
-        msgpack_pack_map(pk, 5);
-        rpc_pack_kv_str(pk, "type", "line");
-        rpc_pack_kv_int(pk, "seq", l->seq);
-        rpc_pack_kv_str(pk, "stream", l->stream);
-        rpc_pack_kv_str(pk, "line", l->text);
-        rpc_pack_kv_uint(pk, "usec", l->usec);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "type", "line");
+        rpc_pack_kv_int(mpk, "seq", l->seq);
+        rpc_pack_kv_str(mpk, "stream", l->stream);
+        rpc_pack_kv_str(mpk, "line", l->text);
+        rpc_pack_kv_uint(mpk, "usec", l->usec);
+        (void) rpc_map_end(&map);
         w->next_seq = l->seq + 1;
 }
 
@@ -244,9 +247,11 @@ static void pump(struct watcher *w) {
                                      (long long) w->job_id, strerror(-r));
         else {
                 msgpack_packer *pk = rpc_call_result(w->call);
-                msgpack_pack_map(pk, 1);
-                rpc_pack_key(pk, "job");
-                manager_pack_job(pk, &rec, false);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_key(mpk, "job");
+                manager_pack_job(mpk, &rec, false);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(w->call);
                 job_record_done(&rec);
         }
@@ -274,14 +279,16 @@ static void watchers_state(struct manager *m, const struct active *a, const stru
                         continue;
                 pk = rpc_call_notify(w->call);
                 if (pk) {
-                        msgpack_pack_map(pk, 4);
-                        rpc_pack_kv_str(pk, "type", "state");
-                        rpc_pack_kv_str(pk, "state", job_state_to_string(rec->state));
+                        struct rpc_map map;
+                        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                        rpc_pack_kv_str(mpk, "type", "state");
+                        rpc_pack_kv_str(mpk, "state", job_state_to_string(rec->state));
                         if (rec->has_exit_code)
-                                rpc_pack_kv_int(pk, "exit_code", rec->exit_code);
+                                rpc_pack_kv_int(mpk, "exit_code", rec->exit_code);
                         else
-                                rpc_pack_kv_nil(pk, "exit_code");
-                        rpc_pack_kv_str(pk, "error", rec->error);
+                                rpc_pack_kv_nil(mpk, "exit_code");
+                        rpc_pack_kv_str(mpk, "error", rec->error);
+                        (void) rpc_map_end(&map);
                 }
                 if (!a && !w->waiting_drain)
                         pump(w); /* the job ended: finish the watch */
@@ -913,47 +920,51 @@ void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full)
         struct job_key *keys = NULL;
         size_t n_keys = 0;
 
-        msgpack_pack_map(pk, 16);
-        rpc_pack_kv_int(pk, "id", j->id);
-        rpc_pack_kv_str(pk, "kind", job_kind_to_string(j->kind));
-        rpc_pack_kv_str(pk, "owner", j->owner);
-        rpc_pack_kv_str(pk, "state", job_state_to_string(j->state));
-        rpc_pack_key(pk, "subjects");
-        msgpack_pack_array(pk, strv_length(j->subjects));
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_int(mpk, "id", j->id);
+        rpc_pack_kv_str(mpk, "kind", job_kind_to_string(j->kind));
+        rpc_pack_kv_str(mpk, "owner", j->owner);
+        rpc_pack_kv_str(mpk, "state", job_state_to_string(j->state));
+        rpc_pack_key(mpk, "subjects");
+        msgpack_pack_array(mpk, strv_length(j->subjects));
         for (char **s = j->subjects; s && *s; s++)
-                rpc_pack_str(pk, *s);
-        rpc_pack_key(pk, "keys");
+                rpc_pack_str(mpk, *s);
+        rpc_pack_key(mpk, "keys");
         if (job_keys_parse(j->keys, &keys, &n_keys) < 0)
                 n_keys = 0;
-        msgpack_pack_array(pk, n_keys);
+        msgpack_pack_array(mpk, n_keys);
         for (size_t i = 0; i < n_keys; i++) {
-                msgpack_pack_map(pk, 2);
-                rpc_pack_kv_str(pk, "key", keys[i].name);
-                rpc_pack_kv_str(pk, "mode", keys[i].mode == JOB_KEY_EXCLUSIVE ? "exclusive" : "shared");
+                struct rpc_map inner;
+                msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
+                rpc_pack_kv_str(ipk, "key", keys[i].name);
+                rpc_pack_kv_str(ipk, "mode", keys[i].mode == JOB_KEY_EXCLUSIVE ? "exclusive" : "shared");
+                (void) rpc_map_end(&inner);
         }
         job_keys_free(keys, n_keys);
-        rpc_pack_key(pk, "payload");
+        rpc_pack_key(mpk, "payload");
         if (job_payload_unpack(j->kind, j->payload, j->payload_len, &p) >= 0) {
                 if (full)
-                        job_payload_pack(&p, pk);
+                        job_payload_pack(&p, mpk);
                 else
-                        job_payload_pack_brief(&p, pk);
+                        job_payload_pack_brief(&p, mpk);
                 job_payload_done(&p);
         } else
-                msgpack_pack_nil(pk);
+                msgpack_pack_nil(mpk);
         if (j->has_exit_code)
-                rpc_pack_kv_int(pk, "exit_code", j->exit_code);
+                rpc_pack_kv_int(mpk, "exit_code", j->exit_code);
         else
-                rpc_pack_kv_nil(pk, "exit_code");
-        rpc_pack_kv_str(pk, "error", j->error);
-        rpc_pack_kv_int(pk, "attempts", j->attempts);
-        pack_usec(pk, "created_usec", j->created_usec);
-        pack_usec(pk, "started_usec", j->started_usec);
-        pack_usec(pk, "finished_usec", j->finished_usec);
-        pack_usec(pk, "updated_usec", j->updated_usec);
-        rpc_pack_kv_int(pk, "lines", j->last_seq);
-        rpc_pack_key(pk, "units");
-        msgpack_pack_array(pk, strv_length(j->units));
+                rpc_pack_kv_nil(mpk, "exit_code");
+        rpc_pack_kv_str(mpk, "error", j->error);
+        rpc_pack_kv_int(mpk, "attempts", j->attempts);
+        pack_usec(mpk, "created_usec", j->created_usec);
+        pack_usec(mpk, "started_usec", j->started_usec);
+        pack_usec(mpk, "finished_usec", j->finished_usec);
+        pack_usec(mpk, "updated_usec", j->updated_usec);
+        rpc_pack_kv_int(mpk, "lines", j->last_seq);
+        rpc_pack_key(mpk, "units");
+        msgpack_pack_array(mpk, strv_length(j->units));
         for (char **u = j->units; u && *u; u++)
-                rpc_pack_str(pk, *u);
+                rpc_pack_str(mpk, *u);
+        (void) rpc_map_end(&map);
 }

@@ -4,6 +4,7 @@
 
 #include "common/util.h"
 #include "proto/rpc.h"
+#include "proto/map.h"
 #include "proto/utf8.h"
 #include "svc-logs/logd-entry.h"
 
@@ -95,23 +96,25 @@ int logd_entry_read(sd_journal *j, struct logd_entry *e) {
 }
 
 void logd_entry_pack(msgpack_packer *pk, const struct logd_entry *e, const char *type) {
-        msgpack_pack_map(pk, (type ? 1 : 0) + 5 + (e->truncated ? 1 : 0));
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
         if (type)
-                rpc_pack_kv_str(pk, "type", type);
-        rpc_pack_kv_str(pk, "cursor", e->cursor);
-        rpc_pack_kv_uint(pk, "realtime_usec", e->realtime_usec);
+                rpc_pack_kv_str(mpk, "type", type);
+        rpc_pack_kv_str(mpk, "cursor", e->cursor);
+        rpc_pack_kv_uint(mpk, "realtime_usec", e->realtime_usec);
         if (e->priority >= 0)
-                rpc_pack_kv_int(pk, "priority", e->priority);
+                rpc_pack_kv_int(mpk, "priority", e->priority);
         else
-                rpc_pack_kv_nil(pk, "priority");
+                rpc_pack_kv_nil(mpk, "priority");
         if (e->invocation_id[0])
-                rpc_pack_kv_str(pk, "invocation_id", e->invocation_id);
+                rpc_pack_kv_str(mpk, "invocation_id", e->invocation_id);
         else
-                rpc_pack_kv_nil(pk, "invocation_id");
-        rpc_pack_key(pk, "message");
-        rpc_pack_strn(pk, e->message, e->message_len);
+                rpc_pack_kv_nil(mpk, "invocation_id");
+        rpc_pack_key(mpk, "message");
+        rpc_pack_strn(mpk, e->message, e->message_len);
         if (e->truncated)
-                rpc_pack_kv_bool(pk, "truncated", true);
+                rpc_pack_kv_bool(mpk, "truncated", true);
+        (void) rpc_map_end(&map);
 }
 
 size_t logd_entry_packed_size(const struct logd_entry *e) {

@@ -13,7 +13,7 @@ $(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
 
 # libFuzzer: the scanner + decoder + server core (tests/proto/fuzz-rpc.c), built with clang.
-FUZZ_SRCS := proto/utf8.c proto/scan.c proto/rpc.c proto/args.c proto/server.c common/util.c tests/proto/fuzz-rpc.c
+FUZZ_SRCS := proto/utf8.c proto/scan.c proto/rpc.c proto/map.c proto/args.c proto/server.c common/util.c tests/proto/fuzz-rpc.c
 FUZZ_TIME ?= 60
 $(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h common/*.h)
 	@mkdir -p $(@D)
