@@ -21,7 +21,6 @@
 #include "svc-host/hostd-instance.h"
 #include "proto/spec.h"
 
-#define LINE_MAX_BYTES     4096u
 #define RECHECK_USEC       (5ULL * 1000000ULL) /* fallback state check while running */
 #define EOF_GRACE_USEC     (5ULL * 1000000ULL) /* wait for the pipes after the unit ended */
 #define DEADLINE_SLACK_SEC 120ULL              /* beyond RuntimeMaxSec: stop it ourselves */
@@ -221,44 +220,17 @@ static void maybe_finish(struct build *b) {
                 (void) on_done_deferred(NULL, b);
 }
 
-static void on_line(const char *line, void *userdata);
+static void on_line(unsigned p, const char *line, void *userdata) {
+        struct build *b = userdata;
 
-struct line_ctx {
-        struct build *b;
-        unsigned p;
-};
-
-static void on_line(const char *line, void *userdata) {
-        struct line_ctx *c = userdata;
-
-        if (c->b->line_cb)
-                c->b->line_cb(stream_names[c->p], line, c->b->userdata);
-        journal_line(c->b, c->p, line);
+        if (b->line_cb)
+                b->line_cb(stream_names[p], line, b->userdata);
+        journal_line(b, p, line);
 }
 
 /* Reads what is there; at EOF closes the pipe. Returns 1 at EOF. */
 static int drain(struct build *b, unsigned p) {
-        char buf[8192];
-        struct line_ctx c = {b, p};
-
-        for (;;) {
-                ssize_t n;
-
-                if (b->fd[p] < 0)
-                        return 1;
-                n = read(b->fd[p], buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return 0;
-                if (n <= 0) {
-                        line_splitter_flush(&b->split[p], on_line, &c);
-                        b->io[p] = sd_event_source_disable_unref(b->io[p]);
-                        b->fd[p] = safe_close(b->fd[p]);
-                        return 1;
-                }
-                line_splitter_feed(&b->split[p], buf, (size_t) n, on_line, &c);
-        }
+        return line_pipe_drain(&b->fd[p], &b->io[p], &b->split[p], p, on_line, b);
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -470,7 +442,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         b->tmpfd = b->dirfd = -1;
         for (unsigned k = 0; k < _P_MAX; k++) {
                 b->fd[k] = -1;
-                if (line_splitter_init(&b->split[k], LINE_MAX_BYTES) < 0) {
+                if (line_splitter_init(&b->split[k], CHILD_LINE_MAX) < 0) {
                         build_free(b);
                         return rpc_error_set(e, RPC_INTERNAL, "out of memory");
                 }
