@@ -212,12 +212,9 @@ int hostd_method_status(struct rpc_call *call, const msgpack_object *params, voi
         struct status_call *c;
         int r;
 
-        r = parse_name(call, params, &a);
+        r = method_name_args(h, call, params, &a);
         if (r < 0)
                 return r;
-        r = check_root(h, call);
-        if (r < 0)
-                goto finish;
         c = calloc(1, sizeof(*c));
         if (!c) {
                 r = rpc_call_fail(call, RPC_INTERNAL, "out of memory");
@@ -270,13 +267,10 @@ static void on_list_item_done(struct status_req *s, void *userdata) {
 int hostd_method_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct hostd *h = userdata;
         _cleanup_strv_free_ char **names = NULL;
-        struct rpc_error e = {};
         struct list_call *l;
         int r;
 
-        if (rpc_args_parse(params, NULL, 0, NULL, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, NULL, 0, NULL);
         if (r < 0)
                 return r;
         r = instance_list(h->cfg->root, &names);

@@ -95,25 +95,35 @@ static const struct rpc_arg init_args_table[] = {
          NULL},
 };
 
-int parse_name(struct rpc_call *call, const msgpack_object *params, struct name_args *a) {
-        struct rpc_error e = {};
-
-        if (rpc_args_parse(params, name_args_table, ELEMENTSOF(name_args_table), a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        return 0;
-}
-
 void name_args_free(struct name_args *a) {
         rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), a);
 }
 
-int check_root(struct hostd *h, struct rpc_call *call) {
+static int check_root(struct hostd *h, struct rpc_call *call) {
         if (!h->root_ok)
                 return rpc_call_fail(call, RPC_UNAVAILABLE,
                                      "paths.root '%s' is not usable (absolute, no ':' ',' "
                                      "whitespace or quotes)",
                                      h->cfg->root);
         return 0;
+}
+
+int method_args(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                const struct rpc_arg *args, size_t n, void *out) {
+        struct rpc_error e = {};
+        int r;
+
+        if (rpc_args_parse(params, args, n, out, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0 && n > 0)
+                rpc_args_free(args, n, out);
+        return r;
+}
+
+int method_name_args(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                     struct name_args *a) {
+        return method_args(h, call, params, name_args_table, ELEMENTSOF(name_args_table), a);
 }
 
 /* ---- instance.initialize ---------------------------------------------------------------- */
@@ -126,11 +136,9 @@ static int method_initialize(struct rpc_call *call, const msgpack_object *params
         msgpack_packer *pk;
         int r;
 
-        if (rpc_args_parse(params, init_args_table, ELEMENTSOF(init_args_table), &a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, init_args_table, ELEMENTSOF(init_args_table), &a);
         if (r < 0)
-                goto finish;
+                return r;
         r = spec_parse(a.spec.ptr, a.spec.len, h->cfg->port_start, h->cfg->port_end, &spec, &e);
         if (r < 0) {
                 r = rpc_call_fail_error(call, &e);
@@ -265,12 +273,9 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
         struct unit_call *u;
         int r;
 
-        r = parse_name(call, params, &a);
+        r = method_name_args(h, call, params, &a);
         if (r < 0)
                 return r;
-        r = check_root(h, call);
-        if (r < 0)
-                goto finish;
 
         if (kind == CALL_START) {
                 struct instance_files f = {};
@@ -349,12 +354,9 @@ static int method_spec(struct rpc_call *call, const msgpack_object *params, void
         size_t len = 0;
         int r;
 
-        r = parse_name(call, params, &a);
+        r = method_name_args(h, call, params, &a);
         if (r < 0)
                 return r;
-        r = check_root(h, call);
-        if (r < 0)
-                goto finish;
         r = instance_read_spec(h->cfg->root, a.name, &text, &len, &e);
         if (r < 0) {
                 if (e.code != RPC_NOT_FOUND)
@@ -454,14 +456,11 @@ static void on_install_abandon(struct rpc_call *call, void *userdata) {
 static int method_install(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct hostd *h = userdata;
         struct install_params p = {.steamcmd = h->cfg->steamcmd, .root = h->cfg->root, .user = INSTALL_USER};
-        struct rpc_error e = {};
         struct install_run *ir;
         char err[512] = "";
         int r;
 
-        if (rpc_args_parse(params, NULL, 0, NULL, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, NULL, 0, NULL);
         if (r < 0)
                 return r;
         if (h->install)
@@ -625,11 +624,9 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
         struct build_params p;
         int r;
 
-        if (rpc_args_parse(params, build_args_table, ELEMENTSOF(build_args_table), &a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, build_args_table, ELEMENTSOF(build_args_table), &a);
         if (r < 0)
-                goto finish;
+                return r;
         if (build_find(h, a.id)) {
                 r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built already", a.id);
                 goto finish;
@@ -692,11 +689,9 @@ static int method_overlay_delete(struct rpc_call *call, const msgpack_object *pa
         bool existed = false;
         int r;
 
-        if (rpc_args_parse(params, id_args_table, ELEMENTSOF(id_args_table), &a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, id_args_table, ELEMENTSOF(id_args_table), &a);
         if (r < 0)
-                goto finish;
+                return r;
         if (build_find(h, a.id)) {
                 r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built", a.id);
                 goto finish;

@@ -11,6 +11,7 @@
 #include <msgpack.h>
 #include <stdbool.h>
 
+#include "proto/args.h"
 #include "proto/names.h"
 #include "proto/server.h"
 
@@ -57,14 +58,19 @@ struct unit_call {
 int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, const char *op);
 void busy_release(struct hostd *h, const char *name);
 
-/* {name} arguments of the instance methods. parse_name() fails the call itself. */
+/* The prologue of every method: parses params by the args table into out, then checks that
+ * paths.root can be used. On failure the call is answered (invalid, unavailable), nothing is
+ * left allocated in out, and < 0 is returned. */
+int method_args(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                const struct rpc_arg *args, size_t n, void *out);
+
+/* {name}: the arguments of the instance methods. */
 struct name_args {
         char *name;
 };
-int parse_name(struct rpc_call *call, const msgpack_object *params, struct name_args *a);
+int method_name_args(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                     struct name_args *a);
 void name_args_free(struct name_args *a);
-/* Fails the call (unavailable) when paths.root cannot be used. */
-int check_root(struct hostd *h, struct rpc_call *call);
 
 /* Whether a bus error means systemd cannot be reached at all (rather than refused). */
 bool bus_unreachable(int r);
