@@ -55,11 +55,10 @@ static void line(struct exec *x, const char *stream, const char *fmt, ...) {
         int n;
 
         va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = job_line_vformat(buf, sizeof(buf), fmt, ap);
         va_end(ap);
-        if (n < 0)
-                return;
-        x->ops->on_line(x, stream, buf, MIN((size_t) n, sizeof(buf) - 1), x->userdata);
+        if (n >= 0)
+                x->ops->on_line(x, stream, buf, (size_t) n, x->userdata);
 }
 
 static void finish(struct exec *x, enum job_state state, bool host_lost, const char *fmt, ...)

@@ -489,3 +489,8 @@ size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncate
                 *ret_truncated = truncated;
         return o;
 }
+
+int job_line_vformat(char *buf, size_t size, const char *fmt, va_list ap) {
+        int n = vsnprintf(buf, size, fmt, ap);
+        return n < 0 ? n : (int) MIN((size_t) n, size - 1);
+}

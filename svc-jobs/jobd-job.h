@@ -5,6 +5,7 @@
 #pragma once
 
 #include <msgpack.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,3 +135,6 @@ int job_units_add(char ***units, const char *unit, size_t n);
  * character boundary to at most JOB_LINE_MAX bytes. out must hold JOB_LINE_MAX + 1 bytes.
  * Returns the output length; *ret_truncated says whether anything was cut. */
 size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncated);
+/* A line of jobd's own: printf into buf (size bytes). Returns its length, cut to what fits, or
+ * < 0 on a format error. */
+int job_line_vformat(char *buf, size_t size, const char *fmt, va_list ap) _printf_(3, 0);

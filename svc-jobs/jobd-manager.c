@@ -144,10 +144,10 @@ void add_linef(struct active *a, const char *stream, const char *fmt, ...) {
         int n;
 
         va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = job_line_vformat(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         if (n >= 0)
-                add_line(a, stream, buf, MIN((size_t) n, sizeof(buf) - 1));
+                add_line(a, stream, buf, (size_t) n);
 }
 
 /* Commits a's new state (already set in next) with an optional line, in one transaction; on
@@ -168,9 +168,9 @@ int commit_state(struct active *a, struct job_record *next, const char *stream, 
         if (fmt) {
                 int n;
                 va_start(ap, fmt);
-                n = vsnprintf(raw, sizeof(raw), fmt, ap);
+                n = job_line_vformat(raw, sizeof(raw), fmt, ap);
                 va_end(ap);
-                (void) job_line_sanitize(raw, n < 0 ? 0 : MIN((size_t) n, sizeof(raw) - 1), buf, NULL);
+                (void) job_line_sanitize(raw, n < 0 ? 0 : (size_t) n, buf, NULL);
                 l = (struct job_line){
                         .seq = a->next_seq, .stream = stream, .text = buf, .usec = next->updated_usec};
         }
