@@ -102,6 +102,18 @@ static int copy_alias_cfg(int overlay_fd, int dirfd, const char *ref, const char
         return 0;
 }
 
+/* Where the instance methods start: a valid name, and the root's fd (or e filled, -errno). */
+static int instance_open_root(const char *root, const char *name, struct rpc_error *e) {
+        int fd;
+
+        if (!name_is_valid(name))
+                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
+        fd = root_open(root);
+        if (fd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-fd));
+        return fd;
+}
+
 int instance_initialize(const char *root, const char *name, const char *spec_text, size_t spec_len,
                         const struct instance_spec *spec, struct rpc_error *e) {
         _cleanup_close_ int rootfd = -1, overlays_fd = -1, instances_fd = -1, stage_fd = -1, rfd = -1;
@@ -112,13 +124,10 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
         gid_t ggid;
         int r;
 
-        if (!name_is_valid(name))
-                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
         (void) game_user_ids(&guid, &ggid);
-
-        rootfd = root_open(root);
+        rootfd = instance_open_root(root, name, e);
         if (rootfd < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-rootfd));
+                return rootfd;
 
         /* 1. Every overlay must exist below overlays/ after resolving symlinks. */
         ofds = calloc(spec->n_overlays + 1, sizeof(int));
@@ -231,11 +240,9 @@ int instance_remove(const char *root, const char *name, bool *ret_existed, struc
         bool existed = false;
         int r;
 
-        if (!name_is_valid(name))
-                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
-        rootfd = root_open(root);
+        rootfd = instance_open_root(root, name, e);
         if (rootfd < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-rootfd));
+                return rootfd;
 
         runtime_fd = trusted_dir_open(rootfd, "runtime");
         if (runtime_fd < 0 && runtime_fd != -ENOENT)
@@ -280,11 +287,9 @@ int instance_read_spec(const char *root, const char *name, char **ret, size_t *r
         _cleanup_close_ int rootfd = -1, instances_fd = -1, nfd = -1;
         int r;
 
-        if (!name_is_valid(name))
-                return rpc_error_set(e, RPC_INVALID, "name: " NAME_MUST_MATCH);
-        rootfd = root_open(root);
+        rootfd = instance_open_root(root, name, e);
         if (rootfd < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot open root '%s': %s", root, strerror(-rootfd));
+                return rootfd;
         instances_fd = trusted_dir_open(rootfd, "instances");
         if (instances_fd == -ENOENT)
                 return rpc_error_set(e, RPC_NOT_FOUND, "instance '%s' is not initialized", name);

@@ -66,6 +66,8 @@ static inline uint64_t wall_usec(void) {
 
 /* ---- jobd-manager.c ---- */
 void schedule_soon(struct manager *m);
+/* Reads job id from the database; not there: e says not_found. */
+int job_lookup(struct manager *m, int64_t id, struct job_record *ret, struct rpc_error *e);
 struct active *active_find(struct manager *m, int64_t id);
 void active_unlink(struct manager *m, struct active *a);
 struct active *active_free(struct active *a);

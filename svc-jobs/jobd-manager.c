@@ -297,6 +297,17 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, cha
         return 0;
 }
 
+int job_lookup(struct manager *m, int64_t id, struct job_record *ret, struct rpc_error *e) {
+        int r = jobd_db_get(m->db, id, ret);
+
+        if (r == -ENOENT)
+                return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
+                                     strerror(-r));
+        return 0;
+}
+
 int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e) {
         struct active *a = active_find(m, id);
         struct job_record next;
@@ -304,12 +315,9 @@ int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e) {
 
         if (!a) {
                 struct job_record rec;
-                r = jobd_db_get(m->db, id, &rec);
-                if (r == -ENOENT)
-                        return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+                r = job_lookup(m, id, &rec, e);
                 if (r < 0)
-                        return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
-                                             strerror(-r));
+                        return r;
                 r = rpc_error_set(e, RPC_CONFLICT, "job %lld already ended (%s)", (long long) id,
                                   job_state_to_string(rec.state));
                 job_record_done(&rec);

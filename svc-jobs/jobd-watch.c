@@ -160,12 +160,9 @@ int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t 
         struct watcher *w;
         int r;
 
-        r = jobd_db_get(m->db, id, &rec);
-        if (r == -ENOENT)
-                return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+        r = job_lookup(m, id, &rec, e);
         if (r < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
-                                     strerror(-r));
+                return r;
         job_record_done(&rec);
 
         w = calloc(1, sizeof(*w));
