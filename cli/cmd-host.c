@@ -160,6 +160,25 @@ static int do_install(const struct cli_ctx *ctx, struct rpc_client *c, bool json
 
 /* ---- initialize ------------------------------------------------------------------------- */
 
+/* The params {key: name, text_key: text} of instance.initialize and overlay.build into a fresh
+ * b. Returns 0, or EXIT_FAILED with b freed. */
+static int pack_named_text(struct rpc_buf *b, const char *key, const char *name, const char *text_key,
+                           const char *text, size_t len) {
+        struct rpc_map map;
+        msgpack_packer *mpk;
+
+        rpc_buf_init(b, 0);
+        mpk = rpc_params_begin(&map, &b->pk);
+        rpc_pack_kv_str(mpk, key, name);
+        rpc_pack_key(mpk, text_key);
+        rpc_pack_strn(mpk, text, len);
+        if (rpc_map_end(&map) < 0 || !rpc_buf_ok(b)) {
+                rpc_buf_done(b);
+                return EXIT_FAILED;
+        }
+        return 0;
+}
+
 static int read_spec(const char *path, char **ret, size_t *ret_len) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *buf = NULL;
@@ -203,17 +222,9 @@ static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const 
         r = read_spec(file, &spec, &len);
         if (r > 0)
                 return r;
-        rpc_buf_init(&b, 0);
-        struct rpc_map map;
-        msgpack_packer *mpk = rpc_params_begin(&map, &b.pk);
-        rpc_pack_kv_str(mpk, "name", name);
-        rpc_pack_key(mpk, "spec");
-        rpc_pack_strn(mpk, spec, len);
-        (void) rpc_map_end(&map);
-        if (!rpc_buf_ok(&b)) {
-                rpc_buf_done(&b);
-                return EXIT_FAILED;
-        }
+        r = pack_named_text(&b, "name", name, "spec", spec, len);
+        if (r > 0)
+                return r;
         r = cli_call(ctx, c, "instance.initialize", &b, NULL, NULL, &reply);
         rpc_buf_done(&b);
         if (r > 0)
@@ -691,17 +702,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         r = read_spec(file, &script, &len); /* same limits: 1 MiB of text */
         if (r > 0)
                 return r;
-        rpc_buf_init(&b, 0);
-        struct rpc_map map;
-        msgpack_packer *mpk = rpc_params_begin(&map, &b.pk);
-        rpc_pack_kv_str(mpk, "id", id);
-        rpc_pack_key(mpk, "script");
-        rpc_pack_strn(mpk, script, len);
-        (void) rpc_map_end(&map);
-        if (!rpc_buf_ok(&b)) {
-                rpc_buf_done(&b);
-                return EXIT_FAILED;
-        }
+        r = pack_named_text(&b, "id", id, "script", script, len);
+        if (r > 0)
+                return r;
         lctx.timeout_ms = -1; /* a build may be silent for as long as its walltime allows */
         r = cli_call(&lctx, c, "overlay.build", &b, on_install_notify, &json, &reply);
         rpc_buf_done(&b);

@@ -140,6 +140,14 @@ static void current_from_journal(struct logd *l, const struct logd_target *t, ch
         }
 }
 
+/* Positions f at a cursor of its own (not the client's): at it (inclusive) or just after it. */
+static void position_at_cursor(struct req *f, const char *cursor, bool inclusive) {
+        f->pos = POS_CURSOR;
+        f->pos_inclusive = inclusive;
+        f->pos_own = true;
+        snprintf(f->cursor, sizeof f->cursor, "%s", cursor);
+}
+
 /* ---- notifications ----------------------------------------------------------------------- */
 
 static void notify_invocation(struct req *f, const char *id) {
@@ -330,10 +338,7 @@ static int follower_step(struct logd *l, struct req *f) {
                 }
                 if (job && l->entry.realtime_usec < t->window_start) {
                         /* Before the job started: not the job's; step over it. */
-                        f->pos = POS_CURSOR;
-                        f->pos_inclusive = false;
-                        f->pos_own = true;
-                        memcpy(f->cursor, l->entry.cursor, sizeof f->cursor);
+                        position_at_cursor(f, l->entry.cursor, false);
                         continue;
                 }
 
@@ -352,10 +357,7 @@ static int follower_step(struct logd *l, struct req *f) {
                         l->stats.entries_sent++;
                         sent++;
                 }
-                f->pos = POS_CURSOR;
-                f->pos_inclusive = false;
-                f->pos_own = true;
-                memcpy(f->cursor, l->entry.cursor, sizeof f->cursor);
+                position_at_cursor(f, l->entry.cursor, false);
         }
         return 0; /* budget used up: still dirty */
 }
@@ -648,10 +650,7 @@ static int position_at_tail(struct logd *l, struct req *f) {
         r = sd_journal_get_cursor(l->journal, &c);
         if (r < 0)
                 return r;
-        f->pos = POS_CURSOR;
-        f->pos_inclusive = false;
-        f->pos_own = true;
-        snprintf(f->cursor, sizeof f->cursor, "%s", c);
+        position_at_cursor(f, c, false);
         return 0;
 }
 
@@ -688,10 +687,7 @@ static int position_backlog(struct logd *l, struct req *f) {
         }
         if (k == 0)
                 return position_at_tail(l, f);
-        f->pos = POS_CURSOR;
-        f->pos_inclusive = true;
-        f->pos_own = true;
-        snprintf(f->cursor, sizeof f->cursor, "%s", oldest);
+        position_at_cursor(f, oldest, true);
         return 0;
 }
 
@@ -743,10 +739,7 @@ static int position_job(struct logd *l, struct req *f) {
                         return position_at_tail(l, f);
                 return 0;
         }
-        f->pos = POS_CURSOR;
-        f->pos_inclusive = true;
-        f->pos_own = true;
-        snprintf(f->cursor, sizeof f->cursor, "%s", oldest);
+        position_at_cursor(f, oldest, true);
         return 0;
 }
 
@@ -761,10 +754,7 @@ static int start_follower(struct logd *l, struct req *f) {
                         req_free(f);
                         return rpc_call_fail(call, RPC_INVALID, "after_cursor: not a journal cursor");
                 }
-                f->pos = POS_CURSOR;
-                f->pos_inclusive = false;
-                f->pos_own = true;
-                snprintf(f->cursor, sizeof f->cursor, "%s", f->r.after_cursor);
+                position_at_cursor(f, f->r.after_cursor, false);
                 /* A client resuming was following the run its cursor is in: continue with
                  * that run, so a restart it missed is announced after that run's rest. */
                 if (f->r.inv_mode == LOGD_INV_CURRENT && apply_matches(l, &f->r.target, NULL) >= 0 &&
