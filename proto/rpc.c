@@ -367,30 +367,6 @@ const msgpack_object *rpc_map_get(const msgpack_object *map, const char *key) {
         return NULL;
 }
 
-int rpc_obj_strdup(const msgpack_object *o, char **ret) {
-        const char *p;
-        size_t n;
-        char *s;
-
-        if (o->type == MSGPACK_OBJECT_STR) {
-                p = o->via.str.ptr;
-                n = o->via.str.size;
-        } else if (o->type == MSGPACK_OBJECT_BIN) {
-                p = o->via.bin.ptr;
-                n = o->via.bin.size;
-        } else
-                return -EINVAL;
-        if (memchr(p, 0, n))
-                return -EINVAL;
-        s = malloc(n + 1);
-        if (!s)
-                return -ENOMEM;
-        memcpy(s, p, n);
-        s[n] = 0;
-        *ret = s;
-        return 0;
-}
-
 int rpc_error_decode(const msgpack_object *o, struct rpc_error *e) {
         const msgpack_object *code, *msg;
 

@@ -132,5 +132,3 @@ int rpc_error_decode(const msgpack_object *o, struct rpc_error *e);
 /* Small object helpers. */
 bool rpc_obj_is_str(const msgpack_object *o, const char *s);
 const msgpack_object *rpc_map_get(const msgpack_object *map, const char *key); /* NULL if absent */
-/* Copies a str/bin object into a NUL-terminated malloc'd string; -EINVAL if it holds NUL bytes. */
-int rpc_obj_strdup(const msgpack_object *o, char **ret);

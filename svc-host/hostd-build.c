@@ -593,7 +593,3 @@ struct build *build_free(struct build *b) {
 const char *build_unit(const struct build *b) {
         return b->unit;
 }
-
-const char *build_id(const struct build *b) {
-        return b->id;
-}

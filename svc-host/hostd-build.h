@@ -64,4 +64,3 @@ void build_cancel(struct build *b);
 /* Frees without calling done_cb; a unit still running is asked to stop. */
 struct build *build_free(struct build *b);
 const char *build_unit(const struct build *b);
-const char *build_id(const struct build *b);

@@ -213,11 +213,6 @@ void json_null(struct json *j) {
         append(j, "null", 4);
 }
 
-void json_raw(struct json *j, const char *text, size_t n) {
-        before_value(j);
-        append(j, text, n);
-}
-
 void json_kv_str(struct json *j, const char *key, const char *value) {
         json_key(j, key);
         json_str(j, value);

@@ -288,10 +288,6 @@ void webd_rpc_stop_listening(struct webd_rpc *a) {
                 h2o_timeout_unlink(&a->accept_retry_entry);
 }
 
-unsigned webd_rpc_connections(const struct webd_rpc *a) {
-        return a->n_conns;
-}
-
 struct webd_rpc *webd_rpc_free(struct webd_rpc *a) {
         if (!a)
                 return NULL;

@@ -23,5 +23,3 @@ struct webd_rpc *webd_rpc_free(struct webd_rpc *a);
 int webd_rpc_add_listener(struct webd_rpc *a, int fd);
 /* Stops accepting for good (once we decided to exit we must never accept again). */
 void webd_rpc_stop_listening(struct webd_rpc *a);
-/* Open connections (same as rpc_server_connections, counted on the transport side). */
-unsigned webd_rpc_connections(const struct webd_rpc *a);
