@@ -3,18 +3,23 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "proto/names.h"
 #include "proto/utf8.h"
 
 Test(names, grammar) {
-        cr_assert(name_is_valid("a"));
-        cr_assert(name_is_valid("0a_b-c"));
-        cr_assert(name_is_valid("0123456789012345678901234567890123456789012345678901234567890123"));
-        cr_assert_not(name_is_valid("01234567890123456789012345678901234567890123456789012345678901234"));
-        cr_assert_not(name_is_valid(""));
-        cr_assert_not(name_is_valid("_a"));
-        cr_assert_not(name_is_valid("A"));
-        cr_assert_not(name_is_valid("a.b"));
+        const char *good[] = {"a", "0", "web1", "s_1-x",
+                              "1234567890123456789012345678901234567890123456789012345678901234"};
+        const char *bad[] = {
+                "",   "-a",  "_a",  "A",
+                "aB", "a b", "a/b", "..",
+                ".a", "a.b", "ü",   "12345678901234567890123456789012345678901234567890123456789012345",
+                "a\n"};
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                cr_assert(name_is_valid(good[i]), "%s", good[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                cr_assert_not(name_is_valid(bad[i]), "%s", bad[i]);
         cr_assert_not(name_is_valid(NULL));
         cr_assert(name_is_valid_n("ab/c", 2));
         cr_assert_not(name_is_valid_n("ab/c", 3));
