@@ -76,7 +76,7 @@ struct build {
         sd_event *event;
         struct hostd_bus *bus;
         char id[NAME_LEN_MAX + 1];
-        char unit[128];
+        char unit[UNIT_NAME_MAX];
         char script_name[128]; /* below <root>/tmp */
         int tmpfd, dirfd;
         int fd[_P_MAX];

@@ -22,7 +22,7 @@
 struct status_req {
         struct hostd *h;
         char name[NAME_LEN_MAX + 1];
-        char unit[128];
+        char unit[UNIT_NAME_MAX];
         struct instance_files files;
         bool have_unit;
         struct unit_status st;

@@ -59,7 +59,7 @@ static int umount_props(sd_bus_message *m, void *userdata) {
 
 static void on_umount_done(int r, const char *result, const char *message, void *userdata) {
         struct unit_call *u = userdata;
-        char unit[128];
+        char unit[UNIT_NAME_MAX];
 
         (void) umount_unit_name(u->name, unit, sizeof(unit));
         if (r < 0) {
@@ -78,7 +78,7 @@ static void on_umount_done(int r, const char *result, const char *message, void 
 
 static void on_stale_status(int r, const struct unit_status *st, const char *message, void *userdata) {
         struct unit_call *u = userdata;
-        char unit[128];
+        char unit[UNIT_NAME_MAX];
 
         if (r < 0) {
                 snprintf(u->note, sizeof(u->note), "cannot read the state of %s: %s", u->unit,

@@ -50,7 +50,7 @@ struct unit_call {
         struct rpc_call *call;
         enum unit_call_kind kind;
         char name[NAME_LEN_MAX + 1];
-        char unit[128];
+        char unit[UNIT_NAME_MAX];
         char note[512]; /* why a stale mount was not unmounted (added to a conflict) */
 };
 
