@@ -30,6 +30,8 @@
 #include "cli/cli.h"
 #include "base/util.h"
 #include "proto/client.h"
+#include "proto/map.h"
+#include "proto/names.h"
 #include "proto/rpc.h"
 
 int cmd_host(int argc, char **argv, const struct cli_ctx *ctx);
@@ -158,6 +160,25 @@ static int do_install(const struct cli_ctx *ctx, struct rpc_client *c, bool json
 
 /* ---- initialize ------------------------------------------------------------------------- */
 
+/* The params {key: name, text_key: text} of instance.initialize and overlay.build into a fresh
+ * b. Returns 0, or EXIT_FAILED with b freed. */
+static int pack_named_text(struct rpc_buf *b, const char *key, const char *name, const char *text_key,
+                           const char *text, size_t len) {
+        struct rpc_map map;
+        msgpack_packer *mpk;
+
+        rpc_buf_init(b, 0);
+        mpk = rpc_params_begin(&map, &b->pk);
+        rpc_pack_kv_str(mpk, key, name);
+        rpc_pack_key(mpk, text_key);
+        rpc_pack_strn(mpk, text, len);
+        if (rpc_map_end(&map) < 0 || !rpc_buf_ok(b)) {
+                rpc_buf_done(b);
+                return EXIT_FAILED;
+        }
+        return 0;
+}
+
 static int read_spec(const char *path, char **ret, size_t *ret_len) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *buf = NULL;
@@ -201,15 +222,9 @@ static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const 
         r = read_spec(file, &spec, &len);
         if (r > 0)
                 return r;
-        rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 2);
-        rpc_pack_kv_str(&b.pk, "name", name);
-        rpc_pack_key(&b.pk, "spec");
-        rpc_pack_strn(&b.pk, spec, len);
-        if (!rpc_buf_ok(&b)) {
-                rpc_buf_done(&b);
-                return EXIT_FAILED;
-        }
+        r = pack_named_text(&b, "name", name, "spec", spec, len);
+        if (r > 0)
+                return r;
         r = cli_call(ctx, c, "instance.initialize", &b, NULL, NULL, &reply);
         rpc_buf_done(&b);
         if (r > 0)
@@ -235,8 +250,10 @@ static int call_one(const struct cli_ctx *ctx, struct rpc_client *c, const char 
         int r;
 
         rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_str(&b.pk, key, value);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &b.pk);
+        rpc_pack_kv_str(mpk, key, value);
+        (void) rpc_map_end(&map);
         r = cli_call(ctx, c, method, &b, NULL, NULL, reply);
         rpc_buf_done(&b);
         return r;
@@ -454,23 +471,13 @@ static void queue_prepare(void) {
         (void) sigaction(SIGINT, &sa, NULL);
 }
 
-static bool overlay_id_valid(const char *s, size_t n) {
-        if (n < 1 || n > 64 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-                      s[i] == '-'))
-                        return false;
-        return true;
-}
-
 /* Appends the overlay id of ref (its first path component, if that is a valid overlay id
  * that is not listed yet) to the comma-separated list. */
 static void overlays_add(char *list, size_t size, const char *ref, size_t ref_len) {
         const char *slash = memchr(ref, '/', ref_len);
         size_t n = slash ? (size_t) (slash - ref) : ref_len, len = strlen(list);
 
-        if (!overlay_id_valid(ref, n))
+        if (!name_is_valid_n(ref, n))
                 return;
         for (const char *p = list; *p;) {
                 const char *comma = strchrnul(p, ',');
@@ -695,15 +702,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         r = read_spec(file, &script, &len); /* same limits: 1 MiB of text */
         if (r > 0)
                 return r;
-        rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 2);
-        rpc_pack_kv_str(&b.pk, "id", id);
-        rpc_pack_key(&b.pk, "script");
-        rpc_pack_strn(&b.pk, script, len);
-        if (!rpc_buf_ok(&b)) {
-                rpc_buf_done(&b);
-                return EXIT_FAILED;
-        }
+        r = pack_named_text(&b, "id", id, "script", script, len);
+        if (r > 0)
+                return r;
         lctx.timeout_ms = -1; /* a build may be silent for as long as its walltime allows */
         r = cli_call(&lctx, c, "overlay.build", &b, on_install_notify, &json, &reply);
         rpc_buf_done(&b);

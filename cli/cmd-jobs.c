@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "base/util.h"
 #include "proto/client.h"
+#include "proto/map.h"
 #include "proto/rpc.h"
 
 int cmd_jobs(int argc, char **argv, const struct cli_ctx *ctx);
@@ -181,9 +182,11 @@ static int do_watch(const struct cli_ctx *ctx, long long id, long long after_seq
         int r;
 
         rpc_buf_init(&params, 0);
-        rpc_pack_params_map(&params.pk, 2);
-        rpc_pack_kv_int(&params.pk, "id", id);
-        rpc_pack_kv_int(&params.pk, "after_seq", after_seq);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &params.pk);
+        rpc_pack_kv_int(mpk, "id", id);
+        rpc_pack_kv_int(mpk, "after_seq", after_seq);
+        (void) rpc_map_end(&map);
         /* A job can be silent for long (a download): wait as long as it takes. */
         r = call_jobs(ctx, "jobs.watch", &params, -1, on_watch_notify, &w, &reply);
         rpc_buf_done(&params);
@@ -216,7 +219,6 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
         struct rpc_reply reply = {};
         const msgpack_object *jobs;
         struct rpc_buf params;
-        size_t n = 0;
         int c, r;
 
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
@@ -253,21 +255,22 @@ static int jobs_list(int argc, char **argv, const struct cli_ctx *ctx) {
                 }
         if (optind < argc)
                 return cli_usage("jobs list: unexpected argument '%s'", argv[optind]);
-        n = !!owner + !!subject + !!state + !!kind + (limit > 0) + (before > 0);
         rpc_buf_init(&params, 0);
-        rpc_pack_params_map(&params.pk, n);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &params.pk);
         if (owner)
-                rpc_pack_kv_str(&params.pk, "owner", owner);
+                rpc_pack_kv_str(mpk, "owner", owner);
         if (subject)
-                rpc_pack_kv_str(&params.pk, "subject", subject);
+                rpc_pack_kv_str(mpk, "subject", subject);
         if (state)
-                rpc_pack_kv_str(&params.pk, "state", state);
+                rpc_pack_kv_str(mpk, "state", state);
         if (kind)
-                rpc_pack_kv_str(&params.pk, "kind", kind);
+                rpc_pack_kv_str(mpk, "kind", kind);
         if (limit > 0)
-                rpc_pack_kv_int(&params.pk, "limit", limit);
+                rpc_pack_kv_int(mpk, "limit", limit);
         if (before > 0)
-                rpc_pack_kv_int(&params.pk, "before_id", before);
+                rpc_pack_kv_int(mpk, "before_id", before);
+        (void) rpc_map_end(&map);
         r = call_jobs(ctx, "jobs.list", &params, ctx->timeout_ms, NULL, NULL, &reply);
         rpc_buf_done(&params);
         if (r > 0)
@@ -330,8 +333,10 @@ static int call_with_id(int argc, char **argv, const struct cli_ctx *ctx, const 
         if (parse_id(argv[optind], ret_id) != 0)
                 return EXIT_USAGE;
         rpc_buf_init(&params, 0);
-        rpc_pack_params_map(&params.pk, 1);
-        rpc_pack_kv_int(&params.pk, "id", *ret_id);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &params.pk);
+        rpc_pack_kv_int(mpk, "id", *ret_id);
+        (void) rpc_map_end(&map);
         r = call_jobs(ctx, method, &params, ctx->timeout_ms, NULL, NULL, reply);
         rpc_buf_done(&params);
         return r;
@@ -362,9 +367,11 @@ static int jobs_show(int argc, char **argv, const struct cli_ctx *ctx) {
                 bool done;
 
                 rpc_buf_init(&params, 0);
-                rpc_pack_params_map(&params.pk, 2);
-                rpc_pack_kv_int(&params.pk, "id", id);
-                rpc_pack_kv_int(&params.pk, "after_seq", after);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_params_begin(&map, &params.pk);
+                rpc_pack_kv_int(mpk, "id", id);
+                rpc_pack_kv_int(mpk, "after_seq", after);
+                (void) rpc_map_end(&map);
                 r = call_jobs(ctx, "jobs.log", &params, ctx->timeout_ms, NULL, NULL, &reply);
                 rpc_buf_done(&params);
                 if (r > 0)
@@ -481,7 +488,6 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
         _cleanup_free_ char *owner = NULL;
         struct rpc_reply reply = {};
         struct rpc_buf params;
-        size_t n_payload;
         long long id = 0;
         int r;
 
@@ -490,42 +496,45 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
                 if (!owner)
                         return EXIT_FAILED;
         }
-        n_payload = !!o->server + !!o->overlay + !!o->overlays + !!o->spec + !!o->script;
         rpc_buf_init(&params, 0);
-        rpc_pack_params_map(&params.pk, 3 + (o->n_subjects > 0));
-        rpc_pack_kv_str(&params.pk, "kind", o->kind);
-        rpc_pack_kv_str(&params.pk, "owner", o->owner ?: owner);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &params.pk);
+        rpc_pack_kv_str(mpk, "kind", o->kind);
+        rpc_pack_kv_str(mpk, "owner", o->owner ?: owner);
         if (o->n_subjects > 0) {
-                rpc_pack_key(&params.pk, "subjects");
-                msgpack_pack_array(&params.pk, o->n_subjects);
+                rpc_pack_key(mpk, "subjects");
+                msgpack_pack_array(mpk, o->n_subjects);
                 for (size_t i = 0; i < o->n_subjects; i++)
-                        rpc_pack_str(&params.pk, o->subjects[i]);
+                        rpc_pack_str(mpk, o->subjects[i]);
         }
-        rpc_pack_key(&params.pk, "payload");
-        msgpack_pack_map(&params.pk, n_payload);
+        rpc_pack_key(mpk, "payload");
+        struct rpc_map inner;
+        msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
         if (o->server)
-                rpc_pack_kv_str(&params.pk, "server", o->server);
+                rpc_pack_kv_str(ipk, "server", o->server);
         if (o->overlay)
-                rpc_pack_kv_str(&params.pk, "overlay", o->overlay);
+                rpc_pack_kv_str(ipk, "overlay", o->overlay);
         if (o->spec)
-                rpc_pack_kv_str(&params.pk, "spec", o->spec);
+                rpc_pack_kv_str(ipk, "spec", o->spec);
         if (o->script)
-                rpc_pack_kv_str(&params.pk, "script", o->script);
+                rpc_pack_kv_str(ipk, "script", o->script);
         if (o->overlays) {
                 /* "a,b,c" → ["a", "b", "c"] (empty items are kept: jobd names the bad one) */
                 size_t n = 1;
                 for (const char *p = o->overlays; *p; p++)
                         n += *p == ',';
-                rpc_pack_key(&params.pk, "overlays");
-                msgpack_pack_array(&params.pk, n);
+                rpc_pack_key(ipk, "overlays");
+                msgpack_pack_array(ipk, n);
                 for (const char *p = o->overlays;;) {
                         const char *comma = strchrnul(p, ',');
-                        rpc_pack_strn(&params.pk, p, (size_t) (comma - p));
+                        rpc_pack_strn(ipk, p, (size_t) (comma - p));
                         if (!*comma)
                                 break;
                         p = comma + 1;
                 }
         }
+        (void) rpc_map_end(&inner);
+        (void) rpc_map_end(&map);
         r = call_jobs(ctx, "jobs.submit", &params, ctx->timeout_ms, NULL, NULL, &reply);
         rpc_buf_done(&params);
         if (r > 0)

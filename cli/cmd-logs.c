@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "base/util.h"
 #include "proto/client.h"
+#include "proto/map.h"
 #include "proto/rpc.h"
 
 int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx);
@@ -213,24 +214,26 @@ static int on_notify(const msgpack_object *payload, void *userdata) {
 }
 
 static void pack_request(struct rpc_buf *b, const struct logs_opts *o, long long lines, const char *after) {
-        size_t n = 2 + (o->invocation ? 1 : 0) + (after ? 1 : 0) + (!after && o->since_usec >= 0 ? 1 : 0);
-
         rpc_buf_clear(b);
-        rpc_pack_params_map(&b->pk, n);
-        rpc_pack_key(&b->pk, "target");
-        msgpack_pack_map(&b->pk, 2);
-        rpc_pack_kv_str(&b->pk, "kind", o->kind);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &b->pk);
+        rpc_pack_key(mpk, "target");
+        struct rpc_map inner;
+        msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
+        rpc_pack_kv_str(ipk, "kind", o->kind);
         if (streq(o->kind, "job"))
-                rpc_pack_kv_int(&b->pk, "id", o->job_id);
+                rpc_pack_kv_int(ipk, "id", o->job_id);
         else
-                rpc_pack_kv_str(&b->pk, streq(o->kind, "build") ? "unit" : "name", o->name);
-        rpc_pack_kv_int(&b->pk, "lines", lines);
+                rpc_pack_kv_str(ipk, streq(o->kind, "build") ? "unit" : "name", o->name);
+        (void) rpc_map_end(&inner);
+        rpc_pack_kv_int(mpk, "lines", lines);
         if (o->invocation)
-                rpc_pack_kv_str(&b->pk, "invocation", o->invocation);
+                rpc_pack_kv_str(mpk, "invocation", o->invocation);
         if (after)
-                rpc_pack_kv_str(&b->pk, "after_cursor", after);
+                rpc_pack_kv_str(mpk, "after_cursor", after);
         else if (o->since_usec >= 0)
-                rpc_pack_kv_int(&b->pk, "since_usec", o->since_usec);
+                rpc_pack_kv_int(mpk, "since_usec", o->since_usec);
+        (void) rpc_map_end(&map);
 }
 
 /* logs.read, page by page when reading forward from --since/--after-cursor. */

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "proto/map.h"
 
 int cmd_ping(int argc, char **argv, const struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, const struct cli_ctx *ctx);
@@ -321,7 +322,7 @@ static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx) {
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         struct rpc_buf params;
         struct rpc_reply reply;
-        int r, n;
+        int r;
 
         if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
                 printf("Usage: l4d2ctl call SERVICE METHOD [KEY=VALUE | KEY:=STRING]...\n\n"
@@ -335,9 +336,9 @@ static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx) {
         for (const char *p = argv[1]; *p; p++)
                 if (!(*p >= 'a' && *p <= 'z'))
                         return cli_usage("call: '%s' is not a service name", argv[1]);
-        n = argc - 3;
         rpc_buf_init(&params, 0);
-        rpc_pack_params_map(&params.pk, (size_t) n);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &params.pk);
         for (int i = 3; i < argc; i++) {
                 char *eq = strchr(argv[i], '=');
                 bool force_str = false;
@@ -346,6 +347,7 @@ static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx) {
                 size_t klen;
 
                 if (!eq || eq == argv[i]) {
+                        rpc_map_done(&map);
                         rpc_buf_done(&params);
                         return cli_usage("call: '%s' is not KEY=VALUE", argv[i]);
                 }
@@ -354,19 +356,20 @@ static int cmd_call(int argc, char **argv, const struct cli_ctx *ctx) {
                         force_str = true;
                         klen--;
                 }
-                rpc_pack_strn(&params.pk, argv[i], klen);
+                rpc_pack_strn(mpk, argv[i], klen);
                 val = eq + 1;
                 if (!force_str && safe_atoi64(val, LLONG_MIN, LLONG_MAX, &v) == 0)
-                        (void) msgpack_pack_int64(&params.pk, v);
+                        (void) msgpack_pack_int64(mpk, v);
                 else if (!force_str && streq(val, "true"))
-                        (void) msgpack_pack_true(&params.pk);
+                        (void) msgpack_pack_true(mpk);
                 else if (!force_str && streq(val, "false"))
-                        (void) msgpack_pack_false(&params.pk);
+                        (void) msgpack_pack_false(mpk);
                 else if (!force_str && streq(val, "null"))
-                        (void) msgpack_pack_nil(&params.pk);
+                        (void) msgpack_pack_nil(mpk);
                 else
-                        rpc_pack_str(&params.pk, val);
+                        rpc_pack_str(mpk, val);
         }
+        (void) rpc_map_end(&map);
         r = cli_connect(ctx, argv[1], &c);
         if (r > 0) {
                 rpc_buf_done(&params);

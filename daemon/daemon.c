@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "daemon/daemon-loop.h"
 #include "proto/args.h"
+#include "proto/map.h"
 
 /* ---- sys.* -------------------------------------------------------------------------------- */
 
@@ -32,30 +33,30 @@ struct sys_info {
 static int sys_version(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         const struct sys_info *si = userdata;
         msgpack_packer *pk;
+        struct rpc_map m;
         struct rpc_error e;
         int r = rpc_args_parse(params, NULL, 0, NULL, &e);
         if (r < 0)
                 return rpc_call_fail_error(call, &e);
-        pk = rpc_call_result(call);
-        (void) msgpack_pack_map(pk, 4);
+        pk = rpc_map_begin(&m, rpc_call_result(call));
         rpc_pack_kv_str(pk, "service", si->name);
         rpc_pack_kv_str(pk, "version", LEFT4ME_VERSION);
         rpc_pack_kv_str(pk, "revision", LEFT4ME_GIT_REV);
         rpc_pack_kv_uint(pk, "protocol", RPC_PROTOCOL_VERSION);
+        (void) rpc_map_end(&m); /* a miscount fails the output: the peer is dropped, never misled */
         return rpc_call_reply(call);
 }
 
 static int sys_health(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         const struct sys_info *si = userdata;
         struct daemon *d = si->daemon;
-        size_t extra = d->def->health ? d->def->health(d, d->userdata, NULL) : 0;
         msgpack_packer *pk;
+        struct rpc_map m;
         struct rpc_error e;
         int r = rpc_args_parse(params, NULL, 0, NULL, &e);
         if (r < 0)
                 return rpc_call_fail_error(call, &e);
-        pk = rpc_call_result(call);
-        (void) msgpack_pack_map(pk, 8 + extra);
+        pk = rpc_map_begin(&m, rpc_call_result(call));
         rpc_pack_kv_str(pk, "status", "ok");
         rpc_pack_kv_str(pk, "service", si->name);
         rpc_pack_kv_str(pk, "version", LEFT4ME_VERSION);
@@ -64,8 +65,9 @@ static int sys_health(struct rpc_call *call, const msgpack_object *params, void 
         rpc_pack_kv_uint(pk, "connections", rpc_server_connections(si->server));
         rpc_pack_kv_uint(pk, "busy", rpc_server_busy(si->server));
         rpc_pack_kv_uint(pk, "requests", rpc_server_requests(si->server));
-        if (extra)
-                (void) d->def->health(d, d->userdata, pk);
+        if (d->def->health)
+                d->def->health(d, d->userdata, pk);
+        (void) rpc_map_end(&m); /* a miscount fails the output: the peer is dropped, never misled */
         return rpc_call_reply(call);
 }
 

@@ -60,9 +60,9 @@ struct daemon_def {
         /* Called after the loop ended and the RPC transport was closed, before the loop is
          * freed; frees state. */
         void (*teardown)(struct daemon *d, void *userdata);
-        /* Adds daemon-specific fields to sys.health (a map's pairs); returns how many pairs it
-         * will pack when pk is NULL, packs them otherwise. Optional. */
-        size_t (*health)(struct daemon *d, void *userdata, msgpack_packer *pk);
+        /* Adds daemon-specific pairs to sys.health's map (which counts them: proto/map.h).
+         * Optional. */
+        void (*health)(struct daemon *d, void *userdata, msgpack_packer *pk);
         /* Extra subcommands handled instead of running the daemon (hostd's "mount NAME"):
          * argv[0] is the subcommand, argv[1..] its arguments. Returns < 0 on failure. Optional. */
         int (*subcommand)(int argc, char **argv, const struct l4m_config *cfg);

@@ -288,10 +288,6 @@ void rpc_h2o_stop_listening(struct rpc_h2o *a) {
                 h2o_timeout_unlink(&a->accept_retry_entry);
 }
 
-unsigned rpc_h2o_connections(const struct rpc_h2o *a) {
-        return a->n_conns;
-}
-
 struct rpc_h2o *rpc_h2o_free(struct rpc_h2o *a) {
         if (!a)
                 return NULL;

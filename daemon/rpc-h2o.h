@@ -23,5 +23,3 @@ struct rpc_h2o *rpc_h2o_free(struct rpc_h2o *a);
 int rpc_h2o_add_listener(struct rpc_h2o *a, int fd);
 /* Stops accepting for good (once we decided to exit we must never accept again). */
 void rpc_h2o_stop_listening(struct rpc_h2o *a);
-/* Open connections (same as rpc_server_connections, counted on the transport side). */
-unsigned rpc_h2o_connections(const struct rpc_h2o *a);

@@ -1,46 +1,7 @@
 #include <stdio.h>
 
 #include "proto/args.h"
-
-bool utf8_is_valid(const char *s, size_t n) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t i = 0;
-
-        while (i < n) {
-                unsigned c = p[i];
-                unsigned need;
-                uint32_t cp;
-
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if ((c & 0xe0) == 0xc0) {
-                        need = 1;
-                        cp = c & 0x1f;
-                } else if ((c & 0xf0) == 0xe0) {
-                        need = 2;
-                        cp = c & 0x0f;
-                } else if ((c & 0xf8) == 0xf0) {
-                        need = 3;
-                        cp = c & 0x07;
-                } else
-                        return false;
-                if (n - i <= need)
-                        return false;
-                for (unsigned k = 1; k <= need; k++) {
-                        if ((p[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i + k] & 0x3f);
-                }
-                /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-                if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += need + 1;
-        }
-        return true;
-}
+#include "proto/utf8.h"
 
 static bool has_control(const char *s, size_t n) {
         for (size_t i = 0; i < n; i++) {

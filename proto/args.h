@@ -58,5 +58,3 @@ int rpc_args_parse(const msgpack_object *params, const struct rpc_arg *args, siz
 
 /* Frees the strings and string arrays that rpc_args_parse() allocated into out. */
 void rpc_args_free(const struct rpc_arg *args, size_t n, void *out);
-
-bool utf8_is_valid(const char *s, size_t n);

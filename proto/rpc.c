@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "proto/rpc.h"
+#include "proto/map.h"
 
 static const char *const code_names[_RPC_CODE_MAX] = {
         [RPC_OK] = "ok",
@@ -243,9 +244,11 @@ void rpc_pack_response_head(msgpack_packer *pk, uint32_t msgid) {
 }
 
 static void pack_error_object(msgpack_packer *pk, enum rpc_code code, const char *message) {
-        (void) msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "code", rpc_code_to_string(code));
-        rpc_pack_kv_str(pk, "message", message ? message : "");
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "code", rpc_code_to_string(code));
+        rpc_pack_kv_str(mpk, "message", message ? message : "");
+        (void) rpc_map_end(&map);
 }
 
 void rpc_pack_error_response(msgpack_packer *pk, uint32_t msgid, enum rpc_code code, const char *message) {
@@ -362,30 +365,6 @@ const msgpack_object *rpc_map_get(const msgpack_object *map, const char *key) {
                 if (rpc_obj_is_str(&map->via.map.ptr[i].key, key))
                         return &map->via.map.ptr[i].val;
         return NULL;
-}
-
-int rpc_obj_strdup(const msgpack_object *o, char **ret) {
-        const char *p;
-        size_t n;
-        char *s;
-
-        if (o->type == MSGPACK_OBJECT_STR) {
-                p = o->via.str.ptr;
-                n = o->via.str.size;
-        } else if (o->type == MSGPACK_OBJECT_BIN) {
-                p = o->via.bin.ptr;
-                n = o->via.bin.size;
-        } else
-                return -EINVAL;
-        if (memchr(p, 0, n))
-                return -EINVAL;
-        s = malloc(n + 1);
-        if (!s)
-                return -ENOMEM;
-        memcpy(s, p, n);
-        s[n] = 0;
-        *ret = s;
-        return 0;
 }
 
 int rpc_error_decode(const msgpack_object *o, struct rpc_error *e) {

@@ -94,7 +94,9 @@ void rpc_pack_key(msgpack_packer *pk, const char *key); /* then pack the value y
 
 /* Packs `[0, msgid, method, ` : the caller then packs the params array. */
 void rpc_pack_request_head(msgpack_packer *pk, uint32_t msgid, const char *method);
-/* Packs the params array head for named arguments: `[ {` with n pairs to follow. n = 0 packs []. */
+/* Packs the params array head for named arguments: `[ {` with n pairs to follow. n = 0 packs [].
+ * A count written by hand can disagree with the pairs: prefer rpc_params_begin() (proto/map.h),
+ * which counts them; this stays for frames built on purpose (tests, hostile input). */
 void rpc_pack_params_map(msgpack_packer *pk, size_t n);
 /* Packs `[1, msgid, nil, ` : the caller then packs the result object. */
 void rpc_pack_response_head(msgpack_packer *pk, uint32_t msgid);
@@ -130,5 +132,3 @@ int rpc_error_decode(const msgpack_object *o, struct rpc_error *e);
 /* Small object helpers. */
 bool rpc_obj_is_str(const msgpack_object *o, const char *s);
 const msgpack_object *rpc_map_get(const msgpack_object *map, const char *key); /* NULL if absent */
-/* Copies a str/bin object into a NUL-terminated malloc'd string; -EINVAL if it holds NUL bytes. */
-int rpc_obj_strdup(const msgpack_object *o, char **ret);

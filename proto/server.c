@@ -90,10 +90,6 @@ struct rpc_server *rpc_server_free(struct rpc_server *s) {
         return NULL;
 }
 
-void rpc_server_freep(struct rpc_server **s) {
-        *s = rpc_server_free(*s);
-}
-
 void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *),
                               void *userdata) {
         s->cfg.on_idle_changed = cb;
@@ -301,10 +297,6 @@ bool rpc_conn_broken(const struct rpc_conn *c) {
         return c->out.failed;
 }
 
-const struct rpc_peer *rpc_conn_peer(const struct rpc_conn *c) {
-        return &c->peer;
-}
-
 unsigned rpc_conn_pending_calls(const struct rpc_conn *c) {
         return c->n_calls;
 }
@@ -348,20 +340,8 @@ static void call_abandon(struct rpc_call *k, bool conn_gone) {
                 cb(k, k->abandon_userdata);
 }
 
-const char *rpc_call_method(const struct rpc_call *c) {
-        return c->method;
-}
-
-uint32_t rpc_call_msgid(const struct rpc_call *c) {
-        return c->msgid;
-}
-
 const struct rpc_peer *rpc_call_peer(const struct rpc_call *c) {
         return &c->peer;
-}
-
-struct rpc_server *rpc_call_server(const struct rpc_call *c) {
-        return c->server;
 }
 
 bool rpc_call_alive(const struct rpc_call *c) {

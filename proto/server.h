@@ -87,7 +87,6 @@ struct rpc_peer {
 
 int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret);
 struct rpc_server *rpc_server_free(struct rpc_server *s);
-void rpc_server_freep(struct rpc_server **s);
 
 /* Replaces the config's on_idle_changed hook (the loop adapter installs itself). */
 void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *),
@@ -130,15 +129,11 @@ void rpc_conn_consumed(struct rpc_conn *c, size_t n);
 bool rpc_conn_closing(const struct rpc_conn *c);
 /* True if the connection must be dropped now (output cap exceeded). */
 bool rpc_conn_broken(const struct rpc_conn *c);
-const struct rpc_peer *rpc_conn_peer(const struct rpc_conn *c);
 unsigned rpc_conn_pending_calls(const struct rpc_conn *c);
 
 /* ---- calls ---------------------------------------------------------------------------- */
 
-const char *rpc_call_method(const struct rpc_call *c);
-uint32_t rpc_call_msgid(const struct rpc_call *c);
 const struct rpc_peer *rpc_call_peer(const struct rpc_call *c);
-struct rpc_server *rpc_call_server(const struct rpc_call *c);
 /* False once the connection is gone or the client cancelled: stop producing. */
 bool rpc_call_alive(const struct rpc_call *c);
 /* Bytes waiting in the connection's output buffer (for producer backpressure). */

@@ -19,301 +19,16 @@
 #include "svc-host/hostd-build.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
-#define LINE_MAX_BYTES     4096u
-#define STOP_TIMEOUT_USEC  (10ULL * 1000000ULL) /* SIGTERM, then SIGKILL after this */
-#define RECHECK_USEC       (5ULL * 1000000ULL)  /* fallback state check while running */
-#define EOF_GRACE_USEC     (5ULL * 1000000ULL)  /* wait for the pipes after the unit ended */
-#define DEADLINE_SLACK_SEC 120ULL               /* beyond RuntimeMaxSec: stop it ourselves */
+#define RECHECK_USEC       (5ULL * 1000000ULL) /* fallback state check while running */
+#define EOF_GRACE_USEC     (5ULL * 1000000ULL) /* wait for the pipes after the unit ended */
+#define DEADLINE_SLACK_SEC 120ULL              /* beyond RuntimeMaxSec: stop it ourselves */
 /* The journal copy of a build's output (docs/sandbox.md "Output"): at most this many lines per
  * interval per build; the rest are counted and named in one line. The caller's stream (and
  * jobd's job log) always gets every line. */
 #define JOURNAL_INTERVAL_USEC (30ULL * 1000000ULL)
 #define JOURNAL_BURST         5000u
-
-/* ---- the unit's properties ------------------------------------------------------------------ */
-
-static int append_bool(sd_bus_message *m, const char *name, bool v) {
-        return sd_bus_message_append(m, "(sv)", name, "b", (int) v);
-}
-
-static int append_str(sd_bus_message *m, const char *name, const char *v) {
-        return sd_bus_message_append(m, "(sv)", name, "s", v);
-}
-
-static int append_u64(sd_bus_message *m, const char *name, uint64_t v) {
-        return sd_bus_message_append(m, "(sv)", name, "t", v);
-}
-
-static int append_strv(sd_bus_message *m, const char *name, char **v) {
-        int r;
-
-        r = unit_prop_open(m, name, "as");
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, v);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
-/* (bas): an allow list (true) or a deny list (false) of names. */
-static int append_list(sd_bus_message *m, const char *name, bool allow, char **v) {
-        int r;
-
-        r = unit_prop_open(m, name, "(bas)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "bas");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", (int) allow);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, v);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
-struct bind {
-        const char *source, *dest;
-        bool ignore_missing;
-};
-
-/* a(ssbt): source, destination, ignore a missing source, mount flags (0: not recursive). */
-static int append_binds(sd_bus_message *m, const char *name, const struct bind *b, size_t n) {
-        int r;
-
-        r = unit_prop_open(m, name, "a(ssbt)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(ssbt)");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = sd_bus_message_append(m, "(ssbt)", b[i].source, b[i].dest, (int) b[i].ignore_missing,
-                                          (uint64_t) 0);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
-/* Addresses the build must never reach: this host, the LAN, link-local (cloud metadata at
- * 169.254.169.254), multicast and the reserved ranges. Public internet stays reachable. */
-static const char *const denied_addresses[] = {
-        "0.0.0.0/8",     "127.0.0.0/8",    "10.0.0.0/8",  "100.64.0.0/10", "169.254.0.0/16",
-        "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",   "::/127",
-        "fe80::/10",     "fc00::/7",       "ff00::/8",
-};
-
-static int append_ip_deny(sd_bus_message *m) {
-        int r;
-
-        r = unit_prop_open(m, "IPAddressDeny", "a(iayu)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(iayu)");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(denied_addresses); i++) {
-                char addr[64];
-                unsigned char bytes[16];
-                const char *slash = strchr(denied_addresses[i], '/');
-                int family = strchr(denied_addresses[i], ':') ? AF_INET6 : AF_INET;
-
-                snprintf(addr, sizeof(addr), "%.*s", (int) (slash - denied_addresses[i]),
-                         denied_addresses[i]);
-                long long prefix;
-
-                if (inet_pton(family, addr, bytes) != 1 ||
-                    safe_atoi64(slash + 1, 0, family == AF_INET ? 32 : 128, &prefix) < 0)
-                        return -EINVAL;
-                r = sd_bus_message_open_container(m, 'r', "iayu");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "i", (int32_t) family);
-                if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', bytes, family == AF_INET ? 4 : 16);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "u", (uint32_t) prefix);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
-/* The properties every build gets whatever its spec; docs/sandbox.md says why each. */
-static const char *const fixed_bools[] = {
-        /* identity and privilege */
-        "NoNewPrivileges",
-        "RemoveIPC",
-        /* file system */
-        "PrivateTmp",
-        "PrivateDevices",
-        /* kernel interfaces */
-        "ProtectKernelTunables",
-        "ProtectKernelModules",
-        "ProtectKernelLogs",
-        "ProtectControlGroups",
-        "ProtectClock",
-        "ProtectHostname",
-        "PrivateIPC",
-        "RestrictSUIDSGID",
-        "RestrictRealtime",
-        "LockPersonality",
-        "MemoryDenyWriteExecute",
-};
-
-static const struct {
-        const char *name, *value;
-} fixed_strs[] = {
-        {"Type", "exec"},
-        /* Collected once inactive; a failed one stays until hostd read its result and reset
-         * it. (AddRef=yes would keep it for hostd, but systemd refuses it on its private
-         * socket, which has no bus names to track.) */
-        {"CollectMode", "inactive"},
-        {"WorkingDirectory", "/overlay"},
-        {"StandardInput", "null"},
-        {"KeyringMode", "private"},
-        {"ProtectSystem", "strict"},
-        {"ProtectHome", "yes"},
-        {"DevicePolicy", "closed"},
-        {"ProtectProc", "invisible"},
-        {"ProcSubset", "pid"},
-        {"OOMPolicy", "stop"},
-};
-
-static const struct {
-        const char *name;
-        uint64_t value;
-} fixed_u64s[] = {
-        {"CapabilityBoundingSet", 0},
-        {"AmbientCapabilities", 0},
-        {"RestrictNamespaces", 0}, /* the allowed set: none */
-        {"MemorySwapMax", 0},
-        {"TimeoutStopUSec", STOP_TIMEOUT_USEC},
-        {"LimitCORE", 0},
-        {"LimitCORESoft", 0},
-};
-
-int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) {
-        char *exec_argv[] = {"/bin/bash", "/script.sh", NULL};
-        char *env[] = {"HOME=/tmp",    "TMPDIR=/tmp",      "PATH=/usr/bin:/usr/sbin:/bin:/sbin",
-                       "LANG=C.UTF-8", "OVERLAY=/overlay", NULL};
-        char *families[] = {"AF_INET", "AF_INET6", "AF_UNIX", NULL};
-        /* @system-service is systemd's list for ordinary services; @network-io is part of it
-         * already and named for the downloads. The deny list removes what an ordinary service
-         * may do but a build never needs (ptrace, mount, module loading, clock, swap, raw
-         * I/O, reboot, ...), so these fail with EPERM even where a capability would allow. */
-        char *syscalls_allow[] = {"@system-service", "@network-io", NULL};
-        char *syscalls_deny[] = {"@clock",  "@cpu-emulation", "@debug",      "@module",
-                                 "@mount",  "@obsolete",      "@privileged", "@raw-io",
-                                 "@reboot", "@swap",          NULL};
-        char *archs[] = {"native", NULL};
-        /* /run/lock: the one world-writable directory of the host that ProtectSystem=strict
-         * leaves writable (it is a mount of its own below /run, seen in the container). */
-        char *tmpfs[] = {"/etc", "/var/lib", "/run/lock", NULL};
-        char *inaccessible[] = {"-/run/left4me", "-/run/dbus", "-/run/user", NULL};
-        const struct bind ro[] = {
-                {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},
-                {"/etc/ssl", "/etc/ssl", true},
-                {"/etc/ca-certificates", "/etc/ca-certificates", true},
-                {"/etc/nsswitch.conf", "/etc/nsswitch.conf", true},
-                {"/etc/alternatives", "/etc/alternatives", true},
-                {s->script_path, "/script.sh", false},
-        };
-        const struct bind rw[] = {{s->overlay_dir, "/overlay", false}};
-        int r;
-
-        if (!s->overlay_dir || !s->script_path || !s->user)
-                return -EINVAL;
-
-        /* What it is and where it runs. */
-        r = append_str(m, "Description", s->description ?: "left4me overlay build");
-        if (r >= 0)
-                r = append_str(m, "Slice", BUILD_SLICE);
-        if (r >= 0)
-                r = unit_prop_exec_start(m, exec_argv);
-        if (r >= 0)
-                r = append_strv(m, "Environment", env);
-        if (r >= 0 && s->stdout_fd >= 0)
-                r = sd_bus_message_append(m, "(sv)", "StandardOutputFileDescriptor", "h", s->stdout_fd);
-        if (r >= 0 && s->stderr_fd >= 0)
-                r = sd_bus_message_append(m, "(sv)", "StandardErrorFileDescriptor", "h", s->stderr_fd);
-
-        /* Identity and privilege. */
-        if (r >= 0)
-                r = append_str(m, "User", s->user);
-        if (r >= 0)
-                r = append_str(m, "Group", s->user);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "UMask", "u", (uint32_t) 0022);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "OOMScoreAdjust", "i", (int32_t) 500);
-
-        /* File system. */
-        if (r >= 0) {
-                /* a(ss): path, options. The host's /etc (shadow, left4me.yaml, ssh keys) and
-                 * /var/lib (the databases, other overlays, instances) are replaced by empty
-                 * tmpfs; what a download needs is bound back read-only below. */
-                r = unit_prop_open(m, "TemporaryFileSystem", "a(ss)");
-                if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'a', "(ss)");
-                for (size_t i = 0; r >= 0 && tmpfs[i]; i++)
-                        r = sd_bus_message_append(m, "(ss)", tmpfs[i], "");
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-                if (r >= 0)
-                        r = unit_prop_close(m);
-        }
-        if (r >= 0)
-                r = append_binds(m, "BindReadOnlyPaths", ro, ELEMENTSOF(ro));
-        if (r >= 0)
-                r = append_binds(m, "BindPaths", rw, ELEMENTSOF(rw));
-        if (r >= 0)
-                r = append_strv(m, "InaccessiblePaths", inaccessible);
-
-        /* Kernel interfaces. */
-        if (r >= 0)
-                r = append_list(m, "RestrictAddressFamilies", true, families);
-        if (r >= 0)
-                r = append_list(m, "SystemCallFilter", true, syscalls_allow);
-        if (r >= 0)
-                r = append_list(m, "SystemCallFilter", false, syscalls_deny);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "SystemCallErrorNumber", "i", (int32_t) EPERM);
-        if (r >= 0)
-                r = append_strv(m, "SystemCallArchitectures", archs);
-
-        /* Network. */
-        if (r >= 0)
-                r = append_ip_deny(m);
-
-        /* Limits. */
-        if (r >= 0)
-                r = append_u64(m, "MemoryMax", s->limits.memory_max);
-        if (r >= 0)
-                r = append_u64(m, "TasksMax", s->limits.tasks_max);
-        if (r >= 0)
-                r = append_u64(m, "CPUQuotaPerSecUSec", (uint64_t) s->limits.cpu_quota_percent * 10000ULL);
-        if (r >= 0)
-                r = append_u64(m, "RuntimeMaxUSec", (uint64_t) s->limits.runtime_max_sec * 1000000ULL);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_bools); i++)
-                r = append_bool(m, fixed_bools[i], true);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_strs); i++)
-                r = append_str(m, fixed_strs[i].name, fixed_strs[i].value);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_u64s); i++)
-                r = append_u64(m, fixed_u64s[i].name, fixed_u64s[i].value);
-        return r;
-}
-
-int build_unit_name(const char *id, unsigned long long n, char *buf, size_t len) {
-        int k;
-
-        if (!instance_name_is_valid(id) || n == 0 || n > 9999999999ULL)
-                return -EINVAL;
-        k = snprintf(buf, len, "left4me-build-%s-%llu.service", id, n);
-        return k < 0 || (size_t) k >= len ? -ENAMETOOLONG : 0;
-}
 
 /* ---- results ---------------------------------------------------------------------------------- */
 
@@ -352,167 +67,6 @@ enum build_result build_result_from_unit(const char *unit_result, int32_t exec_c
         return BUILD_FAILED;
 }
 
-/* ---- the overlay dir --------------------------------------------------------------------------- */
-
-static int overlays_dir_open(int rootfd, bool create) {
-        int fd;
-
-        fd = trusted_dir_open(rootfd, "overlays");
-        if (fd == -ENOENT && create) {
-                if (mkdirat(rootfd, "overlays", 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                fd = trusted_dir_open(rootfd, "overlays");
-        }
-        return fd;
-}
-
-int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc_error *e) {
-        _cleanup_close_ int ofd = -1, fd = -1;
-        struct stat st;
-
-        if (!instance_name_is_valid(id))
-                return rpc_error_set(e, RPC_INVALID, "id: must match [a-z0-9][a-z0-9_-]{0,63}");
-        ofd = overlays_dir_open(rootfd, true);
-        if (ofd < 0)
-                return rpc_error_set(
-                        e, ofd == -EPERM ? RPC_INTERNAL : RPC_INTERNAL, "overlays/: %s%s", strerror(-ofd),
-                        ofd == -EPERM ? " (must be root's and not writable by group or others)" : "");
-        if (mkdirat(ofd, id, 0755) < 0 && errno != EEXIST)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot create overlays/%s: %s", id, strerror(errno));
-        fd = dir_open_nofollow(ofd, id);
-        if (fd < 0)
-                return rpc_error_set(e, fd == -ELOOP || fd == -ENOTDIR ? RPC_CONFLICT : RPC_INTERNAL,
-                                     "overlays/%s: %s%s", id, strerror(-fd),
-                                     fd == -ELOOP || fd == -ENOTDIR ? " (not a directory; delete it first)"
-                                                                    : "");
-        if (fstat(fd, &st) < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
-        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot hand overlays/%s to %s: %s", id, BUILD_USER,
-                                     strerror(errno));
-        if ((st.st_mode & 07777) != 0755 && fchmod(fd, 0755) < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot chmod overlays/%s: %s", id, strerror(errno));
-        return TAKE_FD(fd);
-}
-
-static int publish_children(int dirfd, dev_t dev, unsigned depth);
-
-static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        mode_t want;
-        int n = 0, r;
-
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-                return 0; /* symlinks, FIFOs, sockets, devices: left alone */
-        if (st.st_dev != dev)
-                return 0; /* another mount: not ours */
-        /* O_NOFOLLOW + the type check again on the fd: what we chmod is what we looked at. */
-        fd = openat(dirfd, name,
-                    (S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY) |
-                            O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if ((!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) || st.st_dev != dev)
-                return 0;
-        want = st.st_mode & 07777 & ~(mode_t) (S_ISUID | S_ISGID);
-        want |= S_IROTH;
-        if (S_ISDIR(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
-                want |= S_IXOTH;
-        if (S_ISDIR(st.st_mode))
-                want |= S_IRUSR | S_IXUSR; /* so the owner can still walk what we publish */
-        if (want != (st.st_mode & 07777)) {
-                if (fchmod(fd, want) < 0)
-                        return -errno;
-                n++;
-        }
-        if (S_ISDIR(st.st_mode)) {
-                if (depth >= RM_MAX_DEPTH)
-                        return -ELOOP;
-                r = publish_children(fd, dev, depth + 1);
-                if (r < 0)
-                        return r;
-                n += r;
-                TAKE_FD(fd); /* publish_children took it */
-        }
-        return n;
-}
-
-/* Takes ownership of fd. */
-static int publish_children(int fd, dev_t dev, unsigned depth) {
-        DIR *d = fdopendir(fd);
-        struct dirent *de;
-        int n = 0, r = 0;
-
-        if (!d) {
-                r = -errno;
-                safe_close(fd);
-                return r;
-        }
-        while ((errno = 0, de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                r = publish_one(dirfd(d), de->d_name, dev, depth);
-                if (r < 0)
-                        break;
-                n += r;
-        }
-        if (r >= 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        return r < 0 ? r : n;
-}
-
-int overlay_publish(int dirfd) {
-        struct stat st;
-        int fd;
-
-        if (fstat(dirfd, &st) < 0)
-                return -errno;
-        if (!S_ISDIR(st.st_mode))
-                return -ENOTDIR;
-        if ((st.st_mode & 07777) != 0755 && fchmod(dirfd, 0755) < 0)
-                return -errno;
-        fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        return publish_children(fd, st.st_dev, 0);
-}
-
-int overlay_remove(const char *root, const char *id, bool *ret_existed, struct rpc_error *e) {
-        _cleanup_close_ int rootfd = -1, ofd = -1;
-        struct stat st;
-        int r;
-
-        *ret_existed = false;
-        if (!instance_name_is_valid(id))
-                return rpc_error_set(e, RPC_INVALID, "id: must match [a-z0-9][a-z0-9_-]{0,63}");
-        rootfd = root_open(root);
-        if (rootfd < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot open %s: %s", root, strerror(-rootfd));
-        ofd = overlays_dir_open(rootfd, false);
-        if (ofd == -ENOENT)
-                return 0;
-        if (ofd < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "overlays/: %s", strerror(-ofd));
-        if (fstatat(ofd, id, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
-        }
-        *ret_existed = true;
-        r = rm_rf_at(ofd, id);
-        if (r < 0)
-                return rpc_error_set(e, r == -EBUSY ? RPC_CONFLICT : RPC_INTERNAL,
-                                     "cannot remove overlays/%s: %s%s", id, strerror(-r),
-                                     r == -EBUSY ? " (something is mounted inside)" : "");
-        return 0;
-}
-
 /* ---- a running build ------------------------------------------------------------------------- */
 
 enum { P_OUT, P_ERR, _P_MAX };
@@ -521,8 +75,8 @@ static const char *const stream_names[_P_MAX] = {"stdout", "stderr"};
 struct build {
         sd_event *event;
         struct hostd_bus *bus;
-        char id[INSTANCE_NAME_MAX + 1];
-        char unit[128];
+        char id[NAME_LEN_MAX + 1];
+        char unit[UNIT_NAME_MAX];
         char script_name[128]; /* below <root>/tmp */
         int tmpfd, dirfd;
         int fd[_P_MAX];
@@ -666,44 +220,17 @@ static void maybe_finish(struct build *b) {
                 (void) on_done_deferred(NULL, b);
 }
 
-static void on_line(const char *line, void *userdata);
+static void on_line(unsigned p, const char *line, void *userdata) {
+        struct build *b = userdata;
 
-struct line_ctx {
-        struct build *b;
-        unsigned p;
-};
-
-static void on_line(const char *line, void *userdata) {
-        struct line_ctx *c = userdata;
-
-        if (c->b->line_cb)
-                c->b->line_cb(stream_names[c->p], line, c->b->userdata);
-        journal_line(c->b, c->p, line);
+        if (b->line_cb)
+                b->line_cb(stream_names[p], line, b->userdata);
+        journal_line(b, p, line);
 }
 
 /* Reads what is there; at EOF closes the pipe. Returns 1 at EOF. */
 static int drain(struct build *b, unsigned p) {
-        char buf[8192];
-        struct line_ctx c = {b, p};
-
-        for (;;) {
-                ssize_t n;
-
-                if (b->fd[p] < 0)
-                        return 1;
-                n = read(b->fd[p], buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return 0;
-                if (n <= 0) {
-                        line_splitter_flush(&b->split[p], on_line, &c);
-                        b->io[p] = sd_event_source_disable_unref(b->io[p]);
-                        b->fd[p] = safe_close(b->fd[p]);
-                        return 1;
-                }
-                line_splitter_feed(&b->split[p], buf, (size_t) n, on_line, &c);
-        }
+        return line_pipe_drain(&b->fd[p], &b->io[p], &b->split[p], p, on_line, b);
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -896,8 +423,8 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         gid_t gid;
         int pfd[2], r;
 
-        if (!instance_name_is_valid(p->id))
-                return rpc_error_set(e, RPC_INVALID, "id: must match [a-z0-9][a-z0-9_-]{0,63}");
+        if (!name_is_valid(p->id))
+                return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
         if (memchr(p->script, 0, p->script_len))
                 return rpc_error_set(e, RPC_INVALID, "script: must not contain NUL bytes");
         pw = getpwnam(BUILD_USER);
@@ -915,7 +442,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         b->tmpfd = b->dirfd = -1;
         for (unsigned k = 0; k < _P_MAX; k++) {
                 b->fd[k] = -1;
-                if (line_splitter_init(&b->split[k], LINE_MAX_BYTES) < 0) {
+                if (line_splitter_init(&b->split[k], CHILD_LINE_MAX) < 0) {
                         build_free(b);
                         return rpc_error_set(e, RPC_INTERNAL, "out of memory");
                 }
@@ -1065,8 +592,4 @@ struct build *build_free(struct build *b) {
 
 const char *build_unit(const struct build *b) {
         return b->unit;
-}
-
-const char *build_id(const struct build *b) {
-        return b->id;
 }

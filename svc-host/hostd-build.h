@@ -8,7 +8,10 @@
  *
  * The overlay dir is prepared (created below <root>/overlays, owned by left4me-build, 0755)
  * before the run and made world-readable (o+rX, no symlink followed, setuid/setgid bits
- * dropped) after it; nothing outside it changes. hostd.c keeps one build per overlay. */
+ * dropped) after it; nothing outside it changes. hostd.c keeps one build per overlay.
+ *
+ * The unit's property list is hostd-sandbox.h's, the overlay dir work hostd-overlay.h's; this
+ * file runs one build. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,37 +21,9 @@
 #include <systemd/sd-event.h>
 
 #include "proto/rpc.h"
+#include "svc-host/hostd-overlay.h"
+#include "svc-host/hostd-sandbox.h"
 #include "svc-host/hostd-systemd.h"
-
-#define BUILD_USER           "left4me-build"
-#define BUILD_SLICE          "l4d2-build.slice"
-#define BUILD_SCRIPT_MAX     (1024u * 1024u)
-#define BUILD_SANDBOX_RESOLV "/etc/left4me/sandbox-resolv.conf"
-
-struct build_limits {
-        uint64_t memory_max;        /* bytes; MemoryMax (MemorySwapMax is always 0) */
-        unsigned tasks_max;         /* TasksMax */
-        unsigned cpu_quota_percent; /* CPUQuota */
-        unsigned runtime_max_sec;   /* RuntimeMaxSec: the walltime kill */
-};
-
-/* What the transient unit is made of. Paths are host paths. */
-struct build_unit_spec {
-        const char *description;
-        const char *user;        /* User= and Group= */
-        const char *overlay_dir; /* bound read-write at /overlay */
-        const char *script_path; /* bound read-only at /script.sh */
-        const char *resolv_conf; /* bound read-only at /etc/resolv.conf; NULL: the host's, if any */
-        struct build_limits limits;
-        int stdout_fd, stderr_fd; /* < 0: not passed (journal) */
-};
-
-/* Appends the unit's properties as (sv) entries into an open a(sv) container: the complete
- * sandbox. Exposed for the unit tests. */
-int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s);
-
-/* "left4me-build-<id>-<n>.service" (what logd accepts as a build unit). */
-int build_unit_name(const char *id, unsigned long long n, char *buf, size_t len);
 
 enum build_result { BUILD_SUCCESS, BUILD_FAILED, BUILD_TIMEOUT, BUILD_OOM, BUILD_CANCELLED };
 const char *build_result_to_string(enum build_result r);
@@ -56,19 +31,6 @@ const char *build_result_to_string(enum build_result r);
  * it on a cancel) to a result and an exit code (the script's status, 128+N for a signal). */
 enum build_result build_result_from_unit(const char *unit_result, int32_t exec_code, int32_t exec_status,
                                          bool cancelled, int *ret_exit_code);
-
-/* Creates <root>/overlays/ID if missing (overlays/ must be root's and not writable by
- * others), refuses a symlink, and hands it to uid:gid with mode 0755. Returns an O_DIRECTORY
- * fd of it, or < 0 with e filled. */
-int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc_error *e);
-/* Makes everything below dirfd world-readable: o+r on files, o+rx on directories and on
- * files that are executable by someone; drops setuid/setgid bits. Never follows a symlink,
- * never descends into another mount; symlinks, FIFOs, sockets and devices are left alone.
- * Returns the number of entries changed, or < 0. */
-int overlay_publish(int dirfd);
-/* Removes <root>/overlays/ID (never following a symlink, never entering a mount). Missing is
- * success; *ret_existed says whether it was there. */
-int overlay_remove(const char *root, const char *id, bool *ret_existed, struct rpc_error *e);
 
 /* ---- a running build ---------------------------------------------------------------------- */
 
@@ -102,4 +64,3 @@ void build_cancel(struct build *b);
 /* Frees without calling done_cb; a unit still running is asked to stop. */
 struct build *build_free(struct build *b);
 const char *build_unit(const struct build *b);
-const char *build_id(const struct build *b);

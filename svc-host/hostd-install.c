@@ -15,48 +15,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "svc-host/hostd-install.h"
-
-#define LINE_MAX_BYTES 4096
-
-/* ---- line splitting -------------------------------------------------------------------- */
-
-int line_splitter_init(struct line_splitter *s, size_t max) {
-        *s = (struct line_splitter){.max = max};
-        s->buf = malloc(max + 1);
-        return s->buf ? 0 : -ENOMEM;
-}
-
-void line_splitter_done(struct line_splitter *s) {
-        free(s->buf);
-        s->buf = NULL;
-}
-
-static void deliver(struct line_splitter *s, void (*cb)(const char *, void *), void *userdata) {
-        if (s->len > 0 && s->buf[s->len - 1] == '\r')
-                s->len--;
-        s->buf[s->len] = 0;
-        cb(s->buf, userdata);
-        s->len = 0;
-}
-
-void line_splitter_feed(struct line_splitter *s, const char *data, size_t n,
-                        void (*cb)(const char *line, void *userdata), void *userdata) {
-        for (size_t i = 0; i < n; i++) {
-                if (data[i] == '\n') {
-                        deliver(s, cb, userdata);
-                        continue;
-                }
-                if (s->len == s->max)
-                        deliver(s, cb, userdata);
-                s->buf[s->len++] = data[i];
-        }
-}
-
-void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, void *userdata),
-                         void *userdata) {
-        if (s->len > 0)
-                deliver(s, cb, userdata);
-}
+#include "svc-host/hostd-lines.h"
 
 /* ---- the child ------------------------------------------------------------------------- */
 
@@ -178,46 +137,16 @@ _noreturn_ static void child_main(const char *steamcmd, const char *root, const 
         _exit(0);
 }
 
-static void on_line(const char *line, void *userdata);
+static void on_line(unsigned p, const char *line, void *userdata) {
+        struct hostd_install *i = userdata;
 
-struct line_ctx {
-        struct hostd_install *i;
-        unsigned stream;
-};
-
-static void on_line_stream(struct hostd_install *i, unsigned p, const char *line) {
         if (i->line_cb)
                 i->line_cb(stream_names[p], line, i->userdata);
 }
 
-static void on_line(const char *line, void *userdata) {
-        struct line_ctx *c = userdata;
-        on_line_stream(c->i, c->stream, line);
-}
-
 /* Reads what is available on pipe p; returns 1 at EOF, 0 otherwise. */
 static int drain(struct hostd_install *i, unsigned p) {
-        char buf[4096];
-
-        for (;;) {
-                ssize_t n;
-                struct line_ctx c = {i, p};
-
-                if (i->fd[p] < 0)
-                        return 1;
-                n = read(i->fd[p], buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return 0;
-                if (n <= 0) {
-                        line_splitter_flush(&i->split[p], on_line, &c);
-                        i->io[p] = sd_event_source_disable_unref(i->io[p]);
-                        i->fd[p] = safe_close(i->fd[p]);
-                        return 1;
-                }
-                line_splitter_feed(&i->split[p], buf, (size_t) n, on_line, &c);
-        }
+        return line_pipe_drain(&i->fd[p], &i->io[p], &i->split[p], p, on_line, i);
 }
 
 static void maybe_done(struct hostd_install *i) {
@@ -310,7 +239,7 @@ int install_start(sd_event *e, const struct install_params *p, install_line_cb l
                 return -ENOMEM;
         for (unsigned k = 0; k < _P_MAX; k++) {
                 i->fd[k] = -1;
-                if (line_splitter_init(&i->split[k], LINE_MAX_BYTES) < 0) {
+                if (line_splitter_init(&i->split[k], CHILD_LINE_MAX) < 0) {
                         install_free(i);
                         return -ENOMEM;
                 }

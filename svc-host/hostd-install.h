@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
+#include "svc-host/hostd-lines.h"
+
 #define STEAM_APP_ID "222860"
 
 struct hostd_install;
@@ -36,18 +38,3 @@ int install_start(sd_event *e, const struct install_params *p, install_line_cb l
 void install_cancel(struct hostd_install *i);
 /* Frees (kills the group if still running, without calling done_cb). */
 struct hostd_install *install_free(struct hostd_install *i);
-
-/* Splits a byte stream into lines: feed bytes, get complete lines (without "\n", a trailing
- * "\r" removed); a line longer than max is delivered in pieces of max bytes. Exposed for the
- * unit tests. */
-struct line_splitter {
-        char *buf;
-        size_t len, max;
-};
-int line_splitter_init(struct line_splitter *s, size_t max);
-void line_splitter_done(struct line_splitter *s);
-void line_splitter_feed(struct line_splitter *s, const char *data, size_t n,
-                        void (*cb)(const char *line, void *userdata), void *userdata);
-/* Delivers what is left (a last line without a newline). */
-void line_splitter_flush(struct line_splitter *s, void (*cb)(const char *line, void *userdata),
-                         void *userdata);

@@ -2,10 +2,9 @@
  * server_<alias>.cfg; written by root, readable by left4me-game) and
  * <root>/runtime/NAME/{upper,work,merged} (the overlay mount of the running game).
  *
- * Path safety: every path is resolved beneath a directory fd with openat2()
- * (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, and RESOLVE_NO_SYMLINKS where no symlink is
- * legitimate), so neither a hostile spec nor a file planted by the game or a build can
- * make hostd read or write outside its tree. The root-owned directories instances/ and
+ * Path safety: every path is resolved beneath a directory fd (hostd-fs.h), so neither a
+ * hostile spec nor a file planted by the game or a build can make hostd read or write
+ * outside its tree. The root-owned directories instances/ and
  * runtime/ must be owned by root and not writable by group or others, because
  * /var/lib/left4me itself belongs to the unprivileged left4me user.
  *
@@ -21,41 +20,11 @@
 #include <sys/types.h>
 
 #include "proto/rpc.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
+#include "svc-host/hostd-fs.h"
 
-#define GAME_USER      "left4me-game"
-#define INSTALL_USER   "left4me"
-#define FILE_MAX_BYTES (1024u * 1024u)
-#define RM_MAX_DEPTH   256u
-
-/* openat2() with the given resolve flags; retries EAGAIN. Returns an fd or -errno. Where
- * openat2 is unavailable (ENOSYS: old kernel, or a seccomp filter that does not know it,
- * as systemd 252's SystemCallFilter=@system-service) the same resolution is done by hand,
- * component by component with O_NOFOLLOW (RESOLVE_NO_XDEV and RESOLVE_NO_MAGICLINKS are
- * then implied by refusing absolute symlinks). */
-int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
-/* Tests: use the by-hand resolution even where openat2 works. */
-void openat2_force_fallback(bool b);
-/* Opens a directory below dirfd without following any symlink; O_DIRECTORY|O_CLOEXEC. */
-int dir_open_nofollow(int dirfd, const char *path);
-/* Opens root (an absolute path from the config). */
-int root_open(const char *root);
-/* Opens root/<name> (instances, runtime) and checks it is a directory owned by root and not
- * writable by group or others: -EPERM otherwise. */
-int trusted_dir_open(int rootfd, const char *name);
-
-/* Reads a regular file below dirfd (no symlinks, at most max bytes: -EFBIG). *ret is
- * NUL-terminated. */
-int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
-/* Writes a file below dirfd atomically (a temporary file, fsync, renameat); never follows a
- * symlink. uid/gid (uid_t) -1 leave the owner alone. */
-int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
-                  gid_t gid);
-/* Removes name below dirfd recursively, never following symlinks and never descending into
- * another mount (-EBUSY). Missing is success. */
-int rm_rf_at(int dirfd, const char *name);
-/* 1 if path below dirfd is the root of a mount, 0 if not, -ENOENT if absent. */
-int is_mount_root_at(int dirfd, const char *path);
+#define GAME_USER    "left4me-game"
+#define INSTALL_USER "left4me"
 
 /* The game user's ids; false (and root's) when the user does not exist (development). */
 bool game_user_ids(uid_t *ret_uid, gid_t *ret_gid);

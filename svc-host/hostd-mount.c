@@ -23,7 +23,7 @@
 #include "base/util.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 static const char *const allowed_roots[] = {"installation", "overlays", "workshop_cache"};
 
@@ -174,6 +174,25 @@ static void record_mount_error(int runtime_fd, const char *name, const char *why
                 log_warning("Cannot record the mount error in runtime/%s/%s", name, MOUNT_ERROR_FILE);
 }
 
+/* What mount and umount start with: check the name (and, to mount, that root can stand in an
+ * overlayfs option string), enter the host's mount namespace, open root. Returns root's fd, or
+ * < 0 (logged). */
+static int subcommand_open_root(const char *root, const char *name, bool plain_root) {
+        int r, fd;
+
+        if (!name_is_valid(name))
+                return log_error_errno(-EINVAL, "Invalid instance name '%s'", name);
+        if (plain_root && !spec_root_is_valid(root))
+                return log_error_errno(-EINVAL, "paths.root '%s' is not usable", root);
+        r = enter_host_mount_ns();
+        if (r < 0)
+                return r;
+        fd = root_open(root);
+        if (fd < 0)
+                return log_error_errno(fd, "Cannot open '%s': %m", root);
+        return fd;
+}
+
 int hostd_mount(const char *root, const char *name) {
         _cleanup_close_ int rootfd = -1, instances_fd = -1, instance_fd = -1, runtime_fd = -1;
         _cleanup_close_ int upper_fd = -1, work_fd = -1, merged_fd = -1, cwd_fd = -1;
@@ -186,17 +205,9 @@ int hostd_mount(const char *root, const char *name) {
         char target[32], why[512] = "";
         int r;
 
-        if (!instance_name_is_valid(name))
-                return log_error_errno(-EINVAL, "Invalid instance name '%s'", name);
-        if (!spec_root_is_valid(root))
-                return log_error_errno(-EINVAL, "paths.root '%s' is not usable", root);
-        r = enter_host_mount_ns();
-        if (r < 0)
-                return r;
-
-        rootfd = root_open(root);
+        rootfd = subcommand_open_root(root, name, true);
         if (rootfd < 0)
-                return log_error_errno(rootfd, "Cannot open '%s': %m", root);
+                return rootfd;
         instances_fd = trusted_dir_open(rootfd, "instances");
         if (instances_fd < 0)
                 return log_error_errno(instances_fd, "Cannot open %s/instances: %m", root);
@@ -339,14 +350,9 @@ int hostd_umount(const char *root, const char *name) {
         char path[64];
         int r;
 
-        if (!instance_name_is_valid(name))
-                return log_error_errno(-EINVAL, "Invalid instance name '%s'", name);
-        r = enter_host_mount_ns();
-        if (r < 0)
-                return r;
-        rootfd = root_open(root);
+        rootfd = subcommand_open_root(root, name, false);
         if (rootfd < 0)
-                return log_error_errno(rootfd, "Cannot open '%s': %m", root);
+                return rootfd;
         runtime_fd = trusted_dir_open(rootfd, "runtime");
         if (runtime_fd == -ENOENT)
                 return 0;

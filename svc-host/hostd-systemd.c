@@ -258,11 +258,6 @@ int unit_prop_exec_start(sd_bus_message *m, char **argv) {
         return r;
 }
 
-int server_unit_name(const char *name, char *buf, size_t len) {
-        int n = snprintf(buf, len, "left4me-server@%s.service", name);
-        return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
-}
-
 /* ---- start / stop ---------------------------------------------------------------------- */
 
 static int op_next(struct unit_op *op);

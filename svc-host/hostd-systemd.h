@@ -13,6 +13,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "proto/names.h"
+
 struct hostd_bus;
 
 int hostd_bus_new(sd_event *e, struct hostd_bus **ret);
@@ -83,6 +85,3 @@ int unit_reset_failed(struct hostd_bus *b, const char *unit);
 
 /* Operations started with this userdata will not call back (their owner is going away). */
 void unit_ops_forget(struct hostd_bus *b, void *userdata);
-
-/* The unit name of an instance: "left4me-server@NAME.service". */
-int server_unit_name(const char *name, char *buf, size_t len);

@@ -19,38 +19,16 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "proto/args.h"
+#include "proto/map.h"
 #include "proto/server.h"
 #include "svc-host/hostd-build.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
 #include "svc-host/hostd-query.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 #include "svc-host/hostd-systemd.h"
-
-#define A2S_TIMEOUT_USEC (300ULL * 1000ULL)
-#define LIST_MAX         1000u
-
-struct busy_name {
-        struct busy_name *next;
-        char name[INSTANCE_NAME_MAX + 1];
-        const char *op;
-};
-
-struct hostd {
-        struct daemon *daemon;
-        sd_event *event;
-        const struct l4m_config *cfg;
-        struct hostd_bus *bus;
-        struct busy_name *busy;
-        struct install_run *install;
-        struct build_run *builds; /* one per overlay at most */
-        unsigned n_builds;
-        unsigned long long build_seq;
-        bool root_ok;
-        char self_exe[PATH_MAX];    /* for "left4me-hostd umount NAME" as a transient unit */
-        char config_path[PATH_MAX]; /* the config it read, absolute; "" for the defaults */
-};
+#include "svc-host/hostd.h"
 
 /* ---- per-instance serialisation --------------------------------------------------------- */
 
@@ -62,7 +40,7 @@ static struct busy_name *busy_find(struct hostd *h, const char *name) {
 }
 
 /* Claims name for op; fails the call with "conflict" if another operation holds it. */
-static int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, const char *op) {
+int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, const char *op) {
         struct busy_name *b = busy_find(h, name);
 
         if (b)
@@ -79,7 +57,7 @@ static int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, 
         return 0;
 }
 
-static void busy_release(struct hostd *h, const char *name) {
+void busy_release(struct hostd *h, const char *name) {
         for (struct busy_name **p = &h->busy; *p; p = &(*p)->next)
                 if (streq((*p)->name, name)) {
                         struct busy_name *b = *p;
@@ -95,17 +73,13 @@ static void busy_release(struct hostd *h, const char *name) {
 static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
 
-        if (!instance_name_is_valid(s))
-                return rpc_error_set(e, RPC_INVALID, "%s: must match [a-z0-9][a-z0-9_-]{0,63}", a->name);
+        if (!name_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: " NAME_MUST_MATCH, a->name);
         return 0;
 }
 
-struct name_args {
-        char *name;
-};
-
 static const struct rpc_arg name_args_table[] = {
-        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, INSTANCE_NAME_MAX, 0,
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, NAME_LEN_MAX, 0,
          check_name},
 };
 
@@ -115,18 +89,14 @@ struct init_args {
 };
 
 static const struct rpc_arg init_args_table[] = {
-        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, INSTANCE_NAME_MAX, 0,
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, NAME_LEN_MAX, 0,
          check_name},
         {"spec", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct init_args, spec), 0, SPEC_MAX_BYTES, 0,
          NULL},
 };
 
-static int parse_name(struct rpc_call *call, const msgpack_object *params, struct name_args *a) {
-        struct rpc_error e = {};
-
-        if (rpc_args_parse(params, name_args_table, ELEMENTSOF(name_args_table), a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        return 0;
+void name_args_free(struct name_args *a) {
+        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), a);
 }
 
 static int check_root(struct hostd *h, struct rpc_call *call) {
@@ -136,6 +106,24 @@ static int check_root(struct hostd *h, struct rpc_call *call) {
                                      "whitespace or quotes)",
                                      h->cfg->root);
         return 0;
+}
+
+int method_args(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                const struct rpc_arg *args, size_t n, void *out) {
+        struct rpc_error e = {};
+        int r;
+
+        if (rpc_args_parse(params, args, n, out, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        r = check_root(h, call);
+        if (r < 0 && n > 0)
+                rpc_args_free(args, n, out);
+        return r;
+}
+
+int method_name_args(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                     struct name_args *a) {
+        return method_args(h, call, params, name_args_table, ELEMENTSOF(name_args_table), a);
 }
 
 /* ---- instance.initialize ---------------------------------------------------------------- */
@@ -148,11 +136,9 @@ static int method_initialize(struct rpc_call *call, const msgpack_object *params
         msgpack_packer *pk;
         int r;
 
-        if (rpc_args_parse(params, init_args_table, ELEMENTSOF(init_args_table), &a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, init_args_table, ELEMENTSOF(init_args_table), &a);
         if (r < 0)
-                goto finish;
+                return r;
         r = spec_parse(a.spec.ptr, a.spec.len, h->cfg->port_start, h->cfg->port_end, &spec, &e);
         if (r < 0) {
                 r = rpc_call_fail_error(call, &e);
@@ -171,11 +157,13 @@ static int method_initialize(struct rpc_call *call, const msgpack_object *params
         }
         log_info("Initialized instance '%s' (port %u, %zu overlay(s))", a.name, spec.port, spec.n_overlays);
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 4);
-        rpc_pack_kv_str(pk, "name", a.name);
-        rpc_pack_kv_uint(pk, "port", spec.port);
-        rpc_pack_kv_uint(pk, "overlays", spec.n_overlays);
-        rpc_pack_kv_uint(pk, "arguments", strv_length(spec.arguments));
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", a.name);
+        rpc_pack_kv_uint(mpk, "port", spec.port);
+        rpc_pack_kv_uint(mpk, "overlays", spec.n_overlays);
+        rpc_pack_kv_uint(mpk, "arguments", strv_length(spec.arguments));
+        (void) rpc_map_end(&map);
         r = rpc_call_reply(call);
 finish:
         instance_spec_done(&spec);
@@ -185,30 +173,19 @@ finish:
 
 /* ---- start / stop / delete / reset -------------------------------------------------------- */
 
-enum unit_call_kind { CALL_START, CALL_STOP, CALL_DELETE, CALL_RESET };
-static const char *const call_names[] = {"start", "stop", "delete", "reset"};
+const char *const unit_call_names[] = {"start", "stop", "delete", "reset"};
 
-struct unit_call {
-        struct hostd *h;
-        struct rpc_call *call;
-        enum unit_call_kind kind;
-        char name[INSTANCE_NAME_MAX + 1];
-        char unit[128];
-        char note[512];                  /* why a stale mount was not unmounted (added to a conflict) */
-        unsigned long long started_usec; /* CLOCK_REALTIME, when the call began */
-};
-
-static bool bus_unreachable(int r) {
+bool bus_unreachable(int r) {
         return r == -ENOENT || r == -ECONNREFUSED || r == -ENOTCONN || r == -ECONNRESET || r == -EACCES ||
                r == -ENOMEDIUM || r == -EHOSTDOWN;
 }
 
-static void unit_call_free(struct unit_call *u) {
+void unit_call_free(struct unit_call *u) {
         busy_release(u->h, u->name);
         free(u);
 }
 
-static void finish_removal(struct unit_call *u) {
+void finish_removal(struct unit_call *u) {
         struct rpc_error e = {};
         msgpack_packer *pk;
         bool existed = false;
@@ -216,7 +193,7 @@ static void finish_removal(struct unit_call *u) {
 
         r = instance_remove(u->h->cfg->root, u->name, &existed, &e);
         if (r < 0) {
-                log_error("%s '%s': %s", call_names[u->kind], u->name, e.message);
+                log_error("%s '%s': %s", unit_call_names[u->kind], u->name, e.message);
                 if (e.code == RPC_CONFLICT && u->note[0])
                         (void) rpc_call_fail(u->call, RPC_CONFLICT, "%s; %s", e.message, u->note);
                 else
@@ -226,113 +203,13 @@ static void finish_removal(struct unit_call *u) {
         log_info("%s instance '%s'%s", u->kind == CALL_DELETE ? "Deleted" : "Reset", u->name,
                  existed ? "" : " (nothing was there)");
         pk = rpc_call_result(u->call);
-        msgpack_pack_map(pk, 3);
-        rpc_pack_kv_str(pk, "name", u->name);
-        rpc_pack_kv_str(pk, "unit", u->unit);
-        rpc_pack_kv_bool(pk, "existed", existed);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", u->name);
+        rpc_pack_kv_str(mpk, "unit", u->unit);
+        rpc_pack_kv_bool(mpk, "existed", existed);
+        (void) rpc_map_end(&map);
         (void) rpc_call_reply(u->call);
-}
-
-/* ---- delete/reset of an instance whose overlay is still mounted -------------------------
- *
- * When runtime/NAME/merged is still mounted after the unit stopped (a failed ExecStopPost, a
- * mount made by hand), hostd cannot unmount it itself: ProtectSystem= gives it a private mount
- * namespace (a slave of the host's: it sees the host's mounts, but its umount would only
- * remove its own copy) and RestrictNamespaces= forbids setns(). So it runs "left4me-hostd
- * umount NAME" as a short transient service, which systemd starts in PID 1's namespace as
- * root, waits for its start job (a oneshot's job ends with its process), then re-checks. */
-
-#define UMOUNT_TIMEOUT_USEC (60ULL * 1000000ULL)
-
-static int umount_unit_name(const char *name, char *buf, size_t len) {
-        int n = snprintf(buf, len, "left4me-umount-%s.service", name);
-        return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int umount_props(sd_bus_message *m, void *userdata) {
-        struct unit_call *u = userdata;
-        const char *config = u->h->config_path[0] ? u->h->config_path : NULL;
-        char desc[128];
-        char *argv[6];
-        size_t n = 0;
-        int r;
-
-        argv[n++] = u->h->self_exe;
-        if (config) {
-                argv[n++] = "--config";
-                argv[n++] = (char *) config;
-        }
-        argv[n++] = "umount";
-        argv[n++] = u->name;
-        argv[n] = NULL;
-        snprintf(desc, sizeof(desc), "left4me: unmount the stale overlay of '%s'", u->name);
-        r = sd_bus_message_append(m, "(sv)", "Description", "s", desc);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "Type", "s", "oneshot");
-        /* Gone once over, failed or not: the next delete can use the name again; the journal
-         * keeps its lines (journalctl -u left4me-umount-NAME.service). */
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t", UMOUNT_TIMEOUT_USEC);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)", "StandardInput", "s", "null");
-        if (r >= 0)
-                r = unit_prop_exec_start(m, argv);
-        return r;
-}
-
-static void on_umount_done(int r, const char *result, const char *message, void *userdata) {
-        struct unit_call *u = userdata;
-        char unit[128];
-
-        (void) umount_unit_name(u->name, unit, sizeof(unit));
-        if (r < 0) {
-                snprintf(u->note, sizeof(u->note), "cannot run %s: %s", unit, message ?: strerror(-r));
-                log_error("%s '%s': %s", call_names[u->kind], u->name, u->note);
-        } else if (!streq(result, "done")) {
-                snprintf(u->note, sizeof(u->note), "%s ended with '%s' (see journalctl -u %s)", unit, result,
-                         unit);
-                log_error("%s '%s': %s", call_names[u->kind], u->name, u->note);
-        } else
-                log_info("%s '%s': unmounted the stale overlay with %s", call_names[u->kind], u->name, unit);
-        finish_removal(u); /* re-checks: still mounted is a conflict */
-        unit_call_free(u);
-}
-
-static void on_stale_status(int r, const struct unit_status *st, const char *message, void *userdata) {
-        struct unit_call *u = userdata;
-        char unit[128];
-
-        if (r < 0) {
-                snprintf(u->note, sizeof(u->note), "cannot read the state of %s: %s", u->unit,
-                         message ?: strerror(-r));
-                log_warning("%s '%s': %s; not unmounting", call_names[u->kind], u->name, u->note);
-                goto removal;
-        }
-        if (!streq(st->active_state, "inactive") && !streq(st->active_state, "failed") &&
-            !streq(st->load_state, "not-found")) {
-                snprintf(u->note, sizeof(u->note), "%s is %s", u->unit, st->active_state);
-                log_warning("%s '%s': %s, not unmounting its overlay", call_names[u->kind], u->name,
-                            u->note);
-                goto removal;
-        }
-        if (!u->h->self_exe[0] || umount_unit_name(u->name, unit, sizeof(unit)) < 0) {
-                snprintf(u->note, sizeof(u->note), "hostd cannot name its own program to unmount it");
-                log_warning("%s '%s': %s", call_names[u->kind], u->name, u->note);
-                goto removal;
-        }
-        log_notice("%s '%s': %s is %s but runtime/%s/merged is still mounted; unmounting it with %s",
-                   call_names[u->kind], u->name, u->unit, st->active_state[0] ? st->active_state : "gone",
-                   u->name, unit);
-        r = unit_start_transient(u->h->bus, unit, umount_props, u, on_umount_done, u);
-        if (r >= 0)
-                return;
-        snprintf(u->note, sizeof(u->note), "cannot start %s: %s", unit, strerror(-r));
-        log_error("%s '%s': %s", call_names[u->kind], u->name, u->note);
-removal:
-        finish_removal(u); /* answers conflict while mounted */
-        unit_call_free(u);
 }
 
 static void on_failed_start_stopped(int r, const char *result, const char *message, void *userdata) {
@@ -374,14 +251,14 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
                 /* Stop failures are tolerated (a half-initialised instance must still be
                  * removable); removal itself refuses while the overlay is mounted. */
                 if (r < 0 && !bus_unreachable(r))
-                        log_warning("%s '%s': stopping %s failed, going on: %s", call_names[u->kind],
+                        log_warning("%s '%s': stopping %s failed, going on: %s", unit_call_names[u->kind],
                                     u->name, u->unit, message ?: strerror(-r));
                 else if (r >= 0 && !streq(result, "done"))
-                        log_warning("%s '%s': stop job of %s ended with '%s', going on", call_names[u->kind],
-                                    u->name, u->unit, result);
+                        log_warning("%s '%s': stop job of %s ended with '%s', going on",
+                                    unit_call_names[u->kind], u->name, u->unit, result);
                 /* Still mounted: unmount it if the unit is really over. */
                 if (!(r < 0 && bus_unreachable(r)) && instance_inspect(u->h->cfg->root, u->name, &f) >= 0 &&
-                    f.mounted && unit_get_status(u->h->bus, u->unit, on_stale_status, u) >= 0)
+                    f.mounted && stale_mount_unmount(u) >= 0)
                         return;
                 finish_removal(u);
                 unit_call_free(u);
@@ -391,28 +268,31 @@ static void on_unit_done(int r, const char *result, const char *message, void *u
         if (u->kind == CALL_START && r >= 0 && !streq(result, "done") && start_failed_in_mount(u))
                 return;
         if (r < 0) {
-                log_error("%s '%s': %s", call_names[u->kind], u->name, message ?: strerror(-r));
+                log_error("%s '%s': %s", unit_call_names[u->kind], u->name, message ?: strerror(-r));
                 (void) rpc_call_fail(u->call,
                                      r == -ETIMEDOUT      ? RPC_TIMEOUT
                                      : bus_unreachable(r) ? RPC_UNAVAILABLE
                                                           : RPC_INTERNAL,
-                                     "%s %s: %s", call_names[u->kind], u->unit, message ?: strerror(-r));
+                                     "%s %s: %s", unit_call_names[u->kind], u->unit,
+                                     message ?: strerror(-r));
         } else if (!streq(result, "done")) {
-                log_error("%s '%s': job ended with '%s'", call_names[u->kind], u->name, result);
+                log_error("%s '%s': job ended with '%s'", unit_call_names[u->kind], u->name, result);
                 (void) rpc_call_fail(u->call,
                                      streq(result, "canceled")  ? RPC_CANCELLED
                                      : streq(result, "timeout") ? RPC_TIMEOUT
                                                                 : RPC_INTERNAL,
                                      "%s %s: the job ended with '%s' (see 'l4d2ctl logs %s' or "
                                      "journalctl -u %s)",
-                                     call_names[u->kind], u->unit, result, u->name, u->unit);
+                                     unit_call_names[u->kind], u->unit, result, u->name, u->unit);
         } else {
-                log_info("%s: %s done", u->unit, call_names[u->kind]);
+                log_info("%s: %s done", u->unit, unit_call_names[u->kind]);
                 pk = rpc_call_result(u->call);
-                msgpack_pack_map(pk, 3);
-                rpc_pack_kv_str(pk, "name", u->name);
-                rpc_pack_kv_str(pk, "unit", u->unit);
-                rpc_pack_kv_str(pk, "result", result);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "name", u->name);
+                rpc_pack_kv_str(mpk, "unit", u->unit);
+                rpc_pack_kv_str(mpk, "result", result);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(u->call);
         }
         unit_call_free(u);
@@ -424,12 +304,9 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
         struct unit_call *u;
         int r;
 
-        r = parse_name(call, params, &a);
+        r = method_name_args(h, call, params, &a);
         if (r < 0)
                 return r;
-        r = check_root(h, call);
-        if (r < 0)
-                goto finish;
 
         if (kind == CALL_START) {
                 struct instance_files f = {};
@@ -454,7 +331,7 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
                 }
         }
 
-        r = busy_claim(h, call, a.name, call_names[kind]);
+        r = busy_claim(h, call, a.name, unit_call_names[kind]);
         if (r < 0)
                 goto finish;
         u = calloc(1, sizeof(*u));
@@ -478,7 +355,7 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
                 if ((kind == CALL_DELETE || kind == CALL_RESET) && bus_unreachable(r)) {
                         /* No systemd to ask: nothing of ours can be running under it. */
                         log_info("%s '%s': systemd is unreachable (%s); removing the files only",
-                                 call_names[kind], a.name, strerror(-r));
+                                 unit_call_names[kind], a.name, strerror(-r));
                         finish_removal(u);
                         unit_call_free(u);
                         r = 0;
@@ -492,7 +369,7 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
         rpc_call_defer(call);
         r = 0;
 finish:
-        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
+        name_args_free(&a);
         return r;
 }
 
@@ -523,12 +400,9 @@ static int method_spec(struct rpc_call *call, const msgpack_object *params, void
         size_t len = 0;
         int r;
 
-        r = parse_name(call, params, &a);
+        r = method_name_args(h, call, params, &a);
         if (r < 0)
                 return r;
-        r = check_root(h, call);
-        if (r < 0)
-                goto finish;
         r = instance_read_spec(h->cfg->root, a.name, &text, &len, &e);
         if (r < 0) {
                 if (e.code != RPC_NOT_FOUND)
@@ -537,303 +411,16 @@ static int method_spec(struct rpc_call *call, const msgpack_object *params, void
                 goto finish;
         }
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "name", a.name);
-        rpc_pack_key(pk, "spec");
-        rpc_pack_strn(pk, text, len);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "name", a.name);
+        rpc_pack_key(mpk, "spec");
+        rpc_pack_strn(mpk, text, len);
+        (void) rpc_map_end(&map);
         r = rpc_call_reply(call);
 finish:
-        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
+        name_args_free(&a);
         return r;
-}
-
-/* ---- status / list ---------------------------------------------------------------------- */
-
-struct status_req {
-        struct hostd *h;
-        char name[INSTANCE_NAME_MAX + 1];
-        char unit[128];
-        struct instance_files files;
-        bool have_unit;
-        struct unit_status st;
-        char systemd_error[256];
-        bool have_a2s;
-        struct a2s_info a2s;
-        char a2s_error[64];
-        void (*done)(struct status_req *s, void *userdata);
-        void *userdata;
-};
-
-static const char *derived_state(const struct status_req *s) {
-        const char *a = s->st.active_state;
-
-        if (!s->have_unit)
-                return "unknown";
-        if (streq(a, "active"))
-                return "running";
-        if (streq(a, "activating") || streq(a, "reloading"))
-                return "starting";
-        if (streq(a, "deactivating"))
-                return "stopping";
-        if (streq(a, "failed"))
-                return "failed";
-        if (streq(a, "inactive"))
-                return "stopped";
-        return "unknown";
-}
-
-/* Nothing of the instance exists: no files and no unit systemd keeps state for. */
-static bool status_is_absent(const struct status_req *s) {
-        if (s->files.initialized || s->files.runtime)
-                return false;
-        if (!s->have_unit)
-                return true;
-        return (streq(s->st.active_state, "inactive") || streq(s->st.active_state, "")) &&
-               !streq(s->st.unit_file_state, "enabled");
-}
-
-static void pack_str_or_nil(msgpack_packer *pk, const char *key, const char *v, bool have) {
-        if (have && v && *v)
-                rpc_pack_kv_str(pk, key, v);
-        else
-                rpc_pack_kv_nil(pk, key);
-}
-
-static void pack_status(msgpack_packer *pk, const struct status_req *s) {
-        const struct unit_status *st = &s->st;
-        bool u = s->have_unit;
-
-        msgpack_pack_map(pk, 20);
-        rpc_pack_kv_str(pk, "name", s->name);
-        rpc_pack_kv_str(pk, "unit", s->unit);
-        rpc_pack_kv_str(pk, "state", derived_state(s));
-        rpc_pack_kv_bool(pk, "initialized", s->files.initialized);
-        rpc_pack_kv_bool(pk, "mounted", s->files.mounted);
-        if (s->files.port)
-                rpc_pack_kv_uint(pk, "port", s->files.port);
-        else
-                rpc_pack_kv_nil(pk, "port");
-        pack_str_or_nil(pk, "active_state", st->active_state, u);
-        pack_str_or_nil(pk, "sub_state", st->sub_state, u);
-        pack_str_or_nil(pk, "load_state", st->load_state, u);
-        pack_str_or_nil(pk, "unit_file_state", st->unit_file_state, u);
-        if (u)
-                rpc_pack_kv_bool(pk, "enabled", streq(st->unit_file_state, "enabled"));
-        else
-                rpc_pack_kv_nil(pk, "enabled");
-        pack_str_or_nil(pk, "invocation_id", st->invocation_id, u);
-        if (u && st->main_pid > 0)
-                rpc_pack_kv_uint(pk, "main_pid", st->main_pid);
-        else
-                rpc_pack_kv_nil(pk, "main_pid");
-        {
-                uint64_t since = streq(st->active_state, "active") && st->active_enter_usec
-                                         ? st->active_enter_usec
-                                         : st->since_usec;
-                if (u && since > 0)
-                        rpc_pack_kv_uint(pk, "since_usec", since);
-                else
-                        rpc_pack_kv_nil(pk, "since_usec");
-        }
-        if (u)
-                rpc_pack_kv_uint(pk, "restarts", st->n_restarts);
-        else
-                rpc_pack_kv_nil(pk, "restarts");
-        if (u && st->memory_bytes != UINT64_MAX)
-                rpc_pack_kv_uint(pk, "memory_bytes", st->memory_bytes);
-        else
-                rpc_pack_kv_nil(pk, "memory_bytes");
-        if (u && st->cpu_nsec != UINT64_MAX)
-                rpc_pack_kv_uint(pk, "cpu_usec", st->cpu_nsec / 1000);
-        else
-                rpc_pack_kv_nil(pk, "cpu_usec");
-        pack_str_or_nil(pk, "systemd_error", s->systemd_error, true);
-        rpc_pack_key(pk, "a2s");
-        if (s->have_a2s) {
-                const struct a2s_info *i = &s->a2s;
-                msgpack_pack_map(pk, 9);
-                rpc_pack_kv_str(pk, "name", i->name);
-                rpc_pack_kv_str(pk, "map", i->map);
-                rpc_pack_kv_str(pk, "game", i->game);
-                rpc_pack_kv_str(pk, "version", i->version);
-                rpc_pack_kv_uint(pk, "players", i->players);
-                rpc_pack_kv_uint(pk, "max_players", i->max_players);
-                rpc_pack_kv_uint(pk, "bots", i->bots);
-                rpc_pack_kv_bool(pk, "password", i->visibility != 0);
-                rpc_pack_kv_bool(pk, "vac", i->vac != 0);
-        } else
-                msgpack_pack_nil(pk);
-        pack_str_or_nil(pk, "a2s_error", s->a2s_error, true);
-}
-
-static void on_a2s(int r, const struct a2s_info *info, void *userdata) {
-        struct status_req *s = userdata;
-
-        if (r >= 0) {
-                s->a2s = *info;
-                s->have_a2s = true;
-        } else
-                snprintf(s->a2s_error, sizeof(s->a2s_error), "%s",
-                         r == -ETIMEDOUT      ? "no answer within 300 ms"
-                         : r == -ECONNREFUSED ? "nothing listens on the port"
-                                              : strerror(-r));
-        s->done(s, s->userdata);
-}
-
-static void on_unit_status(int r, const struct unit_status *st, const char *message, void *userdata) {
-        struct status_req *s = userdata;
-
-        if (r < 0)
-                snprintf(s->systemd_error, sizeof(s->systemd_error), "%s", message ?: strerror(-r));
-        else {
-                s->st = *st;
-                s->have_unit = true;
-        }
-        if (s->have_unit && streq(s->st.active_state, "active") && s->files.port > 0) {
-                r = a2s_query_start(s->h->event, (uint16_t) s->files.port, A2S_TIMEOUT_USEC, on_a2s, s);
-                if (r >= 0)
-                        return;
-                snprintf(s->a2s_error, sizeof(s->a2s_error), "%s", strerror(-r));
-        }
-        s->done(s, s->userdata);
-}
-
-/* Gathers one instance's status; calls done exactly once (possibly before returning). */
-static void status_gather(struct status_req *s) {
-        int r;
-
-        (void) server_unit_name(s->name, s->unit, sizeof(s->unit));
-        s->st.memory_bytes = UINT64_MAX;
-        s->st.cpu_nsec = UINT64_MAX;
-        (void) instance_inspect(s->h->cfg->root, s->name, &s->files);
-        r = unit_get_status(s->h->bus, s->unit, on_unit_status, s);
-        if (r < 0) {
-                snprintf(s->systemd_error, sizeof(s->systemd_error), "systemd is unreachable: %s",
-                         strerror(-r));
-                s->done(s, s->userdata);
-        }
-}
-
-struct status_call {
-        struct rpc_call *call;
-        struct status_req req;
-};
-
-static void on_status_done(struct status_req *s, void *userdata) {
-        struct status_call *c = userdata;
-
-        if (status_is_absent(s))
-                (void) rpc_call_fail(c->call, RPC_NOT_FOUND, "instance '%s' does not exist", s->name);
-        else {
-                pack_status(rpc_call_result(c->call), s);
-                (void) rpc_call_reply(c->call);
-        }
-        rpc_server_busy_unref(daemon_server(s->h->daemon));
-        free(c);
-}
-
-static int method_status(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        struct name_args a = {};
-        struct status_call *c;
-        int r;
-
-        r = parse_name(call, params, &a);
-        if (r < 0)
-                return r;
-        r = check_root(h, call);
-        if (r < 0)
-                goto finish;
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                r = rpc_call_fail(call, RPC_INTERNAL, "out of memory");
-                goto finish;
-        }
-        c->call = call;
-        c->req.h = h;
-        c->req.done = on_status_done;
-        c->req.userdata = c;
-        snprintf(c->req.name, sizeof(c->req.name), "%s", a.name);
-        rpc_call_defer(call);
-        rpc_server_busy_ref(daemon_server(h->daemon));
-        status_gather(&c->req);
-        r = 0;
-finish:
-        rpc_args_free(name_args_table, ELEMENTSOF(name_args_table), &a);
-        return r;
-}
-
-struct list_call {
-        struct hostd *h;
-        struct rpc_call *call;
-        size_t n, pending;
-        bool started;
-        struct status_req *reqs;
-};
-
-static void list_maybe_done(struct list_call *l) {
-        msgpack_packer *pk;
-
-        if (!l->started || l->pending > 0)
-                return;
-        pk = rpc_call_result(l->call);
-        msgpack_pack_array(pk, l->n);
-        for (size_t i = 0; i < l->n; i++)
-                pack_status(pk, &l->reqs[i]);
-        (void) rpc_call_reply(l->call);
-        rpc_server_busy_unref(daemon_server(l->h->daemon));
-        free(l->reqs);
-        free(l);
-}
-
-static void on_list_item_done(struct status_req *s, void *userdata) {
-        struct list_call *l = userdata;
-
-        l->pending--;
-        list_maybe_done(l);
-}
-
-static int method_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        _cleanup_strv_free_ char **names = NULL;
-        struct rpc_error e = {};
-        struct list_call *l;
-        int r;
-
-        if (rpc_args_parse(params, NULL, 0, NULL, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
-        if (r < 0)
-                return r;
-        r = instance_list(h->cfg->root, &names);
-        if (r < 0)
-                return rpc_call_fail(call, RPC_INTERNAL, "cannot list %s/instances: %s", h->cfg->root,
-                                     strerror(-r));
-        l = calloc(1, sizeof(*l));
-        if (!l)
-                return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
-        l->h = h;
-        l->call = call;
-        l->n = MIN(strv_length(names), LIST_MAX);
-        l->reqs = calloc(l->n + 1, sizeof(struct status_req));
-        if (!l->reqs) {
-                free(l);
-                return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
-        }
-        rpc_call_defer(call);
-        rpc_server_busy_ref(daemon_server(h->daemon));
-        l->pending = l->n;
-        for (size_t i = 0; i < l->n; i++) {
-                struct status_req *s = &l->reqs[i];
-                s->h = h;
-                s->done = on_list_item_done;
-                s->userdata = l;
-                snprintf(s->name, sizeof(s->name), "%s", names[i]);
-                status_gather(s);
-        }
-        l->started = true;
-        list_maybe_done(l);
-        return 0;
 }
 
 /* ---- game.install ------------------------------------------------------------------------- */
@@ -858,9 +445,11 @@ static void on_install_line(const char *stream, const char *line, void *userdata
         pk = rpc_call_notify(ir->call);
         if (!pk)
                 return;
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "stream", stream);
-        rpc_pack_kv_str(pk, "line", line);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "stream", stream);
+        rpc_pack_kv_str(mpk, "line", line);
+        (void) rpc_map_end(&map);
 }
 
 static int on_install_free(sd_event_source *s, void *userdata) {
@@ -880,9 +469,11 @@ static void on_install_done(int r, const char *message, void *userdata) {
         if (r >= 0) {
                 log_info("Install finished (%llu lines of output)", ir->lines);
                 pk = rpc_call_result(ir->call);
-                msgpack_pack_map(pk, 2);
-                rpc_pack_kv_str(pk, "result", "done");
-                rpc_pack_kv_uint(pk, "lines", ir->lines);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "result", "done");
+                rpc_pack_kv_uint(mpk, "lines", ir->lines);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(ir->call);
         } else {
                 log_full_errno(r == -ECANCELED ? LOG_NOTICE : LOG_ERR, 0, "Install: %s", message);
@@ -911,14 +502,11 @@ static void on_install_abandon(struct rpc_call *call, void *userdata) {
 static int method_install(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct hostd *h = userdata;
         struct install_params p = {.steamcmd = h->cfg->steamcmd, .root = h->cfg->root, .user = INSTALL_USER};
-        struct rpc_error e = {};
         struct install_run *ir;
         char err[512] = "";
         int r;
 
-        if (rpc_args_parse(params, NULL, 0, NULL, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, NULL, 0, NULL);
         if (r < 0)
                 return r;
         if (h->install)
@@ -952,7 +540,7 @@ struct build_run {
         struct hostd *h;
         struct rpc_call *call;
         struct build *build;
-        char id[INSTANCE_NAME_MAX + 1];
+        char id[NAME_LEN_MAX + 1];
         bool abandoned;
         unsigned long long lines;
         sd_event_source *free_source;
@@ -964,7 +552,7 @@ struct build_args {
 };
 
 static const struct rpc_arg build_args_table[] = {
-        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct build_args, id), 1, INSTANCE_NAME_MAX, 0,
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct build_args, id), 1, NAME_LEN_MAX, 0,
          check_name},
         {"script", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct build_args, script), 0, BUILD_SCRIPT_MAX,
          0, NULL},
@@ -975,8 +563,7 @@ struct id_args {
 };
 
 static const struct rpc_arg id_args_table[] = {
-        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, INSTANCE_NAME_MAX, 0,
-         check_name},
+        {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct id_args, id), 1, NAME_LEN_MAX, 0, check_name},
 };
 
 static struct build_run *build_find(struct hostd *h, const char *id) {
@@ -1009,11 +596,13 @@ static void on_build_line(const char *stream, const char *line, void *userdata) 
         /* hostd's own lines name the transient unit, so a caller (jobd) knows it while the
          * build runs: {stream: "info", line, unit}. */
         bool unit = streq(stream, "info") && br->build;
-        msgpack_pack_map(pk, unit ? 3 : 2);
-        rpc_pack_kv_str(pk, "stream", stream);
-        rpc_pack_kv_str(pk, "line", line);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "stream", stream);
+        rpc_pack_kv_str(mpk, "line", line);
         if (unit)
-                rpc_pack_kv_str(pk, "unit", build_unit(br->build));
+                rpc_pack_kv_str(mpk, "unit", build_unit(br->build));
+        (void) rpc_map_end(&map);
 }
 
 static int on_build_free(sd_event_source *s, void *userdata) {
@@ -1046,15 +635,17 @@ static void on_build_done(int r, enum build_result result, int exit_code, const 
                 log_full_errno(result == BUILD_SUCCESS ? LOG_INFO : LOG_NOTICE, 0,
                                "Build of overlay '%s': %s (%llu lines)", br->id, message, br->lines);
                 pk = rpc_call_result(br->call);
-                msgpack_pack_map(pk, 4);
-                rpc_pack_kv_str(pk, "result", build_result_to_string(result));
-                rpc_pack_key(pk, "exit_code");
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "result", build_result_to_string(result));
+                rpc_pack_key(mpk, "exit_code");
                 if (exit_code >= 0)
-                        msgpack_pack_int(pk, exit_code);
+                        msgpack_pack_int(mpk, exit_code);
                 else
-                        msgpack_pack_nil(pk);
-                rpc_pack_kv_str(pk, "unit", build_unit(br->build));
-                rpc_pack_kv_uint(pk, "lines", br->lines);
+                        msgpack_pack_nil(mpk);
+                rpc_pack_kv_str(mpk, "unit", build_unit(br->build));
+                rpc_pack_kv_uint(mpk, "lines", br->lines);
+                (void) rpc_map_end(&map);
                 (void) rpc_call_reply(br->call);
         }
         build_run_unlink(h, br);
@@ -1079,11 +670,9 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
         struct build_params p;
         int r;
 
-        if (rpc_args_parse(params, build_args_table, ELEMENTSOF(build_args_table), &a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, build_args_table, ELEMENTSOF(build_args_table), &a);
         if (r < 0)
-                goto finish;
+                return r;
         if (build_find(h, a.id)) {
                 r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built already", a.id);
                 goto finish;
@@ -1146,11 +735,9 @@ static int method_overlay_delete(struct rpc_call *call, const msgpack_object *pa
         bool existed = false;
         int r;
 
-        if (rpc_args_parse(params, id_args_table, ELEMENTSOF(id_args_table), &a, &e) < 0)
-                return rpc_call_fail_error(call, &e);
-        r = check_root(h, call);
+        r = method_args(h, call, params, id_args_table, ELEMENTSOF(id_args_table), &a);
         if (r < 0)
-                goto finish;
+                return r;
         if (build_find(h, a.id)) {
                 r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built", a.id);
                 goto finish;
@@ -1163,9 +750,11 @@ static int method_overlay_delete(struct rpc_call *call, const msgpack_object *pa
         }
         log_info("Deleted overlay '%s'%s", a.id, existed ? "" : " (nothing was there)");
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "id", a.id);
-        rpc_pack_kv_bool(pk, "existed", existed);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "id", a.id);
+        rpc_pack_kv_bool(mpk, "existed", existed);
+        (void) rpc_map_end(&map);
         r = rpc_call_reply(call);
 finish:
         rpc_args_free(id_args_table, ELEMENTSOF(id_args_table), &a);
@@ -1180,9 +769,9 @@ static const struct rpc_method methods[] = {
         {"instance.stop", method_stop, RPC_ACCESS_GROUP},
         {"instance.delete", method_delete, RPC_ACCESS_GROUP},
         {"instance.reset", method_reset, RPC_ACCESS_GROUP},
-        {"instance.status", method_status, RPC_ACCESS_GROUP},
+        {"instance.status", hostd_method_status, RPC_ACCESS_GROUP},
         {"instance.spec", method_spec, RPC_ACCESS_GROUP},
-        {"instance.list", method_list, RPC_ACCESS_GROUP},
+        {"instance.list", hostd_method_list, RPC_ACCESS_GROUP},
         {"game.install", method_install, RPC_ACCESS_GROUP},
         {"overlay.build", method_overlay_build, RPC_ACCESS_GROUP},
         {"overlay.delete", method_overlay_delete, RPC_ACCESS_GROUP},
@@ -1258,20 +847,17 @@ static void teardown(struct daemon *d, void *userdata) {
         free(h);
 }
 
-static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
+static void health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         struct hostd *h = userdata ?: daemon_userdata(d);
         size_t busy = 0;
 
         if (!h)
-                return 0;
-        if (!pk)
-                return 3;
+                return;
         for (struct busy_name *b = h->busy; b; b = b->next)
                 busy++;
         rpc_pack_kv_uint(pk, "busy_instances", busy);
         rpc_pack_kv_bool(pk, "installing", h->install != NULL);
         rpc_pack_kv_uint(pk, "builds", h->n_builds);
-        return 3;
 }
 
 static const struct daemon_def def = {

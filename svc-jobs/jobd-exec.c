@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "proto/map.h"
 #include "svc-jobs/jobd-exec.h"
 #include "proto/client-sdevent.h"
 
@@ -55,11 +56,10 @@ static void line(struct exec *x, const char *stream, const char *fmt, ...) {
         int n;
 
         va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = job_line_vformat(buf, sizeof(buf), fmt, ap);
         va_end(ap);
-        if (n < 0)
-                return;
-        x->ops->on_line(x, stream, buf, MIN((size_t) n, sizeof(buf) - 1), x->userdata);
+        if (n >= 0)
+                x->ops->on_line(x, stream, buf, (size_t) n, x->userdata);
 }
 
 static void finish(struct exec *x, enum job_state state, bool host_lost, const char *fmt, ...)
@@ -88,21 +88,20 @@ static void finish(struct exec *x, enum job_state state, bool host_lost, const c
 /* Packs the params of step x->step. */
 static void pack_params(struct exec *x, const char *method, struct rpc_buf *b) {
         const struct job_payload *p = &x->payload;
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_params_begin(&map, &b->pk);
 
         if (streq(method, "game.install"))
-                rpc_pack_params_map(&b->pk, 0);
+                ; /* no arguments */
         else if (streq(method, "instance.initialize")) {
-                rpc_pack_params_map(&b->pk, 2);
-                rpc_pack_kv_str(&b->pk, "name", p->server);
-                rpc_pack_kv_str(&b->pk, "spec", p->spec);
+                rpc_pack_kv_str(mpk, "name", p->server);
+                rpc_pack_kv_str(mpk, "spec", p->spec);
         } else if (streq(method, "overlay.build")) {
-                rpc_pack_params_map(&b->pk, 2);
-                rpc_pack_kv_str(&b->pk, "id", p->overlay);
-                rpc_pack_kv_str(&b->pk, "script", p->script);
-        } else {
-                rpc_pack_params_map(&b->pk, 1);
-                rpc_pack_kv_str(&b->pk, "name", p->server);
-        }
+                rpc_pack_kv_str(mpk, "id", p->overlay);
+                rpc_pack_kv_str(mpk, "script", p->script);
+        } else
+                rpc_pack_kv_str(mpk, "name", p->server);
+        (void) rpc_map_end(&map);
 }
 
 static int obj_int(const msgpack_object *o, int64_t *ret) {

@@ -1,6 +1,8 @@
 #include <stdio.h>
 
 #include "proto/args.h"
+#include "proto/map.h"
+#include "proto/utf8.h"
 #include "svc-jobs/jobd-job.h"
 
 static const char *const state_names[_JOB_STATE_MAX] = {
@@ -82,20 +84,6 @@ static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-bool job_name_valid(const char *s) {
-        size_t n;
-
-        if (!s || !is_lower_alnum(s[0]))
-                return false;
-        n = strlen(s);
-        if (n > JOB_NAME_MAX)
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!is_lower_alnum(s[i]) && s[i] != '_' && s[i] != '-')
-                        return false;
-        return true;
-}
-
 bool job_subject_valid(const char *s) {
         const char *colon;
         size_t tag;
@@ -111,7 +99,7 @@ bool job_subject_valid(const char *s) {
         for (size_t i = 1; i < tag; i++)
                 if (!is_lower_alnum(s[i]) && s[i] != '_' && s[i] != '-')
                         return false;
-        return job_name_valid(colon + 1);
+        return name_is_valid(colon + 1);
 }
 
 bool job_owner_valid(const char *s) {
@@ -136,41 +124,8 @@ bool job_stream_valid(const char *s, size_t n) {
         return false;
 }
 
-static bool name_valid_n(const char *s, size_t n) {
-        char buf[JOB_NAME_MAX + 1];
-
-        if (n < 1 || n > JOB_NAME_MAX)
-                return false;
-        memcpy(buf, s, n);
-        buf[n] = 0;
-        return job_name_valid(buf);
-}
-
 bool job_unit_valid(const char *s, size_t n) {
-        static const char server[] = "left4me-server@", build[] = "left4me-build-", suffix[] = ".service";
-        const char *body, *dash;
-        size_t blen, nlen;
-
-        if (!s || n >= JOB_UNIT_MAX || memchr(s, 0, n) || n <= STRLEN(suffix) ||
-            memcmp(s + n - STRLEN(suffix), suffix, STRLEN(suffix)) != 0)
-                return false;
-        if (n > STRLEN(server) && memcmp(s, server, STRLEN(server)) == 0)
-                return name_valid_n(s + STRLEN(server), n - STRLEN(server) - STRLEN(suffix));
-        if (n <= STRLEN(build) || memcmp(s, build, STRLEN(build)) != 0)
-                return false;
-        /* The run number follows the last '-'; the overlay name before it may hold '-'. */
-        body = s + STRLEN(build);
-        blen = n - STRLEN(build) - STRLEN(suffix);
-        dash = memrchr(body, '-', blen);
-        if (!dash || !name_valid_n(body, (size_t) (dash - body)))
-                return false;
-        nlen = blen - (size_t) (dash - body) - 1;
-        if (nlen < 1 || nlen > 10 || (dash[1] == '0' && nlen > 1))
-                return false;
-        for (size_t i = 1; i <= nlen; i++)
-                if (dash[i] < '0' || dash[i] > '9')
-                        return false;
-        return true;
+        return server_unit_is_valid(s, n) || build_unit_is_valid(s, n);
 }
 
 int job_units_add(char ***units, const char *unit, size_t n) {
@@ -209,17 +164,16 @@ void job_payload_done(struct job_payload *p) {
 }
 
 static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
-        if (!job_name_valid(*(char **) field))
-                return rpc_error_set(e, RPC_INVALID, "%s: must match [a-z0-9][a-z0-9_-]{0,63}", a->name);
+        if (!name_is_valid(*(char **) field))
+                return rpc_error_set(e, RPC_INVALID, "%s: " NAME_MUST_MATCH, a->name);
         return 0;
 }
 
 static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         char **v = *(char ***) field;
         for (size_t i = 0; v && v[i]; i++) {
-                if (!job_name_valid(v[i]))
-                        return rpc_error_set(e, RPC_INVALID, "%s[%zu]: must match [a-z0-9][a-z0-9_-]{0,63}",
-                                             a->name, i);
+                if (!name_is_valid(v[i]))
+                        return rpc_error_set(e, RPC_INVALID, "%s[%zu]: " NAME_MUST_MATCH, a->name, i);
                 for (size_t j = 0; j < i; j++)
                         if (streq(v[i], v[j]))
                                 return rpc_error_set(e, RPC_INVALID, "%s[%zu]: '%s' is listed twice",
@@ -230,9 +184,9 @@ static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e
 
 #define P(f) offsetof(struct job_payload, f)
 #define ARG_SERVER                                                                                          \
-        { "server", RPC_ARG_STR, RPC_ARG_REQUIRED, P(server), 1, JOB_NAME_MAX, 0, check_name }
+        { "server", RPC_ARG_STR, RPC_ARG_REQUIRED, P(server), 1, NAME_LEN_MAX, 0, check_name }
 #define ARG_OVERLAYS                                                                                        \
-        { "overlays", RPC_ARG_STRV, 0, P(overlays), 0, JOB_OVERLAYS_MAX, JOB_NAME_MAX, check_names }
+        { "overlays", RPC_ARG_STRV, 0, P(overlays), 0, JOB_OVERLAYS_MAX, NAME_LEN_MAX, check_names }
 
 static const struct rpc_arg args_install[] = {
         {"_", RPC_ARG_BOOL, 0, 0, 0, 0, 0, NULL}, /* placeholder: never matches a real key */
@@ -247,7 +201,7 @@ static const struct rpc_arg args_server_other[] = {
         ARG_OVERLAYS,
 };
 static const struct rpc_arg args_overlay_build[] = {
-        {"overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, JOB_NAME_MAX, 0, check_name},
+        {"overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, NAME_LEN_MAX, 0, check_name},
         {"script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(script), 1, JOB_SCRIPT_MAX, 0, NULL},
 };
 
@@ -304,23 +258,23 @@ int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_pay
 
 /* Fields always packed in this order, absent ones left out, so equal payloads are equal bytes. */
 static void payload_pack(const struct job_payload *p, msgpack_packer *pk, bool brief) {
-        size_t n = !!p->server + !!p->overlay + !!p->overlays + (!brief && p->spec) + (!brief && p->script);
-
-        msgpack_pack_map(pk, n);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
         if (p->server)
-                rpc_pack_kv_str(pk, "server", p->server);
+                rpc_pack_kv_str(mpk, "server", p->server);
         if (p->overlay)
-                rpc_pack_kv_str(pk, "overlay", p->overlay);
+                rpc_pack_kv_str(mpk, "overlay", p->overlay);
         if (p->overlays) {
-                rpc_pack_key(pk, "overlays");
-                msgpack_pack_array(pk, strv_length(p->overlays));
+                rpc_pack_key(mpk, "overlays");
+                msgpack_pack_array(mpk, strv_length(p->overlays));
                 for (char **i = p->overlays; *i; i++)
-                        rpc_pack_str(pk, *i);
+                        rpc_pack_str(mpk, *i);
         }
         if (!brief && p->spec)
-                rpc_pack_kv_str(pk, "spec", p->spec);
+                rpc_pack_kv_str(mpk, "spec", p->spec);
         if (!brief && p->script)
-                rpc_pack_kv_str(pk, "script", p->script);
+                rpc_pack_kv_str(mpk, "script", p->script);
+        (void) rpc_map_end(&map);
 }
 
 void job_payload_pack(const struct job_payload *p, msgpack_packer *pk) {
@@ -505,36 +459,7 @@ oom:
 
 /* ---- lines ------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (max n bytes), or 0 if it is not one. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n) {
-        unsigned c = p[0], need;
-        uint32_t cp;
-
-        if (c < 0x80)
-                return 1;
-        if ((c & 0xe0) == 0xc0)
-                need = 1, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-                need = 2, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-                need = 3, cp = c & 0x07;
-        else
-                return 0;
-        if (n <= need)
-                return 0;
-        for (unsigned k = 1; k <= need; k++) {
-                if ((p[k] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[k] & 0x3f);
-        }
-        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return need + 1;
-}
-
 size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncated) {
-        static const char replacement[] = "\xef\xbf\xbd";
         const unsigned char *p = (const unsigned char *) in;
         size_t i = 0, o = 0;
         bool truncated = false;
@@ -547,8 +472,8 @@ size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncate
                 size_t out_len = len;
 
                 if (len == 0 || (len == 1 && ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f))) {
-                        src = replacement;
-                        out_len = 3;
+                        src = UTF8_REPLACEMENT;
+                        out_len = UTF8_REPLACEMENT_LEN;
                         len = 1;
                 }
                 if (o + out_len > JOB_LINE_MAX) {
@@ -563,4 +488,9 @@ size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncate
         if (ret_truncated)
                 *ret_truncated = truncated;
         return o;
+}
+
+int job_line_vformat(char *buf, size_t size, const char *fmt, va_list ap) {
+        int n = vsnprintf(buf, size, fmt, ap);
+        return n < 0 ? n : (int) MIN((size_t) n, size - 1);
 }

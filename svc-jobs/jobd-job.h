@@ -5,19 +5,20 @@
 #pragma once
 
 #include <msgpack.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/names.h"
 #include "proto/rpc.h"
 
 /* A line of output is stored with at most this many bytes (cut at a UTF-8 boundary). */
 #define JOB_LINE_MAX 4096
 /* Per-job cap on stored lines; further ones are counted and reported at the end. */
 #define JOB_LINES_MAX    200000
-#define JOB_NAME_MAX     64
 #define JOB_OWNER_MAX    128
-#define JOB_SUBJECT_MAX  (32 + 1 + JOB_NAME_MAX)
+#define JOB_SUBJECT_MAX  (32 + 1 + NAME_LEN_MAX)
 #define JOB_SUBJECTS_MAX 16
 #define JOB_OVERLAYS_MAX 499          /* as hostd: the kernel stacks 500 lower layers, one is the install */
 #define JOB_SPEC_MAX     (512 * 1024) /* under the 1 MiB message limit, with room for the rest */
@@ -116,14 +117,12 @@ int job_keys_parse(const char *s, struct job_key **ret, size_t *ret_n);
  * caller's extra ones, deduplicated, sorted. */
 int job_subjects_derive(enum job_kind k, const struct job_payload *p, char *const *extra, char ***ret);
 
-bool job_name_valid(const char *s);             /* [a-z0-9][a-z0-9_-]{0,63} */
 bool job_subject_valid(const char *s);          /* <tag>:<name>, tag = [a-z][a-z0-9_-]{0,31} */
 bool job_owner_valid(const char *s);            /* 1..128 bytes, UTF-8, no control characters */
 bool job_stream_valid(const char *s, size_t n); /* stdout, stderr, step, info */
 
 /* The systemd units a job ran, as hostd reports them (logd reads their journal). */
 #define JOB_UNITS_MAX 16
-#define JOB_UNIT_MAX  128
 /* left4me-server@<name>.service or left4me-build-<name>-<n>.service (n decimal, no leading 0). */
 bool job_unit_valid(const char *s, size_t n);
 /* Adds unit (n bytes) to the NULL-terminated list *units (may be NULL) unless it is there.
@@ -136,3 +135,6 @@ int job_units_add(char ***units, const char *unit, size_t n);
  * character boundary to at most JOB_LINE_MAX bytes. out must hold JOB_LINE_MAX + 1 bytes.
  * Returns the output length; *ret_truncated says whether anything was cut. */
 size_t job_line_sanitize(const char *in, size_t n, char *out, bool *ret_truncated);
+/* A line of jobd's own: printf into buf (size bytes). Returns its length, cut to what fits, or
+ * < 0 on a format error. */
+int job_line_vformat(char *buf, size_t size, const char *fmt, va_list ap) _printf_(3, 0);

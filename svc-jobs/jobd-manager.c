@@ -1,53 +1,13 @@
+/* The job manager: the view of active jobs over jobs.db. See jobd-manager-internal.h for how
+ * its files divide the work. */
 #include <assert.h>
 #include <stdio.h>
 
 #include "base/log.h"
+#include "proto/map.h"
 #include "svc-jobs/jobd-exec.h"
-#include "svc-jobs/jobd-manager.h"
+#include "svc-jobs/jobd-manager-internal.h"
 #include "svc-jobs/jobd-sched.h"
-
-#define WATCH_BATCH 256
-
-struct active {
-        struct manager *m;
-        struct active *prev, *next;
-        struct job_record rec; /* as committed */
-        struct job_payload payload;
-        struct job_key *keys;
-        size_t n_keys;
-        struct exec *exec;
-        int64_t next_seq;
-        uint64_t dropped_lines;
-};
-
-struct watcher {
-        struct manager *m;
-        struct watcher *prev, *next;
-        struct rpc_call *call;
-        int64_t job_id;
-        int64_t next_seq;
-        bool waiting_drain;
-};
-
-struct manager {
-        sd_event *event;
-        struct rpc_server *server;
-        char *host_socket;
-        unsigned workers;
-        struct mp_limits limits;
-        struct jobd_db *db;
-
-        struct active *head, *tail; /* in id (submission) order */
-        unsigned n_active, n_running;
-        bool busy;
-        struct watcher *watchers;
-
-        sd_event_source *schedule_source;
-        struct exec **dead; /* finished executors, freed at the next scheduling pass */
-        size_t n_dead, n_dead_alloc;
-};
-
-static void pump(struct watcher *w);
 
 struct jobd_db *manager_db(struct manager *m) {
         return m->db;
@@ -56,10 +16,6 @@ struct jobd_db *manager_db(struct manager *m) {
 void manager_counts(const struct manager *m, unsigned *ret_queued, unsigned *ret_running) {
         *ret_queued = m->n_active - m->n_running;
         *ret_running = m->n_running;
-}
-
-static uint64_t wall_usec(void) {
-        return realtime_usec();
 }
 
 /* Keeps the daemon from idle-exiting while any job is queued or running. */
@@ -75,13 +31,13 @@ static void update_busy(struct manager *m) {
                 rpc_server_busy_unref(m->server);
 }
 
-static void schedule_soon(struct manager *m) {
+void schedule_soon(struct manager *m) {
         (void) sd_event_source_set_enabled(m->schedule_source, SD_EVENT_ONESHOT);
 }
 
 /* ---- the active list --------------------------------------------------------------------- */
 
-static struct active *active_free(struct active *a) {
+struct active *active_free(struct active *a) {
         if (!a)
                 return NULL;
         job_record_done(&a->rec);
@@ -92,7 +48,7 @@ static struct active *active_free(struct active *a) {
         return NULL;
 }
 
-static struct active *active_find(struct manager *m, int64_t id) {
+struct active *active_find(struct manager *m, int64_t id) {
         for (struct active *a = m->head; a; a = a->next)
                 if (a->rec.id == id)
                         return a;
@@ -120,7 +76,7 @@ static void active_link(struct manager *m, struct active *a) {
         update_busy(m);
 }
 
-static void active_unlink(struct manager *m, struct active *a) {
+void active_unlink(struct manager *m, struct active *a) {
         if (a->prev)
                 a->prev->next = a->next;
         else
@@ -156,170 +112,10 @@ static int active_new(struct manager *m, struct job_record *rec, struct active *
         return 0;
 }
 
-/* ---- watchers ---------------------------------------------------------------------------- */
-
-static void watcher_unlink(struct watcher *w) {
-        struct manager *m = w->m;
-        if (w->prev)
-                w->prev->next = w->next;
-        else if (m->watchers == w)
-                m->watchers = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        w->prev = w->next = NULL;
-}
-
-static void on_watch_abandon(struct rpc_call *call, void *userdata) {
-        struct watcher *w = userdata;
-
-        watcher_unlink(w);
-        (void) rpc_call_fail(call, RPC_CANCELLED, "watch ended by the client");
-        free(w);
-}
-
-static void on_watch_drain(struct rpc_call *call, void *userdata) {
-        struct watcher *w = userdata;
-        w->waiting_drain = false;
-        pump(w);
-}
-
-static bool output_full(struct watcher *w) {
-        return rpc_call_output_pending(w->call) > rpc_call_output_cap(w->call) / 2;
-}
-
-static void send_line(struct watcher *w, const struct job_line *l) {
-        msgpack_packer *pk = rpc_call_notify(w->call);
-
-        if (!pk)
-                return;
-        msgpack_pack_map(pk, 5);
-        rpc_pack_kv_str(pk, "type", "line");
-        rpc_pack_kv_int(pk, "seq", l->seq);
-        rpc_pack_kv_str(pk, "stream", l->stream);
-        rpc_pack_kv_str(pk, "line", l->text);
-        rpc_pack_kv_uint(pk, "usec", l->usec);
-        w->next_seq = l->seq + 1;
-}
-
-static int pump_line(const struct job_line *l, void *userdata) {
-        send_line(userdata, l);
-        return 0;
-}
-
-/* Sends stored lines from w->next_seq while the client keeps up; once the job has ended and
- * every line is out, answers the call with the job and frees the watcher. */
-static void pump(struct watcher *w) {
-        struct manager *m = w->m;
-        struct job_record rec;
-        int r;
-
-        for (;;) {
-                int64_t before = w->next_seq;
-
-                if (!rpc_call_alive(w->call))
-                        return; /* the abandon hook cleans up */
-                if (output_full(w)) {
-                        w->waiting_drain = true;
-                        rpc_call_set_drain(w->call, on_watch_drain);
-                        return;
-                }
-                r = jobd_db_lines(m->db, w->job_id, w->next_seq - 1, WATCH_BATCH, pump_line, w);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to read the lines of job %lld: %m",
-                                        (long long) w->job_id);
-                        break;
-                }
-                if (w->next_seq == before)
-                        break; /* caught up */
-        }
-        if (active_find(m, w->job_id))
-                return; /* live lines follow */
-
-        /* The job has ended and everything is sent. */
-        watcher_unlink(w);
-        rpc_call_set_abandon(w->call, NULL, NULL);
-        r = jobd_db_get(m->db, w->job_id, &rec);
-        if (r < 0)
-                (void) rpc_call_fail(w->call, RPC_INTERNAL, "cannot read job %lld: %s",
-                                     (long long) w->job_id, strerror(-r));
-        else {
-                msgpack_packer *pk = rpc_call_result(w->call);
-                msgpack_pack_map(pk, 1);
-                rpc_pack_key(pk, "job");
-                manager_pack_job(pk, &rec, false);
-                (void) rpc_call_reply(w->call);
-                job_record_done(&rec);
-        }
-        free(w);
-}
-
-static void watchers_line(struct manager *m, int64_t job_id, const struct job_line *l) {
-        for (struct watcher *w = m->watchers, *next; w; w = next) {
-                next = w->next;
-                if (w->job_id != job_id || w->waiting_drain)
-                        continue;
-                if (w->next_seq == l->seq && !output_full(w))
-                        send_line(w, l);
-                else
-                        pump(w);
-        }
-}
-
-static void watchers_state(struct manager *m, const struct active *a, const struct job_record *rec) {
-        for (struct watcher *w = m->watchers, *next; w; w = next) {
-                msgpack_packer *pk;
-
-                next = w->next;
-                if (w->job_id != rec->id)
-                        continue;
-                pk = rpc_call_notify(w->call);
-                if (pk) {
-                        msgpack_pack_map(pk, 4);
-                        rpc_pack_kv_str(pk, "type", "state");
-                        rpc_pack_kv_str(pk, "state", job_state_to_string(rec->state));
-                        if (rec->has_exit_code)
-                                rpc_pack_kv_int(pk, "exit_code", rec->exit_code);
-                        else
-                                rpc_pack_kv_nil(pk, "exit_code");
-                        rpc_pack_kv_str(pk, "error", rec->error);
-                }
-                if (!a && !w->waiting_drain)
-                        pump(w); /* the job ended: finish the watch */
-        }
-}
-
-int manager_watch(struct manager *m, struct rpc_call *call, int64_t id, int64_t after_seq,
-                  struct rpc_error *e) {
-        struct job_record rec;
-        struct watcher *w;
-        int r;
-
-        r = jobd_db_get(m->db, id, &rec);
-        if (r == -ENOENT)
-                return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
-        if (r < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
-                                     strerror(-r));
-        job_record_done(&rec);
-
-        w = calloc(1, sizeof(*w));
-        if (!w)
-                return rpc_error_set(e, RPC_INTERNAL, "out of memory");
-        *w = (struct watcher){.m = m, .call = call, .job_id = id, .next_seq = after_seq + 1};
-        w->next = m->watchers;
-        if (w->next)
-                w->next->prev = w;
-        m->watchers = w;
-        rpc_call_defer(call);
-        rpc_call_set_abandon(call, on_watch_abandon, w);
-        pump(w);
-        return 0;
-}
-
 /* ---- lines and state changes ------------------------------------------------------------- */
 
 /* Stores one output line of an active job and shows it to its watchers. */
-static void add_line(struct active *a, const char *stream, const char *text, size_t len) {
+void add_line(struct active *a, const char *stream, const char *text, size_t len) {
         struct manager *m = a->m;
         char buf[JOB_LINE_MAX + 1];
         struct job_line l;
@@ -342,25 +138,21 @@ static void add_line(struct active *a, const char *stream, const char *text, siz
         watchers_line(m, a->rec.id, &l);
 }
 
-static void add_linef(struct active *a, const char *stream, const char *fmt, ...) _printf_(3, 4);
-static void add_linef(struct active *a, const char *stream, const char *fmt, ...) {
+void add_linef(struct active *a, const char *stream, const char *fmt, ...) {
         char buf[JOB_LINE_MAX];
         va_list ap;
         int n;
 
         va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = job_line_vformat(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         if (n >= 0)
-                add_line(a, stream, buf, MIN((size_t) n, sizeof(buf) - 1));
+                add_line(a, stream, buf, (size_t) n);
 }
 
 /* Commits a's new state (already set in next) with an optional line, in one transaction; on
  * success a->rec takes next's fields. */
-static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt, ...)
-        _printf_(4, 5);
-static int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt,
-                        ...) {
+int commit_state(struct active *a, struct job_record *next, const char *stream, const char *fmt, ...) {
         struct manager *m = a->m;
         char buf[JOB_LINE_MAX + 1], raw[JOB_LINE_MAX];
         struct job_line l = {};
@@ -376,9 +168,9 @@ static int commit_state(struct active *a, struct job_record *next, const char *s
         if (fmt) {
                 int n;
                 va_start(ap, fmt);
-                n = vsnprintf(raw, sizeof(raw), fmt, ap);
+                n = job_line_vformat(raw, sizeof(raw), fmt, ap);
                 va_end(ap);
-                (void) job_line_sanitize(raw, n < 0 ? 0 : MIN((size_t) n, sizeof(raw) - 1), buf, NULL);
+                (void) job_line_sanitize(raw, n < 0 ? 0 : (size_t) n, buf, NULL);
                 l = (struct job_line){
                         .seq = a->next_seq, .stream = stream, .text = buf, .usec = next->updated_usec};
         }
@@ -405,7 +197,7 @@ static int commit_state(struct active *a, struct job_record *next, const char *s
 }
 
 /* A shallow copy of a's record to modify and commit (strings stay a's). */
-static struct job_record record_next(const struct active *a, enum job_state state) {
+struct job_record record_next(const struct active *a, enum job_state state) {
         struct job_record n = a->rec;
         n.state = state;
         return n;
@@ -414,7 +206,7 @@ static struct job_record record_next(const struct active *a, enum job_state stat
 /* The executor of a finished run may be the caller up the stack: park it, and free it at the
  * next scheduling pass. The array has room for one per worker (allocated at start-up): runs
  * only start in that pass, right after it empties the array. */
-static void park_exec(struct manager *m, struct active *a) {
+void park_exec(struct manager *m, struct active *a) {
         if (!a->exec)
                 return;
         assert(m->n_dead < m->n_dead_alloc);
@@ -422,7 +214,7 @@ static void park_exec(struct manager *m, struct active *a) {
 }
 
 /* Moves a (now terminal) out of the active list and tells its watchers. */
-static void retire(struct active *a) {
+void retire(struct active *a) {
         struct manager *m = a->m;
 
         park_exec(m, a);
@@ -430,186 +222,6 @@ static void retire(struct active *a) {
         watchers_state(m, NULL, &a->rec);
         active_free(a);
         schedule_soon(m);
-}
-
-/* ---- execution --------------------------------------------------------------------------- */
-
-static void on_exec_line(struct exec *x, const char *stream, const char *text, size_t len, void *userdata) {
-        add_line(userdata, stream, text, len);
-}
-
-static void on_exec_done(struct exec *x, const struct exec_result *result, void *userdata) {
-        struct active *a = userdata;
-        struct manager *m = a->m;
-        const struct job_kind_info *info = job_kind_info(a->rec.kind);
-        struct exec_result res = *result;
-        struct job_record next;
-        int r;
-
-        m->n_running--;
-        if (a->rec.state == JOB_RUNNING && res.state == JOB_CANCELLED) {
-                /* Nobody here asked: the host service ended the call itself (it is stopping). */
-                res.state = JOB_FAILED;
-                res.host_lost = true;
-                snprintf(res.error, sizeof(res.error), "the host service cancelled the call");
-        }
-        if (a->dropped_lines > 0) {
-                uint64_t dropped = a->dropped_lines;
-                a->next_seq = MIN(a->next_seq, (int64_t) JOB_LINES_MAX); /* room for the notices */
-                add_linef(a, "info", "%llu further output lines were not stored (limit %d lines per job)",
-                          (unsigned long long) dropped, JOB_LINES_MAX);
-        }
-
-        if (res.host_lost && res.state == JOB_FAILED && a->rec.state == JOB_RUNNING && info->idempotent &&
-            a->rec.attempts < JOB_ATTEMPTS_MAX) {
-                next = record_next(a, JOB_QUEUED);
-                r = commit_state(a, &next, "info", "lost the host service (%s); running the job again",
-                                 res.error);
-                if (r >= 0) {
-                        /* Stays active, back in the queue at its old place. */
-                        park_exec(m, a);
-                        watchers_state(m, a, &a->rec);
-                        schedule_soon(m);
-                        return;
-                }
-        }
-
-        next = record_next(a, res.state);
-        next.finished_usec = wall_usec();
-        next.has_exit_code = res.has_exit_code;
-        next.exit_code = res.exit_code;
-        next.error = res.error[0] ? (char *) res.error : NULL;
-        if (!job_transition_ok(a->rec.state, next.state))
-                next.state = JOB_FAILED;
-        switch (next.state) {
-        case JOB_SUCCEEDED:
-                r = commit_state(a, &next, "info", "job succeeded");
-                break;
-        case JOB_CANCELLED:
-                r = commit_state(a, &next, "info", "job cancelled");
-                break;
-        default:
-                r = commit_state(a, &next, "stderr", "job failed: %s",
-                                 res.error[0] ? res.error : "unknown error");
-                break;
-        }
-        if (r < 0)
-                log_error("Job %lld ended %s but that could not be stored; jobd will settle it at its next "
-                          "start.",
-                          (long long) a->rec.id, job_state_to_string(next.state));
-        retire(a);
-}
-
-/* Records a unit hostd named (once per unit), so jobs.get can tell logd whose journal to read. */
-static void add_unit(struct active *a, const char *unit, size_t len) {
-        struct manager *m = a->m;
-        int r;
-
-        r = job_units_add(&a->rec.units, unit, len);
-        if (r == 0)
-                return;
-        if (r < 0) {
-                log_warning_errno(r, "Job %lld: not recording unit '%.*s': %m", (long long) a->rec.id,
-                                  (int) MIN(len, (size_t) JOB_UNIT_MAX), unit);
-                return;
-        }
-        r = jobd_db_set_units(m->db, a->rec.id, a->rec.units);
-        if (r < 0)
-                log_error_errno(r, "Failed to store the units of job %lld: %m (%s)", (long long) a->rec.id,
-                                jobd_db_errmsg(m->db));
-}
-
-static void on_exec_unit(struct exec *x, const char *unit, size_t len, void *userdata) {
-        add_unit(userdata, unit, len);
-}
-
-static const struct exec_ops exec_ops = {
-        .on_line = on_exec_line,
-        .on_done = on_exec_done,
-        .on_unit = on_exec_unit,
-};
-
-static void start_job(struct manager *m, struct active *a) {
-        struct job_record next;
-        int r;
-
-        /* A server job runs (starts, stops, resets) the server's unit, whatever hostd answers. */
-        if (a->payload.server) {
-                char unit[JOB_UNIT_MAX];
-                int n = snprintf(unit, sizeof(unit), "left4me-server@%s.service", a->payload.server);
-                if (n > 0 && (size_t) n < sizeof(unit))
-                        add_unit(a, unit, (size_t) n);
-        }
-        next = record_next(a, JOB_RUNNING);
-        next.attempts = a->rec.attempts + 1;
-        next.started_usec = wall_usec();
-        if (next.attempts > 1)
-                r = commit_state(a, &next, "info", "starting attempt %d", next.attempts);
-        else
-                r = commit_state(a, &next, NULL, NULL);
-        if (r < 0)
-                return; /* stays queued; tried again at the next pass */
-        m->n_running++;
-        watchers_state(m, a, &a->rec);
-        r = exec_new(m->event, m->host_socket, &m->limits, a->rec.kind, &a->payload, &exec_ops, a, &a->exec);
-        if (r < 0) {
-                struct exec_result res = {.state = JOB_FAILED};
-                snprintf(res.error, sizeof(res.error), "cannot start the executor: %s", strerror(-r));
-                on_exec_done(NULL, &res, a);
-        }
-}
-
-/* The active jobs as the pure scheduler sees them; map[i] is the job of jobs[i]. */
-static int snapshot(struct manager *m, struct sched_job **ret_jobs, struct active ***ret_map) {
-        _cleanup_free_ struct sched_job *jobs = NULL;
-        _cleanup_free_ struct active **map = NULL;
-        size_t n = 0;
-
-        jobs = calloc(m->n_active ?: 1, sizeof(*jobs));
-        map = calloc(m->n_active ?: 1, sizeof(*map));
-        if (!jobs || !map)
-                return -ENOMEM;
-        for (struct active *a = m->head; a; a = a->next) {
-                jobs[n] = (struct sched_job){
-                        .id = a->rec.id,
-                        .kind = a->rec.kind,
-                        .running = a->rec.state != JOB_QUEUED,
-                        .keys = a->keys,
-                        .n_keys = a->n_keys,
-                        .payload = a->rec.payload,
-                        .payload_len = a->rec.payload_len,
-                };
-                map[n++] = a;
-        }
-        *ret_jobs = TAKE_PTR(jobs);
-        *ret_map = TAKE_PTR(map);
-        return (int) n;
-}
-
-static int on_schedule(sd_event_source *s, void *userdata) {
-        struct manager *m = userdata;
-        _cleanup_free_ struct sched_job *jobs = NULL;
-        _cleanup_free_ struct active **map = NULL;
-        _cleanup_free_ size_t *picked = NULL;
-        ssize_t k;
-        int n;
-
-        for (size_t i = 0; i < m->n_dead; i++)
-                exec_free(m->dead[i]);
-        m->n_dead = 0;
-
-        if (m->n_active == 0 || m->n_running >= m->workers)
-                return 0;
-        n = snapshot(m, &jobs, &map);
-        picked = calloc((size_t) MAX(n, 1), sizeof(*picked));
-        if (n < 0 || !picked)
-                return log_error_errno(-ENOMEM, "Cannot schedule: %m");
-        k = sched_pick(jobs, (size_t) n, m->workers - m->n_running, picked);
-        if (k < 0)
-                return log_error_errno((int) k, "Cannot schedule: %m");
-        for (ssize_t i = 0; i < k; i++)
-                start_job(m, map[picked[i]]);
-        return 0;
 }
 
 /* ---- operations -------------------------------------------------------------------------- */
@@ -685,6 +297,17 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, cha
         return 0;
 }
 
+int job_lookup(struct manager *m, int64_t id, struct job_record *ret, struct rpc_error *e) {
+        int r = jobd_db_get(m->db, id, ret);
+
+        if (r == -ENOENT)
+                return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
+                                     strerror(-r));
+        return 0;
+}
+
 int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e) {
         struct active *a = active_find(m, id);
         struct job_record next;
@@ -692,12 +315,9 @@ int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e) {
 
         if (!a) {
                 struct job_record rec;
-                r = jobd_db_get(m->db, id, &rec);
-                if (r == -ENOENT)
-                        return rpc_error_set(e, RPC_NOT_FOUND, "job %lld: no such job", (long long) id);
+                r = job_lookup(m, id, &rec, e);
                 if (r < 0)
-                        return rpc_error_set(e, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
-                                             strerror(-r));
+                        return r;
                 r = rpc_error_set(e, RPC_CONFLICT, "job %lld already ended (%s)", (long long) id,
                                   job_state_to_string(rec.state));
                 job_record_done(&rec);
@@ -914,47 +534,51 @@ void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full)
         struct job_key *keys = NULL;
         size_t n_keys = 0;
 
-        msgpack_pack_map(pk, 16);
-        rpc_pack_kv_int(pk, "id", j->id);
-        rpc_pack_kv_str(pk, "kind", job_kind_to_string(j->kind));
-        rpc_pack_kv_str(pk, "owner", j->owner);
-        rpc_pack_kv_str(pk, "state", job_state_to_string(j->state));
-        rpc_pack_key(pk, "subjects");
-        msgpack_pack_array(pk, strv_length(j->subjects));
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_int(mpk, "id", j->id);
+        rpc_pack_kv_str(mpk, "kind", job_kind_to_string(j->kind));
+        rpc_pack_kv_str(mpk, "owner", j->owner);
+        rpc_pack_kv_str(mpk, "state", job_state_to_string(j->state));
+        rpc_pack_key(mpk, "subjects");
+        msgpack_pack_array(mpk, strv_length(j->subjects));
         for (char **s = j->subjects; s && *s; s++)
-                rpc_pack_str(pk, *s);
-        rpc_pack_key(pk, "keys");
+                rpc_pack_str(mpk, *s);
+        rpc_pack_key(mpk, "keys");
         if (job_keys_parse(j->keys, &keys, &n_keys) < 0)
                 n_keys = 0;
-        msgpack_pack_array(pk, n_keys);
+        msgpack_pack_array(mpk, n_keys);
         for (size_t i = 0; i < n_keys; i++) {
-                msgpack_pack_map(pk, 2);
-                rpc_pack_kv_str(pk, "key", keys[i].name);
-                rpc_pack_kv_str(pk, "mode", keys[i].mode == JOB_KEY_EXCLUSIVE ? "exclusive" : "shared");
+                struct rpc_map inner;
+                msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
+                rpc_pack_kv_str(ipk, "key", keys[i].name);
+                rpc_pack_kv_str(ipk, "mode", keys[i].mode == JOB_KEY_EXCLUSIVE ? "exclusive" : "shared");
+                (void) rpc_map_end(&inner);
         }
         job_keys_free(keys, n_keys);
-        rpc_pack_key(pk, "payload");
+        rpc_pack_key(mpk, "payload");
         if (job_payload_unpack(j->kind, j->payload, j->payload_len, &p) >= 0) {
                 if (full)
-                        job_payload_pack(&p, pk);
+                        job_payload_pack(&p, mpk);
                 else
-                        job_payload_pack_brief(&p, pk);
+                        job_payload_pack_brief(&p, mpk);
                 job_payload_done(&p);
         } else
-                msgpack_pack_nil(pk);
+                msgpack_pack_nil(mpk);
         if (j->has_exit_code)
-                rpc_pack_kv_int(pk, "exit_code", j->exit_code);
+                rpc_pack_kv_int(mpk, "exit_code", j->exit_code);
         else
-                rpc_pack_kv_nil(pk, "exit_code");
-        rpc_pack_kv_str(pk, "error", j->error);
-        rpc_pack_kv_int(pk, "attempts", j->attempts);
-        pack_usec(pk, "created_usec", j->created_usec);
-        pack_usec(pk, "started_usec", j->started_usec);
-        pack_usec(pk, "finished_usec", j->finished_usec);
-        pack_usec(pk, "updated_usec", j->updated_usec);
-        rpc_pack_kv_int(pk, "lines", j->last_seq);
-        rpc_pack_key(pk, "units");
-        msgpack_pack_array(pk, strv_length(j->units));
+                rpc_pack_kv_nil(mpk, "exit_code");
+        rpc_pack_kv_str(mpk, "error", j->error);
+        rpc_pack_kv_int(mpk, "attempts", j->attempts);
+        pack_usec(mpk, "created_usec", j->created_usec);
+        pack_usec(mpk, "started_usec", j->started_usec);
+        pack_usec(mpk, "finished_usec", j->finished_usec);
+        pack_usec(mpk, "updated_usec", j->updated_usec);
+        rpc_pack_kv_int(mpk, "lines", j->last_seq);
+        rpc_pack_key(mpk, "units");
+        msgpack_pack_array(mpk, strv_length(j->units));
         for (char **u = j->units; u && *u; u++)
-                rpc_pack_str(pk, *u);
+                rpc_pack_str(mpk, *u);
+        (void) rpc_map_end(&map);
 }

@@ -1,6 +1,7 @@
 /* The job manager of jobd: the in-memory view of active (queued, running, cancelling) jobs
  * over jobs.db, the scheduling pass, the executors of running jobs, and the watchers that
- * follow a job's output. Every change is committed to the database first, then shown. */
+ * follow a job's output (jobd-manager.c, jobd-dispatch.c, jobd-watch.c). Every change is
+ * committed to the database first, then shown. */
 #pragma once
 
 #include <msgpack.h>

@@ -12,6 +12,7 @@
 #include "daemon/daemon.h"
 #include "base/log.h"
 #include "proto/args.h"
+#include "proto/map.h"
 #include "svc-jobs/jobd-manager.h"
 
 #define LIST_LIMIT_MAX  500
@@ -53,8 +54,7 @@ static int check_owner(const struct rpc_arg *a, void *field, struct rpc_error *e
 static int check_subject(const struct rpc_arg *a, void *field, struct rpc_error *e) {
         const char *s = *(char **) field;
         if (s && !job_subject_valid(s))
-                return rpc_error_set(e, RPC_INVALID,
-                                     "%s: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
+                return rpc_error_set(e, RPC_INVALID, "%s: must look like 'server:<name>' (" NAME_PATTERN ")",
                                      a->name);
         return 0;
 }
@@ -63,10 +63,9 @@ static int check_subjects(const struct rpc_arg *a, void *field, struct rpc_error
         char **v = *(char ***) field;
         for (size_t i = 0; v && v[i]; i++)
                 if (!job_subject_valid(v[i]))
-                        return rpc_error_set(
-                                e, RPC_INVALID,
-                                "%s[%zu]: must look like 'server:<name>' ([a-z0-9][a-z0-9_-]{0,63})",
-                                a->name, i);
+                        return rpc_error_set(e, RPC_INVALID,
+                                             "%s[%zu]: must look like 'server:<name>' (" NAME_PATTERN ")",
+                                             a->name, i);
         return 0;
 }
 
@@ -88,11 +87,13 @@ static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool 
                 return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
                                      strerror(-r));
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, coalesced_field ? 2 : 1);
-        rpc_pack_key(pk, "job");
-        manager_pack_job(pk, &rec, true);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_key(mpk, "job");
+        manager_pack_job(mpk, &rec, true);
         if (coalesced_field)
-                rpc_pack_kv_bool(pk, "coalesced", coalesced);
+                rpc_pack_kv_bool(mpk, "coalesced", coalesced);
+        (void) rpc_map_end(&map);
         job_record_done(&rec);
         return rpc_call_reply(call);
 }
@@ -232,15 +233,17 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
                 return rpc_call_fail(call, RPC_INTERNAL, "cannot list jobs: %s", strerror(-r));
         }
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 2);
-        rpc_pack_key(pk, "jobs");
-        msgpack_pack_array(pk, c.n);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_key(mpk, "jobs");
+        msgpack_pack_array(mpk, c.n);
         for (size_t i = 0; i < c.n; i++)
-                manager_pack_job(pk, &c.recs[i], false);
+                manager_pack_job(mpk, &c.recs[i], false);
         if (c.n == (size_t) f.limit && c.n > 0)
-                rpc_pack_kv_int(pk, "next_before_id", c.recs[c.n - 1].id);
+                rpc_pack_kv_int(mpk, "next_before_id", c.recs[c.n - 1].id);
         else
-                rpc_pack_kv_nil(pk, "next_before_id");
+                rpc_pack_kv_nil(mpk, "next_before_id");
+        (void) rpc_map_end(&map);
         for (size_t i = 0; i < c.n; i++)
                 job_record_done(&c.recs[i]);
         free(c.recs);
@@ -267,11 +270,13 @@ static int log_collect(const struct job_line *l, void *userdata) {
 
         if (c->lines.len > LOG_REPLY_BYTES)
                 return -ENOBUFS; /* the client pages on with next_seq */
-        msgpack_pack_map(&c->lines.pk, 4);
-        rpc_pack_kv_int(&c->lines.pk, "seq", l->seq);
-        rpc_pack_kv_str(&c->lines.pk, "stream", l->stream);
-        rpc_pack_kv_str(&c->lines.pk, "line", l->text);
-        rpc_pack_kv_uint(&c->lines.pk, "usec", l->usec);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, &c->lines.pk);
+        rpc_pack_kv_int(mpk, "seq", l->seq);
+        rpc_pack_kv_str(mpk, "stream", l->stream);
+        rpc_pack_kv_str(mpk, "line", l->text);
+        rpc_pack_kv_uint(mpk, "usec", l->usec);
+        (void) rpc_map_end(&map);
         c->n++;
         c->last_seq = l->seq;
         return 0;
@@ -305,13 +310,15 @@ static int on_log(struct rpc_call *call, const msgpack_object *params, void *use
                                      strerror(r < 0 ? -r : ENOMEM));
         }
         pk = rpc_call_result(call);
-        msgpack_pack_map(pk, 4);
-        rpc_pack_key(pk, "lines");
-        msgpack_pack_array(pk, c.n);
-        (void) msgpack_pack_str_body(pk, c.lines.data, c.lines.len); /* the packed maps, verbatim */
-        rpc_pack_kv_int(pk, "next_seq", c.last_seq);
-        rpc_pack_kv_str(pk, "state", job_state_to_string(rec.state));
-        rpc_pack_kv_bool(pk, "done", job_state_is_terminal(rec.state) && c.last_seq >= rec.last_seq);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_key(mpk, "lines");
+        msgpack_pack_array(mpk, c.n);
+        (void) msgpack_pack_str_body(mpk, c.lines.data, c.lines.len); /* the packed maps, verbatim */
+        rpc_pack_kv_int(mpk, "next_seq", c.last_seq);
+        rpc_pack_kv_str(mpk, "state", job_state_to_string(rec.state));
+        rpc_pack_kv_bool(mpk, "done", job_state_is_terminal(rec.state) && c.last_seq >= rec.last_seq);
+        (void) rpc_map_end(&map);
         rpc_buf_done(&c.lines);
         job_record_done(&rec);
         return rpc_call_reply(call);
@@ -377,18 +384,15 @@ static void teardown(struct daemon *d, void *userdata) {
         manager_free(userdata);
 }
 
-static size_t health(struct daemon *d, void *userdata, msgpack_packer *pk) {
+static void health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         struct manager *m = userdata;
         unsigned queued = 0, running = 0;
 
-        if (!pk)
-                return 3;
         if (m)
                 manager_counts(m, &queued, &running);
         rpc_pack_kv_uint(pk, "queued", queued);
         rpc_pack_kv_uint(pk, "running", running);
         rpc_pack_kv_uint(pk, "workers", MAX(daemon_config(d)->job_workers, 1u));
-        return 3;
 }
 
 static const struct daemon_def def = {

@@ -1,7 +1,8 @@
 # svc-jobs: left4me-jobd, the durable job queue and executor (docs/jobs.md), its CLI
 # subcommands, tests and benchmarks.
 JOBD_CORE_SRCS := svc-jobs/jobd-job.c svc-jobs/jobd-sched.c svc-jobs/jobd-db.c
-JOBD_SRCS := $(JOBD_CORE_SRCS) svc-jobs/jobd-exec.c svc-jobs/jobd-manager.c
+JOBD_SRCS := $(JOBD_CORE_SRCS) svc-jobs/jobd-exec.c svc-jobs/jobd-manager.c \
+             svc-jobs/jobd-dispatch.c svc-jobs/jobd-watch.c
 JOBD_CORE_OBJS := $(JOBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 JOBD_OBJS := $(JOBD_SRCS:%.c=$(BUILD)/obj/%.o)
 JOBD_LIBS = $(call pc_libs,libsystemd msgpack yaml-0.1 sqlite3)

@@ -4,55 +4,9 @@
 
 #include "base/util.h"
 #include "proto/rpc.h"
+#include "proto/map.h"
+#include "proto/utf8.h"
 #include "svc-logs/logd-entry.h"
-
-/* Length of the valid UTF-8 sequence at p (n bytes available), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n) {
-        unsigned char c = p[0];
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (c >= 0xe0 && c <= 0xef) {
-                if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xe0 && p[1] < 0xa0) /* overlong */
-                        return 0;
-                if (c == 0xed && p[1] >= 0xa0) /* surrogates */
-                        return 0;
-                return 3;
-        }
-        if (c >= 0xf0 && c <= 0xf4) {
-                if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-                        return 0;
-                if (c == 0xf0 && p[1] < 0x90) /* overlong */
-                        return 0;
-                if (c == 0xf4 && p[1] >= 0x90) /* above U+10FFFF */
-                        return 0;
-                return 4;
-        }
-        return 0; /* 0x80..0xc1 (continuation or overlong lead), 0xf5..0xff */
-}
-
-size_t logd_utf8_sanitize(const void *in, size_t n, char *out, size_t max, bool *ret_truncated) {
-        static const char replacement[3] = {(char) 0xef, (char) 0xbf, (char) 0xbd};
-        const unsigned char *p = in;
-        size_t i = 0, o = 0;
-
-        while (i < n) {
-                size_t l = utf8_seq_len(p + i, n - i);
-                const void *src = l ? (const void *) (p + i) : (const void *) replacement;
-                size_t outl = l ? l : sizeof replacement;
-                if (o + outl > max)
-                        break;
-                memcpy(out + o, src, outl);
-                o += outl;
-                i += l ? l : 1;
-        }
-        if (ret_truncated)
-                *ret_truncated = i < n;
-        return o;
-}
 
 /* Looks up field (without '=') of the current entry: points *ret into the journal's
  * memory (valid until the next journal call). */
@@ -136,29 +90,31 @@ int logd_entry_read(sd_journal *j, struct logd_entry *e) {
         e->truncated = false;
         e->message_len = 0;
         if (get_field(j, "MESSAGE", &v, &l) >= 0)
-                e->message_len = logd_utf8_sanitize(v, l, e->message, LOGD_MESSAGE_MAX, &e->truncated);
+                e->message_len = utf8_sanitize(v, l, e->message, LOGD_MESSAGE_MAX, &e->truncated);
         e->message[e->message_len] = '\0';
         return 0;
 }
 
 void logd_entry_pack(msgpack_packer *pk, const struct logd_entry *e, const char *type) {
-        msgpack_pack_map(pk, (type ? 1 : 0) + 5 + (e->truncated ? 1 : 0));
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
         if (type)
-                rpc_pack_kv_str(pk, "type", type);
-        rpc_pack_kv_str(pk, "cursor", e->cursor);
-        rpc_pack_kv_uint(pk, "realtime_usec", e->realtime_usec);
+                rpc_pack_kv_str(mpk, "type", type);
+        rpc_pack_kv_str(mpk, "cursor", e->cursor);
+        rpc_pack_kv_uint(mpk, "realtime_usec", e->realtime_usec);
         if (e->priority >= 0)
-                rpc_pack_kv_int(pk, "priority", e->priority);
+                rpc_pack_kv_int(mpk, "priority", e->priority);
         else
-                rpc_pack_kv_nil(pk, "priority");
+                rpc_pack_kv_nil(mpk, "priority");
         if (e->invocation_id[0])
-                rpc_pack_kv_str(pk, "invocation_id", e->invocation_id);
+                rpc_pack_kv_str(mpk, "invocation_id", e->invocation_id);
         else
-                rpc_pack_kv_nil(pk, "invocation_id");
-        rpc_pack_key(pk, "message");
-        rpc_pack_strn(pk, e->message, e->message_len);
+                rpc_pack_kv_nil(mpk, "invocation_id");
+        rpc_pack_key(mpk, "message");
+        rpc_pack_strn(mpk, e->message, e->message_len);
         if (e->truncated)
-                rpc_pack_kv_bool(pk, "truncated", true);
+                rpc_pack_kv_bool(mpk, "truncated", true);
+        (void) rpc_map_end(&map);
 }
 
 size_t logd_entry_packed_size(const struct logd_entry *e) {

@@ -7,8 +7,8 @@
  * other control characters are kept (the msgpack string is length-delimited); the CLI
  * escapes them when printing to a terminal.
  *
- * logd_utf8_sanitize() and logd_entry_pack() are pure; logd_entry_read() reads the
- * current entry of an sd_journal. */
+ * logd_entry_pack() is pure; logd_entry_read() reads the current entry of an sd_journal and
+ * makes its message valid with utf8_sanitize() (proto/utf8.h). */
 #pragma once
 
 #include <msgpack.h>
@@ -31,12 +31,6 @@ struct logd_entry {
         size_t message_len;
         char message[LOGD_MESSAGE_MAX + 4];
 };
-
-/* Copies in (n bytes) to out as valid UTF-8, writing at most max bytes: each byte that
- * does not start a valid, shortest-form sequence of a scalar value (no surrogates, at
- * most U+10FFFF) becomes U+FFFD. Stops before a character that would not fit and sets
- * *ret_truncated if input remained. Returns the bytes written. out needs max bytes. */
-size_t logd_utf8_sanitize(const void *in, size_t n, char *out, size_t max, bool *ret_truncated);
 
 /* Fills e from the journal's current entry (after sd_journal_next/previous returned > 0).
  * Returns 0, or < 0 if the entry cannot be read (corrupt: the caller skips it). */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "proto/client-sdevent.h"
+#include "proto/map.h"
 #include "svc-logs/logd-jobs.h"
 
 struct logd_jobq {
@@ -51,9 +52,12 @@ int logd_jobq_start(sd_event *e, const char *socket, const struct mp_limits *lim
                 return r;
         }
         rpc_buf_init(&b, 0);
-        rpc_pack_params_map(&b.pk, 1);
-        rpc_pack_kv_int(&b.pk, "id", job_id);
-        r = rpc_buf_ok(&b)
+        {
+                struct rpc_map m;
+                rpc_pack_kv_int(rpc_params_begin(&m, &b.pk), "id", job_id);
+                r = rpc_map_end(&m);
+        }
+        r = r >= 0 && rpc_buf_ok(&b)
                     ? rpc_core_call(rpc_sdclient_core(q->client), "jobs.get", &b, NULL, on_reply, q, NULL)
                     : -ENOMEM;
         rpc_buf_done(&b);

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "proto/rpc.h"
+#include "proto/map.h"
 #include "svc-logs/logd-entry.h"
 #include "svc-logs/logd-jobs.h"
 #include "svc-logs/logd-stream.h"
@@ -139,15 +140,25 @@ static void current_from_journal(struct logd *l, const struct logd_target *t, ch
         }
 }
 
+/* Positions f at a cursor of its own (not the client's): at it (inclusive) or just after it. */
+static void position_at_cursor(struct req *f, const char *cursor, bool inclusive) {
+        f->pos = POS_CURSOR;
+        f->pos_inclusive = inclusive;
+        f->pos_own = true;
+        snprintf(f->cursor, sizeof f->cursor, "%s", cursor);
+}
+
 /* ---- notifications ----------------------------------------------------------------------- */
 
 static void notify_invocation(struct req *f, const char *id) {
         msgpack_packer *pk = rpc_call_notify(f->call);
         if (!pk)
                 return;
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "type", "invocation");
-        rpc_pack_kv_str(pk, "invocation_id", id);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "type", "invocation");
+        rpc_pack_kv_str(mpk, "invocation_id", id);
+        (void) rpc_map_end(&map);
 }
 
 static void notify_lost(struct req *f) {
@@ -157,11 +168,13 @@ static void notify_lost(struct req *f) {
                 return;
         /* The journal deleted (vacuumed) entries this follower had not read yet; how many
          * of them matched is not knowable any more. */
-        msgpack_pack_map(pk, 3);
-        rpc_pack_kv_str(pk, "type", "lost");
-        rpc_pack_kv_nil(pk, "count");
-        rpc_pack_kv_str(pk, "reason",
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "type", "lost");
+        rpc_pack_kv_nil(mpk, "count");
+        rpc_pack_kv_str(mpk, "reason",
                         "the journal no longer holds the entries after this follower's position");
+        (void) rpc_map_end(&map);
 }
 
 /* ---- followers ----------------------------------------------------------------------------- */
@@ -174,12 +187,14 @@ static void notify_caught_up(struct req *f) {
         if (!pk)
                 return;
         f->caught_up_once = true;
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_str(pk, "type", "caught_up");
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_kv_str(mpk, "type", "caught_up");
         if (f->pos == POS_CURSOR)
-                rpc_pack_kv_str(pk, "cursor", f->cursor);
+                rpc_pack_kv_str(mpk, "cursor", f->cursor);
         else
-                rpc_pack_kv_nil(pk, "cursor");
+                rpc_pack_kv_nil(mpk, "cursor");
+        (void) rpc_map_end(&map);
 }
 
 static bool over_mark(struct req *f) {
@@ -217,15 +232,19 @@ static int finish_job_follower(struct req *f) {
         struct rpc_call *call = f->call;
         msgpack_packer *pk = rpc_call_result(call);
 
-        msgpack_pack_map(pk, 2);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
         if (f->pos == POS_CURSOR)
-                rpc_pack_kv_str(pk, "cursor", f->cursor);
+                rpc_pack_kv_str(mpk, "cursor", f->cursor);
         else
-                rpc_pack_kv_nil(pk, "cursor");
-        rpc_pack_key(pk, "job");
-        msgpack_pack_map(pk, 2);
-        rpc_pack_kv_int(pk, "id", f->r.target.job_id);
-        rpc_pack_kv_str(pk, "state", f->job_state);
+                rpc_pack_kv_nil(mpk, "cursor");
+        rpc_pack_key(mpk, "job");
+        struct rpc_map inner;
+        msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
+        rpc_pack_kv_int(ipk, "id", f->r.target.job_id);
+        rpc_pack_kv_str(ipk, "state", f->job_state);
+        (void) rpc_map_end(&inner);
+        (void) rpc_map_end(&map);
         (void) rpc_call_reply(call);
         req_free(f);
         return 1;
@@ -319,10 +338,7 @@ static int follower_step(struct logd *l, struct req *f) {
                 }
                 if (job && l->entry.realtime_usec < t->window_start) {
                         /* Before the job started: not the job's; step over it. */
-                        f->pos = POS_CURSOR;
-                        f->pos_inclusive = false;
-                        f->pos_own = true;
-                        memcpy(f->cursor, l->entry.cursor, sizeof f->cursor);
+                        position_at_cursor(f, l->entry.cursor, false);
                         continue;
                 }
 
@@ -341,10 +357,7 @@ static int follower_step(struct logd *l, struct req *f) {
                         l->stats.entries_sent++;
                         sent++;
                 }
-                f->pos = POS_CURSOR;
-                f->pos_inclusive = false;
-                f->pos_own = true;
-                memcpy(f->cursor, l->entry.cursor, sizeof f->cursor);
+                position_at_cursor(f, l->entry.cursor, false);
         }
         return 0; /* budget used up: still dirty */
 }
@@ -586,21 +599,23 @@ reply:
         }
         {
                 msgpack_packer *pk = rpc_call_result(q->call);
-                msgpack_pack_map(pk, 5);
-                rpc_pack_key(pk, "entries");
-                msgpack_pack_array(pk, count);
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_key(mpk, "entries");
+                msgpack_pack_array(mpk, count);
                 if (b.len > 0)
-                        pk->callback(pk->data, b.data, b.len);
+                        mpk->callback(mpk->data, b.data, b.len);
                 if (last_cursor[0])
-                        rpc_pack_kv_str(pk, "cursor", last_cursor);
+                        rpc_pack_kv_str(mpk, "cursor", last_cursor);
                 else
-                        rpc_pack_kv_nil(pk, "cursor");
-                rpc_pack_kv_bool(pk, "more", more);
-                rpc_pack_kv_bool(pk, "lost", lost);
+                        rpc_pack_kv_nil(mpk, "cursor");
+                rpc_pack_kv_bool(mpk, "more", more);
+                rpc_pack_kv_bool(mpk, "lost", lost);
                 if (q->r.inv_mode == LOGD_INV_ALL || !inv || !inv[0])
-                        rpc_pack_kv_nil(pk, "invocation_id");
+                        rpc_pack_kv_nil(mpk, "invocation_id");
                 else
-                        rpc_pack_kv_str(pk, "invocation_id", inv);
+                        rpc_pack_kv_str(mpk, "invocation_id", inv);
+                (void) rpc_map_end(&map);
         }
         rpc_buf_done(&b);
         l->stats.entries_sent += count;
@@ -635,10 +650,7 @@ static int position_at_tail(struct logd *l, struct req *f) {
         r = sd_journal_get_cursor(l->journal, &c);
         if (r < 0)
                 return r;
-        f->pos = POS_CURSOR;
-        f->pos_inclusive = false;
-        f->pos_own = true;
-        snprintf(f->cursor, sizeof f->cursor, "%s", c);
+        position_at_cursor(f, c, false);
         return 0;
 }
 
@@ -675,10 +687,7 @@ static int position_backlog(struct logd *l, struct req *f) {
         }
         if (k == 0)
                 return position_at_tail(l, f);
-        f->pos = POS_CURSOR;
-        f->pos_inclusive = true;
-        f->pos_own = true;
-        snprintf(f->cursor, sizeof f->cursor, "%s", oldest);
+        position_at_cursor(f, oldest, true);
         return 0;
 }
 
@@ -730,10 +739,7 @@ static int position_job(struct logd *l, struct req *f) {
                         return position_at_tail(l, f);
                 return 0;
         }
-        f->pos = POS_CURSOR;
-        f->pos_inclusive = true;
-        f->pos_own = true;
-        snprintf(f->cursor, sizeof f->cursor, "%s", oldest);
+        position_at_cursor(f, oldest, true);
         return 0;
 }
 
@@ -748,10 +754,7 @@ static int start_follower(struct logd *l, struct req *f) {
                         req_free(f);
                         return rpc_call_fail(call, RPC_INVALID, "after_cursor: not a journal cursor");
                 }
-                f->pos = POS_CURSOR;
-                f->pos_inclusive = false;
-                f->pos_own = true;
-                snprintf(f->cursor, sizeof f->cursor, "%s", f->r.after_cursor);
+                position_at_cursor(f, f->r.after_cursor, false);
                 /* A client resuming was following the run its cursor is in: continue with
                  * that run, so a restart it missed is announced after that run's rest. */
                 if (f->r.inv_mode == LOGD_INV_CURRENT && apply_matches(l, &f->r.target, NULL) >= 0 &&

@@ -19,51 +19,6 @@ const char *logd_kind_to_string(enum logd_kind k) {
         return k >= 0 && k < _LOGD_KIND_MAX ? kind_names[k] : NULL;
 }
 
-static bool name_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-/* Checks [a-z0-9][a-z0-9_-]{0,63} on the first n bytes of s. */
-static bool name_is_valid_n(const char *s, size_t n) {
-        if (n < 1 || n > 64)
-                return false;
-        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!name_char(s[i]))
-                        return false;
-        return true;
-}
-
-bool logd_name_is_valid(const char *s) {
-        return s && name_is_valid_n(s, strlen(s));
-}
-
-bool logd_build_unit_is_valid(const char *s) {
-        static const char prefix[] = "left4me-build-", suffix[] = ".service";
-        if (!s)
-                return false;
-        size_t n = strlen(s);
-        if (n <= STRLEN(prefix) + STRLEN(suffix) || !strneq(s, prefix, STRLEN(prefix)) ||
-            !streq(s + n - STRLEN(suffix), suffix))
-                return false;
-        const char *body = s + STRLEN(prefix);
-        size_t blen = n - STRLEN(prefix) - STRLEN(suffix);
-        /* The run number is after the last '-'; the overlay name before it may hold '-'. */
-        const char *dash = memrchr(body, '-', blen);
-        if (!dash)
-                return false;
-        size_t idlen = (size_t) (dash - body), nlen = blen - idlen - 1;
-        if (!name_is_valid_n(body, idlen) || nlen < 1 || nlen > 10)
-                return false;
-        if (dash[1] == '0' && nlen > 1)
-                return false;
-        for (size_t i = 1; i <= nlen; i++)
-                if (!isdigit((unsigned char) dash[i]))
-                        return false;
-        return true;
-}
-
 bool logd_id128_is_valid(const char *s) {
         if (!s || strlen(s) != LOGD_ID128_LEN)
                 return false;
@@ -108,10 +63,9 @@ int logd_target_parse(const char *kind, const char *name, const char *unit, int6
                                              "target.unit: not allowed for kind server (use name)");
                 if (!name)
                         return rpc_error_set(e, RPC_INVALID, "target.name: required for kind server");
-                if (!logd_name_is_valid(name))
-                        return rpc_error_set(e, RPC_INVALID,
-                                             "target.name: must match [a-z0-9][a-z0-9_-]{0,63}");
-                n = snprintf(t.unit, sizeof t.unit, "left4me-server@%s.service", name);
+                if (!name_is_valid(name))
+                        return rpc_error_set(e, RPC_INVALID, "target.name: " NAME_MUST_MATCH);
+                n = server_unit_name(name, t.unit, sizeof t.unit) < 0 ? -1 : 0;
         } else if (streq(kind, "build")) {
                 t.kind = LOGD_KIND_BUILD;
                 if (name)
@@ -119,9 +73,10 @@ int logd_target_parse(const char *kind, const char *name, const char *unit, int6
                                              "target.name: not allowed for kind build (use unit)");
                 if (!unit)
                         return rpc_error_set(e, RPC_INVALID, "target.unit: required for kind build");
-                if (!logd_build_unit_is_valid(unit))
+                if (!build_unit_is_valid(unit, strlen(unit)))
                         return rpc_error_set(e, RPC_INVALID,
-                                             "target.unit: must be left4me-build-<overlay>-<n>.service");
+                                             "target.unit: must be " BUILD_UNIT_PREFIX
+                                             "<overlay>-<n>" UNIT_SUFFIX);
                 n = snprintf(t.unit, sizeof t.unit, "%s", unit);
         } else if (streq(kind, "service")) {
                 t.kind = LOGD_KIND_SERVICE;
@@ -149,24 +104,8 @@ bool logd_job_state_is_final(const char *state) {
         return state && (streq(state, "succeeded") || streq(state, "failed") || streq(state, "cancelled"));
 }
 
-/* A unit jobd may name: a server's or a build's (n bytes, no NUL). */
-static bool job_unit_ok(const char *s, size_t n) {
-        char buf[LOGD_UNIT_MAX];
-
-        if (!s || n == 0 || n >= sizeof buf || memchr(s, 0, n))
-                return false;
-        memcpy(buf, s, n);
-        buf[n] = 0;
-        if (logd_build_unit_is_valid(buf))
-                return true;
-        static const char prefix[] = "left4me-server@", suffix[] = ".service";
-        return n > STRLEN(prefix) + STRLEN(suffix) && strneq(buf, prefix, STRLEN(prefix)) &&
-               streq(buf + n - STRLEN(suffix), suffix) &&
-               name_is_valid_n(buf + STRLEN(prefix), n - STRLEN(prefix) - STRLEN(suffix));
-}
-
 int logd_target_set_job(struct logd_target *t, const struct logd_job_info *info, struct rpc_error *e) {
-        char units[LOGD_JOB_UNITS_MAX][LOGD_UNIT_MAX];
+        char units[LOGD_JOB_UNITS_MAX][UNIT_NAME_MAX];
         size_t n = t->n_units;
         uint64_t start = 0, end = 0;
         bool changed;
@@ -177,7 +116,7 @@ int logd_target_set_job(struct logd_target *t, const struct logd_job_info *info,
                 size_t len = info->units_len[i];
                 bool have = false;
 
-                if (!job_unit_ok(u, len))
+                if (!server_unit_is_valid(u, len) && !build_unit_is_valid(u, len))
                         return rpc_error_set(e, RPC_INTERNAL,
                                              "job %lld: the job service named an invalid unit",
                                              (long long) t->job_id);
@@ -253,11 +192,11 @@ static void add_term(struct logd_matches *m, const char *field, const char *valu
 }
 
 /* hostd's lines of the build units among units[]: nothing if there is none. */
-static void add_build_output_terms(struct logd_matches *m, const char (*units)[LOGD_UNIT_MAX], size_t n) {
+static void add_build_output_terms(struct logd_matches *m, const char (*units)[UNIT_NAME_MAX], size_t n) {
         bool any = false;
 
         for (size_t i = 0; i < n; i++) {
-                if (!logd_build_unit_is_valid(units[i]))
+                if (!build_unit_is_valid(units[i], strlen(units[i])))
                         continue;
                 if (!any) {
                         add_term(m, NULL, NULL);

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto/names.h"
 #include "proto/rpc.h"
 
 enum logd_kind {
@@ -48,8 +49,7 @@ enum logd_inv {
         _LOGD_INV_MAX,
 };
 
-#define LOGD_UNIT_MAX  128 /* "left4me-build-" + 64 + "-" + 10 + ".service" fits */
-#define LOGD_ID128_LEN 32  /* an invocation id: 32 lower-case hex digits */
+#define LOGD_ID128_LEN 32 /* an invocation id: 32 lower-case hex digits */
 
 #define LOGD_JOB_UNITS_MAX 16 /* as jobd's JOB_UNITS_MAX */
 
@@ -63,19 +63,15 @@ enum logd_inv {
 
 struct logd_target {
         enum logd_kind kind;
-        char unit[LOGD_UNIT_MAX]; /* server, build, service; for a job its first unit or "" */
+        char unit[UNIT_NAME_MAX]; /* server, build, service; for a job its first unit or "" */
         /* kind job: */
         int64_t job_id;
         size_t n_units;
-        char units[LOGD_JOB_UNITS_MAX][LOGD_UNIT_MAX];
+        char units[LOGD_JOB_UNITS_MAX][UNIT_NAME_MAX];
         uint64_t window_start; /* realtime µs; 0: the job has not started (no entries) */
         uint64_t window_end;   /* realtime µs; 0: still running (open end) */
 };
 
-/* Instance and overlay names: [a-z0-9][a-z0-9_-]{0,63}. */
-bool logd_name_is_valid(const char *s);
-/* "left4me-build-<overlay name>-<n>.service", n a decimal number without leading zeros. */
-bool logd_build_unit_is_valid(const char *s);
 /* 32 hex digits (either case accepted; the stored form is lower case). */
 bool logd_id128_is_valid(const char *s);
 
@@ -120,7 +116,7 @@ int logd_inv_parse(const struct logd_target *t, const char *s, enum logd_inv *re
  * A job without units gives no terms: the caller must not read the journal then (no matches
  * would mean every entry). */
 #define LOGD_MATCH_TERMS_MAX (3 * LOGD_JOB_UNITS_MAX + 6)
-#define LOGD_MATCH_TERM_MAX  (LOGD_UNIT_MAX + 32)
+#define LOGD_MATCH_TERM_MAX  (UNIT_NAME_MAX + 32)
 struct logd_matches {
         size_t n;
         char term[LOGD_MATCH_TERMS_MAX][LOGD_MATCH_TERM_MAX];

@@ -25,7 +25,7 @@ static const struct rpc_arg target_table[] = {
         {"kind", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_PRINTABLE, offsetof(struct target_args, kind), 1,
          16},
         {"name", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, name), 1, 64},
-        {"unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, LOGD_UNIT_MAX - 1},
+        {"unit", RPC_ARG_STR, RPC_ARG_PRINTABLE, offsetof(struct target_args, unit), 1, UNIT_NAME_MAX - 1},
         {"id", RPC_ARG_INT, 0, offsetof(struct target_args, id), 1, INT64_MAX},
 };
 
@@ -127,11 +127,9 @@ static uint64_t rss_anon_bytes(void) {
         return 0;
 }
 
-static size_t on_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
+static void on_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         struct logd_stats s;
 
-        if (!pk)
-                return 9;
         logd_get_stats(userdata, &s);
         rpc_pack_kv_uint(pk, "followers", s.followers);
         rpc_pack_kv_uint(pk, "paused_followers", s.paused);
@@ -142,7 +140,6 @@ static size_t on_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         rpc_pack_kv_uint(pk, "current_from_bus", s.current_from_bus);
         rpc_pack_kv_uint(pk, "current_from_journal", s.current_from_journal);
         rpc_pack_kv_uint(pk, "rss_anon_bytes", rss_anon_bytes());
-        return 9;
 }
 
 static int on_setup(struct daemon *d, void **ret_userdata) {

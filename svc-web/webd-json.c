@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/utf8.h"
 #include "svc-web/webd-json.h"
 
 void json_init(struct json *j, size_t cap) {
@@ -114,39 +115,6 @@ void json_key(struct json *j, const char *key) {
         j->after_key = true;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid (overlong
- * forms, surrogates and code points past U+10FFFF are refused, as RFC 3629 says). */
-static size_t utf8_valid_len(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        uint32_t cp;
-        size_t len;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-                cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                cp = c & 0x07;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
 void json_escape_append(struct json *j, const char *s, size_t n) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *p = (const unsigned char *) s;
@@ -159,7 +127,7 @@ void json_escape_append(struct json *j, const char *s, size_t n) {
                 size_t esc_len = 0, l;
 
                 if (c >= 0x80) {
-                        l = utf8_valid_len(p + i, n - i);
+                        l = utf8_seq_len(p + i, n - i);
                         if (l > 0) {
                                 i += l;
                                 run += l;
@@ -243,11 +211,6 @@ void json_bool(struct json *j, bool v) {
 void json_null(struct json *j) {
         before_value(j);
         append(j, "null", 4);
-}
-
-void json_raw(struct json *j, const char *text, size_t n) {
-        before_value(j);
-        append(j, text, n);
 }
 
 void json_kv_str(struct json *j, const char *key, const char *value) {

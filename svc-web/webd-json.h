@@ -46,8 +46,6 @@ void json_int(struct json *j, int64_t v);
 void json_uint(struct json *j, uint64_t v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
-/* Appends already-valid JSON text as one value (the caller vouches for it). */
-void json_raw(struct json *j, const char *text, size_t n);
 
 /* Key + value shorthands. */
 void json_kv_str(struct json *j, const char *key, const char *value);

@@ -274,10 +274,6 @@ int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, str
         return 0;
 }
 
-const char *sse_stream_topic(const struct sse_stream *s) {
-        return s->topic;
-}
-
 const char *sse_stream_last_event_id(const struct sse_stream *s) {
         return s->last_event_id;
 }

@@ -68,7 +68,6 @@ void sse_hub_close_all(struct sse_hub *hub);
  * from. Returns 0 and the stream, or a negative errno (the caller then answers with an
  * error response itself). */
 int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, struct sse_stream **ret);
-const char *sse_stream_topic(const struct sse_stream *s);
 const char *sse_stream_last_event_id(const struct sse_stream *s);
 
 /* Queues one event on one stream. Returns 0, -ENOBUFS if it was dropped (over the cap),

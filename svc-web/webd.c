@@ -151,16 +151,13 @@ finish:
 /* ---- set-up and teardown ------------------------------------------------------------- */
 
 /* webd's fields in sys.health. */
-static size_t webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
+static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         struct webd *w = userdata;
 
-        if (!pk)
-                return 4;
         rpc_pack_kv_uint(pk, "http_connections", w ? w->http_conns : 0);
         rpc_pack_kv_uint(pk, "http_connections_total", w ? w->http_conns_total : 0);
         rpc_pack_kv_uint(pk, "sse_streams", w ? w->sse.n_streams : 0);
         rpc_pack_kv_uint(pk, "sse_events_dropped", w ? w->sse.events_dropped : 0);
-        return 4;
 }
 
 static int webd_setup(struct daemon *d, void **ret_userdata) {

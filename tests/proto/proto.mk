@@ -9,14 +9,14 @@ $(BUILD)/left4me-testd: $(BUILD)/obj/tests/proto/testd.o $(LIBLEFT4ME)
 
 TEST_PROTO_SRCS := tests/proto/test-client-core.c tests/proto/test-client-sdevent.c tests/proto/testd-run.c \
                    tests/proto/test-scan.c tests/proto/test-rpc.c tests/proto/test-args.c tests/proto/test-config.c \
-                   tests/proto/test-daemon.c
+                   tests/proto/test-daemon.c tests/proto/test-names.c tests/proto/test-spec.c tests/proto/test-map.c
 # The adapter tests (here and in tests/svc-web/) run the test daemon; testd-run.c starts it.
 $(BUILD)/obj/tests/proto/testd-run.o: ALL_CFLAGS += -DLEFT4ME_TESTD='"$(abspath $(BUILD))/left4me-testd"'
 $(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
 
 # libFuzzer: the scanner + decoder + server core (tests/proto/fuzz-rpc.c), built with clang.
-FUZZ_SRCS := proto/scan.c proto/rpc.c proto/args.c proto/server.c base/util.c tests/proto/fuzz-rpc.c
+FUZZ_SRCS := proto/utf8.c proto/scan.c proto/rpc.c proto/map.c proto/args.c proto/server.c base/util.c tests/proto/fuzz-rpc.c
 FUZZ_TIME ?= 60
 $(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h base/*.h)
 	@mkdir -p $(@D)

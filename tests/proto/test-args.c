@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "proto/args.h"
+#include "proto/utf8.h"
 
 struct a {
         char *name;

@@ -18,7 +18,7 @@
 #include "tests/svc-host/tmproot.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 static char tmpl[] = "/tmp/test-hostd-XXXXXX";
 

@@ -11,6 +11,7 @@
 
 #include "proto/args.h"
 #include "proto/rpc.h"
+#include "proto/utf8.h"
 #include "svc-logs/logd-entry.h"
 #include "svc-logs/logd-target.h"
 
@@ -360,7 +361,7 @@ Test(target, job_units_and_window) {
 /* ---- UTF-8 sanitizing ------------------------------------------------------------------- */
 
 static size_t san(const char *in, size_t n, char *out, size_t max, bool *trunc) {
-        return logd_utf8_sanitize(in, n, out, max, trunc);
+        return utf8_sanitize(in, n, out, max, trunc);
 }
 
 Test(entry, utf8_valid_passes_through) {

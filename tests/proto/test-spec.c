@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/spec.h"
 
 #define PMIN 27015
 #define PMAX 27115
@@ -342,23 +342,7 @@ Test(spec, bit_flips_never_crash) {
         free(t);
 }
 
-Test(names, instance_names) {
-        const char *good[] = {"a", "0", "web1", "s_1-x",
-                              "1234567890123456789012345678901234567890123456789012345678901234"};
-        const char *bad[] = {
-                "",   "-a",  "_a",  "A",
-                "aB", "a b", "a/b", "..",
-                ".a", "a.b", "ü",   "12345678901234567890123456789012345678901234567890123456789012345",
-                "a\n"};
-
-        for (size_t i = 0; i < ELEMENTSOF(good); i++)
-                cr_assert(instance_name_is_valid(good[i]), "%s", good[i]);
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                cr_assert_not(instance_name_is_valid(bad[i]), "%s", bad[i]);
-        cr_assert_not(instance_name_is_valid(NULL));
-}
-
-Test(names, roots) {
+Test(spec, roots) {
         cr_assert(spec_root_is_valid("/var/lib/left4me"));
         cr_assert(spec_root_is_valid("/tmp/x.y_z-1"));
         cr_assert_not(spec_root_is_valid("var/lib"));

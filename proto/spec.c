@@ -1,4 +1,4 @@
-/* Instance spec parsing, validation and rendering. See hostd-spec.h. */
+/* Instance spec parsing, validation and rendering. See spec.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,7 +8,8 @@
 
 #include "base/util.h"
 #include "proto/args.h"
-#include "svc-host/hostd-spec.h"
+#include "proto/utf8.h"
+#include "proto/spec.h"
 
 void instance_spec_done(struct instance_spec *s) {
         if (!s)
@@ -21,24 +22,6 @@ void instance_spec_done(struct instance_spec *s) {
         strv_free(s->arguments);
         strv_free(s->config);
         *s = (struct instance_spec){};
-}
-
-bool instance_name_is_valid(const char *name) {
-        size_t n;
-
-        if (!name)
-                return false;
-        n = strlen(name);
-        if (n < 1 || n > INSTANCE_NAME_MAX)
-                return false;
-        if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
-                return false;
-        for (size_t i = 1; i < n; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-                        return false;
-        }
-        return true;
 }
 
 static bool char_is_ref(char c) {

@@ -1,9 +1,11 @@
 /* Instance specs (spec.yaml) and the files rendered from them.
  *
- * Everything here is pure: no file system, no logging. hostd parses the YAML text a caller
- * sent, validates every field (naming the field in the error), and renders instance.env
- * and server.cfg from the result; the file system checks (does an overlay exist, does it
- * stay inside overlays/ after symlinks) are hostd-instance.c's.
+ * Everything here is pure: no file system, no logging, so any daemon can link it (hostd
+ * writes instances from it; jobd can read the overlays a spec stacks to derive resource
+ * keys). It parses the YAML text a caller sent, validates every field (naming the field in
+ * the error), and renders instance.env and server.cfg from the result; the file system
+ * checks (does an overlay exist, does it stay inside overlays/ after symlinks) are
+ * svc-host/hostd-instance.c's.
  *
  *   port: 27015                 required; inside the configured port range
  *   overlays:                   optional; first = top layer (highest precedence)
@@ -19,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto/names.h"
 #include "proto/rpc.h"
 
 #define SPEC_MAX_BYTES (1024u * 1024u)
@@ -31,7 +34,6 @@
 #define SPEC_MAX_ARG_LEN   256u
 #define SPEC_MAX_CONFIG    4096u
 #define SPEC_MAX_LINE_LEN  4096u
-#define INSTANCE_NAME_MAX  64u
 
 struct overlay_ref {
         char *path;  /* relative to <root>/overlays, validated by spec_ref_is_valid() */
@@ -47,9 +49,6 @@ struct instance_spec {
 };
 
 void instance_spec_done(struct instance_spec *s);
-
-/* `[a-z0-9][a-z0-9_-]{0,63}`: the only names hostd accepts for an instance. */
-bool instance_name_is_valid(const char *name);
 
 /* An overlay ref: relative, 1..255 bytes, '/'-separated components of [A-Za-z0-9._-] that
  * are neither empty, "." nor ".." (so no absolute path, no "..", no "//", no trailing '/',

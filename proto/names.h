@@ -1,0 +1,38 @@
+/* The names every daemon and l4d2ctl agree on: the grammar of instance, overlay and
+ * blueprint names, the systemd units made from them, and the words an error uses to say a
+ * name is wrong. One definition, so a name one program accepts is one every other accepts.
+ * Pure; no allocation, no logging. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Instance, overlay and blueprint names: [a-z0-9][a-z0-9_-]{0,63}. Only lower-case ASCII,
+ * so a name is a valid path component, systemd unit instance and journal match as it is. */
+#define NAME_LEN_MAX 64u
+#define NAME_PATTERN "[a-z0-9][a-z0-9_-]{0,63}"
+/* The error wording after "<field>: ". */
+#define NAME_MUST_MATCH "must match " NAME_PATTERN
+
+bool name_is_valid(const char *s);
+/* The same on the first n bytes of s (no NUL needed). */
+bool name_is_valid_n(const char *s, size_t n);
+
+/* Units: left4me-server@<name>.service runs an instance's game server,
+ * left4me-build-<overlay>-<n>.service one build of an overlay (n: 1..9999999999, decimal,
+ * no leading zero). */
+#define SERVER_UNIT_PREFIX "left4me-server@"
+#define BUILD_UNIT_PREFIX  "left4me-build-"
+#define UNIT_SUFFIX        ".service"
+#define BUILD_RUN_MAX      9999999999ULL
+/* Room for any unit name above and its NUL (the longest, a build unit, is 97 bytes). */
+#define UNIT_NAME_MAX 128u
+
+/* Write the unit name into buf (len bytes). -EINVAL: name (or n) not valid; -ENAMETOOLONG:
+ * buf too small. */
+int server_unit_name(const char *name, char *buf, size_t len);
+int build_unit_name(const char *overlay, unsigned long long n, char *buf, size_t len);
+
+/* Whether the n bytes at s (no NUL among them) are a server's or a build's unit name. */
+bool server_unit_is_valid(const char *s, size_t n);
+bool build_unit_is_valid(const char *s, size_t n);

@@ -1,0 +1,336 @@
+/* Safe file system primitives below directory fds. See hostd-fs.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "svc-host/hostd-fs.h"
+
+/* openat2()'s resolution done by hand, one component at a time, for when the syscall is
+ * missing or filtered (ENOSYS: an old kernel, or a seccomp filter that predates it). Every
+ * component is opened O_NOFOLLOW relative to the previous one; a symlink is refused
+ * (RESOLVE_NO_SYMLINKS) or expanded in place if relative, and ".." never climbs above
+ * dirfd (RESOLVE_BENEATH); absolute symlinks are refused (-EXDEV), as openat2 does. */
+#define FALLBACK_MAX_DEPTH 64
+static int openat2_fallback(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve) {
+        int stack[FALLBACK_MAX_DEPTH];
+        unsigned depth = 0, links = 0;
+        _cleanup_free_ char *todo = NULL;
+        char *p;
+        int r;
+
+        if (path[0] == '/')
+                return -EXDEV;
+        todo = strdup(path);
+        if (!todo)
+                return -ENOMEM;
+        stack[0] = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (stack[0] < 0)
+                return -errno;
+        p = todo;
+        for (;;) {
+                char *slash, *name;
+                struct stat st;
+                bool last;
+
+                while (*p == '/')
+                        p++;
+                name = p;
+                slash = strchr(p, '/');
+                if (slash) {
+                        *slash = 0;
+                        p = slash + 1;
+                        while (*p == '/')
+                                p++;
+                } else
+                        p += strlen(p);
+                last = *p == 0;
+
+                if (streq(name, "") || streq(name, ".")) {
+                        if (last) {
+                                r = openat(stack[depth], ".", flags | O_CLOEXEC, mode);
+                                r = r < 0 ? -errno : r;
+                                goto finish;
+                        }
+                        continue;
+                }
+                if (streq(name, "..")) {
+                        if (depth == 0) {
+                                r = -EXDEV;
+                                goto finish;
+                        }
+                        safe_close(stack[depth--]);
+                        if (last) {
+                                r = openat(stack[depth], ".", flags | O_CLOEXEC, mode);
+                                r = r < 0 ? -errno : r;
+                                goto finish;
+                        }
+                        continue;
+                }
+                if (fstatat(stack[depth], name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t n;
+                        char *rest;
+
+                        if ((resolve & RESOLVE_NO_SYMLINKS) || ++links > 40) {
+                                r = -ELOOP;
+                                goto finish;
+                        }
+                        n = readlinkat(stack[depth], name, target, sizeof(target) - 1);
+                        if (n < 0) {
+                                r = -errno;
+                                goto finish;
+                        }
+                        target[n] = 0;
+                        if (target[0] == '/') {
+                                r = -EXDEV;
+                                goto finish;
+                        }
+                        if (asprintf(&rest, "%s/%s", target, p) < 0) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        free(todo);
+                        todo = rest;
+                        p = todo;
+                        continue;
+                }
+                if (last) {
+                        r = openat(stack[depth], name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+                        r = r < 0 ? -errno : r;
+                        goto finish;
+                }
+                if (depth + 1 >= FALLBACK_MAX_DEPTH) {
+                        r = -ELOOP;
+                        goto finish;
+                }
+                r = openat(stack[depth], name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (r < 0) {
+                        r = errno == ELOOP ? -ELOOP : -errno;
+                        goto finish;
+                }
+                stack[++depth] = r;
+        }
+finish:
+        for (unsigned i = 0; i <= depth; i++)
+                safe_close(stack[i]);
+        return r;
+}
+
+static bool no_openat2 = false;
+
+void openat2_force_fallback(bool b) {
+        no_openat2 = b;
+}
+
+int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .resolve = resolve,
+        };
+
+        if (!no_openat2)
+                for (unsigned i = 0; i < 16; i++) {
+                        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                        if (fd >= 0)
+                                return (int) fd;
+                        if (errno == ENOSYS) {
+                                no_openat2 = true;
+                                break;
+                        }
+                        if (errno != EAGAIN)
+                                return -errno;
+                }
+        if (!no_openat2)
+                return -EAGAIN;
+        return openat2_fallback(dirfd, path, flags, (flags & (O_CREAT | O_TMPFILE)) ? mode : 0, resolve);
+}
+
+int dir_open_nofollow(int dirfd, const char *path) {
+        return openat2_fd(dirfd, path, O_RDONLY | O_DIRECTORY, 0, RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
+}
+
+int root_open(const char *root) {
+        return RET_NERRNO(open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+int trusted_dir_open(int rootfd, const char *name) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        fd = dir_open_nofollow(rootfd, name);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != 0 || (st.st_mode & 022)) {
+                log_error("'%s' below the root must be owned by root and not group/other-writable "
+                          "(owner %u, mode %04o); refusing to use it",
+                          name, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+                return -EPERM;
+        }
+        return TAKE_FD(fd);
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+
+        fd = openat2_fd(dirfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0,
+                        RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                size_t cap = (size_t) st.st_size;
+                ssize_t n;
+
+                if (len == cap) {
+                        /* The file may have grown since fstat: check there is nothing more. */
+                        char c;
+                        n = read(fd, &c, 1);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return -errno;
+                        if (n > 0)
+                                return -EFBIG;
+                        break;
+                }
+                n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
+                  gid_t gid) {
+        _cleanup_close_ int fd = -1;
+        char tmp[NAME_MAX + 1];
+        int r;
+
+        if (strchr(name, '/') || strlen(name) > NAME_MAX - 16)
+                return -EINVAL;
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        (void) unlinkat(dirfd, tmp, 0); /* a leftover (or a planted symlink: unlinked, not followed) */
+        fd = openat2_fd(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode & 07777,
+                        RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+                return fd;
+        r = loop_write(fd, data, len);
+        if (r >= 0 && (uid != (uid_t) -1 || gid != (gid_t) -1))
+                r = RET_NERRNO(fchown(fd, uid, gid));
+        if (r >= 0)
+                r = RET_NERRNO(fchmod(fd, mode & 07777)); /* umask and fchown may have changed it */
+        if (r >= 0)
+                r = RET_NERRNO(fsync(fd));
+        if (r >= 0)
+                r = RET_NERRNO(renameat(dirfd, tmp, dirfd, name));
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r;
+}
+
+int is_mount_root_at(int dirfd, const char *path) {
+        struct statx sx;
+
+        if (statx(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &sx) < 0)
+                return -errno;
+        if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+                return -EOPNOTSUPP;
+        return !!(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+static int rm_rf_children(int fd, unsigned depth);
+
+static int rm_rf_one(int dirfd, const char *name, unsigned depth) {
+        struct stat st;
+        int r;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_close_ int fd = -1;
+
+                if (depth >= RM_MAX_DEPTH)
+                        return -ELOOP;
+                r = is_mount_root_at(dirfd, name);
+                if (r > 0)
+                        return -EBUSY;
+                fd = openat2_fd(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
+                                RESOLVE_SAFE | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+                if (fd == -ENOENT)
+                        return 0;
+                if (fd < 0)
+                        return fd;
+                r = rm_rf_children(fd, depth + 1);
+                if (r < 0)
+                        return r;
+                if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return -errno;
+                return 0;
+        }
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int rm_rf_children(int fd, unsigned depth) {
+        DIR *d;
+        struct dirent *de;
+        int dfd, r = 0;
+
+        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                r = rm_rf_one(fd, de->d_name, depth);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+int rm_rf_at(int dirfd, const char *name) {
+        return rm_rf_one(dirfd, name, 0);
+}

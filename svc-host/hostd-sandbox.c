@@ -1,0 +1,294 @@
+/* The property list of a build's transient unit: the sandbox. See hostd-sandbox.h and
+ * docs/sandbox.md (every directive and why). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "svc-host/hostd-sandbox.h"
+#include "svc-host/hostd-systemd.h"
+
+#define STOP_TIMEOUT_USEC (10ULL * 1000000ULL) /* SIGTERM, then SIGKILL after this */
+
+/* ---- the unit's properties ------------------------------------------------------------------ */
+
+static int append_bool(sd_bus_message *m, const char *name, bool v) {
+        return sd_bus_message_append(m, "(sv)", name, "b", (int) v);
+}
+
+static int append_str(sd_bus_message *m, const char *name, const char *v) {
+        return sd_bus_message_append(m, "(sv)", name, "s", v);
+}
+
+static int append_u64(sd_bus_message *m, const char *name, uint64_t v) {
+        return sd_bus_message_append(m, "(sv)", name, "t", v);
+}
+
+static int append_strv(sd_bus_message *m, const char *name, char **v) {
+        int r;
+
+        r = unit_prop_open(m, name, "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, v);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+/* (bas): an allow list (true) or a deny list (false) of names. */
+static int append_list(sd_bus_message *m, const char *name, bool allow, char **v) {
+        int r;
+
+        r = unit_prop_open(m, name, "(bas)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "bas");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", (int) allow);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, v);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+struct bind {
+        const char *source, *dest;
+        bool ignore_missing;
+};
+
+/* a(ssbt): source, destination, ignore a missing source, mount flags (0: not recursive). */
+static int append_binds(sd_bus_message *m, const char *name, const struct bind *b, size_t n) {
+        int r;
+
+        r = unit_prop_open(m, name, "a(ssbt)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ssbt)");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(m, "(ssbt)", b[i].source, b[i].dest, (int) b[i].ignore_missing,
+                                          (uint64_t) 0);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+/* Addresses the build must never reach: this host, the LAN, link-local (cloud metadata at
+ * 169.254.169.254), multicast and the reserved ranges. Public internet stays reachable. */
+static const char *const denied_addresses[] = {
+        "0.0.0.0/8",     "127.0.0.0/8",    "10.0.0.0/8",  "100.64.0.0/10", "169.254.0.0/16",
+        "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",   "::/127",
+        "fe80::/10",     "fc00::/7",       "ff00::/8",
+};
+
+static int append_ip_deny(sd_bus_message *m) {
+        int r;
+
+        r = unit_prop_open(m, "IPAddressDeny", "a(iayu)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(iayu)");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(denied_addresses); i++) {
+                char addr[64];
+                unsigned char bytes[16];
+                const char *slash = strchr(denied_addresses[i], '/');
+                int family = strchr(denied_addresses[i], ':') ? AF_INET6 : AF_INET;
+
+                snprintf(addr, sizeof(addr), "%.*s", (int) (slash - denied_addresses[i]),
+                         denied_addresses[i]);
+                long long prefix;
+
+                if (inet_pton(family, addr, bytes) != 1 ||
+                    safe_atoi64(slash + 1, 0, family == AF_INET ? 32 : 128, &prefix) < 0)
+                        return -EINVAL;
+                r = sd_bus_message_open_container(m, 'r', "iayu");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "i", (int32_t) family);
+                if (r >= 0)
+                        r = sd_bus_message_append_array(m, 'y', bytes, family == AF_INET ? 4 : 16);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "u", (uint32_t) prefix);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+/* The properties every build gets whatever its spec; docs/sandbox.md says why each. */
+static const char *const fixed_bools[] = {
+        /* identity and privilege */
+        "NoNewPrivileges",
+        "RemoveIPC",
+        /* file system */
+        "PrivateTmp",
+        "PrivateDevices",
+        /* kernel interfaces */
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "ProtectKernelLogs",
+        "ProtectControlGroups",
+        "ProtectClock",
+        "ProtectHostname",
+        "PrivateIPC",
+        "RestrictSUIDSGID",
+        "RestrictRealtime",
+        "LockPersonality",
+        "MemoryDenyWriteExecute",
+};
+
+static const struct {
+        const char *name, *value;
+} fixed_strs[] = {
+        {"Type", "exec"},
+        /* Collected once inactive; a failed one stays until hostd read its result and reset
+         * it. (AddRef=yes would keep it for hostd, but systemd refuses it on its private
+         * socket, which has no bus names to track.) */
+        {"CollectMode", "inactive"},
+        {"WorkingDirectory", "/overlay"},
+        {"StandardInput", "null"},
+        {"KeyringMode", "private"},
+        {"ProtectSystem", "strict"},
+        {"ProtectHome", "yes"},
+        {"DevicePolicy", "closed"},
+        {"ProtectProc", "invisible"},
+        {"ProcSubset", "pid"},
+        {"OOMPolicy", "stop"},
+};
+
+static const struct {
+        const char *name;
+        uint64_t value;
+} fixed_u64s[] = {
+        {"CapabilityBoundingSet", 0},
+        {"AmbientCapabilities", 0},
+        {"RestrictNamespaces", 0}, /* the allowed set: none */
+        {"MemorySwapMax", 0},
+        {"TimeoutStopUSec", STOP_TIMEOUT_USEC},
+        {"LimitCORE", 0},
+        {"LimitCORESoft", 0},
+};
+
+int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) {
+        char *exec_argv[] = {"/bin/bash", "/script.sh", NULL};
+        char *env[] = {"HOME=/tmp",    "TMPDIR=/tmp",      "PATH=/usr/bin:/usr/sbin:/bin:/sbin",
+                       "LANG=C.UTF-8", "OVERLAY=/overlay", NULL};
+        char *families[] = {"AF_INET", "AF_INET6", "AF_UNIX", NULL};
+        /* @system-service is systemd's list for ordinary services; @network-io is part of it
+         * already and named for the downloads. The deny list removes what an ordinary service
+         * may do but a build never needs (ptrace, mount, module loading, clock, swap, raw
+         * I/O, reboot, ...), so these fail with EPERM even where a capability would allow. */
+        char *syscalls_allow[] = {"@system-service", "@network-io", NULL};
+        char *syscalls_deny[] = {"@clock",  "@cpu-emulation", "@debug",      "@module",
+                                 "@mount",  "@obsolete",      "@privileged", "@raw-io",
+                                 "@reboot", "@swap",          NULL};
+        char *archs[] = {"native", NULL};
+        /* /run/lock: the one world-writable directory of the host that ProtectSystem=strict
+         * leaves writable (it is a mount of its own below /run, seen in the container). */
+        char *tmpfs[] = {"/etc", "/var/lib", "/run/lock", NULL};
+        char *inaccessible[] = {"-/run/left4me", "-/run/dbus", "-/run/user", NULL};
+        const struct bind ro[] = {
+                {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},
+                {"/etc/ssl", "/etc/ssl", true},
+                {"/etc/ca-certificates", "/etc/ca-certificates", true},
+                {"/etc/nsswitch.conf", "/etc/nsswitch.conf", true},
+                {"/etc/alternatives", "/etc/alternatives", true},
+                {s->script_path, "/script.sh", false},
+        };
+        const struct bind rw[] = {{s->overlay_dir, "/overlay", false}};
+        int r;
+
+        if (!s->overlay_dir || !s->script_path || !s->user)
+                return -EINVAL;
+
+        /* What it is and where it runs. */
+        r = append_str(m, "Description", s->description ?: "left4me overlay build");
+        if (r >= 0)
+                r = append_str(m, "Slice", BUILD_SLICE);
+        if (r >= 0)
+                r = unit_prop_exec_start(m, exec_argv);
+        if (r >= 0)
+                r = append_strv(m, "Environment", env);
+        if (r >= 0 && s->stdout_fd >= 0)
+                r = sd_bus_message_append(m, "(sv)", "StandardOutputFileDescriptor", "h", s->stdout_fd);
+        if (r >= 0 && s->stderr_fd >= 0)
+                r = sd_bus_message_append(m, "(sv)", "StandardErrorFileDescriptor", "h", s->stderr_fd);
+
+        /* Identity and privilege. */
+        if (r >= 0)
+                r = append_str(m, "User", s->user);
+        if (r >= 0)
+                r = append_str(m, "Group", s->user);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "UMask", "u", (uint32_t) 0022);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "OOMScoreAdjust", "i", (int32_t) 500);
+
+        /* File system. */
+        if (r >= 0) {
+                /* a(ss): path, options. The host's /etc (shadow, left4me.yaml, ssh keys) and
+                 * /var/lib (the databases, other overlays, instances) are replaced by empty
+                 * tmpfs; what a download needs is bound back read-only below. */
+                r = unit_prop_open(m, "TemporaryFileSystem", "a(ss)");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "(ss)");
+                for (size_t i = 0; r >= 0 && tmpfs[i]; i++)
+                        r = sd_bus_message_append(m, "(ss)", tmpfs[i], "");
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = unit_prop_close(m);
+        }
+        if (r >= 0)
+                r = append_binds(m, "BindReadOnlyPaths", ro, ELEMENTSOF(ro));
+        if (r >= 0)
+                r = append_binds(m, "BindPaths", rw, ELEMENTSOF(rw));
+        if (r >= 0)
+                r = append_strv(m, "InaccessiblePaths", inaccessible);
+
+        /* Kernel interfaces. */
+        if (r >= 0)
+                r = append_list(m, "RestrictAddressFamilies", true, families);
+        if (r >= 0)
+                r = append_list(m, "SystemCallFilter", true, syscalls_allow);
+        if (r >= 0)
+                r = append_list(m, "SystemCallFilter", false, syscalls_deny);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)", "SystemCallErrorNumber", "i", (int32_t) EPERM);
+        if (r >= 0)
+                r = append_strv(m, "SystemCallArchitectures", archs);
+
+        /* Network. */
+        if (r >= 0)
+                r = append_ip_deny(m);
+
+        /* Limits. */
+        if (r >= 0)
+                r = append_u64(m, "MemoryMax", s->limits.memory_max);
+        if (r >= 0)
+                r = append_u64(m, "TasksMax", s->limits.tasks_max);
+        if (r >= 0)
+                r = append_u64(m, "CPUQuotaPerSecUSec", (uint64_t) s->limits.cpu_quota_percent * 10000ULL);
+        if (r >= 0)
+                r = append_u64(m, "RuntimeMaxUSec", (uint64_t) s->limits.runtime_max_sec * 1000000ULL);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_bools); i++)
+                r = append_bool(m, fixed_bools[i], true);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_strs); i++)
+                r = append_str(m, fixed_strs[i].name, fixed_strs[i].value);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_u64s); i++)
+                r = append_u64(m, fixed_u64s[i].name, fixed_u64s[i].value);
+        return r;
+}

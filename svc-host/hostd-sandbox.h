@@ -1,0 +1,34 @@
+/* The sandbox of a build: the properties of its transient unit (docs/sandbox.md says what each
+ * directive does and why). Pure sd-bus message building; no I/O. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#define BUILD_USER           "left4me-build"
+#define BUILD_SLICE          "l4d2-build.slice"
+#define BUILD_SCRIPT_MAX     (1024u * 1024u)
+#define BUILD_SANDBOX_RESOLV "/etc/left4me/sandbox-resolv.conf"
+
+struct build_limits {
+        uint64_t memory_max;        /* bytes; MemoryMax (MemorySwapMax is always 0) */
+        unsigned tasks_max;         /* TasksMax */
+        unsigned cpu_quota_percent; /* CPUQuota */
+        unsigned runtime_max_sec;   /* RuntimeMaxSec: the walltime kill */
+};
+
+/* What the transient unit is made of. Paths are host paths. */
+struct build_unit_spec {
+        const char *description;
+        const char *user;        /* User= and Group= */
+        const char *overlay_dir; /* bound read-write at /overlay */
+        const char *script_path; /* bound read-only at /script.sh */
+        const char *resolv_conf; /* bound read-only at /etc/resolv.conf; NULL: the host's, if any */
+        struct build_limits limits;
+        int stdout_fd, stderr_fd; /* < 0: not passed (journal) */
+};
+
+/* Appends the unit's properties as (sv) entries into an open a(sv) container: the complete
+ * sandbox. Exposed for the unit tests. */
+int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s);
