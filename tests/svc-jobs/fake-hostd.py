@@ -120,22 +120,29 @@ class Conn:
         name = p.get("name", p.get("id"))
         entry = {"method": method, "name": name, "start": time.time()}
         outcome = "ok"
+        reply = None
         try:
             result = await self.dispatch(msgid, method, p, name)
-            self.send([1, msgid, None, result])
+            reply = [1, msgid, None, result]
         except asyncio.CancelledError:
             outcome = "cancelled"
-            self.send([1, msgid, {"code": "cancelled", "message": "cancelled"}, None])
+            reply = [1, msgid, {"code": "cancelled", "message": "cancelled"}, None]
         except RpcError as e:
             outcome = "error:" + e.code
-            self.send([1, msgid, {"code": e.code, "message": e.message}, None])
+            reply = [1, msgid, {"code": e.code, "message": e.message}, None]
         except Drop:
             outcome = "dropped"
-            self.writer.transport.abort()
         finally:
+            # Recorded before the answer goes out: a test that reads the calls file once its
+            # job is over must find this call there (on a loaded machine this process can be
+            # descheduled between the two).
             entry["end"] = time.time()
             entry["outcome"] = outcome
             record(entry)
+            if reply is not None:
+                self.send(reply)
+            else:
+                self.writer.transport.abort()
             self.tasks.pop(msgid, None)
             try:
                 await self.writer.drain()
