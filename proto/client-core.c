@@ -395,19 +395,6 @@ static void handle_message(struct rpc_core *c, const char *data, size_t len) {
         msgpack_unpacked_destroy(&u);
 }
 
-static const char *scan_error_message(long r) {
-        switch (r) {
-        case -EMSGSIZE:
-                return "too large";
-        case -ELOOP:
-                return "nested too deeply";
-        case -E2BIG:
-                return "too many objects";
-        default:
-                return "not MessagePack";
-        }
-}
-
 static void process_input(struct rpc_core *c) {
         size_t off = 0;
 
@@ -417,7 +404,7 @@ static void process_input(struct rpc_core *c) {
                         break;
                 if (r < 0) {
                         fail_code(c, (int) r, RPC_INTERNAL, "unacceptable message from the %s (%s)",
-                                  c->cfg.peer_name, scan_error_message(r));
+                                  c->cfg.peer_name, mp_scan_strerror(r));
                         break;
                 }
                 mp_scanner_reset(&c->scan);

@@ -203,3 +203,16 @@ long mp_scan_buffer(const uint8_t *buf, size_t len, const struct mp_limits *limi
         mp_scanner_init(&s, limits);
         return mp_scan(&s, buf, len);
 }
+
+const char *mp_scan_strerror(long r) {
+        switch (r) {
+        case -EMSGSIZE:
+                return "message too large";
+        case -ELOOP:
+                return "message nested too deeply";
+        case -E2BIG:
+                return "message has too many elements";
+        default:
+                return "malformed MessagePack";
+        }
+}

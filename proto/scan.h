@@ -52,3 +52,6 @@ long mp_scan(struct mp_scanner *s, const uint8_t *buf, size_t len);
 /* One-shot convenience for a buffer that should hold exactly one message: returns its length,
  * 0 if incomplete, or the errors above. */
 long mp_scan_buffer(const uint8_t *buf, size_t len, const struct mp_limits *limits);
+
+/* What a scan error means, for the error the peer is sent: "message too large", ... */
+const char *mp_scan_strerror(long r);

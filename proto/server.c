@@ -90,6 +90,10 @@ struct rpc_server *rpc_server_free(struct rpc_server *s) {
         return NULL;
 }
 
+void rpc_server_freep(struct rpc_server **s) {
+        *s = rpc_server_free(*s);
+}
+
 void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *),
                               void *userdata) {
         s->cfg.on_idle_changed = cb;
@@ -564,19 +568,6 @@ static void handle_message(struct rpc_conn *c, const char *data, size_t len) {
         msgpack_unpacked_destroy(&u);
 }
 
-static const char *scan_error_message(long r) {
-        switch (r) {
-        case -EMSGSIZE:
-                return "message too large";
-        case -ELOOP:
-                return "message nested too deeply";
-        case -E2BIG:
-                return "message has too many elements";
-        default:
-                return "malformed MessagePack";
-        }
-}
-
 static int process_input(struct rpc_conn *c) {
         while (c->in_off < c->in.len && !c->closing && !c->out.failed) {
                 long r = mp_scan(&c->scan, (const uint8_t *) c->in.data + c->in_off, c->in.len - c->in_off);
@@ -584,7 +575,7 @@ static int process_input(struct rpc_conn *c) {
                         break;
                 if (r < 0) {
                         /* Framing is lost: say why, then close after the output is flushed. */
-                        rpc_pack_error_notify(&c->out.pk, RPC_INVALID, scan_error_message(r));
+                        rpc_pack_error_notify(&c->out.pk, RPC_INVALID, mp_scan_strerror(r));
                         c->closing = true;
                         return (int) r;
                 }

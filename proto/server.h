@@ -87,6 +87,7 @@ struct rpc_peer {
 
 int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret);
 struct rpc_server *rpc_server_free(struct rpc_server *s);
+void rpc_server_freep(struct rpc_server **s);
 
 /* Replaces the config's on_idle_changed hook (the loop adapter installs itself). */
 void rpc_server_set_idle_hook(struct rpc_server *s, void (*cb)(struct rpc_server *, bool, void *),

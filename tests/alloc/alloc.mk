@@ -4,8 +4,8 @@
 # through the same --wrap'ed functions as ours.
 UNIT_TESTS += $(BUILD)/test-alloc-fail
 
-ALLOC_FAIL_SRCS := tests/alloc/test-alloc-fail.c proto/scan.c proto/rpc.c proto/args.c proto/server.c \
-                   proto/client-core.c base/util.c base/log.c svc-jobs/jobd-job.c svc-jobs/jobd-db.c
+ALLOC_FAIL_SRCS := tests/alloc/test-alloc-fail.c proto/utf8.c proto/names.c proto/scan.c proto/rpc.c \
+                   proto/map.c proto/args.c proto/server.c proto/client-core.c base/util.c base/log.c svc-jobs/jobd-job.c svc-jobs/jobd-db.c
 ALLOC_FAIL_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=asprintf
 $(BUILD)/test-alloc-fail: $(ALLOC_FAIL_SRCS) $(wildcard proto/*.h base/*.h svc-jobs/*.h)
 	@mkdir -p $(@D)

@@ -8,8 +8,7 @@ set -u
 need_cli
 need_daemon host
 L=/var/lib/left4me
-# The container's / is an overlayfs, which cannot hold overlay upper dirs: runtime/ on a tmpfs.
-ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || fail "tmpfs on runtime/"
+runtime_on_tmpfs
 
 snapshot() { ct_sh "find $L/instances $L/runtime $L/overlays -printf '%p %m %u\n' | sort"; }
 

@@ -8,11 +8,8 @@ set -u
 
 need_cli
 need_daemon host
-TESTING=$E2E_PREFIX/lib/left4me/testing
-need_file "$TESTING/fake-steamcmd" "make install-fixtures"
 L=/var/lib/left4me
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-steamcmd" $L/steam/steamcmd.sh || fail "copy steamcmd"
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-srcds" $L/steam/fake-srcds || fail "copy fake-srcds"
+stand_ins
 cleanup() { ct rm -f $L/steam/fake-steamcmd.delay $L/steam/fake-steamcmd.fail-linux; }
 trap cleanup EXIT
 

@@ -9,13 +9,9 @@ set -u
 
 need_cli
 need_daemon host
-TESTING=$E2E_PREFIX/lib/left4me/testing
-need_file "$TESTING/fake-steamcmd" "make install-fixtures"
-need_file "$TESTING/fake-srcds" "make install-fixtures"
 L=/var/lib/left4me
 PORT=27015
-# The container's / is an overlayfs, which cannot hold overlay upper dirs: runtime/ on a tmpfs.
-ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || fail "tmpfs on runtime/"
+runtime_on_tmpfs
 
 # game_up PORT: quakestat gets an A2S answer (it prints DOWN or TIMEOUT, with exit 0, otherwise).
 game_up() {
@@ -31,10 +27,7 @@ cleanup_instances() {
 trap cleanup_instances EXIT
 
 echo "--- install with the fake steamcmd (as paths.steamcmd, where steamcmd.sh lives)"
-# steamcmd writes next to itself (linux32/, linux64/), so it lives in the left4me-owned
-# steam dir, as the real one does; the fake finds fake-srcds next to it.
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-steamcmd" $L/steam/steamcmd.sh || fail "copy steamcmd"
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-srcds" $L/steam/fake-srcds || fail "copy fake-srcds"
+stand_ins
 t0=$(date +%s%N)
 out=$(ct l4d2ctl install 2>&1) || fail "install failed: $out"
 echo "install took $(( ($(date +%s%N) - t0) / 1000000 )) ms"

@@ -9,9 +9,6 @@ set -u
 
 need_cli
 need_daemon host
-TESTING=$E2E_PREFIX/lib/left4me/testing
-need_file "$TESTING/fake-steamcmd" "make install-fixtures"
-need_file "$TESTING/fake-srcds" "make install-fixtures"
 L=/var/lib/left4me
 NAME=badfs
 UNIT=left4me-server@$NAME.service
@@ -26,12 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || fail "tmpfs on runtime/"
-if ! ct test -x $L/installation/srcds_run; then
-        ct install -o left4me -g left4me -m 0755 "$TESTING/fake-steamcmd" $L/steam/steamcmd.sh || fail "copy steamcmd"
-        ct install -o left4me -g left4me -m 0755 "$TESTING/fake-srcds" $L/steam/fake-srcds || fail "copy fake-srcds"
-        ct l4d2ctl install >/dev/null || fail "install"
-fi
+runtime_on_tmpfs
+game_installed
 
 echo "--- runtime/$NAME on an overlayfs"
 # An overlayfs needs its own upper dir on a real file system: a small tmpfs.

@@ -11,14 +11,10 @@ set -u
 
 need_cli
 need_daemon host
-TESTING=$E2E_PREFIX/lib/left4me/testing
 HOSTD=$E2E_PREFIX/lib/left4me/left4me-hostd
-need_file "$TESTING/fake-steamcmd" "make install-fixtures"
-need_file "$TESTING/fake-srcds" "make install-fixtures"
 L=/var/lib/left4me
 PORT=27040
-# The container's / is an overlayfs, which cannot hold overlay upper dirs: runtime/ on a tmpfs.
-ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || fail "tmpfs on runtime/"
+runtime_on_tmpfs
 
 cleanup() {
         for n in sm1 sm2 sm3; do
@@ -29,12 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! ct test -x $L/installation/srcds_run; then
-        echo "--- install the fake game"
-        ct install -o left4me -g left4me -m 0755 "$TESTING/fake-steamcmd" $L/steam/steamcmd.sh || fail "copy steamcmd"
-        ct install -o left4me -g left4me -m 0755 "$TESTING/fake-srcds" $L/steam/fake-srcds || fail "copy fake-srcds"
-        out=$(ct l4d2ctl install 2>&1) || fail "install failed: $out"
-fi
+game_installed
 ct_sh "mkdir -p $L/overlays/smtop/left4dead2 && echo smtop >$L/overlays/smtop/left4dead2/which.txt" || fail "overlay"
 
 # mounted NAME: runtime/NAME/merged is a mount in the host's (PID 1's) namespace.

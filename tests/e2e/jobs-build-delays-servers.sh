@@ -17,18 +17,13 @@ need_cli
 need_daemon host
 need_daemon jobs
 ct l4d2ctl start --help 2>/dev/null | grep -q -- --queue || fail "l4d2ctl start has no --queue"
-TESTING=$E2E_PREFIX/lib/left4me/testing
-need_file "$TESTING/fake-steamcmd" "make install-fixtures"
-need_file "$TESTING/fake-srcds" "make install-fixtures"
 L=/var/lib/left4me
 P1=27061
 P2=27062
 BUILD_MAX=90
 T=$(mktemp -d /tmp/e2e-jobs-build.XXXXXX) || fail "mktemp"
-# The container's / is an overlayfs, which cannot hold overlay upper dirs: runtime/ on a tmpfs.
-ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || fail "tmpfs on runtime/"
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-steamcmd" $L/steam/steamcmd.sh || fail "copy steamcmd"
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-srcds" $L/steam/fake-srcds || fail "copy fake-srcds"
+runtime_on_tmpfs
+stand_ins
 cleanup() {
         local n p
         # On a failure: end what this scenario queued (the build waits for its release), then

@@ -11,14 +11,10 @@ need_cli
 need_daemon host
 need_daemon jobs
 ct l4d2ctl jobs --help >/dev/null 2>&1 || fail "l4d2ctl has no 'jobs' command (cli/commands.h must list cmd_jobs)"
-TESTING=$E2E_PREFIX/lib/left4me/testing
-need_file "$TESTING/fake-steamcmd" "make install-fixtures"
-need_file "$TESTING/fake-srcds" "make install-fixtures"
 L=/var/lib/left4me
 PORT=27041
-ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || fail "tmpfs on runtime/"
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-steamcmd" $L/steam/steamcmd.sh || fail "copy steamcmd"
-ct install -o left4me -g left4me -m 0755 "$TESTING/fake-srcds" $L/steam/fake-srcds || fail "copy fake-srcds"
+runtime_on_tmpfs
+stand_ins
 cleanup() {
         ct rm -f $L/steam/fake-steamcmd.delay
         ct l4d2ctl delete j1 >/dev/null 2>&1

@@ -106,6 +106,28 @@ need_daemon() {
         local d; d=$(daemon_of "$1")
         need_file "$E2E_PREFIX/lib/left4me/$d" "$d not built yet (svc-$1/)"
 }
+# The container's / is an overlayfs, which cannot hold overlay upper dirs: runtime/ on a tmpfs.
+runtime_on_tmpfs() {
+        ct mountpoint -q /var/lib/left4me/runtime ||
+                ct mount -t tmpfs -o mode=0755 tmpfs /var/lib/left4me/runtime || fail "tmpfs on runtime/"
+}
+# stand_ins: the fake steamcmd where paths.steamcmd points (steamcmd writes next to itself, so
+# it lives in the left4me-owned steam dir, as the real one does) and fake-srcds beside it.
+stand_ins() {
+        local t=$E2E_PREFIX/lib/left4me/testing
+        need_file "$t/fake-steamcmd" "make install-fixtures"
+        need_file "$t/fake-srcds" "make install-fixtures"
+        ct install -o left4me -g left4me -m 0755 "$t/fake-steamcmd" /var/lib/left4me/steam/steamcmd.sh ||
+                fail "copy steamcmd"
+        ct install -o left4me -g left4me -m 0755 "$t/fake-srcds" /var/lib/left4me/steam/fake-srcds ||
+                fail "copy fake-srcds"
+}
+# game_installed: the stand-ins, and the game installed through hostd unless it is already.
+game_installed() {
+        ct test -x /var/lib/left4me/installation/srcds_run && return 0
+        stand_ins
+        ct l4d2ctl install >/dev/null || fail "l4d2ctl install"
+}
 # ping SERVICE: l4d2ctl ping inside the container, as root.
 ping_svc() { ct l4d2ctl ping "$1"; }
 
