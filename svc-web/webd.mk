@@ -25,6 +25,16 @@ TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-w
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
 
+# The web UI's foundations (issue 15): HTML writer, form/cookie parsing, auth, web.db.
+# Pure modules (no sockets, no loop), not yet linked into left4me-webd.
+WEBD_CORE_SRCS := svc-web/webd-html.c
+WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium)
+UNIT_TESTS += $(BUILD)/test-webd-core
+TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c
+$(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) \
+		$(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_CORE_LIBS) $(call pc_libs,criterion)
+
 # ---- install ----------------------------------------------------------------------------
 .PHONY: install-web
 install-web:
