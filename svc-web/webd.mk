@@ -27,10 +27,12 @@ $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LI
 
 # The web UI's foundations (issue 15): HTML writer, form/cookie parsing, auth, web.db.
 # Pure modules (no sockets, no loop), not yet linked into left4me-webd.
-WEBD_CORE_SRCS := svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c
+WEBD_CORE_SRCS := svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c \
+                  svc-web/webd-db.c
 WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium)
 UNIT_TESTS += $(BUILD)/test-webd-core
-TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests/svc-web/test-auth.c
+TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests/svc-web/test-auth.c \
+                       tests/svc-web/test-db.c
 $(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) \
 		$(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_CORE_LIBS) $(call pc_libs,criterion)
