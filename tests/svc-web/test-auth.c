@@ -125,7 +125,7 @@ Test(auth, dummy_verify_for_unknown_users) {
 
 struct worker {
         char hash[AUTH_HASH_SIZE];
-        char pw[16];
+        char pw[32];
         int r_hash, r_ok, r_bad;
 };
 
