@@ -26,6 +26,42 @@ TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-w
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
 
+# The web UI's foundations (issue 15): HTML writer, form/cookie parsing, auth, web.db.
+# Pure modules (no sockets, no loop), not yet linked into left4me-webd.
+WEBD_CORE_SRCS := svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c \
+                  svc-web/webd-db.c
+WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium)
+UNIT_TESTS += $(BUILD)/test-webd-core
+TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests/svc-web/test-auth.c \
+                       tests/svc-web/test-db.c
+$(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) \
+		$(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_CORE_LIBS) $(call pc_libs,criterion)
+
+# libFuzzer: the form/query/cookie parsers, the next validator and the HTML writer, built
+# with clang like tests/proto's fuzz-rpc; `make fuzz-form FUZZ_TIME=600` runs it longer.
+FUZZ_FORM_SRCS := svc-web/webd-form.c svc-web/webd-html.c tests/svc-web/fuzz-form.c
+$(BUILD)-fuzz/fuzz-form: $(FUZZ_FORM_SRCS) svc-web/webd-form.h svc-web/webd-html.h common/util.h
+	@mkdir -p $(@D)
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_FORM_SRCS)
+
+.PHONY: fuzz-form test-fuzz-smoke-form
+fuzz-form: $(BUILD)-fuzz/fuzz-form
+	@mkdir -p $(BUILD)-fuzz/corpus-form
+	$(BUILD)-fuzz/fuzz-form -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)-fuzz/corpus-form \
+		tests/svc-web/corpus-form
+
+# Part of `make test-fuzz-smoke` (tests/proto/proto.mk defines the rest).
+test-fuzz-smoke: test-fuzz-smoke-form
+test-fuzz-smoke-form: $(BUILD)-fuzz/fuzz-form
+	@mkdir -p $(BUILD)-fuzz/corpus-form
+	@if $(BUILD)-fuzz/fuzz-form -max_total_time=20 -max_len=4096 -print_final_stats=1 \
+		$(BUILD)-fuzz/corpus-form tests/svc-web/corpus-form >$(BUILD)-fuzz/smoke-form.log 2>&1; then \
+		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(BUILD)-fuzz/smoke-form.log; \
+		echo "fuzz smoke (form): PASS"; \
+	else tail -n 40 $(BUILD)-fuzz/smoke-form.log; echo "fuzz smoke (form): FAIL"; exit 1; fi
+
 # ---- install ----------------------------------------------------------------------------
 .PHONY: install-web
 install-web:

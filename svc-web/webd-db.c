@@ -1,0 +1,846 @@
+/* See webd-db.h. */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "svc-web/webd-db.h"
+
+/* Migrations, applied in order; migration i brings the schema from version i to i + 1.
+ * Never edit a released step: add a new one, bump WEBD_DB_VERSION, and give
+ * tests/svc-web/test-db.c's fill[] an entry that writes data in the old schema. */
+static const char *const migrations[WEBD_DB_VERSION] = {
+        /* 0 → 1: users, sessions, the audit log. */
+        "CREATE TABLE users ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  username TEXT NOT NULL UNIQUE COLLATE NOCASE"
+        "    CHECK (length(username) BETWEEN 1 AND 64),"
+        "  password_hash TEXT NOT NULL,"
+        "  is_admin INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),"
+        "  active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),"
+        "  must_change_password INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1)),"
+        "  password_changed_usec INTEGER NOT NULL,"
+        "  created_usec INTEGER NOT NULL);"
+        "CREATE TABLE sessions ("
+        "  id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  csrf TEXT NOT NULL,"
+        "  created_usec INTEGER NOT NULL,"
+        "  last_seen_usec INTEGER NOT NULL,"
+        "  idle_expires_usec INTEGER NOT NULL,"
+        "  absolute_expires_usec INTEGER NOT NULL,"
+        "  address TEXT,"
+        "  user_agent TEXT) WITHOUT ROWID;"
+        "CREATE INDEX sessions_by_user ON sessions(user_id, last_seen_usec);"
+        "CREATE INDEX sessions_by_expiry ON sessions(idle_expires_usec);"
+        "CREATE TABLE audit ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  at_usec INTEGER NOT NULL,"
+        "  actor TEXT,"
+        "  kind TEXT NOT NULL,"
+        "  object TEXT,"
+        "  address TEXT,"
+        "  result TEXT NOT NULL,"
+        "  detail TEXT);"
+        "CREATE INDEX audit_by_actor ON audit(actor, id);"
+        "CREATE INDEX audit_by_kind ON audit(kind, id);"
+        "CREATE INDEX audit_by_object ON audit(object, id);"
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+        "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+        "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+};
+
+#define USER_COLUMNS                                                                                        \
+        "id, username, password_hash, is_admin, active, must_change_password, password_changed_usec, "      \
+        "created_usec"
+#define SESSION_COLUMNS                                                                                     \
+        "id_hash, user_id, csrf, created_usec, last_seen_usec, idle_expires_usec, absolute_expires_usec, "  \
+        "address, user_agent"
+
+/* "The user is the last active admin": refuses a change that would leave none. */
+#define LAST_ADMIN_SQL                                                                                      \
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND is_admin = 1 AND active = 1) AND NOT EXISTS " \
+        "(SELECT 1 FROM users WHERE id != ?1 AND is_admin = 1 AND active = 1)"
+
+enum {
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        STMT_AUDIT_INSERT,
+        STMT_AUDIT_QUERY,
+        STMT_USER_INSERT,
+        STMT_USER_GET,
+        STMT_USER_GET_BY_NAME,
+        STMT_USER_LIST,
+        STMT_USER_SET_PASSWORD,
+        STMT_USER_SET_ACTIVE,
+        STMT_USER_SET_ADMIN,
+        STMT_USER_DELETE,
+        STMT_USER_LAST_ADMIN,
+        STMT_SESSION_INSERT,
+        STMT_SESSION_TRIM,
+        STMT_SESSION_LOOKUP,
+        STMT_SESSION_TOUCH,
+        STMT_SESSION_DELETE,
+        STMT_SESSIONS_DELETE_USER,
+        STMT_SESSIONS_DELETE_USER_EXCEPT,
+        STMT_SESSIONS_LIST_USER,
+        STMT_SESSIONS_PRUNE,
+        _STMT_MAX,
+};
+
+static const char *const stmt_sql[_STMT_MAX] = {
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_AUDIT_INSERT] =
+                "INSERT INTO audit (at_usec, actor, kind, object, address, result, detail) VALUES "
+                "(?1, substr(?2, 1, 4096), substr(?3, 1, 4096), substr(?4, 1, 4096), "
+                "substr(?5, 1, 4096), substr(?6, 1, 4096), substr(?7, 1, 4096))",
+        [STMT_AUDIT_QUERY] = "SELECT id, at_usec, actor, kind, object, address, result, detail FROM audit "
+                             "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR kind = ?2) "
+                             "AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR result = ?4) "
+                             "AND (?5 = 0 OR at_usec >= ?5) AND (?6 = 0 OR at_usec < ?6) "
+                             "AND (?7 = 0 OR id < ?7) ORDER BY id DESC LIMIT ?8",
+        [STMT_USER_INSERT] =
+                "INSERT INTO users (username, password_hash, is_admin, active, must_change_password, "
+                "password_changed_usec, created_usec) VALUES (?, ?, ?, 1, ?, ?, ?)",
+        [STMT_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?",
+        [STMT_USER_GET_BY_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE username = ?",
+        [STMT_USER_LIST] = "SELECT " USER_COLUMNS " FROM users ORDER BY username LIMIT 10000",
+        [STMT_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?, must_change_password = ?, "
+                                   "password_changed_usec = ? WHERE id = ?",
+        [STMT_USER_SET_ACTIVE] = "UPDATE users SET active = ? WHERE id = ?",
+        [STMT_USER_SET_ADMIN] = "UPDATE users SET is_admin = ? WHERE id = ?",
+        [STMT_USER_DELETE] = "DELETE FROM users WHERE id = ?",
+        [STMT_USER_LAST_ADMIN] = LAST_ADMIN_SQL,
+        [STMT_SESSION_INSERT] = "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES "
+                                "(?, ?, ?, ?, ?, ?, ?, ?, substr(?, 1, 256))",
+        [STMT_SESSION_TRIM] =
+                "DELETE FROM sessions WHERE user_id = ?1 AND id_hash NOT IN (SELECT id_hash FROM "
+                "sessions WHERE user_id = ?1 ORDER BY last_seen_usec DESC, created_usec DESC "
+                "LIMIT ?2)",
+        [STMT_SESSION_LOOKUP] = "SELECT s.id_hash, s.user_id, s.csrf, s.created_usec, s.last_seen_usec, "
+                                "s.idle_expires_usec, s.absolute_expires_usec, s.address, s.user_agent, "
+                                "u.id, u.username, u.password_hash, u.is_admin, u.active, "
+                                "u.must_change_password, u.password_changed_usec, u.created_usec "
+                                "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?",
+        [STMT_SESSION_TOUCH] = "UPDATE sessions SET last_seen_usec = ?1, idle_expires_usec = "
+                               "min(?1 + ?2, absolute_expires_usec) WHERE id_hash = ?3",
+        [STMT_SESSION_DELETE] = "DELETE FROM sessions WHERE id_hash = ?",
+        [STMT_SESSIONS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?",
+        [STMT_SESSIONS_DELETE_USER_EXCEPT] = "DELETE FROM sessions WHERE user_id = ? AND id_hash != ?",
+        [STMT_SESSIONS_LIST_USER] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE user_id = ? "
+                                    "ORDER BY last_seen_usec DESC LIMIT 1000",
+        [STMT_SESSIONS_PRUNE] =
+                "DELETE FROM sessions WHERE idle_expires_usec <= ?1 OR absolute_expires_usec <= ?1",
+};
+
+struct webd_db {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[_STMT_MAX];
+};
+
+static int sqlite_to_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EUCLEAN;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_TOOBIG:
+                return -E2BIG;
+        default:
+                return -EIO;
+        }
+}
+
+const char *webd_db_errmsg(struct webd_db *db) {
+        return db && db->db ? sqlite3_errmsg(db->db) : "no database";
+}
+
+static void stmt_clear(sqlite3_stmt *s) {
+        (void) sqlite3_reset(s);
+        (void) sqlite3_clear_bindings(s);
+}
+
+/* Runs a statement that returns no rows (or whose rows we ignore) and resets it. */
+static int stmt_run(struct webd_db *db, int id) {
+        sqlite3_stmt *s = db->stmt[id];
+        int rc = sqlite3_step(s);
+        stmt_clear(s);
+        return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
+}
+
+static int tx_begin(struct webd_db *db) {
+        return stmt_run(db, STMT_BEGIN);
+}
+
+/* Commits if r >= 0 (returning r, or the commit's error), else rolls back and returns r. */
+static int tx_end(struct webd_db *db, int r) {
+        if (r >= 0) {
+                int c = stmt_run(db, STMT_COMMIT);
+                if (c >= 0)
+                        return r;
+                r = c;
+        }
+        (void) stmt_run(db, STMT_ROLLBACK);
+        return r;
+}
+
+static int exec_sql(struct webd_db *db, const char *sql) {
+        char *err = NULL;
+        int rc = sqlite3_exec(db->db, sql, NULL, NULL, &err);
+        if (rc != SQLITE_OK) {
+                log_debug("SQL failed: %s", err ?: sqlite3_errstr(rc));
+                sqlite3_free(err);
+                return sqlite_to_errno(rc);
+        }
+        return 0;
+}
+
+static int read_user_version(struct webd_db *db, int *ret) {
+        sqlite3_stmt *s;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return sqlite_to_errno(rc);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int(s, 0);
+        (void) sqlite3_finalize(s);
+        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
+}
+
+int webd_db_version(struct webd_db *db) {
+        int v = 0, r = read_user_version(db, &v);
+        return r < 0 ? r : v;
+}
+
+/* All missing steps in one transaction: a crash half-way leaves the old version intact. */
+static int migrate(struct webd_db *db, int target) {
+        int version, r;
+
+        r = exec_sql(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = read_user_version(db, &version);
+        if (r < 0)
+                goto fail;
+        if (version > WEBD_DB_VERSION) {
+                r = -EPROTONOSUPPORT;
+                goto fail;
+        }
+        for (int v = version; v < target; v++) {
+                char sql[64];
+                r = exec_sql(db, migrations[v]);
+                if (r < 0)
+                        goto fail;
+                (void) snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+                r = exec_sql(db, sql);
+                if (r < 0)
+                        goto fail;
+        }
+        return exec_sql(db, "COMMIT");
+fail:
+        (void) exec_sql(db, "ROLLBACK");
+        return r;
+}
+
+struct webd_db *webd_db_close(struct webd_db *db) {
+        if (!db)
+                return NULL;
+        for (int i = 0; i < _STMT_MAX; i++)
+                (void) sqlite3_finalize(db->stmt[i]);
+        (void) sqlite3_close(db->db);
+        free(db);
+        return NULL;
+}
+
+/* Creates the file 0600 before SQLite sees it (SQLite would use 0644 & ~umask), and
+ * tightens an existing one. SQLite gives -wal and -shm the database file's mode. */
+static int create_private(const char *path) {
+        _cleanup_close_ int fd = -1;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0600) < 0)
+                return -errno;
+        return 0;
+}
+
+int webd_db_open_at_version(const char *path, int version, struct webd_db **ret) {
+        struct webd_db *db;
+        int rc, r;
+
+        if (version < 0 || version > WEBD_DB_VERSION)
+                return -EINVAL;
+        r = create_private(path);
+        if (r < 0)
+                return r;
+        db = calloc(1, sizeof(*db));
+        if (!db)
+                return -ENOMEM;
+        rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                r = sqlite_to_errno(rc);
+                goto fail;
+        }
+        (void) sqlite3_extended_result_codes(db->db, 1);
+        (void) sqlite3_busy_timeout(db->db, 5000);
+        /* synchronous=FULL: web.db writes are few (logins, admin actions, a touch per
+         * minute per session), and each must survive a power cut. */
+        r = exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                         "PRAGMA trusted_schema = OFF; PRAGMA secure_delete = ON;");
+        if (r < 0)
+                goto fail;
+        r = migrate(db, version);
+        if (r < 0)
+                goto fail;
+        if (version == WEBD_DB_VERSION)
+                for (int i = 0; i < _STMT_MAX; i++) {
+                        rc = sqlite3_prepare_v3(db->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                                &db->stmt[i], NULL);
+                        if (rc != SQLITE_OK) {
+                                log_debug("Failed to prepare '%s': %s", stmt_sql[i], sqlite3_errmsg(db->db));
+                                r = sqlite_to_errno(rc);
+                                goto fail;
+                        }
+                }
+        *ret = db;
+        return 0;
+fail:
+        webd_db_close(db);
+        return r;
+}
+
+int webd_db_open(const char *path, struct webd_db **ret) {
+        return webd_db_open_at_version(path, WEBD_DB_VERSION, ret);
+}
+
+int webd_db_integrity_check(struct webd_db *db) {
+        sqlite3_stmt *s;
+        bool ok = false;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db->db, "PRAGMA integrity_check", -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return sqlite_to_errno(rc);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+                const unsigned char *t = sqlite3_column_text(s, 0);
+                ok = t && streq((const char *) t, "ok");
+        }
+        (void) sqlite3_finalize(s);
+        return ok ? 0 : -EUCLEAN;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static void bind_text(sqlite3_stmt *s, int i, const char *t) {
+        if (t)
+                (void) sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+        else
+                (void) sqlite3_bind_null(s, i);
+}
+
+static void bind_hash(sqlite3_stmt *s, int i, const uint8_t *h) {
+        (void) sqlite3_bind_blob(s, i, h, WEBD_DB_HASH_BYTES, SQLITE_STATIC);
+}
+
+static const char *col_text(sqlite3_stmt *s, int i) {
+        return (const char *) sqlite3_column_text(s, i);
+}
+
+/* A malloc'd copy of a column; *ok is cleared if the copy failed. NULL stays NULL. */
+static char *col_dup(sqlite3_stmt *s, int i, bool *ok) {
+        const char *t = col_text(s, i);
+        char *d;
+
+        if (!t)
+                return NULL;
+        d = strdup(t);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+/* Reads a user from columns off..off+7 (USER_COLUMNS order). Strings are borrowed from
+ * the statement unless copy. */
+static int user_from_row(sqlite3_stmt *s, int off, bool copy, struct webd_user *u) {
+        bool ok = true;
+
+        *u = (struct webd_user){
+                .id = sqlite3_column_int64(s, off),
+                .is_admin = sqlite3_column_int(s, off + 3),
+                .active = sqlite3_column_int(s, off + 4),
+                .must_change_password = sqlite3_column_int(s, off + 5),
+                .password_changed_usec = sqlite3_column_int64(s, off + 6),
+                .created_usec = sqlite3_column_int64(s, off + 7),
+        };
+        if (copy) {
+                u->username = col_dup(s, off + 1, &ok);
+                u->password_hash = col_dup(s, off + 2, &ok);
+        } else {
+                u->username = (char *) col_text(s, off + 1);
+                u->password_hash = (char *) col_text(s, off + 2);
+        }
+        if (!ok) {
+                webd_user_done(u);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int session_from_row(sqlite3_stmt *s, bool copy, struct webd_session *x) {
+        const void *h = sqlite3_column_blob(s, 0);
+        bool ok = true;
+
+        *x = (struct webd_session){
+                .user_id = sqlite3_column_int64(s, 1),
+                .created_usec = sqlite3_column_int64(s, 3),
+                .last_seen_usec = sqlite3_column_int64(s, 4),
+                .idle_expires_usec = sqlite3_column_int64(s, 5),
+                .absolute_expires_usec = sqlite3_column_int64(s, 6),
+        };
+        if (h && sqlite3_column_bytes(s, 0) == WEBD_DB_HASH_BYTES)
+                memcpy(x->id_hash, h, WEBD_DB_HASH_BYTES);
+        if (copy) {
+                x->csrf = col_dup(s, 2, &ok);
+                x->address = col_dup(s, 7, &ok);
+                x->user_agent = col_dup(s, 8, &ok);
+        } else {
+                x->csrf = (char *) col_text(s, 2);
+                x->address = (char *) col_text(s, 7);
+                x->user_agent = (char *) col_text(s, 8);
+        }
+        if (!ok) {
+                webd_session_done(x);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void webd_user_done(struct webd_user *u) {
+        if (!u)
+                return;
+        free(u->username);
+        free(u->password_hash);
+        *u = (struct webd_user){};
+}
+
+void webd_session_done(struct webd_session *s) {
+        if (!s)
+                return;
+        free(s->csrf);
+        free(s->address);
+        free(s->user_agent);
+        *s = (struct webd_session){};
+}
+
+/* ---- audit ------------------------------------------------------------------------------ */
+
+static int audit_insert(struct webd_db *db, const struct webd_audit *a, int64_t *ret_id) {
+        sqlite3_stmt *s = db->stmt[STMT_AUDIT_INSERT];
+        int r;
+
+        if (isempty(a->kind) || isempty(a->result))
+                return -EINVAL;
+        (void) sqlite3_bind_int64(s, 1, a->at_usec);
+        bind_text(s, 2, a->actor);
+        bind_text(s, 3, a->kind);
+        bind_text(s, 4, a->object);
+        bind_text(s, 5, a->address);
+        bind_text(s, 6, a->result);
+        bind_text(s, 7, a->detail);
+        r = stmt_run(db, STMT_AUDIT_INSERT);
+        if (r >= 0 && ret_id)
+                *ret_id = sqlite3_last_insert_rowid(db->db);
+        return r;
+}
+
+int webd_db_audit_append(struct webd_db *db, const struct webd_audit *a, int64_t *ret_id) {
+        int r = tx_begin(db);
+        if (r < 0)
+                return r;
+        return tx_end(db, audit_insert(db, a, ret_id));
+}
+
+int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, webd_audit_cb cb,
+                        void *userdata, int64_t *ret_next_before_id) {
+        sqlite3_stmt *s = db->stmt[STMT_AUDIT_QUERY];
+        unsigned limit = f->limit == 0 || f->limit > WEBD_DB_PAGE_MAX ? WEBD_DB_PAGE_MAX : f->limit;
+        int64_t last_id = 0;
+        unsigned n = 0;
+        int rc, r = 0;
+
+        bind_text(s, 1, f->actor);
+        bind_text(s, 2, f->kind);
+        bind_text(s, 3, f->object);
+        bind_text(s, 4, f->result);
+        (void) sqlite3_bind_int64(s, 5, f->since_usec);
+        (void) sqlite3_bind_int64(s, 6, f->until_usec);
+        (void) sqlite3_bind_int64(s, 7, f->before_id);
+        /* One more than the page, to know whether there is a next one. */
+        (void) sqlite3_bind_int64(s, 8, (sqlite3_int64) limit + 1);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct webd_audit a = {
+                        .id = sqlite3_column_int64(s, 0),
+                        .at_usec = sqlite3_column_int64(s, 1),
+                        .actor = col_text(s, 2),
+                        .kind = col_text(s, 3),
+                        .object = col_text(s, 4),
+                        .address = col_text(s, 5),
+                        .result = col_text(s, 6),
+                        .detail = col_text(s, 7),
+                };
+                if (n == limit)
+                        break;
+                n++;
+                last_id = a.id;
+                r = cb(&a, userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        if (r >= 0 && ret_next_before_id)
+                *ret_next_before_id = rc == SQLITE_ROW && n == limit ? last_id : 0;
+        stmt_clear(s);
+        return r < 0 ? r : 0;
+}
+
+/* Stores the optional audit entry of a change, inside its transaction. */
+static int maybe_audit(struct webd_db *db, const struct webd_audit *audit) {
+        return audit ? audit_insert(db, audit, NULL) : 0;
+}
+
+/* ---- users ------------------------------------------------------------------------------ */
+
+int webd_db_user_create(struct webd_db *db, const char *username, const char *password_hash, bool is_admin,
+                        bool must_change_password, int64_t now_usec, const struct webd_audit *audit,
+                        int64_t *ret_id) {
+        sqlite3_stmt *s = db->stmt[STMT_USER_INSERT];
+        int64_t id;
+        int r;
+
+        if (isempty(username) || strlen(username) > WEBD_DB_USERNAME_MAX || isempty(password_hash))
+                return -EINVAL;
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        bind_text(s, 1, username);
+        bind_text(s, 2, password_hash);
+        (void) sqlite3_bind_int(s, 3, is_admin);
+        (void) sqlite3_bind_int(s, 4, must_change_password);
+        (void) sqlite3_bind_int64(s, 5, now_usec);
+        (void) sqlite3_bind_int64(s, 6, now_usec);
+        r = stmt_run(db, STMT_USER_INSERT);
+        id = sqlite3_last_insert_rowid(db->db);
+        if (r >= 0)
+                r = maybe_audit(db, audit);
+        r = tx_end(db, r);
+        if (r >= 0 && ret_id)
+                *ret_id = id;
+        return r;
+}
+
+static int user_get(struct webd_db *db, int stmt, struct webd_user *ret) {
+        sqlite3_stmt *s = db->stmt[stmt];
+        int rc, r;
+
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                r = user_from_row(s, 0, true, ret);
+        else
+                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+        stmt_clear(s);
+        return r;
+}
+
+int webd_db_user_get(struct webd_db *db, int64_t id, struct webd_user *ret) {
+        (void) sqlite3_bind_int64(db->stmt[STMT_USER_GET], 1, id);
+        return user_get(db, STMT_USER_GET, ret);
+}
+
+int webd_db_user_get_by_name(struct webd_db *db, const char *username, struct webd_user *ret) {
+        if (isempty(username))
+                return -ENOENT;
+        bind_text(db->stmt[STMT_USER_GET_BY_NAME], 1, username);
+        return user_get(db, STMT_USER_GET_BY_NAME, ret);
+}
+
+int webd_db_user_list(struct webd_db *db, webd_user_cb cb, void *userdata) {
+        sqlite3_stmt *s = db->stmt[STMT_USER_LIST];
+        int rc, r = 0;
+
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct webd_user u;
+                (void) user_from_row(s, 0, false, &u);
+                r = cb(&u, userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        stmt_clear(s);
+        return r < 0 ? r : 0;
+}
+
+/* Inside a transaction: -EBUSY if id is the last active admin. */
+static int refuse_last_admin(struct webd_db *db, int64_t id) {
+        sqlite3_stmt *s = db->stmt[STMT_USER_LAST_ADMIN];
+        int rc, r;
+
+        (void) sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                r = sqlite3_column_int(s, 0) ? -EBUSY : 0;
+        else
+                r = sqlite_to_errno(rc) ?: -EIO;
+        stmt_clear(s);
+        return r;
+}
+
+/* After an UPDATE or DELETE by id: -ENOENT if it touched no row. */
+static int changed_one(struct webd_db *db, int r) {
+        return r >= 0 && sqlite3_changes(db->db) == 0 ? -ENOENT : r;
+}
+
+static int sessions_delete_user(struct webd_db *db, int64_t user_id, const uint8_t *keep) {
+        int stmt = keep ? STMT_SESSIONS_DELETE_USER_EXCEPT : STMT_SESSIONS_DELETE_USER;
+        sqlite3_stmt *s = db->stmt[stmt];
+        int r;
+
+        (void) sqlite3_bind_int64(s, 1, user_id);
+        if (keep)
+                bind_hash(s, 2, keep);
+        r = stmt_run(db, stmt);
+        return r < 0 ? r : sqlite3_changes(db->db);
+}
+
+int webd_db_user_set_password(struct webd_db *db, int64_t id, const char *password_hash,
+                              bool must_change_password, int64_t now_usec, const uint8_t *keep_session,
+                              const struct webd_audit *audit) {
+        sqlite3_stmt *s = db->stmt[STMT_USER_SET_PASSWORD];
+        int r;
+
+        if (isempty(password_hash))
+                return -EINVAL;
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        bind_text(s, 1, password_hash);
+        (void) sqlite3_bind_int(s, 2, must_change_password);
+        (void) sqlite3_bind_int64(s, 3, now_usec);
+        (void) sqlite3_bind_int64(s, 4, id);
+        r = changed_one(db, stmt_run(db, STMT_USER_SET_PASSWORD));
+        if (r >= 0)
+                r = sessions_delete_user(db, id, keep_session);
+        if (r >= 0)
+                r = maybe_audit(db, audit);
+        return tx_end(db, r < 0 ? r : 0);
+}
+
+/* set_active and set_admin: one flag, the last-admin guard when it is cleared, and the end
+ * of all the user's sessions (a role change must not leave a session with stale rights). */
+static int user_set_flag(struct webd_db *db, int stmt, int64_t id, bool value,
+                         const struct webd_audit *audit) {
+        sqlite3_stmt *s = db->stmt[stmt];
+        int r;
+
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        r = value ? 0 : refuse_last_admin(db, id);
+        if (r >= 0) {
+                (void) sqlite3_bind_int(s, 1, value);
+                (void) sqlite3_bind_int64(s, 2, id);
+                r = changed_one(db, stmt_run(db, stmt));
+        }
+        if (r >= 0)
+                r = sessions_delete_user(db, id, NULL);
+        if (r >= 0)
+                r = maybe_audit(db, audit);
+        return tx_end(db, r < 0 ? r : 0);
+}
+
+int webd_db_user_set_active(struct webd_db *db, int64_t id, bool active, const struct webd_audit *audit) {
+        return user_set_flag(db, STMT_USER_SET_ACTIVE, id, active, audit);
+}
+
+int webd_db_user_set_admin(struct webd_db *db, int64_t id, bool is_admin, const struct webd_audit *audit) {
+        return user_set_flag(db, STMT_USER_SET_ADMIN, id, is_admin, audit);
+}
+
+int webd_db_user_delete(struct webd_db *db, int64_t id, const struct webd_audit *audit) {
+        sqlite3_stmt *s = db->stmt[STMT_USER_DELETE];
+        int r;
+
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        r = refuse_last_admin(db, id);
+        if (r >= 0) {
+                /* Sessions go with the user (ON DELETE CASCADE). */
+                (void) sqlite3_bind_int64(s, 1, id);
+                r = changed_one(db, stmt_run(db, STMT_USER_DELETE));
+        }
+        if (r >= 0)
+                r = maybe_audit(db, audit);
+        return tx_end(db, r);
+}
+
+/* ---- sessions --------------------------------------------------------------------------- */
+
+int webd_db_session_create(struct webd_db *db, const struct webd_session *x) {
+        sqlite3_stmt *s = db->stmt[STMT_SESSION_INSERT];
+        int r;
+
+        if (isempty(x->csrf) || x->absolute_expires_usec <= x->created_usec)
+                return -EINVAL;
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        bind_hash(s, 1, x->id_hash);
+        (void) sqlite3_bind_int64(s, 2, x->user_id);
+        bind_text(s, 3, x->csrf);
+        (void) sqlite3_bind_int64(s, 4, x->created_usec);
+        (void) sqlite3_bind_int64(s, 5, x->last_seen_usec ?: x->created_usec);
+        (void) sqlite3_bind_int64(s, 6, MIN(x->idle_expires_usec, x->absolute_expires_usec));
+        (void) sqlite3_bind_int64(s, 7, x->absolute_expires_usec);
+        bind_text(s, 8, x->address);
+        bind_text(s, 9, x->user_agent);
+        r = stmt_run(db, STMT_SESSION_INSERT);
+        if (r >= 0) {
+                s = db->stmt[STMT_SESSION_TRIM];
+                (void) sqlite3_bind_int64(s, 1, x->user_id);
+                (void) sqlite3_bind_int(s, 2, WEBD_DB_SESSIONS_PER_USER);
+                r = stmt_run(db, STMT_SESSION_TRIM);
+        }
+        return tx_end(db, r);
+}
+
+static int session_delete(struct webd_db *db, const uint8_t *id_hash) {
+        bind_hash(db->stmt[STMT_SESSION_DELETE], 1, id_hash);
+        return changed_one(db, stmt_run(db, STMT_SESSION_DELETE));
+}
+
+int webd_db_session_lookup(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HASH_BYTES], int64_t now_usec,
+                           struct webd_session *ret, struct webd_user *ret_user) {
+        sqlite3_stmt *s = db->stmt[STMT_SESSION_LOOKUP];
+        struct webd_session x = {};
+        struct webd_user u = {};
+        bool expired = false, active = false;
+        int rc, r;
+
+        bind_hash(s, 1, id_hash);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                r = session_from_row(s, true, &x);
+                if (r >= 0) {
+                        r = user_from_row(s, 9, true, &u);
+                        if (r < 0)
+                                webd_session_done(&x);
+                }
+                expired = now_usec >= sqlite3_column_int64(s, 5) || now_usec >= sqlite3_column_int64(s, 6);
+                active = sqlite3_column_int(s, 13);
+        } else
+                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+        stmt_clear(s);
+        if (r < 0)
+                return r;
+        if (expired || !active) {
+                webd_session_done(&x);
+                webd_user_done(&u);
+                if (!expired)
+                        return -ENOENT; /* inactive: its sessions were ended; never valid */
+                r = tx_begin(db);
+                if (r >= 0)
+                        r = tx_end(db, session_delete(db, id_hash));
+                return r < 0 && r != -ENOENT ? r : -ETIMEDOUT;
+        }
+        *ret = x;
+        if (ret_user)
+                *ret_user = u;
+        else
+                webd_user_done(&u);
+        return 0;
+}
+
+int webd_db_session_touch(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HASH_BYTES], int64_t now_usec,
+                          int64_t idle_usec) {
+        sqlite3_stmt *s = db->stmt[STMT_SESSION_TOUCH];
+        int r;
+
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        (void) sqlite3_bind_int64(s, 1, now_usec);
+        (void) sqlite3_bind_int64(s, 2, idle_usec);
+        bind_hash(s, 3, id_hash);
+        return tx_end(db, changed_one(db, stmt_run(db, STMT_SESSION_TOUCH)));
+}
+
+int webd_db_session_delete(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HASH_BYTES]) {
+        int r = tx_begin(db);
+        if (r < 0)
+                return r;
+        return tx_end(db, session_delete(db, id_hash));
+}
+
+int webd_db_sessions_delete_user(struct webd_db *db, int64_t user_id, const uint8_t *keep) {
+        int r = tx_begin(db);
+        if (r < 0)
+                return r;
+        return tx_end(db, sessions_delete_user(db, user_id, keep));
+}
+
+int webd_db_sessions_list_user(struct webd_db *db, int64_t user_id, webd_session_cb cb, void *userdata) {
+        sqlite3_stmt *s = db->stmt[STMT_SESSIONS_LIST_USER];
+        int rc, r = 0;
+
+        (void) sqlite3_bind_int64(s, 1, user_id);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                struct webd_session x;
+                (void) session_from_row(s, false, &x);
+                r = cb(&x, userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        stmt_clear(s);
+        return r < 0 ? r : 0;
+}
+
+int webd_db_sessions_prune(struct webd_db *db, int64_t now_usec) {
+        int r = tx_begin(db);
+        if (r < 0)
+                return r;
+        (void) sqlite3_bind_int64(db->stmt[STMT_SESSIONS_PRUNE], 1, now_usec);
+        r = stmt_run(db, STMT_SESSIONS_PRUNE);
+        return tx_end(db, r < 0 ? r : sqlite3_changes(db->db));
+}
