@@ -2,7 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-auth.h"
 #include "svc-web/webd-html.h"
 

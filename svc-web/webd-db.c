@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/log.h"
-#include "common/util.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "svc-web/webd-db.h"
 
 /* Migrations, applied in order; migration i brings the schema from version i to i + 1.

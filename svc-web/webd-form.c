@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-form.h"
 #include "svc-web/webd-html.h"
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/util.h"
+#include "base/util.h"
 
 #define HTML_MAX_DEPTH   64
 #define HTML_DEFAULT_CAP (4u << 20)

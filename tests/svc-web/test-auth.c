@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-auth.h"
 
 static const struct auth_pwhash_params fast = {.opslimit = 1, .memlimit = 8192};

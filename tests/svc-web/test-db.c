@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-db.h"
 
 #define SEC 1000000ll

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "base/util.h"
 #include "svc-web/webd-form.h"
 
 static int parse(struct form *f, const char *s) {
