@@ -24,7 +24,7 @@ $(BUILD)-fuzz/fuzz-rpc: $(FUZZ_SRCS) $(wildcard proto/*.h base/*.h)
 		-o $@ $(FUZZ_SRCS) $(call pc_libs,msgpack)
 
 # The client side: what servers send back (tests/proto/fuzz-client.c) into the client core.
-FUZZ_CLIENT_SRCS := proto/scan.c proto/rpc.c proto/client-core.c base/util.c tests/proto/fuzz-client.c
+FUZZ_CLIENT_SRCS := proto/utf8.c proto/scan.c proto/rpc.c proto/map.c proto/client-core.c base/util.c tests/proto/fuzz-client.c
 $(BUILD)-fuzz/fuzz-client: $(FUZZ_CLIENT_SRCS) $(wildcard proto/*.h base/*.h)
 	@mkdir -p $(@D)
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
