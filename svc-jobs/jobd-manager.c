@@ -253,7 +253,9 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, cha
                         return rpc_error_set(e, RPC_INTERNAL, "out of memory");
                 }
                 i = sched_coalesce(jobs, (size_t) n, kind, b.data, b.len);
-                if (i >= 0) {
+                /* Only into a job of the same owner: another's id would let the caller watch and
+                 * cancel a job that is not its own. */
+                if (i >= 0 && streq(map[i]->rec.owner, owner)) {
                         rpc_buf_done(&b);
                         *ret_id = map[i]->rec.id;
                         *ret_coalesced = true;

@@ -7,6 +7,7 @@
  *   jobs.log    {id, after_seq?, limit?}            → {lines, next_seq, state, done}
  *   jobs.watch  {id, after_seq?}    streams {type: line|state, ...}, then → {job}
  *   jobs.cancel {id}                                → {job} */
+#include <pwd.h>
 #include <stdio.h>
 
 #include "daemon/daemon.h"
@@ -73,6 +74,77 @@ static int fail_with(struct rpc_call *call, const struct rpc_error *e) {
         return rpc_call_fail_error(call, e);
 }
 
+/* ---- who is asking (docs/jobs.md, "Owners") ----------------------------------------------
+ *
+ * The owner of a job is not what a caller claims but what the kernel says it is
+ * (SO_PEERCRED): root may act as anyone; the services' own user (webd) as its web users
+ * ("web:<user>") or itself; anyone else, an operator in group left4me, only as
+ * "cli:<login name>", and sees and cancels only those jobs. */
+
+enum caller_kind { CALLER_ROOT, CALLER_SERVICE, CALLER_OPERATOR };
+
+struct caller {
+        enum caller_kind kind;
+        char owner[JOB_OWNER_MAX + 1]; /* cli:<name>: the one owner an operator (or the service
+                                        * user, from the CLI) acts as */
+        uid_t uid;
+        pid_t pid;
+};
+
+static uid_t service_uid = (uid_t) -1; /* user left4me, looked up at start-up */
+
+static void caller_of(struct rpc_call *call, struct caller *ret) {
+        const struct rpc_peer *p = rpc_call_peer(call);
+        struct passwd *pw;
+
+        *ret = (struct caller){.uid = p ? p->uid : 0, .pid = p ? p->pid : 0};
+        ret->kind = ret->uid == 0 ? CALLER_ROOT : ret->uid == service_uid ? CALLER_SERVICE : CALLER_OPERATOR;
+        pw = getpwuid(ret->uid);
+        if (pw)
+                snprintf(ret->owner, sizeof(ret->owner), "cli:%s", pw->pw_name);
+        else
+                snprintf(ret->owner, sizeof(ret->owner), "cli:%u", (unsigned) ret->uid);
+}
+
+/* May the caller act as (submit for, list, see, cancel the jobs of) owner? */
+static bool caller_may_act_as(const struct caller *c, const char *owner) {
+        switch (c->kind) {
+        case CALLER_ROOT:
+                return true;
+        case CALLER_SERVICE:
+                return strncmp(owner, "web:", 4) == 0 || streq(owner, c->owner);
+        default:
+                return streq(owner, c->owner);
+        }
+}
+
+static int refuse_owner(struct rpc_call *call, const struct caller *c, const char *what, const char *owner) {
+        return rpc_call_fail(call, RPC_DENIED, "uid %u may %s only as '%s'%s, not as '%s'", (unsigned) c->uid,
+                             what, c->owner, c->kind == CALLER_SERVICE ? " or web:<user>" : "", owner);
+}
+
+/* For get, log, watch, cancel: answers and returns < 0 unless the caller may see job id. A job
+ * that does not exist is left to the method (not_found). */
+static int check_job_access(struct rpc_call *call, struct manager *m, int64_t id) {
+        struct job_record rec;
+        struct caller c;
+        bool ok;
+        int r;
+
+        caller_of(call, &c);
+        if (c.kind == CALLER_ROOT)
+                return 0;
+        r = jobd_db_get(manager_db(m), id, &rec);
+        if (r < 0)
+                return 0;
+        ok = caller_may_act_as(&c, rec.owner);
+        job_record_done(&rec);
+        if (ok)
+                return 0;
+        return rpc_call_fail(call, RPC_DENIED, "job %lld belongs to another owner (you are '%s')", (long long) id,
+                             c.owner);
+}
+
 /* Answers {job: <job>} (full) for id. */
 static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool coalesced_field,
                      bool coalesced) {
@@ -120,6 +192,7 @@ static int on_submit(struct rpc_call *call, const msgpack_object *params, void *
         struct manager *m = userdata;
         struct submit_args a = {};
         struct job_payload p = {};
+        struct caller c;
         struct rpc_error e;
         bool coalesced = false;
         int64_t id = 0;
@@ -128,6 +201,14 @@ static int on_submit(struct rpc_call *call, const msgpack_object *params, void *
         r = rpc_args_parse(params, submit_args, ELEMENTSOF(submit_args), &a, &e);
         if (r < 0)
                 return fail_with(call, &e);
+        caller_of(call, &c);
+        if (!caller_may_act_as(&c, a.owner)) {
+                r = refuse_owner(call, &c, "submit jobs", a.owner);
+                rpc_args_free(submit_args, ELEMENTSOF(submit_args), &a);
+                return r;
+        }
+        log_info("Job submission of kind %s for '%s' by uid %u (pid %d)", a.kind, a.owner, (unsigned) c.uid,
+                 (int) c.pid);
         kind = job_kind_from_string(a.kind);
         r = job_payload_parse(kind, a.payload, &p, &e);
         if (r >= 0)
@@ -157,6 +238,8 @@ static int on_get(struct rpc_call *call, const msgpack_object *params, void *use
 
         if (rpc_args_parse(params, id_args, ELEMENTSOF(id_args), &a, &e) < 0)
                 return fail_with(call, &e);
+        if (check_job_access(call, userdata, a.id) < 0)
+                return 0;
         return reply_job(call, userdata, a.id, false, false);
 }
 
@@ -166,6 +249,8 @@ static int on_cancel(struct rpc_call *call, const msgpack_object *params, void *
 
         if (rpc_args_parse(params, id_args, ELEMENTSOF(id_args), &a, &e) < 0)
                 return fail_with(call, &e);
+        if (check_job_access(call, userdata, a.id) < 0)
+                return 0;
         if (manager_cancel(userdata, a.id, &e) < 0)
                 return fail_with(call, &e);
         return reply_job(call, userdata, a.id, false, false);
@@ -208,6 +293,7 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
         struct manager *m = userdata;
         struct list_args a = {.limit = LIST_LIMIT_DEF};
         struct list_ctx c = {};
+        struct caller caller;
         struct job_filter f;
         struct rpc_error e;
         msgpack_packer *pk;
@@ -215,8 +301,15 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
 
         if (rpc_args_parse(params, list_args, ELEMENTSOF(list_args), &a, &e) < 0)
                 return fail_with(call, &e);
+        caller_of(call, &caller);
+        if (a.owner && !caller_may_act_as(&caller, a.owner)) {
+                r = refuse_owner(call, &caller, "list jobs", a.owner);
+                rpc_args_free(list_args, ELEMENTSOF(list_args), &a);
+                return r;
+        }
         f = (struct job_filter){
-                .owner = a.owner,
+                /* An operator lists its own jobs, whatever it asked. */
+                .owner = caller.kind == CALLER_OPERATOR ? caller.owner : a.owner,
                 .subject = a.subject,
                 .state = a.state ? job_state_from_string(a.state) : -1,
                 .kind = a.kind ? job_kind_from_string(a.kind) : -1,
@@ -293,6 +386,8 @@ static int on_log(struct rpc_call *call, const msgpack_object *params, void *use
 
         if (rpc_args_parse(params, log_args, ELEMENTSOF(log_args), &a, &e) < 0)
                 return fail_with(call, &e);
+        if (check_job_access(call, m, a.id) < 0)
+                return 0;
         /* Read the state first: if it is terminal, every line is already stored. */
         r = jobd_db_get(manager_db(m), a.id, &rec);
         if (r == -ENOENT)
@@ -338,6 +433,8 @@ static int on_watch(struct rpc_call *call, const msgpack_object *params, void *u
 
         if (rpc_args_parse(params, watch_args, ELEMENTSOF(watch_args), &a, &e) < 0)
                 return fail_with(call, &e);
+        if (check_job_access(call, userdata, a.id) < 0)
+                return 0;
         if (manager_watch(userdata, call, a.id, a.after_seq, &e) < 0)
                 return fail_with(call, &e);
         return 0;
@@ -356,6 +453,11 @@ static int setup(struct daemon *d, void **ret_userdata) {
         char host[512], db[1024];
         struct manager *m;
         int r;
+
+        {
+                struct passwd *pw = getpwnam("left4me");
+                service_uid = pw ? pw->pw_uid : (uid_t) -1;
+        }
 
         r = config_socket_path(cfg, "host", host, sizeof(host));
         if (r < 0)

@@ -35,4 +35,4 @@ $(BUILD)/bench/jobs-bench-db: $(BUILD)/obj/bench/jobs-bench-db.o $(JOBD_CORE_OBJ
 # The real-systemd tier: install, server start/stop/delete through jobd with the fake game,
 # idle exit, cancel of a running install, SIGKILL under a running install; a build delaying
 # two concurrent server starts through the lifecycle commands' --queue.
-E2E += tests/e2e/jobs-lifecycle.sh tests/e2e/jobs-build-delays-servers.sh
+E2E += tests/e2e/jobs-lifecycle.sh tests/e2e/jobs-build-delays-servers.sh tests/e2e/jobs-identity.sh

@@ -190,15 +190,18 @@ def test_coalescing(env):
     env.wait_state(blocker["id"], "running")
     p = {"overlay": "co", "script": "echo v2\n"}
     first = env.call("jobs.submit", {"kind": "overlay.build", "owner": "u1", "payload": p})
-    second = env.call("jobs.submit", {"kind": "overlay.build", "owner": "u2", "payload": p})
+    second = env.call("jobs.submit", {"kind": "overlay.build", "owner": "u1", "payload": p})
     assert first["coalesced"] is False and second["coalesced"] is True
     assert first["job"]["id"] == second["job"]["id"]
+    # Never into another owner's job: its id would let u2 watch and cancel u1's work.
+    theirs = env.call("jobs.submit", {"kind": "overlay.build", "owner": "u2", "payload": p})
+    assert theirs["coalesced"] is False and theirs["job"]["id"] != first["job"]["id"], theirs
     other = env.submit("overlay.build", {"overlay": "co", "script": "echo v3\n"})
     assert other["id"] != first["job"]["id"]
     # A running job is not coalesced into.
     assert env.call("jobs.submit", {"kind": "overlay.build", "owner": "u1",
                                     "payload": {"overlay": "co", "script": "sleep 0.5\n"}})["coalesced"] is False
-    for j in (blocker, first["job"], other):
+    for j in (blocker, first["job"], theirs["job"], other):
         assert env.watch(j["id"])[0]["state"] == "succeeded"
 
 

@@ -1,0 +1,59 @@
+#!/bin/bash
+# jobd takes a caller's identity from the kernel (SO_PEERCRED), not from what it claims: an
+# operator (a member of group left4me other than root) submits only as cli:<login>, cannot
+# pose as a web user, and cannot see, watch or cancel another operator's jobs, whose ids it
+# also does not get through coalescing; the services' user (webd's) may act for web users;
+# root may do anything.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_cli
+need_daemon jobs
+cleanup() {
+        ct userdel alice 2>/dev/null
+        ct userdel bob 2>/dev/null
+}
+trap cleanup EXIT
+for u in alice bob; do
+        ct id "$u" >/dev/null 2>&1 || ct useradd -M -G left4me "$u" || fail "useradd $u"
+done
+# job_id JSON: the first "id" of a `jobs submit --json` result is the job's.
+job_id() { grep -o '"id": *[0-9]*' <<<"$1" | head -n 1 | grep -o '[0-9]*$'; }
+# owner_is JSON OWNER WHAT
+owner_is() { grep -q "\"owner\": *\"$2\"" <<<"$1" && ok "$3: owner $2" || fail "$3: owner is not $2: $1"; }
+
+echo "--- an operator submits as itself, and only as itself"
+out=$(ct_as alice l4d2ctl jobs submit server.stop --server nosuch1 --json) || fail "alice's submit: $out"
+id=$(job_id "$out")
+[ -n "$id" ] || fail "no job id in: $out"
+owner_is "$out" cli:alice "alice's job"
+rc=0; out=$(ct_as alice l4d2ctl jobs submit server.stop --server nosuch1 --owner web:carol 2>&1) || rc=$?
+[ "$rc" = 6 ] || fail "alice posing as web:carol: expected exit 6 (denied), got $rc: $out"
+assert_contains "$out" "only as 'cli:alice'" "the refusal"
+rc=0; out=$(ct_as alice l4d2ctl jobs submit server.stop --server nosuch1 --owner cli:bob 2>&1) || rc=$?
+[ "$rc" = 6 ] || fail "alice posing as cli:bob: expected exit 6, got $rc: $out"
+
+echo "--- another operator can neither see nor cancel it"
+for cmd in "show $id" "cancel $id" "watch $id"; do
+        rc=0; out=$(ct_as bob timeout 20 l4d2ctl jobs $cmd 2>&1) || rc=$?
+        [ "$rc" = 6 ] || fail "bob: jobs $cmd: expected exit 6 (denied), got $rc: $out"
+        assert_contains "$out" "belongs to another owner" "bob: jobs $cmd"
+done
+list=$(ct_as bob l4d2ctl jobs list --json) || fail "bob's list: $list"
+grep -q "\"id\": *$id[,}]" <<<"$list" && fail "bob's list shows alice's job $id: $list"
+ok "bob's list leaves out alice's job"
+rc=0; out=$(ct_as bob l4d2ctl jobs list --owner cli:alice 2>&1) || rc=$?
+[ "$rc" = 6 ] || fail "bob listing cli:alice: expected exit 6, got $rc: $out"
+assert_rc 0 "alice sees her own job" ct_as alice l4d2ctl jobs show "$id"
+
+echo "--- the services' user acts for web users; root for anyone"
+out=$(ct_as left4me l4d2ctl jobs submit server.stop --server nosuch2 --owner web:carol --json) ||
+        fail "left4me as web:carol: $out"
+owner_is "$out" web:carol "a web user's job"
+assert_rc 0 "root sees alice's job" ct l4d2ctl jobs show "$id"
+out=$(ct l4d2ctl jobs submit server.stop --server nosuch3 --owner cli:alice --json) || fail "root as cli:alice: $out"
+owner_is "$out" cli:alice "root acting for alice"
+assert_contains "$(journal left4me-jobs.service)" "for 'cli:alice' by uid $(ct id -u alice)" \
+        "jobd logs who submitted"
+exit 0
