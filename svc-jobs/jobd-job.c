@@ -2,6 +2,8 @@
 
 #include "proto/args.h"
 #include "proto/map.h"
+#include "proto/names.h"
+#include "proto/spec.h"
 #include "proto/utf8.h"
 #include "svc-jobs/jobd-job.h"
 
@@ -222,6 +224,57 @@ static void kind_args(enum job_kind k, const struct rpc_arg **ret, size_t *ret_n
         }
 }
 
+/* A server.start's overlay keys come from its spec, not from the caller's list: a caller that
+ * left an overlay out would otherwise start a server on it while that overlay is being built.
+ * The spec is parsed as hostd will parse it (proto/spec.c; the port range is hostd's to check),
+ * so a bad spec is refused here, before it waits in the queue. Each ref's first component that
+ * is an overlay id is added to p->overlays (what the caller listed stays: it only adds shared
+ * keys). */
+static int overlays_from_spec(struct job_payload *p, struct rpc_error *e) {
+        struct instance_spec spec = {};
+        struct rpc_error se = {};
+        size_t n = strv_length(p->overlays);
+        int r;
+
+        r = spec_parse(p->spec, strlen(p->spec), 1, 65535, &spec, &se);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INVALID, "payload.spec: %s", se.message);
+        for (size_t i = 0; i < spec.n_overlays; i++) {
+                char id[NAME_LEN_MAX + 1];
+                const char *ref = spec.overlays[i].path;
+                size_t len = strcspn(ref, "/");
+                bool have = false;
+                char **v;
+
+                if (len > NAME_LEN_MAX)
+                        continue;
+                memcpy(id, ref, len);
+                id[len] = 0;
+                if (!name_is_valid(id))
+                        continue; /* not one of ours to build (a hand-made directory) */
+                for (size_t j = 0; j < n && !have; j++)
+                        have = streq(p->overlays[j], id);
+                if (have)
+                        continue;
+                if (n >= JOB_OVERLAYS_MAX) {
+                        instance_spec_done(&spec);
+                        return rpc_error_set(e, RPC_INVALID, "payload.spec: more than %d overlays",
+                                             JOB_OVERLAYS_MAX);
+                }
+                v = realloc(p->overlays, (n + 2) * sizeof(char *));
+                if (!v || !(v[n] = strdup(id))) {
+                        if (v)
+                                p->overlays = v;
+                        instance_spec_done(&spec);
+                        return rpc_error_set(e, RPC_INTERNAL, "out of memory");
+                }
+                v[++n] = NULL;
+                p->overlays = v;
+        }
+        instance_spec_done(&spec);
+        return 0;
+}
+
 int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_payload *ret,
                       struct rpc_error *e) {
         struct job_payload p = {};
@@ -251,6 +304,13 @@ int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_pay
                 else
                         (void) rpc_error_set(e, RPC_INVALID, "payload.%s", msg);
                 return r;
+        }
+        if (k == JOB_SERVER_START) {
+                r = overlays_from_spec(&p, e);
+                if (r < 0) {
+                        job_payload_done(&p);
+                        return r;
+                }
         }
         *ret = p;
         return 0;

@@ -21,7 +21,7 @@ UNIT_TESTS += $(BUILD)/tests/test-jobd
 TEST_JOBD_SRCS := tests/svc-jobs/test-jobd-job.c tests/svc-jobs/test-jobd-sched.c tests/svc-jobs/test-jobd-db.c
 $(BUILD)/tests/test-jobd: $(TEST_JOBD_SRCS:%.c=$(BUILD)/obj/%.o) $(JOBD_CORE_OBJS) $(LIBLEFT4ME)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion msgpack sqlite3)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion msgpack sqlite3 yaml-0.1)
 
 # Black-box: jobd under systemd-socket-activate with a hostd stand-in; the crash loop.
 BLACKBOX += tests/svc-jobs/blackbox.sh tests/svc-jobs/crashloop.sh
@@ -30,7 +30,7 @@ BLACKBOX += tests/svc-jobs/blackbox.sh tests/svc-jobs/crashloop.sh
 BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh
 $(BUILD)/bench/jobs-bench-db: $(BUILD)/obj/bench/jobs-bench-db.o $(JOBD_CORE_OBJS) $(LIBLEFT4ME)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack sqlite3)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack sqlite3 yaml-0.1)
 
 # The real-systemd tier: install, server start/stop/delete through jobd with the fake game,
 # idle exit, cancel of a running install, SIGKILL under a running install; a build delaying

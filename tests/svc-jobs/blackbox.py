@@ -87,7 +87,7 @@ def test_every_kind(env):
 # ---- failures from hostd --------------------------------------------------------------------
 
 def test_failures_are_reported(env):
-    j = env.submit("server.start", {"server": "f1", "spec": "invalid: yes\n"})
+    j = env.submit("server.start", {"server": "f1", "spec": "port: 27015\n# invalid: the fake hostd refuses this\n"})
     done, _ = env.watch(j["id"])
     assert done["state"] == "failed" and "spec.overlays[3]" in done["error"], done
     assert done["attempts"] == 1
@@ -151,8 +151,8 @@ def test_build_delays_both_starts(env):
     b = env.submit("overlay.build", {"overlay": "sh", "script": "sleep 0.6\n"})
     env.wait_state(b["id"], "running")
     env.behave({"instance.start": {"delay": 0.4}})
-    s1 = env.submit("server.start", {"server": "c1", "spec": "x", "overlays": ["sh"]})
-    s2 = env.submit("server.start", {"server": "c2", "spec": "x", "overlays": ["sh"]})
+    s1 = env.submit("server.start", {"server": "c1", "spec": "port: 27015\n", "overlays": ["sh"]})
+    s2 = env.submit("server.start", {"server": "c2", "spec": "port: 27016\n", "overlays": ["sh"]})
     time.sleep(0.2)
     assert env.get(s1["id"])["state"] == "queued" and env.get(s2["id"])["state"] == "queued"
     for j in (s1, s2):
@@ -183,6 +183,21 @@ def test_same_server_serialized_and_workers(env):
     for c1 in calls:  # never more than 2 (jobs.workers) at once
         n = sum(1 for c2 in calls if c2["start"] <= c1["start"] < c2["end"])
         assert n <= 2, "%d calls at once" % n
+
+
+def test_start_keys_come_from_the_spec(env):
+    """A caller that leaves an overlay out of `overlays` still gets its key: the spec says."""
+    spec = "port: 27015\noverlays: [{path: sp1/left4dead2, alias: a}, sp2]\n"
+    j = env.submit("server.start", {"server": "k9", "spec": spec, "overlays": []})
+    keys = {(k["key"], k["mode"]) for k in j["keys"]}
+    assert ("overlay:sp1", "shared") in keys and ("overlay:sp2", "shared") in keys, j["keys"]
+    env.watch(j["id"])
+    # A spec hostd would refuse is refused at once, naming the field, and nothing is queued.
+    before = len(env.call("jobs.list", {"limit": 500})["jobs"])
+    msg = expect_error("invalid", env.call, "jobs.submit", {"kind": "server.start", "owner": "u1",
+                                                            "payload": {"server": "k9", "spec": "overlays: [../up]\n"}})
+    assert msg.startswith("payload.spec: "), msg
+    assert len(env.call("jobs.list", {"limit": 500})["jobs"]) == before, "a refused spec was queued"
 
 
 def test_coalescing(env):
