@@ -128,9 +128,13 @@ class Base:
 
     def run_plain(self, *args):
         """Runs the daemon outside systemd-socket-activate, with a config of defaults."""
+        # A root of its own: the socket-activated daemon of setUp may hold root/jobs.db's lock.
+        root = os.path.join(self.d.dir, "plain-root")
+        for sub in ("", "instances", "runtime", "overlays", "installation", "tmp"):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
         cfg = os.path.join(self.d.dir, "empty.yaml")
         with open(cfg, "w") as f:
-            f.write("paths: {root: %s/root, run: %s}\n" % (self.d.dir, self.d.dir))
+            f.write("paths: {root: %s, run: %s}\n" % (root, self.d.dir))
         env = dict(os.environ)
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(k, None)
