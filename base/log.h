@@ -8,8 +8,6 @@
 #include "base/util.h"
 
 void log_setup(const char *ident);
-void log_set_max_level(int level);
-int log_get_max_level(void);
 
 /* Logs and returns -abs(error), so a caller can `return log_error_errno(r, "...: %m");`.
  * "%m" formats strerror(-error). */

@@ -94,16 +94,6 @@ bool daemon_activated(struct daemon *d) {
         return d->n_passed > 0;
 }
 
-void daemon_status(struct daemon *d, const char *fmt, ...) {
-        char buf[256];
-        va_list ap;
-        (void) d;
-        va_start(ap, fmt);
-        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        (void) sd_notifyf(0, "STATUS=%s", buf);
-}
-
 /* ---- idle and stop ------------------------------------------------------------------------ */
 
 static bool daemon_is_idle(struct daemon *d) {

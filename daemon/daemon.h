@@ -78,8 +78,6 @@ const struct l4m_config *daemon_config(struct daemon *d);
 void *daemon_userdata(struct daemon *d);
 /* Whether systemd passed sockets (then --listen and the like are ignored). */
 bool daemon_activated(struct daemon *d);
-/* Sets STATUS= for systemctl status. */
-void daemon_status(struct daemon *d, const char *fmt, ...) _printf_(2, 3);
 
 /* Routes a listening socket of the daemon's own making (webd's --http) like a passed one:
  * through def->socket, else as an RPC listener. Takes fd. Logs on failure. */

@@ -81,22 +81,6 @@ void rpc_client_freep(struct rpc_client **c) {
         *c = rpc_client_free(*c);
 }
 
-int rpc_client_fd(const struct rpc_client *c) {
-        return c->fd;
-}
-
-void rpc_client_set_limits(struct rpc_client *c, const struct mp_limits *l) {
-        struct rpc_core *old = c->core;
-
-        /* Between calls the core holds nothing worth keeping: start a fresh one. */
-        c->limits = *l;
-        mp_limits_normalize(&c->limits);
-        if (client_core_new(c) < 0)
-                c->core = old; /* keeps working with the old limits */
-        else
-                rpc_core_free(old);
-}
-
 static int wait_fd(int fd, short events, int timeout_ms) {
         struct pollfd p = {.fd = fd, .events = events};
         for (;;) {

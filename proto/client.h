@@ -17,8 +17,6 @@ struct rpc_client;
 int rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **ret);
 struct rpc_client *rpc_client_free(struct rpc_client *c);
 void rpc_client_freep(struct rpc_client **c);
-int rpc_client_fd(const struct rpc_client *c);
-void rpc_client_set_limits(struct rpc_client *c, const struct mp_limits *l);
 
 /* A streaming notification: payload is valid during the callback. Return < 0 to cancel the
  * call (the client sends rpc.cancel and keeps reading until the final response). */

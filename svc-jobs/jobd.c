@@ -119,8 +119,9 @@ static bool caller_may_act_as(const struct caller *c, const char *owner) {
 }
 
 static int refuse_owner(struct rpc_call *call, const struct caller *c, const char *what, const char *owner) {
-        return rpc_call_fail(call, RPC_DENIED, "uid %u may %s only as '%s'%s, not as '%s'", (unsigned) c->uid,
-                             what, c->owner, c->kind == CALLER_SERVICE ? " or web:<user>" : "", owner);
+        return rpc_call_fail(call, RPC_DENIED, "uid %u may %s only as '%s'%s, not as '%s'",
+                             (unsigned) c->uid, what, c->owner,
+                             c->kind == CALLER_SERVICE ? " or web:<user>" : "", owner);
 }
 
 /* For get, log, watch, cancel: answers and returns < 0 unless the caller may see job id. A job
@@ -141,8 +142,8 @@ static int check_job_access(struct rpc_call *call, struct manager *m, int64_t id
         job_record_done(&rec);
         if (ok)
                 return 0;
-        return rpc_call_fail(call, RPC_DENIED, "job %lld belongs to another owner (you are '%s')", (long long) id,
-                             c.owner);
+        return rpc_call_fail(call, RPC_DENIED, "job %lld belongs to another owner (you are '%s')",
+                             (long long) id, c.owner);
 }
 
 /* Answers {job: <job>} (full) for id. */
