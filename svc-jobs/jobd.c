@@ -118,6 +118,12 @@ static bool caller_may_act_as(const struct caller *c, const char *owner) {
         }
 }
 
+/* May the caller see (list, get, read the log of, watch, cancel) owner's jobs? The services
+ * see all: webd applies its own users' rules, logd reads any job's units. */
+static bool caller_may_see(const struct caller *c, const char *owner) {
+        return c->kind != CALLER_OPERATOR || streq(owner, c->owner);
+}
+
 static int refuse_owner(struct rpc_call *call, const struct caller *c, const char *what, const char *owner) {
         return rpc_call_fail(call, RPC_DENIED, "uid %u may %s only as '%s'%s, not as '%s'",
                              (unsigned) c->uid, what, c->owner,
@@ -133,12 +139,12 @@ static int check_job_access(struct rpc_call *call, struct manager *m, int64_t id
         int r;
 
         caller_of(call, &c);
-        if (c.kind == CALLER_ROOT)
+        if (c.kind != CALLER_OPERATOR)
                 return 0;
         r = jobd_db_get(manager_db(m), id, &rec);
         if (r < 0)
                 return 0;
-        ok = caller_may_act_as(&c, rec.owner);
+        ok = caller_may_see(&c, rec.owner);
         job_record_done(&rec);
         if (ok)
                 return 0;
@@ -303,7 +309,7 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
         if (rpc_args_parse(params, list_args, ELEMENTSOF(list_args), &a, &e) < 0)
                 return fail_with(call, &e);
         caller_of(call, &caller);
-        if (a.owner && !caller_may_act_as(&caller, a.owner)) {
+        if (a.owner && !caller_may_see(&caller, a.owner)) {
                 r = refuse_owner(call, &caller, "list jobs", a.owner);
                 rpc_args_free(list_args, ELEMENTSOF(list_args), &a);
                 return r;

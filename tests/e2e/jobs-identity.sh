@@ -52,6 +52,8 @@ out=$(ct_as left4me l4d2ctl jobs submit server.stop --server nosuch2 --owner web
         fail "left4me as web:carol: $out"
 owner_is "$out" web:carol "a web user's job"
 assert_rc 0 "root sees alice's job" ct l4d2ctl jobs show "$id"
+# webd applies its own users' rules, and logd reads any job's units: the services see all.
+assert_rc 0 "the services' user sees alice's job" ct_as left4me l4d2ctl jobs show "$id"
 out=$(ct l4d2ctl jobs submit server.stop --server nosuch3 --owner cli:alice --json) || fail "root as cli:alice: $out"
 owner_is "$out" cli:alice "root acting for alice"
 assert_contains "$(journal left4me-jobs.service)" "for 'cli:alice' by uid $(ct id -u alice)" \
