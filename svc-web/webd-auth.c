@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "base/util.h"
+#include "proto/utf8.h"
 #include "svc-web/webd-auth.h"
 #include "svc-web/webd-html.h"
 
@@ -17,7 +18,7 @@ int auth_password_policy(const char *pw, size_t len) {
         if (len > AUTH_PASSWORD_MAX)
                 return -E2BIG;
         for (size_t i = 0; i < len;) {
-                size_t l = pw[i] ? html_utf8_len((const unsigned char *) pw + i, len - i) : 0;
+                size_t l = pw[i] ? utf8_seq_len((const unsigned char *) pw + i, len - i) : 0;
                 if (l == 0)
                         return -EILSEQ;
                 i += l;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "proto/utf8.h"
 #include "svc-web/webd-form.h"
 #include "svc-web/webd-html.h"
 
@@ -78,7 +79,7 @@ static bool utf8_ok(const char *s, size_t n) {
         const unsigned char *p = (const unsigned char *) s;
 
         for (size_t i = 0; i < n;) {
-                size_t l = html_utf8_len(p + i, n - i);
+                size_t l = utf8_seq_len(p + i, n - i);
                 if (l == 0)
                         return false;
                 i += l;

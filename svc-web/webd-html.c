@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/utf8.h"
 #include "svc-web/webd-html.h"
 
 /* The elements pages may use. A table rather than "any [a-z]+" so a typo fails in a test
@@ -198,37 +199,6 @@ int html_finish(struct html *h, char **ret, size_t *ret_len) {
         return 0;
 }
 
-size_t html_utf8_len(const unsigned char *s, size_t n) {
-        unsigned char c = s[0];
-        uint32_t cp;
-        size_t len;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf) {
-                len = 2;
-                cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                cp = c & 0x07;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
 /* The one escaper, for text and attribute values alike: the five characters that can end
  * a text run, a quoted attribute or start a character reference all become references, so
  * the same function is safe in both contexts. Tab, LF and CR pass; other controls, NUL
@@ -244,7 +214,7 @@ static void escape(struct html *h, const char *s, size_t n) {
                 size_t l = 1;
 
                 if (c >= 0x80) {
-                        l = html_utf8_len(p + i, n - i);
+                        l = utf8_seq_len(p + i, n - i);
                         if (l > 0) {
                                 i += l;
                                 run += l;

@@ -68,11 +68,6 @@ void html_elem_text(struct html *h, const char *name, const char *text);
  * never for anything a user, a peer daemon or a file supplied. */
 void html_raw_trusted_markup(struct html *h, const char *markup);
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid: overlong forms,
- * surrogates and code points past U+10FFFF are refused (RFC 3629). Shared with the form
- * parser so input and output agree on what valid text is. */
-size_t html_utf8_len(const unsigned char *s, size_t n);
-
 /* Whether url may appear in an href/src/action: a relative reference or a local absolute
  * path (not //host, no backslash), or http:// / https://; no control characters or
  * spaces anywhere. */

@@ -40,8 +40,8 @@ $(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE
 
 # libFuzzer: the form/query/cookie parsers, the next validator and the HTML writer, built
 # with clang like tests/proto's fuzz-rpc; `make fuzz-form FUZZ_TIME=600` runs it longer.
-FUZZ_FORM_SRCS := svc-web/webd-form.c svc-web/webd-html.c tests/svc-web/fuzz-form.c
-$(BUILD)-fuzz/fuzz-form: $(FUZZ_FORM_SRCS) svc-web/webd-form.h svc-web/webd-html.h base/util.h
+FUZZ_FORM_SRCS := proto/utf8.c svc-web/webd-form.c svc-web/webd-html.c tests/svc-web/fuzz-form.c
+$(BUILD)-fuzz/fuzz-form: $(FUZZ_FORM_SRCS) svc-web/webd-form.h svc-web/webd-html.h proto/utf8.h base/util.h
 	@mkdir -p $(@D)
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_FORM_SRCS)

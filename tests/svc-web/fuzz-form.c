@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/utf8.h"
 #include "svc-web/webd-form.h"
 #include "svc-web/webd-html.h"
 
@@ -24,7 +25,7 @@ static void check_fields(const struct form *f, const struct form_limits *lim) {
                     strlen(x->value) != x->value_len)
                         abort();
                 for (size_t j = 0; j < x->value_len;) {
-                        size_t l = html_utf8_len((const unsigned char *) x->value + j, x->value_len - j);
+                        size_t l = utf8_seq_len((const unsigned char *) x->value + j, x->value_len - j);
                         if (l == 0)
                                 abort();
                         j += l;
