@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "daemon/sqlite.h"
 #include "svc-jobs/jobd-db.h"
 
 /* Migrations, applied in order; migration i brings the schema from version i to i + 1.
@@ -110,35 +111,6 @@ struct jobd_db {
         int sync_full; /* -1 unknown */
 };
 
-static int sqlite_to_errno(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CANTOPEN:
-                return -ENOENT;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EUCLEAN;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        default:
-                return -EIO;
-        }
-}
-
 const char *jobd_db_errmsg(struct jobd_db *db) {
         return db && db->db ? sqlite3_errmsg(db->db) : "no database";
 }
@@ -149,7 +121,7 @@ static int stmt_run(struct jobd_db *db, int id) {
         int rc = sqlite3_step(s);
         (void) sqlite3_reset(s);
         (void) sqlite3_clear_bindings(s);
-        return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
 static int set_sync(struct jobd_db *db, bool full) {
@@ -180,65 +152,9 @@ static int tx_end(struct jobd_db *db, int r) {
         return r;
 }
 
-static int exec_sql(struct jobd_db *db, const char *sql) {
-        char *err = NULL;
-        int rc = sqlite3_exec(db->db, sql, NULL, NULL, &err);
-        if (rc != SQLITE_OK) {
-                log_debug("SQL failed: %s", err ?: sqlite3_errstr(rc));
-                sqlite3_free(err);
-                return sqlite_to_errno(rc);
-        }
-        return 0;
-}
-
-static int read_user_version(struct jobd_db *db, int *ret) {
-        sqlite3_stmt *s;
-        int rc;
-
-        rc = sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &s, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_to_errno(rc);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-                *ret = sqlite3_column_int(s, 0);
-        (void) sqlite3_finalize(s);
-        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
-}
-
 int jobd_db_version(struct jobd_db *db) {
-        int v = 0, r = read_user_version(db, &v);
+        int v = 0, r = db_user_version(db->db, &v);
         return r < 0 ? r : v;
-}
-
-/* Applies the missing migrations up to target in one transaction: a crash half-way leaves the
- * old version intact. */
-static int migrate(struct jobd_db *db, int target) {
-        int version, r;
-
-        r = exec_sql(db, "BEGIN IMMEDIATE");
-        if (r < 0)
-                return r;
-        r = read_user_version(db, &version);
-        if (r < 0)
-                goto fail;
-        if (version > JOBD_DB_VERSION) {
-                r = -EPROTONOSUPPORT;
-                goto fail;
-        }
-        for (int v = version; v < target; v++) {
-                char sql[64];
-                r = exec_sql(db, migrations[v]);
-                if (r < 0)
-                        goto fail;
-                snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-                r = exec_sql(db, sql);
-                if (r < 0)
-                        goto fail;
-        }
-        return exec_sql(db, "COMMIT");
-fail:
-        (void) exec_sql(db, "ROLLBACK");
-        return r;
 }
 
 struct jobd_db *jobd_db_close(struct jobd_db *db) {
@@ -262,28 +178,23 @@ int jobd_db_open_at_version(const char *path, int version, struct jobd_db **ret)
         rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
         if (rc != SQLITE_OK) {
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
                 goto fail;
         }
         (void) sqlite3_extended_result_codes(db->db, 1);
         (void) sqlite3_busy_timeout(db->db, 5000);
-        r = exec_sql(db,
-                     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;");
+        r = db_exec(db->db,
+                    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;");
         if (r < 0)
                 goto fail;
-        r = migrate(db, version);
+        r = db_migrate(db->db, migrations, JOBD_DB_VERSION, version);
         if (r < 0)
                 goto fail;
-        if (version == JOBD_DB_VERSION)
-                for (int i = 0; i < _STMT_MAX; i++) {
-                        rc = sqlite3_prepare_v3(db->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                                &db->stmt[i], NULL);
-                        if (rc != SQLITE_OK) {
-                                log_debug("Failed to prepare '%s': %s", stmt_sql[i], sqlite3_errmsg(db->db));
-                                r = sqlite_to_errno(rc);
-                                goto fail;
-                        }
-                }
+        if (version == JOBD_DB_VERSION) {
+                r = db_prepare_all(db->db, stmt_sql, db->stmt, _STMT_MAX);
+                if (r < 0)
+                        goto fail;
+        }
         *ret = db;
         return 0;
 fail:
@@ -296,19 +207,7 @@ int jobd_db_open(const char *path, struct jobd_db **ret) {
 }
 
 int jobd_db_integrity_check(struct jobd_db *db) {
-        sqlite3_stmt *s;
-        bool ok = false;
-        int rc;
-
-        rc = sqlite3_prepare_v2(db->db, "PRAGMA integrity_check", -1, &s, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_to_errno(rc);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(s, 0);
-                ok = t && streq((const char *) t, "ok");
-        }
-        (void) sqlite3_finalize(s);
-        return ok ? 0 : -EUCLEAN;
+        return db_integrity_check(db->db);
 }
 
 void job_record_done(struct job_record *r) {
@@ -546,7 +445,7 @@ int jobd_db_get(struct jobd_db *db, int64_t id, struct job_record *ret) {
         if (rc == SQLITE_ROW)
                 r = read_record(s, ret);
         else
-                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
         (void) sqlite3_reset(s);
         return r;
 }
@@ -573,7 +472,7 @@ static int foreach_row(sqlite3_stmt *s, int (*cb)(const struct job_record *j, vo
                         break;
         }
         if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
         return r;
 }
 
@@ -600,7 +499,7 @@ int jobd_db_list(struct jobd_db *db, const struct job_filter *f,
                  f->before_id > 0 ? " AND id < ?" : "");
         rc = sqlite3_prepare_v2(db->db, sql, -1, &s, NULL);
         if (rc != SQLITE_OK)
-                return sqlite_to_errno(rc);
+                return db_errno(rc);
         if (f->owner)
                 (void) sqlite3_bind_text(s, i++, f->owner, -1, SQLITE_STATIC);
         if (f->subject)
@@ -639,7 +538,7 @@ int jobd_db_lines(struct jobd_db *db, int64_t id, int64_t after_seq, unsigned li
                         break;
         }
         if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
         (void) sqlite3_reset(s);
         return r;
 }
@@ -653,14 +552,14 @@ int jobd_db_count_jobs(struct jobd_db *db, int state, int64_t *ret) {
                                            : "SELECT COUNT(*) FROM jobs",
                                 -1, &s, NULL);
         if (rc != SQLITE_OK)
-                return sqlite_to_errno(rc);
+                return db_errno(rc);
         if (state >= 0)
                 (void) sqlite3_bind_text(s, 1, job_state_to_string(state), -1, SQLITE_STATIC);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
                 *ret = sqlite3_column_int64(s, 0);
         (void) sqlite3_finalize(s);
-        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
 int jobd_db_prune(struct jobd_db *db, uint64_t before_usec, int64_t *ret_deleted) {
@@ -675,11 +574,11 @@ int jobd_db_prune(struct jobd_db *db, uint64_t before_usec, int64_t *ret_deleted
                                 "AND finished_usec < ?",
                                 -1, &s, NULL);
         if (rc != SQLITE_OK)
-                return tx_end(db, sqlite_to_errno(rc));
+                return tx_end(db, db_errno(rc));
         (void) sqlite3_bind_int64(s, 1, (sqlite3_int64) before_usec);
         rc = sqlite3_step(s);
         (void) sqlite3_finalize(s);
-        r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        r = rc == SQLITE_DONE ? 0 : db_errno(rc);
         if (r >= 0 && ret_deleted)
                 *ret_deleted = sqlite3_changes(db->db);
         return tx_end(db, r);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "base/log.h"
+#include "daemon/sqlite.h"
 #include "base/util.h"
 #include "svc-web/webd-db.h"
 
@@ -145,37 +146,6 @@ struct webd_db {
         sqlite3_stmt *stmt[_STMT_MAX];
 };
 
-static int sqlite_to_errno(int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CANTOPEN:
-                return -ENOENT;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EUCLEAN;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_TOOBIG:
-                return -E2BIG;
-        default:
-                return -EIO;
-        }
-}
-
 const char *webd_db_errmsg(struct webd_db *db) {
         return db && db->db ? sqlite3_errmsg(db->db) : "no database";
 }
@@ -190,7 +160,7 @@ static int stmt_run(struct webd_db *db, int id) {
         sqlite3_stmt *s = db->stmt[id];
         int rc = sqlite3_step(s);
         stmt_clear(s);
-        return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
+        return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
 static int tx_begin(struct webd_db *db) {
@@ -209,64 +179,9 @@ static int tx_end(struct webd_db *db, int r) {
         return r;
 }
 
-static int exec_sql(struct webd_db *db, const char *sql) {
-        char *err = NULL;
-        int rc = sqlite3_exec(db->db, sql, NULL, NULL, &err);
-        if (rc != SQLITE_OK) {
-                log_debug("SQL failed: %s", err ?: sqlite3_errstr(rc));
-                sqlite3_free(err);
-                return sqlite_to_errno(rc);
-        }
-        return 0;
-}
-
-static int read_user_version(struct webd_db *db, int *ret) {
-        sqlite3_stmt *s;
-        int rc;
-
-        rc = sqlite3_prepare_v2(db->db, "PRAGMA user_version", -1, &s, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_to_errno(rc);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-                *ret = sqlite3_column_int(s, 0);
-        (void) sqlite3_finalize(s);
-        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc);
-}
-
 int webd_db_version(struct webd_db *db) {
-        int v = 0, r = read_user_version(db, &v);
+        int v = 0, r = db_user_version(db->db, &v);
         return r < 0 ? r : v;
-}
-
-/* All missing steps in one transaction: a crash half-way leaves the old version intact. */
-static int migrate(struct webd_db *db, int target) {
-        int version, r;
-
-        r = exec_sql(db, "BEGIN IMMEDIATE");
-        if (r < 0)
-                return r;
-        r = read_user_version(db, &version);
-        if (r < 0)
-                goto fail;
-        if (version > WEBD_DB_VERSION) {
-                r = -EPROTONOSUPPORT;
-                goto fail;
-        }
-        for (int v = version; v < target; v++) {
-                char sql[64];
-                r = exec_sql(db, migrations[v]);
-                if (r < 0)
-                        goto fail;
-                (void) snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-                r = exec_sql(db, sql);
-                if (r < 0)
-                        goto fail;
-        }
-        return exec_sql(db, "COMMIT");
-fail:
-        (void) exec_sql(db, "ROLLBACK");
-        return r;
 }
 
 struct webd_db *webd_db_close(struct webd_db *db) {
@@ -306,30 +221,25 @@ int webd_db_open_at_version(const char *path, int version, struct webd_db **ret)
                 return -ENOMEM;
         rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
                 goto fail;
         }
         (void) sqlite3_extended_result_codes(db->db, 1);
         (void) sqlite3_busy_timeout(db->db, 5000);
         /* synchronous=FULL: web.db writes are few (logins, admin actions, a touch per
          * minute per session), and each must survive a power cut. */
-        r = exec_sql(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-                         "PRAGMA trusted_schema = OFF; PRAGMA secure_delete = ON;");
+        r = db_exec(db->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                            "PRAGMA trusted_schema = OFF; PRAGMA secure_delete = ON;");
         if (r < 0)
                 goto fail;
-        r = migrate(db, version);
+        r = db_migrate(db->db, migrations, WEBD_DB_VERSION, version);
         if (r < 0)
                 goto fail;
-        if (version == WEBD_DB_VERSION)
-                for (int i = 0; i < _STMT_MAX; i++) {
-                        rc = sqlite3_prepare_v3(db->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                                &db->stmt[i], NULL);
-                        if (rc != SQLITE_OK) {
-                                log_debug("Failed to prepare '%s': %s", stmt_sql[i], sqlite3_errmsg(db->db));
-                                r = sqlite_to_errno(rc);
-                                goto fail;
-                        }
-                }
+        if (version == WEBD_DB_VERSION) {
+                r = db_prepare_all(db->db, stmt_sql, db->stmt, _STMT_MAX);
+                if (r < 0)
+                        goto fail;
+        }
         *ret = db;
         return 0;
 fail:
@@ -342,19 +252,7 @@ int webd_db_open(const char *path, struct webd_db **ret) {
 }
 
 int webd_db_integrity_check(struct webd_db *db) {
-        sqlite3_stmt *s;
-        bool ok = false;
-        int rc;
-
-        rc = sqlite3_prepare_v2(db->db, "PRAGMA integrity_check", -1, &s, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_to_errno(rc);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(s, 0);
-                ok = t && streq((const char *) t, "ok");
-        }
-        (void) sqlite3_finalize(s);
-        return ok ? 0 : -EUCLEAN;
+        return db_integrity_check(db->db);
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -525,7 +423,7 @@ int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, w
                         break;
         }
         if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
         if (r >= 0 && ret_next_before_id)
                 *ret_next_before_id = rc == SQLITE_ROW && n == limit ? last_id : 0;
         stmt_clear(s);
@@ -575,7 +473,7 @@ static int user_get(struct webd_db *db, int stmt, struct webd_user *ret) {
         if (rc == SQLITE_ROW)
                 r = user_from_row(s, 0, true, ret);
         else
-                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
         stmt_clear(s);
         return r;
 }
@@ -604,7 +502,7 @@ int webd_db_user_list(struct webd_db *db, webd_user_cb cb, void *userdata) {
                         break;
         }
         if (r >= 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
         stmt_clear(s);
         return r < 0 ? r : 0;
 }
@@ -619,7 +517,7 @@ static int refuse_last_admin(struct webd_db *db, int64_t id) {
         if (rc == SQLITE_ROW)
                 r = sqlite3_column_int(s, 0) ? -EBUSY : 0;
         else
-                r = sqlite_to_errno(rc) ?: -EIO;
+                r = db_errno(rc) ?: -EIO;
         stmt_clear(s);
         return r;
 }
@@ -768,7 +666,7 @@ int webd_db_session_lookup(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HAS
                 expired = now_usec >= sqlite3_column_int64(s, 5) || now_usec >= sqlite3_column_int64(s, 6);
                 active = sqlite3_column_int(s, 13);
         } else
-                r = rc == SQLITE_DONE ? -ENOENT : sqlite_to_errno(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
         stmt_clear(s);
         if (r < 0)
                 return r;
@@ -831,7 +729,7 @@ int webd_db_sessions_list_user(struct webd_db *db, int64_t user_id, webd_session
                         break;
         }
         if (r >= 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
+                r = db_errno(rc);
         stmt_clear(s);
         return r < 0 ? r : 0;
 }

@@ -5,7 +5,7 @@
 UNIT_TESTS += $(BUILD)/test-alloc-fail
 
 ALLOC_FAIL_SRCS := tests/alloc/test-alloc-fail.c proto/utf8.c proto/names.c proto/spec.c proto/scan.c proto/rpc.c \
-                   proto/map.c proto/args.c proto/server.c proto/client-core.c base/util.c base/log.c svc-jobs/jobd-job.c svc-jobs/jobd-db.c
+                   proto/map.c proto/args.c proto/server.c proto/client-core.c daemon/sqlite.c base/util.c base/log.c svc-jobs/jobd-job.c svc-jobs/jobd-db.c
 ALLOC_FAIL_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=asprintf
 $(BUILD)/test-alloc-fail: $(ALLOC_FAIL_SRCS) $(wildcard proto/*.h base/*.h svc-jobs/*.h)
 	@mkdir -p $(@D)
