@@ -38,6 +38,15 @@ int db_errno(int rc) {
         }
 }
 
+int db_open(const char *path, int flags, sqlite3 **ret) {
+        int rc = sqlite3_open_v2(path, ret, flags, NULL);
+        if (rc != SQLITE_OK)
+                return db_errno(rc);
+        (void) sqlite3_extended_result_codes(*ret, 1);
+        (void) sqlite3_busy_timeout(*ret, 5000);
+        return 0;
+}
+
 int db_exec(sqlite3 *db, const char *sql) {
         char *err = NULL;
         int rc = sqlite3_exec(db, sql, NULL, NULL, &err);

@@ -6,6 +6,9 @@
 
 /* SQLite result code → 0 or a negative errno (-EBUSY, -ENOSPC, -EIO, ...). */
 int db_errno(int rc);
+/* Opens path with flags (SQLITE_OPEN_*), extended result codes and a 5 s busy timeout: how
+ * both databases want their connection. *ret is set (to close) even on failure. */
+int db_open(const char *path, int flags, sqlite3 **ret);
 /* Runs sql (one or more statements without results); 0 or a negative errno. */
 int db_exec(sqlite3 *db, const char *sql);
 /* PRAGMA user_version. */

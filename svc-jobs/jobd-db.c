@@ -169,20 +169,15 @@ struct jobd_db *jobd_db_close(struct jobd_db *db) {
 
 int jobd_db_open_at_version(const char *path, int version, struct jobd_db **ret) {
         struct jobd_db *db;
-        int rc, r;
+        int r;
 
         db = calloc(1, sizeof(*db));
         if (!db)
                 return -ENOMEM;
         db->sync_full = -1;
-        rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-        if (rc != SQLITE_OK) {
-                r = db_errno(rc);
+        r = db_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, &db->db);
+        if (r < 0)
                 goto fail;
-        }
-        (void) sqlite3_extended_result_codes(db->db, 1);
-        (void) sqlite3_busy_timeout(db->db, 5000);
         r = db_exec(db->db,
                     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;");
         if (r < 0)

@@ -99,6 +99,8 @@ static void caller_of(struct rpc_call *call, struct caller *ret) {
 
         *ret = (struct caller){.uid = p ? p->uid : 0, .pid = p ? p->pid : 0};
         ret->kind = ret->uid == 0 ? CALLER_ROOT : ret->uid == service_uid ? CALLER_SERVICE : CALLER_OPERATOR;
+        if (ret->kind == CALLER_ROOT)
+                return; /* acts as anyone: no name to look up (an NSS call per request) */
         pw = getpwuid(ret->uid);
         if (pw)
                 snprintf(ret->owner, sizeof(ret->owner), "cli:%s", pw->pw_name);

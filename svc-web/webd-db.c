@@ -209,7 +209,7 @@ static int create_private(const char *path) {
 
 int webd_db_open_at_version(const char *path, int version, struct webd_db **ret) {
         struct webd_db *db;
-        int rc, r;
+        int r;
 
         if (version < 0 || version > WEBD_DB_VERSION)
                 return -EINVAL;
@@ -219,13 +219,9 @@ int webd_db_open_at_version(const char *path, int version, struct webd_db **ret)
         db = calloc(1, sizeof(*db));
         if (!db)
                 return -ENOMEM;
-        rc = sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc != SQLITE_OK) {
-                r = db_errno(rc);
+        r = db_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, &db->db);
+        if (r < 0)
                 goto fail;
-        }
-        (void) sqlite3_extended_result_codes(db->db, 1);
-        (void) sqlite3_busy_timeout(db->db, 5000);
         /* synchronous=FULL: web.db writes are few (logins, admin actions, a touch per
          * minute per session), and each must survive a power cut. */
         r = db_exec(db->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
