@@ -20,6 +20,7 @@
 #include "daemon/daemon-loop.h"
 #include "proto/args.h"
 #include "proto/map.h"
+#include "proto/names.h"
 
 /* ---- sys.* -------------------------------------------------------------------------------- */
 
@@ -72,9 +73,28 @@ static int sys_health(struct rpc_call *call, const msgpack_object *params, void 
 }
 
 static const struct rpc_method sys_methods[] = {
-        {"sys.version", sys_version, RPC_ACCESS_ANY},
-        {"sys.health", sys_health, RPC_ACCESS_ANY},
+        {"sys.version", sys_version, RPC_MAY_ANYONE},
+        {"sys.health", sys_health, RPC_MAY_ANYONE},
 };
+
+/* Who the callers are (proto/server.h): the users and the group of proto/names.h, looked up
+ * once at start. A missing user or group is a class nobody is in, so the methods open to it
+ * are open to root alone. */
+static uid_t user_uid(const char *name) {
+        struct passwd *pw = getpwnam(name);
+        return pw ? pw->pw_uid : (uid_t) -1;
+}
+
+struct rpc_identities daemon_identities(void) {
+        struct group *g = getgrnam(L4M_GROUP_OPERATORS);
+
+        return (struct rpc_identities){
+                .jobd = user_uid(L4M_USER_JOBD),
+                .logd = user_uid(L4M_USER_LOGD),
+                .webd = user_uid(L4M_USER_WEBD),
+                .operators = g ? g->gr_gid : (gid_t) -1,
+        };
+}
 
 /* ---- accessors ---------------------------------------------------------------------------- */
 
@@ -293,8 +313,6 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
         long long idle = -1;
         char err[600];
         int c, r;
-        struct group *g;
-        struct passwd *pw;
 
         log_setup(def->name);
         r = build_options(def, &options);
@@ -350,19 +368,13 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
 
         d.idle_usec =
                 (uint64_t) (idle >= 0 ? (unsigned long long) idle : d.config.idle_exit_sec) * 1000000ULL;
-        /* RPC_ACCESS_GROUP methods: root or a member of left4me (no such group: root only). */
-        g = getgrnam("left4me");
-        /* The daemons' own user (jobd, logd and webd run as left4me): their connections come
-         * out of the reserve no caller can take (proto/server.h). */
-        pw = getpwnam("left4me");
         r = rpc_server_new(
                 &(struct rpc_server_config){
                         .limits = {.max_bytes = d.config.max_message_bytes},
                         .max_conns = d.config.max_connections,
                         .max_out_bytes = def->max_out_bytes,
                         .max_calls = def->max_calls,
-                        .group = g ? g->gr_gid : (gid_t) -1,
-                        .trusted_uid = pw ? pw->pw_uid : 0,
+                        .identities = daemon_identities(),
                         .methods = def->methods,
                         .n_methods = def->n_methods,
                         .methods2 = sys_methods,

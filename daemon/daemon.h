@@ -70,6 +70,8 @@ struct daemon_def {
 };
 
 int daemon_main(int argc, char **argv, const struct daemon_def *def);
+/* The uids of the daemons' users and the operators' gid, as this host names them. */
+struct rpc_identities daemon_identities(void);
 
 /* The sd-event loop, or NULL when the daemon runs another binding. */
 sd_event *daemon_event(struct daemon *d);

@@ -18,6 +18,16 @@ bool name_is_valid(const char *s);
 /* The same on the first n bytes of s (no NUL needed). */
 bool name_is_valid_n(const char *s, size_t n);
 
+/* Users and groups (docs/architecture.md, "Users, groups and paths"); units/left4me.sysusers
+ * creates them and tests/lint.sh checks that it names these. hostd runs as root. */
+#define L4M_GROUP_OPERATORS "left4me"       /* people who use l4d2ctl; gates the sockets */
+#define L4M_USER_JOBD       "left4me-jobs"  /* jobd */
+#define L4M_USER_LOGD       "left4me-logs"  /* logd */
+#define L4M_USER_WEBD       "left4me-web"   /* webd */
+#define L4M_USER_STEAM      "left4me-steam" /* steamcmd; owns the game install */
+#define L4M_USER_GAME       "left4me-game"  /* the game servers */
+#define L4M_USER_BUILD      "left4me-build" /* overlay builds */
+
 /* Units: left4me-server@<name>.service runs an instance's game server,
  * left4me-build-<overlay>-<n>.service one build of an overlay (n: 1..9999999999, decimal,
  * no leading zero). */

@@ -181,16 +181,58 @@ bool rpc_peer_in_group(const struct rpc_peer *p, gid_t g) {
         return false;
 }
 
-static bool peer_allowed(const struct rpc_server *s, const struct rpc_peer *p, enum rpc_access a) {
-        switch (a) {
-        case RPC_ACCESS_ANY:
-                return true;
-        case RPC_ACCESS_GROUP:
-                return p->uid == 0 || rpc_peer_in_group(p, s->cfg.group);
-        case RPC_ACCESS_ROOT:
-                return p->uid == 0;
+static bool known_id(unsigned id) {
+        return id != 0 && id != (unsigned) -1;
+}
+
+enum rpc_caller rpc_peer_classify(const struct rpc_peer *p, const struct rpc_identities *ids) {
+        if (p->uid == 0)
+                return RPC_CALLER_ROOT;
+        if (p->uid == (uid_t) -1) /* not AF_UNIX: nobody we know */
+                return RPC_CALLER_NONE;
+        if (known_id(ids->jobd) && p->uid == ids->jobd)
+                return RPC_CALLER_JOBD;
+        if (known_id(ids->logd) && p->uid == ids->logd)
+                return RPC_CALLER_LOGD;
+        if (known_id(ids->webd) && p->uid == ids->webd)
+                return RPC_CALLER_WEBD;
+        if (known_id(ids->operators) && rpc_peer_in_group(p, ids->operators))
+                return RPC_CALLER_OPERATOR;
+        return RPC_CALLER_NONE;
+}
+
+const char *rpc_caller_to_string(enum rpc_caller c) {
+        static const char *const names[_RPC_CALLER_MAX] = {
+                [RPC_CALLER_NONE] = "other users", [RPC_CALLER_ROOT] = "root",
+                [RPC_CALLER_OPERATOR] = "operators", [RPC_CALLER_JOBD] = "jobd",
+                [RPC_CALLER_LOGD] = "logd",         [RPC_CALLER_WEBD] = "webd",
+        };
+        return (unsigned) c < _RPC_CALLER_MAX ? names[c] : "?";
+}
+
+static bool caller_allowed(enum rpc_caller c, unsigned callers) {
+        return (unsigned) c < _RPC_CALLER_MAX && (callers & RPC_MAY(c));
+}
+
+/* "permission denied: 'm' is for root, operators and jobd (you are webd)" */
+static void format_denial(char *buf, size_t len, const char *method, size_t method_len, unsigned callers,
+                          enum rpc_caller you) {
+        size_t n = 0, k = 0, total = (size_t) __builtin_popcount(callers & RPC_MAY_ANYONE);
+
+        n += (size_t) snprintf(buf, len, "permission denied: '%.*s' is for ", (int) method_len, method);
+        for (unsigned c = 0; c < _RPC_CALLER_MAX && n < len; c++) {
+                if (!(callers & RPC_MAY(c)))
+                        continue;
+                k++;
+                n += (size_t) snprintf(buf + n, len - n, "%s%s", k == 1 ? "" : k == total ? " and " : ", ",
+                                       rpc_caller_to_string(c));
         }
-        return false;
+        if (total == 0 && n < len)
+                n += (size_t) snprintf(buf + n, len - n, "nobody");
+        if (n < len)
+                snprintf(buf + n, len - n, " (you are %s)",
+                         you == RPC_CALLER_NONE ? "none of them: not root, not in the operators' group"
+                                                : rpc_caller_to_string(you));
 }
 
 /* ---- connections ------------------------------------------------------------------------- */
@@ -202,12 +244,13 @@ static void conn_kick(struct rpc_conn *c) {
 
 /* NULL when peer may have another connection, else why not (see rpc_server_config). */
 static const char *conn_refusal(const struct rpc_server *s, const struct rpc_peer *peer) {
-        uid_t uid = peer ? peer->uid : 0;
+        uid_t uid = peer->uid;
         unsigned mine = 0;
 
         if (s->n_conns >= s->cfg.max_conns)
                 return "too many connections, try again later";
-        if (uid == 0 || uid == s->cfg.trusted_uid)
+        if (peer->caller == RPC_CALLER_ROOT || peer->caller == RPC_CALLER_JOBD ||
+            peer->caller == RPC_CALLER_LOGD || peer->caller == RPC_CALLER_WEBD)
                 return NULL;
         if (s->n_conns >= s->cfg.max_conns - s->cfg.reserved_conns)
                 return "too many connections, try again later";
@@ -220,13 +263,15 @@ static const char *conn_refusal(const struct rpc_server *s, const struct rpc_pee
 int rpc_conn_new(struct rpc_server *s, const struct rpc_peer *peer, const struct rpc_conn_ops *ops,
                  void *transport, struct rpc_conn **ret) {
         struct rpc_conn *c = calloc(1, sizeof(*c));
-        const char *refusal = conn_refusal(s, peer);
+        const char *refusal;
 
         if (!c)
                 return -ENOMEM;
         c->server = s;
-        if (peer)
-                c->peer = *peer;
+        /* No peer: nobody (a transport without credentials). */
+        c->peer = peer ? *peer : (struct rpc_peer){.uid = (uid_t) -1, .gid = (gid_t) -1};
+        c->peer.caller = rpc_peer_classify(&c->peer, &s->cfg.identities);
+        refusal = conn_refusal(s, &c->peer);
         c->ops = ops;
         c->transport = transport;
         rpc_buf_init(&c->in, 0);
@@ -474,8 +519,10 @@ static void dispatch_request(struct rpc_conn *c, const struct rpc_msg *m) {
                 rpc_pack_error_response(&c->out.pk, m->msgid, RPC_INVALID, buf);
                 return;
         }
-        if (!peer_allowed(s, &c->peer, meth->access)) {
-                rpc_pack_error_response(&c->out.pk, m->msgid, RPC_DENIED, "permission denied");
+        if (!caller_allowed(c->peer.caller, meth->callers)) {
+                char buf[RPC_METHOD_MAX + 192];
+                format_denial(buf, sizeof(buf), m->method, m->method_len, meth->callers, c->peer.caller);
+                rpc_pack_error_response(&c->out.pk, m->msgid, RPC_DENIED, buf);
                 return;
         }
         if (s->stopping) {

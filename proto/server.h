@@ -27,34 +27,56 @@ struct rpc_server;
 struct rpc_conn;
 struct rpc_call;
 
-enum rpc_access {
-        RPC_ACCESS_ANY = 0, /* whoever could connect (the socket's mode already gates) */
-        RPC_ACCESS_GROUP,   /* root, or a member of the server's group (primary or supplementary) */
-        RPC_ACCESS_ROOT,    /* uid 0 only */
+/* Who a peer is, decided once when it connects, from SO_PEERCRED: by uid first (root, then
+ * the daemons' own users), and only then by the operators' group. A daemon's user is never
+ * an operator, even though its unit puts it in that group to reach the sockets
+ * (docs/architecture.md, "Users, groups and paths"). */
+enum rpc_caller {
+        RPC_CALLER_NONE,     /* could connect, but is none of the below */
+        RPC_CALLER_ROOT,     /* uid 0 */
+        RPC_CALLER_OPERATOR, /* a member of the operators' group (primary or supplementary) */
+        RPC_CALLER_JOBD,     /* the users jobd, logd and webd run as */
+        RPC_CALLER_LOGD,
+        RPC_CALLER_WEBD,
+        _RPC_CALLER_MAX,
 };
+
+/* Masks of rpc_caller for a method's `callers`. */
+#define RPC_MAY(c)           (1u << (c))
+#define RPC_MAY_ANYONE       ((1u << _RPC_CALLER_MAX) - 1)
+#define RPC_MAY_ADMIN        (RPC_MAY(RPC_CALLER_ROOT) | RPC_MAY(RPC_CALLER_OPERATOR))
+#define RPC_MAY_ROOT         RPC_MAY(RPC_CALLER_ROOT)
+
+/* The uids and gid behind the classes. 0 (what a zeroed config holds) or -1 = no such user
+ * or group: nobody falls in that class (root is a class of its own, never "gid 0"). */
+struct rpc_identities {
+        uid_t jobd, logd, webd;
+        gid_t operators;
+};
+
+const char *rpc_caller_to_string(enum rpc_caller c);
 
 typedef int (*rpc_handler_t)(struct rpc_call *call, const msgpack_object *params, void *userdata);
 
 struct rpc_method {
         const char *name;
         rpc_handler_t handler;
-        enum rpc_access access;
+        unsigned callers; /* RPC_MAY(...) | ...: who may call it; anyone else gets RPC_DENIED */
 };
 
 struct rpc_server_config {
         struct mp_limits limits; /* per incoming message */
         unsigned max_conns;      /* further connections are refused with an error and closed */
-        /* One caller cannot take every connection: a uid other than root and trusted_uid gets
-         * at most max_conns_per_uid (0: max_conns / 4, at least 1), and all of them together
-         * leave reserved_conns (0: max_conns / 8, at least 1 when max_conns > 1) to root and
-         * trusted_uid, so an operator's `sudo l4d2ctl` and the daemons' own requests get in
-         * while others hog. */
+        /* One caller cannot take every connection: a uid other than root and the daemons'
+         * (identities) gets at most max_conns_per_uid (0: max_conns / 4, at least 1), and all
+         * of them together leave reserved_conns (0: max_conns / 8, at least 1 when
+         * max_conns > 1) to root and the daemons, so an operator's `sudo l4d2ctl` and the
+         * daemons' own requests get in while others hog. */
         unsigned max_conns_per_uid;
         unsigned reserved_conns;
-        uid_t trusted_uid;    /* the daemons' own user; 0 = none but root */
+        struct rpc_identities identities; /* zeroed: only root is known */
         size_t max_out_bytes; /* per connection; a client that stops reading is dropped */
         unsigned max_calls;   /* pending calls per connection */
-        gid_t group;          /* for RPC_ACCESS_GROUP; (gid_t) -1 = nobody but root */
         /* Two method tables, looked up in order, each with the userdata its handlers get:
          * the daemon's own methods, and the shared sys.* ones. */
         const struct rpc_method *methods;
@@ -83,6 +105,7 @@ struct rpc_peer {
         gid_t gid;
         unsigned n_groups;
         gid_t groups[64];
+        enum rpc_caller caller; /* set by rpc_conn_new() from the above */
 };
 
 int rpc_server_new(const struct rpc_server_config *cfg, struct rpc_server **ret);
@@ -108,6 +131,7 @@ void rpc_server_set_stopping(struct rpc_server *s);
  * uid/gid -1 (no access beyond RPC_ACCESS_ANY). */
 int rpc_peer_from_socket(int fd, struct rpc_peer *ret);
 bool rpc_peer_in_group(const struct rpc_peer *p, gid_t g);
+enum rpc_caller rpc_peer_classify(const struct rpc_peer *p, const struct rpc_identities *ids);
 
 /* Creates a connection. When the server is at its connection limit, returns -EMFILE and
  * ret holds a connection whose output is one error notification: write it, then close. */

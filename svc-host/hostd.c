@@ -763,18 +763,23 @@ finish:
 
 /* ---- daemon ----------------------------------------------------------------------------- */
 
+/* Who may call what (docs/host.md, "Callers"): changes to the host come from jobd, where
+ * the work is recorded, or from an operator; webd reads, and acts only through jobd. */
+#define HOST_CHANGES (RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_JOBD))
+#define HOST_READS   (HOST_CHANGES | RPC_MAY(RPC_CALLER_WEBD))
+
 static const struct rpc_method methods[] = {
-        {"instance.initialize", method_initialize, RPC_ACCESS_GROUP},
-        {"instance.start", method_start, RPC_ACCESS_GROUP},
-        {"instance.stop", method_stop, RPC_ACCESS_GROUP},
-        {"instance.delete", method_delete, RPC_ACCESS_GROUP},
-        {"instance.reset", method_reset, RPC_ACCESS_GROUP},
-        {"instance.status", hostd_method_status, RPC_ACCESS_GROUP},
-        {"instance.spec", method_spec, RPC_ACCESS_GROUP},
-        {"instance.list", hostd_method_list, RPC_ACCESS_GROUP},
-        {"game.install", method_install, RPC_ACCESS_GROUP},
-        {"overlay.build", method_overlay_build, RPC_ACCESS_GROUP},
-        {"overlay.delete", method_overlay_delete, RPC_ACCESS_GROUP},
+        {"instance.initialize", method_initialize, HOST_CHANGES},
+        {"instance.start", method_start, HOST_CHANGES},
+        {"instance.stop", method_stop, HOST_CHANGES},
+        {"instance.delete", method_delete, HOST_CHANGES},
+        {"instance.reset", method_reset, HOST_CHANGES},
+        {"instance.status", hostd_method_status, HOST_READS},
+        {"instance.spec", method_spec, HOST_READS},
+        {"instance.list", hostd_method_list, HOST_READS},
+        {"game.install", method_install, HOST_CHANGES},
+        {"overlay.build", method_overlay_build, HOST_CHANGES},
+        {"overlay.delete", method_overlay_delete, HOST_CHANGES},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {

@@ -1,6 +1,6 @@
 /* left4me-jobd: the durable job queue and executor (docs/jobs.md).
  *
- * jobs.sock methods (all RPC_ACCESS_GROUP):
+ * jobs.sock methods (who may call which: the table at the end):
  *   jobs.submit {kind, owner, subjects?, payload?}  → {job, coalesced}
  *   jobs.get    {id}                                → {job}
  *   jobs.list   {owner?, subject?, state?, kind?, limit?, before_id?} → {jobs, next_before_id}
@@ -77,30 +77,24 @@ static int fail_with(struct rpc_call *call, const struct rpc_error *e) {
 /* ---- who is asking (docs/jobs.md, "Owners") ----------------------------------------------
  *
  * The owner of a job is not what a caller claims but what the kernel says it is
- * (SO_PEERCRED): root may act as anyone; the services' own user (webd) as its web users
- * ("web:<user>") or itself; anyone else, an operator in group left4me, only as
- * "cli:<login name>", and sees and cancels only those jobs. */
-
-enum caller_kind { CALLER_ROOT, CALLER_SERVICE, CALLER_OPERATOR };
+ * (SO_PEERCRED, classified by proto/server.c): root may act as anyone; webd as its web
+ * users ("web:<user>"); an operator only as "cli:<login name>", and sees and cancels only
+ * those jobs; logd reads any job (jobs.get, for its units). */
 
 struct caller {
-        enum caller_kind kind;
-        char owner[JOB_OWNER_MAX + 1]; /* cli:<name>: the one owner an operator (or the service
-                                        * user, from the CLI) acts as */
+        enum rpc_caller kind;
+        char owner[JOB_OWNER_MAX + 1]; /* cli:<name>: the one owner an operator acts as */
         uid_t uid;
         pid_t pid;
 };
-
-static uid_t service_uid = (uid_t) -1; /* user left4me, looked up at start-up */
 
 static void caller_of(struct rpc_call *call, struct caller *ret) {
         const struct rpc_peer *p = rpc_call_peer(call);
         struct passwd *pw;
 
-        *ret = (struct caller){.uid = p ? p->uid : 0, .pid = p ? p->pid : 0};
-        ret->kind = ret->uid == 0 ? CALLER_ROOT : ret->uid == service_uid ? CALLER_SERVICE : CALLER_OPERATOR;
-        if (ret->kind == CALLER_ROOT)
-                return; /* acts as anyone: no name to look up (an NSS call per request) */
+        *ret = (struct caller){.kind = p->caller, .uid = p->uid, .pid = p->pid};
+        if (ret->kind != RPC_CALLER_OPERATOR)
+                return; /* acts as anyone or as web users: no name to look up (NSS per request) */
         pw = getpwuid(ret->uid);
         if (pw)
                 snprintf(ret->owner, sizeof(ret->owner), "cli:%s", pw->pw_name);
@@ -111,25 +105,29 @@ static void caller_of(struct rpc_call *call, struct caller *ret) {
 /* May the caller act as (submit for, list, see, cancel the jobs of) owner? */
 static bool caller_may_act_as(const struct caller *c, const char *owner) {
         switch (c->kind) {
-        case CALLER_ROOT:
+        case RPC_CALLER_ROOT:
                 return true;
-        case CALLER_SERVICE:
-                return strncmp(owner, "web:", 4) == 0 || streq(owner, c->owner);
-        default:
+        case RPC_CALLER_WEBD:
+                return strncmp(owner, "web:", 4) == 0;
+        case RPC_CALLER_OPERATOR:
                 return streq(owner, c->owner);
+        default:
+                return false; /* the method table already refused anyone else */
         }
 }
 
-/* May the caller see (list, get, read the log of, watch, cancel) owner's jobs? The services
- * see all: webd applies its own users' rules, logd reads any job's units. */
+/* May the caller see (list, get, read the log of, watch, cancel) owner's jobs? Root, webd
+ * (which applies its own users' rules) and logd (a job's units) see all. */
 static bool caller_may_see(const struct caller *c, const char *owner) {
-        return c->kind != CALLER_OPERATOR || streq(owner, c->owner);
+        return c->kind != RPC_CALLER_OPERATOR || streq(owner, c->owner);
 }
 
 static int refuse_owner(struct rpc_call *call, const struct caller *c, const char *what, const char *owner) {
-        return rpc_call_fail(call, RPC_DENIED, "uid %u may %s only as '%s'%s, not as '%s'",
-                             (unsigned) c->uid, what, c->owner,
-                             c->kind == CALLER_SERVICE ? " or web:<user>" : "", owner);
+        if (c->kind == RPC_CALLER_WEBD)
+                return rpc_call_fail(call, RPC_DENIED, "webd may %s only as web:<user>, not as '%s'", what,
+                                     owner);
+        return rpc_call_fail(call, RPC_DENIED, "uid %u may %s only as '%s', not as '%s'", (unsigned) c->uid,
+                             what, c->owner, owner);
 }
 
 /* For get, log, watch, cancel: answers and returns < 0 unless the caller may see job id. A job
@@ -141,7 +139,7 @@ static int check_job_access(struct rpc_call *call, struct manager *m, int64_t id
         int r;
 
         caller_of(call, &c);
-        if (c.kind != CALLER_OPERATOR)
+        if (c.kind != RPC_CALLER_OPERATOR)
                 return 0;
         r = jobd_db_get(manager_db(m), id, &rec);
         if (r < 0)
@@ -318,7 +316,7 @@ static int on_list(struct rpc_call *call, const msgpack_object *params, void *us
         }
         f = (struct job_filter){
                 /* An operator lists its own jobs, whatever it asked. */
-                .owner = caller.kind == CALLER_OPERATOR ? caller.owner : a.owner,
+                .owner = caller.kind == RPC_CALLER_OPERATOR ? caller.owner : a.owner,
                 .subject = a.subject,
                 .state = a.state ? job_state_from_string(a.state) : -1,
                 .kind = a.kind ? job_kind_from_string(a.kind) : -1,
@@ -451,10 +449,17 @@ static int on_watch(struct rpc_call *call, const msgpack_object *params, void *u
 
 /* ---- the daemon -------------------------------------------------------------------------- */
 
+/* Operators and webd (for its users) use the queue; logd only looks up a job's units. What
+ * each may see of it is the owner rules above. */
+#define JOBS_USERS (RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_WEBD))
+
 static const struct rpc_method methods[] = {
-        {"jobs.submit", on_submit, RPC_ACCESS_GROUP}, {"jobs.get", on_get, RPC_ACCESS_GROUP},
-        {"jobs.list", on_list, RPC_ACCESS_GROUP},     {"jobs.log", on_log, RPC_ACCESS_GROUP},
-        {"jobs.watch", on_watch, RPC_ACCESS_GROUP},   {"jobs.cancel", on_cancel, RPC_ACCESS_GROUP},
+        {"jobs.submit", on_submit, JOBS_USERS},
+        {"jobs.get", on_get, JOBS_USERS | RPC_MAY(RPC_CALLER_LOGD)},
+        {"jobs.list", on_list, JOBS_USERS},
+        {"jobs.log", on_log, JOBS_USERS},
+        {"jobs.watch", on_watch, JOBS_USERS},
+        {"jobs.cancel", on_cancel, JOBS_USERS},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {
@@ -462,11 +467,6 @@ static int setup(struct daemon *d, void **ret_userdata) {
         char host[512], db[1024];
         struct manager *m;
         int r;
-
-        {
-                struct passwd *pw = getpwnam("left4me");
-                service_uid = pw ? pw->pw_uid : (uid_t) -1;
-        }
 
         r = config_socket_path(cfg, "host", host, sizeof(host));
         if (r < 0)

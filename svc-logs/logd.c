@@ -108,8 +108,9 @@ static int on_logs_follow(struct rpc_call *call, const msgpack_object *params, v
 }
 
 static const struct rpc_method methods[] = {
-        {"logs.read", on_logs_read, RPC_ACCESS_GROUP},
-        {"logs.follow", on_logs_follow, RPC_ACCESS_GROUP},
+        /* Operators, and webd for its users (it decides which of their logs they may see). */
+        {"logs.read", on_logs_read, RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_WEBD)},
+        {"logs.follow", on_logs_follow, RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_WEBD)},
 };
 
 /* Our resident anonymous memory, for sys.health (the stalled-follower tests watch it;

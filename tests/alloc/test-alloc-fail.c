@@ -164,7 +164,7 @@ static int m_echo(struct rpc_call *call, const msgpack_object *params, void *use
         return r;
 }
 
-static const struct rpc_method methods[] = {{"t.echo", m_echo, RPC_ACCESS_ANY}};
+static const struct rpc_method methods[] = {{"t.echo", m_echo, RPC_MAY_ANYONE}};
 
 static void pack_echo_request(struct rpc_buf *b, uint32_t msgid) {
         rpc_pack_request_head(&b->pk, msgid, "t.echo");

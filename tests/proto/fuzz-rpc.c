@@ -54,9 +54,9 @@ static void on_abandon(struct rpc_call *c, void *ud) {
 }
 
 static const struct rpc_method methods[] = {
-        {"a", m_args, RPC_ACCESS_ANY},
-        {"d", m_defer, RPC_ACCESS_ANY},
-        {"g", m_args, RPC_ACCESS_GROUP},
+        {"a", m_args, RPC_MAY_ANYONE},
+        {"d", m_defer, RPC_MAY_ANYONE},
+        {"g", m_args, RPC_MAY_ADMIN},
 };
 
 static const struct rpc_conn_ops ops = {};
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .max_out_bytes = 64 * 1024,
                 .methods = methods,
                 .n_methods = ELEMENTSOF(methods),
-                .group = 5,
+                .identities = {.operators = 5},
         };
         struct rpc_server *s;
         struct rpc_conn *c;

@@ -209,10 +209,15 @@ static int m_errno(struct rpc_call *call, const msgpack_object *params, void *us
 }
 
 static const struct rpc_method methods[] = {
-        {"t.echo", m_echo, RPC_ACCESS_ANY},         {"t.defer", m_defer, RPC_ACCESS_ANY},
-        {"t.noanswer", m_noanswer, RPC_ACCESS_ANY}, {"t.errno", m_errno, RPC_ACCESS_ANY},
-        {"t.group", m_echo, RPC_ACCESS_GROUP},      {"t.root", m_echo, RPC_ACCESS_ROOT},
+        {"t.echo", m_echo, RPC_MAY_ANYONE},         {"t.defer", m_defer, RPC_MAY_ANYONE},
+        {"t.noanswer", m_noanswer, RPC_MAY_ANYONE}, {"t.errno", m_errno, RPC_MAY_ANYONE},
+        {"t.group", m_echo, RPC_MAY_ADMIN},         {"t.root", m_echo, RPC_MAY_ROOT},
+        {"t.jobd", m_echo, RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_JOBD)},
+        {"t.nobody", m_echo, 0},
 };
+
+/* The daemons' users and the operators' group of these tests. */
+#define TEST_IDS {.jobd = 900, .logd = 901, .webd = 902, .operators = 1234}
 
 static int kicks;
 static void want_write(struct rpc_conn *c, void *t) {
@@ -224,7 +229,7 @@ static struct rpc_server *new_server(void) {
         struct rpc_server_config cfg = {
                 .limits = {.max_bytes = 4096},
                 .max_conns = 2,
-                .group = 1234,
+                .identities = TEST_IDS,
                 .methods = methods,
                 .n_methods = ELEMENTSOF(methods),
         };
@@ -326,28 +331,85 @@ Test(server, split_at_every_byte_gives_the_same_answer) {
         rpc_buf_done(&b);
 }
 
-Test(server, access_levels) {
+Test(server, peers_are_classified_by_uid_first) {
+        struct rpc_identities ids = TEST_IDS, none = {0};
+        struct rpc_peer stranger = {.uid = 1000, .gid = 1000};
+        struct rpc_peer member = {.uid = 1001, .gid = 1001, .n_groups = 2, .groups = {5, 1234}};
+        struct rpc_peer primary = {.uid = 1002, .gid = 1234};
+        struct rpc_peer root = {.uid = 0, .gid = 0};
+        /* The daemons' units put them in the operators' group to reach the sockets: they
+         * stay what their uid says. */
+        struct rpc_peer jobd = {.uid = 900, .gid = 900, .n_groups = 1, .groups = {1234}};
+        struct rpc_peer logd = {.uid = 901, .gid = 1234}, webd = {.uid = 902, .gid = 902};
+        struct rpc_peer tcp = {.uid = (uid_t) -1, .gid = (gid_t) -1};
+        struct rpc_peer in_root_group = {.uid = 1003, .gid = 0};
+
+        cr_assert_eq(rpc_peer_classify(&stranger, &ids), RPC_CALLER_NONE);
+        cr_assert_eq(rpc_peer_classify(&member, &ids), RPC_CALLER_OPERATOR);
+        cr_assert_eq(rpc_peer_classify(&primary, &ids), RPC_CALLER_OPERATOR);
+        cr_assert_eq(rpc_peer_classify(&root, &ids), RPC_CALLER_ROOT);
+        cr_assert_eq(rpc_peer_classify(&jobd, &ids), RPC_CALLER_JOBD);
+        cr_assert_eq(rpc_peer_classify(&logd, &ids), RPC_CALLER_LOGD);
+        cr_assert_eq(rpc_peer_classify(&webd, &ids), RPC_CALLER_WEBD);
+        cr_assert_eq(rpc_peer_classify(&tcp, &ids), RPC_CALLER_NONE);
+        /* A zeroed table knows root alone; gid 0 is not an operators' group. */
+        cr_assert_eq(rpc_peer_classify(&in_root_group, &none), RPC_CALLER_NONE);
+        cr_assert_eq(rpc_peer_classify(&jobd, &none), RPC_CALLER_NONE);
+        cr_assert_eq(rpc_peer_classify(&member, &none), RPC_CALLER_NONE);
+        cr_assert_eq(rpc_peer_classify(&root, &none), RPC_CALLER_ROOT);
+}
+
+/* The error message of response i of o. */
+static const char *response_message(struct out *o, int i) {
+        static struct rpc_error e;
+        cr_assert_eq(rpc_error_decode(&o->u[i].data.via.array.ptr[2], &e), 1);
+        return e.message;
+}
+
+Test(server, each_method_is_open_to_its_callers_only) {
         struct rpc_server *s = new_server();
         struct rpc_peer stranger = {.uid = 1000, .gid = 1000};
         struct rpc_peer member = {.uid = 1001, .gid = 1001, .n_groups = 2, .groups = {5, 1234}};
         struct rpc_peer root = {.uid = 0, .gid = 0};
-        const struct rpc_peer *peers[] = {&stranger, &member, &root};
-        const char *group_want[] = {"denied", NULL, NULL};
-        const char *root_want[] = {"denied", "denied", NULL};
+        struct rpc_peer jobd = {.uid = 900, .gid = 900, .n_groups = 1, .groups = {1234}};
+        struct rpc_peer webd = {.uid = 902, .gid = 902, .n_groups = 1, .groups = {1234}};
+        const struct rpc_peer *peers[] = {&stranger, &member, &root, &jobd, &webd, NULL};
+        /* t.echo, t.group (admin), t.root, t.jobd (admin + jobd), t.nobody */
+        const char *want[][5] = {
+                {NULL, "denied", "denied", "denied", "denied"}, /* stranger */
+                {NULL, NULL, "denied", NULL, "denied"},         /* operator */
+                {NULL, NULL, NULL, NULL, "denied"},             /* root */
+                {NULL, "denied", "denied", NULL, "denied"},     /* jobd: not an operator */
+                {NULL, "denied", "denied", "denied", "denied"}, /* webd */
+                {NULL, "denied", "denied", "denied", "denied"}, /* no credentials */
+        };
+        const char *names[] = {"t.echo", "t.group", "t.root", "t.jobd", "t.nobody"};
 
-        for (int i = 0; i < 3; i++) {
+        for (size_t i = 0; i < ELEMENTSOF(peers); i++) {
                 struct rpc_conn *c;
                 struct rpc_buf b;
                 struct out o;
                 cr_assert_eq(rpc_conn_new(s, peers[i], &ops, NULL, &c), 0);
                 rpc_buf_init(&b, 0);
-                pack_echo(&b, 1, "t.group", "x");
-                pack_echo(&b, 2, "t.root", "x");
+                for (size_t m = 0; m < ELEMENTSOF(names); m++)
+                        pack_echo(&b, (uint32_t) m + 1, names[m], "x");
                 cr_assert_eq(rpc_conn_feed(c, b.data, b.len), 0);
                 read_output(c, &o);
-                cr_assert_eq(o.n, 2);
-                expect_response(&o.u[0].data, 1, group_want[i]);
-                expect_response(&o.u[1].data, 2, root_want[i]);
+                cr_assert_eq(o.n, (int) ELEMENTSOF(names));
+                for (size_t m = 0; m < ELEMENTSOF(names); m++)
+                        expect_response(&o.u[m].data, (uint32_t) m + 1, want[i][m]);
+                if (i == 4) /* the denial says who may and who you are */
+                        cr_assert_str_eq(response_message(&o, 3),
+                                         "permission denied: 't.jobd' is for root, operators and jobd "
+                                         "(you are webd)");
+                if (i == 0) {
+                        cr_assert_str_eq(response_message(&o, 2),
+                                         "permission denied: 't.root' is for root (you are none of them: "
+                                         "not root, not in the operators' group)");
+                        cr_assert_str_eq(response_message(&o, 4),
+                                         "permission denied: 't.nobody' is for nobody (you are none of "
+                                         "them: not root, not in the operators' group)");
+                }
                 out_done(&o);
                 rpc_buf_done(&b);
                 rpc_conn_free(c);
@@ -357,11 +419,13 @@ Test(server, access_levels) {
 
 Test(server, connection_limit_answers_then_closes) {
         struct rpc_server *s = new_server();
+        struct rpc_peer root = {.uid = 0};
         struct rpc_conn *a, *b, *c;
         struct out o;
-        cr_assert_eq(rpc_conn_new(s, NULL, &ops, NULL, &a), 0);
-        cr_assert_eq(rpc_conn_new(s, NULL, &ops, NULL, &b), 0);
-        cr_assert_eq(rpc_conn_new(s, NULL, &ops, NULL, &c), -EMFILE);
+        /* As root, whom no share or reserve limits: max_conns holds for everyone. */
+        cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &a), 0);
+        cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &b), 0);
+        cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &c), -EMFILE);
         cr_assert(rpc_conn_closing(c));
         read_output(c, &o);
         cr_assert_eq(o.n, 1);
@@ -389,7 +453,7 @@ static void expect_refused(struct rpc_conn *c, const char *message) {
 
 Test(server, one_uid_cannot_take_every_connection) {
         struct rpc_server_config cfg = {
-                .max_conns = 8, .trusted_uid = 900, .methods = methods, .n_methods = ELEMENTSOF(methods)};
+                .max_conns = 8, .identities = TEST_IDS, .methods = methods, .n_methods = ELEMENTSOF(methods)};
         struct rpc_peer alice = {.uid = 1000}, bob = {.uid = 1001}, root = {.uid = 0}, daemon = {.uid = 900};
         struct rpc_peer other = {.uid = 3000};
         struct rpc_conn *c[16], *refused;
@@ -416,7 +480,7 @@ Test(server, one_uid_cannot_take_every_connection) {
                      "the reserve is not for uid 3000");
         expect_refused(refused, "too many connections, try again later");
         rpc_conn_free(refused);
-        /* The reserve is for root and the daemons' own user; max_conns holds for everyone. */
+        /* The reserve is for root and the daemons' users; max_conns holds for everyone. */
         cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &c[n++]), 0);
         cr_assert_eq(rpc_conn_new(s, &daemon, &ops, NULL, &refused), -EMFILE);
         rpc_conn_free(refused);

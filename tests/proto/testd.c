@@ -141,9 +141,9 @@ static int test_root(struct rpc_call *call, const msgpack_object *params, void *
 }
 
 static const struct rpc_method methods[] = {
-        {"test.echo", test_echo, RPC_ACCESS_ANY},  {"test.stream", test_stream, RPC_ACCESS_ANY},
-        {"test.fail", test_fail, RPC_ACCESS_ANY},  {"test.group", test_root, RPC_ACCESS_GROUP},
-        {"test.root", test_root, RPC_ACCESS_ROOT},
+        {"test.echo", test_echo, RPC_MAY_ANYONE},  {"test.stream", test_stream, RPC_MAY_ANYONE},
+        {"test.fail", test_fail, RPC_MAY_ANYONE},  {"test.group", test_root, RPC_MAY_ADMIN},
+        {"test.root", test_root, RPC_MAY_ROOT},
 };
 
 static int setup(struct daemon *d, void **ret) {
