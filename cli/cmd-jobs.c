@@ -126,6 +126,7 @@ static void print_line(const msgpack_object *l) {
 
 static void print_job_summary(const msgpack_object *job) {
         const msgpack_object *subjects = get(job, "subjects"), *err = get(job, "error");
+        const msgpack_object *sub = get(job, "submitter");
         char created[32], finished[32];
         long long id = 0, v;
 
@@ -134,6 +135,13 @@ static void print_job_summary(const msgpack_object *job) {
         fmt_time(get_int(job, "finished_usec", &v) ? v : 0, finished, sizeof(finished));
         printf("job %lld: %.*s, %.*s\n", id, STRF(get(job, "kind")), STRF(get(job, "state")));
         printf("  owner     %.*s\n", STRF(get(job, "owner")));
+        if (sub && sub->type == MSGPACK_OBJECT_MAP && get_int(sub, "uid", &v)) {
+                long long pid = 0;
+                struct passwd *pw = getpwuid((uid_t) v);
+                (void) get_int(sub, "pid", &pid);
+                printf("  submitted by uid %lld%s%s%s, pid %lld\n", v, pw ? " (" : "", pw ? pw->pw_name : "",
+                       pw ? ")" : "", pid);
+        }
         printf("  subjects ");
         for (uint32_t i = 0;
              subjects && subjects->type == MSGPACK_OBJECT_ARRAY && i < subjects->via.array.size; i++)

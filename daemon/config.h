@@ -15,6 +15,11 @@
  * daemon costs nothing to restart, so a longer wait has no use. */
 #define L4M_IDLE_EXIT_MAX_SEC 86400u
 
+/* The databases, below paths.root, each in a directory that only its daemon may enter
+ * (units/left4me.tmpfiles). */
+#define JOBS_DB_PATH "jobs/jobs.db"
+#define WEB_DB_PATH  "web/web.db"
+
 struct l4m_config {
         /* paths */
         char *root;     /* /var/lib/left4me */

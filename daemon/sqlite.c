@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "daemon/sqlite.h"
@@ -36,6 +39,51 @@ int db_errno(int rc) {
         default:
                 return -EIO;
         }
+}
+
+int db_dir_prepare(const char *path, char *err, size_t errlen) {
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        struct stat st;
+        int fd;
+
+        if (!slash || slash == path) {
+                snprintf(err, errlen, "'%s' is not in a directory of its own", path);
+                return -EINVAL;
+        }
+        if ((size_t) (slash - path) >= sizeof(dir)) {
+                snprintf(err, errlen, "the path '%s' is too long", path);
+                return -ENAMETOOLONG;
+        }
+        memcpy(dir, path, (size_t) (slash - path));
+        dir[slash - path] = '\0';
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                int r = -errno;
+                snprintf(err, errlen, "cannot create '%s': %s (systemd-tmpfiles --create makes it)", dir,
+                         strerror(-r));
+                return r;
+        }
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                snprintf(err, errlen, "cannot open '%s': %s", dir, strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                close(fd);
+                snprintf(err, errlen, "cannot stat '%s': %s", dir, strerror(-r));
+                return r;
+        }
+        close(fd);
+        if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+                snprintf(err, errlen,
+                         "'%s' must be owned by uid %u with mode 0700, so that only this daemon reads the "
+                         "database (it is uid %u, mode %04o)",
+                         dir, (unsigned) geteuid(), (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+                return -EPERM;
+        }
+        return 0;
 }
 
 int db_open(const char *path, int flags, sqlite3 **ret) {

@@ -4,6 +4,14 @@
 
 #include <sqlite3.h>
 
+#include <stddef.h>
+
+/* Makes sure the directory of the database file at path is one only this process's user may
+ * enter: creates it (0700) if missing, else requires a real directory (no symlink) owned by
+ * the effective uid with no group or other access, because SQLite's -wal and -shm files
+ * appear beside the database with the process's umask and would otherwise be readable. On
+ * failure err says why in a sentence the daemon can log. */
+int db_dir_prepare(const char *path, char *err, size_t errlen);
 /* SQLite result code → 0 or a negative errno (-EBUSY, -ENOSPC, -EIO, ...). */
 int db_errno(int rc);
 /* Opens path with flags (SQLITE_OPEN_*), extended result codes and a 5 s busy timeout: how

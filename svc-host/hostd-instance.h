@@ -19,12 +19,13 @@
 #include <linux/openat2.h>
 #include <sys/types.h>
 
+#include "proto/names.h"
 #include "proto/rpc.h"
 #include "proto/spec.h"
 #include "svc-host/hostd-fs.h"
 
-#define GAME_USER    "left4me-game"
-#define INSTALL_USER "left4me"
+#define GAME_USER    L4M_USER_GAME
+#define INSTALL_USER L4M_USER_STEAM
 
 /* The game user's ids; false (and root's) when the user does not exist (development). */
 bool game_user_ids(uid_t *ret_uid, gid_t *ret_gid);

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-#define BUILD_USER           "left4me-build"
+#include "proto/names.h"
+
+#define BUILD_USER           L4M_USER_BUILD
 #define BUILD_SLICE          "l4d2-build.slice"
 #define BUILD_SCRIPT_MAX     (1024u * 1024u)
 #define BUILD_SANDBOX_RESOLV "/etc/left4me/sandbox-resolv.conf"

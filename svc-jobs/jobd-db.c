@@ -59,6 +59,10 @@ static const char *const migrations[JOBD_DB_VERSION] = {
         "  WHERE job_id = jobs.id AND stream = 'info'"
         "  AND line GLOB 'Running the build script in left4me-build-*.service (as *' ORDER BY seq LIMIT 1)"
         " WHERE kind = 'overlay.build';",
+
+        /* 3 → 4: who submitted (the peer's uid and pid from SO_PEERCRED); NULL for older jobs. */
+        "ALTER TABLE jobs ADD COLUMN submitter_uid INTEGER;"
+        "ALTER TABLE jobs ADD COLUMN submitter_pid INTEGER;",
 };
 
 enum {
@@ -81,14 +85,16 @@ enum {
 #define JOB_COLUMNS                                                                                         \
         "id, kind, owner, state, keys, payload, exit_code, error, attempts, created_usec, started_usec, "   \
         "finished_usec, updated_usec, (SELECT MAX(seq) FROM job_lines WHERE job_id = jobs.id), "            \
-        "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id), units"
+        "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id), units, "    \
+        "submitter_uid, submitter_pid"
 
 static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
         [STMT_INSERT_JOB] = "INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, "
-                            "updated_usec) VALUES (?, ?, 'queued', ?, ?, 0, ?, ?)",
+                            "updated_usec, submitter_uid, submitter_pid) VALUES (?, ?, 'queued', ?, ?, 0, ?, ?, "
+                            "?, ?)",
         [STMT_INSERT_SUBJECT] = "INSERT OR IGNORE INTO job_subjects (subject, job_id) VALUES (?, ?)",
         [STMT_UPDATE_JOB] =
                 "UPDATE jobs SET state = ?, exit_code = ?, error = ?, attempts = ?, "
@@ -240,6 +246,13 @@ int jobd_db_insert(struct jobd_db *db, struct job_record *j) {
         (void) sqlite3_bind_blob(s, 4, j->payload, (int) j->payload_len, SQLITE_STATIC);
         (void) sqlite3_bind_int64(s, 5, (sqlite3_int64) j->created_usec);
         (void) sqlite3_bind_int64(s, 6, (sqlite3_int64) j->created_usec);
+        if (j->submitter.uid >= 0) {
+                (void) sqlite3_bind_int64(s, 7, j->submitter.uid);
+                (void) sqlite3_bind_int64(s, 8, j->submitter.pid);
+        } else {
+                (void) sqlite3_bind_null(s, 7);
+                (void) sqlite3_bind_null(s, 8);
+        }
         r = stmt_run(db, STMT_INSERT_JOB);
         if (r < 0)
                 return tx_end(db, r);
@@ -427,6 +440,8 @@ static int read_record(sqlite3_stmt *s, struct job_record *ret) {
         j.finished_usec = (uint64_t) sqlite3_column_int64(s, 11);
         j.updated_usec = (uint64_t) sqlite3_column_int64(s, 12);
         j.last_seq = sqlite3_column_int64(s, 13);
+        j.submitter.uid = sqlite3_column_type(s, 16) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 16);
+        j.submitter.pid = sqlite3_column_int64(s, 17);
         *ret = j;
         return 0;
 }

@@ -15,15 +15,22 @@
 
 #include "svc-jobs/jobd-job.h"
 
-#define JOBD_DB_VERSION 3
+#define JOBD_DB_VERSION 4
 
 struct jobd_db;
 
 /* A job as stored. Strings and payload are malloc'd (job_record_done frees them). */
+/* The peer that submitted a job, from SO_PEERCRED (not what it claims): the owner says on
+ * whose behalf, this says who asked. uid -1: not recorded (a job from before version 4). */
+struct job_submitter {
+        int64_t uid, pid;
+};
+
 struct job_record {
         int64_t id;
         enum job_kind kind;
         char *owner;
+        struct job_submitter submitter;
         enum job_state state;
         char **subjects;
         char *keys;    /* job_keys_format() text */

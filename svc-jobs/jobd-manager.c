@@ -226,8 +226,9 @@ void retire(struct active *a) {
 
 /* ---- operations -------------------------------------------------------------------------- */
 
-int manager_submit(struct manager *m, enum job_kind kind, const char *owner, char *const *subjects,
-                   const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced, struct rpc_error *e) {
+int manager_submit(struct manager *m, enum job_kind kind, const char *owner, const struct job_submitter *by,
+                   char *const *subjects, const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced,
+                   struct rpc_error *e) {
         _cleanup_(job_record_done) struct job_record rec = {};
         struct job_key *keys = NULL;
         struct active *a;
@@ -271,6 +272,7 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, cha
         rec.payload = b.data; /* takes the buffer */
         rec.payload_len = b.len;
         rec.owner = strdup(owner);
+        rec.submitter = *by;
         r = rec.owner ? job_keys_derive(kind, p, &keys, &n_keys) : -ENOMEM;
         if (r >= 0)
                 r = job_keys_format(keys, n_keys, &rec.keys);
@@ -573,6 +575,15 @@ void manager_pack_job(msgpack_packer *pk, const struct job_record *j, bool full)
                 rpc_pack_kv_nil(mpk, "exit_code");
         rpc_pack_kv_str(mpk, "error", j->error);
         rpc_pack_kv_int(mpk, "attempts", j->attempts);
+        rpc_pack_key(mpk, "submitter");
+        if (j->submitter.uid >= 0) {
+                struct rpc_map sm;
+                msgpack_packer *spk = rpc_map_begin(&sm, mpk);
+                rpc_pack_kv_int(spk, "uid", j->submitter.uid);
+                rpc_pack_kv_int(spk, "pid", j->submitter.pid);
+                (void) rpc_map_end(&sm);
+        } else
+                msgpack_pack_nil(mpk);
         pack_usec(mpk, "created_usec", j->created_usec);
         pack_usec(mpk, "started_usec", j->started_usec);
         pack_usec(mpk, "finished_usec", j->finished_usec);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "daemon/daemon.h"
+#include "daemon/sqlite.h"
 #include "base/log.h"
 #include "proto/args.h"
 #include "proto/map.h"
@@ -219,7 +220,8 @@ static int on_submit(struct rpc_call *call, const msgpack_object *params, void *
         kind = job_kind_from_string(a.kind);
         r = job_payload_parse(kind, a.payload, &p, &e);
         if (r >= 0)
-                r = manager_submit(m, kind, a.owner, a.subjects, &p, &id, &coalesced, &e);
+                r = manager_submit(m, kind, a.owner, &(struct job_submitter){.uid = c.uid, .pid = c.pid},
+                                   a.subjects, &p, &id, &coalesced, &e);
         job_payload_done(&p);
         rpc_args_free(submit_args, ELEMENTSOF(submit_args), &a);
         if (r < 0)
@@ -464,15 +466,18 @@ static const struct rpc_method methods[] = {
 
 static int setup(struct daemon *d, void **ret_userdata) {
         const struct l4m_config *cfg = daemon_config(d);
-        char host[512], db[1024];
+        char host[512], db[1024], err[1200];
         struct manager *m;
         int r;
 
         r = config_socket_path(cfg, "host", host, sizeof(host));
         if (r < 0)
                 return log_error_errno(r, "Failed to build the host socket path: %m");
-        if ((size_t) snprintf(db, sizeof(db), "%s/jobs.db", cfg->root) >= sizeof(db))
+        if ((size_t) snprintf(db, sizeof(db), "%s/" JOBS_DB_PATH, cfg->root) >= sizeof(db))
                 return log_error_errno(-ENAMETOOLONG, "paths.root is too long");
+        r = db_dir_prepare(db, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "The job database's directory is not safe: %s", err);
         r = manager_new(
                 &(struct manager_config){
                         .event = daemon_event(d),

@@ -15,8 +15,11 @@ need_daemon host
 
 # What a build must not see: the databases (0644, as the original's DB was), instance files,
 # other overlays, the installation, the config.
-ct_sh "install -d -o left4me -g left4me $L/installation $L/instances/s1 &&
-       echo 'SECRET-WEB' >$L/web.db && echo 'SECRET-JOBS' >$L/jobs.db && chmod 0644 $L/web.db $L/jobs.db &&
+# The databases' dirs are 0700 to their daemons; the planted files are 0644 inside them, so
+# only the dirs (and the sandbox) keep a build out. jobs.db is jobd's real one.
+ct_sh "install -d -o left4me-steam -g left4me-steam $L/installation && install -d $L/instances/s1 &&
+       echo 'SECRET-WEB' >$L/web/web.db && echo 'SECRET-JOBS' >$L/jobs/secret.db &&
+       chmod 0644 $L/web/web.db $L/jobs/secret.db &&
        echo 'SECRET-INSTALL' >$L/installation/secret.txt && chmod 0644 $L/installation/secret.txt &&
        install -d -m 0755 $L/overlays/other && echo 'SECRET-OTHER' >$L/overlays/other/file &&
        chmod 0644 $L/overlays/other/file &&
@@ -29,7 +32,7 @@ cleanup() {
         ct systemctl stop build-victim.service 2>/dev/null
         ct l4d2ctl overlay delete iso >/dev/null 2>&1
         ct l4d2ctl overlay delete other >/dev/null 2>&1
-        ct rm -f $L/web.db $L/jobs.db
+        ct rm -f $L/web/web.db $L/jobs/secret.db
 }
 trap cleanup EXIT
 # The overlay exists before the snapshots (creating it changes overlays/'s mtime).
@@ -39,9 +42,10 @@ run_build iso warmup
 
 echo "--- read web.db / jobs.db"
 hostile iso read-databases "
-try 'read web.db' cat $L/web.db
-try 'read jobs.db' cat $L/jobs.db
-try 'find web.db or jobs.db anywhere' sh -c 'find / \( -path /proc -o -path /sys -o -path /usr \) -prune -o \( -name web.db -o -name jobs.db \) -print 2>/dev/null | grep .'
+try 'read web.db' cat $L/web/web.db
+try 'read jobs.db' cat $L/jobs/jobs.db
+try 'read a file in jobs/' cat $L/jobs/secret.db
+try 'find web.db or jobs.db anywhere' sh -c 'find / \( -path /proc -o -path /sys -o -path /usr \) -prune -o \( -name web.db -o -name jobs.db -o -name secret.db \) -print 2>/dev/null | grep .'
 try 'grep for the secrets' sh -c 'grep -rsl -e SECRET-WEB -e SECRET-JOBS -e SECRET-OTHER -e SECRET-INSTALL -e SECRET-CONFIG /var /etc /run /tmp /home /root /srv /opt /mnt /media /overlay | grep .'"
 
 echo "--- anything in /var/lib/left4me but /overlay"

@@ -30,8 +30,8 @@ load_state() {
 # running on port 27015 from it. A failure here leaves the suite running and says so.
 demo_seed() {
         local L=/var/lib/left4me T=$E2E_PREFIX/lib/left4me/testing
-        ct install -o left4me -g left4me -m 0755 "$T/fake-steamcmd" $L/steam/steamcmd.sh &&
-                ct install -o left4me -g left4me -m 0755 "$T/fake-srcds" $L/steam/fake-srcds || return 1
+        ct install -o left4me-steam -g left4me-steam -m 0755 "$T/fake-steamcmd" $L/steam/steamcmd.sh &&
+                ct install -o left4me-steam -g left4me-steam -m 0755 "$T/fake-srcds" $L/steam/fake-srcds || return 1
         # The container's / is an overlayfs, which cannot hold overlay upper dirs.
         ct mountpoint -q $L/runtime || ct mount -t tmpfs -o mode=0755 tmpfs $L/runtime || return 1
         ct l4d2ctl install >/dev/null || return 1

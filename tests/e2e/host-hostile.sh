@@ -6,6 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 need_cli
+need_operator
 need_daemon host
 L=/var/lib/left4me
 runtime_on_tmpfs
@@ -49,7 +50,7 @@ ok "left4me-game refused: $out"
 rc=0; out=$(ct_as nobody l4d2ctl initialize evil -f /tmp/s-ok.yaml 2>&1) || rc=$?
 [ "$rc" = 6 ] || fail "nobody: expected exit 6, got $rc: $out"
 ok "nobody refused"
-assert_rc 0 "a member of left4me may list" ct_as left4me l4d2ctl list
+assert_rc 0 "an operator (group left4me) may list" ct_as l4m-op l4d2ctl list
 assert_eq "$before" "$(snapshot)" "nothing was written"
 
 echo "--- the mount helper re-validates instance.env"

@@ -24,13 +24,13 @@ ct rm -f $L/steam/fake-steamcmd.fail-linux
 echo "--- conflict and cancel"
 ct_sh "echo 30 >$L/steam/fake-steamcmd.delay"
 ct_sh "l4d2ctl install >/tmp/install1.log 2>&1 & echo \$! >/tmp/install1.pid"
-wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
+wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me-steam -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
 rc=0; out=$(ct l4d2ctl install 2>&1) || rc=$?
 [ "$rc" = 5 ] || fail "second install: expected exit 5 (conflict), got $rc: $out"
 ok "a second install conflicts: $out"
 ct_sh 'kill -TERM $(cat /tmp/install1.pid)'
-wait_for 10 sh -c "! nsenter -t $E2E_PID1 -a pgrep -u left4me -f 'steamcmd|sleep' >/dev/null" ||
-        fail "processes of left4me survived the cancel: $(ct pgrep -a -u left4me)"
+wait_for 10 sh -c "! nsenter -t $E2E_PID1 -a pgrep -u left4me-steam -f 'steamcmd|sleep' >/dev/null" ||
+        fail "processes of left4me-steam survived the cancel: $(ct pgrep -a -u left4me-steam)"
 ok "the caller left: steamcmd's whole group is gone"
 assert_contains "$(journal left4me-host.service)" "killing steamcmd" "hostd logged the cancel"
 ct rm -f $L/steam/fake-steamcmd.delay

@@ -10,6 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 need_cli
+need_operator
 need_daemon host
 HOSTD=$E2E_PREFIX/lib/left4me/left4me-hostd
 L=/var/lib/left4me
@@ -60,18 +61,18 @@ stale() {
 echo "--- a group member (not root) reads the stored spec and re-submits it"
 printf 'port: %s\noverlays: [smtop]\narguments: [+map, c1m1_hotel]\n' "$PORT" | ct_sh "cat >/tmp/sm1.yaml"
 assert_rc 0 "initialize sm1" ct l4d2ctl initialize sm1 -f /tmp/sm1.yaml
-assert_eq "$(ct cat /tmp/sm1.yaml)" "$(ct_as left4me l4d2ctl spec sm1)" "l4d2ctl spec sm1 as left4me"
+assert_eq "$(ct cat /tmp/sm1.yaml)" "$(ct_as l4m-op l4d2ctl spec sm1)" "l4d2ctl spec sm1 as an operator"
 # nobody cannot read /etc/left4me/left4me.yaml: a readable copy, so the refusal is the socket's.
 ct_sh "install -m 0644 /etc/left4me/left4me.yaml /tmp/nobody.yaml" || fail "config copy"
 out=$(ct_as nobody l4d2ctl --config /tmp/nobody.yaml spec sm1 2>&1) && fail "spec as nobody succeeded: $out"
 assert_rc 6 "l4d2ctl spec as nobody" ct_as nobody l4d2ctl --config /tmp/nobody.yaml spec sm1
 case $out in *port:*) fail "nobody got the spec: $out" ;; esac
 assert_rc 6 "start --queue (stored spec) as nobody" ct_as nobody l4d2ctl --config /tmp/nobody.yaml start sm1 --queue
-assert_rc 4 "l4d2ctl spec of a missing instance" ct_as left4me l4d2ctl spec smnever
-out=$(ct_as left4me l4d2ctl start sm1 --queue 2>&1) || fail "start sm1 --queue as left4me failed: $out"
-assert_contains "$out" "succeeded" "start --queue (stored spec) as left4me"
+assert_rc 4 "l4d2ctl spec of a missing instance" ct_as l4m-op l4d2ctl spec smnever
+out=$(ct_as l4m-op l4d2ctl start sm1 --queue 2>&1) || fail "start sm1 --queue as an operator failed: $out"
+assert_contains "$out" "succeeded" "start --queue (stored spec) as an operator"
 unit_is active left4me-server@sm1.service || fail "sm1 not active after start --queue"
-assert_rc 4 "start --queue of a missing instance as left4me" ct_as left4me l4d2ctl start smnever --queue
+assert_rc 4 "start --queue of a missing instance as an operator" ct_as l4m-op l4d2ctl start smnever --queue
 assert_rc 0 "stop sm1" ct l4d2ctl stop sm1
 assert_rc 0 "delete sm1" ct l4d2ctl delete sm1
 

@@ -2,8 +2,8 @@
 # jobd takes a caller's identity from the kernel (SO_PEERCRED), not from what it claims: an
 # operator (a member of group left4me other than root) submits only as cli:<login>, cannot
 # pose as a web user, and cannot see, watch or cancel another operator's jobs, whose ids it
-# also does not get through coalescing; the services' user (webd's) may act for web users;
-# root may do anything.
+# also does not get through coalescing; webd's user may act for web users only; logd's
+# may read any job; root may do anything. jobd records who submitted.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,6 +28,10 @@ out=$(ct_as alice l4d2ctl jobs submit server.stop --server nosuch1 --json) || fa
 id=$(job_id "$out")
 [ -n "$id" ] || fail "no job id in: $out"
 owner_is "$out" cli:alice "alice's job"
+alice_uid=$(ct id -u alice)
+grep -Eq "\"submitter\": *\{\"uid\": *$alice_uid, *\"pid\": *[1-9]" <<<"$out" ||
+        fail "the job does not record alice (uid $alice_uid) as its submitter: $out"
+ok "jobd records the submitting peer (uid $alice_uid)"
 rc=0; out=$(ct_as alice l4d2ctl jobs submit server.stop --server nosuch1 --owner web:carol 2>&1) || rc=$?
 [ "$rc" = 6 ] || fail "alice posing as web:carol: expected exit 6 (denied), got $rc: $out"
 assert_contains "$out" "only as 'cli:alice'" "the refusal"
@@ -47,15 +51,25 @@ rc=0; out=$(ct_as bob l4d2ctl jobs list --owner cli:alice 2>&1) || rc=$?
 [ "$rc" = 6 ] || fail "bob listing cli:alice: expected exit 6, got $rc: $out"
 assert_rc 0 "alice sees her own job" ct_as alice l4d2ctl jobs show "$id"
 
-echo "--- the services' user acts for web users; root for anyone"
-out=$(ct_as left4me l4d2ctl jobs submit server.stop --server nosuch2 --owner web:carol --json) ||
-        fail "left4me as web:carol: $out"
+echo "--- webd acts for web users only; logd reads; root acts for anyone"
+out=$(ct_daemon left4me-web l4d2ctl jobs submit server.stop --server nosuch2 --owner web:carol --json) ||
+        fail "left4me-web as web:carol: $out"
 owner_is "$out" web:carol "a web user's job"
+rc=0; out=$(ct_daemon left4me-web l4d2ctl jobs submit server.stop --server nosuch2 --owner cli:alice 2>&1) || rc=$?
+[ "$rc" = 6 ] || fail "webd posing as cli:alice: expected exit 6, got $rc: $out"
+assert_contains "$out" "only as web:<user>" "webd's refusal"
 assert_rc 0 "root sees alice's job" ct l4d2ctl jobs show "$id"
-# webd applies its own users' rules, and logd reads any job's units: the services see all.
-assert_rc 0 "the services' user sees alice's job" ct_as left4me l4d2ctl jobs show "$id"
+# webd applies its own users' rules, and logd reads any job's units.
+assert_rc 0 "webd sees alice's job" ct_daemon left4me-web l4d2ctl jobs show "$id"
+assert_rc 0 "logd reads alice's job (jobs.get, for its units)" ct_daemon left4me-logs l4d2ctl call jobs jobs.get id="$id"
+rc=0; out=$(ct_daemon left4me-logs l4d2ctl jobs submit server.stop --server nosuch2 --owner web:carol 2>&1) || rc=$?
+[ "$rc" = 6 ] || fail "logd submitting: expected exit 6, got $rc: $out"
+rc=0; out=$(ct_daemon left4me-jobs l4d2ctl jobs list 2>&1) || rc=$?
+[ "$rc" = 6 ] || fail "jobd's own user listing jobs: expected exit 6, got $rc: $out"
 out=$(ct l4d2ctl jobs submit server.stop --server nosuch3 --owner cli:alice --json) || fail "root as cli:alice: $out"
 owner_is "$out" cli:alice "root acting for alice"
+grep -Eq '"submitter": *\{"uid": *0,' <<<"$out" || fail "root's job for alice does not name root as submitter: $out"
+assert_contains "$(ct l4d2ctl jobs show "$(job_id "$out")")" "submitted by uid 0 (root)" "jobs show names the submitter"
 assert_contains "$(journal left4me-jobs.service)" "for 'cli:alice' by uid $(ct id -u alice)" \
         "jobd logs who submitted"
 exit 0

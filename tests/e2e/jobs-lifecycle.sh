@@ -71,17 +71,17 @@ echo "--- cancel of a running install"
 ct_sh "echo 30 >$L/steam/fake-steamcmd.delay"
 id=$(ct l4d2ctl jobs submit install --json | job_id)
 [ -n "$id" ] || fail "no job id"
-wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
+wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me-steam -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
 assert_rc 0 "cancel" ct l4d2ctl jobs cancel "$id"
 assert_rc 9 "watch of the cancelled install" ct l4d2ctl jobs watch "$id"
-wait_for 10 sh -c "! nsenter -t $E2E_PID1 -a pgrep -u left4me -f 'steamcmd|sleep' >/dev/null" ||
-        fail "steamcmd survived the cancel: $(ct pgrep -a -u left4me)"
+wait_for 10 sh -c "! nsenter -t $E2E_PID1 -a pgrep -u left4me-steam -f 'steamcmd|sleep' >/dev/null" ||
+        fail "steamcmd survived the cancel: $(ct pgrep -a -u left4me-steam)"
 ok "steamcmd is gone"
 
 echo "--- SIGKILL of jobd under a running install"
 ct_sh "echo 3 >$L/steam/fake-steamcmd.delay"
 id=$(ct l4d2ctl jobs submit install --json | job_id)
-wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
+wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me-steam -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
 ct systemctl kill -s KILL left4me-jobs.service || fail "kill jobd"
 wait_for 15 sh -c "nsenter -t $E2E_PID1 -a systemctl -q is-active left4me-jobs.service" ||
         fail "systemd did not restart jobd (Restart=on-failure)"

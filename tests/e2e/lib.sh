@@ -44,6 +44,16 @@ ct_as() {
         local user=$1; shift
         ct setpriv --reuid="$user" --regid="$(ct id -gn "$user")" --init-groups -- "$@"
 }
+# need_operator: user l4m-op, a member of group left4me (an operator who uses l4d2ctl).
+need_operator() {
+        ct id l4m-op >/dev/null 2>&1 || ct useradd -M -G left4me l4m-op || fail "useradd l4m-op"
+}
+# Runs a command as one of the daemons' users, with the groups its unit gives it
+# (SupplementaryGroups=left4me, so it reaches the sockets as the daemon does).
+ct_daemon() {
+        local user=$1; shift
+        ct setpriv --reuid="$user" --regid="$user" --groups=left4me -- "$@"
+}
 
 # wait_for SECONDS CMD...: polls CMD every 0.2 s until it succeeds; fails after SECONDS.
 wait_for() {
@@ -112,14 +122,14 @@ runtime_on_tmpfs() {
                 ct mount -t tmpfs -o mode=0755 tmpfs /var/lib/left4me/runtime || fail "tmpfs on runtime/"
 }
 # stand_ins: the fake steamcmd where paths.steamcmd points (steamcmd writes next to itself, so
-# it lives in the left4me-owned steam dir, as the real one does) and fake-srcds beside it.
+# it lives in the left4me-steam-owned steam dir, as the real one does) and fake-srcds beside it.
 stand_ins() {
         local t=$E2E_PREFIX/lib/left4me/testing
         need_file "$t/fake-steamcmd" "make install-fixtures"
         need_file "$t/fake-srcds" "make install-fixtures"
-        ct install -o left4me -g left4me -m 0755 "$t/fake-steamcmd" /var/lib/left4me/steam/steamcmd.sh ||
+        ct install -o left4me-steam -g left4me-steam -m 0755 "$t/fake-steamcmd" /var/lib/left4me/steam/steamcmd.sh ||
                 fail "copy steamcmd"
-        ct install -o left4me -g left4me -m 0755 "$t/fake-srcds" /var/lib/left4me/steam/fake-srcds ||
+        ct install -o left4me-steam -g left4me-steam -m 0755 "$t/fake-srcds" /var/lib/left4me/steam/fake-srcds ||
                 fail "copy fake-srcds"
 }
 # game_installed: the stand-ins, and the game installed through hostd unless it is already.

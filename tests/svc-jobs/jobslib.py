@@ -25,7 +25,7 @@ class Env:
         self.host_sock = os.path.join(self.dir, "host.sock")
         self.calls = os.path.join(self.dir, "calls.jsonl")
         self.behavior_file = os.path.join(self.dir, "behavior.json")
-        self.db = os.path.join(self.dir, "jobs.db")
+        self.db = os.path.join(self.dir, "jobs", "jobs.db")
         self.config = os.path.join(self.dir, "left4me.yaml")
         self.idle_exit = idle_exit
         with open(self.config, "w") as f:

@@ -191,6 +191,30 @@ Test(jobd_db, units_round_trip) {
         jobd_db_close(db);
 }
 
+Test(jobd_db, migrate_from_v3_submitter_unknown_then_recorded) {
+        struct jobd_db *db;
+        struct job_record j = new_job(JOB_INSTALL, "cli:alice", NULL), r;
+
+        cr_assert_eq(jobd_db_open_at_version(path, 3, &db), 0);
+        jobd_db_close(db);
+        raw_exec("INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, updated_usec) "
+                 "VALUES ('install', 'cli:bob', 'queued', 'x install\n', x'80', 0, 10, 10)");
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        cr_assert_eq(jobd_db_version(db), 4);
+        cr_assert_eq(jobd_db_get(db, 1, &r), 0);
+        cr_assert_eq(r.submitter.uid, -1, "a job from before v4 has no submitter");
+        job_record_done(&r);
+
+        j.submitter = (struct job_submitter){.uid = 1001, .pid = 4242};
+        cr_assert_eq(jobd_db_insert(db, &j), 0);
+        cr_assert_eq(jobd_db_get(db, j.id, &r), 0);
+        cr_assert_eq(r.submitter.uid, 1001);
+        cr_assert_eq(r.submitter.pid, 4242);
+        cr_assert_str_eq(r.owner, "cli:alice");
+        job_record_done(&r);
+        jobd_db_close(db);
+}
+
 Test(jobd_db, newer_database_refused) {
         struct jobd_db *db;
 
