@@ -203,9 +203,9 @@ enum rpc_caller rpc_peer_classify(const struct rpc_peer *p, const struct rpc_ide
 
 const char *rpc_caller_to_string(enum rpc_caller c) {
         static const char *const names[_RPC_CALLER_MAX] = {
-                [RPC_CALLER_NONE] = "other users", [RPC_CALLER_ROOT] = "root",
+                [RPC_CALLER_NONE] = "other users",   [RPC_CALLER_ROOT] = "root",
                 [RPC_CALLER_OPERATOR] = "operators", [RPC_CALLER_JOBD] = "jobd",
-                [RPC_CALLER_LOGD] = "logd",         [RPC_CALLER_WEBD] = "webd",
+                [RPC_CALLER_LOGD] = "logd",          [RPC_CALLER_WEBD] = "webd",
         };
         return (unsigned) c < _RPC_CALLER_MAX ? names[c] : "?";
 }
@@ -224,7 +224,10 @@ static void format_denial(char *buf, size_t len, const char *method, size_t meth
                 if (!(callers & RPC_MAY(c)))
                         continue;
                 k++;
-                n += (size_t) snprintf(buf + n, len - n, "%s%s", k == 1 ? "" : k == total ? " and " : ", ",
+                n += (size_t) snprintf(buf + n, len - n, "%s%s",
+                                       k == 1       ? ""
+                                       : k == total ? " and "
+                                                    : ", ",
                                        rpc_caller_to_string(c));
         }
         if (total == 0 && n < len)

@@ -42,10 +42,10 @@ enum rpc_caller {
 };
 
 /* Masks of rpc_caller for a method's `callers`. */
-#define RPC_MAY(c)           (1u << (c))
-#define RPC_MAY_ANYONE       ((1u << _RPC_CALLER_MAX) - 1)
-#define RPC_MAY_ADMIN        (RPC_MAY(RPC_CALLER_ROOT) | RPC_MAY(RPC_CALLER_OPERATOR))
-#define RPC_MAY_ROOT         RPC_MAY(RPC_CALLER_ROOT)
+#define RPC_MAY(c)     (1u << (c))
+#define RPC_MAY_ANYONE ((1u << _RPC_CALLER_MAX) - 1)
+#define RPC_MAY_ADMIN  (RPC_MAY(RPC_CALLER_ROOT) | RPC_MAY(RPC_CALLER_OPERATOR))
+#define RPC_MAY_ROOT   RPC_MAY(RPC_CALLER_ROOT)
 
 /* The uids and gid behind the classes. 0 (what a zeroed config holds) or -1 = no such user
  * or group: nobody falls in that class (root is a class of its own, never "gid 0"). */
@@ -75,8 +75,8 @@ struct rpc_server_config {
         unsigned max_conns_per_uid;
         unsigned reserved_conns;
         struct rpc_identities identities; /* zeroed: only root is known */
-        size_t max_out_bytes; /* per connection; a client that stops reading is dropped */
-        unsigned max_calls;   /* pending calls per connection */
+        size_t max_out_bytes;             /* per connection; a client that stops reading is dropped */
+        unsigned max_calls;               /* pending calls per connection */
         /* Two method tables, looked up in order, each with the userdata its handlers get:
          * the daemon's own methods, and the shared sys.* ones. */
         const struct rpc_method *methods;

@@ -85,16 +85,17 @@ enum {
 #define JOB_COLUMNS                                                                                         \
         "id, kind, owner, state, keys, payload, exit_code, error, attempts, created_usec, started_usec, "   \
         "finished_usec, updated_usec, (SELECT MAX(seq) FROM job_lines WHERE job_id = jobs.id), "            \
-        "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id), units, "    \
+        "(SELECT group_concat(subject, char(10)) FROM job_subjects WHERE job_id = jobs.id), units, "        \
         "submitter_uid, submitter_pid"
 
 static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
-        [STMT_INSERT_JOB] = "INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, "
-                            "updated_usec, submitter_uid, submitter_pid) VALUES (?, ?, 'queued', ?, ?, 0, ?, ?, "
-                            "?, ?)",
+        [STMT_INSERT_JOB] =
+                "INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, "
+                "updated_usec, submitter_uid, submitter_pid) VALUES (?, ?, 'queued', ?, ?, 0, ?, ?, "
+                "?, ?)",
         [STMT_INSERT_SUBJECT] = "INSERT OR IGNORE INTO job_subjects (subject, job_id) VALUES (?, ?)",
         [STMT_UPDATE_JOB] =
                 "UPDATE jobs SET state = ?, exit_code = ?, error = ?, attempts = ?, "

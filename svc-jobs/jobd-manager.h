@@ -37,8 +37,8 @@ void manager_counts(const struct manager *m, unsigned *ret_queued, unsigned *ret
 /* Stores a new job (or finds the queued one it coalesces into) and schedules. subjects are the
  * caller's extra tags (validated). */
 int manager_submit(struct manager *m, enum job_kind kind, const char *owner, const struct job_submitter *by,
-                   char *const *subjects,
-                   const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced, struct rpc_error *e);
+                   char *const *subjects, const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced,
+                   struct rpc_error *e);
 /* queued → cancelled now; running → cancelling (the host call is cancelled). */
 int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e);
 /* Streams the job's lines after after_seq, then live lines and state changes, then answers

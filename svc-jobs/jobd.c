@@ -456,12 +456,9 @@ static int on_watch(struct rpc_call *call, const msgpack_object *params, void *u
 #define JOBS_USERS (RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_WEBD))
 
 static const struct rpc_method methods[] = {
-        {"jobs.submit", on_submit, JOBS_USERS},
-        {"jobs.get", on_get, JOBS_USERS | RPC_MAY(RPC_CALLER_LOGD)},
-        {"jobs.list", on_list, JOBS_USERS},
-        {"jobs.log", on_log, JOBS_USERS},
-        {"jobs.watch", on_watch, JOBS_USERS},
-        {"jobs.cancel", on_cancel, JOBS_USERS},
+        {"jobs.submit", on_submit, JOBS_USERS}, {"jobs.get", on_get, JOBS_USERS | RPC_MAY(RPC_CALLER_LOGD)},
+        {"jobs.list", on_list, JOBS_USERS},     {"jobs.log", on_log, JOBS_USERS},
+        {"jobs.watch", on_watch, JOBS_USERS},   {"jobs.cancel", on_cancel, JOBS_USERS},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {

@@ -74,5 +74,17 @@ for f in "${files[@]}"; do
         done < <(grep -oE '^#include "[^"/]+/' "$f")
 done
 
+# The users and groups proto/names.h names are the ones units/left4me.sysusers creates and
+# the table of docs/architecture.md lists ("change it in one place": these three agree).
+names_h=$(grep -oE '^#define L4M_(USER|GROUP)_[A-Z]+ +"[^"]+"' proto/names.h | grep -oE '"[^"]+"' | tr -d '"' | sort | tr '\n' ' ')
+sysusers=$(grep -E '^[ug] ' units/left4me.sysusers | awk '{print $2}' | sort | tr '\n' ' ')
+if [ "$names_h" != "$sysusers" ]; then
+        echo "lint: users and groups differ: proto/names.h: $names_h; units/left4me.sysusers: $sysusers"
+        fail=1
+fi
+for n in $sysusers; do
+        grep -q "\`$n\`" docs/architecture.md || { echo "lint: docs/architecture.md's table lacks \`$n\`"; fail=1; }
+done
+
 [ $fail -eq 0 ] && echo "lint: clean (${#files[@]} files)"
 exit $fail

@@ -36,8 +36,8 @@ assert_contains "$out" "==> Step: downloading linux platform payload..." "instal
 assert_contains "$out" "==> Step: installation complete." "install output"
 ct test -x $L/installation/srcds_run || fail "no srcds_run in the installation"
 assert_eq "left4me-steam" "$(ct stat -c %U $L/installation/srcds_run)" "owner of the installed files"
-assert_eq "$L/steam/linux32/steamclient.so" "$(ct readlink $L/.steam/sdk32/steamclient.so)" "sdk32 link"
-assert_eq "$L/steam/linux64/steamclient.so" "$(ct readlink $L/.steam/sdk64/steamclient.so)" "sdk64 link"
+assert_eq "$L/steam/linux32/steamclient.so" "$(ct readlink $L/steam/.steam/sdk32/steamclient.so)" "sdk32 link (in left4me-steam's home)"
+assert_eq "$L/steam/linux64/steamclient.so" "$(ct readlink $L/steam/.steam/sdk64/steamclient.so)" "sdk64 link"
 out=$(ct l4d2ctl install 2>&1) || fail "second install (idempotent) failed: $out"
 ok "install again: idempotent"
 

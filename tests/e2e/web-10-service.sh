@@ -1,5 +1,5 @@
 #!/bin/bash
-# webd under real systemd: both sockets arrive by name (http, rpc), it runs as left4me,
+# webd under real systemd: both sockets arrive by name (http, rpc), it runs as left4me-web,
 # reports READY with a status line, serves /health, the installed static files and
 # sys.health on web.sock, stays up while a keep-alive HTTP connection is in use, exits
 # cleanly after the idle time, and stops cleanly (systemctl stop) with an event stream open.
@@ -19,7 +19,7 @@ wait_for "$settle" unit_is inactive "$svc" || fail "$svc did not settle to inact
 body=$(ct curl -fsS -m 10 "$url/health") || fail "GET /health failed"
 assert_contains "$body" '"service":"left4me-webd"' "GET /health"
 assert_eq active "$(unit_state "$svc")" "$svc after the first request"
-assert_eq left4me "$(ct ps -o user= -C left4me-webd | head -n 1 | tr -d ' ')" "user of left4me-webd"
+assert_eq left4me-web "$(ct ps -o user= -C left4me-webd | head -n 1 | tr -d ' ')" "user of left4me-webd"
 assert_contains "$(ct systemctl show -P StatusText "$svc")" "Serving" "StatusText (READY=1 with STATUS=)"
 if journal "$svc" | grep -q "no known name"; then
         fail "a socket arrived without its FileDescriptorName"

@@ -209,15 +209,19 @@ static int m_errno(struct rpc_call *call, const msgpack_object *params, void *us
 }
 
 static const struct rpc_method methods[] = {
-        {"t.echo", m_echo, RPC_MAY_ANYONE},         {"t.defer", m_defer, RPC_MAY_ANYONE},
-        {"t.noanswer", m_noanswer, RPC_MAY_ANYONE}, {"t.errno", m_errno, RPC_MAY_ANYONE},
-        {"t.group", m_echo, RPC_MAY_ADMIN},         {"t.root", m_echo, RPC_MAY_ROOT},
+        {"t.echo", m_echo, RPC_MAY_ANYONE},
+        {"t.defer", m_defer, RPC_MAY_ANYONE},
+        {"t.noanswer", m_noanswer, RPC_MAY_ANYONE},
+        {"t.errno", m_errno, RPC_MAY_ANYONE},
+        {"t.group", m_echo, RPC_MAY_ADMIN},
+        {"t.root", m_echo, RPC_MAY_ROOT},
         {"t.jobd", m_echo, RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_JOBD)},
         {"t.nobody", m_echo, 0},
 };
 
 /* The daemons' users and the operators' group of these tests. */
-#define TEST_IDS {.jobd = 900, .logd = 901, .webd = 902, .operators = 1234}
+#define TEST_IDS                                                                                            \
+        { .jobd = 900, .logd = 901, .webd = 902, .operators = 1234 }
 
 static int kicks;
 static void want_write(struct rpc_conn *c, void *t) {
@@ -452,8 +456,10 @@ static void expect_refused(struct rpc_conn *c, const char *message) {
 }
 
 Test(server, one_uid_cannot_take_every_connection) {
-        struct rpc_server_config cfg = {
-                .max_conns = 8, .identities = TEST_IDS, .methods = methods, .n_methods = ELEMENTSOF(methods)};
+        struct rpc_server_config cfg = {.max_conns = 8,
+                                        .identities = TEST_IDS,
+                                        .methods = methods,
+                                        .n_methods = ELEMENTSOF(methods)};
         struct rpc_peer alice = {.uid = 1000}, bob = {.uid = 1001}, root = {.uid = 0}, daemon = {.uid = 900};
         struct rpc_peer other = {.uid = 3000};
         struct rpc_conn *c[16], *refused;

@@ -141,8 +141,8 @@ static int test_root(struct rpc_call *call, const msgpack_object *params, void *
 }
 
 static const struct rpc_method methods[] = {
-        {"test.echo", test_echo, RPC_MAY_ANYONE},  {"test.stream", test_stream, RPC_MAY_ANYONE},
-        {"test.fail", test_fail, RPC_MAY_ANYONE},  {"test.group", test_root, RPC_MAY_ADMIN},
+        {"test.echo", test_echo, RPC_MAY_ANYONE}, {"test.stream", test_stream, RPC_MAY_ANYONE},
+        {"test.fail", test_fail, RPC_MAY_ANYONE}, {"test.group", test_root, RPC_MAY_ADMIN},
         {"test.root", test_root, RPC_MAY_ROOT},
 };
 

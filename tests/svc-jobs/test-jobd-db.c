@@ -197,8 +197,9 @@ Test(jobd_db, migrate_from_v3_submitter_unknown_then_recorded) {
 
         cr_assert_eq(jobd_db_open_at_version(path, 3, &db), 0);
         jobd_db_close(db);
-        raw_exec("INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, updated_usec) "
-                 "VALUES ('install', 'cli:bob', 'queued', 'x install\n', x'80', 0, 10, 10)");
+        raw_exec(
+                "INSERT INTO jobs (kind, owner, state, keys, payload, attempts, created_usec, updated_usec) "
+                "VALUES ('install', 'cli:bob', 'queued', 'x install\n', x'80', 0, 10, 10)");
         cr_assert_eq(jobd_db_open(path, &db), 0);
         cr_assert_eq(jobd_db_version(db), 4);
         cr_assert_eq(jobd_db_get(db, 1, &r), 0);
