@@ -3,8 +3,11 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "daemon/sqlite.h"
 #include "svc-jobs/jobd-db.h"
 
 static char dir[64], path[128];
@@ -398,4 +401,38 @@ Test(jobd_db, prune_finished_only) {
         jobd_db_close(db);
         cr_assert_eq(raw_int("SELECT COUNT(*) FROM job_lines"), 3);
         cr_assert_eq(raw_int("SELECT COUNT(*) FROM job_subjects"), 3);
+}
+
+/* db_dir_prepare (daemon/sqlite.c): the database's directory is the daemon's own and 0700. */
+Test(jobd_db, database_dir_must_be_private) {
+        char sub[100], db[300], err[512], link[100];
+        struct stat st;
+
+        snprintf(sub, sizeof(sub), "%s/jobs", dir);
+        snprintf(db, sizeof(db), "%s/jobs.db", sub);
+        cr_assert_eq(db_dir_prepare(db, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(stat(sub, &st), 0, "a missing dir is created");
+        cr_assert_eq(st.st_mode & 07777, 0700);
+        cr_assert_eq(db_dir_prepare(db, err, sizeof(err)), 0, "an existing private dir is fine: %s", err);
+
+        cr_assert_eq(chmod(sub, 0750), 0);
+        cr_assert_eq(db_dir_prepare(db, err, sizeof(err)), -EPERM);
+        cr_assert(strstr(err, "mode 0700") && strstr(err, "mode 0750"), "%s", err);
+        cr_assert_eq(chmod(sub, 0700), 0);
+        if (geteuid() == 0) { /* someone else's private dir is not ours either */
+                cr_assert_eq(chown(sub, 65534, 65534), 0);
+                cr_assert_eq(db_dir_prepare(db, err, sizeof(err)), -EPERM);
+                cr_assert(strstr(err, "uid 65534"), "%s", err);
+                cr_assert_eq(chown(sub, 0, 0), 0);
+        }
+
+        /* A symlink in place of the directory is refused, even to a private dir. */
+        snprintf(link, sizeof(link), "%s/alias", dir);
+        cr_assert_eq(symlink(sub, link), 0);
+        snprintf(db, sizeof(db), "%s/jobs.db", link);
+        cr_assert_lt(db_dir_prepare(db, err, sizeof(err)), 0);
+        cr_assert_eq(unlink(link), 0);
+
+        cr_assert_eq(db_dir_prepare("jobs.db", err, sizeof(err)), -EINVAL);
+        cr_assert_eq(rmdir(sub), 0);
 }
