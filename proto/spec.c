@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "base/util.h"
@@ -87,6 +88,22 @@ bool spec_argument_is_valid(const char *arg) {
                         return false;
         }
         return true;
+}
+
+const char *spec_argument_reserved(const char *arg) {
+        /* What hostd sets on the command line itself (units/left4me-server@.service.in): the
+         * game's port and address, the ports srcds binds beside it, and the game directory.
+         * srcds takes the last of repeated options, so one of these later in L4D2_ARGS would
+         * win over hostd's. Both prefixes, and any case: the engine ignores case. */
+        static const char *const reserved[] = {"port",       "hostport", "ip",    "hostip",
+                                               "clientport", "tv_port",  "sport", "game"};
+
+        if (!arg || (arg[0] != '+' && arg[0] != '-'))
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(reserved); i++)
+                if (strcasecmp(arg + 1, reserved[i]) == 0)
+                        return reserved[i];
+        return NULL;
 }
 
 bool spec_config_line_is_valid(const char *line) {
@@ -488,6 +505,14 @@ static int yp_parse_document(struct yp *y, unsigned port_min, unsigned port_max,
                                           "must be 1-256 bytes without whitespace, control characters, "
                                           "quotes, '\\', '$' or '`'",
                                           &s->arguments);
+                        for (size_t i = 0; r >= 0 && s->arguments && s->arguments[i]; i++)
+                                if (spec_argument_reserved(s->arguments[i]))
+                                        r = yp_fail(y,
+                                                    "arguments[%zu]: '%s' is set by left4me (the port from "
+                                                    "port:, "
+                                                    "the address, the other ports and the game directory); "
+                                                    "remove it",
+                                                    i, s->arguments[i]);
                 } else if (streq(key, "config")) {
                         if (s->config)
                                 return yp_fail(y, "config: given twice");

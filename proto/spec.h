@@ -66,6 +66,9 @@ bool spec_config_line_is_valid(const char *line);
  * [port_min, port_max]. On failure fills e (code RPC_INVALID, message naming the field,
  * e.g. "overlays[3].path: must be relative") and returns -EINVAL; *ret is written only on
  * success. */
+/* The option arg would override (srcds takes the last of repeated options), such as
+ * "+hostport", or NULL: what hostd alone decides may not appear in arguments. */
+const char *spec_argument_reserved(const char *arg);
 int spec_parse(const char *text, size_t len, unsigned port_min, unsigned port_max, struct instance_spec *ret,
                struct rpc_error *e);
 

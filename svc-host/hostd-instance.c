@@ -114,6 +114,25 @@ static int instance_open_root(const char *root, const char *name, struct rpc_err
         return fd;
 }
 
+/* The other instance that holds port, if any: two servers on one port would have the second
+ * fail to bind, or (UDP with SO_REUSEADDR in plugins) share its traffic. 1 and the name in
+ * holder if taken, 0 if free, or a negative errno. */
+static int port_holder(const char *root, const char *name, unsigned port, char *holder, size_t len) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r = instance_list(root, &names);
+
+        if (r < 0)
+                return r;
+        for (char **n = names; *n; n++) {
+                struct instance_files f;
+                if (streq(*n, name) || instance_inspect(root, *n, &f) < 0 || f.port != port)
+                        continue;
+                snprintf(holder, len, "%s", *n);
+                return 1;
+        }
+        return 0;
+}
+
 int instance_initialize(const char *root, const char *name, const char *spec_text, size_t spec_len,
                         const struct instance_spec *spec, struct rpc_error *e) {
         _cleanup_close_ int rootfd = -1, overlays_fd = -1, instances_fd = -1, stage_fd = -1, rfd = -1;
@@ -128,6 +147,16 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
         rootfd = instance_open_root(root, name, e);
         if (rootfd < 0)
                 return rootfd;
+        {
+                char holder[NAME_LEN_MAX + 1];
+                r = port_holder(root, name, spec->port, holder, sizeof(holder));
+                if (r < 0)
+                        return rpc_error_set(e, RPC_INTERNAL, "port: cannot read the other instances: %s",
+                                             strerror(-r));
+                if (r > 0)
+                        return rpc_error_set(e, RPC_CONFLICT, "port: %u is taken by instance '%s'", spec->port,
+                                             holder);
+        }
 
         /* 1. Every overlay must exist below overlays/ after resolving symlinks. */
         ofds = calloc(spec->n_overlays + 1, sizeof(int));

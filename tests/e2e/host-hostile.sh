@@ -34,6 +34,10 @@ printf 'port: 27015\noverlays: [missing]\n' | spec; refused "missing overlay" "o
 printf 'port: 27015\nconfig: ["sv_cheats 1\\nrcon_password x"]\n' | spec; refused "newline in a config line" "config[0]"
 printf 'port: 27015\narguments: ["+map c1m1; rm -rf /"]\n' | spec; refused "whitespace in an argument" "arguments[0]"
 printf 'port: 27015\na: &a [x]\nconfig: *a\n' | spec; refused "YAML alias" "YAML"
+# srcds takes the last of repeated options: these would move the server off hostd's port.
+printf 'port: 27033\narguments: [+hostport, "27034"]\n' | spec; refused "+hostport after hostd's" "arguments[0]: '+hostport' is set by left4me"
+printf 'port: 27033\narguments: [+map, c1m1_hotel, -PORT, "27034"]\n' | spec; refused "-PORT" "arguments[2]"
+printf 'port: 27033\narguments: [+ip, 10.0.0.1]\n' | spec; refused "+ip" "arguments[0]"
 ct_sh "/usr/bin/python3 -c 'print(\"port: 27015\"); print(\"overlays:\"); [print(\"  - ok\") for _ in range(500)]' >/tmp/evil.yaml"
 refused "500 overlays (501 layers)" "overlays"
 rc=0; out=$(ct l4d2ctl initialize ../evil -f /tmp/s-ok.yaml 2>&1) || rc=$?
@@ -42,6 +46,18 @@ rc=0; out=$(ct l4d2ctl initialize ../evil -f /tmp/s-ok.yaml 2>&1) || rc=$?
 [ "$rc" = 3 ] || fail "bad name: expected 3, got $rc: $out"
 ok "bad name refused: $out"
 assert_eq "$before" "$(snapshot)" "nothing was written"
+
+echo "--- one port, one instance"
+printf 'port: 27040\n' | ct_sh "cat >/tmp/p1.yaml"
+assert_rc 0 "initialize p1 on 27040" ct l4d2ctl initialize p1 -f /tmp/p1.yaml
+rc=0; out=$(ct l4d2ctl initialize p2 -f /tmp/p1.yaml 2>&1) || rc=$?
+[ "$rc" = 5 ] || fail "a second instance on 27040: expected exit 5 (conflict), got $rc: $out"
+assert_contains "$out" "27040 is taken by instance 'p1'" "the conflict names the holder"
+ct test -e $L/instances/p2 && fail "the refused instance p2 left files"
+assert_rc 0 "re-initialize p1 on its own port" ct l4d2ctl initialize p1 -f /tmp/p1.yaml
+assert_rc 0 "delete p1" ct l4d2ctl delete p1
+assert_rc 0 "the freed port can be taken" ct l4d2ctl initialize p2 -f /tmp/p1.yaml
+assert_rc 0 "delete p2" ct l4d2ctl delete p2
 
 echo "--- callers outside group left4me"
 rc=0; out=$(ct_as left4me-game l4d2ctl list 2>&1) || rc=$?
@@ -52,6 +68,18 @@ rc=0; out=$(ct_as nobody l4d2ctl initialize evil -f /tmp/s-ok.yaml 2>&1) || rc=$
 ok "nobody refused"
 assert_rc 0 "an operator (group left4me) may list" ct_as l4m-op l4d2ctl list
 assert_eq "$before" "$(snapshot)" "nothing was written"
+
+echo "--- one port, one instance"
+printf 'port: 27040\n' | ct_sh "cat >/tmp/p1.yaml"
+assert_rc 0 "initialize p1 on 27040" ct l4d2ctl initialize p1 -f /tmp/p1.yaml
+rc=0; out=$(ct l4d2ctl initialize p2 -f /tmp/p1.yaml 2>&1) || rc=$?
+[ "$rc" = 5 ] || fail "a second instance on 27040: expected exit 5 (conflict), got $rc: $out"
+assert_contains "$out" "27040 is taken by instance 'p1'" "the conflict names the holder"
+ct test -e $L/instances/p2 && fail "the refused instance p2 left files"
+assert_rc 0 "re-initialize p1 on its own port" ct l4d2ctl initialize p1 -f /tmp/p1.yaml
+assert_rc 0 "delete p1" ct l4d2ctl delete p1
+assert_rc 0 "the freed port can be taken" ct l4d2ctl initialize p2 -f /tmp/p1.yaml
+assert_rc 0 "delete p2" ct l4d2ctl delete p2
 
 echo "--- the mount helper re-validates instance.env"
 assert_rc 0 "initialize h1" ct l4d2ctl initialize h1 -f /tmp/s-ok.yaml

@@ -214,6 +214,28 @@ Test(spec, bad_arguments) {
         refused("port: 27015\narguments: [[a]]\n", "arguments[0]: must be a string");
 }
 
+/* A spec with port 27033 and "+hostport 27034" came up on 27034: what hostd sets on the
+ * command line may not be repeated after it, in any case or prefix. */
+Test(spec, arguments_may_not_override_what_hostd_sets) {
+        static const char *const bad[] = {"+hostport",   "-port",    "+ip",    "-ip",   "+HostPort", "-PORT",
+                                          "+clientport", "+tv_port", "-sport", "-game", "+hostip"};
+        struct instance_spec s;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[200], want[64];
+                snprintf(text, sizeof(text),
+                         "port: 27033\narguments: [+map, c1m1_hotel, \"%s\", \"27034\"]\n", bad[i]);
+                snprintf(want, sizeof(want), "arguments[2]: '%s' is set by left4me", bad[i]);
+                refused(text, want);
+        }
+        /* Look-alikes are fine: a value, a longer cvar, no prefix. */
+        accepted("port: 27033\narguments: [+map, port, +hostportx, -portal, ip, +sv_lan, \"0\"]\n", &s);
+        cr_assert_eq(strv_length(s.arguments), 7);
+        instance_spec_done(&s);
+        cr_assert_str_eq(spec_argument_reserved("+hostport"), "hostport");
+        cr_assert_null(spec_argument_reserved("hostport"));
+}
+
 Test(spec, too_many_arguments) {
         char text[2048];
         size_t o = (size_t) snprintf(text, sizeof(text), "port: 27015\narguments:\n");

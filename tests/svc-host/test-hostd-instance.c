@@ -218,6 +218,23 @@ Test(instance, remove_refuses_mounted) {
         cr_assert_eq(instance_remove(root, "x", &existed, &e), 0, "%s", e.message);
 }
 
+/* Two instances on one port: the second is refused, naming the holder, and nothing of it is
+ * written; re-initializing the holder keeps its port; a freed port can be taken. */
+Test(instance, one_port_one_instance) {
+        struct rpc_error e;
+        struct instance_files f;
+
+        cr_assert_eq(init("holder", "port: 27030\n", &e), 0, "%s", e.message);
+        cr_assert_lt(init("second", "port: 27030\n", &e), 0);
+        cr_assert_eq(e.code, RPC_CONFLICT);
+        cr_assert_str_eq(e.message, "port: 27030 is taken by instance 'holder'");
+        cr_assert_eq(instance_inspect(root, "second", &f), 0);
+        cr_assert_not(f.initialized, "the refused instance left files");
+        cr_assert_eq(init("holder", "port: 27030\nconfig: [\"sv_cheats 0\"]\n", &e), 0, "%s", e.message);
+        cr_assert_eq(init("holder", "port: 27031\n", &e), 0, "%s", e.message);
+        cr_assert_eq(init("second", "port: 27030\n", &e), 0, "%s", e.message);
+}
+
 Test(instance, inspect_and_list) {
         struct rpc_error e;
         struct instance_files f;
