@@ -11,7 +11,7 @@ $(BUILD)/left4me-hostd: $(HOSTD_OBJS) $(LIBLEFT4ME)
 
 CLI_SRCS += cli/cmd-host.c
 
-E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/host-install.sh tests/e2e/host-stale-mount.sh tests/e2e/host-runtime-fs.sh tests/e2e/host-start-limit.sh
+E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/server-isolation.sh tests/e2e/host-install.sh tests/e2e/host-stale-mount.sh tests/e2e/host-runtime-fs.sh tests/e2e/host-start-limit.sh
 
 # Unit tests (Criterion).
 UNIT_TESTS += $(BUILD)/test-hostd-instance $(BUILD)/test-hostd-build
