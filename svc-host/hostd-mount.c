@@ -46,8 +46,10 @@ static int enter_host_mount_ns(void) {
         return 0;
 }
 
-/* Opens one L4D2_LOWERDIRS entry beneath its allowlisted root. */
-static int open_lowerdir(const char *root, const int allow_fds[], const char *path) {
+/* Opens one L4D2_LOWERDIRS entry beneath its allowlisted root. The installation is the last
+ * layer, itself and nothing below it; an overlay or workshop item is a directory below its
+ * root, never the root (which would stack every tenant's overlays). -EPERM otherwise. */
+static int open_lowerdir(const char *root, const int allow_fds[], const char *path, bool last) {
         size_t rl = strlen(root);
 
         if (path[0] != '/' || strncmp(path, root, rl) != 0 || path[rl] != '/')
@@ -56,12 +58,16 @@ static int open_lowerdir(const char *root, const int allow_fds[], const char *pa
                 const char *rest = path + rl + 1;
                 size_t al = strlen(allowed_roots[i]);
 
+                bool is_install = streq(allowed_roots[i], "installation");
+
                 if (strncmp(rest, allowed_roots[i], al) != 0)
                         continue;
-                if (rest[al] == 0)
+                if (rest[al] == 0 && is_install && last)
                         rest = ".";
-                else if (rest[al] == '/' && rest[al + 1])
+                else if (rest[al] == '/' && rest[al + 1] && !is_install && !last)
                         rest += al + 1;
+                else if (rest[al] == 0 || rest[al] == '/')
+                        return -EPERM;
                 else
                         continue;
                 if (allow_fds[i] < 0)
@@ -251,12 +257,13 @@ int hostd_mount(const char *root, const char *name) {
         for (size_t i = 0; i < n; i++)
                 lfds[i] = -1;
         for (size_t i = 0; i < n; i++) {
-                lfds[i] = open_lowerdir(root, allow_fds, lower[i]);
+                lfds[i] = open_lowerdir(root, allow_fds, lower[i], i == n - 1);
                 if (lfds[i] == -EPERM) {
                         r = log_error_errno(-EPERM,
-                                            "Lower dir '%s' is not below %s/{installation,overlays,"
-                                            "workshop_cache}; refusing to mount",
-                                            lower[i], root);
+                                            "Lower dir %zu of %zu, '%s', is not a directory below "
+                                            "%s/{overlays,workshop_cache} (or, last, %s/installation "
+                                            "itself); refusing to mount",
+                                            i + 1, n, lower[i], root, root);
                         goto finish;
                 }
                 if (lfds[i] < 0) {

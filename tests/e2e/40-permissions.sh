@@ -66,6 +66,18 @@ for u in alice left4me-web left4me-logs left4me-game; do
 done
 ct userdel alice 2>/dev/null
 
+echo "--- no service user can swap a directory root relies on"
+for u in left4me-jobs left4me-logs left4me-web left4me-steam left4me-game left4me-build; do
+        for d in instances runtime overlays tmp installation jobs web; do
+                rc=0; out=$(ct setpriv --reuid="$u" --regid="$u" --groups=left4me -- \
+                        mv /var/lib/left4me/$d /var/lib/left4me/$d.swapped 2>&1) || rc=$?
+                [ "$rc" != 0 ] || { ct mv /var/lib/left4me/$d.swapped /var/lib/left4me/$d; fail "$u renamed $d/"; }
+        done
+        rc=0; ct setpriv --reuid="$u" --regid="$u" --groups=left4me -- mkdir /var/lib/left4me/planted 2>/dev/null || rc=$?
+        [ "$rc" != 0 ] || { ct rmdir /var/lib/left4me/planted; fail "$u created a directory in /var/lib/left4me"; }
+        ok "$u can neither rename nor add entries of /var/lib/left4me"
+done
+
 echo "--- who may use the sockets"
 need_cli
 for s in host jobs logs web; do

@@ -86,8 +86,23 @@ assert_rc 0 "initialize h1" ct l4d2ctl initialize h1 -f /tmp/s-ok.yaml
 ct_sh "sed -i 's|^L4D2_LOWERDIRS=.*|L4D2_LOWERDIRS=/etc:$L/installation|' $L/instances/h1/instance.env"
 rc=0; out=$(ct "$E2E_PREFIX/lib/left4me/left4me-hostd" mount h1 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "mount with /etc as a lower dir succeeded"
-assert_contains "$out" "not below" "mount refusal"
+assert_contains "$out" "is not a directory below" "mount refusal"
 ct mountpoint -q $L/runtime/h1/merged && fail "something got mounted"
+# A bare root as a layer (every tenant's overlays at once), the installation not last, or
+# twice: each refused.
+for lower in "$L/overlays:$L/installation" "$L/workshop_cache:$L/installation" \
+             "$L/installation:$L/overlays/ok" "$L/overlays/ok" "$L/installation:$L/installation" \
+             "$L/overlays/ok:$L/installation/left4dead2"; do
+        ct_sh "sed -i 's|^L4D2_LOWERDIRS=.*|L4D2_LOWERDIRS=$lower|' $L/instances/h1/instance.env"
+        rc=0; out=$(ct "$E2E_PREFIX/lib/left4me/left4me-hostd" mount h1 2>&1) || rc=$?
+        [ "$rc" != 0 ] || fail "mount with L4D2_LOWERDIRS=$lower succeeded"
+        assert_contains "$out" "is not a directory below" "L4D2_LOWERDIRS=$lower refused" >/dev/null
+        ct mountpoint -q $L/runtime/h1/merged && fail "something got mounted ($lower)"
+done
+ok "bare roots, a misplaced or repeated installation and a path inside it are refused"
+ct_sh "sed -i 's|^L4D2_LOWERDIRS=.*|L4D2_LOWERDIRS=$L/overlays/ok:$L/installation|' $L/instances/h1/instance.env"
+assert_rc 0 "the well-formed stack still mounts" ct "$E2E_PREFIX/lib/left4me/left4me-hostd" mount h1
+assert_rc 0 "and unmounts" ct "$E2E_PREFIX/lib/left4me/left4me-hostd" umount h1
 ct_sh "sed -i 's|^L4D2_LOWERDIRS=.*|L4D2_LOWERDIRS=$L/overlays/esc/link:$L/installation|' $L/instances/h1/instance.env"
 rc=0; out=$(ct "$E2E_PREFIX/lib/left4me/left4me-hostd" mount h1 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "mount through a symlink out of overlays/ succeeded"
