@@ -271,66 +271,135 @@ int is_mount_root_at(int dirfd, const char *path) {
         return !!(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-static int rm_rf_children(int fd, unsigned depth);
+/* Removal without recursion and without a depth limit an attacker could exceed: a build or
+ * a game can nest directories as deep as the file system allows, and delete, reset and
+ * overlay.delete must remove whatever they made. The walk keeps at most RM_MAX_OPEN
+ * directories open; a directory found deeper than that is renamed up into the top of the
+ * tree being removed (the same file system, below root-owned dirs nobody else writes, and
+ * its owner is stopped) and the top is scanned again, so every entry is visited a bounded
+ * number of times and no fd or stack frame grows with the depth. */
+struct rm_level {
+        DIR *d;
+        char name[NAME_MAX + 1]; /* this level's name in the level above */
+};
 
-static int rm_rf_one(int dirfd, const char *name, unsigned depth) {
+static int rm_level_open(int parent_fd, const char *name, struct rm_level *ret) {
+        _cleanup_close_ int fd = -1;
+        int r = is_mount_root_at(parent_fd, name);
+
+        if (r > 0)
+                return -EBUSY;
+        fd = openat2_fd(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
+                        RESOLVE_SAFE | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+        if (fd < 0)
+                return fd;
+        ret->d = fdopendir(fd);
+        if (!ret->d)
+                return -errno;
+        TAKE_FD(fd);
+        snprintf(ret->name, sizeof(ret->name), "%s", name);
+        return 0;
+}
+
+/* Empties the directory open as levels[0]. */
+static int rm_tree_contents(struct rm_level *levels) {
+        unsigned depth = 0, hoisted = 0;
+        bool again;
+        int r = 0;
+
+        do {
+                again = false;
+                rewinddir(levels[0].d);
+                while (r >= 0) {
+                        struct rm_level *cur = &levels[depth];
+                        struct dirent *de;
+                        struct stat st;
+                        int fd = dirfd(cur->d);
+
+                        errno = 0;
+                        de = readdir(cur->d);
+                        if (!de) {
+                                if (errno != 0) {
+                                        r = -errno;
+                                        break;
+                                }
+                                if (depth == 0)
+                                        break;
+                                /* This level is empty: remove it from the one above. */
+                                closedir(cur->d);
+                                cur->d = NULL;
+                                depth--;
+                                if (unlinkat(dirfd(levels[depth].d), cur->name, AT_REMOVEDIR) < 0 &&
+                                    errno != ENOENT)
+                                        r = -errno;
+                                continue;
+                        }
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                if (errno != ENOENT)
+                                        r = -errno;
+                                continue;
+                        }
+                        if (!S_ISDIR(st.st_mode)) {
+                                if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
+                                        r = -errno;
+                                continue;
+                        }
+                        if (depth + 1 < RM_MAX_OPEN) {
+                                r = rm_level_open(fd, de->d_name, &levels[depth + 1]);
+                                if (r == -ENOENT)
+                                        r = 0;
+                                else if (r >= 0)
+                                        depth++;
+                                continue;
+                        }
+                        /* Too deep to open: move it up to the top, to be walked from there. */
+                        for (;;) {
+                                char up[64];
+                                snprintf(up, sizeof(up), ".left4me-rm-%u", hoisted++);
+                                if (renameat2(fd, de->d_name, dirfd(levels[0].d), up, RENAME_NOREPLACE) >= 0)
+                                        break;
+                                if (errno != EEXIST) {
+                                        r = -errno;
+                                        break;
+                                }
+                        }
+                        again = true;
+                }
+        } while (r >= 0 && again);
+        for (unsigned i = 1; i <= depth; i++)
+                if (levels[i].d)
+                        closedir(levels[i].d);
+        return r;
+}
+
+static int rm_rf_one(int dirfd, const char *name) {
+        struct rm_level levels[RM_MAX_OPEN] = {};
         struct stat st;
         int r;
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        if (S_ISDIR(st.st_mode)) {
-                _cleanup_close_ int fd = -1;
-
-                if (depth >= RM_MAX_DEPTH)
-                        return -ELOOP;
-                r = is_mount_root_at(dirfd, name);
-                if (r > 0)
-                        return -EBUSY;
-                fd = openat2_fd(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
-                                RESOLVE_SAFE | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
-                if (fd == -ENOENT)
-                        return 0;
-                if (fd < 0)
-                        return fd;
-                r = rm_rf_children(fd, depth + 1);
-                if (r < 0)
-                        return r;
-                if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        if (!S_ISDIR(st.st_mode)) {
+                if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
                         return -errno;
                 return 0;
         }
-        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+        r = rm_level_open(dirfd, name, &levels[0]);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = rm_tree_contents(levels);
+        closedir(levels[0].d);
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
 }
 
-static int rm_rf_children(int fd, unsigned depth) {
-        DIR *d;
-        struct dirent *de;
-        int dfd, r = 0;
-
-        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dfd < 0)
-                return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return -errno;
-        }
-        while ((errno = 0, de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                r = rm_rf_one(fd, de->d_name, depth);
-                if (r < 0)
-                        break;
-        }
-        if (r >= 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        return r;
-}
-
 int rm_rf_at(int dirfd, const char *name) {
-        return rm_rf_one(dirfd, name, 0);
+        return rm_rf_one(dirfd, name);
 }

@@ -13,7 +13,8 @@
 
 #define RESOLVE_SAFE   (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 #define FILE_MAX_BYTES (1024u * 1024u)
-#define RM_MAX_DEPTH   256u
+/* Directories rm_rf_at keeps open at once (not a depth limit: deeper ones are moved up). */
+#define RM_MAX_OPEN 32u
 
 /* openat2() with the given resolve flags; retries EAGAIN. Returns an fd or -errno. Where
  * openat2 is unavailable (ENOSYS: old kernel, or a seccomp filter that does not know it,
@@ -38,8 +39,8 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
  * symlink. uid/gid (uid_t) -1 leave the owner alone. */
 int write_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
                   gid_t gid);
-/* Removes name below dirfd recursively, never following symlinks and never descending into
- * another mount (-EBUSY). Missing is success. */
+/* Removes name below dirfd and everything in it, at any depth, never following symlinks and
+ * never descending into another mount (-EBUSY). Missing is success. */
 int rm_rf_at(int dirfd, const char *name);
 /* 1 if path below dirfd is the root of a mount, 0 if not, -ENOENT if absent. */
 int is_mount_root_at(int dirfd, const char *path);

@@ -154,8 +154,8 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
                         return rpc_error_set(e, RPC_INTERNAL, "port: cannot read the other instances: %s",
                                              strerror(-r));
                 if (r > 0)
-                        return rpc_error_set(e, RPC_CONFLICT, "port: %u is taken by instance '%s'", spec->port,
-                                             holder);
+                        return rpc_error_set(e, RPC_CONFLICT, "port: %u is taken by instance '%s'",
+                                             spec->port, holder);
         }
 
         /* 1. Every overlay must exist below overlays/ after resolving symlinks. */

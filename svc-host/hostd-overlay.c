@@ -62,6 +62,10 @@ int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc
         return TAKE_FD(fd);
 }
 
+/* Publishing recurses; a build that nests deeper fails to publish (ELOOP) rather than
+ * exhaust hostd's stack or fds. Removing such a tree still works (rm_rf_at has no limit). */
+#define PUBLISH_MAX_DEPTH 256u
+
 static int publish_children(int dirfd, dev_t dev, unsigned depth);
 
 static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
@@ -98,7 +102,7 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
                 n++;
         }
         if (S_ISDIR(st.st_mode)) {
-                if (depth >= RM_MAX_DEPTH)
+                if (depth >= PUBLISH_MAX_DEPTH)
                         return -ELOOP;
                 r = publish_children(fd, dev, depth + 1);
                 if (r < 0)

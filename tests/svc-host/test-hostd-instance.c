@@ -218,6 +218,40 @@ Test(instance, remove_refuses_mounted) {
         cr_assert_eq(instance_remove(root, "x", &existed, &e), 0, "%s", e.message);
 }
 
+/* A game (or a build) can nest directories deeper than any limit of ours and longer than
+ * PATH_MAX; delete removes them all, with a file and a symlink at every level, and follows
+ * none of the symlinks. */
+Test(instance, remove_any_depth) {
+        struct rpc_error e;
+        bool existed;
+        char path[512];
+        int fd;
+
+        cr_assert_eq(init("deep", "port: 27015\n", &e), 0, "%s", e.message);
+        sh("echo outside >outside.txt");
+        snprintf(path, sizeof(path), "%s/runtime/deep/upper", root);
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        for (int i = 0; i < 3000; i++) { /* 3000 levels of "dd/": beyond PATH_MAX */
+                int next, f;
+                cr_assert_eq(mkdirat(fd, "dd", 0755), 0, "level %d: %s", i, strerror(errno));
+                f = openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                cr_assert_geq(f, 0);
+                close(f);
+                snprintf(path, sizeof(path), "%s/outside.txt", root);
+                cr_assert_eq(symlinkat(path, fd, "l"), 0);
+                next = openat(fd, "dd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                cr_assert_geq(next, 0);
+                close(fd);
+                fd = next;
+        }
+        close(fd);
+        cr_assert_eq(instance_remove(root, "deep", &existed, &e), 0, "%s", e.message);
+        cr_assert(existed);
+        cr_assert_not(exists("runtime/deep"), "the deep tree is still there");
+        cr_assert(exists("outside.txt"), "a symlink was followed");
+}
+
 /* Two instances on one port: the second is refused, naming the holder, and nothing of it is
  * written; re-initializing the holder keeps its port; a freed port can be taken. */
 Test(instance, one_port_one_instance) {
