@@ -18,6 +18,18 @@ bool name_is_valid_n(const char *s, size_t n) {
         return true;
 }
 
+bool server_name_is_valid(const char *s) {
+        return name_is_valid(s) && strlen(s) <= SERVER_NAME_LEN_MAX;
+}
+
+int server_user_name(const char *name, char *buf, size_t len) {
+        if (!server_name_is_valid(name))
+                return -EINVAL;
+        if ((size_t) snprintf(buf, len, SERVER_USER_PREFIX "%s", name) >= len)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
 bool name_is_valid(const char *s) {
         return s && name_is_valid_n(s, strnlen(s, NAME_LEN_MAX + 1));
 }

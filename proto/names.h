@@ -28,6 +28,18 @@ bool name_is_valid_n(const char *s, size_t n);
 #define L4M_USER_GAME       "left4me-game"  /* the game servers */
 #define L4M_USER_BUILD      "left4me-build" /* overlay builds */
 
+/* Each game server runs as a user of its own, systemd's dynamic user l4m-<name>
+ * (DynamicUser= in left4me-server@.service), so servers cannot signal, trace or read each
+ * other. systemd takes user names of at most 31 bytes, hence a server's name is at most 27. */
+#define SERVER_USER_PREFIX  "l4m-"
+#define SERVER_NAME_LEN_MAX 27u
+#define SERVER_NAME_MUST                                                                                    \
+        "a server's name is at most 27 characters (its game runs as user l4m-<name>, and user names are "   \
+        "at most 31)"
+/* name_is_valid() and at most SERVER_NAME_LEN_MAX bytes. */
+bool server_name_is_valid(const char *s);
+int server_user_name(const char *name, char *buf, size_t len);
+
 /* Units: left4me-server@<name>.service runs an instance's game server,
  * left4me-build-<overlay>-<n>.service one build of an overlay (n: 1..9999999999, decimal,
  * no leading zero). */

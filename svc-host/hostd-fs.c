@@ -400,6 +400,81 @@ static int rm_rf_one(int dirfd, const char *name) {
         return 0;
 }
 
+static int chown_children(int fd, dev_t dev, uid_t from_uid, uid_t uid, gid_t gid, unsigned depth) {
+        DIR *d;
+        struct dirent *de;
+        int dfd, n = 0, r = 0;
+
+        if (depth >= CHOWN_MAX_DEPTH)
+                return -ELOOP;
+        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        while (r >= 0 && (errno = 0, de = readdir(d))) {
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno != ENOENT)
+                                r = -errno;
+                        continue;
+                }
+                if (st.st_dev != dev)
+                        continue;
+                if (st.st_uid == from_uid) {
+                        if (fchownat(fd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                                r = -errno;
+                                continue;
+                        }
+                        n++;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int cfd =
+                                openat2_fd(fd, de->d_name, O_RDONLY | O_DIRECTORY, 0,
+                                           RESOLVE_SAFE | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+                        if (cfd == -ENOENT)
+                                continue;
+                        if (cfd < 0) {
+                                r = cfd;
+                                continue;
+                        }
+                        int k = chown_children(cfd, dev, from_uid, uid, gid, depth + 1);
+                        if (k < 0)
+                                r = k;
+                        else
+                                n += k;
+                }
+        }
+        if (r >= 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r < 0 ? r : n;
+}
+
+int chown_tree_at(int dirfd, const char *name, uid_t from_uid, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = openat2_fd(dirfd, name, O_RDONLY | O_DIRECTORY, 0,
+                                            RESOLVE_SAFE | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+        struct stat st;
+        int n;
+
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        n = chown_children(fd, st.st_dev, from_uid, uid, gid, 0);
+        if (n < 0)
+                return n;
+        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+                return -errno;
+        return n + 1;
+}
+
 int rm_rf_at(int dirfd, const char *name) {
         return rm_rf_one(dirfd, name);
 }

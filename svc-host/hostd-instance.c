@@ -30,23 +30,30 @@ bool game_user_ids(uid_t *ret_uid, gid_t *ret_gid) {
         return true;
 }
 
-/* mkdirat that accepts an existing directory (not a symlink), then fixes owner and mode. */
-static int mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid) {
+/* mkdirat that accepts an existing directory (not a symlink), then fixes owner and mode;
+ * only_new: an existing one keeps its owner. */
+static int mkdir_owned_ex(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, bool only_new) {
         _cleanup_close_ int fd = -1;
         struct stat st;
 
-        if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+        bool created = mkdirat(dirfd, name, mode) >= 0;
+
+        if (!created && errno != EEXIST)
                 return -errno;
         fd = dir_open_nofollow(dirfd, name);
         if (fd < 0)
                 return fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+        if ((created || !only_new) && (st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
                 return -errno;
         if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
                 return -errno;
         return 0;
+}
+
+static int mkdir_owned(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid) {
+        return mkdir_owned_ex(dirfd, name, mode, uid, gid, false);
 }
 
 int runtime_ensure(int rootfd, const char *name, struct rpc_error *e) {
@@ -65,9 +72,10 @@ int runtime_ensure(int rootfd, const char *name, struct rpc_error *e) {
         fd = dir_open_nofollow(runtime_fd, name);
         if (fd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open runtime/%s: %s", name, strerror(-fd));
-        /* upper belongs to the game (its writes land there); work is the kernel's; merged is
-         * the mount point (its attributes come from upper's root once mounted). */
-        r = mkdir_owned(fd, "upper", 0755, guid, ggid);
+        /* upper belongs to the game (its writes land there): created as left4me-game, then
+         * handed by the mount to the server's own dynamic user, which it keeps; work is the
+         * kernel's; merged is the mount point (its attributes come from upper's root). */
+        r = mkdir_owned_ex(fd, "upper", 0755, guid, ggid, true);
         if (r >= 0)
                 r = mkdir_owned(fd, "work", 0700, 0, 0);
         if (r >= 0 && is_mount_root_at(fd, "merged") <= 0)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,48 @@ static int open_lowerdir(const char *root, const int allow_fds[], const char *pa
         return -EPERM;
 }
 
+/* Hands runtime/NAME/upper to the server's own user, l4m-NAME: systemd allocated it (a
+ * dynamic user, resolved through nss-systemd) before this ExecStartPre ran, from a hash of
+ * the name, so it is usually the uid of the last run and nothing changes. When it is not (a
+ * collision, or the first start), the game's files move over with it. */
+static int upper_to_server_user(int runtime_fd, const char *name) {
+        char user[SERVER_NAME_LEN_MAX + sizeof(SERVER_USER_PREFIX)];
+        struct passwd *pw;
+        struct stat st;
+        int r;
+
+        r = server_user_name(name, user, sizeof(user));
+        if (r < 0)
+                return log_error_errno(r, "'%s' is too long for a server's user name (" SERVER_NAME_MUST ")",
+                                       name);
+        errno = 0;
+        pw = getpwnam(user);
+        if (!pw) {
+                /* Outside the unit (an admin mounting by hand) the dynamic user does not exist:
+                 * upper keeps its owner, and the next start hands it over. In the unit it always
+                 * exists, unless nss-systemd is missing, which the game's start then shows. */
+                log_warning("No user %s (the server is not running, or /etc/nsswitch.conf lacks "
+                            "systemd for passwd): runtime/%s/upper keeps its owner",
+                            user, name);
+                return 0;
+        }
+        if (pw->pw_uid == 0)
+                return log_error_errno(-EPERM, "User %s is root; refusing to hand it runtime/%s/upper", user,
+                                       name);
+        if (fstatat(runtime_fd, "upper", &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return log_error_errno(-errno, "Cannot stat runtime/%s/upper: %m", name);
+        if (st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid)
+                return 0;
+        r = chown_tree_at(runtime_fd, "upper", st.st_uid, pw->pw_uid, pw->pw_gid);
+        if (r < 0)
+                return log_error_errno(r, "Cannot hand runtime/%s/upper to %s (uid %u)%s: %m", name, user,
+                                       (unsigned) pw->pw_uid,
+                                       r == -ELOOP ? ", it nests too deep; reset the server" : "");
+        log_info("Handed runtime/%s/upper (%d entries) to %s (uid %u)", name, r, user,
+                 (unsigned) pw->pw_uid);
+        return 0;
+}
+
 /* Copies instances/NAME/{server.cfg,server_*.cfg} into upper/left4dead2/cfg/ (owned by root,
  * readable by the game), and removes server_*.cfg files there that the instance no longer
  * has. Done before the mount: writing to an upper dir under a live mount is undefined. The
@@ -90,10 +133,17 @@ static int stage_cfgs(int instance_fd, int runtime_fd, const char *name) {
         struct dirent *de;
         int r = 0;
 
-        (void) game_user_ids(&guid, &ggid);
         upper_fd = dir_open_nofollow(runtime_fd, "upper");
         if (upper_fd < 0)
                 return log_error_errno(upper_fd, "Cannot open runtime/%s/upper: %m", name);
+        /* The dirs it makes belong to whoever owns upper: the server's own user by now. */
+        {
+                struct stat ust;
+                if (fstat(upper_fd, &ust) < 0)
+                        return log_error_errno(-errno, "Cannot stat runtime/%s/upper: %m", name);
+                guid = ust.st_uid;
+                ggid = ust.st_gid;
+        }
         if (mkdirat(upper_fd, "left4dead2", 0755) >= 0)
                 (void) fchownat(upper_fd, "left4dead2", guid, ggid, AT_SYMLINK_NOFOLLOW);
         l4d2_fd = dir_open_nofollow(upper_fd, "left4dead2");
@@ -275,6 +325,9 @@ int hostd_mount(const char *root, const char *name) {
                 }
         }
 
+        r = upper_to_server_user(runtime_fd, name);
+        if (r < 0)
+                goto finish;
         r = stage_cfgs(instance_fd, runtime_fd, name);
         if (r < 0)
                 goto finish;

@@ -78,6 +78,17 @@ static int check_name(const struct rpc_arg *a, void *field, struct rpc_error *e)
         return 0;
 }
 
+/* A new server's name: short enough for its dynamic user (proto/names.h). Existing ones are
+ * named by name_args_table, so an older, longer one can still be stopped and deleted. */
+static int check_server_name(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+        int r = check_name(a, field, e);
+
+        if (r >= 0 && !server_name_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: " SERVER_NAME_MUST, a->name);
+        return r;
+}
+
 static const struct rpc_arg name_args_table[] = {
         {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct name_args, name), 1, NAME_LEN_MAX, 0,
          check_name},
@@ -90,7 +101,7 @@ struct init_args {
 
 static const struct rpc_arg init_args_table[] = {
         {"name", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct init_args, name), 1, NAME_LEN_MAX, 0,
-         check_name},
+         check_server_name},
         {"spec", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct init_args, spec), 0, SPEC_MAX_BYTES, 0,
          NULL},
 };

@@ -50,7 +50,8 @@ done
 ok "no service Requires= another service"
 # The web service gets both sockets, named.
 assert_contains "$(ct systemctl show -P Triggers left4me-web-rpc.socket)" left4me-web.service "web rpc socket triggers"
-assert_eq "left4me-game" "$(ct systemctl show -P User left4me-server@test.service)" "server User="
+assert_eq "l4m-test" "$(ct systemctl show -P User left4me-server@test.service)" "server User= (a dynamic user per server)"
+assert_eq "yes" "$(ct systemctl show -P DynamicUser left4me-server@test.service)" "server DynamicUser="
 assert_eq "l4d2-game.slice" "$(ct systemctl show -P Slice left4me-server@test.service)" "server Slice="
 # Properties cgroup-delegation-less containers do not enforce: only check they are set.
 assert_eq 2147483648 "$(ct systemctl show -P MemoryMax left4me-server@test.service)" "server MemoryMax= (set; not enforced in the container)"

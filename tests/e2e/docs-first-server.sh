@@ -82,6 +82,8 @@ assert_contains "$(ct cat /var/lib/left4me/runtime/first/merged/left4dead2/cfg/s
 assert_contains "$(ct l4d2ctl spec first)" "my first left4me server" "the stored spec"
 
 echo "--- docs/host.md's example spec, as written, once the guide's overlay exists"
+# It takes the guide's port too (one port, one instance): the guide's server goes first.
+ct l4d2ctl delete first >/dev/null || fail "delete first"
 example=$(awk '/^## Instance spec/ { on = 1 } on && /^```yaml$/ { inb = 1; next } inb && /^```/ { exit } inb' \
         "$E2E_REPO/docs/host.md")
 [ -n "$example" ] || fail "no yaml block under '## Instance spec' in docs/host.md"

@@ -10,6 +10,9 @@ need_operator
 need_daemon host
 L=/var/lib/left4me
 runtime_on_tmpfs
+# Other scenarios share the container (and its ports): leave no instance behind.
+cleanup() { for n in h1 p1 p2; do ct l4d2ctl delete "$n" >/dev/null 2>&1; done; }
+trap cleanup EXIT
 
 snapshot() { ct_sh "find $L/instances $L/runtime $L/overlays -printf '%p %m %u\n' | sort"; }
 
@@ -45,6 +48,9 @@ printf 'port: 27015\n' | ct_sh "cat >/tmp/s-ok.yaml"
 rc=0; out=$(ct l4d2ctl initialize ../evil -f /tmp/s-ok.yaml 2>&1) || rc=$?
 [ "$rc" = 3 ] || fail "bad name: expected 3, got $rc: $out"
 ok "bad name refused: $out"
+rc=0; out=$(ct l4d2ctl initialize abcdefghijklmnopqrstuvwxyz01 -f /tmp/s-ok.yaml 2>&1) || rc=$?
+[ "$rc" = 3 ] || fail "a 28-character server name: expected 3, got $rc: $out"
+assert_contains "$out" "at most 27 characters" "the refusal says why"
 assert_eq "$before" "$(snapshot)" "nothing was written"
 
 echo "--- one port, one instance"

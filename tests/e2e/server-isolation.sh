@@ -34,6 +34,9 @@ out="$(dirname "$0")/left4dead2/probe.txt"
         test -r "$(dirname "$0")/left4dead2/maps/c1m1_hotel.bsp" && echo "own layers: ok"
         echo x >/dev/shm/left4me-probe-shm && echo "wrote /dev/shm"
         ls /dev/shm | grep -q left4me-host-shm && echo "PROBE saw the host's /dev/shm"
+        ls /proc | grep -qx "$OTHER_PID" && echo "PROBE saw another server's process"
+        kill -0 "$OTHER_PID" 2>/dev/null && echo "PROBE may signal another server"
+        kill -KILL -1 2>/dev/null
         echo done
 } >"$out" 2>&1
 exec sleep 600
@@ -43,6 +46,10 @@ PROBE
 printf 'port: 27050\n' | ct_sh "cat >/tmp/iso-other.yaml"
 printf 'port: 27051\noverlays: [iso-evil]\n' | ct_sh "cat >/tmp/iso-evil.yaml"
 assert_rc 0 "initialize iso-other" ct l4d2ctl initialize iso-other -f /tmp/iso-other.yaml
+assert_rc 0 "start iso-other (a neighbour to attack)" ct l4d2ctl start iso-other
+wait_for 10 sh -c "nsenter -t $E2E_PID1 -a systemctl show -P MainPID left4me-server@iso-other.service | grep -qv '^0$'"
+other_pid=$(ct systemctl show -P MainPID left4me-server@iso-other.service)
+ct_sh "sed -i 's/\\\$OTHER_PID/$other_pid/g' $L/overlays/iso-evil/srcds_run" || fail "probe pid"
 assert_rc 0 "initialize iso-evil" ct l4d2ctl initialize iso-evil -f /tmp/iso-evil.yaml
 assert_rc 0 "start iso-evil" ct l4d2ctl start iso-evil
 wait_for 10 ct grep -q done $L/runtime/iso-evil/upper/left4dead2/probe.txt || fail "the probe did not finish"
@@ -53,5 +60,13 @@ if grep "^PROBE" <<<"$probe"; then fail "the game server reached what is not its
 grep -q "wrote /dev/shm" <<<"$probe" || fail "the game has no writable /dev/shm: $probe"
 ct test -e /dev/shm/left4me-probe-shm && fail "the game's /dev/shm file appeared in the host's /dev/shm"
 ok "the game's /dev/shm is its own"
+sleep 1
+assert_eq active "$(unit_state left4me-server@iso-other.service)" "the neighbour after kill -KILL -1"
+assert_eq "$other_pid" "$(ct systemctl show -P MainPID left4me-server@iso-other.service)" "the neighbour's main pid"
+u_evil=$(ct stat -c %U $L/runtime/iso-evil/upper); u_other=$(ct stat -c %U $L/runtime/iso-other/upper)
+assert_eq "l4m-iso-evil l4m-iso-other" "$u_evil $u_other" "each server's upper dir belongs to its own user"
+[ "$(ct stat -c %u $L/runtime/iso-evil/upper)" != "$(ct stat -c %u $L/runtime/iso-other/upper)" ] ||
+        fail "two servers share a uid"
+ok "servers run as users of their own and cannot signal each other"
 ok "the game server sees its own layers and nothing of other tenants or servers"
 exit 0

@@ -25,6 +25,19 @@ Test(names, grammar) {
         cr_assert_not(name_is_valid_n("ab/c", 3));
 }
 
+Test(names, server_names_fit_a_user_name) {
+        char buf[64];
+        cr_assert(server_name_is_valid("s42"));
+        cr_assert(server_name_is_valid("abcdefghijklmnopqrstuvwxyz0"), "27 characters");
+        cr_assert_not(server_name_is_valid("abcdefghijklmnopqrstuvwxyz01"), "28 characters");
+        cr_assert_not(server_name_is_valid("Bad"));
+        cr_assert_eq(server_user_name("s42", buf, sizeof(buf)), 0);
+        cr_assert_str_eq(buf, "l4m-s42");
+        cr_assert_eq(strlen(SERVER_USER_PREFIX) + SERVER_NAME_LEN_MAX, 31u, "systemd's user name limit");
+        cr_assert_eq(server_user_name("abcdefghijklmnopqrstuvwxyz01", buf, sizeof(buf)), -EINVAL);
+        cr_assert_eq(server_user_name("s42", buf, 5), -ENAMETOOLONG);
+}
+
 Test(names, units_round_trip) {
         char buf[UNIT_NAME_MAX];
 

@@ -252,6 +252,36 @@ Test(instance, remove_any_depth) {
         cr_assert(exists("outside.txt"), "a symlink was followed");
 }
 
+/* chown_tree_at moves what the old owner had, leaves root's files and symlink targets
+ * alone, and re-owns a symlink itself. */
+Test(instance, chown_tree_moves_only_the_old_owners) {
+        char path[512];
+        struct stat st;
+        int fd;
+
+        if (geteuid() != 0)
+                cr_skip_test("needs root to chown");
+        sh("mkdir -p t/a/b && echo x >t/a/b/f && echo r >t/a/root-file && echo o >outside && "
+           "ln -s ../../outside t/a/link && chown -Rh 1234:1234 t && chown 0:0 t/a/root-file outside");
+        snprintf(path, sizeof(path), "%s", root);
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(chown_tree_at(fd, "t", 1234, 4321, 4321), 5, "t, a, b, f, link");
+        close(fd);
+        snprintf(path, sizeof(path), "%s/t/a/b/f", root);
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_eq(st.st_uid, 4321);
+        snprintf(path, sizeof(path), "%s/t/a/root-file", root);
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_eq(st.st_uid, 0, "root's file was re-owned");
+        snprintf(path, sizeof(path), "%s/outside", root);
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_eq(st.st_uid, 0, "a symlink was followed");
+        snprintf(path, sizeof(path), "%s/t/a/link", root);
+        cr_assert_eq(lstat(path, &st), 0);
+        cr_assert_eq(st.st_uid, 4321, "the symlink itself is re-owned");
+}
+
 /* Two instances on one port: the second is refused, naming the holder, and nothing of it is
  * written; re-initializing the holder keeps its port; a freed port can be taken. */
 Test(instance, one_port_one_instance) {
