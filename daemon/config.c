@@ -15,6 +15,8 @@ int config_init_defaults(struct l4m_config *c) {
                 .idle_exit_sec = 30,
                 .max_message_bytes = 1024 * 1024,
                 .max_connections = 64,
+                .idle_connection_sec = 60,
+                .message_timeout_sec = 10,
                 .job_workers = 4,
                 .sandbox_memory_max = 4ULL << 30,
                 .sandbox_tasks_max = 512,
@@ -205,6 +207,12 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                 } else if (IS("limits", "max_connections")) {
                         if ((r = get_uint(p, v, full, 1, 100000, &u)) == 0)
                                 c->max_connections = (unsigned) u;
+                } else if (IS("limits", "idle_connection_sec")) {
+                        if ((r = get_uint(p, v, full, 1, 86400, &u)) == 0)
+                                c->idle_connection_sec = (unsigned) u;
+                } else if (IS("limits", "message_timeout_sec")) {
+                        if ((r = get_uint(p, v, full, 1, 3600, &u)) == 0)
+                                c->message_timeout_sec = (unsigned) u;
                 } else if (IS("jobs", "workers")) {
                         if ((r = get_uint(p, v, full, 1, 64, &u)) == 0)
                                 c->job_workers = (unsigned) u;

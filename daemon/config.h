@@ -34,6 +34,8 @@ struct l4m_config {
         unsigned idle_exit_sec;
         size_t max_message_bytes;
         unsigned max_connections;
+        unsigned idle_connection_sec; /* a connection with nothing pending is closed after this */
+        unsigned message_timeout_sec; /* a message that has begun must be whole within this */
         /* jobs */
         unsigned job_workers;
         /* build sandbox */

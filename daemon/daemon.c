@@ -372,6 +372,8 @@ int daemon_main(int argc, char **argv, const struct daemon_def *def) {
                 &(struct rpc_server_config){
                         .limits = {.max_bytes = d.config.max_message_bytes},
                         .max_conns = d.config.max_connections,
+                        .idle_timeout_usec = (uint64_t) d.config.idle_connection_sec * 1000000ULL,
+                        .message_timeout_usec = (uint64_t) d.config.message_timeout_sec * 1000000ULL,
                         .max_out_bytes = def->max_out_bytes,
                         .max_calls = def->max_calls,
                         .identities = daemon_identities(),

@@ -20,6 +20,9 @@
 
 #define ACCEPT_RETRY_MS 100 /* after EMFILE/ENFILE: wait for an fd to be freed */
 #define MAX_LISTENERS   4
+/* h2o's timeouts have one fixed length per list, while a connection's deadline moves: one
+ * tick a second checks every connection's deadline (at most limits.max_connections). */
+#define DEADLINE_TICK_MS 1000
 
 struct rpc_h2o_conn {
         struct rpc_h2o *owner;
@@ -44,7 +47,24 @@ struct rpc_h2o {
         bool listening;
         h2o_timeout_t accept_retry;
         h2o_timeout_entry_t accept_retry_entry;
+        h2o_timeout_t tick;
+        h2o_timeout_entry_t tick_entry;
 };
+
+static uint64_t now_usec_of(struct rpc_h2o *a) {
+        return h2o_now(a->loop) * 1000ULL;
+}
+
+/* Notes the connection's state for its deadline (idle or partial since when). */
+static void conn_note(struct rpc_h2o_conn *c) {
+        if (c->conn && !c->destroying)
+                (void) rpc_conn_deadline(c->conn, now_usec_of(c->owner));
+}
+
+static void tick_arm(struct rpc_h2o *a) {
+        if (a->n_conns > 0 && !h2o_timeout_is_linked(&a->tick_entry))
+                h2o_timeout_link(a->loop, &a->tick, &a->tick_entry);
+}
 
 static void conn_flush(struct rpc_h2o_conn *c);
 
@@ -79,8 +99,11 @@ static void on_write_done(h2o_socket_t *sock, const char *err) {
         rpc_conn_consumed(c->conn, c->wlen);
         c->wlen = 0;
         conn_flush(c);
-        if (!c->writing && conn_finished(c))
+        if (!c->writing && conn_finished(c)) {
                 conn_destroy(c);
+                return;
+        }
+        conn_note(c);
 }
 
 /* Starts writing the core's pending output unless a write is in flight. Never destroys. */
@@ -160,8 +183,33 @@ static void on_read(h2o_socket_t *sock, const char *err) {
                 }
         }
         conn_flush(c);
-        if (!c->writing && conn_finished(c))
+        if (!c->writing && conn_finished(c)) {
                 conn_destroy(c);
+                return;
+        }
+        conn_note(c);
+}
+
+static void on_tick(h2o_timeout_entry_t *entry) {
+        struct rpc_h2o *a = H2O_STRUCT_FROM_MEMBER(struct rpc_h2o, tick_entry, entry);
+        uint64_t now = now_usec_of(a);
+        h2o_linklist_t *l, *next;
+
+        for (l = a->conns.next; l != &a->conns; l = next) {
+                struct rpc_h2o_conn *c = H2O_STRUCT_FROM_MEMBER(struct rpc_h2o_conn, link, l);
+
+                next = l->next;
+                if (!c->conn || rpc_conn_deadline(c->conn, now) > now)
+                        continue;
+                log_debug("rpc connection: idle or stalled past its deadline, closing");
+                rpc_conn_expire(c->conn);
+                c->closing = true;
+                h2o_socket_read_stop(c->sock);
+                conn_flush(c);
+                if (!c->writing)
+                        conn_destroy(c);
+        }
+        tick_arm(a);
 }
 
 static void listeners_set_reading(struct rpc_h2o *a, bool on);
@@ -228,6 +276,8 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
                 }
                 log_debug("rpc: connection from pid %d uid %d", (int) peer.pid, (int) peer.uid);
                 h2o_socket_read_start(sock, on_read);
+                conn_note(c);
+                tick_arm(a);
         }
 }
 
@@ -258,6 +308,8 @@ int rpc_h2o_new(h2o_loop_t *loop, struct rpc_server *server, struct rpc_h2o **re
         h2o_linklist_init_anchor(&a->conns);
         h2o_timeout_init(loop, &a->accept_retry, ACCEPT_RETRY_MS);
         a->accept_retry_entry.cb = on_accept_retry;
+        h2o_timeout_init(loop, &a->tick, DEADLINE_TICK_MS);
+        a->tick_entry.cb = on_tick;
         *ret = a;
         return 0;
 }
@@ -297,6 +349,9 @@ struct rpc_h2o *rpc_h2o_free(struct rpc_h2o *a) {
         /* Closes our copies of the listening fds; systemd keeps its own (no shutdown()). */
         for (size_t i = 0; i < a->n_listeners; i++)
                 h2o_socket_close(a->listeners[i]);
+        if (h2o_timeout_is_linked(&a->tick_entry))
+                h2o_timeout_unlink(&a->tick_entry);
+        h2o_timeout_dispose(a->loop, &a->tick);
         h2o_timeout_dispose(a->loop, &a->accept_retry);
         free(a);
         return NULL;

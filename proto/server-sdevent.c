@@ -9,6 +9,7 @@ struct sd_conn {
         struct rpc_sdevent *owner;
         int fd;
         sd_event_source *io;
+        sd_event_source *timer; /* the connection's deadline (rpc_conn_deadline) */
         struct rpc_conn *conn;
         bool closing, eof;
         struct sd_conn *prev, *next;
@@ -33,6 +34,7 @@ static void sd_conn_free(struct sd_conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         c->io = sd_event_source_disable_unref(c->io);
+        c->timer = sd_event_source_disable_unref(c->timer);
         /* Free the rpc conn first: abandon hooks may still look at the call. */
         c->conn = rpc_conn_free(c->conn);
         safe_close(c->fd);
@@ -70,6 +72,36 @@ static int flush_out(struct sd_conn *c) {
         }
 }
 
+static void settle(struct sd_conn *c);
+
+static int on_conn_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct sd_conn *c = userdata;
+
+        rpc_conn_expire(c->conn);
+        settle(c);
+        return 0;
+}
+
+/* One timer per connection, moved to its current deadline (or switched off). */
+static int arm_timer(struct sd_conn *c) {
+        uint64_t now, deadline;
+        int r;
+
+        r = sd_event_now(c->owner->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        deadline = rpc_conn_deadline(c->conn, now);
+        if (deadline == UINT64_MAX)
+                return c->timer ? sd_event_source_set_enabled(c->timer, SD_EVENT_OFF) : 0;
+        if (!c->timer)
+                return sd_event_add_time(c->owner->event, &c->timer, CLOCK_MONOTONIC, deadline, 0,
+                                         on_conn_timer, c);
+        r = sd_event_source_set_time(c->timer, deadline);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
 /* After any activity: flush, then decide whether to keep, close or wait for output. */
 static void settle(struct sd_conn *c) {
         size_t n;
@@ -85,7 +117,7 @@ static void settle(struct sd_conn *c) {
                 sd_conn_free(c);
                 return;
         }
-        if (update_events(c) < 0)
+        if (update_events(c) < 0 || arm_timer(c) < 0)
                 sd_conn_free(c);
 }
 

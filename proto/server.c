@@ -30,6 +30,10 @@ struct rpc_conn {
         struct mp_scanner scan;
         struct rpc_buf out;
         bool in_feed, closing, eof;
+        /* Timeouts (rpc_conn_deadline): when the connection last became idle or started a
+         * message, in the adapter's clock; 0 = not. activity counts messages handled. */
+        uint64_t idle_since, partial_since;
+        unsigned long long activity, activity_seen;
         unsigned n_calls;
         struct rpc_call *calls;
         struct rpc_conn *prev, *next;
@@ -630,6 +634,7 @@ static int process_input(struct rpc_conn *c) {
                         return (int) r;
                 }
                 mp_scanner_reset(&c->scan);
+                c->activity++;
                 handle_message(c, c->in.data + c->in_off, (size_t) r);
                 c->in_off += (size_t) r;
         }
@@ -638,6 +643,53 @@ static int process_input(struct rpc_conn *c) {
                 c->in_off = 0;
         }
         return 0;
+}
+
+/* ---- timeouts -------------------------------------------------------------------------- */
+
+static bool conn_partial(const struct rpc_conn *c) {
+        return c->in.len > 0;
+}
+
+uint64_t rpc_conn_deadline(struct rpc_conn *c, uint64_t now_usec) {
+        const struct rpc_server_config *cfg = &c->server->cfg;
+        size_t out_len = c->out.len;
+
+        if (c->closing)
+                return UINT64_MAX;             /* it goes once its output is out */
+        if (c->activity != c->activity_seen) { /* a message since: the idle time starts anew */
+                c->activity_seen = c->activity;
+                c->idle_since = 0;
+        }
+        if (conn_partial(c)) {
+                c->idle_since = 0;
+                if (c->partial_since == 0)
+                        c->partial_since = now_usec ?: 1;
+                return cfg->message_timeout_usec ? c->partial_since + cfg->message_timeout_usec : UINT64_MAX;
+        }
+        c->partial_since = 0;
+        /* Not idle while a call is pending (a deferred answer, a stream such as logs.follow) or
+         * output waits for the peer to read it (the output cap deals with a peer that never
+         * does). */
+        if (c->n_calls > 0 || out_len > 0) {
+                c->idle_since = 0;
+                return UINT64_MAX;
+        }
+        if (c->idle_since == 0)
+                c->idle_since = now_usec ?: 1;
+        return cfg->idle_timeout_usec ? c->idle_since + cfg->idle_timeout_usec : UINT64_MAX;
+}
+
+void rpc_conn_expire(struct rpc_conn *c) {
+        if (c->closing)
+                return;
+        if (conn_partial(c)) {
+                char buf[96];
+                snprintf(buf, sizeof(buf), "message incomplete after %llu s, closing",
+                         (unsigned long long) (c->server->cfg.message_timeout_usec / 1000000ULL));
+                rpc_pack_error_notify(&c->out.pk, RPC_TIMEOUT, buf);
+        }
+        c->closing = true;
 }
 
 int rpc_conn_feed(struct rpc_conn *c, const void *data, size_t n) {

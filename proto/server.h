@@ -17,6 +17,7 @@
 
 #include <msgpack.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -75,8 +76,12 @@ struct rpc_server_config {
         unsigned max_conns_per_uid;
         unsigned reserved_conns;
         struct rpc_identities identities; /* zeroed: only root is known */
-        size_t max_out_bytes;             /* per connection; a client that stops reading is dropped */
-        unsigned max_calls;               /* pending calls per connection */
+        /* A connection with nothing pending (no call, no unread output, no partial message) is
+         * closed after idle_timeout_usec; a message that has begun must be complete within
+         * message_timeout_usec, else the peer gets an error and is closed. 0 = never. */
+        uint64_t idle_timeout_usec, message_timeout_usec;
+        size_t max_out_bytes; /* per connection; a client that stops reading is dropped */
+        unsigned max_calls;   /* pending calls per connection */
         /* Two method tables, looked up in order, each with the userdata its handlers get:
          * the daemon's own methods, and the shared sys.* ones. */
         const struct rpc_method *methods;
@@ -146,6 +151,13 @@ struct rpc_conn *rpc_conn_free(struct rpc_conn *c);
 int rpc_conn_feed(struct rpc_conn *c, const void *data, size_t n);
 /* Tells the core the peer closed its writing side; pending calls keep running. */
 void rpc_conn_eof(struct rpc_conn *c);
+
+/* Timeouts, for the adapter's timer. After any activity (bytes fed, output written, a call
+ * answered), with the adapter's monotonic clock: the time by which the connection must show
+ * progress, or UINT64_MAX for none. When that time comes, rpc_conn_expire() queues why (for a
+ * partial message) and marks the connection closing: flush, then close. */
+uint64_t rpc_conn_deadline(struct rpc_conn *c, uint64_t now_usec);
+void rpc_conn_expire(struct rpc_conn *c);
 
 /* Pending output, and how much of it the transport managed to write. */
 const void *rpc_conn_output(struct rpc_conn *c, size_t *ret_len);

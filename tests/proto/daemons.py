@@ -37,12 +37,13 @@ class Base:
     config = "paths: {root: {dir}/root, run: {dir}}\n"
     tcp = False
 
-    def start(self, idle="0"):
+    def start(self, idle="0", extra_config=""):
         root = None
         kwargs = {}
         if self.tcp:
             kwargs["tcp"] = "127.0.0.1:%d" % free_port()
-        d = Daemon(self.binary, ["--idle-exit", idle], config=self.config, sockname=self.service, **kwargs)
+        d = Daemon(self.binary, ["--idle-exit", idle], config=self.config + extra_config, sockname=self.service,
+                   **kwargs)
         root = os.path.join(d.dir, "root")
         os.makedirs(root, exist_ok=True)
         for sub in ("instances", "runtime", "overlays", "installation", "tmp"):
@@ -165,6 +166,75 @@ class Base:
             self.assertNotEqual(out.returncode, 0, "--idle-exit " + bad + " accepted")
             self.assertIn("0..86400", out.stderr, bad)
 
+    TIMEOUTS = "limits: {idle_connection_sec: 2, message_timeout_sec: 1}\n"
+
+    def start_with_timeouts(self):
+        return self.start(extra_config=self.TIMEOUTS)
+
+    def raw(self, d):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(d.socket)
+        return s
+
+    @staticmethod
+    def until_eof(s):
+        """Reads until EOF; returns (seconds it took, bytes read)."""
+        t0, data = time.monotonic(), b""
+        while True:
+            k = s.recv(65536)
+            if not k:
+                return time.monotonic() - t0, data
+            data += k
+
+    def test_idle_connection_is_closed(self):
+        """limits.idle_connection_sec: a connection that sends nothing is closed, quietly."""
+        d = self.start_with_timeouts()
+        try:
+            s = self.raw(d)
+            took, data = self.until_eof(s)
+            self.assertGreaterEqual(took, 1.5, "closed before the idle time")
+            self.assertLess(took, 4.5, "not closed after the idle time")
+            self.assertEqual(data, b"", "an idle close says nothing")
+            self.assertEqual(d.client().call("sys.health")["status"], "ok")
+        finally:
+            d.stop()
+
+    def test_partial_message_is_closed_with_an_error(self):
+        """limits.message_timeout_sec: half a message gets an error, then EOF."""
+        d = self.start_with_timeouts()
+        try:
+            s = self.raw(d)
+            s.sendall(b"\x94\x00\x01\xaa" + b"sys.he")  # [0, 1, "sys.he... (10 bytes claimed)
+            took, data = self.until_eof(s)
+            self.assertLess(took, 3.5, "a stalled message was not timed out")
+            self.assertGreaterEqual(took, 0.5)
+            self.assertIn(b"incomplete", data, "no error before the close")
+        finally:
+            d.stop()
+
+    def test_a_held_connection_does_not_keep_the_daemon(self):
+        """A client that connects and sends nothing no longer keeps the daemon from its idle exit."""
+        d = self.start(idle="1", extra_config=self.TIMEOUTS)
+        try:
+            s = self.raw(d)
+            self.assertTrue(d.wait_exit(8), "a silent connection kept the daemon alive")
+            self.assertEqual(d.proc.returncode, 0)
+            s.close()
+        finally:
+            d.stop()
+
+    def test_a_busy_connection_is_not_idle(self):
+        """A request every 0.5 s for 3.5 s on one connection: the idle time restarts each time."""
+        d = self.start_with_timeouts()
+        try:
+            c = d.client()
+            for _ in range(7):
+                self.assertEqual(c.call("sys.health")["status"], "ok")
+                time.sleep(0.5)
+        finally:
+            d.stop()
+
     def test_idle_exit(self):
         d = self.start(idle="1")
         try:
@@ -185,6 +255,25 @@ class Jobd(Base, unittest.TestCase):
 
 class Logd(Base, unittest.TestCase):
     binary, service = "left4me-logd", "logs"
+
+    def test_a_stream_keeps_its_connection(self):
+        """logs.follow in flight is not idle: the connection outlives idle_connection_sec."""
+        d = self.start_with_timeouts()
+        try:
+            c = d.client()
+            c.request("logs.follow", {"target": {"kind": "service", "name": "host"}, "lines": 0})
+            c.sock.settimeout(4)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 3.5:
+                try:
+                    m = c.read()
+                except socket.timeout:
+                    break
+                self.assertIsNotNone(m, "the stream's connection was closed after %.1f s"
+                                     % (time.monotonic() - t0))
+                self.assertNotEqual(m[0], 1, "the stream ended: %r" % (m,))
+        finally:
+            d.stop()
 
 
 class Webd(Base, unittest.TestCase):

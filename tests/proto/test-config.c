@@ -36,7 +36,8 @@ Test(config, every_key) {
         const char *y = "paths: {root: /srv/l4m, steamcmd: /opt/steam/steamcmd.sh, run: /run/x}\n"
                         "ports: {start: 27000, end: 27999}\n"
                         "web: {bind: 0.0.0.0, port: 9000}\n"
-                        "limits: {idle_exit_sec: 3, max_message_bytes: 65536, max_connections: 10}\n"
+                        "limits: {idle_exit_sec: 3, max_message_bytes: 65536, max_connections: 10,\n"
+                        "         idle_connection_sec: 5, message_timeout_sec: 2}\n"
                         "jobs: {workers: 2}\n"
                         "sandbox: {memory_max: 512M, tasks_max: 64, cpu_quota: 150%, runtime_max_sec: 60}\n";
         cr_assert_eq(load(y, &c, err), 0, "%s", err);
@@ -50,6 +51,8 @@ Test(config, every_key) {
         cr_assert_eq(c.idle_exit_sec, 3u);
         cr_assert_eq(c.max_message_bytes, 65536u);
         cr_assert_eq(c.max_connections, 10u);
+        cr_assert_eq(c.idle_connection_sec, 5u);
+        cr_assert_eq(c.message_timeout_sec, 2u);
         cr_assert_eq(c.job_workers, 2u);
         cr_assert_eq(c.sandbox_memory_max, 512ULL << 20);
         cr_assert_eq(c.sandbox_tasks_max, 64u);
@@ -89,6 +92,8 @@ BAD(section_not_map, "limits: 5\n", "limits: must be a mapping")
 BAD(top_not_map, "- a\n- b\n", "the top level must be a mapping")
 BAD(syntax, "ports: {start: [\n", "left4me.yaml")
 BAD(small_messages, "limits: {max_message_bytes: 10}\n", "limits.max_message_bytes")
+BAD(idle_connection_zero, "limits: {idle_connection_sec: 0}\n", "limits.idle_connection_sec")
+BAD(message_timeout_huge, "limits: {message_timeout_sec: 3601}\n", "limits.message_timeout_sec")
 BAD(bind_space, "web: {bind: 'a b'}\n", "web.bind")
 
 Test(config, missing_explicit_file_is_an_error) {

@@ -498,6 +498,74 @@ Test(server, one_uid_cannot_take_every_connection) {
         rpc_server_free(s);
 }
 
+/* Deadlines: idle from the last message, a partial message from its first byte, none while
+ * a call is pending; expiry closes, with an error only for a partial message. */
+Test(server, connection_deadlines) {
+        struct rpc_server_config cfg = {.max_conns = 4,
+                                        .idle_timeout_usec = 60 * 1000000ULL,
+                                        .message_timeout_usec = 10 * 1000000ULL,
+                                        .methods = methods,
+                                        .n_methods = ELEMENTSOF(methods)};
+        struct rpc_peer root = {.uid = 0};
+        const uint64_t S = 1000000ULL;
+        struct rpc_server *s;
+        struct rpc_conn *c;
+        struct rpc_buf b;
+        struct out o;
+
+        cr_assert_eq(rpc_server_new(&cfg, &s), 0);
+        cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &c), 0);
+        cr_assert_eq(rpc_conn_deadline(c, 100 * S), 160 * S, "idle from the first look");
+        cr_assert_eq(rpc_conn_deadline(c, 130 * S), 160 * S, "idle time does not restart by itself");
+
+        /* A whole message: answered; the idle time restarts from the next look. */
+        rpc_buf_init(&b, 0);
+        pack_echo(&b, 1, "t.echo", "x");
+        cr_assert_eq(rpc_conn_feed(c, b.data, b.len), 0);
+        cr_assert_eq(rpc_conn_deadline(c, 140 * S), UINT64_MAX, "output not yet read: not idle");
+        read_output(c, &o);
+        out_done(&o);
+        cr_assert_eq(rpc_conn_deadline(c, 150 * S), 210 * S, "idle anew after the message");
+
+        /* Half a message: 10 s from its first byte, however slowly the rest trickles in. */
+        rpc_buf_done(&b);
+        rpc_buf_init(&b, 0);
+        pack_echo(&b, 2, "t.echo", "partial message");
+        cr_assert_eq(rpc_conn_feed(c, b.data, 3), 0);
+        cr_assert_eq(rpc_conn_deadline(c, 200 * S), 210 * S);
+        cr_assert_eq(rpc_conn_feed(c, b.data + 3, 2), 0);
+        cr_assert_eq(rpc_conn_deadline(c, 205 * S), 210 * S, "more bytes do not extend it");
+        rpc_conn_expire(c);
+        cr_assert(rpc_conn_closing(c));
+        read_output(c, &o);
+        cr_assert_eq(o.n, 1, "the peer is told why");
+        cr_assert_eq(o.u[0].data.via.array.ptr[0].via.u64, RPC_NOTIFY);
+        out_done(&o);
+        rpc_conn_free(c);
+
+        /* A pending call (a stream, a deferred answer) keeps it from being idle. */
+        cr_assert_eq(rpc_conn_new(s, &root, &ops, NULL, &c), 0);
+        rpc_buf_done(&b);
+        rpc_buf_init(&b, 0);
+        pack_echo(&b, 3, "t.defer", "x");
+        cr_assert_eq(rpc_conn_feed(c, b.data, b.len), 0);
+        cr_assert_eq(rpc_conn_deadline(c, 300 * S), UINT64_MAX);
+        cr_assert_eq(rpc_conn_deadline(c, 900 * S), UINT64_MAX);
+        rpc_call_reply(kept);
+        read_output(c, &o);
+        out_done(&o);
+        cr_assert_eq(rpc_conn_deadline(c, 901 * S), 961 * S, "idle once answered");
+        /* An idle close says nothing: the peer sees EOF. */
+        rpc_conn_expire(c);
+        cr_assert(rpc_conn_closing(c));
+        read_output(c, &o);
+        cr_assert_eq(o.n, 0);
+        out_done(&o);
+        rpc_conn_free(c);
+        rpc_buf_done(&b);
+        rpc_server_free(s);
+}
+
 Test(server, hostile_header_closes_with_error) {
         struct rpc_server *s = new_server();
         struct rpc_conn *c;
