@@ -29,6 +29,8 @@
 
 #include "cli/cli.h"
 #include "base/util.h"
+#include "proto/a2s.h"
+#include "proto/utf8.h"
 #include "proto/client.h"
 #include "proto/map.h"
 #include "proto/names.h"
@@ -293,11 +295,92 @@ static void format_since(uint64_t usec, char *buf, size_t len) {
                 snprintf(buf, len, "-");
 }
 
-static void print_status(const msgpack_object *s) {
+/* What the game says about itself, asked by l4d2ctl on loopback (hostd parses nothing the
+ * game sends): only for a running unit with a port. */
+#define A2S_TIMEOUT_MS 300
+
+struct game_answer {
+        bool asked, have;
+        struct a2s_info info;
+        char error[64];
+};
+
+/* A string the game sent, fit for a terminal: valid UTF-8, control characters as '?'. */
+static void game_text(const char *in, char *out, size_t size) {
+        size_t n = utf8_sanitize(in, strnlen(in, A2S_STRING_MAX), out, size - 1, NULL);
+
+        out[n] = 0;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) out[i] < 0x20 || out[i] == 0x7f)
+                        out[i] = '?';
+}
+
+static void ask_game(const msgpack_object *s, struct game_answer *g) {
+        uint64_t port = 0;
+        int la, r;
+        const char *as = S(s, "active_state", la);
+
+        *g = (struct game_answer){};
+        if (!as || la != 6 || memcmp(as, "active", 6) != 0 || !get_uint(s, "port", &port) || port == 0 ||
+            port > 65535)
+                return;
+        g->asked = true;
+        r = a2s_query_info("127.0.0.1", (uint16_t) port, A2S_TIMEOUT_MS, &g->info);
+        if (r >= 0) {
+                g->have = true;
+                return;
+        }
+        snprintf(g->error, sizeof(g->error), "%s",
+                 r == -ETIMEDOUT      ? "no answer within 300 ms"
+                 : r == -ECONNREFUSED ? "nothing listens on the port"
+                 : r == -EBADMSG      ? "a malformed answer"
+                                      : strerror(-r));
+}
+
+/* The status as hostd sent it, plus a2s and a2s_error, as JSON. */
+static void print_status_json(const msgpack_object *s, const struct game_answer *g) {
+        msgpack_unpacked u;
+        struct rpc_buf b;
+        uint32_t n = s->type == MSGPACK_OBJECT_MAP ? s->via.map.size : 0;
+
+        rpc_buf_init(&b, 0);
+        msgpack_pack_map(&b.pk, n + 2);
+        for (uint32_t i = 0; i < n; i++) {
+                msgpack_pack_object(&b.pk, s->via.map.ptr[i].key);
+                msgpack_pack_object(&b.pk, s->via.map.ptr[i].val);
+        }
+        rpc_pack_key(&b.pk, "a2s");
+        if (g->have) {
+                const struct a2s_info *i = &g->info;
+                msgpack_pack_map(&b.pk, 9);
+                rpc_pack_kv_str(&b.pk, "name", i->name);
+                rpc_pack_kv_str(&b.pk, "map", i->map);
+                rpc_pack_kv_str(&b.pk, "game", i->game);
+                rpc_pack_kv_str(&b.pk, "version", i->version);
+                rpc_pack_kv_uint(&b.pk, "players", i->players);
+                rpc_pack_kv_uint(&b.pk, "max_players", i->max_players);
+                rpc_pack_kv_uint(&b.pk, "bots", i->bots);
+                rpc_pack_kv_bool(&b.pk, "password", i->visibility != 0);
+                rpc_pack_kv_bool(&b.pk, "vac", i->vac != 0);
+        } else
+                msgpack_pack_nil(&b.pk);
+        if (g->error[0])
+                rpc_pack_kv_str(&b.pk, "a2s_error", g->error);
+        else
+                rpc_pack_kv_nil(&b.pk, "a2s_error");
+        msgpack_unpacked_init(&u);
+        if (rpc_buf_ok(&b) && msgpack_unpack_next(&u, b.data, b.len, NULL) == MSGPACK_UNPACK_SUCCESS)
+                cli_print_json(&u.data);
+        else
+                cli_print_json(s);
+        msgpack_unpacked_destroy(&u);
+        rpc_buf_done(&b);
+}
+
+static void print_status(const msgpack_object *s, const struct game_answer *g) {
         int l1, l2, l3, l4, l5, l6;
         const char *name = S(s, "name", l1), *state = S(s, "state", l2), *as = S(s, "active_state", l3),
                    *ss = S(s, "sub_state", l4), *unit = S(s, "unit", l5), *ufs = S(s, "unit_file_state", l6);
-        const msgpack_object *a2s = rpc_map_get(s, "a2s");
         uint64_t v;
         char since[64];
         int le, li;
@@ -334,21 +417,15 @@ static void print_status(const msgpack_object *s) {
         if (get_uint(s, "restarts", &v))
                 printf(", restarts %" PRIu64, v);
         printf("\n");
-        if (a2s && a2s->type == MSGPACK_OBJECT_MAP) {
-                int lm, ln;
-                const char *map = S(a2s, "map", lm), *hn = S(a2s, "name", ln);
-                uint64_t p = 0, mp = 0, b = 0;
-                (void) get_uint(a2s, "players", &p);
-                (void) get_uint(a2s, "max_players", &mp);
-                (void) get_uint(a2s, "bots", &b);
-                printf("  game      map %.*s, %" PRIu64 "/%" PRIu64 " players, %" PRIu64 " bots, \"%.*s\"\n",
-                       lm, map ?: "", p, mp, b, ln, hn ?: "");
-        } else {
-                int la;
-                const char *ae = S(s, "a2s_error", la);
-                if (ae)
-                        printf("  game      no A2S answer: %.*s\n", la, ae);
-        }
+        if (g->have) {
+                char hostname[A2S_STRING_MAX], map[A2S_STRING_MAX];
+                /* The game's strings are the game's: no control characters on our terminal. */
+                game_text(g->info.name, hostname, sizeof(hostname));
+                game_text(g->info.map, map, sizeof(map));
+                printf("  game      map %s, %u/%u players, %u bots, \"%s\"\n", map, g->info.players,
+                       g->info.max_players, g->info.bots, hostname);
+        } else if (g->asked)
+                printf("  game      no A2S answer: %s\n", g->error);
 }
 
 static int do_status(const struct cli_ctx *ctx, struct rpc_client *c, const char *name, bool json) {
@@ -358,10 +435,14 @@ static int do_status(const struct cli_ctx *ctx, struct rpc_client *c, const char
         r = call_one(ctx, c, "instance.status", "name", name, &reply);
         if (r > 0)
                 return r;
-        if (json)
-                cli_print_json(reply.result);
-        else
-                print_status(reply.result);
+        {
+                struct game_answer g;
+                ask_game(reply.result, &g);
+                if (json)
+                        print_status_json(reply.result, &g);
+                else
+                        print_status(reply.result, &g);
+        }
         rpc_reply_done(&reply);
         return EXIT_OK;
 }

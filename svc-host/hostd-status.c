@@ -8,14 +8,13 @@
 #include "base/util.h"
 #include "proto/args.h"
 #include "proto/map.h"
-#include "svc-host/a2s.h"
 #include "svc-host/hostd-instance.h"
-#include "svc-host/hostd-query.h"
 #include "svc-host/hostd-systemd.h"
 #include "svc-host/hostd.h"
 
-#define A2S_TIMEOUT_USEC (300ULL * 1000ULL)
-#define LIST_MAX         1000u
+/* What the game itself says (A2S) is not asked here: the game runs community plugins, and
+ * hostd, as root, parses nothing it sends. l4d2ctl and webd query it themselves. */
+#define LIST_MAX 1000u
 
 /* ---- status / list ---------------------------------------------------------------------- */
 
@@ -27,9 +26,6 @@ struct status_req {
         bool have_unit;
         struct unit_status st;
         char systemd_error[256];
-        bool have_a2s;
-        struct a2s_info a2s;
-        char a2s_error[64];
         void (*done)(struct status_req *s, void *userdata);
         void *userdata;
 };
@@ -119,39 +115,7 @@ static void pack_status(msgpack_packer *pk, const struct status_req *s) {
         else
                 rpc_pack_kv_nil(mpk, "cpu_usec");
         pack_str_or_nil(mpk, "systemd_error", s->systemd_error, true);
-        rpc_pack_key(mpk, "a2s");
-        if (s->have_a2s) {
-                const struct a2s_info *i = &s->a2s;
-                struct rpc_map inner;
-                msgpack_packer *ipk = rpc_map_begin(&inner, mpk);
-                rpc_pack_kv_str(ipk, "name", i->name);
-                rpc_pack_kv_str(ipk, "map", i->map);
-                rpc_pack_kv_str(ipk, "game", i->game);
-                rpc_pack_kv_str(ipk, "version", i->version);
-                rpc_pack_kv_uint(ipk, "players", i->players);
-                rpc_pack_kv_uint(ipk, "max_players", i->max_players);
-                rpc_pack_kv_uint(ipk, "bots", i->bots);
-                rpc_pack_kv_bool(ipk, "password", i->visibility != 0);
-                rpc_pack_kv_bool(ipk, "vac", i->vac != 0);
-                (void) rpc_map_end(&inner);
-        } else
-                msgpack_pack_nil(mpk);
-        pack_str_or_nil(mpk, "a2s_error", s->a2s_error, true);
         (void) rpc_map_end(&map);
-}
-
-static void on_a2s(int r, const struct a2s_info *info, void *userdata) {
-        struct status_req *s = userdata;
-
-        if (r >= 0) {
-                s->a2s = *info;
-                s->have_a2s = true;
-        } else
-                snprintf(s->a2s_error, sizeof(s->a2s_error), "%s",
-                         r == -ETIMEDOUT      ? "no answer within 300 ms"
-                         : r == -ECONNREFUSED ? "nothing listens on the port"
-                                              : strerror(-r));
-        s->done(s, s->userdata);
 }
 
 static void on_unit_status(int r, const struct unit_status *st, const char *message, void *userdata) {
@@ -162,12 +126,6 @@ static void on_unit_status(int r, const struct unit_status *st, const char *mess
         else {
                 s->st = *st;
                 s->have_unit = true;
-        }
-        if (s->have_unit && streq(s->st.active_state, "active") && s->files.port > 0) {
-                r = a2s_query_start(s->h->event, (uint16_t) s->files.port, A2S_TIMEOUT_USEC, on_a2s, s);
-                if (r >= 0)
-                        return;
-                snprintf(s->a2s_error, sizeof(s->a2s_error), "%s", strerror(-r));
         }
         s->done(s, s->userdata);
 }

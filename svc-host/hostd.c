@@ -25,7 +25,6 @@
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
-#include "svc-host/hostd-query.h"
 #include "proto/spec.h"
 #include "svc-host/hostd-systemd.h"
 #include "svc-host/hostd.h"

@@ -1,11 +1,11 @@
 # left4me-hostd: the privileged daemon (svc-host/), its unit tests and black-box tests.
 HOSTD_SRCS := svc-host/hostd.c svc-host/hostd-status.c svc-host/hostd-umount.c svc-host/hostd-fs.c svc-host/hostd-instance.c svc-host/hostd-mount.c \
-              svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-lines.c svc-host/hostd-query.c \
+              svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-lines.c \
               svc-host/hostd-build.c svc-host/hostd-sandbox.c svc-host/hostd-overlay.c
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(BUILD)/obj/%.o)
 BINS += $(BUILD)/left4me-hostd
 
-# a2s.o comes from the shared library (svc-host/a2s.mk adds it to LIBLEFT4ME_SRCS).
+# hostd links no A2S code: it never parses what a game sends (tests/svc-host/blackbox.sh checks).
 $(BUILD)/left4me-hostd: $(HOSTD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
 

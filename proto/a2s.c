@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "svc-host/a2s.h"
+#include "proto/a2s.h"
 
 /* How many S2C_CHALLENGE replies we answer before giving up on a server. */
 #define A2S_CHALLENGE_ROUNDS 4

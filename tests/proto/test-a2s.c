@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "svc-host/a2s.h"
+#include "proto/a2s.h"
 
 /* ---- requests ----------------------------------------------------------------- */
 
