@@ -27,6 +27,7 @@
 #include "svc-host/hostd-mount.h"
 #include "proto/spec.h"
 #include "svc-host/hostd-systemd.h"
+#include "svc-host/hostd-self.h"
 #include "svc-host/hostd.h"
 
 /* ---- per-instance serialisation --------------------------------------------------------- */
@@ -797,6 +798,10 @@ static int setup(struct daemon *d, void **ret_userdata) {
         sigset_t ss;
         int r;
 
+        /* INVOCATION_ID: systemd started us, so the unit's bounding set is what we should have. */
+        r = hostd_check_privileges(getenv("INVOCATION_ID") != NULL);
+        if (r < 0)
+                return r;
         h = calloc(1, sizeof(*h));
         if (!h)
                 return log_error_errno(-ENOMEM, "Out of memory");

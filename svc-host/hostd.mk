@@ -1,6 +1,6 @@
 # left4me-hostd: the privileged daemon (svc-host/), its unit tests and black-box tests.
 HOSTD_SRCS := svc-host/hostd.c svc-host/hostd-status.c svc-host/hostd-umount.c svc-host/hostd-fs.c svc-host/hostd-instance.c svc-host/hostd-mount.c \
-              svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-lines.c \
+              svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-lines.c svc-host/hostd-self.c \
               svc-host/hostd-build.c svc-host/hostd-sandbox.c svc-host/hostd-overlay.c
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(BUILD)/obj/%.o)
 BINS += $(BUILD)/left4me-hostd

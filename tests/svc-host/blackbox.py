@@ -392,6 +392,32 @@ def test_mount(top, root):
         d.stop()
 
 
+def test_privileges(top, root):
+    """hostd refuses to start without root or a capability it needs, and, under systemd, with
+    one it does not need; by hand (as these tests run it) more is only a warning."""
+    cfg = os.path.join(top, "priv.yaml")
+    with open(cfg, "w") as f:
+        f.write(config(top, root))
+    env = {k: v for k, v in os.environ.items() if k not in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+                                                             "INVOCATION_ID")}
+
+    def run(prefix, extra_env=None):
+        sock = os.path.join(top, "priv.sock")
+        p = subprocess.run(prefix + [os.path.join(BUILD, "left4me-hostd"), "--config", cfg, "--listen", sock,
+                                     "--idle-exit", "1"], capture_output=True, text=True, timeout=20,
+                           env=dict(env, **(extra_env or {})))
+        return p.returncode, p.stderr
+
+    rc, err = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    check(rc != 0 and "must run as root" in err, f"hostd as nobody refused: {rc} {err.strip()[-200:]}")
+    rc, err = run(["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"])
+    check(rc != 0 and "lacks CAP_SYS_ADMIN" in err, f"hostd without CAP_SYS_ADMIN refused: {rc} {err.strip()[-200:]}")
+    rc, err = run([], {"INVOCATION_ID": "0" * 32})
+    check(rc != 0 and "does not need" in err, f"under systemd with extra capabilities refused: {rc} {err.strip()[-200:]}")
+    rc, err = run([])
+    check(rc == 0 and "does not need" in err, f"by hand with extra capabilities: a warning, then it runs: {rc}")
+
+
 def main():
     top, root = make_root()
     try:
@@ -408,6 +434,8 @@ def main():
         finally:
             d.stop()
         test_mount(top, root)
+        if os.geteuid() == 0:
+            test_privileges(top, root)
     finally:
         subprocess.run(["umount", os.path.join(root, "runtime/m1/merged")], capture_output=True)
         shutil.rmtree(top, ignore_errors=True)
