@@ -68,6 +68,52 @@ int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc
 
 static int publish_children(int dirfd, dev_t dev, unsigned depth);
 
+/* Replaces the regular file name (open as fd) with a copy of its own: a hardlink shares its
+ * inode with another name, maybe outside the overlay, which the chmod below would change
+ * too, and which whoever holds that name could change under the game later. */
+static int break_hardlink(int dirfd, const char *name, int fd, const struct stat *st) {
+        char tmp[64];
+        _cleanup_close_ int out = -1;
+        int r = 0;
+
+        snprintf(tmp, sizeof(tmp), ".left4me-unlink-%lu", (unsigned long) st->st_ino);
+        (void) unlinkat(dirfd, tmp, 0);
+        out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st->st_mode & 0755);
+        if (out < 0)
+                return -errno;
+        for (;;) {
+                char buf[64 * 1024];
+                ssize_t k = read(fd, buf, sizeof(buf)), w = 0;
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (k == 0)
+                        break;
+                while (w < k) {
+                        ssize_t m = write(out, buf + w, (size_t) (k - w));
+                        if (m < 0 && errno == EINTR)
+                                continue;
+                        if (m < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        w += m;
+                }
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && fchown(out, st->st_uid, st->st_gid) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dirfd, tmp, 0);
+        return r < 0 ? r : 1;
+}
+
 static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
         _cleanup_close_ int fd = -1;
         struct stat st;
@@ -76,10 +122,17 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-                return 0; /* symlinks, FIFOs, sockets, devices: left alone */
         if (st.st_dev != dev)
                 return 0; /* another mount: not ours */
+        if (S_ISLNK(st.st_mode))
+                return 0; /* resolved inside the game's merged view, never followed here */
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+                /* FIFOs, sockets, device nodes have no place in game content (and a FIFO
+                 * would block a game that opens it): removed. */
+                if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+                        return -errno;
+                return 1;
+        }
         /* O_NOFOLLOW + the type check again on the fd: what we chmod is what we looked at. */
         fd = openat(dirfd, name,
                     (S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY) |
@@ -90,7 +143,22 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
                 return -errno;
         if ((!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) || st.st_dev != dev)
                 return 0;
-        want = st.st_mode & 07777 & ~(mode_t) (S_ISUID | S_ISGID);
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+                r = break_hardlink(dirfd, name, fd, &st);
+                if (r < 0)
+                        return r;
+                n += r;
+                fd = safe_close(fd);
+                fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+        }
+        /* A lower layer of game servers: nobody but its owner writes it, and nothing in it
+         * runs with another's privileges (no setuid, setgid or sticky bit, no group or other
+         * write bit). */
+        want = st.st_mode & 0755;
         want |= S_IROTH;
         if (S_ISDIR(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
                 want |= S_IXOTH;

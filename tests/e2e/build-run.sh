@@ -14,7 +14,7 @@ need_cli
 need_daemon host
 cleanup() {
         ct sh -c 'kill $(cat /tmp/build-bg.pid 2>/dev/null) 2>/dev/null'
-        for id in pos stream slow; do ct l4d2ctl overlay delete $id >/dev/null 2>&1; done
+        for id in pos perm stream slow; do ct l4d2ctl overlay delete $id >/dev/null 2>&1; done
 }
 trap cleanup EXIT
 
@@ -54,6 +54,22 @@ assert_eq "705" "$(ct stat -c '%a' $L/overlays/pos/tool.sh)" "an executable publ
 ct setpriv --reuid=left4me-game --regid=left4me-game --clear-groups cat $L/overlays/pos/left4dead2/cfg/server.cfg >/dev/null ||
         fail "left4me-game cannot read the output"
 ok "left4me-game reads the output"
+echo "--- what a hostile build leaves is published closed"
+put_script perm 'set -e
+mkdir -m 0777 "$OVERLAY/open" && echo w >"$OVERLAY/open/file" && chmod 0666 "$OVERLAY/open/file"
+echo s >"$OVERLAY/suid" && { chmod 06777 "$OVERLAY/suid" 2>/dev/null || chmod 0777 "$OVERLAY/suid"; }   # RestrictSUIDSGID= refuses set-id
+chmod 01777 "$OVERLAY/open"
+mkfifo "$OVERLAY/fifo"
+python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"$OVERLAY/sock\")"
+echo orig >"$OVERLAY/a" && ln "$OVERLAY/a" "$OVERLAY/b"'
+run_build perm perm
+[ "$RC" = 0 ] || fail "perm build: exit $RC"
+bad=$(ct find $L/overlays/perm \( -perm /022 -o -perm /7000 \) -printf '%m %p\n')
+[ -z "$bad" ] || fail "group/world-writable or set-id entries after publish: $bad"
+other=$(ct find $L/overlays/perm ! -type f ! -type d ! -type l -printf '%y %p\n')
+[ -z "$other" ] || fail "FIFOs, sockets or devices left after publish: $other"
+[ "$(ct stat -c %h $L/overlays/perm/a)" = 1 ] || fail "a hardlink was left"
+ok "published: nothing writable by others or set-id, no FIFO or socket, no hardlink"
 [ -z "$(ct ls -A $L/tmp | grep '^build-')" ] || fail "the script file was left in tmp/: $(ct ls -A $L/tmp)"
 ok "tmp/ is empty again"
 [ -z "$(unit_of pos)" ] || fail "the unit was not collected: $(unit_of pos)"

@@ -442,6 +442,14 @@ static mode_t mode_of(const char *rel) {
         return st.st_mode & 07777;
 }
 
+static bool exists_rel(const char *rel) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        return lstat(p, &st) == 0;
+}
+
 static uid_t owner_of(const char *rel) {
         char p[512];
         struct stat st;
@@ -537,19 +545,52 @@ Test(overlay_dir, publish_makes_world_readable_without_following_links) {
                 _cleanup_close_ int ofd = openat(dfd, "overlays/o1", O_RDONLY | O_DIRECTORY);
                 n = overlay_publish(ofd);
         }
-        cr_assert_eq(n, 5, "changed %d", n); /* d, deep, file, tool, suid */
+        cr_assert_eq(n, 6, "changed %d", n); /* d, deep, file, tool, suid; the FIFO removed */
         cr_assert_eq(mode_of("overlays/o1/d"), 0705);
         cr_assert_eq(mode_of("overlays/o1/d/deep"), 0705);
         cr_assert_eq(mode_of("overlays/o1/d/deep/file"), 0604);
         cr_assert_eq(mode_of("overlays/o1/tool"), 0705);
         cr_assert_eq(mode_of("overlays/o1/suid"), 0755, "setuid bit dropped");
-        cr_assert_eq(mode_of("overlays/o1/fifo"), 0600, "FIFO left alone");
+        cr_assert_not(exists_rel("overlays/o1/fifo"), "a FIFO is no game content");
         cr_assert_eq(mode_of("outside/secret"), 0600, "the link's target was changed");
         /* Idempotent. */
         {
                 _cleanup_close_ int ofd = openat(dfd, "overlays/o1", O_RDONLY | O_DIRECTORY);
                 cr_assert_eq(overlay_publish(ofd), 0);
         }
+}
+
+/* What a hostile build leaves: world-writable dirs and files, setgid and sticky bits, a
+ * hardlink to a file outside the overlay, a socket. Published, nothing is group- or
+ * world-writable or set-id, the outside file is untouched, the link is a copy. */
+Test(overlay_dir, publish_leaves_nothing_writable_or_shared) {
+        _cleanup_close_ int dfd = -1;
+        struct stat st_out, st_in;
+
+        sh("mkdir -p overlays/o3/open && chmod 0777 overlays/o3/open && chmod 01777 overlays/o3");
+        sh("echo w >overlays/o3/open/file && chmod 0666 overlays/o3/open/file");
+        sh("echo g >overlays/o3/sgid && chmod 02775 overlays/o3/sgid");
+        sh("echo mine >outside/linked && chmod 0640 outside/linked && ln outside/linked overlays/o3/hard");
+        sh("python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"overlays/o3/sock\")'");
+        dfd = open(root, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        {
+                _cleanup_close_ int ofd = openat(dfd, "overlays/o3", O_RDONLY | O_DIRECTORY);
+                cr_assert_gt(overlay_publish(ofd), 0);
+        }
+        cr_assert_eq(mode_of("overlays/o3"), 0755);
+        cr_assert_eq(mode_of("overlays/o3/open"), 0755);
+        cr_assert_eq(mode_of("overlays/o3/open/file"), 0644);
+        cr_assert_eq(mode_of("overlays/o3/sgid"), 0755);
+        cr_assert_eq(mode_of("overlays/o3/hard"), 0644);
+        cr_assert_eq(mode_of("outside/linked"), 0640, "the hardlink's other name was changed");
+        cr_assert_eq(fstatat(dfd, "outside/linked", &st_out, 0), 0);
+        cr_assert_eq(fstatat(dfd, "overlays/o3/hard", &st_in, 0), 0);
+        cr_assert_neq(st_out.st_ino, st_in.st_ino, "still one inode");
+        cr_assert_eq(st_in.st_nlink, 1);
+        cr_assert_eq(st_out.st_nlink, 1);
+        cr_assert_not(exists_rel("overlays/o3/sock"), "a socket is no game content");
+        sh("grep -qx mine overlays/o3/hard");
 }
 
 Test(overlay_dir, remove_never_follows_links) {
