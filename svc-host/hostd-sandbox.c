@@ -198,7 +198,10 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         char *archs[] = {"native", NULL};
         /* /run/lock: the one world-writable directory of the host that ProtectSystem=strict
          * leaves writable (it is a mount of its own below /run, seen in the container). */
-        char *tmpfs[] = {"/etc", "/var/lib", "/run/lock", NULL};
+        /* Path, options. /dev/shm: PrivateDevices= binds the host's into the private /dev, so a
+         * build (and POSIX shared memory it makes) would share it with the host. */
+        char *tmpfs[] = {"/etc",     "",       "/var/lib", "", "/run/lock", "", "/dev/shm",
+                         "size=64M,mode=1777,nosuid,nodev,noexec", NULL};
         char *inaccessible[] = {"-/run/left4me", "-/run/dbus", "-/run/user", NULL};
         const struct bind ro[] = {
                 {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},
@@ -245,8 +248,8 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                 r = unit_prop_open(m, "TemporaryFileSystem", "a(ss)");
                 if (r >= 0)
                         r = sd_bus_message_open_container(m, 'a', "(ss)");
-                for (size_t i = 0; r >= 0 && tmpfs[i]; i++)
-                        r = sd_bus_message_append(m, "(ss)", tmpfs[i], "");
+                for (size_t i = 0; r >= 0 && tmpfs[i]; i += 2)
+                        r = sd_bus_message_append(m, "(ss)", tmpfs[i], tmpfs[i + 1]);
                 if (r >= 0)
                         r = sd_bus_message_close_container(m);
                 if (r >= 0)

@@ -17,6 +17,7 @@ need_daemon host
 # other overlays, the installation, the config.
 # The databases' dirs are 0700 to their daemons; the planted files are 0644 inside them, so
 # only the dirs (and the sandbox) keep a build out. jobs.db is jobd's real one.
+ct_sh "echo host >/dev/shm/left4me-host-shm" || fail "host shm file"
 ct_sh "install -d -o left4me-steam -g left4me-steam $L/installation && install -d $L/instances/s1 &&
        echo 'SECRET-WEB' >$L/web/web.db && echo 'SECRET-JOBS' >$L/jobs/secret.db &&
        chmod 0644 $L/web/web.db $L/jobs/secret.db &&
@@ -32,7 +33,7 @@ cleanup() {
         ct systemctl stop build-victim.service 2>/dev/null
         ct l4d2ctl overlay delete iso >/dev/null 2>&1
         ct l4d2ctl overlay delete other >/dev/null 2>&1
-        ct rm -f $L/web/web.db $L/jobs/secret.db
+        ct rm -f $L/web/web.db $L/jobs/secret.db /dev/shm/left4me-host-shm
 }
 trap cleanup EXIT
 # The overlay exists before the snapshots (creating it changes overlays/'s mtime).
@@ -72,8 +73,9 @@ for d in / /etc /usr /usr/local/bin /var /var/lib /var/lib/left4me /root /home /
         try \"mkdir in \$d\" mkdir \$d/escape-probe-dir
 done
 try 'write the script itself' sh -c 'echo x >>/script.sh'
-# /tmp and /var/tmp (PrivateTmp), /dev/shm (PrivateDevices) are private: writable, thrown
-# away, never the host's.
+# /tmp and /var/tmp (PrivateTmp), /dev/shm (a tmpfs of its own) are private: writable,
+# thrown away, never the host's (PrivateDevices= alone binds the host's /dev/shm).
+try \"see the host's /dev/shm\" test -e /dev/shm/left4me-host-shm
 echo mark >/tmp/escape-probe-tmp && echo mark >/var/tmp/escape-probe-vartmp &&
         echo mark >/dev/shm/escape-probe-shm && echo 'private tmp written'"
 assert_contains "$OUT" "private tmp written" "write-outside"
