@@ -53,18 +53,6 @@ rc=0; out=$(ct l4d2ctl initialize abcdefghijklmnopqrstuvwxyz01 -f /tmp/s-ok.yaml
 assert_contains "$out" "at most 27 characters" "the refusal says why"
 assert_eq "$before" "$(snapshot)" "nothing was written"
 
-echo "--- one port, one instance"
-printf 'port: 27040\n' | ct_sh "cat >/tmp/p1.yaml"
-assert_rc 0 "initialize p1 on 27040" ct l4d2ctl initialize p1 -f /tmp/p1.yaml
-rc=0; out=$(ct l4d2ctl initialize p2 -f /tmp/p1.yaml 2>&1) || rc=$?
-[ "$rc" = 5 ] || fail "a second instance on 27040: expected exit 5 (conflict), got $rc: $out"
-assert_contains "$out" "27040 is taken by instance 'p1'" "the conflict names the holder"
-ct test -e $L/instances/p2 && fail "the refused instance p2 left files"
-assert_rc 0 "re-initialize p1 on its own port" ct l4d2ctl initialize p1 -f /tmp/p1.yaml
-assert_rc 0 "delete p1" ct l4d2ctl delete p1
-assert_rc 0 "the freed port can be taken" ct l4d2ctl initialize p2 -f /tmp/p1.yaml
-assert_rc 0 "delete p2" ct l4d2ctl delete p2
-
 echo "--- callers outside group left4me"
 rc=0; out=$(ct_as left4me-game l4d2ctl list 2>&1) || rc=$?
 [ "$rc" = 6 ] || fail "left4me-game: expected exit 6 (denied), got $rc: $out"
