@@ -200,8 +200,9 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
          * leaves writable (it is a mount of its own below /run, seen in the container). */
         /* Path, options. /dev/shm: PrivateDevices= binds the host's into the private /dev, so a
          * build (and POSIX shared memory it makes) would share it with the host. */
-        char *tmpfs[] = {"/etc",     "",       "/var/lib", "", "/run/lock", "", "/dev/shm",
-                         "size=64M,mode=1777,nosuid,nodev,noexec", NULL};
+        char *tmpfs[] = {"/etc",      "", "/var/lib", "",
+                         "/run/lock", "", "/dev/shm", "size=64M,mode=1777,nosuid,nodev,noexec",
+                         NULL};
         char *inaccessible[] = {"-/run/left4me", "-/run/dbus", "-/run/user", NULL};
         const struct bind ro[] = {
                 {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},
