@@ -196,14 +196,15 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                                  "@mount",  "@obsolete",      "@privileged", "@raw-io",
                                  "@reboot", "@swap",          NULL};
         char *archs[] = {"native", NULL};
-        /* /run/lock: the one world-writable directory of the host that ProtectSystem=strict
-         * leaves writable (it is a mount of its own below /run, seen in the container). */
-        /* Path, options. /dev/shm: PrivateDevices= binds the host's into the private /dev, so a
-         * build (and POSIX shared memory it makes) would share it with the host. */
-        char *tmpfs[] = {"/etc",      "", "/var/lib", "",
-                         "/run/lock", "", "/dev/shm", "size=64M,mode=1777,nosuid,nodev,noexec",
+        /* Path, options. /run: the host's sockets live there (journald's, which would let a
+         * build forge entries, userdb, nscd, resolved, ours), and /run/lock is world-writable;
+         * a build needs none of it (its output goes to hostd through pipes). /dev/shm:
+         * PrivateDevices= binds the host's into the private /dev. */
+        char *tmpfs[] = {"/etc",     "",
+                         "/var/lib", "",
+                         "/run",     "mode=0755,size=1M,nosuid,nodev,noexec",
+                         "/dev/shm", "size=64M,mode=1777,nosuid,nodev,noexec",
                          NULL};
-        char *inaccessible[] = {"-/run/left4me", "-/run/dbus", "-/run/user", NULL};
         const struct bind ro[] = {
                 {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},
                 {"/etc/ssl", "/etc/ssl", true},
@@ -260,8 +261,6 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                 r = append_binds(m, "BindReadOnlyPaths", ro, ELEMENTSOF(ro));
         if (r >= 0)
                 r = append_binds(m, "BindPaths", rw, ELEMENTSOF(rw));
-        if (r >= 0)
-                r = append_strv(m, "InaccessiblePaths", inaccessible);
 
         /* Kernel interfaces. */
         if (r >= 0)

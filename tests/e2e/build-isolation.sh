@@ -158,6 +158,12 @@ try 'connect to jobs.sock' python3 -c 'import socket; s=socket.socket(socket.AF_
 try 'connect to the system bus' python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"/run/dbus/system_bus_socket\")'
 try 'connect to systemd private' python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"/run/systemd/private\")'
 try 'a netlink socket' python3 -c 'import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)'
+try 'send to journald (forge entries)' python3 -c 'import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\"MESSAGE=forged\\n\", \"/run/systemd/journal/socket\")'
+try 'send to /dev/log (syslog)' python3 -c 'import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\"<13>forged\", \"/dev/log\")'
+try 'connect to journald stdout' python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"/run/systemd/journal/stdout\")'
+try 'connect to userdb' sh -c 'for f in /run/systemd/userdb/*; do python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\" \$f && exit 0; done; exit 1'
+try 'connect to nscd' python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(\"/run/nscd/socket\")'
+try 'a socket anywhere in /run' sh -c 'find /run -type s 2>/dev/null | grep .'
 try 'a packet socket' python3 -c 'import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)'"
 
 echo "--- W+X memory, keyring, realtime, clock"

@@ -124,7 +124,7 @@ LF 3" "$(msgs <"$T/follow.out" | grep '^LF ')" "the follower's script lines"
 assert_eq "-- job $JF ended: succeeded --" "$(tail -n 1 "$T/follow.out")" "its last line"
 summary "logs-build: a followed build job's line arrived ${ms} ms after its release (journald's ~450 ms notify delay included)"
 
-echo "--- a hostile build writes LEFT4ME_BUILD_UNIT=$U entries to journald itself"
+echo "--- a hostile build tries to write LEFT4ME_BUILD_UNIT=$U entries to journald itself"
 ct_sh "cat >/tmp/lbh.sh" <<EOF
 if command -v logger >/dev/null; then
         printf 'MESSAGE=LBFORGED logger\nLEFT4ME_BUILD_UNIT=$U\nSYSLOG_IDENTIFIER=left4me-build\n_SYSTEMD_UNIT=left4me-host.service\n_UID=0\n' | logger --journald && echo "logger sent"
@@ -138,25 +138,10 @@ EOF
 out=$(ct l4d2ctl overlay build lbh -f /tmp/lbh.sh 2>&1) || fail "hostile build: $out"
 echo "$out" | sed 's/^/    | /'
 assert_contains "$out" "hostile done" "the hostile build ran"
-UH=$(echo "$out" | grep -o 'left4me-build-lbh-[0-9]*\.service' | head -n 1)
-[ -n "$UH" ] || fail "no unit in the hostile build's output"
-sent=$(echo "$out" | grep -c ' sent$')
-[ "$sent" -gt 0 ] || fail "neither logger nor systemd-cat could write to the journal from the sandbox"
-# The forgeries reached the journal. journald attributes an entry to a unit by the sender's
-# cgroup, read when the datagram arrives; a sender that has already exited (logger is
-# short-lived) leaves it unattributed. Either way it must never look like hostd's.
-wait_for 10 sh -c "nsenter -t $E2E_PID1 -a journalctl --no-pager -o cat | grep -q LBFORGED" ||
-        fail "the forged entries never reached the journal"
-n=$(ct journalctl --no-pager -o cat _SYSTEMD_UNIT=left4me-host.service | grep -c LBFORGED)
-assert_eq 0 "$n" "forged entries attributed to hostd's unit"
-n=$(ct journalctl --no-pager -o cat _SYSTEMD_UNIT="$UH" | grep -c LBFORGED)
-if [ "$n" -gt 0 ]; then
-        got=$(ct l4d2ctl logs --unit build "$UH" -n 1000)
-        assert_contains "$got" "LBFORGED" "logs of $UH (its own unit's entries)"
-        ok "$n forged entries are in the journal under $UH (via $sent tool(s))"
-else
-        ok "the forged entries reached the journal unattributed (their sender exited first)"
-fi
+# Judged by the journal, not by the tools: logger --journald exits 0 when it cannot send.
+sleep 1
+n=$(ct journalctl --no-pager -o cat | grep -c LBFORGED || true)
+assert_eq 0 "$n" "forged entries in the journal (the build's /run has no journald socket)"
 # ... and never to the build they name.
 got=$(ct l4d2ctl logs --unit build "$U" -n 1000)
 case $got in *LBFORGED*) fail "forged lines shown for $U: $got" ;; esac
