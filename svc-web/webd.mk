@@ -45,7 +45,8 @@ UNIT_TESTS += $(BUILD)/test-webd
 BLACKBOX += tests/svc-web/blackbox.sh
 
 TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c \
-                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/proto/testd-run.c
+                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/svc-web/test-work.c \
+                  tests/proto/testd-run.c
 # test-client drives webd-client.c against the protocol test daemon (tests/proto/testd-run.c).
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)

@@ -197,6 +197,21 @@ alive || fail "webd exited while an HTTP connection was open"
 wait_exit 4
 
 # ---------------------------------------------------------------------------------------------
+step "the web UI: CSRF, one answer for every failed login, next, rate limits, sessions, admin, hostile forms, HTTP/2, stream caps (web_auth.py)"
+rm -rf "$TMP/root"; mkdir -p "$TMP/root"
+cat >>"$TMP/left4me.yaml" <<EOF
+web: {trusted_proxies: [127.0.0.1]}
+EOF
+start_webd 0
+$PY "$HERE/web_auth.py" "$PORT" "$TMP" "$BUILD" || fail "web_auth.py"
+SID=$(login carol carol-password-1)
+kill -TERM "$PID"; wait_exit 5
+start_webd 0
+out=$(curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$SID" "http://127.0.0.1:$PORT/")
+[ "$out" = 200 ] || fail "a session did not survive a restart of webd ($out)"
+kill -TERM "$PID"; wait_exit 5
+
+# ---------------------------------------------------------------------------------------------
 step "development mode: --listen PATH --http ADDR:PORT"
 PORT=$(free_port)
 "$BUILD/left4me-webd" --config "$TMP/left4me.yaml" --listen "$TMP/dev.sock" --http "127.0.0.1:$PORT" \
