@@ -261,6 +261,16 @@ static void on_started(int r, const char *result, const char *message, void *use
                 maybe_finish(u);
                 return;
         }
+        if (streq(result, "dependency")) {
+                /* A unit it Requires= failed: it never ran, and, inactive, it is collected at
+                 * once, which would read as success. */
+                u->start_failed = true;
+                u->start_error = -ENOENT;
+                snprintf(u->message, sizeof(u->message), "cannot start %s: a unit it requires did not start",
+                         u->unit);
+                maybe_finish(u);
+                return;
+        }
         u->started = true;
         if (!streq(result, "done"))
                 log_info("%s: start job ended with '%s'", u->unit, result);

@@ -49,9 +49,9 @@ struct unit_run_params {
 /* stream: UNIT_RUN_STDOUT or UNIT_RUN_STDERR; line without its newline. */
 typedef void (*unit_run_line_cb)(unsigned stream, const char *line, void *userdata);
 /* r < 0: the unit could not be run (message says why; -EEXIST: the name is taken, -ENOTCONN
- * and friends: systemd is unreachable); st is NULL. r = 0: it ran, st is its last state
- * (result, exec_main_code, exec_main_status; a unit collected before hostd looked reads as
- * result "success", exited 0) and cancelled says whether unit_run_cancel() stopped it. */
+ * and friends: systemd is unreachable, -ENOENT: a unit it requires did not start); st is NULL. r = 0: it
+ * ran, st is its last state (result, exec_main_code, exec_main_status; a unit collected before hostd looked
+ * reads as result "success", exited 0) and cancelled says whether unit_run_cancel() stopped it. */
 typedef void (*unit_run_done_cb)(int r, const struct unit_status *st, bool cancelled, const char *message,
                                  void *userdata);
 
