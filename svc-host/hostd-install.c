@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -41,6 +42,7 @@ struct hostd_install {
         char root[PATH_MAX - 128];
         char home[PATH_MAX - 64];
         char user[64];
+        char own_unit[UNIT_NAME_MAX]; /* hostd's own service, "" if none */
         unsigned long long n;
         enum step step;
         /* One run per step; a finished one is freed with the install, not from inside its own
@@ -220,6 +222,7 @@ static int start_step(struct hostd_install *i, enum step step, struct rpc_error 
                 .n_commands = n,
                 .stdout_fd = -1,
                 .stderr_fd = -1,
+                .binds_to = i->own_unit[0] ? i->own_unit : NULL,
         };
         return unit_run_start(
                 &(struct unit_run_params){
@@ -282,6 +285,15 @@ int install_start(const struct install_params *p, install_line_cb line_cb, insta
         snprintf(i->install_dir, sizeof(i->install_dir), "%s/installation", p->root);
         snprintf(i->home, sizeof(i->home), "%s", pw->pw_dir);
         snprintf(i->user, sizeof(i->user), "%s", p->user);
+        {
+                _cleanup_free_ char *own = NULL;
+
+                /* Under systemd, hostd's unit; by hand a scope or nothing, and no binding. */
+                if (sd_pid_get_unit(0, &own) >= 0 && strlen(own) < sizeof(i->own_unit) &&
+                    strlen(own) > strlen(UNIT_SUFFIX) &&
+                    streq(own + strlen(own) - strlen(UNIT_SUFFIX), UNIT_SUFFIX))
+                        snprintf(i->own_unit, sizeof(i->own_unit), "%s", own);
+        }
 
         r = start_step(i, STEP_WINDOWS, &e);
         if (r < 0) {

@@ -140,6 +140,8 @@ int steamcmd_append_properties(sd_bus_message *m, const struct steamcmd_unit_spe
                 r = sd_bus_message_append(m, "(sv)", "StandardOutputFileDescriptor", "h", s->stdout_fd);
         if (r >= 0 && s->stderr_fd >= 0)
                 r = sd_bus_message_append(m, "(sv)", "StandardErrorFileDescriptor", "h", s->stderr_fd);
+        if (r >= 0 && s->binds_to)
+                r = unit_prop_strv(m, "BindsTo", (char *[]){(char *) s->binds_to, NULL});
 
         /* Identity: the install's owner, never root. UMask 0022: the game servers read it. */
         if (r >= 0)

@@ -31,6 +31,10 @@ struct steamcmd_unit_spec {
         const struct steamcmd_command *commands;
         size_t n_commands;        /* one: Type=exec; more: Type=oneshot, run in order */
         int stdout_fd, stderr_fd; /* < 0: not passed (journal) */
+        /* BindsTo= this unit (hostd's own): steamcmd is stopped when hostd's unit stops or
+         * fails, as when it was hostd's child, so a hostd started again never finds an
+         * install it does not know still writing. NULL: none (hostd run by hand). */
+        const char *binds_to;
 };
 
 /* Appends the unit's properties as (sv) entries into an open a(sv) container. -EINVAL for a

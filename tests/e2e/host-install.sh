@@ -5,7 +5,7 @@
 # the reason in the output) and leaves no failed unit behind, two installs at once conflict,
 # a caller that goes away cancels (the unit is stopped: steamcmd and what it started are
 # gone, and the next install works), and a successful one streams its step markers and
-# progress lines in order. While steamcmd runs: its sandbox (the unit's properties, what its
+# progress lines in order; steamcmd's unit is stopped when hostd dies. While steamcmd runs: its sandbox (the unit's properties, what its
 # mount namespace shows, its exposure figure) and hostd's own (no network, four capabilities).
 set -u
 # shellcheck source=tests/e2e/lib.sh
@@ -95,6 +95,18 @@ ok "the stopped unit is gone"
 wait_for 10 sh -c "nsenter -t $E2E_PID1 -a journalctl -u left4me-host.service --no-pager | grep -q 'killing steamcmd'" ||
         fail "hostd did not log the cancel: $(journal left4me-host.service | tail -n 5)"
 assert_contains "$(journal left4me-host.service)" "stopping $unit" "hostd logged the cancel"
+
+echo "--- hostd killed mid-install: steamcmd's unit goes with it (BindsTo=)"
+ct_sh "l4d2ctl install >/tmp/install2.log 2>&1 &"
+wait_for 10 sh -c "nsenter -t $E2E_PID1 -a pgrep -u left4me-steam -f steamcmd.sh >/dev/null" || fail "steamcmd did not start"
+unit=$(install_units)
+assert_eq left4me-host.service "$(ct systemctl show -P BindsTo "$unit")" "$unit BindsTo="
+ct systemctl kill -s KILL left4me-host.service
+wait_for 15 sh -c "! nsenter -t $E2E_PID1 -a pgrep -u left4me-steam >/dev/null" ||
+        fail "steamcmd outlived hostd: $(ct pgrep -a -u left4me-steam)"
+wait_for 10 sh -c "[ -z \"\$(nsenter -t $E2E_PID1 -a systemctl list-units --all --plain --no-legend 'left4me-install-*')\" ]" ||
+        fail "units left behind after hostd died: $(install_units)"
+ok "hostd died: its install unit was stopped, nothing of left4me-steam left, no unit left"
 ct rm -f $L/steam/fake-steamcmd.delay
 
 echo "--- a successful install: steps and progress in order"

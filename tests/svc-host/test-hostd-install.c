@@ -132,6 +132,18 @@ Test(steamcmd_props, the_directive_set) {
         cr_assert_null(prop(&p, "SupplementaryGroups"), "no left4me group: no socket, no config");
         cr_assert_null(prop(&p, "Slice"),
                        "not a build: l4d2-build.slice's limits are not for a 10 GB download");
+        cr_assert_null(prop(&p, "BindsTo"), "no unit of hostd's given, none bound to");
+        props_free(&p);
+}
+
+Test(steamcmd_props, bound_to_hostds_unit) {
+        struct steamcmd_unit_spec spec = default_spec(-1, -1);
+        struct props p;
+
+        spec.binds_to = "left4me-host.service";
+        cr_assert_eq(steamcmd_props(&spec, &p), 0);
+        cr_assert_str_eq(prop(&p, "BindsTo"), "[left4me-host.service]");
+        cr_assert_null(prop(&p, "After"), "BindsTo= alone: the install starts while hostd runs");
         props_free(&p);
 }
 
