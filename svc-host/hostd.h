@@ -37,6 +37,7 @@ struct hostd {
         struct build_run *builds; /* one per overlay at most */
         unsigned n_builds;
         unsigned long long build_seq;
+        unsigned long long install_seq;
         bool root_ok;
         char self_exe[PATH_MAX];    /* for "left4me-hostd umount NAME" as a transient unit */
         char config_path[PATH_MAX]; /* the config it read, absolute; "" for the defaults */
