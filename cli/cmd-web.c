@@ -107,7 +107,7 @@ static int read_password(char *buf, size_t n) {
         if (env) {
                 if (strlen(env) >= n)
                         return cli_usage("LEFT4ME_ADMIN_PASSWORD is longer than %d bytes", PASSWORD_MAX);
-                strcpy(buf, env);
+                snprintf(buf, n, "%s", env);
                 return 0;
         }
         r = read_hidden("Password: ", buf, n);

@@ -74,7 +74,7 @@ static int copy_pw(char **dst, size_t *dst_len, const char *pw, size_t len) {
 int pw_job_verify(struct pw_job *j, const char *hash, const char *pw, size_t len) {
         j->verify = true;
         if (hash && strlen(hash) < sizeof(j->verify_hash))
-                strcpy(j->verify_hash, hash);
+                snprintf(j->verify_hash, sizeof(j->verify_hash), "%s", hash);
         return copy_pw(&j->verify_pw, &j->verify_len, pw, len);
 }
 
