@@ -7,8 +7,11 @@
 #include "svc-web/webd-page.h"
 
 /* htmx reads its configuration from this meta tag: no inline style for indicators and no
- * eval, so a strict CSP holds. */
-#define HTMX_CONFIG "{\"includeIndicatorStyles\":false,\"allowEval\":false,\"allowScriptTags\":false}"
+ * eval, so a strict CSP holds. Error answers are whole pages saying what went wrong, so
+ * they are shown like any other (htmx would otherwise leave the old page in place). */
+#define HTMX_CONFIG                                                                                         \
+        "{\"includeIndicatorStyles\":false,\"allowEval\":false,\"allowScriptTags\":false,"                  \
+        "\"responseHandling\":[{\"code\":\"204\",\"swap\":false},{\"code\":\".*\",\"swap\":true}]}"
 
 static const struct {
         const char *code, *text;

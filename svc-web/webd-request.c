@@ -249,11 +249,15 @@ bool webd_rq_csrf_ok(struct webd_rq *rq, const char *expected) {
         const char *token = webd_rq_header_str(rq, "x-csrf-token", &dup);
         const char *allowed[2] = {webd_rq_origin(rq), NULL};
 
-        if (dup || !allowed[0])
+        size_t fields = form_count(&rq->form, "csrf_token");
+        const char *field = fields == 1 ? form_get(&rq->form, "csrf_token") : NULL;
+
+        if (dup || !allowed[0] || fields > 1 || (!token && !field))
                 return false;
-        if (!token && form_count(&rq->form, "csrf_token") == 1)
-                token = form_get(&rq->form, "csrf_token");
-        return auth_check_request(origin, site, allowed, expected, token, token ? strlen(token) : 0) == 0;
+        /* htmx sends the header and the form its field: each one given must be right. */
+        if (token && auth_check_request(origin, site, allowed, expected, token, strlen(token)) < 0)
+                return false;
+        return !field || auth_check_request(origin, site, allowed, expected, field, strlen(field)) == 0;
 }
 
 const char *webd_rq_field(struct webd_rq *rq, const char *name) {

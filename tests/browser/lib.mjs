@@ -102,11 +102,15 @@ export async function saveArtifacts(page, name) {
 // Runs fn(page, ctx) in a fresh context. Console errors, page errors and CSP violations
 // fail the test (a page that works only with errors in the console is broken). On failure,
 // the screenshot, the HTML and webd's log are saved.
-export async function withPage(t, browser, webd, fn, contextOpts = {}) {
+// allow: regular expressions of console errors a test expects (Chromium logs every 4xx
+// document as "Failed to load resource").
+export async function withPage(t, browser, webd, fn, contextOpts = {}, allow = []) {
   const ctx = await browser.newContext(contextOpts);
   const page = await ctx.newPage();
   const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !allow.some((re) => re.test(m.text()))) problems.push(`console: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   // Chromium reports CSP violations to the page as securitypolicyviolation events.
   await page.addInitScript(() => {
@@ -125,6 +129,22 @@ export async function withPage(t, browser, webd, fn, contextOpts = {}) {
   } finally {
     await ctx.close();
   }
+}
+
+// An account, made the way an operator makes the first one: l4d2ctl over web.sock.
+export function createUser(webd, name, password, { admin = false, mustChange = false } = {}) {
+  const args = ['--config', join(webd.dir, 'left4me.yaml'), '--socket-dir', webd.dir, 'web', 'user', 'create', name];
+  if (admin) args.push('--admin');
+  if (mustChange) args.push('--must-change');
+  execFileSync(join(BUILD, 'l4d2ctl'), args, { env: { ...process.env, LEFT4ME_ADMIN_PASSWORD: password } });
+}
+
+// Logs in through the form; resolves once the dashboard (or next page) is shown.
+export async function login(page, webd, name, password) {
+  await page.goto(webd.url + '/login');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
 }
 
 export function chromiumVersion() {
