@@ -1,5 +1,8 @@
 /* See webd-http.h. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,8 +379,76 @@ static void on_http_accept_retry(h2o_timeout_entry_t *entry) {
         http_resume_accepting(w);
 }
 
+/* Plain HTTP is for loopback (browsers accept the Secure cookie there) or behind a TLS
+ * proxy; anywhere else a browser could not log in, and passwords would cross the network
+ * in the clear. */
+static int check_plain_http(struct webd *w, int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char addr[INET6_ADDRSTRLEN] = "?";
+        bool loopback;
+
+        if (w->tls || w->config->web_behind_proxy || getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        if (ss.ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) &ss;
+                loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+                inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+        } else if (ss.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &ss;
+                loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                           (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+                inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+        } else
+                return 0; /* AF_UNIX: a local proxy */
+        if (loopback)
+                return 0;
+        return log_error_errno(
+                -EPERM,
+                "Refusing plain HTTP on %s: browsers will not keep the session cookie there and "
+                "passwords would travel in the clear. Set web.tls_cert and web.tls_key, or "
+                "web.behind_proxy: true when a TLS proxy is in front (deploy/README.md).",
+                addr);
+}
+
+/* TLS terminated by webd: HTTP/1.1 only (no ALPN, so no HTTP/2), TLS 1.2 or newer. */
+static int tls_init(struct webd *w) {
+        const struct l4m_config *c = w->config;
+        SSL_CTX *ctx;
+
+        if (!c->web_tls_cert)
+                return 0;
+        ctx = SSL_CTX_new(TLS_server_method());
+        if (!ctx)
+                return log_error_errno(-ENOMEM, "Cannot create the TLS context.");
+        (void) SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+        if (SSL_CTX_use_certificate_chain_file(ctx, c->web_tls_cert) != 1) {
+                SSL_CTX_free(ctx);
+                return log_error_errno(-EINVAL, "web.tls_cert: cannot load a PEM certificate from %s.",
+                                       c->web_tls_cert);
+        }
+        if (SSL_CTX_use_PrivateKey_file(ctx, c->web_tls_key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1) {
+                SSL_CTX_free(ctx);
+                return log_error_errno(-EINVAL, "web.tls_key: cannot load the key of %s from %s.",
+                                       c->web_tls_cert, c->web_tls_key);
+        }
+        w->accept_ctx.ssl_ctx = ctx;
+        w->tls = true;
+        log_info("TLS: serving HTTPS with %s.", c->web_tls_cert);
+        return 0;
+}
+
 int webd_http_add_listener(struct webd *w, int fd) {
         h2o_socket_t *sock;
+        int r;
+
+        r = check_plain_http(w, fd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
 
         if (w->n_http_listeners >= ELEMENTSOF(w->http_listeners)) {
                 safe_close(fd);
@@ -400,6 +471,7 @@ void webd_http_stop_listening(struct webd *w) {
 /* ---- set-up -------------------------------------------------------------------------- */
 
 int webd_http_init(struct webd *w) {
+        int r;
         h2o_hostconf_t *hostconf;
         h2o_pathconf_t *pathconf;
         struct webd_handler *h;
@@ -426,6 +498,9 @@ int webd_http_init(struct webd *w) {
         h2o_context_init(&w->ctx, w->loop, &w->globalconf);
         w->accept_ctx.ctx = &w->ctx;
         w->accept_ctx.hosts = w->globalconf.hosts;
+        r = tls_init(w);
+        if (r < 0)
+                return r;
 
         w->http_conns_max = w->config->max_connections ? w->config->max_connections : 64;
         w->sse_max_streams = MAX(1u, w->http_conns_max / 2);
@@ -456,5 +531,8 @@ void webd_http_done(struct webd *w) {
                 h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
         h2o_context_dispose(&w->ctx);
         h2o_config_dispose(&w->globalconf);
+        if (w->accept_ctx.ssl_ctx)
+                SSL_CTX_free(w->accept_ctx.ssl_ctx);
+        w->accept_ctx.ssl_ctx = NULL;
         w->http_initialized = false;
 }

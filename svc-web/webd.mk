@@ -7,7 +7,7 @@ WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-admin.c svc-web/page-account.c svc-web/page-admin.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
-WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium) -lpthread
+WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium openssl) -lpthread
 # Static files (the web UI's CSS/JS/images) are installed here and served under /static/.
 LEFT4ME_WEBDIR ?= $(PREFIX)/share/left4me/web
 

@@ -49,7 +49,18 @@ journal "$svc" | grep -q "No connections for $idle s, exiting" || fail "no idle-
 ok "idle exit logged"
 
 # systemctl stop with an event stream open: the stream ends, the service stops cleanly.
-ct sh -c "curl -sN -m 30 $url/events >/tmp/web-events.txt 2>&1 &"
+# Event streams are for logged-in users: an account made as an operator makes the first one,
+# and a session through the login form (its token is also a cookie).
+ct sh -c "LEFT4ME_ADMIN_PASSWORD=e2e-password-1 l4d2ctl web user create e2e-admin --admin" ||
+        fail "l4d2ctl web user create"
+tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
+sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
+        --data-urlencode username=e2e-admin --data-urlencode password=e2e-password-1 "$url/login" |
+        tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
+[ -n "$sid" ] || fail "no session after logging in through the form"
+ok "logged in as e2e-admin through the form"
+assert_eq 401 "$(ct curl -sS -o /dev/null -w '%{http_code}' "$url/events")" "an anonymous /events"
+ct sh -c "curl -sN -m 30 -H 'Cookie: __Host-left4me=$sid' $url/events >/tmp/web-events.txt 2>&1 &"
 wait_for 10 unit_is active "$svc" || fail "$svc did not start for /events"
 sleep 1
 start=$(date +%s)

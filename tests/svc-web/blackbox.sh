@@ -42,7 +42,7 @@ start_webd() {
                 kill -0 "$PID" 2>/dev/null || fail "socket activation died at start"
                 sleep 0.1
         done
-        curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" || fail "first request"
+        curl -sS -k -o /dev/null "${SCHEME:-http}://127.0.0.1:$PORT/health" || fail "first request"
         for _ in $(seq 50); do
                 grep -q "ready" "$TMP/log" 2>/dev/null && return 0
                 kill -0 "$PID" 2>/dev/null || fail "webd died at start"
@@ -210,6 +210,35 @@ start_webd 0
 out=$(curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$SID" "http://127.0.0.1:$PORT/")
 [ "$out" = 200 ] || fail "a session did not survive a restart of webd ($out)"
 kill -TERM "$PID"; wait_exit 5
+
+# ---------------------------------------------------------------------------------------------
+step "TLS: HTTPS with the configured pair, HTTP/1.1 only (no h2 by ALPN); plain HTTP refused off loopback"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
+        -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req"
+cp "$TMP/left4me.yaml" "$TMP/plain.yaml"
+printf 'web: {tls_cert: %s, tls_key: %s}\n' "$TMP/cert.pem" "$TMP/key.pem" >>"$TMP/left4me.yaml"
+SCHEME=https start_webd 0
+out=$(curl -sS --cacert "$TMP/cert.pem" --http2 -o /dev/null -w '%{http_code} %{http_version}' "https://127.0.0.1:$PORT/health")
+[ "$out" = "200 1.1" ] || fail "HTTPS /health gave '$out', not '200 1.1'"
+curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && fail "plain HTTP answered on the TLS port"
+kill -TERM "$PID"; wait_exit 5
+printf 'paths: {root: %s/root, run: %s}\nweb: {tls_cert: %s, tls_key: %s}\n' "$TMP" "$TMP" "$TMP/cert.pem" "$TMP/cert.pem" >"$TMP/badkey.yaml"
+if "$BUILD/left4me-webd" --config "$TMP/badkey.yaml" --http "127.0.0.1:$(free_port)" >"$TMP/log" 2>&1; then
+        fail "started with a certificate as its key"
+fi
+grep -q "web.tls_key: cannot load" "$TMP/log" || fail "no clear message for a bad key: $(cat "$TMP/log")"
+cp "$TMP/plain.yaml" "$TMP/left4me.yaml"
+if "$BUILD/left4me-webd" --config "$TMP/left4me.yaml" --http "0.0.0.0:$(free_port)" >"$TMP/log" 2>&1; then
+        fail "served plain HTTP on 0.0.0.0"
+fi
+grep -q "Refusing plain HTTP on 0.0.0.0" "$TMP/log" || fail "no clear message for plain HTTP off loopback"
+printf 'paths: {root: %s/root, run: %s}\nweb: {behind_proxy: true}\n' "$TMP" "$TMP" >"$TMP/proxy.yaml"
+P=$(free_port)
+"$BUILD/left4me-webd" --config "$TMP/proxy.yaml" --http "0.0.0.0:$P" --idle-exit 0 >"$TMP/log" 2>&1 &
+PP=$!
+for _ in $(seq 50); do curl -sS -o /dev/null "http://127.0.0.1:$P/health" 2>/dev/null && break; sleep 0.1; done
+curl -sS "http://127.0.0.1:$P/health" | grep -q '"ok"' || fail "behind_proxy: plain HTTP on 0.0.0.0 refused"
+kill -TERM $PP; wait $PP || true
 
 # ---------------------------------------------------------------------------------------------
 step "development mode: --listen PATH --http ADDR:PORT"
