@@ -111,7 +111,7 @@ static int upper_to_server_user(int runtime_fd, const char *name) {
                 return log_error_errno(-errno, "Cannot stat runtime/%s/upper: %m", name);
         if (st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid)
                 return 0;
-        r = chown_tree_at(runtime_fd, "upper", st.st_uid, pw->pw_uid, pw->pw_gid);
+        r = chown_tree_at(runtime_fd, "upper", &st.st_uid, 1, pw->pw_uid, pw->pw_gid);
         if (r < 0)
                 return log_error_errno(r, "Cannot hand runtime/%s/upper to %s (uid %u)%s: %m", name, user,
                                        (unsigned) pw->pw_uid,

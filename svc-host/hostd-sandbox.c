@@ -222,7 +222,7 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         /* What it is and where it runs. */
         r = append_str(m, "Description", s->description ?: "left4me overlay build");
         if (r >= 0)
-                r = append_str(m, "Slice", BUILD_SLICE);
+                r = append_str(m, "Slice", s->slice ?: BUILD_SLICE);
         if (r >= 0)
                 r = unit_prop_exec_start(m, exec_argv);
         if (r >= 0)

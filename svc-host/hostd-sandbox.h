@@ -8,6 +8,7 @@
 
 #include "proto/names.h"
 
+/* The owner of a published overlay; a build itself runs as a leased user (hostd-pool.h). */
 #define BUILD_USER           L4M_USER_BUILD
 #define BUILD_SLICE          "l4d2-build.slice"
 #define BUILD_SCRIPT_MAX     (1024u * 1024u)
@@ -23,7 +24,8 @@ struct build_limits {
 /* What the transient unit is made of. Paths are host paths. */
 struct build_unit_spec {
         const char *description;
-        const char *user;        /* User= and Group= */
+        const char *user;        /* User= and Group= (the lease's own group) */
+        const char *slice;       /* Slice=; NULL: BUILD_SLICE */
         const char *overlay_dir; /* bound read-write at /overlay */
         const char *script_path; /* bound read-only at /script.sh */
         const char *resolv_conf; /* bound read-only at /etc/resolv.conf; NULL: the host's, if any */

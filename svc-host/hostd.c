@@ -544,7 +544,8 @@ static int method_install(struct rpc_call *call, const msgpack_object *params, v
 
 /* ---- overlay.build / overlay.delete ------------------------------------------------------- */
 
-#define BUILDS_MAX 16u
+/* One build per build user (hostd-pool.h). */
+#define BUILDS_MAX L4M_BUILD_USERS
 
 struct build_run {
         struct build_run *next;
@@ -707,6 +708,7 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
         p = (struct build_params){
                 .event = h->event,
                 .bus = h->bus,
+                .pool = &h->build_pool,
                 .root = h->cfg->root,
                 .id = a.id,
                 .script = a.script.ptr,
