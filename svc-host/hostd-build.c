@@ -405,6 +405,18 @@ static void on_started(int r, const char *result, const char *message, void *use
                 maybe_finish(b);
                 return;
         }
+        if (streq(result, "dependency")) {
+                /* Requires=left4me-firewall.service failed: the unit never ran (and, inactive,
+                 * is collected at once, which would look like success). */
+                b->start_failed = true;
+                b->start_error = -ENOENT;
+                snprintf(b->message, sizeof(b->message),
+                         "cannot start %s: %s, the build network rules, is not running (systemctl status "
+                         "%s)",
+                         b->unit, BUILD_NET_RULES_UNIT, BUILD_NET_RULES_UNIT);
+                maybe_finish(b);
+                return;
+        }
         b->started = true;
         if (!streq(result, "done"))
                 log_info("%s: start job ended with '%s'", b->unit, result);

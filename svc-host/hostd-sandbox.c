@@ -274,9 +274,15 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         if (r >= 0)
                 r = append_strv(m, "SystemCallArchitectures", archs);
 
-        /* Network. */
+        /* Network. IPAddressDeny= cannot name this host's own public addresses; the nftables
+         * rules of left4me-firewall.service reject every local destination for the build
+         * users. Requires=: no rules, no build (and stopping them stops running builds). */
         if (r >= 0)
                 r = append_ip_deny(m);
+        if (r >= 0)
+                r = append_strv(m, "Requires", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
+        if (r >= 0)
+                r = append_strv(m, "After", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
 
         /* Limits. */
         if (r >= 0)

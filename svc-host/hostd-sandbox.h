@@ -13,6 +13,8 @@
 #define BUILD_SLICE          "l4d2-build.slice"
 #define BUILD_SCRIPT_MAX     (1024u * 1024u)
 #define BUILD_SANDBOX_RESOLV "/etc/left4me/sandbox-resolv.conf"
+/* The network rules a build must not run without (hostd-firewall.h): Requires= and After=. */
+#define BUILD_NET_RULES_UNIT "left4me-firewall.service"
 
 struct build_limits {
         uint64_t memory_max;        /* bytes; MemoryMax (MemorySwapMax is always 0) */

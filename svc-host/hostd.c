@@ -894,7 +894,8 @@ static const struct daemon_def def = {
         .subcommand = hostd_subcommand,
         .subcommand_help = "  mount NAME     mount the overlay of instance NAME (left4me-server@.service "
                            "ExecStartPre)\n"
-                           "  umount NAME    unmount it and clean work/work (ExecStopPost)\n",
+                           "  umount NAME    unmount it and clean work/work (ExecStopPost)\n"
+                           "  firewall       print the nftables rule set (left4me-firewall.service)\n",
 };
 
 int main(int argc, char **argv) {

@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "tests/svc-host/tmproot.h"
 #include "svc-host/hostd-build.h"
+#include "svc-host/hostd-firewall.h"
 
 /* ---- reading the property list back ------------------------------------------------------- */
 
@@ -261,6 +262,8 @@ Test(build_props, the_original_directive_set_and_more) {
                 {"CPUQuotaPerSecUSec", "2000000"},
                 {"RuntimeMaxUSec", "3600000000"},
                 {"LimitCORE", "0"},
+                {"Requires", "[left4me-firewall.service]"},
+                {"After", "[left4me-firewall.service]"},
         };
 
         cr_assert_eq(build_props(&spec, &p), 0);
@@ -738,4 +741,44 @@ Test(build_pool, missing_users) {
         cr_assert_eq(build_pool_uids(&p, uids, L4M_BUILD_USERS), 3);
         cr_assert_eq(build_pool_take(&p, &l), 0);
         cr_assert_lt(l.index, 3u);
+}
+
+/* ---- the network rules ------------------------------------------------------------------- */
+
+Test(firewall, ruleset) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        const uid_t uids[] = {990, 989, 988};
+
+        cr_assert_not_null(f);
+        cr_assert_eq(firewall_ruleset(f, uids, 3, 27015, 27115), 0);
+        fclose(f);
+        cr_assert(strstr(buf, "delete table inet left4me\n"), "%s", buf);
+        cr_assert(strstr(buf, "elements = { 990, 989, 988 }"), "%s", buf);
+        cr_assert(strstr(buf, "meta skuid @build_uids fib daddr type local counter reject"), "%s", buf);
+        cr_assert(strstr(buf, "tcp dport 27015-27115 iif != \"lo\" counter reject with tcp reset"), "%s",
+                  buf);
+        cr_assert(strstr(buf, "ip daddr != 127.0.0.0/8"), "%s", buf);
+        cr_assert(strstr(buf, "ip6 daddr != ::1"), "%s", buf);
+        cr_assert_null(strstr(buf, "udp"), "UDP is left open: %s", buf);
+        /* nft itself accepts it (a dry run), where it is installed and we may ask the kernel. */
+        if (geteuid() == 0 && access("/usr/sbin/nft", X_OK) == 0) {
+                char fn[] = "/tmp/test-hostd-nft-XXXXXX", cmd[128];
+                int fd = mkstemp(fn);
+
+                cr_assert_geq(fd, 0);
+                cr_assert_eq(write(fd, buf, len), (ssize_t) len);
+                close(fd);
+                snprintf(cmd, sizeof(cmd), "/usr/sbin/nft -c -f %s", fn);
+                cr_assert_eq(run_shell(cmd), 0, "nft -c refused: %s", buf);
+                unlink(fn);
+        }
+        free(buf);
+        f = open_memstream(&buf, &len);
+        cr_assert_eq(firewall_ruleset(f, uids, 0, 27015, 27115), -EINVAL, "no uid: a rule for nobody");
+        cr_assert_eq(firewall_ruleset(f, uids, 3, 27115, 27015), -EINVAL);
+        cr_assert_eq(firewall_ruleset(f, uids, 3, 0, 10), -EINVAL);
+        fclose(f);
+        free(buf);
 }
