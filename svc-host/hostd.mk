@@ -29,4 +29,4 @@ $(BUILD)/test-hostd-build: $(BUILD)/obj/tests/svc-host/test-hostd-build.o $(BUIL
 		$(BUILD)/obj/svc-host/hostd-fs.o $(BUILD)/obj/svc-host/hostd-instance.o \
 		$(BUILD)/obj/svc-host/hostd-install.o $(BUILD)/obj/svc-host/hostd-lines.o $(BUILD)/obj/svc-host/hostd-systemd.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
-E2E += tests/e2e/build-run.sh tests/e2e/build-isolation.sh tests/e2e/build-limits.sh tests/e2e/build-neighbours.sh tests/e2e/net-rules.sh
+E2E += tests/e2e/build-run.sh tests/e2e/build-isolation.sh tests/e2e/build-limits.sh tests/e2e/build-neighbours.sh tests/e2e/net-rules.sh tests/e2e/build-abstract.sh
