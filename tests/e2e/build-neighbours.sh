@@ -4,7 +4,8 @@
 # another one through /proc/PID/root, though both run at once. With the one shared build
 # user of before, every attempt below but ptrace succeeded (ProtectProc=invisible hides only
 # other uids). Then the same against a build an earlier hostd started and lost (hostd killed):
-# the new hostd must not lease that build's uid while its processes live.
+# the new hostd must not lease that build's uid while its processes live, and with 15 more
+# builds beside it the pool is dry: a 17th is refused.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +17,11 @@ need_daemon host
 cleanup() {
         for id in nb-victim nb-orphan; do ct touch $L/overlays/$id/stop 2>/dev/null; done
         sleep 1
-        for id in nb-victim nb-orphan nb-attacker; do ct l4d2ctl overlay delete $id >/dev/null 2>&1; done
+        for id in $(seq -f 'nb-p%g' 1 15); do ct touch $L/overlays/$id/stop 2>/dev/null; done
+        sleep 1
+        for id in nb-victim nb-orphan nb-attacker $(seq -f 'nb-p%g' 1 15); do
+                ct l4d2ctl overlay delete $id >/dev/null 2>&1
+        done
 }
 trap cleanup EXIT
 
@@ -95,8 +100,25 @@ ct systemctl reset-failed left4me-host.service 2>/dev/null
 ct systemctl start left4me-host.socket
 assert_eq active "$(unit_state "$VUNIT")" "the orphaned build $VUNIT"
 attack orphan
+
+echo "--- the pool runs dry: 15 more builds beside the orphan, then a refusal"
+for i in $(seq 1 15); do
+        put_script nb-p$i 'echo started; while [ ! -e /overlay/stop ]; do sleep 0.5; done'
+        ct sh -c "l4d2ctl overlay build nb-p$i -f /tmp/nb-p$i.sh >/tmp/nb-p$i.log 2>&1" &
+done
+wait_for 60 sh -c "[ \$(nsenter -t $E2E_PID1 -a sh -c 'grep -l started /tmp/nb-p*.log' | wc -l) = 15 ]" ||
+        fail "15 builds did not all start"
+users=$(for u in $(ct systemctl list-units --no-legend --plain 'left4me-build-*' | awk '{print $1}'); do
+        ct systemctl show -P User "$u"; done | sort -u)
+assert_eq 16 "$(echo "$users" | grep -c '^left4me-build-[0-9]')" "distinct build users running (15 and the orphan)"
+run_build nb-attacker warmup
+assert_eq 7 "$RC" "l4d2ctl's exit status for a 17th build (unavailable)"
+assert_contains "$OUT" "all 16 build users are in use" "the refusal"
+for i in $(seq 1 15); do ct touch $L/overlays/nb-p$i/stop; done
+wait_for 30 sh -c "[ -z \"\$(nsenter -t $E2E_PID1 -a systemctl list-units --no-legend --plain 'left4me-build-nb-p*')\" ]" ||
+        fail "the 15 builds did not end"
 ct touch $L/overlays/nb-orphan/stop
 wait_for 20 sh -c "! nsenter -t $E2E_PID1 -a systemctl is-active -q $VUNIT" || fail "the orphan did not end"
 ct systemctl reset-failed "$VUNIT" 2>/dev/null
-ok "a build lost by hostd kept its user; the next build got another"
+ok "a build lost by hostd kept its user; the next build got another; 16 at once, no 17th"
 exit 0
