@@ -455,6 +455,10 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
         if (memchr(p->script, 0, p->script_len))
                 return rpc_error_set(e, RPC_INVALID, "script: must not contain NUL bytes");
+        if (!p->exec_helper || p->exec_helper[0] != '/' || access(p->exec_helper, X_OK) < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "%s is not installed next to left4me-hostd (%s)",
+                                     BUILD_EXEC_HELPER,
+                                     p->exec_helper ?: "where hostd runs from is unknown");
         pw = getpwnam(BUILD_USER);
         if (!pw)
                 return rpc_error_set(e, RPC_UNAVAILABLE,
@@ -567,6 +571,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 .description = desc,
                 .user = b->lease.user,
                 .slice = b->lease.slice,
+                .exec_helper = p->exec_helper,
                 .overlay_dir = overlay_path,
                 .script_path = script_path,
                 .resolv_conf = access(BUILD_SANDBOX_RESOLV, R_OK) >= 0 ? BUILD_SANDBOX_RESOLV : NULL,

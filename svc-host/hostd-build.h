@@ -43,6 +43,7 @@ struct build_params {
         sd_event *event;
         struct hostd_bus *bus;
         struct build_pool *pool; /* the build users; outlives the build */
+        const char *exec_helper; /* left4me-build-exec's absolute path */
         const char *root;
         const char *id;
         const char *script;

@@ -15,6 +15,8 @@
 #define BUILD_SANDBOX_RESOLV "/etc/left4me/sandbox-resolv.conf"
 /* The network rules a build must not run without (hostd-firewall.h): Requires= and After=. */
 #define BUILD_NET_RULES_UNIT "left4me-firewall.service"
+/* Installed next to left4me-hostd; ExecStart= runs it first (svc-host/build-exec.c). */
+#define BUILD_EXEC_HELPER "left4me-build-exec"
 
 struct build_limits {
         uint64_t memory_max;        /* bytes; MemoryMax (MemorySwapMax is always 0) */
@@ -28,6 +30,7 @@ struct build_unit_spec {
         const char *description;
         const char *user;        /* User= and Group= (the lease's own group) */
         const char *slice;       /* Slice=; NULL: BUILD_SLICE */
+        const char *exec_helper; /* absolute path of left4me-build-exec, run before bash */
         const char *overlay_dir; /* bound read-write at /overlay */
         const char *script_path; /* bound read-only at /script.sh */
         const char *resolv_conf; /* bound read-only at /etc/resolv.conf; NULL: the host's, if any */

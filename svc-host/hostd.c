@@ -709,6 +709,7 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
                 .event = h->event,
                 .bus = h->bus,
                 .pool = &h->build_pool,
+                .exec_helper = h->build_exec[0] ? h->build_exec : NULL,
                 .root = h->cfg->root,
                 .id = a.id,
                 .script = a.script.ptr,
@@ -826,6 +827,11 @@ static int setup(struct daemon *d, void **ret_userdata) {
                 if (h->self_exe[0] != '/') {
                         log_warning("Cannot read /proc/self/exe; stale mounts will not be unmounted");
                         h->self_exe[0] = 0;
+                } else {
+                        /* Installed side by side (deploy/deploy.mk), and so in the build dir. */
+                        const char *slash = strrchr(h->self_exe, '/');
+                        snprintf(h->build_exec, sizeof(h->build_exec), "%.*s/" BUILD_EXEC_HELPER,
+                                 (int) (slash - h->self_exe), h->self_exe);
                 }
         }
         if (!h->root_ok)

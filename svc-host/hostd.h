@@ -42,6 +42,7 @@ struct hostd {
         bool root_ok;
         char self_exe[PATH_MAX];    /* for "left4me-hostd umount NAME" as a transient unit */
         char config_path[PATH_MAX]; /* the config it read, absolute; "" for the defaults */
+        char build_exec[PATH_MAX];  /* left4me-build-exec next to self_exe; "" if unknown */
 };
 
 enum unit_call_kind { CALL_START, CALL_STOP, CALL_DELETE, CALL_RESET };

@@ -3,11 +3,15 @@ HOSTD_SRCS := svc-host/hostd.c svc-host/hostd-status.c svc-host/hostd-umount.c s
               svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-lines.c svc-host/hostd-self.c \
               svc-host/hostd-build.c svc-host/hostd-sandbox.c svc-host/hostd-overlay.c svc-host/hostd-pool.c svc-host/hostd-firewall.c
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(BUILD)/obj/%.o)
-BINS += $(BUILD)/left4me-hostd
+BINS += $(BUILD)/left4me-hostd $(BUILD)/left4me-build-exec
 
 # hostd links no A2S code: it never parses what a game sends (tests/svc-host/blackbox.sh checks).
 $(BUILD)/left4me-hostd: $(HOSTD_OBJS) $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libsystemd msgpack yaml-0.1)
+
+# What a build's unit runs first, inside the sandbox (svc-host/build-exec.c): no libraries.
+$(BUILD)/left4me-build-exec: $(BUILD)/obj/svc-host/build-exec.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 CLI_SRCS += cli/cmd-host.c
 

@@ -198,6 +198,7 @@ static struct build_unit_spec default_spec(int out_fd, int err_fd) {
                 .description = "test build",
                 .user = "left4me-build-3",
                 .slice = "l4d2-build-3.slice",
+                .exec_helper = "/usr/local/lib/left4me/left4me-build-exec",
                 .overlay_dir = "/var/lib/left4me/overlays/o1",
                 .script_path = "/var/lib/left4me/tmp/build-o1-7.sh",
                 .limits = {.memory_max = 4ULL << 30,
@@ -218,7 +219,9 @@ Test(build_props, the_original_directive_set_and_more) {
                 {"Slice", "l4d2-build-3.slice"},
                 {"Type", "exec"},
                 {"CollectMode", "inactive"},
-                {"ExecStart", "[(/bin/bash [/bin/bash, /script.sh] no)]"},
+                {"ExecStart", "[(/usr/local/lib/left4me/left4me-build-exec "
+                              "[/usr/local/lib/left4me/left4me-build-exec, /bin/bash, "
+                              "/script.sh] no)]"},
                 {"WorkingDirectory", "/overlay"},
                 {"StandardInput", "null"},
                 {"StandardOutputFileDescriptor", "fd"},
@@ -291,7 +294,9 @@ Test(build_props, syscall_filter_allows_service_calls_and_denies_the_dangerous_g
         allow = prop_nth(&p, "SystemCallFilter", 0);
         deny = prop_nth(&p, "SystemCallFilter", 1);
         cr_assert(allow && deny);
-        cr_assert_str_eq(allow, "(yes [@system-service, @network-io])");
+        cr_assert_str_eq(
+                allow,
+                "(yes [@system-service, @network-io, landlock_create_ruleset, landlock_restrict_self])");
         cr_assert(strneq(deny, "(no [", 5), "%s", deny);
         for (const char *const *g = (const char *const[]){"@mount", "@debug", "@module", "@privileged",
                                                           "@raw-io", "@reboot", "@swap", "@clock", NULL};
