@@ -77,7 +77,7 @@ run_build nr warmup
 [ "$RC" = 0 ] || fail "a trivial build failed"
 hostile nr reach-host "
 tcp() { python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3)' \"\$@\"; }
-for a in $ADDR 127.0.0.1 127.1.2.3 0.0.0.0 $ADDR6 ::1 ::; do
+for a in $ADDR 127.0.0.1 127.1.2.3 0.0.0.0 $ADDR6 ::1 :: ::ffff:127.0.0.1 ::ffff:$ADDR; do
         try \"TCP to \$a:8099\" tcp \$a 8099
 done
 udp() { python3 -c 'import socket, sys; f, t, p, c, a = socket.getaddrinfo(sys.argv[1], 8098, type=socket.SOCK_DGRAM)[0]; socket.socket(f, t).sendto(b\"x\", a)' \"\$1\" 2>&1; }
