@@ -6,6 +6,7 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx);    /* cli/cmd-ho
 int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx); /* cli/cmd-host.c */
 int cmd_logs(int argc, char **argv, const struct cli_ctx *ctx);    /* cli/cmd-logs.c */
 int cmd_jobs(int argc, char **argv, const struct cli_ctx *ctx);    /* cli/cmd-jobs.c */
+int cmd_web(int argc, char **argv, const struct cli_ctx *ctx);     /* cli/cmd-web.c */
 
 static const struct cli_command area_commands[] = {
         {"install", "install or update the game with steamcmd (host)", cmd_host},
@@ -23,5 +24,7 @@ static const struct cli_command area_commands[] = {
          cmd_overlay},
         {"jobs", "list, show, watch, cancel and submit jobs (jobs)", cmd_jobs},
         {"logs", "journal of a server, build or service: logs NAME [--follow] [--lines N] (logs)", cmd_logs},
+        {"web", "the web UI's accounts and audit log: web user create NAME [--admin] | web audit (web)",
+         cmd_web},
         {NULL, NULL, NULL},
 };

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <yaml.h>
@@ -12,6 +13,8 @@ int config_init_defaults(struct l4m_config *c) {
                 .port_start = 27015,
                 .port_end = 27115,
                 .web_port = 8080,
+                .web_session_idle_sec = 12 * 3600,
+                .web_session_max_sec = 30 * 86400,
                 .idle_exit_sec = 30,
                 .max_message_bytes = 1024 * 1024,
                 .max_connections = 64,
@@ -39,6 +42,10 @@ void config_done(struct l4m_config *c) {
         free(c->steamcmd);
         free(c->run_dir);
         free(c->web_bind);
+        free(c->web_public_origin);
+        strv_free(c->web_trusted_proxies);
+        free(c->web_tls_cert);
+        free(c->web_tls_key);
         free(c->source_path);
         memset(c, 0, sizeof(*c));
 }
@@ -103,6 +110,64 @@ static int get_path(struct parse_ctx *p, const yaml_node_t *n, const char *key, 
 }
 
 /* "4G", "512M", "1024K", "1073741824" */
+static int get_bool(struct parse_ctx *p, const yaml_node_t *n, const char *key, bool *ret) {
+        const char *s = scalar(n);
+        if (s && (streq(s, "true") || streq(s, "yes") || streq(s, "on")))
+                *ret = true;
+        else if (s && (streq(s, "false") || streq(s, "no") || streq(s, "off")))
+                *ret = false;
+        else
+                return fail(p, n, "%s: must be true or false", key);
+        return 0;
+}
+
+/* "https://host" or "https://host:port", as a browser writes Origin: no path, no user info,
+ * lowercase scheme. */
+static bool origin_ok(const char *s) {
+        const char *host;
+        if (strneq(s, "https://", 8))
+                host = s + 8;
+        else if (strneq(s, "http://", 7))
+                host = s + 7;
+        else
+                return false;
+        if (!*host || strlen(s) > 255)
+                return false;
+        for (const char *c = host; *c; c++)
+                if (!(((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')) || strchr(".-:[]", *c)))
+                        return false;
+        return true;
+}
+
+/* A list of numeric IP addresses (IPv4 or IPv6, no ranges). */
+static int get_addresses(struct parse_ctx *p, yaml_document_t *doc, const yaml_node_t *n, const char *key,
+                         char ***field) {
+        _cleanup_strv_free_ char **v = NULL;
+        size_t k = 0, count;
+
+        if (n->type != YAML_SEQUENCE_NODE)
+                return fail(p, n, "%s: must be a list of IP addresses", key);
+        count = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count > L4M_TRUSTED_PROXIES_MAX)
+                return fail(p, n, "%s: at most %u addresses", key, L4M_TRUSTED_PROXIES_MAX);
+        v = calloc(count + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+                const yaml_node_t *item = yaml_document_get_node(doc, *i);
+                const char *s = item ? scalar(item) : NULL;
+                unsigned char buf[sizeof(struct in6_addr)];
+
+                if (!s || (inet_pton(AF_INET, s, buf) != 1 && inet_pton(AF_INET6, s, buf) != 1))
+                        return fail(p, item ?: n, "%s: '%s' is not an IP address", key, s ?: "");
+                if (!(v[k++] = strdup(s)))
+                        return -ENOMEM;
+        }
+        strv_free(*field);
+        *field = TAKE_PTR(v);
+        return 0;
+}
+
 static int get_size(struct parse_ctx *p, const yaml_node_t *n, const char *key, uint64_t *ret) {
         const char *s = scalar(n);
         char *end;
@@ -198,7 +263,33 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                 } else if (IS("web", "port")) {
                         if ((r = get_uint(p, v, full, 1, 65535, &u)) == 0)
                                 c->web_port = (unsigned) u;
-                } else if (IS("limits", "idle_exit_sec")) {
+                } else if (IS("web", "session_idle_sec")) {
+                        if ((r = get_uint(p, v, full, 60, 30 * 86400, &u)) == 0)
+                                c->web_session_idle_sec = (unsigned) u;
+                } else if (IS("web", "session_max_sec")) {
+                        if ((r = get_uint(p, v, full, 300, 366 * 86400, &u)) == 0)
+                                c->web_session_max_sec = (unsigned) u;
+                } else if (IS("web", "public_origin")) {
+                        const char *s = scalar(v);
+                        char *d;
+                        if (!s || !origin_ok(s))
+                                return fail(p, v,
+                                            "%s: must be an origin like https://l4d2.example or "
+                                            "https://l4d2.example:8443 (no path)",
+                                            full);
+                        if (!(d = strdup(s)))
+                                return -ENOMEM;
+                        free(c->web_public_origin);
+                        c->web_public_origin = d;
+                } else if (IS("web", "trusted_proxies"))
+                        r = get_addresses(p, doc, v, full, &c->web_trusted_proxies);
+                else if (IS("web", "tls_cert"))
+                        r = get_path(p, v, full, &c->web_tls_cert);
+                else if (IS("web", "tls_key"))
+                        r = get_path(p, v, full, &c->web_tls_key);
+                else if (IS("web", "behind_proxy"))
+                        r = get_bool(p, v, full, &c->web_behind_proxy);
+                else if (IS("limits", "idle_exit_sec")) {
                         if ((r = get_uint(p, v, full, 0, L4M_IDLE_EXIT_MAX_SEC, &u)) == 0)
                                 c->idle_exit_sec = (unsigned) u;
                 } else if (IS("limits", "max_message_bytes")) {
@@ -267,6 +358,8 @@ static int parse_document(struct parse_ctx *p, yaml_document_t *doc, struct l4m_
         if (c->port_start > c->port_end)
                 return fail(p, NULL, "ports.start (%u) must not be above ports.end (%u)", c->port_start,
                             c->port_end);
+        if (!c->web_tls_cert != !c->web_tls_key)
+                return fail(p, NULL, "web.tls_cert and web.tls_key go together: give both or neither");
         if (c->port_end - c->port_start > 10000)
                 return fail(p, NULL, "ports: the range may hold at most 10001 ports");
         return 0;

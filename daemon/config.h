@@ -20,6 +20,8 @@
 #define JOBS_DB_PATH "jobs/jobs.db"
 #define WEB_DB_PATH  "web/web.db"
 
+#define L4M_TRUSTED_PROXIES_MAX 32u
+
 struct l4m_config {
         /* paths */
         char *root;     /* /var/lib/left4me */
@@ -30,6 +32,12 @@ struct l4m_config {
         /* web */
         char *web_bind;
         unsigned web_port;
+        unsigned web_session_idle_sec;    /* a session unused this long ends */
+        unsigned web_session_max_sec;     /* and any session ends this long after its login */
+        char *web_public_origin;          /* "https://l4d2.example": what Origin must be; NULL = the Host */
+        char **web_trusted_proxies;       /* addresses whose X-Forwarded-For is believed; NULL-terminated */
+        char *web_tls_cert, *web_tls_key; /* PEM files; NULL = plain HTTP */
+        bool web_behind_proxy;            /* plain HTTP on a non-loopback address is behind a TLS proxy */
         /* limits */
         unsigned idle_exit_sec;
         size_t max_message_bytes;

@@ -3,11 +3,13 @@
  * Each operation is a struct unit_op that walks through its steps on method replies; the
  * last step of start/stop waits for JobRemoved of the job it queued. Operations live in a
  * list on the bus object, so a lost connection or teardown completes or frees them all. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -251,6 +253,104 @@ int unit_prop_exec_start(sd_bus_message *m, char **argv) {
                 r = sd_bus_message_append(m, "b", 0); /* a failure is not ignored */
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+int unit_prop_bool(sd_bus_message *m, const char *name, bool v) {
+        return sd_bus_message_append(m, "(sv)", name, "b", (int) v);
+}
+
+int unit_prop_str(sd_bus_message *m, const char *name, const char *v) {
+        return sd_bus_message_append(m, "(sv)", name, "s", v);
+}
+
+int unit_prop_u64(sd_bus_message *m, const char *name, uint64_t v) {
+        return sd_bus_message_append(m, "(sv)", name, "t", v);
+}
+
+int unit_prop_strv(sd_bus_message *m, const char *name, char **v) {
+        int r = unit_prop_open(m, name, "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, v);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+int unit_prop_list(sd_bus_message *m, const char *name, bool allow, char **v) {
+        int r = unit_prop_open(m, name, "(bas)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "bas");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", (int) allow);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, v);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+int unit_prop_binds(sd_bus_message *m, const char *name, const struct unit_bind *b, size_t n) {
+        int r = unit_prop_open(m, name, "a(ssbt)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ssbt)");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(m, "(ssbt)", b[i].source, b[i].dest, (int) b[i].ignore_missing,
+                                          (uint64_t) 0);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+int unit_prop_tmpfs(sd_bus_message *m, char **path_options) {
+        int r = unit_prop_open(m, "TemporaryFileSystem", "a(ss)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ss)");
+        for (size_t i = 0; r >= 0 && path_options[i] && path_options[i + 1]; i += 2)
+                r = sd_bus_message_append(m, "(ss)", path_options[i], path_options[i + 1]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = unit_prop_close(m);
+        return r;
+}
+
+int unit_prop_ip_list(sd_bus_message *m, const char *name, const char *const *cidrs, size_t n) {
+        int r = unit_prop_open(m, name, "a(iayu)");
+
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(iayu)");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const char *slash = strchr(cidrs[i], '/');
+                int family = strchr(cidrs[i], ':') ? AF_INET6 : AF_INET;
+                unsigned char bytes[16];
+                long long prefix;
+                char addr[64];
+
+                if (!slash || (size_t) (slash - cidrs[i]) >= sizeof(addr))
+                        return -EINVAL;
+                snprintf(addr, sizeof(addr), "%.*s", (int) (slash - cidrs[i]), cidrs[i]);
+                if (inet_pton(family, addr, bytes) != 1 ||
+                    safe_atoi64(slash + 1, 0, family == AF_INET ? 32 : 128, &prefix) < 0)
+                        return -EINVAL;
+                r = sd_bus_message_open_container(m, 'r', "iayu");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "i", (int32_t) family);
+                if (r >= 0)
+                        r = sd_bus_message_append_array(m, 'y', bytes, family == AF_INET ? 4 : 16);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "u", (uint32_t) prefix);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -71,6 +72,25 @@ int unit_prop_open(sd_bus_message *m, const char *name, const char *sig);
 int unit_prop_close(sd_bus_message *m);
 /* ExecStart= running argv (argv[0] is the path), a failure not ignored. */
 int unit_prop_exec_start(sd_bus_message *m, char **argv);
+
+/* More building blocks, each appending one complete (sv) entry: a boolean, a string, a u64, a
+ * string list (as), an allow (true) or deny (false) list of names ((bas): SystemCallFilter=,
+ * RestrictAddressFamilies=), binds (a(ssbt): BindPaths=, BindReadOnlyPaths=; not recursive),
+ * TemporaryFileSystem= from NULL-terminated path, options pairs, and an address list
+ * (a(iayu): IPAddressDeny=) from "address/prefix" strings (-EINVAL for a bad one). (The
+ * build sandbox, hostd-sandbox.c, still has its own copies of some.) */
+struct unit_bind {
+        const char *source, *dest;
+        bool ignore_missing;
+};
+int unit_prop_bool(sd_bus_message *m, const char *name, bool v);
+int unit_prop_str(sd_bus_message *m, const char *name, const char *v);
+int unit_prop_u64(sd_bus_message *m, const char *name, uint64_t v);
+int unit_prop_strv(sd_bus_message *m, const char *name, char **v);
+int unit_prop_list(sd_bus_message *m, const char *name, bool allow, char **v);
+int unit_prop_binds(sd_bus_message *m, const char *name, const struct unit_bind *b, size_t n);
+int unit_prop_tmpfs(sd_bus_message *m, char **path_options);
+int unit_prop_ip_list(sd_bus_message *m, const char *name, const char *const *cidrs, size_t n);
 
 /* Calls changed() with the properties a PropertiesChanged signal of the unit carries
  * (systemd sends them to subscribed clients; fields not in the signal are left empty:

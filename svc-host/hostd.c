@@ -488,8 +488,13 @@ static void on_install_done(int r, const char *message, void *userdata) {
                 (void) rpc_call_reply(ir->call);
         } else {
                 log_full_errno(r == -ECANCELED ? LOG_NOTICE : LOG_ERR, 0, "Install: %s", message);
-                (void) rpc_call_fail(ir->call, r == -ECANCELED ? RPC_CANCELLED : RPC_INTERNAL, "%s",
-                                     message);
+                (void) rpc_call_fail(ir->call,
+                                     r == -ECANCELED      ? RPC_CANCELLED
+                                     : r == -EEXIST       ? RPC_CONFLICT
+                                     : bus_unreachable(r) ? RPC_UNAVAILABLE
+                                     : r == -ETIMEDOUT    ? RPC_TIMEOUT
+                                                          : RPC_INTERNAL,
+                                     "%s", message);
         }
         h->install = NULL;
         rpc_server_busy_unref(daemon_server(h->daemon));
@@ -505,14 +510,15 @@ static void on_install_done(int r, const char *message, void *userdata) {
 static void on_install_abandon(struct rpc_call *call, void *userdata) {
         struct install_run *ir = userdata;
 
-        log_notice("Install: the caller left or cancelled; killing steamcmd");
+        log_notice("Install: the caller left or cancelled; stopping %s (killing steamcmd)",
+                   install_unit(ir->proc));
         ir->abandoned = true;
         install_cancel(ir->proc);
 }
 
 static int method_install(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct hostd *h = userdata;
-        struct install_params p = {.steamcmd = h->cfg->steamcmd, .root = h->cfg->root, .user = INSTALL_USER};
+        struct install_params p;
         struct install_run *ir;
         char err[512] = "";
         int r;
@@ -527,14 +533,28 @@ static int method_install(struct rpc_call *call, const msgpack_object *params, v
                 return rpc_call_fail(call, RPC_INTERNAL, "out of memory");
         ir->h = h;
         ir->call = call;
-        r = install_start(h->event, &p, on_install_line, on_install_done, ir, &ir->proc, err, sizeof(err));
+        /* The run number, as for builds: unique per hostd run and across restarts. */
+        if (h->install_seq == 0)
+                h->install_seq = realtime_usec() / 1000000ULL;
+        p = (struct install_params){
+                .event = h->event,
+                .bus = h->bus,
+                .steamcmd = h->cfg->steamcmd,
+                .root = h->cfg->root,
+                .user = INSTALL_USER,
+                .n = ++h->install_seq,
+        };
+        r = install_start(&p, on_install_line, on_install_done, ir, &ir->proc, err, sizeof(err));
         if (r < 0) {
                 free(ir);
                 log_error("Install: %s", err[0] ? err : strerror(-r));
-                return rpc_call_fail(call, r == -ENOENT || r == -ESRCH ? RPC_UNAVAILABLE : RPC_INTERNAL,
+                return rpc_call_fail(call,
+                                     r == -ENOENT || r == -ESRCH || bus_unreachable(r) ? RPC_UNAVAILABLE
+                                     : r == -EEXIST                                    ? RPC_CONFLICT
+                                                                                       : RPC_INTERNAL,
                                      "%s", err[0] ? err : strerror(-r));
         }
-        log_info("Install started (steamcmd %s, pid %s)", h->cfg->steamcmd, "in its own group");
+        log_info("Install started (steamcmd %s in %s)", h->cfg->steamcmd, install_unit(ir->proc));
         h->install = ir;
         rpc_server_busy_ref(daemon_server(h->daemon));
         rpc_call_defer(call);

@@ -39,6 +39,7 @@ struct hostd {
         unsigned n_builds;
         struct build_pool build_pool;
         unsigned long long build_seq;
+        unsigned long long install_seq;
         bool root_ok;
         char self_exe[PATH_MAX];    /* for "left4me-hostd umount NAME" as a transient unit */
         char config_path[PATH_MAX]; /* the config it read, absolute; "" for the defaults */

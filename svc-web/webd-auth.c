@@ -299,6 +299,38 @@ int ratelimit_attempt(struct ratelimit *rl, const char *key, uint64_t now_usec) 
         return 0;
 }
 
+uint64_t ratelimit_retry_after_usec(struct ratelimit *rl, const char *key, uint64_t now_usec) {
+        uint8_t id[16];
+        struct rl_slot *s;
+        uint64_t oldest;
+
+        if (isempty(key))
+                return 0;
+        key_id(rl, key, id);
+        s = slot_find(rl, id);
+        if (!s)
+                return 0;
+        slot_expire(rl, s, now_usec);
+        if (s->count < rl->max_attempts)
+                return 0;
+        oldest = slot_times(rl, s)[s->head];
+        return oldest + rl->window_usec > now_usec ? oldest + rl->window_usec - now_usec : 0;
+}
+
+uint64_t ratelimit_quiet_at(const struct ratelimit *rl) {
+        uint64_t newest = 0;
+
+        /* Keys cleared by a success do not count; n_used tells when none is left. */
+        if (rl->n_used == 0)
+                return 0;
+        for (unsigned i = 0; i < rl->max_keys; i++) {
+                const struct rl_slot *s = &rl->slots[i];
+                if (s->used && s->count > 0)
+                        newest = MAX(newest, s->last);
+        }
+        return newest ? newest + rl->window_usec : 0;
+}
+
 void ratelimit_clear(struct ratelimit *rl, const char *key) {
         uint8_t id[16];
         struct rl_slot *s;

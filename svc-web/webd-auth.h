@@ -111,6 +111,12 @@ struct ratelimit *ratelimit_free(struct ratelimit *rl);
 int ratelimit_attempt(struct ratelimit *rl, const char *key, uint64_t now_usec);
 /* Whether an attempt would be refused, without counting one. */
 bool ratelimit_limited(struct ratelimit *rl, const char *key, uint64_t now_usec);
+/* How long until key may try again (0 if it may now): the Retry-After of a refusal. */
+uint64_t ratelimit_retry_after_usec(struct ratelimit *rl, const char *key, uint64_t now_usec);
+/* When every window will have passed (the newest attempt of any key still tracked + the
+ * window; cleared keys do not count), 0 if none is tracked. webd does not idle-exit before then: its windows
+ * live in memory, and an exit must not hand an attacker a fresh allowance. */
+uint64_t ratelimit_quiet_at(const struct ratelimit *rl);
 /* Forgets key: after a successful login. */
 void ratelimit_clear(struct ratelimit *rl, const char *key);
 size_t ratelimit_keys(const struct ratelimit *rl);

@@ -78,6 +78,7 @@ enum {
         STMT_USER_GET_BY_NAME,
         STMT_USER_LIST,
         STMT_USER_SET_PASSWORD,
+        STMT_USER_REHASH,
         STMT_USER_SET_ACTIVE,
         STMT_USER_SET_ADMIN,
         STMT_USER_DELETE,
@@ -115,6 +116,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_USER_LIST] = "SELECT " USER_COLUMNS " FROM users ORDER BY username LIMIT 10000",
         [STMT_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?, must_change_password = ?, "
                                    "password_changed_usec = ? WHERE id = ?",
+        [STMT_USER_REHASH] = "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
         [STMT_USER_SET_ACTIVE] = "UPDATE users SET active = ? WHERE id = ?",
         [STMT_USER_SET_ADMIN] = "UPDATE users SET is_admin = ? WHERE id = ?",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE id = ?",
@@ -555,6 +557,22 @@ int webd_db_user_set_password(struct webd_db *db, int64_t id, const char *passwo
                 r = sessions_delete_user(db, id, keep_session);
         if (r >= 0)
                 r = maybe_audit(db, audit);
+        return tx_end(db, r < 0 ? r : 0);
+}
+
+int webd_db_user_rehash(struct webd_db *db, int64_t id, const char *old_hash, const char *new_hash) {
+        sqlite3_stmt *s = db->stmt[STMT_USER_REHASH];
+        int r;
+
+        if (isempty(old_hash) || isempty(new_hash))
+                return -EINVAL;
+        r = tx_begin(db);
+        if (r < 0)
+                return r;
+        bind_text(s, 1, new_hash);
+        (void) sqlite3_bind_int64(s, 2, id);
+        bind_text(s, 3, old_hash);
+        r = changed_one(db, stmt_run(db, STMT_USER_REHASH));
         return tx_end(db, r < 0 ? r : 0);
 }
 

@@ -106,6 +106,10 @@ int webd_db_user_list(struct webd_db *db, webd_user_cb cb, void *userdata);
 int webd_db_user_set_password(struct webd_db *db, int64_t id, const char *password_hash,
                               bool must_change_password, int64_t now_usec, const uint8_t *keep_session,
                               const struct webd_audit *audit);
+/* Replaces a hash made with older limits by new_hash, the same password's: nothing else
+ * changes (no session ends, password_changed_at stays). -ENOENT if the hash is no longer
+ * old_hash (the password was changed meanwhile). */
+int webd_db_user_rehash(struct webd_db *db, int64_t id, const char *old_hash, const char *new_hash);
 /* Ends all of the user's sessions (also on activation: there are none, harmless).
  * -EBUSY if it would deactivate the last active admin. */
 int webd_db_user_set_active(struct webd_db *db, int64_t id, bool active, const struct webd_audit *audit);

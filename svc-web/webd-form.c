@@ -368,3 +368,24 @@ bool form_next_ok(const char *next) {
 const char *form_next_or_root(const char *next) {
         return form_next_ok(next) ? next : "/";
 }
+
+char *form_urlencode(const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t n = strlen(s);
+        char *out = malloc(3 * n + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    strchr("-._~/", *p))
+                        *o++ = (char) *p;
+                else {
+                        *o++ = '%';
+                        *o++ = hex[*p >> 4];
+                        *o++ = hex[*p & 15];
+                }
+        }
+        *o = 0;
+        return out;
+}

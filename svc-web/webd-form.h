@@ -80,3 +80,7 @@ int form_get_one(const struct form *f, const char *name, const char **ret);
 bool form_next_ok(const char *next);
 /* next if form_next_ok(next), else "/". */
 const char *form_next_or_root(const char *next);
+
+/* Percent-encodes s for a query value ('/' and RFC 3986's unreserved characters stay);
+ * malloc'd, NULL on ENOMEM. */
+char *form_urlencode(const char *s);

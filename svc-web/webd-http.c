@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-json.h"
+#include "svc-web/webd-request.h"
 #include "svc-web/webd-sse.h"
 
 #define HTTP_ACCEPT_RETRY_MS 100
@@ -82,7 +83,7 @@ int webd_send_error(h2o_req_t *req, int status, const char *reason, const char *
 /* ---- routes -------------------------------------------------------------------------- */
 
 /* GET /health: for load balancers, the e2e tests and `curl`. Cheap: no I/O. */
-static int route_health(struct webd *w, h2o_req_t *req) {
+static int route_health(struct webd_rq *rq) {
         struct json j;
 
         json_init(&j, WEBD_JSON_CAP);
@@ -91,34 +92,35 @@ static int route_health(struct webd *w, h2o_req_t *req) {
         json_kv_str(&j, "service", WEBD_NAME);
         json_kv_str(&j, "version", LEFT4ME_VERSION);
         json_object_end(&j);
-        return webd_send_json(req, 200, "OK", &j);
+        return webd_send_json(rq->req, 200, "OK", &j);
 }
 
-/* GET /: a placeholder until the web UI lands. */
-static int route_index(struct webd *w, h2o_req_t *req) {
-        static const char page[] =
-                "<!doctype html>\n"
-                "<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                "<link rel=\"stylesheet\" href=\"/static/left4me.css\"><title>left4me</title></head>\n"
-                "<body><h1>left4me</h1><p>" WEBD_NAME " " LEFT4ME_VERSION
-                " is running. See <a href=\"/health\">/health</a>.</p></body></html>\n";
-
-        return webd_send_text(req, 200, "OK", "text/html; charset=utf-8", page, STRLEN(page));
-}
-
-/* GET /events: the "sys" event stream. Today it says hello and sends heartbeats; the web
- * UI's streams (server state, job output, logs) are further topics on the same hub. */
-static int route_events(struct webd *w, h2o_req_t *req) {
+/* GET /events: the "sys" event stream, for logged-in users only. Today it says hello and
+ * sends heartbeats; the web UI's streams (server state, job output, logs) are further
+ * topics on the same hub. Streams hold a connection each for as long as the page is open,
+ * so they get caps of their own below the connection limit: an ordinary request must
+ * always find a connection. */
+static int route_events(struct webd_rq *rq) {
+        struct webd *w = rq->w;
         struct sse_stream *s;
         struct json j;
         _cleanup_free_ char *data = NULL;
+        char owner[2 * WEBD_DB_HASH_BYTES + 1];
         size_t len = 0;
         int r;
 
-        r = sse_stream_start(&w->sse, req, "sys", &s);
+        sodium_bin2hex(owner, sizeof(owner), rq->session_hash, sizeof(rq->session_hash));
+        if (w->sse.n_streams >= w->sse_max_streams ||
+            sse_hub_count(&w->sse, owner, NULL) >= WEBD_SSE_PER_SESSION ||
+            sse_hub_count(&w->sse, NULL, rq->address) >= WEBD_SSE_PER_ADDRESS) {
+                w->sse_refused++;
+                webd_rq_add_header(rq, "retry-after", "10");
+                return webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
+                                       "too many event streams are open; close a tab or try again later");
+        }
+        r = sse_stream_start_for(&w->sse, rq->req, "sys", owner, rq->address, &s);
         if (r < 0)
-                return webd_send_error(req, 503, "Service Unavailable", "unavailable",
+                return webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
                                        "cannot start event stream");
 
         json_init(&j, WEBD_JSON_CAP);
@@ -134,10 +136,18 @@ static int route_events(struct webd *w, h2o_req_t *req) {
         return 0;
 }
 
-static const struct webd_route routes[] = {
-        {"GET", "/", route_index},
-        {"GET", "/health", route_health},
-        {"GET", "/events", route_events},
+static const struct webd_route base_routes[] = {
+        {"GET", "/health", route_health, WEBD_R_BARE | WEBD_R_JSON},
+        {"GET", "/events", route_events, WEBD_R_AUTH | WEBD_R_JSON},
+};
+
+static const struct {
+        const struct webd_route *routes;
+        const size_t *n;
+} tables[] = {
+        {base_routes, &(const size_t){ELEMENTSOF(base_routes)}},
+        {page_account_routes, &page_account_n_routes},
+        {page_admin_routes, &page_admin_n_routes},
 };
 
 const struct webd_route *webd_route_find(const struct webd_route *table, size_t n, const char *method,
@@ -169,22 +179,38 @@ const struct webd_route *webd_route_find(const struct webd_route *table, size_t 
         return NULL;
 }
 
+static const struct webd_route *find_route(const char *method, size_t method_len, const char *path,
+                                           size_t path_len, bool *ret_known) {
+        bool known = false;
+
+        *ret_known = false;
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++) {
+                const struct webd_route *r = webd_route_find(tables[t].routes, *tables[t].n, method,
+                                                             method_len, path, path_len, &known);
+                if (r)
+                        return r;
+                *ret_known = *ret_known || known;
+        }
+        return NULL;
+}
+
 /* Builds the Allow header for a path that exists under other methods. */
 static void add_allow_header(h2o_req_t *req, const char *path, size_t path_len) {
         char allow[128] = "";
         size_t n = 0;
 
-        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
-                bool known = false;
-                const struct webd_route *r = webd_route_find(
-                        &routes[i], 1, routes[i].method, strlen(routes[i].method), path, path_len, &known);
-                if (!r)
-                        continue;
-                n += (size_t) snprintf(allow + n, sizeof(allow) - MIN(n, sizeof(allow)), "%s%s",
-                                       n ? ", " : "", r->method);
-                if (n >= sizeof(allow))
-                        break;
-        }
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++)
+                for (size_t i = 0; i < *tables[t].n; i++) {
+                        const struct webd_route *rt = &tables[t].routes[i];
+                        bool known = false;
+
+                        if (!webd_route_find(rt, 1, rt->method, strlen(rt->method), path, path_len, &known))
+                                continue;
+                        n += (size_t) snprintf(allow + n, sizeof(allow) - MIN(n, sizeof(allow)), "%s%s",
+                                               n ? ", " : "", rt->method);
+                        if (n >= sizeof(allow))
+                                break;
+                }
         if (n > 0 && n < sizeof(allow)) {
                 /* h2o keeps a pointer to header values: the value must live in the pool. */
                 h2o_iovec_t v = h2o_strdup(&req->pool, allow, n);
@@ -192,23 +218,89 @@ static void add_allow_header(h2o_req_t *req, const char *path, size_t path_len) 
         }
 }
 
+static bool method_is_safe(const h2o_req_t *req) {
+        return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+               h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+}
+
+/* The route's flags, before its handler: login, role, the password that must be changed,
+ * and for unsafe methods the form and the CSRF check. 1 if the handler may run. */
+static int enforce(struct webd_rq *rq, const struct webd_route *r) {
+        bool sent = false;
+        const char *expected;
+
+        if ((r->flags & (WEBD_R_AUTH | WEBD_R_ADMIN)) && !rq->authed) {
+                if (method_is_safe(rq->req) && !(r->flags & WEBD_R_JSON)) {
+                        char next[FORM_NEXT_MAX + 16];
+                        const char *target = h2o_strdup(&rq->req->pool, rq->req->path.base,
+                                                        MIN(rq->req->path.len, (size_t) FORM_NEXT_MAX))
+                                                     .base;
+                        _cleanup_free_ char *enc = NULL;
+
+                        /* The query is kept, so a bookmark survives the login. */
+                        if (streq(rq->path, "/") || !form_next_ok(target))
+                                return webd_rq_redirect(rq, "/login"), 0;
+                        enc = form_urlencode(target);
+                        snprintf(next, sizeof(next), "/login?next=%s", enc ?: "%2F");
+                        return webd_rq_redirect(rq, next), 0;
+                }
+                return webd_rq_error(rq, 401, "Not logged in", "Log in to do this."), 0;
+        }
+        if ((r->flags & WEBD_R_ADMIN) && !rq->user.is_admin)
+                return webd_rq_error(rq, 403, "Forbidden", "Only administrators may do this."), 0;
+        if (rq->authed && rq->user.must_change_password && !(r->flags & WEBD_R_PW_OK)) {
+                if (method_is_safe(rq->req))
+                        return webd_rq_redirect(rq, "/profile?m=must-change"), 0;
+                return webd_rq_error(rq, 403, "Password change needed",
+                                     "Choose a new password on your profile page first."),
+                       0;
+        }
+        if (method_is_safe(rq->req))
+                return 1;
+        if (webd_rq_parse_form(rq, &sent) < 0 || sent)
+                return 0;
+        if (r->flags & WEBD_R_LOGIN)
+                expected = webd_rq_cookie(rq, WEBD_LOGIN_COOKIE);
+        else
+                expected = rq->authed ? rq->session.csrf : NULL;
+        if (!expected || !webd_rq_csrf_ok(rq, expected)) {
+                rq->w->csrf_refused++;
+                return webd_rq_error(
+                               rq, 403, "Request refused",
+                               "This form was stale or came from another site. Reload the page and try "
+                               "again."),
+                       0;
+        }
+        return 1;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         struct webd *w = ((struct webd_handler *) self)->w;
         const struct webd_route *r;
+        struct webd_rq *rq;
         h2o_iovec_t path = req->path_normalized;
         bool known = false;
 
-        r = webd_route_find(routes, ELEMENTSOF(routes), req->method.base, req->method.len, path.base,
-                            path.len, &known);
-        if (r)
-                return r->handler(w, req) < 0 ? -1 : 0;
-        if (known) {
-                add_allow_header(req, path.base, path.len);
-                return webd_send_error(req, 405, "Method Not Allowed", "invalid", "method not allowed");
+        r = find_route(req->method.base, req->method.len, path.base, path.len, &known);
+        if (!r) {
+                if (known) {
+                        add_allow_header(req, path.base, path.len);
+                        return webd_send_error(req, 405, "Method Not Allowed", "invalid",
+                                               "method not allowed");
+                }
+                if (webd_rq_new(w, req, true, &rq) < 0)
+                        return -1;
+                return webd_rq_error(rq, 404, "Not found", "There is no such page.") < 0 ? -1 : 0;
         }
-        /* The path is the client's: JSON-escaped by the writer, and capped. */
-        return webd_send_error(req, 404, "Not Found", "not_found", "no such page: '%.*s'",
-                               (int) MIN(path.len, 200u), path.base);
+        if (webd_rq_new(w, req, r->flags & WEBD_R_BARE, &rq) < 0) {
+                webd_rq_html_headers(req);
+                return webd_send_error(req, 500, "Internal Server Error", "internal",
+                                       "the web database failed");
+        }
+        rq->json = r->flags & WEBD_R_JSON;
+        if (!enforce(rq, r))
+                return 0;
+        return r->handler(rq) < 0 ? -1 : 0;
 }
 
 /* ---- listeners and connection counting ----------------------------------------------- */
@@ -314,6 +406,10 @@ int webd_http_init(struct webd *w) {
 
         h2o_config_init(&w->globalconf);
         w->globalconf.server_name = h2o_iovec_init(H2O_STRLIT(WEBD_NAME));
+        /* No HTTP/2 at all: libh2o 2.2.5 predates the Rapid Reset fix, and one HTTP/2
+         * connection would carry a hundred event streams past the connection cap. In h2o
+         * 2.2 this flag governs both the h2c upgrade and the prior-knowledge preface. */
+        w->globalconf.http1.upgrade_to_http2 = 0;
         /* Requests carry forms at most; the config's message limit is generous for them. */
         w->globalconf.max_request_entity_size = w->config->max_message_bytes;
         hostconf = h2o_config_register_host(&w->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -332,6 +428,7 @@ int webd_http_init(struct webd *w) {
         w->accept_ctx.hosts = w->globalconf.hosts;
 
         w->http_conns_max = w->config->max_connections ? w->config->max_connections : 64;
+        w->sse_max_streams = MAX(1u, w->http_conns_max / 2);
         h2o_timeout_init(w->loop, &w->http_accept_retry, HTTP_ACCEPT_RETRY_MS);
         w->http_accept_retry_entry.cb = on_http_accept_retry;
         w->http_accepting = true;

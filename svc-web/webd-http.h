@@ -7,9 +7,10 @@
  * ($(PREFIX)/share/left4me/web/ by default) by h2o's file handler, which normalises the
  * path first, so "..", "%2e%2e" and friends never leave that directory.
  *
- * To add a page or an API endpoint, write `static int route_x(struct webd *w, h2o_req_t
- * *req)` that answers with one of the webd_send_* helpers (or sse_stream_start) and
- * returns 0, and add a line to the table in webd-http.c. */
+ * Pages live in svc-web/page-<area>.c, each with its own route table (method, path,
+ * handler, flags); a handler gets a struct webd_rq (webd-request.h) whose session, role
+ * and CSRF checks the dispatcher has already made, answers with webd_rq_send_html /
+ * webd_rq_redirect / webd_rq_error (or a webd_send_* helper) and returns 0. */
 #pragma once
 
 #include <h2o.h>
@@ -20,13 +21,21 @@
 
 #define WEBD_JSON_CAP (4u * 1024u * 1024u) /* the largest JSON body we build */
 
-typedef int (*webd_route_fn)(struct webd *w, h2o_req_t *req);
+struct webd_rq;
+typedef int (*webd_route_fn)(struct webd_rq *rq);
 
 struct webd_route {
         const char *method; /* "GET", "POST", ...; HEAD matches GET routes */
         const char *path;   /* exact, or a prefix if it ends with '/' */
         webd_route_fn handler;
+        unsigned flags; /* WEBD_R_* (webd-request.h) */
 };
+
+/* The route tables of the page areas (svc-web/page-*.c), looked up in this order. */
+extern const struct webd_route page_account_routes[];
+extern const size_t page_account_n_routes;
+extern const struct webd_route page_admin_routes[];
+extern const size_t page_admin_n_routes;
 
 int webd_http_init(struct webd *w);
 void webd_http_done(struct webd *w);

@@ -19,6 +19,8 @@ struct sse_stream {
         struct sse_buf inflight;    /* handed to h2o_send, waiting for proceed() */
         char *topic;                /* from req->pool */
         char *last_event_id;        /* from req->pool, or NULL */
+        const char *owner;          /* who opened it (for per-session caps), from req->pool */
+        const char *address;        /* the client's address (per-address caps), from req->pool */
         unsigned long long dropped; /* events dropped since the last overflow notice */
         bool sending;               /* an h2o_send is in flight */
         bool closing;               /* send FINAL once everything is out */
@@ -231,7 +233,25 @@ static void on_heartbeat(h2o_timeout_entry_t *entry) {
         stream_rearm_heartbeat(s);
 }
 
+unsigned sse_hub_count(const struct sse_hub *hub, const char *owner, const char *address) {
+        unsigned n = 0;
+
+        for (h2o_linklist_t *l = hub->streams.next; l != &hub->streams; l = l->next) {
+                const struct sse_stream *s = H2O_STRUCT_FROM_MEMBER(struct sse_stream, link, l);
+
+                if ((owner && s->owner && streq(owner, s->owner)) ||
+                    (address && s->address && streq(address, s->address)))
+                        n++;
+        }
+        return n;
+}
+
 int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, struct sse_stream **ret) {
+        return sse_stream_start_for(hub, req, topic, NULL, NULL, ret);
+}
+
+int sse_stream_start_for(struct sse_hub *hub, h2o_req_t *req, const char *topic, const char *owner,
+                         const char *address, struct sse_stream **ret) {
         struct sse_stream *s;
         ssize_t i;
 
@@ -243,6 +263,10 @@ int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, str
                 .heartbeat = {.cb = on_heartbeat},
         };
         s->topic = h2o_strdup(&req->pool, topic, SIZE_MAX).base;
+        if (owner)
+                s->owner = h2o_strdup(&req->pool, owner, SIZE_MAX).base;
+        if (address)
+                s->address = h2o_strdup(&req->pool, address, SIZE_MAX).base;
         i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
         if (i >= 0) {
                 h2o_iovec_t v = req->headers.entries[i].value;

@@ -68,6 +68,12 @@ void sse_hub_close_all(struct sse_hub *hub);
  * from. Returns 0 and the stream, or a negative errno (the caller then answers with an
  * error response itself). */
 int sse_stream_start(struct sse_hub *hub, h2o_req_t *req, const char *topic, struct sse_stream **ret);
+/* The same, recording who opened it (a session's key) and from where, so the caller can
+ * cap streams per session and per address with sse_hub_count(). */
+int sse_stream_start_for(struct sse_hub *hub, h2o_req_t *req, const char *topic, const char *owner,
+                         const char *address, struct sse_stream **ret);
+/* Streams open for owner or (||) from address; NULL matches nothing. */
+unsigned sse_hub_count(const struct sse_hub *hub, const char *owner, const char *address);
 const char *sse_stream_last_event_id(const struct sse_stream *s);
 
 /* Queues one event on one stream. Returns 0, -ENOBUFS if it was dropped (over the cap),

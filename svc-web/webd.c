@@ -18,17 +18,19 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include <time.h>
+
 #include "base/log.h"
 #include "base/util.h"
+#include "daemon/sqlite.h"
+#include "svc-web/webd-admin.h"
+#include "svc-web/webd-db.h"
 #include "svc-web/webd-http.h"
+#include "svc-web/webd-work.h"
 #include "svc-web/webd.h"
 
 #define RPC_MAX_OUT_BYTES (8u * 1024u * 1024u)
 #define RPC_MAX_CALLS     64u
-
-/* webd's own RPC methods on web.sock: none yet (the admin commands come with the web
- * UI); sys.version and sys.health come from the skeleton. */
-static const struct rpc_method webd_methods[] = {};
 
 static struct webd_options arg_opts = {.sse_heartbeat_sec = -1};
 
@@ -39,9 +41,37 @@ void webd_idle_check(struct webd *w) {
                 daemon_idle_check(w->daemon);
 }
 
+/* When the newest rate-limit window ends, or 0 if all have. */
+static uint64_t limits_quiet_at(const struct webd *w) {
+        uint64_t at = 0, now = now_usec();
+
+        if (w->rl_address)
+                at = MAX(at, ratelimit_quiet_at(w->rl_address));
+        if (w->rl_username)
+                at = MAX(at, ratelimit_quiet_at(w->rl_username));
+        return at > now ? at : 0;
+}
+
+static void on_limits_quiet(h2o_timeout_entry_t *entry) {
+        struct webd *w = H2O_STRUCT_FROM_MEMBER(struct webd, rl_quiet_entry, entry);
+
+        webd_limits_changed(w);
+        webd_idle_check(w);
+}
+
+/* The windows live in memory, so webd stays up until they have passed; a timer notices. */
+void webd_limits_changed(struct webd *w) {
+        uint64_t at = limits_quiet_at(w);
+
+        if (!w->rl_quiet_initialized || at == 0 || h2o_timeout_is_linked(&w->rl_quiet_entry))
+                return;
+        h2o_timeout_link(w->loop, &w->rl_quiet, &w->rl_quiet_entry);
+}
+
 static bool webd_is_idle(struct daemon *d, void *userdata) {
         const struct webd *w = userdata;
-        return w->http_conns == 0;
+        return w->http_conns == 0 && limits_quiet_at(w) == 0 &&
+               (!w->work || webd_work_pending(w->work) == 0);
 }
 
 static void on_drain_timeout(h2o_timeout_entry_t *entry) {
@@ -158,6 +188,60 @@ static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         rpc_pack_kv_uint(pk, "http_connections_total", w ? w->http_conns_total : 0);
         rpc_pack_kv_uint(pk, "sse_streams", w ? w->sse.n_streams : 0);
         rpc_pack_kv_uint(pk, "sse_events_dropped", w ? w->sse.events_dropped : 0);
+        rpc_pack_kv_uint(pk, "sse_refused", w ? w->sse_refused : 0);
+        rpc_pack_kv_uint(pk, "csrf_refused", w ? w->csrf_refused : 0);
+        rpc_pack_kv_uint(pk, "hash_jobs_pending", w && w->work ? webd_work_pending(w->work) : 0);
+        rpc_pack_kv_uint(pk, "hash_jobs_refused", w && w->work ? webd_work_refused(w->work) : 0);
+        rpc_pack_kv_uint(pk, "dummy_hash_runs", w ? atomic_load(&w->dummy.runs) : 0);
+}
+
+/* web.db, the password workers, the dummy hash and the login rate limiters. */
+static int webd_ui_setup(struct webd *w) {
+        char path[4096], err[512];
+        int r;
+
+        r = auth_init();
+        if (r < 0)
+                return log_error_errno(r, "libsodium cannot be initialised.");
+        if ((size_t) snprintf(path, sizeof(path), "%s/" WEB_DB_PATH, w->config->root) >= sizeof(path))
+                return log_error_errno(-ENAMETOOLONG, "paths.root is too long.");
+        r = db_dir_prepare(path, err, sizeof(err));
+        if (r < 0)
+                return log_error_errno(r, "%s", err);
+        r = webd_db_open(path, &w->db);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open %s: %m", path);
+        r = auth_dummy_init(&w->dummy, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot make the dummy password hash: %m");
+        r = ratelimit_new(RATELIMIT_MAX_KEYS, RATELIMIT_MAX_ATTEMPTS, RATELIMIT_WINDOW_USEC, &w->rl_address);
+        if (r >= 0)
+                r = ratelimit_new(RATELIMIT_MAX_KEYS, RATELIMIT_MAX_ATTEMPTS, RATELIMIT_WINDOW_USEC,
+                                  &w->rl_username);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+        h2o_timeout_init(w->loop, &w->rl_quiet, RATELIMIT_WINDOW_USEC / 1000u + 100u);
+        w->rl_quiet_entry.cb = on_limits_quiet;
+        w->rl_quiet_initialized = true;
+        /* Threads last: nothing above may fail with them running. */
+        r = webd_work_new(w->loop, WEBD_HASH_THREADS, WEBD_HASH_QUEUE, &w->work);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the password workers: %m");
+        (void) webd_db_sessions_prune(w->db, (int64_t) time(NULL) * 1000000);
+        return 0;
+}
+
+static void webd_ui_done(struct webd *w) {
+        w->work = webd_work_free(w->work);
+        if (w->rl_quiet_initialized) {
+                if (h2o_timeout_is_linked(&w->rl_quiet_entry))
+                        h2o_timeout_unlink(&w->rl_quiet_entry);
+                h2o_timeout_dispose(w->loop, &w->rl_quiet);
+                w->rl_quiet_initialized = false;
+        }
+        w->rl_address = ratelimit_free(w->rl_address);
+        w->rl_username = ratelimit_free(w->rl_username);
+        w->db = webd_db_close(w->db);
 }
 
 static int webd_setup(struct daemon *d, void **ret_userdata) {
@@ -176,6 +260,9 @@ static int webd_setup(struct daemon *d, void **ret_userdata) {
         /* Returned before the first failure can happen, so teardown frees what we made. */
         *ret_userdata = w;
 
+        r = webd_ui_setup(w);
+        if (r < 0)
+                return r;
         r = webd_http_init(w);
         if (r < 0)
                 return r;
@@ -225,6 +312,7 @@ static void webd_teardown(struct daemon *d, void *userdata) {
                 daemon_h2o_keep_loop(d);
         } else
                 webd_http_done(w);
+        webd_ui_done(w);
         free(w->web_dir);
         w->web_dir = NULL;
         w->daemon = NULL;
@@ -268,7 +356,7 @@ static const struct daemon_def webd_def = {
                        "(left4me-web.socket, left4me-web-rpc.socket); exits when idle.",
         .loop = &daemon_loop_h2o,
         .methods = webd_methods,
-        .n_methods = ELEMENTSOF(webd_methods),
+        /* .n_methods: webd-admin.c's table size, set in webd_main */
         .max_out_bytes = RPC_MAX_OUT_BYTES,
         .max_calls = RPC_MAX_CALLS,
         .options = webd_options,
@@ -289,5 +377,8 @@ static const struct daemon_def webd_def = {
 };
 
 int webd_main(int argc, char **argv) {
-        return daemon_main(argc, argv, &webd_def);
+        struct daemon_def def = webd_def;
+
+        def.n_methods = webd_n_methods;
+        return daemon_main(argc, argv, &def);
 }

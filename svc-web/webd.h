@@ -14,10 +14,23 @@
 #include "daemon/daemon.h"
 #include "daemon/daemon-h2o.h"
 #include "proto/server.h"
+#include "svc-web/webd-auth.h"
 #include "svc-web/webd-sse.h"
 
 #define WEBD_NAME     "left4me-webd"
 #define WEBD_DRAIN_MS 3000u
+
+/* Event streams hold a connection each: at most half of the connections, 4 per session
+ * and 8 per client address, so ordinary requests always find one. */
+#define WEBD_SSE_PER_SESSION 4u
+#define WEBD_SSE_PER_ADDRESS 8u
+/* Password hashing: worker threads, and jobs that may wait for one (beyond: 503). */
+#define WEBD_HASH_THREADS 2u
+#define WEBD_HASH_QUEUE   32u
+
+struct webd_db;
+struct webd_work;
+struct ratelimit;
 
 /* webd's own command-line settings (the skeleton parses --config, --listen, --idle-exit). */
 struct webd_options {
@@ -49,6 +62,18 @@ struct webd {
         h2o_timeout_t http_accept_retry;
         h2o_timeout_entry_t http_accept_retry_entry;
         struct sse_hub sse;
+        unsigned sse_max_streams;
+        unsigned long long sse_refused, csrf_refused;
+        bool tls; /* HTTPS terminated here */
+
+        /* the web UI (webd-request.c, page-*.c) */
+        struct webd_db *db;
+        struct webd_work *work;
+        struct auth_dummy dummy;
+        struct ratelimit *rl_address, *rl_username;
+        h2o_timeout_t rl_quiet;
+        h2o_timeout_entry_t rl_quiet_entry; /* re-checks idleness once the windows have passed */
+        bool rl_quiet_initialized;
 
         /* stop (webd.c) */
         h2o_timeout_t drain_timeout; /* after a stop: how long open HTTP connections may finish */
@@ -61,3 +86,5 @@ int webd_main(int argc, char **argv);
 /* Re-evaluates idleness (HTTP connections here, RPC in the skeleton) and arms or disarms
  * the idle-exit timer. Called whenever an HTTP connection opens or closes. */
 void webd_idle_check(struct webd *w);
+/* After a rate-limit attempt: keeps webd from idle-exiting until the windows have passed. */
+void webd_limits_changed(struct webd *w);

@@ -1,14 +1,38 @@
 # svc-web/: left4me-webd (h2o evloop: HTTP + the admin RPC socket), its tests and bench.
+CLI_SRCS += cli/cmd-web.c
 WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
-             svc-web/webd-sse.c svc-web/webd-json.c svc-web/webd-client.c
+             svc-web/webd-sse.c svc-web/webd-json.c svc-web/webd-client.c \
+             svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c svc-web/webd-db.c \
+             svc-web/webd-work.c svc-web/webd-passwords.c svc-web/webd-request.c svc-web/webd-page.c \
+             svc-web/webd-admin.c svc-web/page-account.c svc-web/page-admin.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
-WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1)
+WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium) -lpthread
 # Static files (the web UI's CSS/JS/images) are installed here and served under /static/.
 LEFT4ME_WEBDIR ?= $(PREFIX)/share/left4me/web
 
-BINS += $(BUILD)/left4me-webd
+# The web dir as served: our static files plus htmx and its SSE extension from npm
+# (package-lock.json pins them; nothing is fetched at run time). `make run`, the browser
+# tier and `make install` all serve this directory.
+WEB_DIR := $(BUILD)/web
+WEB_STATIC := $(wildcard svc-web/static/*)
+WEB_ASSETS := $(WEB_STATIC:svc-web/static/%=$(WEB_DIR)/%) $(WEB_DIR)/htmx.min.js $(WEB_DIR)/sse.js
+$(WEB_DIR)/%: svc-web/static/%
+	@mkdir -p $(@D)
+	cp $< $@
+$(WEB_DIR)/htmx.min.js: node_modules/htmx.org/dist/htmx.min.js
+	@mkdir -p $(@D)
+	cp $< $@
+$(WEB_DIR)/sse.js: node_modules/htmx-ext-sse/dist/sse.min.js
+	@mkdir -p $(@D)
+	cp $< $@
+node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-sse/dist/sse.min.js:
+	@echo "missing $@: run 'make deps' (npm ci)" >&2; exit 1
+
+BINS += $(BUILD)/left4me-webd $(WEB_ASSETS)
 INSTALL_TARGETS += install-web
+
+
 
 $(WEBD_OBJS) $(BUILD)/obj/tests/svc-web/%.o: ALL_CFLAGS += -DLEFT4ME_WEBDIR='"$(LEFT4ME_WEBDIR)"' \
 	$(call pc_cflags,libh2o-evloop)
@@ -21,13 +45,14 @@ UNIT_TESTS += $(BUILD)/test-webd
 BLACKBOX += tests/svc-web/blackbox.sh
 
 TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c \
-                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/proto/testd-run.c
+                  tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/svc-web/test-work.c \
+                  tests/proto/testd-run.c
 # test-client drives webd-client.c against the protocol test daemon (tests/proto/testd-run.c).
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_LIBS) $(call pc_libs,criterion)
 
-# The web UI's foundations (issue 15): HTML writer, form/cookie parsing, auth, web.db.
-# Pure modules (no sockets, no loop), not yet linked into left4me-webd.
+# The web UI's pure modules (no sockets, no loop): HTML writer, form/cookie parsing, auth,
+# web.db, tested on their own.
 WEBD_CORE_SRCS := svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c \
                   svc-web/webd-db.c
 WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium)
@@ -64,9 +89,9 @@ test-fuzz-smoke-form: $(BUILD)-fuzz/fuzz-form
 
 # ---- install ----------------------------------------------------------------------------
 .PHONY: install-web
-install-web:
+install-web: $(WEB_ASSETS)
 	install -d -m 0755 $(DESTDIR)$(LEFT4ME_WEBDIR)
-	@for f in $(wildcard svc-web/static/*); do \
+	@for f in $(WEB_ASSETS); do \
 		install -m 0644 $$f $(DESTDIR)$(LEFT4ME_WEBDIR)/$$(basename $$f) && \
 		echo "  WEB     $(LEFT4ME_WEBDIR)/$$(basename $$f)" || exit 1; \
 	done

@@ -58,7 +58,7 @@ export async function startWebd(opts = {}) {
   const proc = spawn('systemd-socket-activate',
     ['-l', `127.0.0.1:${port}`, '-l', join(dir, 'web.sock'), '--fdname=http:rpc',
       join(BUILD, 'left4me-webd'), '--config', cfg, '--idle-exit', String(opts.idle ?? 0),
-      '--web-dir', opts.webDir || join(REPO, 'svc-web', 'static')],
+      '--web-dir', opts.webDir || join(BUILD, 'web')],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d) => out.push(d));
   proc.stderr.on('data', (d) => out.push(d));

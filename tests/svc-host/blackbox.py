@@ -416,6 +416,15 @@ def test_privileges(top, root):
     check(rc != 0 and "does not need" in err, f"under systemd with extra capabilities refused: {rc} {err.strip()[-200:]}")
     rc, err = run([])
     check(rc == 0 and "does not need" in err, f"by hand with extra capabilities: a warning, then it runs: {rc}")
+    # Exactly the unit's CapabilityBoundingSet=: accepted under systemd. steamcmd runs in units of
+    # its own now, so CAP_KILL, CAP_SETUID and CAP_SETGID are beyond what hostd needs.
+    unit_set = "-all,+sys_admin,+chown,+fowner,+dac_override"
+    rc, err = run(["setpriv", "--bounding-set=" + unit_set], {"INVOCATION_ID": "0" * 32})
+    check(rc == 0 and "does not need" not in err and "lacks" not in err,
+          f"under systemd with the unit's four capabilities it runs: {rc} {err.strip()[-200:]}")
+    for cap in ("kill", "setuid", "setgid"):
+        rc, err = run(["setpriv", f"--bounding-set={unit_set},+{cap}"], {"INVOCATION_ID": "0" * 32})
+        check(rc != 0 and "does not need" in err, f"under systemd CAP_{cap.upper()} is one too many: {rc}")
 
 
 def main():

@@ -69,6 +69,17 @@ alive() { kill -0 "$PID" 2>/dev/null; }
 
 mkdir -p "$TMP/web"
 echo 'body { color: #123; }' >"$TMP/web/app.css"
+mkdir -p "$TMP/root"
+# Logs in through the form (its token is also a cookie) and prints the session cookie.
+login() {
+        local tok
+        tok=$(curl -sS "http://127.0.0.1:$PORT/login" | grep -o 'name="csrf_token" value="[^"]*"' |
+                sed 's/.*value="//; s/"$//')
+        curl -sS -o /dev/null -D "$TMP/login.h" -H "Cookie: __Host-left4me-login=$tok" \
+                --data-urlencode "csrf_token=$tok" --data-urlencode "username=$1" --data-urlencode "password=$2" \
+                "http://127.0.0.1:$PORT/login"
+        tr -d '\r' <"$TMP/login.h" | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip'
+}
 cat >"$TMP/left4me.yaml" <<EOF
 paths: {root: $TMP/root, run: $TMP}
 limits: {idle_exit_sec: 30, max_connections: 16}
@@ -80,12 +91,22 @@ start_webd 0
 $CHECK health "$PORT" || fail "/health"
 out=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")
 [ "$out" = 404 ] || fail "unknown path gave $out"
-curl -sS "http://127.0.0.1:$PORT/nope" | grep -q '"code":"not_found"' || fail "404 body is not a JSON error"
+curl -sS "http://127.0.0.1:$PORT/nope" | grep -q 'There is no such page' || fail "404 body is not the error page"
 out=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$PORT/health")
 [ "$out" = 405 ] || fail "DELETE /health gave $out"
 out=$(curl -sS -I -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 [ "$out" = 200 ] || fail "HEAD /health gave $out"
-curl -sS "http://127.0.0.1:$PORT/" | grep -q "<h1>left4me</h1>" || fail "index page"
+out=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$PORT/")
+[ "$out" = "303 http://127.0.0.1:$PORT/login" ] || fail "/ without a session gave '$out', not a redirect to /login"
+curl -sS "http://127.0.0.1:$PORT/login" | grep -q "<h1>Log in</h1>" || fail "login page"
+# One account for the event streams below (they are for logged-in users only).
+LEFT4ME_ADMIN_PASSWORD=blackbox-pw "$BUILD/l4d2ctl" --socket-dir "$TMP" web user create bb >/dev/null ||
+        fail "l4d2ctl web user create"
+SID=$(login bb blackbox-pw)
+[ -n "$SID" ] || fail "no session cookie after logging in"
+COOKIE="Cookie: __Host-left4me=$SID"
+out=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/events")
+[ "$out" = 401 ] || fail "an anonymous event stream gave $out, not 401"
 curl -sS "http://127.0.0.1:$PORT/static/app.css" | grep -q "color: #123" || fail "static file"
 out=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/static/missing.css")
 [ "$out" = 404 ] || fail "missing static file gave $out"
@@ -121,7 +142,7 @@ wait_exit 5
 
 step "SIGTERM with an open SSE stream and an idle keep-alive connection: clean exit within the drain time"
 start_webd 0
-curl -sS -N --max-time 20 "http://127.0.0.1:$PORT/events" >"$TMP/sse" 2>&1 &
+curl -sS -N -H "$COOKIE" --max-time 20 "http://127.0.0.1:$PORT/events" >"$TMP/sse" 2>&1 &
 CURL=$!
 $CHECK idle-socket "$PORT" 20 &
 HOLD=$!
@@ -138,11 +159,11 @@ kill $HOLD 2>/dev/null || true
 # ---------------------------------------------------------------------------------------------
 step "SSE: hello event, heartbeats, counted in sys.health"
 start_webd 0 --sse-heartbeat 1
-timeout 5 curl -sS -N --max-time 3 "http://127.0.0.1:$PORT/events" >"$TMP/sse" 2>/dev/null || true
+timeout 5 curl -sS -N -H "$COOKIE" --max-time 3 "http://127.0.0.1:$PORT/events" >"$TMP/sse" 2>/dev/null || true
 grep -q '^event: hello$' "$TMP/sse" || fail "no hello event: $(cat "$TMP/sse")"
 grep -q '^data: {"service":"left4me-webd"' "$TMP/sse" || fail "hello data: $(cat "$TMP/sse")"
 [ "$(grep -c '^: ping$' "$TMP/sse")" -ge 2 ] || fail "fewer than 2 heartbeats in 3 s: $(cat "$TMP/sse")"
-curl -sS -N --max-time 4 "http://127.0.0.1:$PORT/events" >/dev/null 2>&1 &
+curl -sS -N -H "$COOKIE" --max-time 4 "http://127.0.0.1:$PORT/events" >/dev/null 2>&1 &
 CURL=$!
 sleep 1
 "$BUILD/l4d2ctl" --socket-dir "$TMP" --json ping web | grep -q '"sse_streams": *1' ||
@@ -161,7 +182,7 @@ grep -q "No connections for 2 s, exiting" "$TMP/log" || fail "no idle-exit messa
 
 step "idle exit: not while an SSE stream or an RPC connection is open"
 start_webd 2 --sse-heartbeat 1
-curl -sS -N --max-time 4 "http://127.0.0.1:$PORT/events" >/dev/null 2>&1 || true
+curl -sS -N -H "$COOKIE" --max-time 4 "http://127.0.0.1:$PORT/events" >/dev/null 2>&1 || true
 alive || fail "webd exited while an SSE stream was open"
 $CHECK hold-rpc "$TMP/web.sock" 3
 alive || fail "webd exited while an RPC connection was open"
@@ -174,6 +195,21 @@ start_webd 1
 $CHECK idle-socket "$PORT" 2.5
 alive || fail "webd exited while an HTTP connection was open"
 wait_exit 4
+
+# ---------------------------------------------------------------------------------------------
+step "the web UI: CSRF, one answer for every failed login, next, rate limits, sessions, admin, hostile forms, HTTP/2, stream caps (web_auth.py)"
+rm -rf "$TMP/root"; mkdir -p "$TMP/root"
+cat >>"$TMP/left4me.yaml" <<EOF
+web: {trusted_proxies: [127.0.0.1]}
+EOF
+start_webd 0
+$PY "$HERE/web_auth.py" "$PORT" "$TMP" "$BUILD" || fail "web_auth.py"
+SID=$(login carol carol-password-1)
+kill -TERM "$PID"; wait_exit 5
+start_webd 0
+out=$(curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$SID" "http://127.0.0.1:$PORT/")
+[ "$out" = 200 ] || fail "a session did not survive a restart of webd ($out)"
+kill -TERM "$PID"; wait_exit 5
 
 # ---------------------------------------------------------------------------------------------
 step "development mode: --listen PATH --http ADDR:PORT"

@@ -4,7 +4,7 @@
 
 #include "svc-web/webd-http.h"
 
-static int h(struct webd *w, h2o_req_t *req) {
+static int h(struct webd_rq *rq) {
         return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "svc-web/webd-auth.h"
+#include "svc-web/webd-db.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd.h"
 
@@ -20,12 +22,43 @@ static void run_loop(int iterations) {
                 (void) h2o_evloop_run(w.loop, 1);
 }
 
+/* Event streams are for logged-in users: a web.db with one user and one session, whose
+ * cookie the request carries. */
+static void make_session(char cookie[AUTH_SESSION_COOKIE_LEN + 1]) {
+        char dir[] = "/tmp/test-sse-XXXXXX", path[64];
+        char csrf[AUTH_CSRF_LEN + 1];
+        int64_t uid;
+        uint64_t now = realtime_usec();
+        struct webd_session s = {.csrf = csrf,
+                                 .created_usec = (int64_t) now,
+                                 .last_seen_usec = (int64_t) now,
+                                 .idle_expires_usec = (int64_t) now + 3600000000,
+                                 .absolute_expires_usec = (int64_t) now + 3600000000,
+                                 .address = (char *) "test",
+                                 .user_agent = (char *) "test"};
+
+        cr_assert_eq(auth_init(), 0);
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/web.db", dir);
+        cr_assert_eq(webd_db_open(path, &w.db), 0);
+        cr_assert_eq(webd_db_user_create(w.db, "alice", "$argon2id$v=19$m=19456,t=2,p=1$x$y", false, false,
+                                         (int64_t) now, NULL, &uid),
+                     0);
+        cr_assert_eq(auth_session_new(cookie, s.id_hash), 0);
+        auth_csrf_new(csrf);
+        s.user_id = uid;
+        cr_assert_eq(webd_db_session_create(w.db, &s), 0);
+}
+
 static void setup(void) {
         int sv[2], small = 4096;
         h2o_socket_t *sock;
-        static const char req[] = "GET /events HTTP/1.1\r\nHost: test\r\n\r\n";
+        char cookie[AUTH_SESSION_COOKIE_LEN + 1], req[256];
 
         memset(&w, 0, sizeof(w));
+        make_session(cookie);
+        snprintf(req, sizeof(req), "GET /events HTTP/1.1\r\nHost: test\r\nCookie: __Host-left4me=%s\r\n\r\n",
+                 cookie);
         cr_assert_eq(config_init_defaults(&config), 0);
         w.config = &config;
         w.web_dir = (char *) "/nonexistent";

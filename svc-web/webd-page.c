@@ -1,0 +1,227 @@
+/* See webd-page.h. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/util.h"
+#include "svc-web/webd-page.h"
+
+/* htmx reads its configuration from this meta tag: no inline style for indicators and no
+ * eval, so a strict CSP holds. */
+#define HTMX_CONFIG "{\"includeIndicatorStyles\":false,\"allowEval\":false,\"allowScriptTags\":false}"
+
+static const struct {
+        const char *code, *text;
+} flashes[] = {
+        {"logged-out", "You are logged out."},
+        {"password-changed", "Your password was changed. Your other sessions were ended."},
+        {"must-change", "Please choose a new password before you go on."},
+        {"sessions-ended", "Your other sessions were ended."},
+        {"user-created", "The user was created."},
+        {"user-updated", "The user was updated."},
+        {"user-deleted", "The user was deleted."},
+        {"password-set", "The password was set."},
+};
+
+const char *page_flash_text(const char *code) {
+        for (size_t i = 0; code && i < ELEMENTSOF(flashes); i++)
+                if (streq(flashes[i].code, code))
+                        return flashes[i].text;
+        return NULL;
+}
+
+static void script(struct html *h, const char *src) {
+        html_elem(h, "script");
+        html_attr(h, "src", src);
+        html_attr(h, "defer", NULL);
+        html_close(h, "script");
+}
+
+static void nav_link(struct webd_rq *rq, struct html *h, const char *href, const char *text) {
+        bool here = streq(rq->path, href) || (strlen(href) > 1 && strneq(rq->path, href, strlen(href)));
+
+        html_elem(h, "a");
+        html_attr(h, "href", href);
+        if (here)
+                html_attr(h, "aria-current", "page");
+        html_text(h, text);
+        html_close(h, "a");
+}
+
+static void flash(struct webd_rq *rq, struct html *h) {
+        struct form q = {};
+        const char *code, *text;
+
+        if (!*rq->query || form_parse_query(&q, rq->query, strlen(rq->query), NULL) < 0)
+                return;
+        code = form_get(&q, "m");
+        text = page_flash_text(code);
+        if (text) {
+                html_elem(h, "div");
+                html_attr(h, "class", "flash");
+                html_attr(h, "role", "status");
+                html_text(h, text);
+                html_close(h, "div");
+        }
+        form_done(&q);
+}
+
+void page_begin(struct webd_rq *rq, struct html *h, const char *title) {
+        char hx_headers[128];
+
+        html_doctype(h);
+        html_elem(h, "html");
+        html_attr(h, "lang", "en");
+        html_elem(h, "head");
+        html_elem(h, "meta");
+        html_attr(h, "charset", "utf-8");
+        html_elem(h, "meta");
+        html_attr(h, "name", "viewport");
+        html_attr(h, "content", "width=device-width, initial-scale=1");
+        html_elem(h, "meta");
+        html_attr(h, "name", "htmx-config");
+        html_attr(h, "content", HTMX_CONFIG);
+        html_elem(h, "title");
+        html_textf(h, "%s · left4me", title);
+        html_close(h, "title");
+        html_elem(h, "link");
+        html_attr(h, "rel", "stylesheet");
+        html_attr(h, "href", "/static/left4me.css");
+        html_elem(h, "link");
+        html_attr(h, "rel", "icon");
+        html_attr(h, "href", "/static/favicon.svg");
+        script(h, "/static/htmx.min.js");
+        script(h, "/static/sse.js");
+        script(h, "/static/left4me.js");
+        html_close(h, "head");
+
+        html_elem(h, "body");
+        if (rq->authed) {
+                /* htmx sends the token with every request it makes; forms carry their own. */
+                snprintf(hx_headers, sizeof(hx_headers), "{\"X-CSRF-Token\":\"%s\"}", rq->session.csrf);
+                html_attr(h, "hx-headers", hx_headers);
+                html_attr(h, "hx-boost", "true");
+        }
+        html_elem(h, "header");
+        html_attr(h, "class", "topbar");
+        html_elem(h, "a");
+        html_attr(h, "class", "brand");
+        html_attr(h, "href", "/");
+        html_text(h, "left4me");
+        html_close(h, "a");
+        if (rq->authed) {
+                html_elem(h, "nav");
+                html_attr(h, "aria-label", "Main");
+                nav_link(rq, h, "/", "Dashboard");
+                if (rq->user.is_admin) {
+                        nav_link(rq, h, "/admin/users", "Users");
+                        nav_link(rq, h, "/admin/audit", "Audit log");
+                }
+                html_close(h, "nav");
+                html_elem(h, "div");
+                html_attr(h, "class", "me");
+                nav_link(rq, h, "/profile", rq->user.username);
+                page_action(rq, h, "/logout", "Log out", "link", NULL);
+                html_close(h, "div");
+        }
+        html_close(h, "header");
+        html_elem(h, "main");
+        html_attr(h, "id", "main");
+        flash(rq, h);
+}
+
+void page_end(struct webd_rq *rq, struct html *h) {
+        html_close(h, "main");
+        html_elem(h, "footer");
+        html_textf(h, "left4me %s", LEFT4ME_VERSION);
+        html_close(h, "footer");
+        html_close(h, "body");
+        html_close(h, "html");
+}
+
+static void form_open(struct html *h, const char *action) {
+        html_elem(h, "form");
+        html_attr(h, "method", "post");
+        html_attr(h, "action", action);
+}
+
+static void csrf_field(struct webd_rq *rq, struct html *h, const char *token) {
+        html_elem(h, "input");
+        html_attr(h, "type", "hidden");
+        html_attr(h, "name", "csrf_token");
+        html_attr(h, "value", token ?: (rq->authed ? rq->session.csrf : ""));
+}
+
+void page_form_begin(struct webd_rq *rq, struct html *h, const char *action, const char *token) {
+        form_open(h, action);
+        csrf_field(rq, h, token);
+}
+
+void page_input(struct html *h, const char *label, const char *type, const char *name, const char *value,
+                const char *autocomplete, bool required) {
+        char id[96];
+
+        snprintf(id, sizeof(id), "f-%s", name);
+        html_elem(h, "div");
+        html_attr(h, "class", "field");
+        html_elem(h, "label");
+        html_attr(h, "for", id);
+        html_text(h, label);
+        html_close(h, "label");
+        html_elem(h, "input");
+        html_attr(h, "id", id);
+        html_attr(h, "type", type);
+        html_attr(h, "name", name);
+        if (value)
+                html_attr(h, "value", value);
+        if (autocomplete)
+                html_attr(h, "autocomplete", autocomplete);
+        if (required)
+                html_attr(h, "required", NULL);
+        html_close(h, "div");
+}
+
+void page_button(struct html *h, const char *text, const char *klass) {
+        html_elem(h, "button");
+        html_attr(h, "type", "submit");
+        if (klass)
+                html_attr(h, "class", klass);
+        html_text(h, text);
+        html_close(h, "button");
+}
+
+void page_action(struct webd_rq *rq, struct html *h, const char *action, const char *text, const char *klass,
+                 const char *confirm) {
+        form_open(h, action);
+        html_attr(h, "class", "inline");
+        if (confirm)
+                html_attr(h, "data-confirm", confirm);
+        csrf_field(rq, h, NULL);
+        page_button(h, text, klass);
+        html_close(h, "form");
+}
+
+void page_alert(struct html *h, const char *klass, const char *text) {
+        html_elem(h, "div");
+        html_attr(h, "class", klass);
+        html_attr(h, "role", "alert");
+        html_text(h, text);
+        html_close(h, "div");
+}
+
+void page_time(struct html *h, int64_t usec) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+        char buf[32], iso[32];
+
+        if (usec <= 0 || !gmtime_r(&t, &tm)) {
+                html_text(h, "—");
+                return;
+        }
+        strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M", &tm);
+        strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        html_elem(h, "time");
+        html_attr(h, "datetime", iso);
+        html_text(h, buf);
+        html_close(h, "time");
+}

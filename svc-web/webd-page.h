@@ -1,0 +1,38 @@
+/* The page shell every HTML page shares (head, nav, flash, footer) and the few building
+ * blocks forms are made of. Pages are written through the HTML writer only (webd-html.h):
+ *
+ *     struct html h;
+ *     html_init(&h, 0);
+ *     page_begin(rq, &h, "Profile");
+ *     ... html_elem / html_text ...
+ *     page_end(rq, &h);
+ *     return webd_rq_send_html(rq, 200, &h);
+ *
+ * Flash messages are derived, not stored: a redirect after a change carries ?m=CODE, and
+ * the shell shows that code's fixed sentence (unknown codes are ignored), so nothing a user
+ * did depends on webd staying up and no text from the URL reaches the page. */
+#pragma once
+
+#include "svc-web/webd-html.h"
+#include "svc-web/webd-request.h"
+
+void page_begin(struct webd_rq *rq, struct html *h, const char *title);
+void page_end(struct webd_rq *rq, struct html *h);
+
+/* <form method="post" action="..."> with the CSRF token as a hidden field; the caller
+ * closes the form. token NULL = the session's. */
+void page_form_begin(struct webd_rq *rq, struct html *h, const char *action, const char *token);
+/* A labelled input in a <div class="field">. autocomplete may be NULL. */
+void page_input(struct html *h, const char *label, const char *type, const char *name, const char *value,
+                const char *autocomplete, bool required);
+void page_button(struct html *h, const char *text, const char *klass);
+/* A one-button form posting to action (activate, delete, log out): the common case. confirm
+ * non-NULL asks first (through a <dialog>, left4me.js; without JS the form just posts). */
+void page_action(struct webd_rq *rq, struct html *h, const char *action, const char *text, const char *klass,
+                 const char *confirm);
+/* An error or notice box inside a page (role=alert). */
+void page_alert(struct html *h, const char *klass, const char *text);
+/* The message of a flash code, or NULL. */
+const char *page_flash_text(const char *code);
+/* "2026-12-03 09:15" (UTC) */
+void page_time(struct html *h, int64_t usec);
