@@ -3,7 +3,7 @@
 # test stand-ins (only with install-fixtures) in $(PREFIX)/lib/left4me/testing/.
 LEFT4ME_LIBDIR ?= $(PREFIX)/lib/left4me
 LEFT4ME_DOCDIR ?= $(PREFIX)/share/doc/left4me
-LEFT4ME_DAEMONS := left4me-hostd left4me-jobd left4me-logd left4me-webd
+LEFT4ME_DAEMONS := left4me-hostd left4me-jobd left4me-logd left4me-webd left4me-build-exec
 LEFT4ME_FIXTURES := $(BUILD)/fake-srcds $(BUILD)/rcon-cli $(BUILD)/a2s-query \
                     $(if $(wildcard $(BUILD)/fake-steamcmd),$(BUILD)/fake-steamcmd,tests/fixtures/fake-steamcmd)
 

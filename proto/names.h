@@ -26,7 +26,15 @@ bool name_is_valid_n(const char *s, size_t n);
 #define L4M_USER_WEBD       "left4me-web"   /* webd */
 #define L4M_USER_STEAM      "left4me-steam" /* steamcmd; owns the game install */
 #define L4M_USER_GAME       "left4me-game"  /* the game servers */
-#define L4M_USER_BUILD      "left4me-build" /* overlay builds */
+#define L4M_USER_BUILD      "left4me-build" /* owns published overlays; runs nothing */
+
+/* Each running build has a kernel uid of its own, leased by hostd from a fixed pool:
+ * left4me-build-0 .. left4me-build-15 (units/left4me.sysusers creates exactly these; lint
+ * checks). With one shared uid, ProtectProc=invisible hid nothing between two builds: one
+ * could see, signal and enter the other through /proc/PID/root. The pool's size is the most
+ * builds that run at once. */
+#define L4M_BUILD_USER_PREFIX "left4me-build-"
+#define L4M_BUILD_USERS       16u
 
 /* Each game server runs as a user of its own, systemd's dynamic user l4m-<name>
  * (DynamicUser= in left4me-server@.service), so servers cannot signal, trace or read each

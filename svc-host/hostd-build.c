@@ -78,6 +78,11 @@ struct build {
         build_line_cb line_cb;
         build_done_cb done_cb;
         void *userdata;
+        struct build_pool *pool;
+        struct build_lease lease;
+        bool leased;
+        uid_t owner_uid; /* left4me-build: who owns the overlay once published */
+        gid_t owner_gid;
         bool finished;
         char message[384];
         /* the journal copy's rate limit */
@@ -132,6 +137,14 @@ static void journal_line(struct build *b, unsigned p, const char *line) {
                                "LEFT4ME_BUILD_STREAM=%s", unit_run_stream_name(p), NULL);
 }
 
+/* Only once the unit is over (or never ran): its processes are gone with its cgroup, and
+ * the pool also checks the slice is empty before leasing the uid again. */
+static void give_lease(struct build *b) {
+        if (b->leased)
+                build_pool_give(b->pool, &b->lease);
+        b->leased = false;
+}
+
 static void cleanup_files(struct build *b) {
         if (b->tmpfd >= 0 && b->script_name[0])
                 (void) unlinkat(b->tmpfd, b->script_name, 0);
@@ -150,16 +163,26 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         journal_note_dropped(b);
         if (r < 0) {
                 cleanup_files(b);
+                give_lease(b);
+                /* -ENOENT: a unit it Requires= did not start; a build requires only the rules. */
+                if (r == -ENOENT)
+                        snprintf(b->message, sizeof(b->message),
+                                 "%s (%s, the build network rules, is not running: systemctl status %s)",
+                                 message ?: "cannot start", BUILD_NET_RULES_UNIT, BUILD_NET_RULES_UNIT);
+                else
+                        snprintf(b->message, sizeof(b->message), "%s", message ?: strerror(-r));
                 if (cb)
-                        cb(r, BUILD_FAILED, -1, message, b->userdata);
+                        cb(r, BUILD_FAILED, -1, b->message, b->userdata);
                 return;
         }
         result = build_result_from_unit(st->result, st->exec_main_code, st->exec_main_status, cancelled,
                                         &exit_code);
-        n = overlay_publish(b->dirfd);
+        n = overlay_publish(b->dirfd, b->owner_uid, b->owner_gid);
         if (n < 0)
-                log_warning("%s: cannot make overlays/%s world-readable: %s", b->unit, b->id, strerror(-n));
+                log_warning("%s: cannot publish overlays/%s (hand it to %s, make it world-readable): %s",
+                            b->unit, b->id, BUILD_USER, strerror(-n));
         cleanup_files(b);
+        give_lease(b);
         snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)", b->unit,
                  build_result_to_string(result), st->result[0] ? st->result : "?", exit_code);
         if (cb)
@@ -200,26 +223,53 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         struct build_unit_spec spec = {};
         struct build *b;
         struct passwd *pw;
-        uid_t uid;
-        gid_t gid;
+        uid_t from[L4M_BUILD_USERS + 1];
+        size_t n_from;
         int r;
 
         if (!name_is_valid(p->id))
                 return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
         if (memchr(p->script, 0, p->script_len))
                 return rpc_error_set(e, RPC_INVALID, "script: must not contain NUL bytes");
+        if (!p->exec_helper || p->exec_helper[0] != '/' || access(p->exec_helper, X_OK) < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "%s is not installed next to left4me-hostd (%s)",
+                                     BUILD_EXEC_HELPER,
+                                     p->exec_helper ?: "where hostd runs from is unknown");
         pw = getpwnam(BUILD_USER);
         if (!pw)
                 return rpc_error_set(e, RPC_UNAVAILABLE,
                                      "user '%s' does not exist (systemd-sysusers creates it)", BUILD_USER);
-        uid = pw->pw_uid;
-        gid = pw->pw_gid;
-        if (uid == 0)
+        if (pw->pw_uid == 0 || pw->pw_gid == 0)
                 return rpc_error_set(e, RPC_INTERNAL, "user '%s' is root", BUILD_USER);
 
         b = calloc(1, sizeof(*b));
         if (!b)
                 return rpc_error_set(e, RPC_INTERNAL, "out of memory");
+        b->owner_uid = pw->pw_uid;
+        b->owner_gid = pw->pw_gid;
+        b->pool = p->pool;
+        r = build_pool_take(b->pool, &b->lease);
+        if (r < 0) {
+                free(b);
+                if (r == -EBUSY)
+                        return rpc_error_set(
+                                e, RPC_UNAVAILABLE,
+                                "all %u build users are in use (a build stays on its user until "
+                                "its last process is gone); try again later",
+                                L4M_BUILD_USERS);
+                if (r == -ENOENT)
+                        return rpc_error_set(e, RPC_UNAVAILABLE,
+                                             "no build user exists (" L4M_BUILD_USER_PREFIX "0 .. %u; "
+                                             "systemd-sysusers creates them)",
+                                             L4M_BUILD_USERS - 1);
+                if (r == -EOPNOTSUPP)
+                        return rpc_error_set(
+                                e, RPC_INTERNAL,
+                                "cannot tell whether a build user is free: no cgroup2 hierarchy "
+                                "at /sys/fs/cgroup or /sys/fs/cgroup/unified");
+                return rpc_error_set(e, RPC_INTERNAL, "cannot lease a build user: %s", strerror(-r));
+        }
+        b->leased = true;
         b->tmpfd = b->dirfd = -1;
         b->line_cb = line_cb;
         b->done_cb = done_cb;
@@ -236,7 +286,11 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 build_free(b);
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open %s: %s", p->root, strerror(-rootfd));
         }
-        b->dirfd = overlay_prepare(rootfd, p->id, uid, gid, e);
+        /* What the last build of this overlay left: published (the fixed owner's), or, after a
+         * failed publish, some lease's. */
+        n_from = build_pool_uids(b->pool, from, L4M_BUILD_USERS);
+        from[n_from++] = b->owner_uid;
+        b->dirfd = overlay_prepare(rootfd, p->id, b->lease.uid, b->lease.gid, from, n_from, e);
         if (b->dirfd < 0) {
                 r = b->dirfd;
                 build_free(b);
@@ -263,7 +317,9 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         snprintf(desc, sizeof(desc), "left4me overlay build of '%s'", p->id);
         spec = (struct build_unit_spec){
                 .description = desc,
-                .user = BUILD_USER,
+                .user = b->lease.user,
+                .slice = b->lease.slice,
+                .exec_helper = p->exec_helper,
                 .overlay_dir = overlay_path,
                 .script_path = script_path,
                 .resolv_conf = access(BUILD_SANDBOX_RESOLV, R_OK) >= 0 ? BUILD_SANDBOX_RESOLV : NULL,
@@ -294,7 +350,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         emit(b, "info",
              "Running the build script in %s (as %s, MemoryMax=%llu, TasksMax=%u, CPUQuota=%u%%, "
              "RuntimeMaxSec=%u)",
-             b->unit, BUILD_USER, (unsigned long long) p->limits.memory_max, p->limits.tasks_max,
+             b->unit, b->lease.user, (unsigned long long) p->limits.memory_max, p->limits.tasks_max,
              p->limits.cpu_quota_percent, p->limits.runtime_max_sec);
         return 0;
 }
@@ -310,6 +366,9 @@ struct build *build_free(struct build *b) {
                 return NULL;
         b->run = unit_run_free(b->run); /* asks systemd to stop a unit still running */
         cleanup_files(b);
+        /* A unit still running keeps its slice populated, so the pool will not hand its uid to
+         * another build until it is gone, whoever asks. */
+        give_lease(b);
         safe_close(b->tmpfd);
         safe_close(b->dirfd);
         free(b);

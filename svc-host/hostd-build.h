@@ -1,14 +1,16 @@
 /* Sandboxed overlay builds (overlay.build): an overlay's build script runs in a transient
- * systemd service, left4me-build-<id>-<n>.service in l4d2-build.slice, as the unprivileged
- * user left4me-build, with the overlay dir bound at /overlay and the script bound
+ * systemd service, left4me-build-<id>-<n>.service in l4d2-build-<k>.slice, as the
+ * unprivileged user left4me-build-<k> leased for it (hostd-pool.h: no two builds share a
+ * uid), with the overlay dir bound at /overlay and the script bound
  * read-only at /script.sh, under the directive set of docs/sandbox.md. Its stdout and
  * stderr are pipes whose write ends are handed to the unit (StandardOutputFileDescriptor /
  * StandardErrorFileDescriptor), so lines reach the caller as they are written; the result
  * comes from the unit's Result / ExecMainStatus once it is inactive.
  *
- * The overlay dir is prepared (created below <root>/overlays, owned by left4me-build, 0755)
- * before the run and made world-readable (o+rX, no symlink followed, setuid/setgid bits
- * dropped) after it; nothing outside it changes. hostd.c keeps one build per overlay.
+ * The overlay dir is prepared (created below <root>/overlays, its tree handed to the lease,
+ * 0755) before the run and published after it (handed to left4me-build, o+rX, no write bit
+ * for others, no set-id bit, no symlink followed); nothing outside it changes. The lease is
+ * given back once the unit is over. hostd.c keeps one build per overlay.
  *
  * The unit's property list is hostd-sandbox.h's, the overlay dir work hostd-overlay.h's; this
  * file runs one build. */
@@ -22,6 +24,7 @@
 
 #include "proto/rpc.h"
 #include "svc-host/hostd-overlay.h"
+#include "svc-host/hostd-pool.h"
 #include "svc-host/hostd-sandbox.h"
 #include "svc-host/hostd-systemd.h"
 
@@ -39,6 +42,8 @@ struct build;
 struct build_params {
         sd_event *event;
         struct hostd_bus *bus;
+        struct build_pool *pool; /* the build users; outlives the build */
+        const char *exec_helper; /* left4me-build-exec's absolute path */
         const char *root;
         const char *id;
         const char *script;

@@ -400,7 +400,15 @@ static int rm_rf_one(int dirfd, const char *name) {
         return 0;
 }
 
-static int chown_children(int fd, dev_t dev, uid_t from_uid, uid_t uid, gid_t gid, unsigned depth) {
+static bool uid_in(uid_t u, const uid_t *set, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (set[i] == u)
+                        return true;
+        return false;
+}
+
+static int chown_children(int fd, dev_t dev, const uid_t *from, size_t n_from, uid_t uid, gid_t gid,
+                          unsigned depth) {
         DIR *d;
         struct dirent *de;
         int dfd, n = 0, r = 0;
@@ -427,7 +435,7 @@ static int chown_children(int fd, dev_t dev, uid_t from_uid, uid_t uid, gid_t gi
                 }
                 if (st.st_dev != dev)
                         continue;
-                if (st.st_uid == from_uid) {
+                if (uid_in(st.st_uid, from, n_from) && (st.st_uid != uid || st.st_gid != gid)) {
                         if (fchownat(fd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
                                 r = -errno;
                                 continue;
@@ -444,7 +452,7 @@ static int chown_children(int fd, dev_t dev, uid_t from_uid, uid_t uid, gid_t gi
                                 r = cfd;
                                 continue;
                         }
-                        int k = chown_children(cfd, dev, from_uid, uid, gid, depth + 1);
+                        int k = chown_children(cfd, dev, from, n_from, uid, gid, depth + 1);
                         if (k < 0)
                                 r = k;
                         else
@@ -457,7 +465,7 @@ static int chown_children(int fd, dev_t dev, uid_t from_uid, uid_t uid, gid_t gi
         return r < 0 ? r : n;
 }
 
-int chown_tree_at(int dirfd, const char *name, uid_t from_uid, uid_t uid, gid_t gid) {
+int chown_tree_at(int dirfd, const char *name, const uid_t *from, size_t n_from, uid_t uid, gid_t gid) {
         _cleanup_close_ int fd = openat2_fd(dirfd, name, O_RDONLY | O_DIRECTORY, 0,
                                             RESOLVE_SAFE | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
         struct stat st;
@@ -467,7 +475,7 @@ int chown_tree_at(int dirfd, const char *name, uid_t from_uid, uid_t uid, gid_t 
                 return fd;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        n = chown_children(fd, st.st_dev, from_uid, uid, gid, 0);
+        n = chown_children(fd, st.st_dev, from, n_from, uid, gid, 0);
         if (n < 0)
                 return n;
         if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)

@@ -42,11 +42,12 @@ int write_file_at(int dirfd, const char *name, const void *data, size_t len, mod
 /* Removes name below dirfd and everything in it, at any depth, never following symlinks and
  * never descending into another mount (-EBUSY). Missing is success. */
 int rm_rf_at(int dirfd, const char *name);
-/* Hands the directory name below dirfd, and everything in it that from_uid owns, to
- * uid:gid, never following a symlink (a symlink itself is re-owned) and never crossing into
- * another mount. Other owners' entries (root's staged files) are left as they are. At most
- * CHOWN_MAX_DEPTH levels: -ELOOP beyond. Returns how many entries changed. */
+/* Hands the directory name below dirfd, and everything in it that one of the n_from uids
+ * owns, to uid:gid, never following a symlink (a symlink itself is re-owned) and never
+ * crossing into another mount. Other owners' entries (root's staged files) are left as they
+ * are. At most CHOWN_MAX_DEPTH levels: -ELOOP beyond. Returns how many entries changed (the
+ * directory itself counts as one). */
 #define CHOWN_MAX_DEPTH 256u
-int chown_tree_at(int dirfd, const char *name, uid_t from_uid, uid_t uid, gid_t gid);
+int chown_tree_at(int dirfd, const char *name, const uid_t *from, size_t n_from, uid_t uid, gid_t gid);
 /* 1 if path below dirfd is the root of a mount, 0 if not, -ENOENT if absent. */
 int is_mount_root_at(int dirfd, const char *path);

@@ -22,6 +22,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "svc-host/hostd-firewall.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
 #include "proto/spec.h"
@@ -111,7 +112,7 @@ static int upper_to_server_user(int runtime_fd, const char *name) {
                 return log_error_errno(-errno, "Cannot stat runtime/%s/upper: %m", name);
         if (st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid)
                 return 0;
-        r = chown_tree_at(runtime_fd, "upper", st.st_uid, pw->pw_uid, pw->pw_gid);
+        r = chown_tree_at(runtime_fd, "upper", &st.st_uid, 1, pw->pw_uid, pw->pw_gid);
         if (r < 0)
                 return log_error_errno(r, "Cannot hand runtime/%s/upper to %s (uid %u)%s: %m", name, user,
                                        (unsigned) pw->pw_uid,
@@ -460,9 +461,17 @@ int hostd_subcommand(int argc, char **argv, const struct l4m_config *cfg) {
 
         /* daemon_main() passes the arguments after its options, the subcommand first; accept a
          * leading program name too (as daemon.h describes it). */
-        if (argc >= 1 && !streq(argv[0], "mount") && !streq(argv[0], "umount")) {
+        if (argc >= 1 && !streq(argv[0], "mount") && !streq(argv[0], "umount") &&
+            !streq(argv[0], "firewall")) {
                 argc--;
                 argv++;
+        }
+        if (argc >= 1 && streq(argv[0], "firewall")) {
+                if (argc != 1) {
+                        log_error("Usage: left4me-hostd firewall");
+                        return -EINVAL;
+                }
+                return hostd_firewall(cfg->port_start, cfg->port_end);
         }
         if (argc < 1 || !(streq(argv[0], "mount") || streq(argv[0], "umount"))) {
                 log_error("Unknown command '%s' (see --help)", argc >= 1 ? argv[0] : "");

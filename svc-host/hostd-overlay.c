@@ -33,9 +33,11 @@ static int overlays_dir_open(int rootfd, bool create) {
         return fd;
 }
 
-int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc_error *e) {
+int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, const uid_t *from, size_t n_from,
+                    struct rpc_error *e) {
         _cleanup_close_ int ofd = -1, fd = -1;
         struct stat st;
+        int r;
 
         if (!name_is_valid(id))
                 return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
@@ -54,9 +56,14 @@ int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc
                                                                     : "");
         if (fstat(fd, &st) < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
-        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot hand overlays/%s to %s: %s", id, BUILD_USER,
-                                     strerror(errno));
+        /* The whole tree: a rebuild changes and removes what the last build left, which the
+         * publish handed to the fixed owner (or, if it failed half-way, another lease still
+         * owns). Never a symlink's target, never into another mount, nobody else's entries. */
+        r = chown_tree_at(ofd, id, from, n_from, uid, gid); /* the dir itself whoever owns it */
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot hand overlays/%s to uid %u: %s%s", id,
+                                     (unsigned) uid, strerror(-r),
+                                     r == -ELOOP ? " (nested too deep; delete the overlay)" : "");
         if ((st.st_mode & 07777) != 0755 && fchmod(fd, 0755) < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot chmod overlays/%s: %s", id, strerror(errno));
         return TAKE_FD(fd);
@@ -66,7 +73,12 @@ int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, struct rpc
  * exhaust hostd's stack or fds. Removing such a tree still works (rm_rf_at has no limit). */
 #define PUBLISH_MAX_DEPTH 256u
 
-static int publish_children(int dirfd, dev_t dev, unsigned depth);
+struct publish_owner {
+        uid_t uid;
+        gid_t gid;
+};
+
+static int publish_children(int dirfd, dev_t dev, const struct publish_owner *o, unsigned depth);
 
 /* Replaces the regular file name (open as fd) with a copy of its own: a hardlink shares its
  * inode with another name, maybe outside the overlay, which the chmod below would change
@@ -114,7 +126,8 @@ static int break_hardlink(int dirfd, const char *name, int fd, const struct stat
         return r < 0 ? r : 1;
 }
 
-static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
+static int publish_one(int dirfd, const char *name, dev_t dev, const struct publish_owner *o,
+                       unsigned depth) {
         _cleanup_close_ int fd = -1;
         struct stat st;
         mode_t want;
@@ -124,8 +137,15 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
                 return errno == ENOENT ? 0 : -errno;
         if (st.st_dev != dev)
                 return 0; /* another mount: not ours */
-        if (S_ISLNK(st.st_mode))
-                return 0; /* resolved inside the game's merged view, never followed here */
+        if (S_ISLNK(st.st_mode)) {
+                /* Resolved inside the game's merged view, never followed here; re-owned
+                 * itself, so nothing is left with the build's uid. */
+                if (st.st_uid == o->uid && st.st_gid == o->gid)
+                        return 0;
+                if (fchownat(dirfd, name, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                return 1;
+        }
         if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
                 /* FIFOs, sockets, device nodes have no place in game content (and a FIFO
                  * would block a game that opens it): removed. */
@@ -155,6 +175,13 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
                 if (fstat(fd, &st) < 0)
                         return -errno;
         }
+        /* One fixed owner, not the build's leased uid: the next build that gets that uid (of
+         * another overlay) must not own this one. chown before chmod: it clears set-id bits. */
+        if ((st.st_uid != o->uid || st.st_gid != o->gid)) {
+                if (fchown(fd, o->uid, o->gid) < 0)
+                        return -errno;
+                n++;
+        }
         /* A lower layer of game servers: nobody but its owner writes it, and nothing in it
          * runs with another's privileges (no setuid, setgid or sticky bit, no group or other
          * write bit). */
@@ -172,7 +199,7 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
         if (S_ISDIR(st.st_mode)) {
                 if (depth >= PUBLISH_MAX_DEPTH)
                         return -ELOOP;
-                r = publish_children(fd, dev, depth + 1);
+                r = publish_children(fd, dev, o, depth + 1);
                 if (r < 0)
                         return r;
                 n += r;
@@ -182,7 +209,7 @@ static int publish_one(int dirfd, const char *name, dev_t dev, unsigned depth) {
 }
 
 /* Takes ownership of fd. */
-static int publish_children(int fd, dev_t dev, unsigned depth) {
+static int publish_children(int fd, dev_t dev, const struct publish_owner *o, unsigned depth) {
         DIR *d = fdopendir(fd);
         struct dirent *de;
         int n = 0, r = 0;
@@ -195,7 +222,7 @@ static int publish_children(int fd, dev_t dev, unsigned depth) {
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                r = publish_one(dirfd(d), de->d_name, dev, depth);
+                r = publish_one(dirfd(d), de->d_name, dev, o, depth);
                 if (r < 0)
                         break;
                 n += r;
@@ -206,20 +233,28 @@ static int publish_children(int fd, dev_t dev, unsigned depth) {
         return r < 0 ? r : n;
 }
 
-int overlay_publish(int dirfd) {
+int overlay_publish(int dirfd, uid_t uid, gid_t gid) {
+        const struct publish_owner o = {uid, gid};
         struct stat st;
-        int fd;
+        int fd, n;
 
         if (fstat(dirfd, &st) < 0)
                 return -errno;
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
-        if ((st.st_mode & 07777) != 0755 && fchmod(dirfd, 0755) < 0)
-                return -errno;
         fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        return publish_children(fd, st.st_dev, 0);
+        n = publish_children(fd, st.st_dev, &o, 0);
+        if (n < 0)
+                return n;
+        /* The top last: until the tree is done the build's uid keeps it, and a failed publish
+         * leaves the next prepare something to find. */
+        if ((st.st_uid != uid || st.st_gid != gid) && fchown(dirfd, uid, gid) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) != 0755 && fchmod(dirfd, 0755) < 0)
+                return -errno;
+        return n;
 }
 
 int overlay_remove(const char *root, const char *id, bool *ret_existed, struct rpc_error *e) {

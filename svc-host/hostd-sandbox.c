@@ -183,7 +183,9 @@ static const struct {
 };
 
 int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) {
-        char *exec_argv[] = {"/bin/bash", "/script.sh", NULL};
+        /* The helper scopes the build with Landlock (abstract Unix sockets, signals), then
+         * execs bash. */
+        char *exec_argv[] = {(char *) s->exec_helper, "/bin/bash", "/script.sh", NULL};
         char *env[] = {"HOME=/tmp",    "TMPDIR=/tmp",      "PATH=/usr/bin:/usr/sbin:/bin:/sbin",
                        "LANG=C.UTF-8", "OVERLAY=/overlay", NULL};
         char *families[] = {"AF_INET", "AF_INET6", "AF_UNIX", NULL};
@@ -191,7 +193,10 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
          * already and named for the downloads. The deny list removes what an ordinary service
          * may do but a build never needs (ptrace, mount, module loading, clock, swap, raw
          * I/O, reboot, ...), so these fail with EPERM even where a capability would allow. */
-        char *syscalls_allow[] = {"@system-service", "@network-io", NULL};
+        char *syscalls_allow[] = {"@system-service", "@network-io",
+                                  /* left4me-build-exec's Landlock scope (systemd 252 has no
+                                   * @sandbox group): they only ever take rights away. */
+                                  "landlock_create_ruleset", "landlock_restrict_self", NULL};
         char *syscalls_deny[] = {"@clock",  "@cpu-emulation", "@debug",      "@module",
                                  "@mount",  "@obsolete",      "@privileged", "@raw-io",
                                  "@reboot", "@swap",          NULL};
@@ -216,13 +221,13 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         const struct bind rw[] = {{s->overlay_dir, "/overlay", false}};
         int r;
 
-        if (!s->overlay_dir || !s->script_path || !s->user)
+        if (!s->overlay_dir || !s->script_path || !s->user || !s->exec_helper || s->exec_helper[0] != '/')
                 return -EINVAL;
 
         /* What it is and where it runs. */
         r = append_str(m, "Description", s->description ?: "left4me overlay build");
         if (r >= 0)
-                r = append_str(m, "Slice", BUILD_SLICE);
+                r = append_str(m, "Slice", s->slice ?: BUILD_SLICE);
         if (r >= 0)
                 r = unit_prop_exec_start(m, exec_argv);
         if (r >= 0)
@@ -274,9 +279,15 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
         if (r >= 0)
                 r = append_strv(m, "SystemCallArchitectures", archs);
 
-        /* Network. */
+        /* Network. IPAddressDeny= cannot name this host's own public addresses; the nftables
+         * rules of left4me-firewall.service reject every local destination for the build
+         * users. Requires=: no rules, no build (and stopping them stops running builds). */
         if (r >= 0)
                 r = append_ip_deny(m);
+        if (r >= 0)
+                r = append_strv(m, "Requires", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
+        if (r >= 0)
+                r = append_strv(m, "After", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
 
         /* Limits. */
         if (r >= 0)

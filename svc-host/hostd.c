@@ -564,7 +564,8 @@ static int method_install(struct rpc_call *call, const msgpack_object *params, v
 
 /* ---- overlay.build / overlay.delete ------------------------------------------------------- */
 
-#define BUILDS_MAX 16u
+/* One build per build user (hostd-pool.h). */
+#define BUILDS_MAX L4M_BUILD_USERS
 
 struct build_run {
         struct build_run *next;
@@ -727,6 +728,8 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
         p = (struct build_params){
                 .event = h->event,
                 .bus = h->bus,
+                .pool = &h->build_pool,
+                .exec_helper = h->build_exec[0] ? h->build_exec : NULL,
                 .root = h->cfg->root,
                 .id = a.id,
                 .script = a.script.ptr,
@@ -844,6 +847,11 @@ static int setup(struct daemon *d, void **ret_userdata) {
                 if (h->self_exe[0] != '/') {
                         log_warning("Cannot read /proc/self/exe; stale mounts will not be unmounted");
                         h->self_exe[0] = 0;
+                } else {
+                        /* Installed side by side (deploy/deploy.mk), and so in the build dir. */
+                        const char *slash = strrchr(h->self_exe, '/');
+                        snprintf(h->build_exec, sizeof(h->build_exec), "%.*s/" BUILD_EXEC_HELPER,
+                                 (int) (slash - h->self_exe), h->self_exe);
                 }
         }
         if (!h->root_ok)
@@ -912,7 +920,8 @@ static const struct daemon_def def = {
         .subcommand = hostd_subcommand,
         .subcommand_help = "  mount NAME     mount the overlay of instance NAME (left4me-server@.service "
                            "ExecStartPre)\n"
-                           "  umount NAME    unmount it and clean work/work (ExecStopPost)\n",
+                           "  umount NAME    unmount it and clean work/work (ExecStopPost)\n"
+                           "  firewall       print the nftables rule set (left4me-firewall.service)\n",
 };
 
 int main(int argc, char **argv) {

@@ -14,6 +14,7 @@
 #include "proto/args.h"
 #include "proto/names.h"
 #include "proto/server.h"
+#include "svc-host/hostd-pool.h"
 
 struct daemon;
 struct l4m_config;
@@ -36,11 +37,13 @@ struct hostd {
         struct install_run *install;
         struct build_run *builds; /* one per overlay at most */
         unsigned n_builds;
+        struct build_pool build_pool;
         unsigned long long build_seq;
         unsigned long long install_seq;
         bool root_ok;
         char self_exe[PATH_MAX];    /* for "left4me-hostd umount NAME" as a transient unit */
         char config_path[PATH_MAX]; /* the config it read, absolute; "" for the defaults */
+        char build_exec[PATH_MAX];  /* left4me-build-exec next to self_exe; "" if unknown */
 };
 
 enum unit_call_kind { CALL_START, CALL_STOP, CALL_DELETE, CALL_RESET };

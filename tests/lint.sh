@@ -76,15 +76,24 @@ done
 
 # The users and groups proto/names.h names are the ones units/left4me.sysusers creates and
 # the table of docs/architecture.md lists ("change it in one place": these three agree).
-names_h=$(grep -oE '^#define L4M_(USER|GROUP)_[A-Z]+ +"[^"]+"' proto/names.h | grep -oE '"[^"]+"' | tr -d '"' | sort | tr '\n' ' ')
+# The build users' pool (L4M_BUILD_USER_PREFIX + 0 .. L4M_BUILD_USERS-1) counts as its names.
+pool_prefix=$(sed -nE 's/^#define L4M_BUILD_USER_PREFIX +"([^"]+)".*/\1/p' proto/names.h)
+pool_n=$(sed -nE 's/^#define L4M_BUILD_USERS +([0-9]+)u?.*/\1/p' proto/names.h)
+pool=$(for ((i = 0; i < ${pool_n:-0}; i++)); do echo "$pool_prefix$i"; done)
+names_h=$( (grep -oE '^#define L4M_(USER|GROUP)_[A-Z]+ +"[^"]+"' proto/names.h | grep -oE '"[^"]+"' | tr -d '"'
+        echo "$pool") | grep . | sort | tr '\n' ' ')
 sysusers=$(grep -E '^[ug] ' units/left4me.sysusers | awk '{print $2}' | sort | tr '\n' ' ')
-if [ "$names_h" != "$sysusers" ]; then
+if [ -z "$pool_prefix" ] || [ -z "$pool_n" ] || [ "$names_h" != "$sysusers" ]; then
         echo "lint: users and groups differ: proto/names.h: $names_h; units/left4me.sysusers: $sysusers"
         fail=1
 fi
 for n in $sysusers; do
+        case $n in "$pool_prefix"[0-9]*) continue ;; esac
         grep -q "\`$n\`" docs/architecture.md || { echo "lint: docs/architecture.md's table lacks \`$n\`"; fail=1; }
 done
+# The pool is one row: its first and last name.
+grep -q "\`${pool_prefix}0\` … \`$pool_prefix$((pool_n - 1))\`" docs/architecture.md ||
+        { echo "lint: docs/architecture.md's table lacks the row \`${pool_prefix}0\` … \`$pool_prefix$((pool_n - 1))\`"; fail=1; }
 
 [ $fail -eq 0 ] && echo "lint: clean (${#files[@]} files)"
 exit $fail

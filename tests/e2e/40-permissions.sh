@@ -11,7 +11,8 @@ ct getent group left4me >/dev/null || fail "group left4me (the operators) missin
 ct getent passwd left4me >/dev/null && fail "there is still a user left4me: the daemons have users of their own"
 # Its members are people (other scenarios add operators); no daemon's user is one.
 members=",$(ct getent group left4me | cut -d: -f4),"
-for u in left4me-jobs left4me-logs left4me-web left4me-steam left4me-game left4me-build; do
+POOL=$(seq -f 'left4me-build-%g' 0 15 | tr '\n' ' ')
+for u in left4me-jobs left4me-logs left4me-web left4me-steam left4me-game left4me-build $POOL; do
         ct getent passwd "$u" >/dev/null || fail "user $u missing"
         groups=$(ct id -Gn "$u")
         case " $groups " in *" left4me "*) fail "$u is in group left4me in /etc/group" ;; esac
@@ -67,7 +68,7 @@ done
 ct userdel alice 2>/dev/null
 
 echo "--- no service user can swap a directory root relies on"
-for u in left4me-jobs left4me-logs left4me-web left4me-steam left4me-game left4me-build; do
+for u in left4me-jobs left4me-logs left4me-web left4me-steam left4me-game left4me-build left4me-build-0 left4me-build-15; do
         for d in instances runtime overlays tmp installation jobs web; do
                 rc=0; out=$(ct setpriv --reuid="$u" --regid="$u" --groups=left4me -- \
                         mv /var/lib/left4me/$d /var/lib/left4me/$d.swapped 2>&1) || rc=$?
@@ -85,7 +86,7 @@ for s in host jobs logs web; do
         assert_rc 0 "root: ping $s" ct l4d2ctl ping "$s"
         ct id opal >/dev/null 2>&1 || ct useradd -M -G left4me opal || fail "useradd opal"
         assert_rc 0 "an operator (group member): ping $s" ct_as opal l4d2ctl ping "$s"
-        for u in nobody left4me-game left4me-build; do
+        for u in nobody left4me-game left4me-build left4me-build-7; do
                 rc=0; out=$(ct_as "$u" l4d2ctl ping "$s" 2>&1) || rc=$?
                 case $rc in
                 6 | 7) ;;

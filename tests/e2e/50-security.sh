@@ -13,10 +13,12 @@ declare -A ceiling=(
         [left4me-logs.service]=0.5
         [left4me-web.service]=1.5
         [left4me-server@test.service]=1.6
+        [left4me-firewall.service]=1.8
 )
 rc=0
 summary "$(printf '%-32s %s' 'systemd-analyze security:' 'exposure (ceiling)')"
-for u in left4me-host.service left4me-jobs.service left4me-logs.service left4me-web.service left4me-server@test.service; do
+for u in left4me-host.service left4me-jobs.service left4me-logs.service left4me-web.service left4me-server@test.service \
+        left4me-firewall.service; do
         line=$(ct systemd-analyze security --no-pager "$u" 2>&1 | grep 'Overall exposure level') ||
                 { echo "FAIL: systemd-analyze security $u gave no figure"; rc=1; continue; }
         fig=$(echo "$line" | sed -E 's/.*: ([0-9.]+) ([A-Z]+).*/\1 \2/')

@@ -18,6 +18,8 @@ need_daemon host
 # The databases' dirs are 0700 to their daemons; the planted files are 0644 inside them, so
 # only the dirs (and the sandbox) keep a build out. jobs.db is jobd's real one.
 ct_sh "echo host >/dev/shm/left4me-host-shm" || fail "host shm file"
+# A POSIX message queue of the host's (a file in /dev/mqueue is one).
+ct_sh "touch /dev/mqueue/left4me-host-mq" || fail "host mqueue"
 ct_sh "install -d -o left4me-steam -g left4me-steam $L/installation && install -d $L/instances/s1 &&
        echo 'SECRET-WEB' >$L/web/web.db && echo 'SECRET-JOBS' >$L/jobs/secret.db &&
        chmod 0644 $L/web/web.db $L/jobs/secret.db &&
@@ -33,7 +35,7 @@ cleanup() {
         ct systemctl stop build-victim.service 2>/dev/null
         ct l4d2ctl overlay delete iso >/dev/null 2>&1
         ct l4d2ctl overlay delete other >/dev/null 2>&1
-        ct rm -f $L/web/web.db $L/jobs/secret.db /dev/shm/left4me-host-shm
+        ct rm -f $L/web/web.db $L/jobs/secret.db /dev/shm/left4me-host-shm /dev/mqueue/left4me-host-mq
 }
 trap cleanup EXIT
 # The overlay exists before the snapshots (creating it changes overlays/'s mtime).
@@ -76,13 +78,16 @@ try 'write the script itself' sh -c 'echo x >>/script.sh'
 # /tmp and /var/tmp (PrivateTmp), /dev/shm (a tmpfs of its own) are private: writable,
 # thrown away, never the host's (PrivateDevices= alone binds the host's /dev/shm).
 try \"see the host's /dev/shm\" test -e /dev/shm/left4me-host-shm
+# /dev/mqueue: PrivateDevices= alone would bind the host's; PrivateIPC= mounts the queue file
+# system of the build's own IPC namespace there instead.
+try \"see the host's message queue in /dev/mqueue\" test -e /dev/mqueue/left4me-host-mq
 echo mark >/tmp/escape-probe-tmp && echo mark >/var/tmp/escape-probe-vartmp &&
-        echo mark >/dev/shm/escape-probe-shm && echo 'private tmp written'"
+        echo mark >/dev/shm/escape-probe-shm && touch /dev/mqueue/escape-probe-mq && echo 'private tmp written'"
 assert_contains "$OUT" "private tmp written" "write-outside"
-for f in /tmp/escape-probe-tmp /var/tmp/escape-probe-vartmp /dev/shm/escape-probe-shm /run/lock/escape-probe; do
+for f in /tmp/escape-probe-tmp /var/tmp/escape-probe-vartmp /dev/shm/escape-probe-shm /dev/mqueue/escape-probe-mq /run/lock/escape-probe; do
         ct test ! -e $f || fail "$f appeared on the host"
 done
-ok "the writable /tmp, /var/tmp and /dev/shm were private"
+ok "the writable /tmp, /var/tmp, /dev/shm and /dev/mqueue were private"
 
 echo "--- write another overlay"
 hostile iso write-other-overlay "

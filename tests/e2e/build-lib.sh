@@ -10,7 +10,10 @@
 # and after).
 
 L=/var/lib/left4me
-SANDBOX_UID=$(ct id -u left4me-build)
+# The build users' pool (docs/sandbox.md, "One uid per build"): left4me-build-0 .. -15.
+POOL_USERS=$(seq -f 'left4me-build-%g' -s, 0 15)
+# build_procs: the processes of any build user (pgrep -a), empty if none.
+build_procs() { ct pgrep -a -u "$POOL_USERS"; }
 
 PRELUDE='esc=0
 try() { what=$1; shift; if out=$("$@" 2>&1); then echo "ESCAPE: $what: $out" | head -c 300; echo; esc=1; else echo "blocked: $what ($(echo "$out" | tail -n 1 | head -c 120))"; fi; }

@@ -38,7 +38,11 @@ echo "env: OVERLAY=$OVERLAY PWD=$wd HOME=$HOME UID=$(id -u) USER=${USER:-} PATH=
 echo "script: $0"'
 run_build pos pos
 [ "$RC" = 0 ] || fail "positive build: exit $RC"
-assert_contains "$OUT" "env: OVERLAY=/overlay PWD=/overlay HOME=/tmp UID=$SANDBOX_UID USER=left4me-build" "environment"
+assert_contains "$OUT" "env: OVERLAY=/overlay PWD=/overlay HOME=/tmp UID=" "environment"
+# A leased build user: its uid is the pool user's; the published owner is the fixed one.
+lease=$(echo "$OUT" | sed -n 's/.* USER=\(left4me-build-[0-9][0-9]*\) .*/\1/p' | head -n 1)
+[ -n "$lease" ] || fail "the build did not run as a pool user: $(echo "$OUT" | grep 'env:')"
+assert_contains "$OUT" "UID=$(ct id -u "$lease") USER=$lease" "the build's uid is its lease's ($lease)"
 assert_contains "$OUT" "script: /script.sh" "the script path"
 assert_contains "$OUT" "curl " "curl --version"
 assert_contains "$OUT" "build of pos: success (exit code 0)" "result"
@@ -125,7 +129,7 @@ ct sh -c 'kill -TERM $(cat /tmp/build-bg.pid)'
 t0=$(date +%s%N)
 wait_for 20 sh -c "! nsenter -t $E2E_PID1 -a systemctl is-active -q $UNIT" || fail "$UNIT still active after the caller left"
 echo "unit stopped $(( ($(date +%s%N) - t0) / 1000000 )) ms after the caller left"
-ct pgrep -u left4me-build >/dev/null && fail "processes of left4me-build survived: $(ct pgrep -a -u left4me-build)"
+p=$(build_procs) && fail "processes of a build user survived: $p"
 ok "the caller left: the unit and its processes are gone"
 wait_for 10 sh -c "nsenter -t $E2E_PID1 -a journalctl -u left4me-host.service --no-pager | grep -q 'Build of overlay .slow. cancelled'" ||
         fail "hostd did not log the cancel"
@@ -150,7 +154,7 @@ except RpcError as e:
 ' 2>&1)
 echo "$out"
 assert_contains "$out" "error cancelled" "rpc.cancel"
-[ -z "$(ct pgrep -u left4me-build)" ] || fail "processes of left4me-build survived rpc.cancel"
+[ -z "$(build_procs)" ] || fail "processes of a build user survived rpc.cancel"
 ok "rpc.cancel stopped the unit"
 assert_rc 0 "a build after the cancels" ct l4d2ctl overlay build slow -f /tmp/okay.sh
 

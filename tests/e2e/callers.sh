@@ -76,7 +76,7 @@ for svc in host jobs logs web; do
 done
 
 echo "--- the game's and the builds' users do not get in at all"
-for u in left4me-game left4me-build left4me-steam; do
+for u in left4me-game left4me-build left4me-build-0 left4me-build-15 left4me-steam; do
         for svc in host jobs logs web; do
                 rc=0; out=$(ct setpriv --reuid="$u" --regid="$u" --clear-groups -- l4d2ctl call "$svc" sys.health 2>&1) || rc=$?
                 [ "$rc" = 6 ] || fail "$u: $svc: expected exit 6, got $rc: $out"

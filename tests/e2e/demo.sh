@@ -66,7 +66,7 @@ start)
         fi
         trap 'e2e_log "interrupted; tearing down"; e2e_teardown; exit 1' INT TERM HUP
         failed() { e2e_log "demo start failed; tearing down"; e2e_teardown; exit 1; }
-        e2e_boot "left4me-demo-$$" || failed
+        e2e_boot "left4me-demo-$$" --system-call-filter="landlock_create_ruleset landlock_restrict_self" || failed
         e2e_install || failed
         e2e_setup 30 || failed
         seeded=yes

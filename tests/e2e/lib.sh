@@ -24,7 +24,7 @@ E2E_SERVICES="host jobs logs web"
 # shellcheck disable=SC2034
 E2E_UNITS="left4me-host.socket left4me-host.service left4me-jobs.socket left4me-jobs.service
 left4me-logs.socket left4me-logs.service left4me-web.socket left4me-web-rpc.socket
-left4me-web.service left4me.target l4d2-game.slice l4d2-build.slice"
+left4me-web.service left4me.target l4d2-game.slice l4d2-build.slice left4me-firewall.service"
 
 e2e_log() { printf 'e2e: %s\n' "$*" >&2; }
 

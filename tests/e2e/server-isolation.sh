@@ -14,11 +14,11 @@ game_installed
 cleanup() {
         for n in iso-evil iso-other; do ct l4d2ctl delete "$n" >/dev/null 2>&1; done
         ct rm -rf $L/overlays/iso-evil $L/overlays/iso-secret
-        ct rm -f /dev/shm/left4me-host-shm /dev/shm/left4me-probe-shm
+        ct rm -f /dev/shm/left4me-host-shm /dev/shm/left4me-probe-shm /dev/mqueue/left4me-host-mq /dev/mqueue/left4me-probe-mq
 }
 trap cleanup EXIT
 
-ct_sh "echo host >/dev/shm/left4me-host-shm" || fail "host shm file"
+ct_sh "echo host >/dev/shm/left4me-host-shm && touch /dev/mqueue/left4me-host-mq" || fail "host shm file, mqueue"
 ct_sh "mkdir -p $L/overlays/iso-secret $L/overlays/iso-evil/left4dead2 &&
        echo SECRET-TENANT >$L/overlays/iso-secret/file && chmod 0644 $L/overlays/iso-secret/file" ||
         fail "overlays"
@@ -34,6 +34,8 @@ out="$(dirname "$0")/left4dead2/probe.txt"
         test -r "$(dirname "$0")/left4dead2/maps/c1m1_hotel.bsp" && echo "own layers: ok"
         echo x >/dev/shm/left4me-probe-shm && echo "wrote /dev/shm"
         ls /dev/shm | grep -q left4me-host-shm && echo "PROBE saw the host's /dev/shm"
+        touch /dev/mqueue/left4me-probe-mq && echo "wrote /dev/mqueue"
+        ls /dev/mqueue | grep -q left4me-host-mq && echo "PROBE saw the host's /dev/mqueue"
         ls /proc | grep -qx "$OTHER_PID" && echo "PROBE saw another server's process"
         kill -0 "$OTHER_PID" 2>/dev/null && echo "PROBE may signal another server"
         kill -KILL -1 2>/dev/null
@@ -60,6 +62,9 @@ if grep "^PROBE" <<<"$probe"; then fail "the game server reached what is not its
 grep -q "wrote /dev/shm" <<<"$probe" || fail "the game has no writable /dev/shm: $probe"
 ct test -e /dev/shm/left4me-probe-shm && fail "the game's /dev/shm file appeared in the host's /dev/shm"
 ok "the game's /dev/shm is its own"
+grep -q "wrote /dev/mqueue" <<<"$probe" || fail "the game has no /dev/mqueue of its own: $probe"
+ct test -e /dev/mqueue/left4me-probe-mq && fail "the game's message queue appeared in the host's /dev/mqueue"
+ok "the game's /dev/mqueue is its own (PrivateIPC=)"
 sleep 1
 assert_eq active "$(unit_state left4me-server@iso-other.service)" "the neighbour after kill -KILL -1"
 assert_eq "$other_pid" "$(ct systemctl show -P MainPID left4me-server@iso-other.service)" "the neighbour's main pid"

@@ -21,6 +21,7 @@
 #include "tests/svc-host/busprops.h"
 #include "tests/svc-host/tmproot.h"
 #include "svc-host/hostd-build.h"
+#include "svc-host/hostd-firewall.h"
 
 static int append_build(sd_bus_message *m, const void *spec) {
         return build_append_properties(m, spec);
@@ -33,7 +34,9 @@ static int build_props(const struct build_unit_spec *spec, struct props *out) {
 static struct build_unit_spec default_spec(int out_fd, int err_fd) {
         return (struct build_unit_spec){
                 .description = "test build",
-                .user = BUILD_USER,
+                .user = "left4me-build-3",
+                .slice = "l4d2-build-3.slice",
+                .exec_helper = "/usr/local/lib/left4me/left4me-build-exec",
                 .overlay_dir = "/var/lib/left4me/overlays/o1",
                 .script_path = "/var/lib/left4me/tmp/build-o1-7.sh",
                 .limits = {.memory_max = 4ULL << 30,
@@ -51,16 +54,18 @@ Test(build_props, the_original_directive_set_and_more) {
         static const struct {
                 const char *name, *value;
         } expect[] = {
-                {"Slice", "l4d2-build.slice"},
+                {"Slice", "l4d2-build-3.slice"},
                 {"Type", "exec"},
                 {"CollectMode", "inactive"},
-                {"ExecStart", "[(/bin/bash [/bin/bash, /script.sh] no)]"},
+                {"ExecStart", "[(/usr/local/lib/left4me/left4me-build-exec "
+                              "[/usr/local/lib/left4me/left4me-build-exec, /bin/bash, "
+                              "/script.sh] no)]"},
                 {"WorkingDirectory", "/overlay"},
                 {"StandardInput", "null"},
                 {"StandardOutputFileDescriptor", "fd"},
                 {"StandardErrorFileDescriptor", "fd"},
-                {"User", "left4me-build"},
-                {"Group", "left4me-build"},
+                {"User", "left4me-build-3"},
+                {"Group", "left4me-build-3"},
                 {"UMask", "18"},
                 {"NoNewPrivileges", "yes"},
                 {"CapabilityBoundingSet", "0"},
@@ -98,6 +103,8 @@ Test(build_props, the_original_directive_set_and_more) {
                 {"CPUQuotaPerSecUSec", "2000000"},
                 {"RuntimeMaxUSec", "3600000000"},
                 {"LimitCORE", "0"},
+                {"Requires", "[left4me-firewall.service]"},
+                {"After", "[left4me-firewall.service]"},
         };
 
         cr_assert_eq(build_props(&spec, &p), 0);
@@ -125,7 +132,9 @@ Test(build_props, syscall_filter_allows_service_calls_and_denies_the_dangerous_g
         allow = prop_nth(&p, "SystemCallFilter", 0);
         deny = prop_nth(&p, "SystemCallFilter", 1);
         cr_assert(allow && deny);
-        cr_assert_str_eq(allow, "(yes [@system-service, @network-io])");
+        cr_assert_str_eq(
+                allow,
+                "(yes [@system-service, @network-io, landlock_create_ruleset, landlock_restrict_self])");
         cr_assert(strneq(deny, "(no [", 5), "%s", deny);
         for (const char *const *g = (const char *const[]){"@mount", "@debug", "@module", "@privileged",
                                                           "@raw-io", "@reboot", "@swap", "@clock", NULL};
@@ -324,14 +333,14 @@ Test(overlay_dir, prepare_creates_and_hands_over) {
         struct rpc_error e = {};
         int fd;
 
-        fd = overlay_prepare(rootfd, "o1", 65534, 65534, &e);
+        fd = overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e);
         cr_assert_geq(fd, 0, "%s", e.message);
         close(fd);
         cr_assert_eq(owner_of("overlays/o1"), 65534);
         cr_assert_eq(mode_of("overlays/o1"), 0755);
         /* Again: existing dir, a mode the build left behind is reset. */
         sh("chmod 0700 overlays/o1");
-        fd = overlay_prepare(rootfd, "o1", 65534, 65534, &e);
+        fd = overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e);
         cr_assert_geq(fd, 0, "%s", e.message);
         close(fd);
         cr_assert_eq(mode_of("overlays/o1"), 0755);
@@ -342,7 +351,7 @@ Test(overlay_dir, prepare_refuses_a_symlink_and_leaves_its_target_alone) {
         struct rpc_error e = {};
 
         sh("ln -s ../outside overlays/evil");
-        cr_assert_lt(overlay_prepare(rootfd, "evil", 65534, 65534, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "evil", 65534, 65534, NULL, 0, &e), 0);
         cr_assert_eq(e.code, RPC_CONFLICT, "%s", e.message);
         cr_assert_eq(owner_of("outside"), 0, "the target was chowned");
         cr_assert_eq(mode_of("outside"), 0755);
@@ -353,21 +362,21 @@ Test(overlay_dir, prepare_refuses_untrusted_overlays_dir) {
         struct rpc_error e = {};
 
         sh("chmod 0777 overlays");
-        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e), 0);
         cr_assert(strstr(e.message, "overlays/"), "%s", e.message);
         sh("test ! -e overlays/o1");
         sh("chmod 0755 overlays && chown 65534 overlays");
-        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e), 0);
 }
 
 Test(overlay_dir, prepare_refuses_bad_ids) {
         _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct rpc_error e = {};
 
-        cr_assert_lt(overlay_prepare(rootfd, "..", 65534, 65534, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "..", 65534, 65534, NULL, 0, &e), 0);
         cr_assert_eq(e.code, RPC_INVALID);
-        cr_assert_lt(overlay_prepare(rootfd, "a/b", 65534, 65534, &e), 0);
-        cr_assert_lt(overlay_prepare(rootfd, "", 65534, 65534, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "a/b", 65534, 65534, NULL, 0, &e), 0);
+        cr_assert_lt(overlay_prepare(rootfd, "", 65534, 65534, NULL, 0, &e), 0);
 }
 
 Test(overlay_dir, publish_makes_world_readable_without_following_links) {
@@ -383,7 +392,7 @@ Test(overlay_dir, publish_makes_world_readable_without_following_links) {
         cr_assert_geq(dfd, 0);
         {
                 _cleanup_close_ int ofd = openat(dfd, "overlays/o1", O_RDONLY | O_DIRECTORY);
-                n = overlay_publish(ofd);
+                n = overlay_publish(ofd, 0, 0);
         }
         cr_assert_eq(n, 6, "changed %d", n); /* d, deep, file, tool, suid; the FIFO removed */
         cr_assert_eq(mode_of("overlays/o1/d"), 0705);
@@ -396,7 +405,7 @@ Test(overlay_dir, publish_makes_world_readable_without_following_links) {
         /* Idempotent. */
         {
                 _cleanup_close_ int ofd = openat(dfd, "overlays/o1", O_RDONLY | O_DIRECTORY);
-                cr_assert_eq(overlay_publish(ofd), 0);
+                cr_assert_eq(overlay_publish(ofd, 0, 0), 0);
         }
 }
 
@@ -416,7 +425,7 @@ Test(overlay_dir, publish_leaves_nothing_writable_or_shared) {
         cr_assert_geq(dfd, 0);
         {
                 _cleanup_close_ int ofd = openat(dfd, "overlays/o3", O_RDONLY | O_DIRECTORY);
-                cr_assert_gt(overlay_publish(ofd), 0);
+                cr_assert_gt(overlay_publish(ofd, 0, 0), 0);
         }
         cr_assert_eq(mode_of("overlays/o3"), 0755);
         cr_assert_eq(mode_of("overlays/o3/open"), 0755);
@@ -449,4 +458,170 @@ Test(overlay_dir, remove_never_follows_links) {
         cr_assert_lt(overlay_remove(root, "../outside", &existed, &e), 0);
         cr_assert_eq(e.code, RPC_INVALID);
         sh("test -f outside/secret");
+}
+
+/* A rebuild: the tree the last build left (published to the fixed owner, or still another
+ * lease's after a failed publish) is handed to the new lease; root's entries and a symlink's
+ * target are not. Publishing hands all of it, symlinks included, to the fixed owner. */
+Test(overlay_dir, prepare_and_publish_move_the_tree_between_lease_and_owner) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+        int fd;
+
+        sh("mkdir -p overlays/o4/d && echo a >overlays/o4/d/f && echo b >overlays/o4/old-lease && "
+           "echo r >overlays/o4/roots && ln -s ../../outside/secret overlays/o4/d/l && "
+           "chown -Rh 4000:4000 overlays/o4 && chown 4001:4001 overlays/o4/old-lease && "
+           "chown 0:0 overlays/o4/roots");
+        fd = overlay_prepare(rootfd, "o4", 5000, 5000, (const uid_t[]){4000, 4001}, 2, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        cr_assert_eq(owner_of("overlays/o4"), 5000);
+        cr_assert_eq(owner_of("overlays/o4/d/f"), 5000);
+        cr_assert_eq(owner_of("overlays/o4/old-lease"), 5000);
+        cr_assert_eq(owner_of("overlays/o4/roots"), 0, "root's entry was re-owned");
+        cr_assert_eq(owner_of("outside/secret"), 0, "a symlink was followed");
+        sh("test \"$(stat -c %%u overlays/o4/d/l)\" = 5000");
+        /* The build adds a file of its own; publish hands everything to the owner. */
+        sh("echo n >overlays/o4/new && chown 5000:5000 overlays/o4/new");
+        cr_assert_gt(overlay_publish(fd, 4000, 4000), 0);
+        close(fd);
+        cr_assert_eq(owner_of("overlays/o4"), 4000);
+        cr_assert_eq(owner_of("overlays/o4/new"), 4000);
+        cr_assert_eq(owner_of("overlays/o4/d/f"), 4000);
+        cr_assert_eq(owner_of("overlays/o4/roots"), 4000, "publish leaves nothing to anyone else");
+        sh("test \"$(stat -c %%u:%%g overlays/o4/d/l)\" = 4000:4000");
+        cr_assert_eq(owner_of("outside/secret"), 0, "a symlink was followed");
+}
+
+/* ---- the build users' pool --------------------------------------------------------------- */
+
+static char cg_tmpl[] = "/tmp/test-hostd-pool-XXXXXX";
+static char *cg_root;
+static unsigned pool_users = L4M_BUILD_USERS; /* how many of the pool's users "exist" */
+
+static int fake_lookup(const char *name, uid_t *ret_uid, gid_t *ret_gid) {
+        unsigned k;
+
+        if (sscanf(name, L4M_BUILD_USER_PREFIX "%u", &k) != 1 || k >= pool_users)
+                return -ENOENT;
+        *ret_uid = *ret_gid = 60000 + k;
+        return 0;
+}
+
+static void set_slice(unsigned k, const char *events) {
+        char cmd[1024];
+
+        snprintf(cmd, sizeof(cmd),
+                 "mkdir -p %s/" BUILD_POOL_CGROUP
+                 "/l4d2-build-%u.slice && printf '%s' >%s/" BUILD_POOL_CGROUP
+                 "/l4d2-build-%u.slice/cgroup.events",
+                 cg_root, k, events, cg_root, k);
+        cr_assert_eq(run_shell(cmd), 0);
+}
+
+static void pool_setup(void) {
+        cg_root = mkdtemp(cg_tmpl);
+        cr_assert_not_null(cg_root);
+        pool_users = L4M_BUILD_USERS;
+}
+
+static void pool_teardown(void) {
+        char cmd[600];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cg_root);
+        (void) run_shell(cmd);
+        snprintf(cg_tmpl, sizeof(cg_tmpl), "/tmp/test-hostd-pool-XXXXXX");
+}
+
+TestSuite(build_pool, .init = pool_setup, .fini = pool_teardown);
+
+/* Never two builds on one user: every lease held is a different uid, the 17th is refused
+ * with -EBUSY, one given back is leased again. */
+Test(build_pool, each_lease_is_a_user_of_its_own) {
+        struct build_pool p = {.cgroup_root = cg_root, .lookup = fake_lookup};
+        struct build_lease l[L4M_BUILD_USERS], extra;
+
+        for (unsigned i = 0; i < L4M_BUILD_USERS; i++) {
+                cr_assert_eq(build_pool_take(&p, &l[i]), 0);
+                for (unsigned j = 0; j < i; j++)
+                        cr_assert_neq(l[i].uid, l[j].uid, "leases %u and %u share a uid", i, j);
+                cr_assert_eq(l[i].uid, 60000 + l[i].index);
+        }
+        cr_assert_str_eq(l[0].user, "left4me-build-0");
+        cr_assert_str_eq(l[0].slice, "l4d2-build-0.slice");
+        cr_assert_eq(build_pool_take(&p, &extra), -EBUSY);
+        build_pool_give(&p, &l[5]);
+        cr_assert_eq(build_pool_take(&p, &extra), 0);
+        cr_assert_eq(extra.index, 5);
+}
+
+/* A slice with a process left (a build an earlier hostd started, still stopping) is not
+ * leased, though this pool never held it; once empty it is. Unreadable state counts as busy. */
+Test(build_pool, a_populated_slice_is_not_free) {
+        struct build_pool p = {.cgroup_root = cg_root, .lookup = fake_lookup};
+        struct build_lease l;
+
+        pool_users = 2;
+        set_slice(0, "populated 1\nfrozen 0\n");
+        set_slice(1, "frozen 0\npopulated 1\n");
+        cr_assert_eq(build_pool_take(&p, &l), -EBUSY);
+        set_slice(1, "populated 0\nfrozen 0\n");
+        cr_assert_eq(build_pool_take(&p, &l), 0);
+        cr_assert_eq(l.index, 1);
+        build_pool_give(&p, &l);
+        set_slice(1, "garbage\n");
+        cr_assert_lt(build_pool_take(&p, &l), 0, "unparsable cgroup.events taken as free");
+}
+
+Test(build_pool, missing_users) {
+        struct build_pool p = {.cgroup_root = cg_root, .lookup = fake_lookup};
+        struct build_lease l;
+        uid_t uids[L4M_BUILD_USERS];
+
+        pool_users = 0;
+        cr_assert_eq(build_pool_take(&p, &l), -ENOENT);
+        cr_assert_eq(build_pool_uids(&p, uids, L4M_BUILD_USERS), 0);
+        pool_users = 3;
+        cr_assert_eq(build_pool_uids(&p, uids, L4M_BUILD_USERS), 3);
+        cr_assert_eq(build_pool_take(&p, &l), 0);
+        cr_assert_lt(l.index, 3u);
+}
+
+/* ---- the network rules ------------------------------------------------------------------- */
+
+Test(firewall, ruleset) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        const uid_t uids[] = {990, 989, 988};
+
+        cr_assert_not_null(f);
+        cr_assert_eq(firewall_ruleset(f, uids, 3, 27015, 27115), 0);
+        fclose(f);
+        cr_assert(strstr(buf, "delete table inet left4me\n"), "%s", buf);
+        cr_assert(strstr(buf, "elements = { 990, 989, 988 }"), "%s", buf);
+        cr_assert(strstr(buf, "meta skuid @build_uids fib daddr type local counter reject"), "%s", buf);
+        cr_assert(strstr(buf, "tcp dport 27015-27115 iif != \"lo\" counter reject with tcp reset"), "%s",
+                  buf);
+        cr_assert(strstr(buf, "ip daddr != 127.0.0.0/8"), "%s", buf);
+        cr_assert(strstr(buf, "ip6 daddr != ::1"), "%s", buf);
+        cr_assert_null(strstr(buf, "udp"), "UDP is left open: %s", buf);
+        /* nft itself accepts it (a dry run), where it is installed and we may ask the kernel. */
+        if (geteuid() == 0 && access("/usr/sbin/nft", X_OK) == 0) {
+                char fn[] = "/tmp/test-hostd-nft-XXXXXX", cmd[128];
+                int fd = mkstemp(fn);
+
+                cr_assert_geq(fd, 0);
+                cr_assert_eq(write(fd, buf, len), (ssize_t) len);
+                close(fd);
+                snprintf(cmd, sizeof(cmd), "/usr/sbin/nft -c -f %s", fn);
+                cr_assert_eq(run_shell(cmd), 0, "nft -c refused: %s", buf);
+                unlink(fn);
+        }
+        free(buf);
+        f = open_memstream(&buf, &len);
+        cr_assert_eq(firewall_ruleset(f, uids, 0, 27015, 27115), -EINVAL, "no uid: a rule for nobody");
+        cr_assert_eq(firewall_ruleset(f, uids, 3, 27115, 27015), -EINVAL);
+        cr_assert_eq(firewall_ruleset(f, uids, 3, 0, 10), -EINVAL);
+        fclose(f);
+        free(buf);
 }

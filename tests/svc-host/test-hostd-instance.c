@@ -252,7 +252,7 @@ Test(instance, remove_any_depth) {
         cr_assert(exists("outside.txt"), "a symlink was followed");
 }
 
-/* chown_tree_at moves what the old owner had, leaves root's files and symlink targets
+/* chown_tree_at moves what the old owners had, leaves root's files and symlink targets
  * alone, and re-owns a symlink itself. */
 Test(instance, chown_tree_moves_only_the_old_owners) {
         char path[512];
@@ -262,12 +262,17 @@ Test(instance, chown_tree_moves_only_the_old_owners) {
         if (geteuid() != 0)
                 cr_skip_test("needs root to chown");
         sh("mkdir -p t/a/b && echo x >t/a/b/f && echo r >t/a/root-file && echo o >outside && "
-           "ln -s ../../outside t/a/link && chown -Rh 1234:1234 t && chown 0:0 t/a/root-file outside");
+           "ln -s ../../outside t/a/link && echo y >t/a/other && chown -Rh 1234:1234 t && "
+           "chown 1235:1235 t/a/other && chown 0:0 t/a/root-file outside");
         snprintf(path, sizeof(path), "%s", root);
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         cr_assert_geq(fd, 0);
-        cr_assert_eq(chown_tree_at(fd, "t", 1234, 4321, 4321), 5, "t, a, b, f, link");
+        cr_assert_eq(chown_tree_at(fd, "t", (const uid_t[]){1234, 1235}, 2, 4321, 4321), 6,
+                     "t, a, b, f, link, other");
         close(fd);
+        snprintf(path, sizeof(path), "%s/t/a/other", root);
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_eq(st.st_uid, 4321, "the second old owner's file");
         snprintf(path, sizeof(path), "%s/t/a/b/f", root);
         cr_assert_eq(stat(path, &st), 0);
         cr_assert_eq(st.st_uid, 4321);
