@@ -17,6 +17,8 @@ install-bins:
 		install -m 0755 $(BUILD)/l4d2ctl $(DESTDIR)$(PREFIX)/bin/l4d2ctl && \
 		echo "  BIN     $(PREFIX)/bin/l4d2ctl"; \
 	else echo "install-bins: $(BUILD)/l4d2ctl is not built; skipped" >&2; fi
+	install -m 0755 deploy/left4me-tls-selfsigned $(DESTDIR)$(LEFT4ME_LIBDIR)/left4me-tls-selfsigned
+	@echo "  BIN     $(LEFT4ME_LIBDIR)/left4me-tls-selfsigned"
 	@for d in $(LEFT4ME_DAEMONS); do \
 		if [ -e $(BUILD)/$$d ]; then \
 			install -m 0755 $(BUILD)/$$d $(DESTDIR)$(LEFT4ME_LIBDIR)/$$d && \

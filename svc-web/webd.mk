@@ -29,7 +29,8 @@ $(WEB_DIR)/sse.js: node_modules/htmx-ext-sse/dist/sse.min.js
 node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-sse/dist/sse.min.js:
 	@echo "missing $@: run 'make deps' (npm ci)" >&2; exit 1
 
-BINS += $(BUILD)/left4me-webd $(WEB_ASSETS)
+BINS += $(BUILD)/left4me-webd
+all: $(WEB_ASSETS)
 INSTALL_TARGETS += install-web
 
 

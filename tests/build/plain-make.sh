@@ -15,6 +15,9 @@ else
         tar -C "$src" --exclude=./build --exclude=./build-asan --exclude=./build-fuzz -cf - . | tar -C "$tmp" -xf -
 fi
 [ ! -e "$tmp/build" ] || { echo "FAIL: the copy already has a build/"; exit 1; }
+# The npm packages are installed dependencies (make deps), like the Debian ones: the copy
+# uses this tree's.
+[ -d "$src/node_modules" ] && ln -s "$src/node_modules" "$tmp/node_modules"
 
 # No BUILD= from the caller (run-tests.sh exports one): the default, inside the copy.
 if ! (cd "$tmp" && env -u BUILD -u MAKEFLAGS -u MAKELEVEL make >"$tmp/.make.log" 2>&1); then

@@ -47,6 +47,14 @@ demo_seed() {
                 ct l4d2ctl start demo >/dev/null || return 1
 }
 
+# The first admin, made the way an operator makes it (no browser needed), with a fresh
+# password; and a self-signed pair for when the web UI leaves loopback.
+demo_admin() {
+        DEMO_PASSWORD=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 16)
+        ct sh -c "LEFT4ME_ADMIN_PASSWORD='$DEMO_PASSWORD' l4d2ctl web user create admin --admin" >/dev/null || return 1
+        ct "$E2E_PREFIX/lib/left4me/left4me-tls-selfsigned" localhost >/dev/null
+}
+
 cmd=${1:-start}
 case $cmd in
 start)
@@ -71,6 +79,8 @@ start)
         e2e_setup 30 || failed
         seeded=yes
         demo_seed || seeded=no
+        admin=yes
+        demo_admin || admin=no
         trap - INT TERM HUP
         mkdir -p "$STATE_DIR"
         printf 'E2E_DIR=%q\nE2E_ROOT=%q\nE2E_PID1=%q\nE2E_MACHINE=%q\n' \
@@ -84,6 +94,8 @@ start)
 
   left4me is running in container $E2E_MACHINE (systemd pid $E2E_PID1 on the host).
   Web UI:     http://127.0.0.1:8080/   (health: $([ $ok = yes ] && echo answers || echo "NOT answering yet; see '$0 status'"))
+  Log in:     $([ $admin = yes ] && echo "admin / $DEMO_PASSWORD   (more users: $0 shell, then l4d2ctl web user create NAME)" ||
+                echo "NOT set up: $0 shell, then l4d2ctl web user create admin --admin")
   Shell:      $0 shell        (or: nsenter -t $E2E_PID1 -a bash)
   Try:        $0 shell  then  l4d2ctl ping; l4d2ctl status demo; l4d2ctl logs demo;
               l4d2ctl jobs list; systemctl status 'left4me-*'

@@ -74,3 +74,19 @@ summary "web: stop with an open SSE stream took ${took} s"
 
 # And it comes back on the next request.
 assert_rc 0 "GET /health re-activates" ct curl -fsS -m 10 -o /dev/null "$url/health"
+
+# The session outlived the restart (it lives in web.db, not in webd).
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/")" \
+        "the session after webd stopped and came back"
+# web.db lives where the table of paths says: readable by webd's user only.
+assert_eq "left4me-web 700" "$(ct stat -c '%U %a' /var/lib/left4me/web)" "owner and mode of /var/lib/left4me/web"
+assert_eq "left4me-web 600" "$(ct stat -c '%U %a' /var/lib/left4me/web/web.db)" "owner and mode of web.db"
+
+# The self-signed pair for installs that leave loopback: the key readable by webd's group only.
+ct sh -c "LEFT4ME_TLS_DIR=/tmp/tls $E2E_PREFIX/lib/left4me/left4me-tls-selfsigned l4d2.example" >/dev/null ||
+        fail "left4me-tls-selfsigned"
+assert_eq "root left4me-web 640" "$(ct stat -c '%U %G %a' /tmp/tls/key.pem)" "the self-signed key's owner and mode"
+assert_contains "$(ct openssl x509 -in /tmp/tls/cert.pem -noout -ext subjectAltName)" "DNS:l4d2.example" \
+        "the certificate's names"
+again=$(ct sh -c "LEFT4ME_TLS_DIR=/tmp/tls $E2E_PREFIX/lib/left4me/left4me-tls-selfsigned")
+assert_contains "$again" "exist; leaving them alone" "a second run keeps the pair"
