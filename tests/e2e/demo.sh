@@ -5,7 +5,9 @@
 #   shell   a root shell inside (l4d2ctl, systemctl, journalctl work there)
 #   status  systemctl status of the suite inside
 #   stop    power the container off, unmount, remove its files
-# The container shares the host's network, so webd is on http://127.0.0.1:8080 here.
+# The container has a network of its own (so it can load the suite's nftables rules without
+# touching the host's); a systemd-socket-proxyd on the host forwards 127.0.0.1:8080 into
+# it, so webd is on http://127.0.0.1:8080 here.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +22,7 @@ load_state() {
         export E2E_DIR E2E_ROOT E2E_PID1 E2E_MACHINE
         if ! kill -0 "$(cat "$E2E_DIR/nspawn.pid" 2>/dev/null)" 2>/dev/null; then
                 echo "demo: the container is gone (stale $STATE); cleaning up" >&2
+                kill "$(cat "$E2E_DIR/proxy.pid" 2>/dev/null)" 2>/dev/null
                 e2e_teardown "$E2E_DIR"; rm -f "$STATE"
                 return 1
         fi
@@ -74,13 +77,20 @@ start)
         fi
         trap 'e2e_log "interrupted; tearing down"; e2e_teardown; exit 1' INT TERM HUP
         failed() { e2e_log "demo start failed; tearing down"; e2e_teardown; exit 1; }
-        e2e_boot "left4me-demo-$$" --system-call-filter="landlock_create_ruleset landlock_restrict_self" || failed
+        e2e_boot "left4me-demo-$$" --private-network \
+                --system-call-filter="landlock_create_ruleset landlock_restrict_self" || failed
         e2e_install || failed
         e2e_setup 30 || failed
         seeded=yes
         demo_seed || seeded=no
         admin=yes
         demo_admin || admin=no
+        # The host's 127.0.0.1:8080, bound here, served by a proxy that runs in the
+        # container's network namespace and connects to webd's socket there.
+        setsid systemd-socket-activate -l 127.0.0.1:8080 -- \
+                nsenter -t "$E2E_PID1" -n /lib/systemd/systemd-socket-proxyd 127.0.0.1:8080 \
+                >"$E2E_DIR/proxy.log" 2>&1 </dev/null &
+        echo $! >"$E2E_DIR/proxy.pid"
         trap - INT TERM HUP
         mkdir -p "$STATE_DIR"
         printf 'E2E_DIR=%q\nE2E_ROOT=%q\nE2E_PID1=%q\nE2E_MACHINE=%q\n' \
@@ -99,7 +109,7 @@ start)
   Shell:      $0 shell        (or: nsenter -t $E2E_PID1 -a bash)
   Try:        $0 shell  then  l4d2ctl ping; l4d2ctl status demo; l4d2ctl logs demo;
               l4d2ctl jobs list; systemctl status 'left4me-*'
-  Game:       $([ $seeded = yes ] && echo "server 'demo' (the stand-in game) on udp/tcp 27015: quakestat -a2s 127.0.0.1:27015" ||
+  Game:       $([ $seeded = yes ] && echo "server 'demo' (the stand-in game) on udp/tcp 27015 inside: $0 shell quakestat -a2s 127.0.0.1:27015" ||
                 echo "NOT set up (see '$0 shell' and journalctl -u left4me-host)")
   Status:     $0 status
   Stop:       $0 stop
@@ -120,6 +130,7 @@ status)
         ;;
 stop)
         load_state || exit 0
+        kill "$(cat "$E2E_DIR/proxy.pid" 2>/dev/null)" 2>/dev/null
         e2e_teardown "$E2E_DIR"
         rm -f "$STATE"
         echo "demo: stopped $E2E_MACHINE"
