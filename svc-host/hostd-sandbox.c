@@ -21,69 +21,6 @@
 
 /* ---- the unit's properties ------------------------------------------------------------------ */
 
-static int append_bool(sd_bus_message *m, const char *name, bool v) {
-        return sd_bus_message_append(m, "(sv)", name, "b", (int) v);
-}
-
-static int append_str(sd_bus_message *m, const char *name, const char *v) {
-        return sd_bus_message_append(m, "(sv)", name, "s", v);
-}
-
-static int append_u64(sd_bus_message *m, const char *name, uint64_t v) {
-        return sd_bus_message_append(m, "(sv)", name, "t", v);
-}
-
-static int append_strv(sd_bus_message *m, const char *name, char **v) {
-        int r;
-
-        r = unit_prop_open(m, name, "as");
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, v);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
-/* (bas): an allow list (true) or a deny list (false) of names. */
-static int append_list(sd_bus_message *m, const char *name, bool allow, char **v) {
-        int r;
-
-        r = unit_prop_open(m, name, "(bas)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', "bas");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "b", (int) allow);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, v);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
-struct bind {
-        const char *source, *dest;
-        bool ignore_missing;
-};
-
-/* a(ssbt): source, destination, ignore a missing source, mount flags (0: not recursive). */
-static int append_binds(sd_bus_message *m, const char *name, const struct bind *b, size_t n) {
-        int r;
-
-        r = unit_prop_open(m, name, "a(ssbt)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(ssbt)");
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = sd_bus_message_append(m, "(ssbt)", b[i].source, b[i].dest, (int) b[i].ignore_missing,
-                                          (uint64_t) 0);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
-
 /* Addresses the build must never reach: this host, the LAN, link-local (cloud metadata at
  * 169.254.169.254), multicast and the reserved ranges. Public internet stays reachable. */
 static const char *const denied_addresses[] = {
@@ -91,42 +28,6 @@ static const char *const denied_addresses[] = {
         "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",   "::/127",
         "fe80::/10",     "fc00::/7",       "ff00::/8",
 };
-
-static int append_ip_deny(sd_bus_message *m) {
-        int r;
-
-        r = unit_prop_open(m, "IPAddressDeny", "a(iayu)");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(iayu)");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(denied_addresses); i++) {
-                char addr[64];
-                unsigned char bytes[16];
-                const char *slash = strchr(denied_addresses[i], '/');
-                int family = strchr(denied_addresses[i], ':') ? AF_INET6 : AF_INET;
-
-                snprintf(addr, sizeof(addr), "%.*s", (int) (slash - denied_addresses[i]),
-                         denied_addresses[i]);
-                long long prefix;
-
-                if (inet_pton(family, addr, bytes) != 1 ||
-                    safe_atoi64(slash + 1, 0, family == AF_INET ? 32 : 128, &prefix) < 0)
-                        return -EINVAL;
-                r = sd_bus_message_open_container(m, 'r', "iayu");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "i", (int32_t) family);
-                if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', bytes, family == AF_INET ? 4 : 16);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "u", (uint32_t) prefix);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = unit_prop_close(m);
-        return r;
-}
 
 /* The properties every build gets whatever its spec; docs/sandbox.md says why each. */
 static const char *const fixed_bools[] = {
@@ -210,7 +111,7 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                          "/run",     "mode=0755,size=1M,nosuid,nodev,noexec",
                          "/dev/shm", "size=64M,mode=1777,nosuid,nodev,noexec",
                          NULL};
-        const struct bind ro[] = {
+        const struct unit_bind ro[] = {
                 {s->resolv_conf ?: "/etc/resolv.conf", "/etc/resolv.conf", true},
                 {"/etc/ssl", "/etc/ssl", true},
                 {"/etc/ca-certificates", "/etc/ca-certificates", true},
@@ -218,20 +119,20 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                 {"/etc/alternatives", "/etc/alternatives", true},
                 {s->script_path, "/script.sh", false},
         };
-        const struct bind rw[] = {{s->overlay_dir, "/overlay", false}};
+        const struct unit_bind rw[] = {{s->overlay_dir, "/overlay", false}};
         int r;
 
         if (!s->overlay_dir || !s->script_path || !s->user || !s->exec_helper || s->exec_helper[0] != '/')
                 return -EINVAL;
 
         /* What it is and where it runs. */
-        r = append_str(m, "Description", s->description ?: "left4me overlay build");
+        r = unit_prop_str(m, "Description", s->description ?: "left4me overlay build");
         if (r >= 0)
-                r = append_str(m, "Slice", s->slice ?: BUILD_SLICE);
+                r = unit_prop_str(m, "Slice", s->slice ?: BUILD_SLICE);
         if (r >= 0)
                 r = unit_prop_exec_start(m, exec_argv);
         if (r >= 0)
-                r = append_strv(m, "Environment", env);
+                r = unit_prop_strv(m, "Environment", env);
         if (r >= 0 && s->stdout_fd >= 0)
                 r = sd_bus_message_append(m, "(sv)", "StandardOutputFileDescriptor", "h", s->stdout_fd);
         if (r >= 0 && s->stderr_fd >= 0)
@@ -239,9 +140,9 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
 
         /* Identity and privilege. */
         if (r >= 0)
-                r = append_str(m, "User", s->user);
+                r = unit_prop_str(m, "User", s->user);
         if (r >= 0)
-                r = append_str(m, "Group", s->user);
+                r = unit_prop_str(m, "Group", s->user);
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "UMask", "u", (uint32_t) 0022);
         if (r >= 0)
@@ -263,46 +164,47 @@ int build_append_properties(sd_bus_message *m, const struct build_unit_spec *s) 
                         r = unit_prop_close(m);
         }
         if (r >= 0)
-                r = append_binds(m, "BindReadOnlyPaths", ro, ELEMENTSOF(ro));
+                r = unit_prop_binds(m, "BindReadOnlyPaths", ro, ELEMENTSOF(ro));
         if (r >= 0)
-                r = append_binds(m, "BindPaths", rw, ELEMENTSOF(rw));
+                r = unit_prop_binds(m, "BindPaths", rw, ELEMENTSOF(rw));
 
         /* Kernel interfaces. */
         if (r >= 0)
-                r = append_list(m, "RestrictAddressFamilies", true, families);
+                r = unit_prop_list(m, "RestrictAddressFamilies", true, families);
         if (r >= 0)
-                r = append_list(m, "SystemCallFilter", true, syscalls_allow);
+                r = unit_prop_list(m, "SystemCallFilter", true, syscalls_allow);
         if (r >= 0)
-                r = append_list(m, "SystemCallFilter", false, syscalls_deny);
+                r = unit_prop_list(m, "SystemCallFilter", false, syscalls_deny);
         if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)", "SystemCallErrorNumber", "i", (int32_t) EPERM);
         if (r >= 0)
-                r = append_strv(m, "SystemCallArchitectures", archs);
+                r = unit_prop_strv(m, "SystemCallArchitectures", archs);
 
         /* Network. IPAddressDeny= cannot name this host's own public addresses; the nftables
          * rules of left4me-firewall.service reject every local destination for the build
          * users. Requires=: no rules, no build (and stopping them stops running builds). */
         if (r >= 0)
-                r = append_ip_deny(m);
+                r = unit_prop_ip_list(m, "IPAddressDeny", denied_addresses, ELEMENTSOF(denied_addresses));
         if (r >= 0)
-                r = append_strv(m, "Requires", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
+                r = unit_prop_strv(m, "Requires", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
         if (r >= 0)
-                r = append_strv(m, "After", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
+                r = unit_prop_strv(m, "After", (char *[]){(char *) BUILD_NET_RULES_UNIT, NULL});
 
         /* Limits. */
         if (r >= 0)
-                r = append_u64(m, "MemoryMax", s->limits.memory_max);
+                r = unit_prop_u64(m, "MemoryMax", s->limits.memory_max);
         if (r >= 0)
-                r = append_u64(m, "TasksMax", s->limits.tasks_max);
+                r = unit_prop_u64(m, "TasksMax", s->limits.tasks_max);
         if (r >= 0)
-                r = append_u64(m, "CPUQuotaPerSecUSec", (uint64_t) s->limits.cpu_quota_percent * 10000ULL);
+                r = unit_prop_u64(m, "CPUQuotaPerSecUSec",
+                                  (uint64_t) s->limits.cpu_quota_percent * 10000ULL);
         if (r >= 0)
-                r = append_u64(m, "RuntimeMaxUSec", (uint64_t) s->limits.runtime_max_sec * 1000000ULL);
+                r = unit_prop_u64(m, "RuntimeMaxUSec", (uint64_t) s->limits.runtime_max_sec * 1000000ULL);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_bools); i++)
-                r = append_bool(m, fixed_bools[i], true);
+                r = unit_prop_bool(m, fixed_bools[i], true);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_strs); i++)
-                r = append_str(m, fixed_strs[i].name, fixed_strs[i].value);
+                r = unit_prop_str(m, fixed_strs[i].name, fixed_strs[i].value);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed_u64s); i++)
-                r = append_u64(m, fixed_u64s[i].name, fixed_u64s[i].value);
+                r = unit_prop_u64(m, fixed_u64s[i].name, fixed_u64s[i].value);
         return r;
 }

@@ -77,8 +77,7 @@ int unit_prop_exec_start(sd_bus_message *m, char **argv);
  * string list (as), an allow (true) or deny (false) list of names ((bas): SystemCallFilter=,
  * RestrictAddressFamilies=), binds (a(ssbt): BindPaths=, BindReadOnlyPaths=; not recursive),
  * TemporaryFileSystem= from NULL-terminated path, options pairs, and an address list
- * (a(iayu): IPAddressDeny=) from "address/prefix" strings (-EINVAL for a bad one). (The
- * build sandbox, hostd-sandbox.c, still has its own copies of some.) */
+ * (a(iayu): IPAddressDeny=) from "address/prefix" strings (-EINVAL for a bad one). */
 struct unit_bind {
         const char *source, *dest;
         bool ignore_missing;
