@@ -9,6 +9,7 @@
 #include "daemon/sqlite.h"
 #include "base/util.h"
 #include "svc-web/webd-db.h"
+#include "svc-web/webd-db-internal.h"
 
 /* Migrations, applied in order; migration i brings the schema from version i to i + 1.
  * Never edit a released step: add a new one, bump WEBD_DB_VERSION, and give
@@ -53,6 +54,40 @@ static const char *const migrations[WEBD_DB_VERSION] = {
         "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
         "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
         "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+        /* 1 → 2: blueprints (with their ordered overlays) and servers. Owners are not
+         * cascaded: a user who owns either is not deleted (the admin page says so). */
+        "CREATE TABLE blueprints ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  owner_id INTEGER NOT NULL REFERENCES users(id),"
+        "  name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 128),"
+        "  arguments TEXT NOT NULL DEFAULT '' CHECK (length(CAST(arguments AS BLOB)) <= 4096),"
+        "  config TEXT NOT NULL DEFAULT '' CHECK (length(CAST(config AS BLOB)) <= 65536),"
+        "  created_usec INTEGER NOT NULL,"
+        "  updated_usec INTEGER NOT NULL,"
+        "  UNIQUE (owner_id, name));"
+        "CREATE TABLE blueprint_overlays ("
+        "  blueprint_id INTEGER NOT NULL REFERENCES blueprints(id) ON DELETE CASCADE,"
+        "  position INTEGER NOT NULL CHECK (position BETWEEN 0 AND 63),"
+        "  overlay TEXT NOT NULL CHECK (length(overlay) BETWEEN 1 AND 64),"
+        "  expose INTEGER NOT NULL DEFAULT 0 CHECK (expose IN (0, 1)),"
+        "  PRIMARY KEY (blueprint_id, position),"
+        "  UNIQUE (blueprint_id, overlay)) WITHOUT ROWID;"
+        "CREATE INDEX blueprint_overlays_by_overlay ON blueprint_overlays(overlay);"
+        "CREATE TABLE servers ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  owner_id INTEGER NOT NULL REFERENCES users(id),"
+        "  blueprint_id INTEGER NOT NULL REFERENCES blueprints(id),"
+        "  name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 128),"
+        "  hostname TEXT NOT NULL DEFAULT '' CHECK (length(CAST(hostname AS BLOB)) <= 128),"
+        "  port INTEGER NOT NULL UNIQUE CHECK (port BETWEEN 1 AND 65535),"
+        "  rcon_password TEXT NOT NULL,"
+        "  desired INTEGER NOT NULL DEFAULT 0 CHECK (desired IN (0, 1, 2)),"
+        "  last_job_id INTEGER NOT NULL DEFAULT 0,"
+        "  run_spec_hash TEXT,"
+        "  created_usec INTEGER NOT NULL,"
+        "  updated_usec INTEGER NOT NULL,"
+        "  UNIQUE (owner_id, name));"
+        "CREATE INDEX servers_by_blueprint ON servers(blueprint_id);",
 };
 
 #define USER_COLUMNS                                                                                        \
@@ -94,6 +129,7 @@ enum {
         STMT_SESSIONS_PRUNE,
         _STMT_MAX,
 };
+_Static_assert(_STMT_MAX <= WDB_CORE_STMTS, "webd_db.stmt[] is too small");
 
 static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -143,34 +179,23 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 "DELETE FROM sessions WHERE idle_expires_usec <= ?1 OR absolute_expires_usec <= ?1",
 };
 
-struct webd_db {
-        sqlite3 *db;
-        sqlite3_stmt *stmt[_STMT_MAX];
-};
-
 const char *webd_db_errmsg(struct webd_db *db) {
         return db && db->db ? sqlite3_errmsg(db->db) : "no database";
-}
-
-static void stmt_clear(sqlite3_stmt *s) {
-        (void) sqlite3_reset(s);
-        (void) sqlite3_clear_bindings(s);
 }
 
 /* Runs a statement that returns no rows (or whose rows we ignore) and resets it. */
 static int stmt_run(struct webd_db *db, int id) {
         sqlite3_stmt *s = db->stmt[id];
         int rc = sqlite3_step(s);
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
-static int tx_begin(struct webd_db *db) {
+int wdb_tx_begin(struct webd_db *db) {
         return stmt_run(db, STMT_BEGIN);
 }
 
-/* Commits if r >= 0 (returning r, or the commit's error), else rolls back and returns r. */
-static int tx_end(struct webd_db *db, int r) {
+int wdb_tx_end(struct webd_db *db, int r) {
         if (r >= 0) {
                 int c = stmt_run(db, STMT_COMMIT);
                 if (c >= 0)
@@ -191,6 +216,7 @@ struct webd_db *webd_db_close(struct webd_db *db) {
                 return NULL;
         for (int i = 0; i < _STMT_MAX; i++)
                 (void) sqlite3_finalize(db->stmt[i]);
+        wdb_fleet_finalize(db);
         (void) sqlite3_close(db->db);
         free(db);
         return NULL;
@@ -235,6 +261,8 @@ int webd_db_open_at_version(const char *path, int version, struct webd_db **ret)
                 goto fail;
         if (version == WEBD_DB_VERSION) {
                 r = db_prepare_all(db->db, stmt_sql, db->stmt, _STMT_MAX);
+                if (r >= 0)
+                        r = wdb_fleet_prepare(db);
                 if (r < 0)
                         goto fail;
         }
@@ -255,32 +283,8 @@ int webd_db_integrity_check(struct webd_db *db) {
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static void bind_text(sqlite3_stmt *s, int i, const char *t) {
-        if (t)
-                (void) sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
-        else
-                (void) sqlite3_bind_null(s, i);
-}
-
 static void bind_hash(sqlite3_stmt *s, int i, const uint8_t *h) {
         (void) sqlite3_bind_blob(s, i, h, WEBD_DB_HASH_BYTES, SQLITE_STATIC);
-}
-
-static const char *col_text(sqlite3_stmt *s, int i) {
-        return (const char *) sqlite3_column_text(s, i);
-}
-
-/* A malloc'd copy of a column; *ok is cleared if the copy failed. NULL stays NULL. */
-static char *col_dup(sqlite3_stmt *s, int i, bool *ok) {
-        const char *t = col_text(s, i);
-        char *d;
-
-        if (!t)
-                return NULL;
-        d = strdup(t);
-        if (!d)
-                *ok = false;
-        return d;
 }
 
 /* Reads a user from columns off..off+7 (USER_COLUMNS order). Strings are borrowed from
@@ -297,11 +301,11 @@ static int user_from_row(sqlite3_stmt *s, int off, bool copy, struct webd_user *
                 .created_usec = sqlite3_column_int64(s, off + 7),
         };
         if (copy) {
-                u->username = col_dup(s, off + 1, &ok);
-                u->password_hash = col_dup(s, off + 2, &ok);
+                u->username = wdb_col_dup(s, off + 1, &ok);
+                u->password_hash = wdb_col_dup(s, off + 2, &ok);
         } else {
-                u->username = (char *) col_text(s, off + 1);
-                u->password_hash = (char *) col_text(s, off + 2);
+                u->username = (char *) wdb_col_text(s, off + 1);
+                u->password_hash = (char *) wdb_col_text(s, off + 2);
         }
         if (!ok) {
                 webd_user_done(u);
@@ -324,13 +328,13 @@ static int session_from_row(sqlite3_stmt *s, bool copy, struct webd_session *x) 
         if (h && sqlite3_column_bytes(s, 0) == WEBD_DB_HASH_BYTES)
                 memcpy(x->id_hash, h, WEBD_DB_HASH_BYTES);
         if (copy) {
-                x->csrf = col_dup(s, 2, &ok);
-                x->address = col_dup(s, 7, &ok);
-                x->user_agent = col_dup(s, 8, &ok);
+                x->csrf = wdb_col_dup(s, 2, &ok);
+                x->address = wdb_col_dup(s, 7, &ok);
+                x->user_agent = wdb_col_dup(s, 8, &ok);
         } else {
-                x->csrf = (char *) col_text(s, 2);
-                x->address = (char *) col_text(s, 7);
-                x->user_agent = (char *) col_text(s, 8);
+                x->csrf = (char *) wdb_col_text(s, 2);
+                x->address = (char *) wdb_col_text(s, 7);
+                x->user_agent = (char *) wdb_col_text(s, 8);
         }
         if (!ok) {
                 webd_session_done(x);
@@ -365,12 +369,12 @@ static int audit_insert(struct webd_db *db, const struct webd_audit *a, int64_t 
         if (isempty(a->kind) || isempty(a->result))
                 return -EINVAL;
         (void) sqlite3_bind_int64(s, 1, a->at_usec);
-        bind_text(s, 2, a->actor);
-        bind_text(s, 3, a->kind);
-        bind_text(s, 4, a->object);
-        bind_text(s, 5, a->address);
-        bind_text(s, 6, a->result);
-        bind_text(s, 7, a->detail);
+        wdb_bind_text(s, 2, a->actor);
+        wdb_bind_text(s, 3, a->kind);
+        wdb_bind_text(s, 4, a->object);
+        wdb_bind_text(s, 5, a->address);
+        wdb_bind_text(s, 6, a->result);
+        wdb_bind_text(s, 7, a->detail);
         r = stmt_run(db, STMT_AUDIT_INSERT);
         if (r >= 0 && ret_id)
                 *ret_id = sqlite3_last_insert_rowid(db->db);
@@ -378,10 +382,10 @@ static int audit_insert(struct webd_db *db, const struct webd_audit *a, int64_t 
 }
 
 int webd_db_audit_append(struct webd_db *db, const struct webd_audit *a, int64_t *ret_id) {
-        int r = tx_begin(db);
+        int r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
-        return tx_end(db, audit_insert(db, a, ret_id));
+        return wdb_tx_end(db, audit_insert(db, a, ret_id));
 }
 
 int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, webd_audit_cb cb,
@@ -392,10 +396,10 @@ int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, w
         unsigned n = 0;
         int rc, r = 0;
 
-        bind_text(s, 1, f->actor);
-        bind_text(s, 2, f->kind);
-        bind_text(s, 3, f->object);
-        bind_text(s, 4, f->result);
+        wdb_bind_text(s, 1, f->actor);
+        wdb_bind_text(s, 2, f->kind);
+        wdb_bind_text(s, 3, f->object);
+        wdb_bind_text(s, 4, f->result);
         (void) sqlite3_bind_int64(s, 5, f->since_usec);
         (void) sqlite3_bind_int64(s, 6, f->until_usec);
         (void) sqlite3_bind_int64(s, 7, f->before_id);
@@ -405,12 +409,12 @@ int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, w
                 struct webd_audit a = {
                         .id = sqlite3_column_int64(s, 0),
                         .at_usec = sqlite3_column_int64(s, 1),
-                        .actor = col_text(s, 2),
-                        .kind = col_text(s, 3),
-                        .object = col_text(s, 4),
-                        .address = col_text(s, 5),
-                        .result = col_text(s, 6),
-                        .detail = col_text(s, 7),
+                        .actor = wdb_col_text(s, 2),
+                        .kind = wdb_col_text(s, 3),
+                        .object = wdb_col_text(s, 4),
+                        .address = wdb_col_text(s, 5),
+                        .result = wdb_col_text(s, 6),
+                        .detail = wdb_col_text(s, 7),
                 };
                 if (n == limit)
                         break;
@@ -424,12 +428,11 @@ int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, w
                 r = db_errno(rc);
         if (r >= 0 && ret_next_before_id)
                 *ret_next_before_id = rc == SQLITE_ROW && n == limit ? last_id : 0;
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         return r < 0 ? r : 0;
 }
 
-/* Stores the optional audit entry of a change, inside its transaction. */
-static int maybe_audit(struct webd_db *db, const struct webd_audit *audit) {
+int wdb_audit(struct webd_db *db, const struct webd_audit *audit) {
         return audit ? audit_insert(db, audit, NULL) : 0;
 }
 
@@ -444,11 +447,11 @@ int webd_db_user_create(struct webd_db *db, const char *username, const char *pa
 
         if (isempty(username) || strlen(username) > WEBD_DB_USERNAME_MAX || isempty(password_hash))
                 return -EINVAL;
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
-        bind_text(s, 1, username);
-        bind_text(s, 2, password_hash);
+        wdb_bind_text(s, 1, username);
+        wdb_bind_text(s, 2, password_hash);
         (void) sqlite3_bind_int(s, 3, is_admin);
         (void) sqlite3_bind_int(s, 4, must_change_password);
         (void) sqlite3_bind_int64(s, 5, now_usec);
@@ -456,8 +459,8 @@ int webd_db_user_create(struct webd_db *db, const char *username, const char *pa
         r = stmt_run(db, STMT_USER_INSERT);
         id = sqlite3_last_insert_rowid(db->db);
         if (r >= 0)
-                r = maybe_audit(db, audit);
-        r = tx_end(db, r);
+                r = wdb_audit(db, audit);
+        r = wdb_tx_end(db, r);
         if (r >= 0 && ret_id)
                 *ret_id = id;
         return r;
@@ -472,7 +475,7 @@ static int user_get(struct webd_db *db, int stmt, struct webd_user *ret) {
                 r = user_from_row(s, 0, true, ret);
         else
                 r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         return r;
 }
 
@@ -484,7 +487,7 @@ int webd_db_user_get(struct webd_db *db, int64_t id, struct webd_user *ret) {
 int webd_db_user_get_by_name(struct webd_db *db, const char *username, struct webd_user *ret) {
         if (isempty(username))
                 return -ENOENT;
-        bind_text(db->stmt[STMT_USER_GET_BY_NAME], 1, username);
+        wdb_bind_text(db->stmt[STMT_USER_GET_BY_NAME], 1, username);
         return user_get(db, STMT_USER_GET_BY_NAME, ret);
 }
 
@@ -501,7 +504,7 @@ int webd_db_user_list(struct webd_db *db, webd_user_cb cb, void *userdata) {
         }
         if (r >= 0 && rc != SQLITE_DONE)
                 r = db_errno(rc);
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         return r < 0 ? r : 0;
 }
 
@@ -516,12 +519,11 @@ static int refuse_last_admin(struct webd_db *db, int64_t id) {
                 r = sqlite3_column_int(s, 0) ? -EBUSY : 0;
         else
                 r = db_errno(rc) ?: -EIO;
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         return r;
 }
 
-/* After an UPDATE or DELETE by id: -ENOENT if it touched no row. */
-static int changed_one(struct webd_db *db, int r) {
+int wdb_changed_one(struct webd_db *db, int r) {
         return r >= 0 && sqlite3_changes(db->db) == 0 ? -ENOENT : r;
 }
 
@@ -545,19 +547,19 @@ int webd_db_user_set_password(struct webd_db *db, int64_t id, const char *passwo
 
         if (isempty(password_hash))
                 return -EINVAL;
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
-        bind_text(s, 1, password_hash);
+        wdb_bind_text(s, 1, password_hash);
         (void) sqlite3_bind_int(s, 2, must_change_password);
         (void) sqlite3_bind_int64(s, 3, now_usec);
         (void) sqlite3_bind_int64(s, 4, id);
-        r = changed_one(db, stmt_run(db, STMT_USER_SET_PASSWORD));
+        r = wdb_changed_one(db, stmt_run(db, STMT_USER_SET_PASSWORD));
         if (r >= 0)
                 r = sessions_delete_user(db, id, keep_session);
         if (r >= 0)
-                r = maybe_audit(db, audit);
-        return tx_end(db, r < 0 ? r : 0);
+                r = wdb_audit(db, audit);
+        return wdb_tx_end(db, r < 0 ? r : 0);
 }
 
 int webd_db_user_rehash(struct webd_db *db, int64_t id, const char *old_hash, const char *new_hash) {
@@ -566,14 +568,14 @@ int webd_db_user_rehash(struct webd_db *db, int64_t id, const char *old_hash, co
 
         if (isempty(old_hash) || isempty(new_hash))
                 return -EINVAL;
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
-        bind_text(s, 1, new_hash);
+        wdb_bind_text(s, 1, new_hash);
         (void) sqlite3_bind_int64(s, 2, id);
-        bind_text(s, 3, old_hash);
-        r = changed_one(db, stmt_run(db, STMT_USER_REHASH));
-        return tx_end(db, r < 0 ? r : 0);
+        wdb_bind_text(s, 3, old_hash);
+        r = wdb_changed_one(db, stmt_run(db, STMT_USER_REHASH));
+        return wdb_tx_end(db, r < 0 ? r : 0);
 }
 
 /* set_active and set_admin: one flag, the last-admin guard when it is cleared, and the end
@@ -583,20 +585,20 @@ static int user_set_flag(struct webd_db *db, int stmt, int64_t id, bool value,
         sqlite3_stmt *s = db->stmt[stmt];
         int r;
 
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
         r = value ? 0 : refuse_last_admin(db, id);
         if (r >= 0) {
                 (void) sqlite3_bind_int(s, 1, value);
                 (void) sqlite3_bind_int64(s, 2, id);
-                r = changed_one(db, stmt_run(db, stmt));
+                r = wdb_changed_one(db, stmt_run(db, stmt));
         }
         if (r >= 0)
                 r = sessions_delete_user(db, id, NULL);
         if (r >= 0)
-                r = maybe_audit(db, audit);
-        return tx_end(db, r < 0 ? r : 0);
+                r = wdb_audit(db, audit);
+        return wdb_tx_end(db, r < 0 ? r : 0);
 }
 
 int webd_db_user_set_active(struct webd_db *db, int64_t id, bool active, const struct webd_audit *audit) {
@@ -611,18 +613,18 @@ int webd_db_user_delete(struct webd_db *db, int64_t id, const struct webd_audit 
         sqlite3_stmt *s = db->stmt[STMT_USER_DELETE];
         int r;
 
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
         r = refuse_last_admin(db, id);
         if (r >= 0) {
                 /* Sessions go with the user (ON DELETE CASCADE). */
                 (void) sqlite3_bind_int64(s, 1, id);
-                r = changed_one(db, stmt_run(db, STMT_USER_DELETE));
+                r = wdb_changed_one(db, stmt_run(db, STMT_USER_DELETE));
         }
         if (r >= 0)
-                r = maybe_audit(db, audit);
-        return tx_end(db, r);
+                r = wdb_audit(db, audit);
+        return wdb_tx_end(db, r);
 }
 
 /* ---- sessions --------------------------------------------------------------------------- */
@@ -633,18 +635,18 @@ int webd_db_session_create(struct webd_db *db, const struct webd_session *x) {
 
         if (isempty(x->csrf) || x->absolute_expires_usec <= x->created_usec)
                 return -EINVAL;
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
         bind_hash(s, 1, x->id_hash);
         (void) sqlite3_bind_int64(s, 2, x->user_id);
-        bind_text(s, 3, x->csrf);
+        wdb_bind_text(s, 3, x->csrf);
         (void) sqlite3_bind_int64(s, 4, x->created_usec);
         (void) sqlite3_bind_int64(s, 5, x->last_seen_usec ?: x->created_usec);
         (void) sqlite3_bind_int64(s, 6, MIN(x->idle_expires_usec, x->absolute_expires_usec));
         (void) sqlite3_bind_int64(s, 7, x->absolute_expires_usec);
-        bind_text(s, 8, x->address);
-        bind_text(s, 9, x->user_agent);
+        wdb_bind_text(s, 8, x->address);
+        wdb_bind_text(s, 9, x->user_agent);
         r = stmt_run(db, STMT_SESSION_INSERT);
         if (r >= 0) {
                 s = db->stmt[STMT_SESSION_TRIM];
@@ -652,12 +654,12 @@ int webd_db_session_create(struct webd_db *db, const struct webd_session *x) {
                 (void) sqlite3_bind_int(s, 2, WEBD_DB_SESSIONS_PER_USER);
                 r = stmt_run(db, STMT_SESSION_TRIM);
         }
-        return tx_end(db, r);
+        return wdb_tx_end(db, r);
 }
 
 static int session_delete(struct webd_db *db, const uint8_t *id_hash) {
         bind_hash(db->stmt[STMT_SESSION_DELETE], 1, id_hash);
-        return changed_one(db, stmt_run(db, STMT_SESSION_DELETE));
+        return wdb_changed_one(db, stmt_run(db, STMT_SESSION_DELETE));
 }
 
 int webd_db_session_lookup(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HASH_BYTES], int64_t now_usec,
@@ -681,7 +683,7 @@ int webd_db_session_lookup(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HAS
                 active = sqlite3_column_int(s, 13);
         } else
                 r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         if (r < 0)
                 return r;
         if (expired || !active) {
@@ -689,9 +691,9 @@ int webd_db_session_lookup(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HAS
                 webd_user_done(&u);
                 if (!expired)
                         return -ENOENT; /* inactive: its sessions were ended; never valid */
-                r = tx_begin(db);
+                r = wdb_tx_begin(db);
                 if (r >= 0)
-                        r = tx_end(db, session_delete(db, id_hash));
+                        r = wdb_tx_end(db, session_delete(db, id_hash));
                 return r < 0 && r != -ENOENT ? r : -ETIMEDOUT;
         }
         *ret = x;
@@ -707,27 +709,27 @@ int webd_db_session_touch(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HASH
         sqlite3_stmt *s = db->stmt[STMT_SESSION_TOUCH];
         int r;
 
-        r = tx_begin(db);
+        r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
         (void) sqlite3_bind_int64(s, 1, now_usec);
         (void) sqlite3_bind_int64(s, 2, idle_usec);
         bind_hash(s, 3, id_hash);
-        return tx_end(db, changed_one(db, stmt_run(db, STMT_SESSION_TOUCH)));
+        return wdb_tx_end(db, wdb_changed_one(db, stmt_run(db, STMT_SESSION_TOUCH)));
 }
 
 int webd_db_session_delete(struct webd_db *db, const uint8_t id_hash[WEBD_DB_HASH_BYTES]) {
-        int r = tx_begin(db);
+        int r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
-        return tx_end(db, session_delete(db, id_hash));
+        return wdb_tx_end(db, session_delete(db, id_hash));
 }
 
 int webd_db_sessions_delete_user(struct webd_db *db, int64_t user_id, const uint8_t *keep) {
-        int r = tx_begin(db);
+        int r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
-        return tx_end(db, sessions_delete_user(db, user_id, keep));
+        return wdb_tx_end(db, sessions_delete_user(db, user_id, keep));
 }
 
 int webd_db_sessions_list_user(struct webd_db *db, int64_t user_id, webd_session_cb cb, void *userdata) {
@@ -744,15 +746,15 @@ int webd_db_sessions_list_user(struct webd_db *db, int64_t user_id, webd_session
         }
         if (r >= 0 && rc != SQLITE_DONE)
                 r = db_errno(rc);
-        stmt_clear(s);
+        wdb_stmt_clear(s);
         return r < 0 ? r : 0;
 }
 
 int webd_db_sessions_prune(struct webd_db *db, int64_t now_usec) {
-        int r = tx_begin(db);
+        int r = wdb_tx_begin(db);
         if (r < 0)
                 return r;
         (void) sqlite3_bind_int64(db->stmt[STMT_SESSIONS_PRUNE], 1, now_usec);
         r = stmt_run(db, STMT_SESSIONS_PRUNE);
-        return tx_end(db, r < 0 ? r : sqlite3_changes(db->db));
+        return wdb_tx_end(db, r < 0 ? r : sqlite3_changes(db->db));
 }

@@ -82,9 +82,14 @@ static struct webd_db *open_db(void) {
  * file. Migration 2 adds fill[1]/check[1]. */
 static const char *const fill[WEBD_DB_VERSION] = {
         [0] = NULL,
+        [1] = "INSERT INTO users (username, password_hash, password_changed_usec, created_usec) "
+              "VALUES ('old', 'h', 1, 1);"
+              "INSERT INTO audit (at_usec, kind, result) VALUES (1, 'login', 'ok');",
 };
 static const char *const check[WEBD_DB_VERSION] = {
         [0] = NULL,
+        [1] = "SELECT COUNT(*) FROM users u, audit a WHERE u.username = 'old' AND a.kind = 'login' "
+              "AND (SELECT COUNT(*) FROM servers) = 0",
 };
 
 Test(webd_db, migrate_from_every_earlier_version) {
