@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "svc-web/webd-fleet.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-passwords.h"
@@ -17,10 +18,18 @@
 
 #define USERS "/admin/users"
 
-/* What a user still owns, as a sentence for the refusal, or NULL. web.db has no servers,
- * blueprints or overlays yet (they come with their issues); this is where they are asked. */
-static const char *webd_user_owned(struct webd *w, int64_t user_id) {
-        return NULL;
+/* What a user still owns, as a sentence for the refusal, or NULL. (Overlays join this when
+ * web.db has them.) */
+static const char *webd_user_owned(struct webd *w, int64_t user_id, char *buf, size_t len) {
+        unsigned servers = 0, blueprints = 0;
+
+        if (webd_db_user_owns(w->db, user_id, &servers, &blueprints) < 0)
+                return "rows web.db cannot count now";
+        if (servers == 0 && blueprints == 0)
+                return NULL;
+        snprintf(buf, len, "%u server%s and %u blueprint%s", servers, servers == 1 ? "" : "s", blueprints,
+                 blueprints == 1 ? "" : "s");
+        return buf;
 }
 
 static void object_of(char buf[32], int64_t id) {
@@ -319,6 +328,7 @@ static int route_user_action(struct webd_rq *rq) {
         char *end = NULL, object[32];
         long long id = strtoll(rest, &end, 10);
         const char *action, *owned, *kind;
+        char owned_buf[96];
         struct webd_user u = {};
         struct webd_audit a;
         int r;
@@ -371,7 +381,7 @@ static int route_user_action(struct webd_rq *rq) {
                 r = webd_db_user_set_admin(w->db, id, streq(action, "admin"), &a);
         } else if (streq(action, "delete")) {
                 a.kind = kind = "user.delete";
-                owned = webd_user_owned(w, id);
+                owned = webd_user_owned(w, id, owned_buf, sizeof(owned_buf));
                 if (owned) {
                         char msg[256];
                         snprintf(msg, sizeof(msg), "%s still owns %s; delete or hand them over first.",

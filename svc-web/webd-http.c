@@ -151,6 +151,9 @@ static const struct {
         {base_routes, &(const size_t){ELEMENTSOF(base_routes)}},
         {page_account_routes, &page_account_n_routes},
         {page_admin_routes, &page_admin_n_routes},
+        {page_jobs_routes, &page_jobs_n_routes},
+        {page_servers_routes, &page_servers_n_routes},
+        {page_blueprints_routes, &page_blueprints_n_routes},
 };
 
 const struct webd_route *webd_route_find(const struct webd_route *table, size_t n, const char *method,

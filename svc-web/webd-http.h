@@ -36,6 +36,12 @@ extern const struct webd_route page_account_routes[];
 extern const size_t page_account_n_routes;
 extern const struct webd_route page_admin_routes[];
 extern const size_t page_admin_n_routes;
+extern const struct webd_route page_jobs_routes[];
+extern const size_t page_jobs_n_routes;
+extern const struct webd_route page_servers_routes[];
+extern const size_t page_servers_n_routes;
+extern const struct webd_route page_blueprints_routes[];
+extern const size_t page_blueprints_n_routes;
 
 int webd_http_init(struct webd *w);
 void webd_http_done(struct webd *w);

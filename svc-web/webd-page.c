@@ -24,6 +24,17 @@ static const struct {
         {"user-updated", "The user was updated."},
         {"user-deleted", "The user was deleted."},
         {"password-set", "The password was set."},
+        {"blueprint-saved", "The blueprint was saved. Servers use it from their next start."},
+        {"blueprint-deleted", "The blueprint was deleted."},
+        {"blueprint-cloned", "This is the copy; rename it as you like."},
+        {"server-created", "The server was created. Start it when you are ready."},
+        {"server-saved", "The server was saved. A new hostname or blueprint applies at the next start."},
+        {"server-deleting", "The server is being deleted."},
+        {"server-deleted", "The server was deleted."},
+        {"rcon-rotated", "A new RCON password was made; it applies at the next start."},
+        {"job-cancelled", "The job was cancelled."},
+        {"job-ended", "The job had already ended."},
+        {"job-exists", "This server is already being started: this is that job."},
 };
 
 const char *page_flash_text(const char *code) {
@@ -116,7 +127,11 @@ void page_begin(struct webd_rq *rq, struct html *h, const char *title) {
                 html_elem(h, "nav");
                 html_attr(h, "aria-label", "Main");
                 nav_link(rq, h, "/", "Dashboard");
+                nav_link(rq, h, "/servers", "Servers");
+                nav_link(rq, h, "/blueprints", "Blueprints");
                 if (rq->user.is_admin) {
+                        nav_link(rq, h, "/admin", "Admin");
+                        nav_link(rq, h, "/admin/jobs", "Jobs");
                         nav_link(rq, h, "/admin/users", "Users");
                         nav_link(rq, h, "/admin/audit", "Audit log");
                 }

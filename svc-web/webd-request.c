@@ -402,3 +402,81 @@ int webd_rq_login(struct webd_rq *rq, const struct webd_user *user) {
         sodium_memzero(cookie, sizeof(cookie));
         return 0;
 }
+
+/* ---- calls to the other daemons ------------------------------------------------------------- */
+
+/* Lives in the request's pool: when h2o frees the pool (the client left) while the call is
+ * out, the call is cancelled, so its reply never touches the freed request. */
+struct rq_call {
+        struct webd_rq *rq;
+        struct webd_call *call; /* NULL once answered */
+        webd_rq_reply_fn fn;
+        void *arg;
+};
+
+static void rq_call_dispose(void *p) {
+        struct rq_call *b = p;
+
+        if (b->call)
+                webd_call_cancel(b->call);
+        b->call = NULL;
+}
+
+static void rq_call_reply(struct webd_call *c, const struct rpc_core_reply *r, void *userdata) {
+        struct rq_call *b = userdata;
+
+        b->call = NULL;
+        (void) b->fn(b->rq, r, b->arg);
+}
+
+int webd_rq_call(struct webd_rq *rq, enum webd_peer peer, const char *method, const struct rpc_buf *params,
+                 webd_rq_reply_fn fn, void *arg) {
+        struct rq_call *b = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*b), rq_call_dispose);
+        int r;
+
+        *b = (struct rq_call){.rq = rq, .fn = fn, .arg = arg};
+        r = webd_call(rq->w->backends, peer, method, params, WEBD_CALL_TIMEOUT_MS, NULL, rq_call_reply, b,
+                      &b->call);
+        if (r < 0)
+                b->call = NULL;
+        return r;
+}
+
+int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error) {
+        char msg[256];
+
+        snprintf(msg, sizeof(msg),
+                 "The %s is unavailable (%s). This page works again as soon as it is back.",
+                 webd_peer_name(peer), strerror(error < 0 ? -error : EIO));
+        webd_rq_add_header(rq, "retry-after", "2");
+        return webd_rq_error(rq, 503, "Service unavailable", msg);
+}
+
+int webd_rq_rpc_error(struct webd_rq *rq, enum webd_peer peer, const struct rpc_core_reply *r) {
+        int status;
+
+        if (r->transport_error < 0)
+                return webd_rq_unavailable(rq, peer, r->transport_error);
+        switch (r->error.code) {
+        case RPC_INVALID:
+                status = 400;
+                break;
+        case RPC_NOT_FOUND:
+                status = 404;
+                break;
+        case RPC_CONFLICT:
+                status = 409;
+                break;
+        case RPC_DENIED:
+                status = 403;
+                break;
+        case RPC_UNAVAILABLE:
+        case RPC_TIMEOUT:
+                status = 503;
+                break;
+        default:
+                status = 500;
+        }
+        return webd_rq_error(rq, status, status == 503 ? "Service unavailable" : "That did not work",
+                             r->error.message);
+}

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "svc-web/webd-auth.h"
+#include "svc-web/webd-backend.h"
 #include "svc-web/webd-db.h"
 #include "svc-web/webd-form.h"
 #include "svc-web/webd-html.h"
@@ -96,6 +97,23 @@ void webd_rq_set_cookie(struct webd_rq *rq, const char *name, const char *value,
 /* Adds the headers every HTML answer carries (CSP and friends). */
 void webd_rq_html_headers(h2o_req_t *req);
 void webd_rq_add_header(struct webd_rq *rq, const char *name, const char *value);
+
+/* ---- calls to the other daemons ------------------------------------------------------------- */
+
+/* A reply to a call made for this request. r->failed with r->transport_error < 0: the daemon
+ * did not answer (stopped, restarting, slow: webd_rq_unavailable() says so). */
+typedef int (*webd_rq_reply_fn)(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg);
+/* Calls method on peer for rq (WEBD_CALL_TIMEOUT_MS). If the client goes away first, the call
+ * is cancelled and fn never runs. fn answers the request (or starts another call) and returns
+ * 0. Returns 0, or the error of webd_call() without calling fn. */
+int webd_rq_call(struct webd_rq *rq, enum webd_peer peer, const char *method, const struct rpc_buf *params,
+                 webd_rq_reply_fn fn, void *arg);
+/* The page for a daemon that did not answer (503: "The job service is unavailable ..."). */
+int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error);
+/* Answers an RPC error from a daemon as the page would: invalid → 400, not_found → 404,
+ * conflict → 409, denied → 403, unavailable/timeout → 503, else 500; the daemon's message is
+ * shown (escaped). */
+int webd_rq_rpc_error(struct webd_rq *rq, enum webd_peer peer, const struct rpc_core_reply *r);
 
 /* Records an audit entry for this request (actor = the user, or `actor` if given). */
 void webd_rq_audit(struct webd_rq *rq, const char *actor, const char *kind, const char *object,

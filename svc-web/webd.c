@@ -28,6 +28,7 @@
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-work.h"
 #include "svc-web/webd.h"
+#include "svc-web/webd-backend.h"
 
 #define RPC_MAX_OUT_BYTES (8u * 1024u * 1024u)
 #define RPC_MAX_CALLS     64u
@@ -223,6 +224,9 @@ static int webd_ui_setup(struct webd *w) {
         h2o_timeout_init(w->loop, &w->rl_quiet, RATELIMIT_WINDOW_USEC / 1000u + 100u);
         w->rl_quiet_entry.cb = on_limits_quiet;
         w->rl_quiet_initialized = true;
+        r = webd_backends_new(w, &w->backends);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the connections to the other services: %m");
         /* Threads last: nothing above may fail with them running. */
         r = webd_work_new(w->loop, WEBD_HASH_THREADS, WEBD_HASH_QUEUE, &w->work);
         if (r < 0)
@@ -233,6 +237,8 @@ static int webd_ui_setup(struct webd *w) {
 
 static void webd_ui_done(struct webd *w) {
         w->work = webd_work_free(w->work);
+        webd_backends_free(w->backends);
+        w->backends = NULL;
         if (w->rl_quiet_initialized) {
                 if (h2o_timeout_is_linked(&w->rl_quiet_entry))
                         h2o_timeout_unlink(&w->rl_quiet_entry);

@@ -30,6 +30,7 @@
 
 struct webd_db;
 struct webd_work;
+struct webd_backend;
 struct ratelimit;
 
 /* webd's own command-line settings (the skeleton parses --config, --listen, --idle-exit). */
@@ -69,6 +70,7 @@ struct webd {
         /* the web UI (webd-request.c, page-*.c) */
         struct webd_db *db;
         struct webd_work *work;
+        struct webd_backend *backends; /* calls to hostd, jobd, logd (webd-backend.h) */
         struct auth_dummy dummy;
         struct ratelimit *rl_address, *rl_username;
         h2o_timeout_t rl_quiet;

@@ -204,6 +204,8 @@ web: {trusted_proxies: [127.0.0.1]}
 EOF
 start_webd 0
 $PY "$HERE/web_auth.py" "$PORT" "$TMP" "$BUILD" || fail "web_auth.py"
+step "blueprints, servers and jobs without hostd, jobd and logd: the permission table, hostile fields, 503s (web_fleet.py)"
+$PY "$HERE/web_fleet.py" "$PORT" "$TMP" "$BUILD" "$TMP/root/web/web.db" || fail "web_fleet.py"
 SID=$(login carol carol-password-1)
 kill -TERM "$PID"; wait_exit 5
 start_webd 0

@@ -1,0 +1,44 @@
+/* What the blueprint, server and job pages share: ids in paths, who may see a row, the
+ * job owner string, state badges, and submitting a job to jobd for a request. */
+#pragma once
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "svc-web/webd-fleet.h"
+#include "svc-web/webd-html.h"
+#include "svc-web/webd-request.h"
+
+#define PAGE_JOB_OWNER_MAX 32u
+
+/* "/servers/12/start" with prefix "/servers/": 12 and *ret_rest = "/start" ("" if none).
+ * 0 if the path holds no valid id (→ 404). */
+int64_t page_path_id(const char *path, const char *prefix, const char **ret_rest);
+/* An owner sees their rows; an admin sees everyone's. Anybody else gets 404 (not 403: the
+ * id's existence is not told). */
+bool page_may_see(const struct webd_rq *rq, int64_t owner_id);
+/* jobd's owner of the jobs made for user_id: "web:<id>". */
+void page_job_owner(int64_t user_id, char buf[PAGE_JOB_OWNER_MAX]);
+/* The user id of a job owner "web:<id>", 0 for any other owner (a CLI user, the system). */
+int64_t page_job_owner_id(const char *owner);
+/* <span class="state STATE">text</span> */
+void page_state_badge(struct html *h, const char *state, const char *text);
+/* Whether a job state is final. */
+bool page_job_done(const char *state);
+/* An audit entry of a fleet change, by the request's user. */
+void page_audit(struct webd_rq *rq, const char *kind, const char *object, const char *result,
+                const char *detail);
+
+/* Submits a job: {kind, owner, subjects: ["user:<owner>", extra...], payload} with payload
+ * already packed into a map by the caller (NULL = none). fn gets the reply ({job, coalesced}).
+ * Returns what webd_rq_call returns. */
+int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, const char *extra_subject,
+                    const struct rpc_buf *payload, webd_rq_reply_fn fn, void *arg);
+
+/* Routes of page-jobs.c used by the server pages. */
+int page_job_events(struct webd_rq *rq, int64_t job_id);
+/* Starts an SSE stream for rq under the caps (per session, per address, global); 0 and the
+ * stream, or 1 when a 503 was sent. */
+struct sse_stream;
+int page_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **ret);

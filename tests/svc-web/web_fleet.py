@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""Black-box checks of the blueprint, server and job pages against a webd whose hostd, jobd
+and logd are not running (their sockets are missing): what works without them works, what
+needs them answers 503 ("... service is unavailable") at once, and the permission table
+holds for every route × anonymous / owner / other user / admin.
+
+    web_fleet.py PORT SOCKET_DIR BUILD_DIR WEB_DB
+
+A server row is written into web.db directly (sqlite3): creating one needs hostd's ports,
+which the container tier (tests/e2e/web-20-servers.sh) covers with the real daemons.
+"""
+import re
+import sqlite3
+import sys
+import time
+
+import webclient
+from webclient import check, ctl, Client
+
+webclient.setup(sys.argv[1], sys.argv[2], sys.argv[3])
+WEB_DB = sys.argv[4]
+
+ctl("web", "user", "create", "fleet-admin", "--admin", password="fleet-admin-pw-1")
+ctl("web", "user", "create", "owner", password="owner-password-1")
+ctl("web", "user", "create", "other", password="other-password-1")
+admin, owner, other, anon = Client("10.9.0.1"), Client("10.9.0.2"), Client("10.9.0.3"), Client("10.9.0.4")
+for c, u, p in ((admin, "fleet-admin", "fleet-admin-pw-1"), (owner, "owner", "owner-password-1"),
+                (other, "other", "other-password-1")):
+    c.login(u, p)
+
+
+def csrf(c, path="/blueprints"):
+    r = c.get(path)
+    m = re.search(r'name="csrf_token" value="([^"]*)"', r.body)
+    check(m, f"no csrf_token on {path}: {r.status}")
+    return m.group(1)
+
+
+def post(c, path, form, token_from="/blueprints"):
+    form = dict(form)
+    form.setdefault("csrf_token", csrf(c, token_from))
+    return c.post(path, form)
+
+
+print("== blueprints without hostd: a blueprint without overlays saves; one with overlays cannot be checked")
+r = post(owner, "/blueprints", {"name": "Campaign", "arguments": "+map c1m1_hotel", "config": "sv_cheats 0"})
+check(r.status == 303 and re.match(r"^/blueprints/\d+\?m=blueprint-saved$", r.location() or ""),
+      f"create: {r.status} {r.location()} {r.body[:300]}")
+bp = int(re.search(r"/blueprints/(\d+)", r.location()).group(1))
+r = owner.get(f"/blueprints/{bp}")
+check(r.status == 200 and "Campaign" in r.body and "sv_cheats 0" in r.body, f"detail: {r.status}")
+check("The overlays cannot be listed" in r.body or "unavailable" in r.body, "no word that hostd is away")
+r = owner.request("POST", "/blueprints", body=f"csrf_token={csrf(owner)}&name=X&overlay_ids=standard".encode(),
+                  ctype="application/x-www-form-urlencoded")
+check(r.status == 503, f"a blueprint with overlays while hostd is away: {r.status}")
+with sqlite3.connect(WEB_DB) as db:
+    check(db.execute("SELECT COUNT(*) FROM blueprints WHERE name = 'X'").fetchone()[0] == 0, "X was stored")
+
+print("== blueprints: duplicates, hostile fields, reserved arguments, the picker without JS")
+r = post(owner, "/blueprints", {"name": "Campaign"})
+check(r.status == 409 and "already has a blueprint" in r.body, f"duplicate name: {r.status}")
+r = post(other, "/blueprints", {"name": "Campaign"})
+check(r.status == 303, f"the same name for another user: {r.status}")
+hostile = ['<script>alert(1)</script>', '"quoted" \'name\'', "A" * 10240, "rtl\u202eevil", "nul\x01"]
+for name in hostile:
+    r = post(owner, "/blueprints", {"name": name})
+    if len(name) > 128 or "\u202e" in name or "\x01" in name:
+        check(r.status == 400, f"hostile name {name[:20]!r}: {r.status}")
+    else:
+        check(r.status == 303, f"name {name[:20]!r}: {r.status}")
+        page = owner.get(r.location())
+        check("<script>alert(1)" not in page.body, "a name reached the page unescaped")
+r = post(owner, "/blueprints", {"name": "Ports", "arguments": "+hostport 1234"})
+check(r.status == 400 and "hostport" in r.body, f"a reserved argument: {r.status}")
+r = post(owner, "/blueprints", {"name": "Shell", "arguments": "$(reboot)"})
+check(r.status == 400, f"a shell argument: {r.status}")
+r = post(owner, "/blueprints", {"name": "Cfg", "config": "ok\nbad\x07line"})
+check(r.status == 400 and "line 2" in r.body, f"a control character in the config: {r.status}")
+r = post(owner, "/blueprints", {"name": "Many", "overlay_ids": ["a"]})
+body = "&".join(["csrf_token=" + csrf(owner), "name=Pick", "overlay_ids=one", "overlay_ids=two",
+                 "expose_overlay_ids=two", "op=up:two"])
+r = owner.request("POST", "/blueprints", body=body.encode(), ctype="application/x-www-form-urlencoded")
+check(r.status == 200, f"the picker's up button: {r.status}")
+ids = re.findall(r'name="overlay_ids" value="([^"]*)"', r.body)
+check(ids == ["two", "one"], f"up moved nothing: {ids}")
+check("exec server_overlay_two" in r.body, "the preview lacks the exposed overlay")
+with sqlite3.connect(WEB_DB) as db:
+    check(db.execute("SELECT COUNT(*) FROM blueprints WHERE name = 'Pick'").fetchone()[0] == 0,
+          "a picker button saved the blueprint")
+
+print("== a server row (as if hostd had given the port), and the permission table")
+with sqlite3.connect(WEB_DB) as db:
+    oid = db.execute("SELECT id FROM users WHERE username = 'owner'").fetchone()[0]
+    cur = db.execute("INSERT INTO servers (owner_id, blueprint_id, name, port, rcon_password, created_usec, "
+                     "updated_usec) VALUES (?, ?, 'srv', 27015, 'pw', 1, 1)", (oid, bp))
+    sid = cur.lastrowid
+
+# route → expected status for (anonymous, owner, other, admin). 503: the page needs a daemon
+# that is not running; 404 for another user's rows (not 403: ids are not confirmed).
+GET, POST = "GET", "POST"
+table = [
+    (GET, "/servers", (303, 200, 200, 200)),
+    (GET, f"/servers/{sid}", (303, 200, 404, 200)),
+    (GET, f"/servers/{sid}/jobs", (303, 503, 404, 503)),
+    (GET, f"/servers/{sid}/log/events", (303, 503, 404, 503)),
+    (GET, "/blueprints", (303, 200, 200, 200)),
+    (GET, f"/blueprints/{bp}", (303, 200, 404, 200)),
+    (GET, "/jobs/1", (303, 503, 503, 503)),
+    (GET, "/jobs/1/events", (303, 503, 503, 503)),
+    (GET, "/admin/jobs", (303, 403, 403, 503)),
+    (POST, f"/servers/{sid}/start", (401, 503, 404, 503)),
+    (POST, f"/servers/{sid}/stop", (401, 503, 404, 503)),
+    (POST, f"/servers/{sid}/restart", (401, 503, 404, 503)),
+    (POST, f"/servers/{sid}/reset", (401, 503, 404, 503)),
+    (POST, f"/servers/{sid}/delete", (401, 503, 404, 503)),
+    (POST, "/jobs/1/cancel", (401, 503, 503, 503)),
+    (POST, "/admin/install", (401, 403, 403, 503)),
+    (POST, f"/blueprints/{bp}/clone", (401, 303, 404, 303)),
+    (POST, "/servers/999999/start", (401, 404, 404, 404)),
+    (GET, "/servers/0", (303, 404, 404, 404)),
+    (GET, "/servers/01", (303, 404, 404, 404)),
+    (GET, "/servers/1x", (303, 404, 404, 404)),
+]
+for method, path, want in table:
+    for c, who, expected in zip((anon, owner, other, admin), ("anonymous", "owner", "other", "admin"), want):
+        t0 = time.monotonic()
+        if method == GET:
+            r = c.get(path)
+        else:
+            form = {} if c is anon else {"csrf_token": csrf(c, "/servers")}
+            r = c.post(path, form)
+        took = time.monotonic() - t0
+        check(r.status == expected, f"{method} {path} as {who}: {r.status}, expected {expected}: {r.body[:200]}")
+        check(took < 2, f"{method} {path} as {who} took {took:.1f} s: a missing daemon must not stall a page")
+        if r.status == 503 and method == GET and "events" not in path:
+            check("unavailable" in r.body, f"{path}: the 503 does not say what is unavailable")
+
+print("== server changes: rename checks, hostname quotes, another user's blueprint, rcon rotation")
+tok = csrf(owner, f"/servers/{sid}")
+r = owner.post(f"/servers/{sid}", {"csrf_token": tok, "name": "renamed", "hostname": 'a"b', "blueprint_id": bp})
+check(r.status == 400 and "double quotes" in r.body, f"a hostname with a quote: {r.status}")
+with sqlite3.connect(WEB_DB) as db:
+    other_bp = db.execute("SELECT b.id FROM blueprints b JOIN users u ON u.id = b.owner_id "
+                          "WHERE u.username = 'other'").fetchone()[0]
+r = owner.post(f"/servers/{sid}", {"csrf_token": tok, "name": "renamed", "hostname": "", "blueprint_id": other_bp})
+check(r.status == 400, f"another user's blueprint: {r.status}")
+r = owner.post(f"/servers/{sid}", {"csrf_token": tok, "name": "renamed", "hostname": "My host",
+                                   "blueprint_id": bp})
+check(r.status == 303, f"rename: {r.status} {r.body[:200]}")
+with sqlite3.connect(WEB_DB) as db:
+    row = db.execute("SELECT name, hostname, rcon_password FROM servers WHERE id = ?", (sid,)).fetchone()
+check(row[0] == "renamed" and row[1] == "My host", f"not stored: {row}")
+r = owner.post(f"/servers/{sid}/rcon", {"csrf_token": tok})
+with sqlite3.connect(WEB_DB) as db:
+    new = db.execute("SELECT rcon_password FROM servers WHERE id = ?", (sid,)).fetchone()[0]
+check(r.status == 303 and new != row[2] and re.fullmatch(r"[A-Za-z0-9]{24}", new), f"rotation: {r.status} {new}")
+r = other.post(f"/servers/{sid}/rcon", {"csrf_token": csrf(other, "/servers")})
+check(r.status == 404, f"another user rotates the password: {r.status}")
+r = owner.get(f"/servers/{sid}")
+check(new in r.body and "steam://run/550//+connect" in r.body, "the detail page lacks the password or link")
+
+print("== blueprint delete: refused while a server uses it, naming it; the user delete guard")
+r = owner.post(f"/blueprints/{bp}/delete", {"csrf_token": tok})
+check(r.status == 409 and "renamed" in r.body, f"delete of a used blueprint: {r.status}")
+p = ctl("web", "user", "list", ok=True)
+r = admin.get("/admin/users")
+m = re.search(r'action="/admin/users/(\d+)/delete"[^>]*>(?:(?!</tr>).)*', r.body, re.S)
+with sqlite3.connect(WEB_DB) as db:
+    owner_id = db.execute("SELECT id FROM users WHERE username = 'owner'").fetchone()[0]
+r = admin.post(f"/admin/users/{owner_id}/delete", {"csrf_token": csrf(admin, "/admin/users")})
+check(r.status == 409 and "owns" in r.body, f"deleting a user who owns servers: {r.status} {r.body[:200]}")
+print("OK")
