@@ -18,6 +18,19 @@ bool name_is_valid_n(const char *s, size_t n) {
         return true;
 }
 
+bool server_name_is_web(const char *s) {
+        const char *p;
+
+        if (!s || strncmp(s, WEB_INSTANCE_PREFIX, strlen(WEB_INSTANCE_PREFIX)) != 0)
+                return false;
+        p = s + strlen(WEB_INSTANCE_PREFIX);
+        if (*p < '1' || *p > '9')
+                return false;
+        while (*p >= '0' && *p <= '9')
+                p++;
+        return *p == 0;
+}
+
 bool server_name_is_valid(const char *s) {
         return name_is_valid(s) && strlen(s) <= SERVER_NAME_LEN_MAX;
 }

@@ -47,6 +47,11 @@ bool name_is_valid_n(const char *s, size_t n);
 /* name_is_valid() and at most SERVER_NAME_LEN_MAX bytes. */
 bool server_name_is_valid(const char *s);
 int server_user_name(const char *name, char *buf, size_t len);
+/* The web UI's instances are named "web-<server id>" (decimal, no leading zero): a form only
+ * root and webd's jobs may use, so one made with l4d2ctl never takes a web server's name.
+ * Whether s is of that form. */
+#define WEB_INSTANCE_PREFIX "web-"
+bool server_name_is_web(const char *s);
 
 /* Units: left4me-server@<name>.service runs an instance's game server,
  * left4me-build-<overlay>-<n>.service one build of an overlay (n: 1..9999999999, decimal,

@@ -137,6 +137,14 @@ int method_name_args(struct hostd *h, struct rpc_call *call, const msgpack_objec
         return method_args(h, call, params, name_args_table, ELEMENTSOF(name_args_table), a);
 }
 
+/* Changes to a web UI instance ("web-<id>") come from jobd (for webd's users) or root, never
+ * from an operator directly: the web UI decides who may act on them. */
+static int refuse_web_instance(struct rpc_call *call, const char *name) {
+        if (!server_name_is_web(name) || rpc_call_peer(call)->caller != RPC_CALLER_OPERATOR)
+                return 0;
+        return rpc_call_fail(call, RPC_DENIED, "instance '%s' belongs to the web UI: act on it there", name);
+}
+
 /* ---- instance.initialize ---------------------------------------------------------------- */
 
 static int method_initialize(struct rpc_call *call, const msgpack_object *params, void *userdata) {
@@ -150,6 +158,9 @@ static int method_initialize(struct rpc_call *call, const msgpack_object *params
         r = method_args(h, call, params, init_args_table, ELEMENTSOF(init_args_table), &a);
         if (r < 0)
                 return r;
+        r = refuse_web_instance(call, a.name);
+        if (r < 0)
+                goto finish;
         r = spec_parse(a.spec.ptr, a.spec.len, h->cfg->port_start, h->cfg->port_end, &spec, &e);
         if (r < 0) {
                 r = rpc_call_fail_error(call, &e);
@@ -318,6 +329,9 @@ static int unit_method(struct rpc_call *call, const msgpack_object *params, stru
         r = method_name_args(h, call, params, &a);
         if (r < 0)
                 return r;
+        r = refuse_web_instance(call, a.name);
+        if (r < 0)
+                goto finish;
 
         if (kind == CALL_START) {
                 struct instance_files f = {};

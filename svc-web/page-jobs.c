@@ -773,7 +773,82 @@ static int route_admin_install(struct webd_rq *rq) {
                 WEBD_PEER_JOBS);
 }
 
+/* GET /admin, after instance.list: the install, and the host's instances web.db does not
+ * know (made with l4d2ctl, like the `make run` demo). */
+static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        const msgpack_object_array *list = NULL;
+        struct html h;
+        unsigned n = 0;
+
+        if (!r->failed && r->result && r->result->type == MSGPACK_OBJECT_ARRAY)
+                list = &r->result->via.array;
+        html_init(&h, 0);
+        page_begin(rq, &h, "Admin");
+        html_elem_text(&h, "h1", "Admin");
+        html_elem(&h, "section");
+        html_attr(&h, "class", "card");
+        html_elem_text(&h, "h2", "The game");
+        html_elem_text(&h, "p",
+                       "Installs Left 4 Dead 2 with steamcmd, or updates it. Servers wait while it runs.");
+        page_action(rq, &h, "/admin/install", "Install or update the game", "primary", NULL);
+        html_elem(&h, "p");
+        html_elem(&h, "a");
+        html_attr(&h, "href", "/admin/jobs?kind=install");
+        html_text(&h, "Earlier installs");
+        html_close(&h, "a");
+        html_close(&h, "p");
+        html_close(&h, "section");
+
+        html_elem(&h, "section");
+        html_attr(&h, "class", "card");
+        html_elem_text(&h, "h2", "Unmanaged instances");
+        if (!list)
+                page_alert(&h, "warning",
+                           "The host service is unavailable: its instances cannot be listed now.");
+        html_elem(&h, "ul");
+        html_attr(&h, "id", "unmanaged");
+        for (uint32_t i = 0; list && i < list->size; i++) {
+                char name[64], state[16];
+                struct webd_server s = {};
+                int64_t sid;
+                obj_str(&list->ptr[i], "name", name, sizeof(name));
+                sid = webd_instance_server_id(name);
+                if (sid && webd_db_server_get(rq->w->db, sid, &s) >= 0) {
+                        webd_server_done(&s);
+                        continue;
+                }
+                n++;
+                html_elem(&h, "li");
+                html_elem_text(&h, "code", name);
+                html_text(&h, " ");
+                page_state_badge(&h, obj_str(&list->ptr[i], "state", state, sizeof(state)), NULL);
+                html_textf(&h, " port %" PRId64, obj_int(&list->ptr[i], "port", 0));
+                html_close(&h, "li");
+        }
+        html_close(&h, "ul");
+        if (list && n == 0)
+                html_elem_text(&h, "p", "None: every instance on the host belongs to a server here.");
+        else if (n > 0)
+                html_elem_text(
+                        &h, "p",
+                        "These were made with l4d2ctl; manage them there (l4d2ctl stop/delete NAME).");
+        html_close(&h, "section");
+        page_end(rq, &h);
+        return webd_rq_send_html(rq, 200, &h);
+}
+
+/* GET /admin */
+static int route_admin(struct webd_rq *rq) {
+        int r = webd_rq_call(rq, WEBD_PEER_HOST, "instance.list", NULL, admin_reply, NULL);
+        if (r < 0) {
+                struct rpc_core_reply fake = {.transport_error = r, .failed = true};
+                return admin_reply(rq, &fake, NULL);
+        }
+        return 0;
+}
+
 const struct webd_route page_jobs_routes[] = {
+        {"GET", "/admin", route_admin, WEBD_R_ADMIN},
         {"GET", "/jobs/", route_job_get, WEBD_R_AUTH},
         {"POST", "/jobs/", route_job_post, WEBD_R_AUTH},
         {"GET", "/admin/jobs", route_admin_jobs, WEBD_R_ADMIN},

@@ -1,0 +1,66 @@
+#!/bin/bash
+# The web UI's core loop under a real systemd with hostd, jobd, logd and webd, the stand-in
+# game and Debian's Chromium (tests/browser/servers.ct.mjs, run inside the container): an
+# admin installs, a user composes a blueprint with two overlays, creates, starts, watches,
+# stops, resets and deletes a server; another user sees none of it. Then what an operator
+# may not do to a web server's instance, and a stopped jobd: the page says so and recovers.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_cli
+for d in host jobs logs web; do need_daemon "$d"; done
+L=/var/lib/left4me
+url=http://127.0.0.1:8080
+runtime_on_tmpfs
+stand_ins
+
+for u in "ct-admin ct-admin-password --admin" "alice alice-password-1" "bob bob-password-1"; do
+        set -- $u
+        ct sh -c "LEFT4ME_ADMIN_PASSWORD='$2' l4d2ctl web user create $1 ${3:-}" >/dev/null ||
+                fail "l4d2ctl web user create $1"
+done
+# Two overlays, built as any overlay is (so they exist the way hostd publishes them); the
+# top one ships a server.cfg to expose.
+for o in cttop ctbottom; do
+        ct_sh "printf 'mkdir -p left4dead2/cfg; echo \"sv_tag $o\" > left4dead2/cfg/server.cfg\n' >/tmp/$o.sh"
+        out=$(ct l4d2ctl jobs submit overlay.build --overlay $o --script /tmp/$o.sh --wait 2>&1) ||
+                fail "build of $o: $out"
+done
+ok "overlays built"
+
+state=$(ct mktemp)
+out=$(ct env L4M_URL=$url L4M_STATE="$state" BUILD="$E2E_REPO/build" \
+        node --test --test-concurrency=1 --test-reporter=spec "$E2E_REPO/tests/browser/servers.ct.mjs" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  browser| /'
+[ $rc = 0 ] || { journal left4me-web.service | tail -n 40; fail "the browser scenario failed"; }
+ok "browser: install, blueprint, server start/stop/reset/delete, another user"
+
+echo "--- an operator may not act on a web server's instance"
+need_operator
+ct_sh "printf 'port: 27077\n' >/tmp/w77.yaml && chmod 644 /tmp/w77.yaml"
+out=$(ct_as l4m-op l4d2ctl initialize web-77 -f /tmp/w77.yaml 2>&1) && fail "an operator initialized web-77"
+assert_contains "$out" "belongs to the web UI" "hostd refuses web-77 to an operator"
+out=$(ct_as l4m-op l4d2ctl jobs submit server.start --server web-77 --spec /tmp/w77.yaml 2>&1) &&
+        fail "an operator queued a start of web-77"
+assert_contains "$out" "belongs to the web UI" "jobd refuses web-77 to an operator"
+
+echo "--- jobd stopped and its socket gone: pages say so at once, then recover"
+tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
+sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
+        --data-urlencode username=ct-admin --data-urlencode password=ct-admin-password "$url/login" |
+        tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
+[ -n "$sid" ] || fail "no admin session"
+ct systemctl stop left4me-jobs.socket left4me-jobs.service || fail "stop jobd"
+t0=$(date +%s%N)
+code=$(ct curl -sS -o /tmp/jobs.html -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+assert_eq 503 "$code" "/admin/jobs with jobd gone"
+assert_contains "$(ct cat /tmp/jobs.html)" "job service is unavailable" "the 503 page"
+[ "$took" -lt 2000 ] || fail "/admin/jobs took $took ms with jobd gone"
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/servers")" \
+        "/servers with jobd gone"
+ct systemctl start left4me-jobs.socket || fail "start jobs.socket"
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
+        "/admin/jobs once socket activation is back"
+summary "web: a page with jobd gone answered 503 in ${took} ms and recovered"
