@@ -311,6 +311,14 @@ int hostd_mount(const char *root, const char *name) {
                 return 0;
         }
 
+        /* The upper dir first: the lock below is held only from resolving the layers to the
+         * mount, not while a first start hands a big upper dir to the server's user. */
+        r = upper_to_server_user(runtime_fd, name);
+        if (r < 0)
+                goto finish;
+        r = stage_cfgs(instance_fd, runtime_fd, name);
+        if (r < 0)
+                goto finish;
         /* overlays/ must be root's (a service user could otherwise swap what a ref resolves
          * in); the installation and workshop_cache are content, owned by their writers. */
         for (size_t i = 0; i < ELEMENTSOF(allowed_roots); i++)
@@ -356,13 +364,6 @@ int hostd_mount(const char *root, const char *name) {
                         goto finish;
                 }
         }
-
-        r = upper_to_server_user(runtime_fd, name);
-        if (r < 0)
-                goto finish;
-        r = stage_cfgs(instance_fd, runtime_fd, name);
-        if (r < 0)
-                goto finish;
 
         upper_fd = openat2_fd(runtime_fd, "upper", O_PATH | O_DIRECTORY, 0,
                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
