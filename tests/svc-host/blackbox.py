@@ -377,6 +377,17 @@ def test_mount(top, root):
     env = os.path.join(root, "instances/m1/instance.env")
     orig = open(env).read()
     os.makedirs(os.path.join(root, "overlays/.gen/top/1"), exist_ok=True)
+    os.makedirs(os.path.join(root, "workshop_cache"), exist_ok=True)
+    # A bare allowed root is no layer (it would stack every tenant's overlays); the
+    # installation is the last layer, itself, and only there.
+    for bad in (f"{root}/overlays:{root}/installation", f"{root}/overlays/:{root}/installation",
+                f"{root}/workshop_cache:{root}/installation", f"{root}/overlays/top",
+                f"{root}/installation:{root}/overlays/top", f"{root}/overlays/top:{root}/installation/left4dead2",
+                f"{root}/installation:{root}/installation", f"{root}/overlays/top:{root}/installationx"):
+        open(env, "w").write(orig.replace(orig.split("L4D2_LOWERDIRS=")[1].split("\n")[0], bad))
+        p = hostd(top, "mount", "m1")
+        check(p.returncode != 0 and not os.path.ismount(merged) and "refusing to mount" in p.stderr,
+              f"mount refuses the layers {bad[len(root):][:70]!r}")
     for bad in ("/etc", f"{root}/overlays/abs", f"{root}/overlays/.gen/top/1:{root}/installation", f"{root}/overlays/up/../../..", f"{root}/runtime/m1/upper",
                 f"{root}/overlays/top::{root}/installation", "", ":".join([f"{root}/installation"] * 501)):
         open(env, "w").write(orig.replace(orig.split("L4D2_LOWERDIRS=")[1].split("\n")[0], bad))
