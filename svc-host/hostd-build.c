@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -84,6 +86,8 @@ struct build {
         uid_t owner_uid; /* left4me-build: who owns the overlay once published */
         gid_t owner_gid;
         bool finished;
+        uint64_t generation; /* the one this build makes (overlays/.gen/ID/N) */
+        char root[PATH_MAX];
         char message[384];
         /* the journal copy's rate limit */
         uint64_t journal_window;            /* start of the current interval (monotonic µs) */
@@ -156,12 +160,18 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         struct build *b = userdata;
         build_done_cb cb = b->done_cb;
         enum build_result result;
+        char publish_error[200] = "";
         int exit_code = -1, n;
 
         b->finished = true;
         b->done_cb = NULL;
         journal_note_dropped(b);
         if (r < 0) {
+                _cleanup_close_ int rootfd = root_open(b->root);
+
+                if (rootfd >= 0)
+                        overlay_gen_discard(rootfd, b->id, b->generation);
+                b->generation = 0;
                 cleanup_files(b);
                 give_lease(b);
                 /* -ENOENT: a unit it Requires= did not start; a build requires only the rules. */
@@ -177,14 +187,39 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         }
         result = build_result_from_unit(st->result, st->exec_main_code, st->exec_main_status, cancelled,
                                         &exit_code);
-        n = overlay_publish(b->dirfd, b->owner_uid, b->owner_gid);
-        if (n < 0)
-                log_warning("%s: cannot publish overlays/%s (hand it to %s, make it world-readable): %s",
-                            b->unit, b->id, BUILD_USER, strerror(-n));
+        /* Only a build that succeeded and is published becomes the current generation; the
+         * rest is removed, and the overlay is as it was. */
+        if (result == BUILD_SUCCESS) {
+                n = overlay_publish(b->dirfd, b->owner_uid, b->owner_gid);
+                if (n < 0) {
+                        log_warning(
+                                "%s: cannot publish overlays/%s (hand it to %s, make it world-readable): %s",
+                                b->unit, b->id, BUILD_USER, strerror(-n));
+                        snprintf(publish_error, sizeof(publish_error), "; cannot publish it: %s%s",
+                                 strerror(-n), n == -ELOOP ? " (nested deeper than 256 directories)" : "");
+                        result = BUILD_FAILED;
+                }
+        }
+        if (result == BUILD_SUCCESS) {
+                _cleanup_close_ int rootfd = root_open(b->root);
+                struct rpc_error e = {};
+
+                if (rootfd < 0 || overlay_gen_commit(rootfd, b->id, b->generation, &e) < 0) {
+                        snprintf(publish_error, sizeof(publish_error), "; cannot make it current: %.160s",
+                                 rootfd < 0 ? strerror(-rootfd) : e.message);
+                        result = BUILD_FAILED;
+                }
+        }
+        if (result != BUILD_SUCCESS) {
+                _cleanup_close_ int rootfd = root_open(b->root);
+                if (rootfd >= 0)
+                        overlay_gen_discard(rootfd, b->id, b->generation);
+                b->generation = 0;
+        }
         cleanup_files(b);
         give_lease(b);
-        snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)", b->unit,
-                 build_result_to_string(result), st->result[0] ? st->result : "?", exit_code);
+        snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)%s", b->unit,
+                 build_result_to_string(result), st->result[0] ? st->result : "?", exit_code, publish_error);
         if (cb)
                 cb(0, result, exit_code, b->message, b->userdata);
 }
@@ -205,13 +240,14 @@ static int props_cb(sd_bus_message *m, int stdout_fd, int stderr_fd, void *userd
         return build_append_properties(m, spec);
 }
 
+/* The script is bound into the unit by its path: tmp/ must be root's like the rest. */
 static int tmp_dir_open(int rootfd) {
-        int fd = dir_open_nofollow(rootfd, "tmp");
+        int fd = trusted_dir_open(rootfd, "tmp");
 
         if (fd == -ENOENT) {
                 if (mkdirat(rootfd, "tmp", 0700) < 0 && errno != EEXIST)
                         return -errno;
-                fd = dir_open_nofollow(rootfd, "tmp");
+                fd = trusted_dir_open(rootfd, "tmp");
         }
         return fd;
 }
@@ -223,8 +259,6 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
         struct build_unit_spec spec = {};
         struct build *b;
         struct passwd *pw;
-        uid_t from[L4M_BUILD_USERS + 1];
-        size_t n_from;
         int r;
 
         if (!name_is_valid(p->id))
@@ -286,13 +320,13 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 build_free(b);
                 return rpc_error_set(e, RPC_INTERNAL, "cannot open %s: %s", p->root, strerror(-rootfd));
         }
-        /* What the last build of this overlay left: published (the fixed owner's), or, after a
-         * failed publish, some lease's. */
-        n_from = build_pool_uids(b->pool, from, L4M_BUILD_USERS);
-        from[n_from++] = b->owner_uid;
-        b->dirfd = overlay_prepare(rootfd, p->id, b->lease.uid, b->lease.gid, from, n_from, e);
+        /* A new generation, empty: the current one stays as it is for the servers that mount
+         * it, whatever the script does. */
+        snprintf(b->root, sizeof(b->root), "%s", p->root);
+        b->dirfd = overlay_gen_prepare(rootfd, p->id, b->lease.uid, b->lease.gid, &b->generation, e);
         if (b->dirfd < 0) {
                 r = b->dirfd;
+                b->generation = 0;
                 build_free(b);
                 return r;
         }
@@ -311,7 +345,8 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 return rpc_error_set(e, RPC_INTERNAL, "cannot write the script to %s/tmp: %s", p->root,
                                      strerror(-r));
         }
-        snprintf(overlay_path, sizeof(overlay_path), "%s/overlays/%s", p->root, p->id);
+        snprintf(overlay_path, sizeof(overlay_path), "%s/overlays/" OVERLAY_GENS_DIR "/%s/%" PRIu64, p->root,
+                 p->id, b->generation);
         snprintf(script_path, sizeof(script_path), "%s/tmp/%s", p->root, b->script_name);
 
         snprintf(desc, sizeof(desc), "left4me overlay build of '%s'", p->id);
@@ -366,6 +401,7 @@ struct build *build_free(struct build *b) {
                 return NULL;
         b->run = unit_run_free(b->run); /* asks systemd to stop a unit still running */
         cleanup_files(b);
+        /* A unit still running may still write it: the next build of the overlay removes it. */
         /* A unit still running keeps its slice populated, so the pool will not hand its uid to
          * another build until it is gone, whoever asks. */
         give_lease(b);
@@ -377,4 +413,8 @@ struct build *build_free(struct build *b) {
 
 const char *build_unit(const struct build *b) {
         return b->unit;
+}
+
+uint64_t build_generation(const struct build *b) {
+        return b->generation;
 }

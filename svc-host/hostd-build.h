@@ -7,9 +7,11 @@
  * StandardErrorFileDescriptor), so lines reach the caller as they are written; the result
  * comes from the unit's Result / ExecMainStatus once it is inactive.
  *
- * The overlay dir is prepared (created below <root>/overlays, its tree handed to the lease,
- * 0755) before the run and published after it (handed to left4me-build, o+rX, no write bit
- * for others, no set-id bit, no symlink followed); nothing outside it changes. The lease is
+ * The build writes a new, empty generation of the overlay (overlays/.gen/ID/N, handed to
+ * the lease, 0755; hostd-overlay.h). After a successful run it is published (handed to
+ * left4me-build, o+rX, no write bit for others, no set-id bit, no symlink followed) and made
+ * current; a failed, cancelled or unpublishable one is removed and the overlay stays as it
+ * was. Nothing outside it changes. The lease is
  * given back once the unit is over. hostd.c keeps one build per overlay.
  *
  * The unit's property list is hostd-sandbox.h's, the overlay dir work hostd-overlay.h's; this
@@ -69,3 +71,5 @@ void build_cancel(struct build *b);
 /* Frees without calling done_cb; a unit still running is asked to stop. */
 struct build *build_free(struct build *b);
 const char *build_unit(const struct build *b);
+/* The generation a successful build made current (overlays/.gen/ID/N); 0 otherwise. */
+uint64_t build_generation(const struct build *b);

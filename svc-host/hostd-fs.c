@@ -160,8 +160,78 @@ int dir_open_nofollow(int dirfd, const char *path) {
         return openat2_fd(dirfd, path, O_RDONLY | O_DIRECTORY, 0, RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
 }
 
+/* A directory root may rely on: root's, and nobody else may rename or add entries in it. An
+ * ancestor may be world-writable if sticky (/tmp): others cannot rename root's entries there. */
+static bool dir_is_trusted(const struct stat *st, bool ancestor) {
+        if (st->st_uid != 0)
+                return false;
+        if (!(st->st_mode & 022))
+                return true;
+        return ancestor && (st->st_mode & S_ISVTX);
+}
+
 int root_open(const char *root) {
-        return RET_NERRNO(open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        _cleanup_free_ char *copy = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t at = 1;
+        struct stat st;
+
+        /* PID 1 resolves the units' EnvironmentFile= and BindPaths= below root as strings, so
+         * every directory on the way must be one only root can change: walked from / one
+         * component at a time, no symlink followed. */
+        if (!root || root[0] != '/')
+                return -EINVAL;
+        copy = strdup(root);
+        if (!copy)
+                return -ENOMEM;
+        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                char *name, *end;
+                bool last;
+                int next;
+
+                while (copy[at] == '/')
+                        at++;
+                last = copy[at] == 0;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (!dir_is_trusted(&st, !last)) {
+                        log_error("'%.*s'%s%s must be owned by root and not writable by group or others "
+                                  "(owner %u, mode %04o); refusing to use it",
+                                  last     ? (int) strlen(root)
+                                  : at > 1 ? (int) at - 1
+                                           : 1,
+                                  root, last ? "" : ", on the way to ", last ? "" : root,
+                                  (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+                        return -EPERM;
+                }
+                if (last)
+                        break;
+                name = copy + at;
+                end = strchr(name, '/');
+                if (end)
+                        *end = 0;
+                next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0) {
+                        int r = -errno;
+                        if ((r == -ENOTDIR || r == -ELOOP) &&
+                            fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISLNK(st.st_mode))
+                                r = -ELOOP;
+                        if (r == -ELOOP || r == -ENOTDIR)
+                                log_error("'%s': '%s' is %s; paths.root must be a path of directories "
+                                          "(PID 1 would follow what hostd does not)",
+                                          root, name, r == -ELOOP ? "a symlink" : "not a directory");
+                        return r;
+                }
+                safe_close(fd);
+                fd = next;
+                at += strlen(name);
+                if (end)
+                        *end = '/';
+        }
+        return TAKE_FD(fd);
 }
 
 int trusted_dir_open(int rootfd, const char *name) {

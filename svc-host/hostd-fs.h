@@ -26,7 +26,9 @@ int openat2_fd(int dirfd, const char *path, int flags, mode_t mode, uint64_t res
 void openat2_force_fallback(bool b);
 /* Opens a directory below dirfd without following any symlink; O_DIRECTORY|O_CLOEXEC. */
 int dir_open_nofollow(int dirfd, const char *path);
-/* Opens root (an absolute path from the config). */
+/* Opens root (an absolute path from the config), which with every directory above it must
+ * be root's and not writable by group or others (an ancestor may be sticky, as /tmp), with
+ * no symlink on the way: -EPERM (logged) otherwise, -ELOOP for a symlink. */
 int root_open(const char *root);
 /* Opens root/<name> (instances, runtime) and checks it is a directory owned by root and not
  * writable by group or others: -EPERM otherwise. */

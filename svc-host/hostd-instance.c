@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "svc-host/hostd-instance.h"
+#include "svc-host/hostd-overlay.h"
 
 bool game_user_ids(uid_t *ret_uid, gid_t *ret_gid) {
         struct passwd *pw = getpwnam(GAME_USER);
@@ -173,23 +174,29 @@ int instance_initialize(const char *root, const char *name, const char *spec_tex
         for (size_t i = 0; i < spec->n_overlays; i++)
                 ofds[i] = -1;
         if (spec->n_overlays > 0) {
-                overlays_fd = dir_open_nofollow(rootfd, "overlays");
+                overlays_fd = overlays_dir_open(rootfd, false);
                 if (overlays_fd < 0) {
                         r = rpc_error_set(e, overlays_fd == -ENOENT ? RPC_INVALID : RPC_INTERNAL,
-                                          "overlays: cannot open %s/overlays: %s", root,
-                                          strerror(-overlays_fd));
+                                          "overlays: cannot open %s/overlays: %s%s", root,
+                                          strerror(-overlays_fd),
+                                          overlays_fd == -EPERM
+                                                  ? " (must be root's and not writable by group or others)"
+                                                  : "");
                         goto finish;
                 }
         }
         for (size_t i = 0; i < spec->n_overlays; i++) {
                 const char *ref = spec->overlays[i].path;
-                int fd = openat2_fd(overlays_fd, ref, O_PATH | O_DIRECTORY, 0, RESOLVE_SAFE);
+                struct overlay_layer layer;
+                int fd = overlay_ref_open(overlays_fd, ref, &layer);
 
                 if (fd < 0) {
                         r = rpc_error_set(e, RPC_INVALID, "overlays[%zu]: '%s' %s", i, ref,
                                           fd == -ENOENT                  ? "does not exist in overlays/"
                                           : fd == -ENOTDIR               ? "is not a directory"
-                                          : fd == -EXDEV || fd == -ELOOP ? "leads outside overlays/"
+                                          : fd == -EXDEV || fd == -ELOOP ? "leads outside its overlay"
+                                          : fd == -EINVAL                ? "is not an overlay ref (a name "
+                                                                           "starting with '.' is hostd's)"
                                                                          : strerror(-fd));
                         goto finish;
                 }

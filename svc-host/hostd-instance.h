@@ -4,9 +4,9 @@
  *
  * Path safety: every path is resolved beneath a directory fd (hostd-fs.h), so neither a
  * hostile spec nor a file planted by the game or a build can make hostd read or write
- * outside its tree. The root-owned directories instances/ and
- * runtime/ must be owned by root and not writable by group or others, because
- * /var/lib/left4me itself belongs to the unprivileged left4me user.
+ * outside its tree. The root, every directory above it, instances/ and runtime/ must be
+ * owned by root and not writable by group or others (hostd-fs.h root_open, trusted_dir_open):
+ * PID 1 resolves the server unit's EnvironmentFile= and BindPaths= below them as strings.
  *
  * Used by hostd.c (initialize/delete/reset/status/list) and hostd-mount.c (the mount and
  * umount subcommands run from the server unit). All calls are synchronous file system

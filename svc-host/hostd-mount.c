@@ -25,9 +25,11 @@
 #include "svc-host/hostd-firewall.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
+#include "svc-host/hostd-overlay.h"
 #include "proto/spec.h"
 
 static const char *const allowed_roots[] = {"installation", "overlays", "workshop_cache"};
+#define ROOT_OVERLAYS 1 /* allowed_roots[ROOT_OVERLAYS] */
 
 /* Enters PID 1's mount namespace when we are in another one (a unit with a private
  * namespace), so that the mount is the host's. */
@@ -50,10 +52,14 @@ static int enter_host_mount_ns(void) {
 
 /* Opens one L4D2_LOWERDIRS entry beneath its allowlisted root. The installation is the last
  * layer, itself and nothing below it; an overlay or workshop item is a directory below its
- * root, never the root (which would stack every tenant's overlays). -EPERM otherwise. */
-static int open_lowerdir(const char *root, const int allow_fds[], const char *path, bool last) {
+ * root, never the root (which would stack every tenant's overlays). An overlay ref resolves to
+ * its current generation (hostd-overlay.h), recorded in *layer (layer->id[0] stays 0 for
+ * the other roots). -EPERM otherwise. */
+static int open_lowerdir(const char *root, const int allow_fds[], const char *path, bool last,
+                         struct overlay_layer *layer) {
         size_t rl = strlen(root);
 
+        layer->id[0] = 0;
         if (path[0] != '/' || strncmp(path, root, rl) != 0 || path[rl] != '/')
                 return -EPERM;
         for (size_t i = 0; i < ELEMENTSOF(allowed_roots); i++) {
@@ -73,7 +79,13 @@ static int open_lowerdir(const char *root, const int allow_fds[], const char *pa
                 else
                         continue;
                 if (allow_fds[i] < 0)
-                        return -ENOENT;
+                        return allow_fds[i] == -EPERM ? -EPERM : -ENOENT;
+                if (streq(allowed_roots[i], "overlays")) {
+                        /* Not a ref (a '.' name is hostd's own, .gen among them): no layer. */
+                        if (!overlay_ref_is_valid(rest))
+                                return -EPERM;
+                        return overlay_ref_open(allow_fds[i], rest, layer);
+                }
                 return openat2_fd(allow_fds[i], rest, O_PATH | O_DIRECTORY, 0,
                                   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
         }
@@ -256,6 +268,8 @@ int hostd_mount(const char *root, const char *name) {
         _cleanup_strv_free_ char **lower = NULL;
         _cleanup_free_ char *env = NULL, *opts = NULL;
         _cleanup_free_ int *lfds = NULL;
+        _cleanup_free_ struct overlay_layer *layers = NULL;
+        size_t n_layers = 0;
         int allow_fds[ELEMENTSOF(allowed_roots)] = {-1, -1, -1};
         struct rpc_error e = {};
         size_t n, len, optlen;
@@ -297,18 +311,43 @@ int hostd_mount(const char *root, const char *name) {
                 return 0;
         }
 
+        /* The upper dir first: the lock below is held only from resolving the layers to the
+         * mount, not while a first start hands a big upper dir to the server's user. */
+        r = upper_to_server_user(runtime_fd, name);
+        if (r < 0)
+                goto finish;
+        r = stage_cfgs(instance_fd, runtime_fd, name);
+        if (r < 0)
+                goto finish;
+        /* overlays/ must be root's (a service user could otherwise swap what a ref resolves
+         * in); the installation and workshop_cache are content, owned by their writers. */
         for (size_t i = 0; i < ELEMENTSOF(allowed_roots); i++)
-                allow_fds[i] = dir_open_nofollow(rootfd, allowed_roots[i]);
+                allow_fds[i] = streq(allowed_roots[i], "overlays")
+                                       ? overlays_dir_open(rootfd, false)
+                                       : dir_open_nofollow(rootfd, allowed_roots[i]);
+        if (allow_fds[ROOT_OVERLAYS] == -EPERM)
+                log_error("%s/overlays must be root's and not writable by group or others", root);
+        /* Shared: no generation this mount resolves is collected before it is recorded. */
+        if (allow_fds[ROOT_OVERLAYS] >= 0) {
+                r = overlays_lock(allow_fds[ROOT_OVERLAYS], false);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot lock %s/overlays: %m", root);
+                        goto finish;
+                }
+        }
         n = strv_length(lower);
         lfds = calloc(n, sizeof(int));
-        if (!lfds) {
+        layers = calloc(n, sizeof(*layers));
+        if (!lfds || !layers) {
                 r = log_error_errno(-ENOMEM, "Out of memory");
                 goto finish;
         }
         for (size_t i = 0; i < n; i++)
                 lfds[i] = -1;
         for (size_t i = 0; i < n; i++) {
-                lfds[i] = open_lowerdir(root, allow_fds, lower[i], i == n - 1);
+                lfds[i] = open_lowerdir(root, allow_fds, lower[i], i == n - 1, &layers[n_layers]);
+                if (lfds[i] >= 0 && layers[n_layers].id[0])
+                        n_layers++;
                 if (lfds[i] == -EPERM) {
                         r = log_error_errno(-EPERM,
                                             "Lower dir %zu of %zu, '%s', is not a directory below "
@@ -325,13 +364,6 @@ int hostd_mount(const char *root, const char *name) {
                         goto finish;
                 }
         }
-
-        r = upper_to_server_user(runtime_fd, name);
-        if (r < 0)
-                goto finish;
-        r = stage_cfgs(instance_fd, runtime_fd, name);
-        if (r < 0)
-                goto finish;
 
         upper_fd = openat2_fd(runtime_fd, "upper", O_PATH | O_DIRECTORY, 0,
                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
@@ -365,6 +397,14 @@ int hostd_mount(const char *root, const char *name) {
                 }
         }
         snprintf(target, sizeof(target), "%d", merged_fd);
+
+        /* Before the mount, under the lock: what this mount stacks is never collected. */
+        r = layers_write(runtime_fd, layers, n_layers);
+        if (r < 0) {
+                log_error_errno(r, "Cannot record the layers in runtime/%s/" OVERLAY_LAYERS_FILE ": %m",
+                                name);
+                goto finish;
+        }
 
         cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (chdir("/proc/self/fd") < 0) {
@@ -401,8 +441,10 @@ finish:
                 safe_close(lfds[i]);
         for (size_t i = 0; i < ELEMENTSOF(allowed_roots); i++)
                 safe_close(allow_fds[i]);
-        if (r < 0 && runtime_fd >= 0)
+        if (r < 0 && runtime_fd >= 0) {
+                (void) unlinkat(runtime_fd, OVERLAY_LAYERS_FILE, 0);
                 record_mount_error(runtime_fd, name, why[0] ? why : NULL, r);
+        }
         return r;
 }
 
@@ -453,6 +495,11 @@ int hostd_umount(const char *root, const char *name) {
                         return log_error_errno(r, "Cannot remove runtime/%s/work/work: %m", name);
                 (void) rm_rf_at(work_fd, "index");
         }
+        /* What it stacked is free now: collect the generations nothing else mounts. */
+        (void) unlinkat(nfd, OVERLAY_LAYERS_FILE, 0);
+        r = overlay_gc(rootfd, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot collect unused overlay generations, ignoring: %m");
         return 0;
 }
 

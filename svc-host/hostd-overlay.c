@@ -1,13 +1,16 @@
-/* Overlay directories: prepared before a build, published after it, removed on delete.
- * See hostd-overlay.h. */
+/* Overlays and their generations: prepared before a build, published after it, made current,
+ * collected, removed on delete. See hostd-overlay.h. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,55 +22,7 @@
 #include "svc-host/hostd-overlay.h"
 #include "svc-host/hostd-sandbox.h"
 
-/* ---- the overlay dir --------------------------------------------------------------------------- */
-
-static int overlays_dir_open(int rootfd, bool create) {
-        int fd;
-
-        fd = trusted_dir_open(rootfd, "overlays");
-        if (fd == -ENOENT && create) {
-                if (mkdirat(rootfd, "overlays", 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                fd = trusted_dir_open(rootfd, "overlays");
-        }
-        return fd;
-}
-
-int overlay_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, const uid_t *from, size_t n_from,
-                    struct rpc_error *e) {
-        _cleanup_close_ int ofd = -1, fd = -1;
-        struct stat st;
-        int r;
-
-        if (!name_is_valid(id))
-                return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
-        ofd = overlays_dir_open(rootfd, true);
-        if (ofd < 0)
-                return rpc_error_set(
-                        e, ofd == -EPERM ? RPC_INTERNAL : RPC_INTERNAL, "overlays/: %s%s", strerror(-ofd),
-                        ofd == -EPERM ? " (must be root's and not writable by group or others)" : "");
-        if (mkdirat(ofd, id, 0755) < 0 && errno != EEXIST)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot create overlays/%s: %s", id, strerror(errno));
-        fd = dir_open_nofollow(ofd, id);
-        if (fd < 0)
-                return rpc_error_set(e, fd == -ELOOP || fd == -ENOTDIR ? RPC_CONFLICT : RPC_INTERNAL,
-                                     "overlays/%s: %s%s", id, strerror(-fd),
-                                     fd == -ELOOP || fd == -ENOTDIR ? " (not a directory; delete it first)"
-                                                                    : "");
-        if (fstat(fd, &st) < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
-        /* The whole tree: a rebuild changes and removes what the last build left, which the
-         * publish handed to the fixed owner (or, if it failed half-way, another lease still
-         * owns). Never a symlink's target, never into another mount, nobody else's entries. */
-        r = chown_tree_at(ofd, id, from, n_from, uid, gid); /* the dir itself whoever owns it */
-        if (r < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot hand overlays/%s to uid %u: %s%s", id,
-                                     (unsigned) uid, strerror(-r),
-                                     r == -ELOOP ? " (nested too deep; delete the overlay)" : "");
-        if ((st.st_mode & 07777) != 0755 && fchmod(fd, 0755) < 0)
-                return rpc_error_set(e, RPC_INTERNAL, "cannot chmod overlays/%s: %s", id, strerror(errno));
-        return TAKE_FD(fd);
-}
+/* ---- publishing ------------------------------------------------------------------------------ */
 
 /* Publishing recurses; a build that nests deeper fails to publish (ELOOP) rather than
  * exhaust hostd's stack or fds. Removing such a tree still works (rm_rf_at has no limit). */
@@ -257,9 +212,566 @@ int overlay_publish(int dirfd, uid_t uid, gid_t gid) {
         return n;
 }
 
-int overlay_remove(const char *root, const char *id, bool *ret_existed, struct rpc_error *e) {
-        _cleanup_close_ int rootfd = -1, ofd = -1;
+/* ---- overlays/ and refs ------------------------------------------------------------------------ */
+
+int overlays_dir_open(int rootfd, bool create) {
+        int fd;
+
+        fd = trusted_dir_open(rootfd, "overlays");
+        if (fd == -ENOENT && create) {
+                if (mkdirat(rootfd, "overlays", 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                fd = trusted_dir_open(rootfd, "overlays");
+        }
+        return fd;
+}
+
+int overlays_lock(int overlays_fd, bool exclusive) {
+        for (;;) {
+                if (flock(overlays_fd, exclusive ? LOCK_EX : LOCK_SH) >= 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+static bool ref_char_ok(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '_' || c == '-';
+}
+
+bool overlay_ref_is_valid(const char *ref) {
+        size_t len, comp = 0;
+
+        if (!ref)
+                return false;
+        len = strnlen(ref, OVERLAY_REF_MAX + 1);
+        if (len == 0 || len > OVERLAY_REF_MAX || ref[0] == '.')
+                return false;
+        for (size_t i = 0; i <= len; i++) {
+                if (i == len || ref[i] == '/') {
+                        size_t n = i - comp;
+                        if (n == 0 || (n == 1 && ref[comp] == '.') ||
+                            (n == 2 && ref[comp] == '.' && ref[comp + 1] == '.'))
+                                return false;
+                        comp = i + 1;
+                        continue;
+                }
+                if (!ref_char_ok(ref[i]))
+                        return false;
+        }
+        return true;
+}
+
+/* "N" of a generation directory: decimal, no leading zero (so one number has one name). */
+static bool parse_gen(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (!s[0] || (s[0] == '0' && s[1]) || strlen(s) > 19)
+                return false;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return false;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        *ret = v;
+        return true;
+}
+
+int overlay_current(int overlays_fd, const char *id, uint64_t *ret_gen) {
+        char target[PATH_MAX], want[PATH_MAX];
         struct stat st;
+        uint64_t g;
+        ssize_t n;
+
+        if (fstatat(overlays_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode)) {
+                *ret_gen = 0;
+                return 0;
+        }
+        if (!S_ISLNK(st.st_mode))
+                return -ENOTDIR;
+        n = readlinkat(overlays_fd, id, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        /* Exactly what overlay_gen_commit writes, and owned by root: anything else was not
+         * made by hostd and is not followed. */
+        snprintf(want, sizeof(want), OVERLAY_GENS_DIR "/%s/", id);
+        if (st.st_uid != 0 || strncmp(target, want, strlen(want)) != 0 ||
+            !parse_gen(target + strlen(want), &g))
+                return -EMEDIUMTYPE;
+        *ret_gen = g;
+        return 1;
+}
+
+/* An operator's alias (root's symlink overlays/A -> B, in root's overlays/): followed as far
+ * as its target is itself a ref, so what is recorded is the overlay it names, never a path
+ * into .gen or out of overlays/. */
+#define REF_ALIAS_HOPS 8
+
+static int ref_open(int overlays_fd, const char *ref, struct overlay_layer *ret, unsigned hops) {
+        _cleanup_close_ int base = -1;
+        const char *slash, *rest;
+        char path[PATH_MAX];
+        uint64_t g = 0;
+        int r;
+
+        if (!overlay_ref_is_valid(ref))
+                return hops > 0 ? -EXDEV : -EINVAL;
+        slash = strchr(ref, '/');
+        rest = slash ? slash + 1 : NULL;
+        snprintf(ret->id, sizeof(ret->id), "%.*s", (int) (slash ? (size_t) (slash - ref) : strlen(ref)),
+                 ref);
+        r = overlay_current(overlays_fd, ret->id, &g);
+        if (r == -EMEDIUMTYPE) {
+                char target[PATH_MAX], next[PATH_MAX];
+                struct stat st;
+                ssize_t n;
+
+                if (hops >= REF_ALIAS_HOPS || fstatat(overlays_fd, ret->id, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    st.st_uid != 0)
+                        return -EXDEV;
+                n = readlinkat(overlays_fd, ret->id, target, sizeof(target) - 1);
+                if (n < 0)
+                        return -errno;
+                target[n] = 0;
+                if ((size_t) snprintf(next, sizeof(next), "%s%s%s", target, rest ? "/" : "", rest ?: "") >=
+                    sizeof(next))
+                        return -ENAMETOOLONG;
+                return ref_open(overlays_fd, next, ret, hops + 1);
+        }
+        if (r < 0)
+                return r;
+        if (r > 0)
+                snprintf(path, sizeof(path), OVERLAY_GENS_DIR "/%s/%" PRIu64, ret->id, g);
+        else
+                snprintf(path, sizeof(path), "%s", ret->id);
+        base = openat2_fd(overlays_fd, path, O_PATH | O_DIRECTORY, 0, RESOLVE_SAFE | RESOLVE_NO_SYMLINKS);
+        if (base < 0)
+                return base;
+        ret->generation = g;
+        if (!rest)
+                return TAKE_FD(base);
+        return openat2_fd(base, rest, O_PATH | O_DIRECTORY, 0, RESOLVE_SAFE);
+}
+
+int overlay_ref_open(int overlays_fd, const char *ref, struct overlay_layer *ret) {
+        return ref_open(overlays_fd, ref, ret, 0);
+}
+
+/* ---- runtime/NAME/layers ----------------------------------------------------------------------- */
+
+int layers_write(int runtime_name_fd, const struct overlay_layer *l, size_t n) {
+        _cleanup_free_ char *buf = NULL;
+        size_t cap = n * (OVERLAY_REF_MAX + 24) + 1, o = 0;
+
+        buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        buf[0] = 0;
+        for (size_t i = 0; i < n; i++)
+                o += (size_t) snprintf(buf + o, cap - o, "%s %" PRIu64 "\n", l[i].id, l[i].generation);
+        return write_file_at(runtime_name_fd, OVERLAY_LAYERS_FILE, buf, o, 0640, 0, (gid_t) -1);
+}
+
+int layers_read(int runtime_name_fd, struct overlay_layer **ret, size_t *ret_n) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ struct overlay_layer *v = NULL;
+        size_t len, n = 0;
+        struct stat st;
+        char *p, *nl;
+        int r;
+
+        /* Only hostd's mount (root) writes it; runtime/NAME is root's, the game writes only
+         * in upper/. */
+        if (fstatat(runtime_name_fd, OVERLAY_LAYERS_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+                return -EPERM;
+        r = read_file_at(runtime_name_fd, OVERLAY_LAYERS_FILE, 500u * (OVERLAY_REF_MAX + 24), &text, &len);
+        if (r < 0)
+                return r;
+        v = calloc(500, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (p = text; *p; p = nl + 1) {
+                char *sp;
+                nl = strchr(p, '\n');
+                if (!nl || n >= 500)
+                        return -EBADMSG;
+                *nl = 0;
+                sp = strchr(p, ' ');
+                if (!sp)
+                        return -EBADMSG;
+                *sp = 0;
+                if (strlen(p) > OVERLAY_REF_MAX || !parse_gen(sp + 1, &v[n].generation))
+                        return -EBADMSG;
+                snprintf(v[n].id, sizeof(v[n].id), "%s", p);
+                n++;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+int overlay_uses(int rootfd, struct overlay_use **ret, size_t *ret_n) {
+        _cleanup_close_ int rfd = -1;
+        _cleanup_free_ struct overlay_use *v = NULL;
+        size_t n = 0, alloc = 0;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        rfd = trusted_dir_open(rootfd, "runtime");
+        if (rfd == -ENOENT)
+                return 0;
+        if (rfd < 0)
+                return rfd;
+        d = fdopendir(rfd);
+        if (!d)
+                return -errno;
+        rfd = -1;
+        while (r >= 0 && (errno = 0, de = readdir(d))) {
+                _cleanup_close_ int nfd = -1;
+                _cleanup_free_ struct overlay_layer *l = NULL;
+                size_t nl = 0;
+                int k;
+
+                if (!name_is_valid(de->d_name) || strlen(de->d_name) >= sizeof(v->instance))
+                        continue;
+                nfd = dir_open_nofollow(dirfd(d), de->d_name);
+                if (nfd < 0)
+                        continue;
+                /* A record without a mount is a mount that failed or a helper killed half-way:
+                 * it pins nothing. */
+                if (is_mount_root_at(nfd, "merged") <= 0)
+                        continue;
+                k = layers_read(nfd, &l, &nl);
+                if (k == -ENOENT)
+                        continue;
+                if (k < 0) {
+                        /* Unreadable: keep everything rather than guess. */
+                        r = k;
+                        break;
+                }
+                if (n + nl > alloc) {
+                        size_t na = (n + nl) * 2 + 8;
+                        struct overlay_use *nv = realloc(v, na * sizeof(*v));
+                        if (!nv) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        v = nv;
+                        alloc = na;
+                }
+                for (size_t i = 0; i < nl; i++) {
+                        snprintf(v[n].instance, sizeof(v[n].instance), "%s", de->d_name);
+                        v[n].layer = l[i];
+                        n++;
+                }
+        }
+        if (r >= 0 && errno)
+                r = -errno;
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+static bool gen_in_use(const struct overlay_use *u, size_t n, const char *id, uint64_t g) {
+        for (size_t i = 0; i < n; i++)
+                if (u[i].layer.generation == g && streq(u[i].layer.id, id))
+                        return true;
+        return false;
+}
+
+/* ---- generations ------------------------------------------------------------------------------- */
+
+/* overlays/.gen/ID, root's and 0755 (created if asked). */
+static int gen_dir_open(int overlays_fd, const char *id, bool create) {
+        _cleanup_close_ int gfd = -1;
+
+        if (create && mkdirat(overlays_fd, OVERLAY_GENS_DIR, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        gfd = trusted_dir_open(overlays_fd, OVERLAY_GENS_DIR);
+        if (gfd < 0 || !id)
+                return gfd < 0 ? gfd : TAKE_FD(gfd);
+        if (create && mkdirat(gfd, id, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return trusted_dir_open(gfd, id);
+}
+
+/* Calls fn for every generation directory below .gen/ID (open as fd). */
+static int gens_foreach(int id_fd, int (*fn)(int id_fd, const char *name, uint64_t g, void *u), void *u) {
+        int dfd = fcntl(id_fd, F_DUPFD_CLOEXEC, 3);
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (dfd < 0)
+                return -errno;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return -errno;
+        }
+        while (r >= 0 && (errno = 0, de = readdir(d))) {
+                uint64_t g;
+                if (parse_gen(de->d_name, &g))
+                        r = fn(id_fd, de->d_name, g, u);
+        }
+        if (r >= 0 && errno)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+struct prepare_scan {
+        const char *id;
+        uint64_t current, max;
+};
+
+static int prepare_one(int id_fd, const char *name, uint64_t g, void *u) {
+        struct prepare_scan *s = u;
+        int r;
+
+        if (g > s->max)
+                s->max = g;
+        if (g <= s->current)
+                return 0;
+        /* Above the current one: a build that never became current (hostd crashed, or a build
+         * an earlier hostd lost is still writing: then this fails and the next build retries). */
+        r = rm_rf_at(id_fd, name);
+        if (r < 0)
+                log_warning_errno(r,
+                                  "Cannot remove overlays/" OVERLAY_GENS_DIR "/%s/%s, a build that never "
+                                  "became current, ignoring: %m",
+                                  s->id, name);
+        else
+                log_info("Removed overlays/" OVERLAY_GENS_DIR "/%s/%s, a build that never became current",
+                         s->id, name);
+        return 0;
+}
+
+int overlay_gen_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, uint64_t *ret_gen,
+                        struct rpc_error *e) {
+        _cleanup_close_ int ofd = -1, idfd = -1, fd = -1;
+        struct prepare_scan s = {.id = id};
+        char name[24];
+        int r;
+
+        if (!name_is_valid(id))
+                return rpc_error_set(e, RPC_INVALID, "id: " NAME_MUST_MATCH);
+        ofd = overlays_dir_open(rootfd, true);
+        if (ofd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "overlays/: %s%s", strerror(-ofd),
+                                     ofd == -EPERM ? " (must be root's and not writable by group or others)"
+                                                   : "");
+        r = overlay_current(ofd, id, &s.current);
+        if (r == -ENOENT)
+                s.current = 0;
+        else if (r < 0)
+                return rpc_error_set(e, RPC_CONFLICT, "overlays/%s is %s; delete it first", id,
+                                     r == -EMEDIUMTYPE ? "a symlink hostd did not make" : "not a directory");
+        idfd = gen_dir_open(ofd, id, true);
+        if (idfd < 0)
+                return rpc_error_set(
+                        e, RPC_INTERNAL, "overlays/" OVERLAY_GENS_DIR "/%s: %s%s", id, strerror(-idfd),
+                        idfd == -EPERM ? " (must be root's and not writable by group or others)" : "");
+        s.max = s.current;
+        r = gens_foreach(idfd, prepare_one, &s);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot list overlays/" OVERLAY_GENS_DIR "/%s: %s", id,
+                                     strerror(-r));
+        if (s.max >= UINT64_MAX / 2)
+                return rpc_error_set(e, RPC_INTERNAL, "overlay '%s' has run out of generation numbers", id);
+        snprintf(name, sizeof(name), "%" PRIu64, s.max + 1);
+        if (mkdirat(idfd, name, 0700) < 0)
+                return rpc_error_set(e, RPC_INTERNAL,
+                                     "cannot create overlays/" OVERLAY_GENS_DIR "/%s/%s: %s", id, name,
+                                     strerror(errno));
+        fd = dir_open_nofollow(idfd, name);
+        if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, 0755) < 0) {
+                r = fd < 0 ? fd : -errno;
+                (void) unlinkat(idfd, name, AT_REMOVEDIR);
+                return rpc_error_set(e, RPC_INTERNAL,
+                                     "cannot hand overlays/" OVERLAY_GENS_DIR "/%s/%s to uid %u: %s", id,
+                                     name, (unsigned) uid, strerror(-r));
+        }
+        *ret_gen = s.max + 1;
+        return TAKE_FD(fd);
+}
+
+int overlay_gen_commit(int rootfd, const char *id, uint64_t gen, struct rpc_error *e) {
+        _cleanup_close_ int ofd = -1, idfd = -1;
+        char target[PATH_MAX], tmp[NAME_LEN_MAX + 16];
+        uint64_t cur = 0;
+        int r, was;
+
+        ofd = overlays_dir_open(rootfd, false);
+        if (ofd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "overlays/: %s", strerror(-ofd));
+        idfd = gen_dir_open(ofd, id, false);
+        if (idfd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "overlays/" OVERLAY_GENS_DIR "/%s: %s", id,
+                                     strerror(-idfd));
+        was = overlay_current(ofd, id, &cur);
+        if (was < 0 && was != -ENOENT)
+                return rpc_error_set(e, RPC_CONFLICT,
+                                     "overlays/%s changed during the build (%s); not replaced", id,
+                                     strerror(-was));
+        snprintf(target, sizeof(target), OVERLAY_GENS_DIR "/%s/%" PRIu64, id, gen);
+        snprintf(tmp, sizeof(tmp), ".%s.new", id);
+        (void) unlinkat(ofd, tmp, 0);
+        if (symlinkat(target, ofd, tmp) < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot create overlays/%s: %s", tmp, strerror(errno));
+        if (was == 0) {
+                /* A plain directory: it becomes generation 0, where a server mounting it keeps
+                 * it until it stops. */
+                if (renameat2(ofd, tmp, ofd, id, RENAME_EXCHANGE) < 0) {
+                        r = -errno;
+                        (void) unlinkat(ofd, tmp, 0);
+                        return rpc_error_set(e, RPC_INTERNAL, "cannot switch overlays/%s: %s", id,
+                                             strerror(-r));
+                }
+                if (renameat2(ofd, tmp, idfd, "0", RENAME_NOREPLACE) < 0) {
+                        log_warning_errno(-errno,
+                                          "Cannot move the old overlays/%s to generation 0, "
+                                          "removing it: %m",
+                                          id);
+                        (void) rm_rf_at(ofd, tmp);
+                }
+        } else if (renameat(ofd, tmp, ofd, id) < 0) {
+                r = -errno;
+                (void) unlinkat(ofd, tmp, 0);
+                return rpc_error_set(e, RPC_INTERNAL, "cannot switch overlays/%s: %s", id, strerror(-r));
+        }
+        (void) fsync(ofd);
+        r = overlay_gc(rootfd, id);
+        if (r < 0)
+                log_warning_errno(r, "Cannot collect old generations of overlay '%s', ignoring: %m", id);
+        return 0;
+}
+
+void overlay_gen_discard(int rootfd, const char *id, uint64_t gen) {
+        _cleanup_close_ int ofd = -1, idfd = -1;
+        char name[24];
+        int r;
+
+        if (gen == 0)
+                return; /* never a build's: an operator's directory */
+        ofd = overlays_dir_open(rootfd, false);
+        if (ofd >= 0)
+                idfd = gen_dir_open(ofd, id, false);
+        if (idfd < 0)
+                return;
+        snprintf(name, sizeof(name), "%" PRIu64, gen);
+        r = rm_rf_at(idfd, name);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove overlays/" OVERLAY_GENS_DIR "/%s/%s, ignoring: %m", id,
+                                  name);
+}
+
+struct gc_scan {
+        const char *id;
+        uint64_t current;
+        const struct overlay_use *uses;
+        size_t n_uses;
+        int removed;
+};
+
+static int gc_one(int id_fd, const char *name, uint64_t g, void *u) {
+        struct gc_scan *s = u;
+        int r;
+
+        /* Above the current one is a build (running, or lost): overlay_gen_prepare's. */
+        if (g >= s->current || gen_in_use(s->uses, s->n_uses, s->id, g))
+                return 0;
+        r = rm_rf_at(id_fd, name);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot remove generation %s of overlay '%s', ignoring: %m", name,
+                                  s->id);
+                return 0;
+        }
+        log_info("Removed generation %s of overlay '%s' (nothing mounts it)", name, s->id);
+        s->removed++;
+        return 0;
+}
+
+static int gc_id(int ofd, int gfd, const char *id, const struct overlay_use *uses, size_t n_uses) {
+        _cleanup_close_ int idfd = -1;
+        struct gc_scan s = {.id = id, .uses = uses, .n_uses = n_uses};
+        int r;
+
+        r = overlay_current(ofd, id, &s.current);
+        if (r <= 0)
+                return 0; /* no generations in use by name: a first build, or a delete's business */
+        idfd = trusted_dir_open(gfd, id);
+        if (idfd < 0)
+                return idfd == -ENOENT ? 0 : idfd;
+        r = gens_foreach(idfd, gc_one, &s);
+        return r < 0 ? r : s.removed;
+}
+
+int overlay_gc(int rootfd, const char *id) {
+        _cleanup_close_ int ofd = -1, gfd = -1;
+        _cleanup_free_ struct overlay_use *uses = NULL;
+        size_t n_uses = 0;
+        int r, n = 0;
+
+        ofd = overlays_dir_open(rootfd, false);
+        if (ofd == -ENOENT)
+                return 0;
+        if (ofd < 0)
+                return ofd;
+        /* Exclusive: no mount is between resolving a generation and recording it. */
+        r = overlays_lock(ofd, true);
+        if (r < 0)
+                return r;
+        gfd = gen_dir_open(ofd, NULL, false);
+        if (gfd == -ENOENT)
+                return 0;
+        if (gfd < 0)
+                return gfd;
+        r = overlay_uses(rootfd, &uses, &n_uses);
+        if (r < 0)
+                return r;
+        if (id)
+                return gc_id(ofd, gfd, id, uses, n_uses);
+        {
+                int dfd = fcntl(gfd, F_DUPFD_CLOEXEC, 3);
+                struct dirent *de;
+                DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+                if (!d) {
+                        safe_close(dfd);
+                        return -errno;
+                }
+                while ((errno = 0, de = readdir(d)))
+                        if (name_is_valid(de->d_name)) {
+                                int k = gc_id(ofd, gfd, de->d_name, uses, n_uses);
+                                if (k > 0)
+                                        n += k;
+                        }
+                closedir(d);
+        }
+        return n;
+}
+
+/* ---- delete ------------------------------------------------------------------------------------ */
+
+int overlay_remove(const char *root, const char *id, bool *ret_existed, struct rpc_error *e) {
+        _cleanup_close_ int rootfd = -1, ofd = -1, gfd = -1;
+        _cleanup_free_ struct overlay_use *uses = NULL;
+        size_t n_uses = 0;
+        struct stat st;
+        bool existed = false;
         int r;
 
         *ret_existed = false;
@@ -273,16 +785,129 @@ int overlay_remove(const char *root, const char *id, bool *ret_existed, struct r
                 return 0;
         if (ofd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "overlays/: %s", strerror(-ofd));
-        if (fstatat(ofd, id, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
-        }
-        *ret_existed = true;
-        r = rm_rf_at(ofd, id);
+        r = overlays_lock(ofd, true);
         if (r < 0)
-                return rpc_error_set(e, r == -EBUSY ? RPC_CONFLICT : RPC_INTERNAL,
-                                     "cannot remove overlays/%s: %s%s", id, strerror(-r),
-                                     r == -EBUSY ? " (something is mounted inside)" : "");
+                return rpc_error_set(e, RPC_INTERNAL, "cannot lock overlays/: %s", strerror(-r));
+        r = overlay_uses(rootfd, &uses, &n_uses);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot tell which servers use overlay '%s': %s", id,
+                                     strerror(-r));
+        {
+                char names[256] = "";
+                size_t o = 0, k = 0;
+
+                for (size_t i = 0; i < n_uses; i++) {
+                        bool dup = false;
+                        if (!streq(uses[i].layer.id, id))
+                                continue;
+                        for (size_t j = 0; j < i; j++)
+                                dup = dup || (streq(uses[j].layer.id, id) &&
+                                              streq(uses[j].instance, uses[i].instance));
+                        if (dup)
+                                continue;
+                        if (o < sizeof(names))
+                                o += (size_t) snprintf(names + o, sizeof(names) - o, "%s'%s'", k ? ", " : "",
+                                                       uses[i].instance);
+                        k++;
+                }
+                if (k > 0)
+                        return rpc_error_set(e, RPC_CONFLICT,
+                                             "overlay '%s' is mounted by %s %s; stop %s first (it keeps "
+                                             "its generation until then)",
+                                             id, k == 1 ? "server" : "servers", names,
+                                             k == 1 ? "it" : "them");
+        }
+        if (fstatat(ofd, id, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                existed = true;
+                r = S_ISLNK(st.st_mode) ? RET_NERRNO(unlinkat(ofd, id, 0)) : rm_rf_at(ofd, id);
+                if (r < 0)
+                        return rpc_error_set(e, r == -EBUSY ? RPC_CONFLICT : RPC_INTERNAL,
+                                             "cannot remove overlays/%s: %s%s", id, strerror(-r),
+                                             r == -EBUSY ? " (something is mounted inside)" : "");
+        } else if (errno != ENOENT)
+                return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
+        gfd = gen_dir_open(ofd, NULL, false);
+        if (gfd >= 0 && fstatat(gfd, id, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
+                existed = true;
+                r = rm_rf_at(gfd, id);
+                if (r < 0)
+                        return rpc_error_set(e, r == -EBUSY ? RPC_CONFLICT : RPC_INTERNAL,
+                                             "cannot remove overlays/" OVERLAY_GENS_DIR "/%s: %s", id,
+                                             strerror(-r));
+        }
+        {
+                char tmp[NAME_LEN_MAX + 16];
+                snprintf(tmp, sizeof(tmp), ".%s.new", id);
+                (void) unlinkat(ofd, tmp, 0);
+        }
+        *ret_existed = existed;
+        return 0;
+}
+
+/* ---- list -------------------------------------------------------------------------------------- */
+
+static int cmp_info(const void *a, const void *b) {
+        return strcmp(((const struct overlay_info *) a)->id, ((const struct overlay_info *) b)->id);
+}
+
+int overlay_list(int rootfd, struct overlay_info **ret, size_t *ret_n) {
+        _cleanup_close_ int ofd = -1;
+        _cleanup_free_ struct overlay_info *v = NULL;
+        size_t n = 0, alloc = 0;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        ofd = overlays_dir_open(rootfd, false);
+        if (ofd == -ENOENT)
+                return 0;
+        if (ofd < 0)
+                return ofd;
+        d = fdopendir(ofd);
+        if (!d)
+                return -errno;
+        ofd = -1;
+        while (r >= 0 && (errno = 0, de = readdir(d))) {
+                struct stat st;
+                uint64_t g;
+
+                if (!overlay_ref_is_valid(de->d_name) || strchr(de->d_name, '/'))
+                        continue;
+                if (overlay_current(dirfd(d), de->d_name, &g) < 0 ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (n >= OVERLAYS_LIST_MAX) {
+                        r = -E2BIG;
+                        break;
+                }
+                if (n >= alloc) {
+                        size_t na = alloc ? alloc * 2 : 16;
+                        struct overlay_info *nv = realloc(v, na * sizeof(*v));
+                        if (!nv) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        v = nv;
+                        alloc = na;
+                }
+                snprintf(v[n].id, sizeof(v[n].id), "%s", de->d_name);
+                v[n].generation = g;
+                /* The link is made when the generation becomes current; a plain directory
+                 * has only its own mtime. */
+                v[n].built_usec =
+                        (uint64_t) st.st_mtim.tv_sec * 1000000ULL + (uint64_t) st.st_mtim.tv_nsec / 1000;
+                n++;
+        }
+        if (r >= 0 && errno)
+                r = -errno;
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                qsort(v, n, sizeof(*v), cmp_info);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
         return 0;
 }

@@ -9,6 +9,7 @@
 #include "proto/args.h"
 #include "proto/map.h"
 #include "svc-host/hostd-instance.h"
+#include "svc-host/hostd-overlay.h"
 #include "svc-host/hostd-systemd.h"
 #include "svc-host/hostd.h"
 
@@ -65,6 +66,35 @@ static void pack_str_or_nil(msgpack_packer *pk, const char *key, const char *v, 
                 rpc_pack_kv_nil(pk, key);
 }
 
+/* What the mounted run stacks, from runtime/NAME/layers (written by the mount): nil when not
+ * mounted, or mounted without a record (by an older hostd). */
+static void pack_layers(msgpack_packer *pk, const struct status_req *s) {
+        _cleanup_close_ int rootfd = -1, rfd = -1, nfd = -1;
+        _cleanup_free_ struct overlay_layer *l = NULL;
+        size_t n = 0;
+
+        rpc_pack_key(pk, "overlays");
+        if (s->files.mounted) {
+                rootfd = root_open(s->h->cfg->root);
+                if (rootfd >= 0)
+                        rfd = trusted_dir_open(rootfd, "runtime");
+                if (rfd >= 0)
+                        nfd = dir_open_nofollow(rfd, s->name);
+        }
+        if (nfd < 0 || layers_read(nfd, &l, &n) < 0) {
+                msgpack_pack_nil(pk);
+                return;
+        }
+        msgpack_pack_array(pk, n);
+        for (size_t i = 0; i < n; i++) {
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "id", l[i].id);
+                rpc_pack_kv_uint(mpk, "generation", l[i].generation);
+                (void) rpc_map_end(&map);
+        }
+}
+
 static void pack_status(msgpack_packer *pk, const struct status_req *s) {
         const struct unit_status *st = &s->st;
         bool u = s->have_unit;
@@ -115,6 +145,7 @@ static void pack_status(msgpack_packer *pk, const struct status_req *s) {
         else
                 rpc_pack_kv_nil(mpk, "cpu_usec");
         pack_str_or_nil(mpk, "systemd_error", s->systemd_error, true);
+        pack_layers(mpk, s);
         (void) rpc_map_end(&map);
 }
 

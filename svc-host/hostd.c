@@ -691,6 +691,11 @@ static void on_build_done(int r, enum build_result result, int exit_code, const 
                         msgpack_pack_nil(mpk);
                 rpc_pack_kv_str(mpk, "unit", build_unit(br->build));
                 rpc_pack_kv_uint(mpk, "lines", br->lines);
+                /* The generation it made current; nil when it failed (the old one stays). */
+                if (build_generation(br->build) > 0)
+                        rpc_pack_kv_uint(mpk, "generation", build_generation(br->build));
+                else
+                        rpc_pack_kv_nil(mpk, "generation");
                 (void) rpc_map_end(&map);
                 (void) rpc_call_reply(br->call);
         }
@@ -809,6 +814,45 @@ finish:
         return r;
 }
 
+/* ---- overlay.list ------------------------------------------------------------------------ */
+
+/* The current generation of every overlay: [{id, generation, built_usec}], by id. What a
+ * mounted server stacks is in its instance.status (overlays); the two differ when it needs a
+ * restart to see a newer build. */
+static int method_overlay_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct hostd *h = userdata;
+        _cleanup_free_ struct overlay_info *v = NULL;
+        _cleanup_close_ int rootfd = -1;
+        msgpack_packer *pk;
+        size_t n = 0;
+        int r;
+
+        r = method_args(h, call, params, NULL, 0, NULL);
+        if (r < 0)
+                return r;
+        rootfd = root_open(h->cfg->root);
+        if (rootfd < 0)
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot open %s: %s", h->cfg->root,
+                                     strerror(-rootfd));
+        r = overlay_list(rootfd, &v, &n);
+        if (r < 0) {
+                log_error_errno(r, "overlay.list: %m");
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot list overlays/: %s%s", strerror(-r),
+                                     r == -E2BIG ? " (more than 10000)" : "");
+        }
+        pk = rpc_call_result(call);
+        msgpack_pack_array(pk, n);
+        for (size_t i = 0; i < n; i++) {
+                struct rpc_map map;
+                msgpack_packer *mpk = rpc_map_begin(&map, pk);
+                rpc_pack_kv_str(mpk, "id", v[i].id);
+                rpc_pack_kv_uint(mpk, "generation", v[i].generation);
+                rpc_pack_kv_uint(mpk, "built_usec", v[i].built_usec);
+                (void) rpc_map_end(&map);
+        }
+        return rpc_call_reply(call);
+}
+
 /* ---- daemon ----------------------------------------------------------------------------- */
 
 /* Who may call what (docs/host.md, "Callers"): changes to the host come from jobd, where
@@ -828,6 +872,7 @@ static const struct rpc_method methods[] = {
         {"game.install", method_install, HOST_CHANGES},
         {"overlay.build", method_overlay_build, HOST_CHANGES},
         {"overlay.delete", method_overlay_delete, HOST_CHANGES},
+        {"overlay.list", method_overlay_list, HOST_READS},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {

@@ -16,12 +16,13 @@ $(BUILD)/left4me-build-exec: $(BUILD)/obj/svc-host/build-exec.o
 
 CLI_SRCS += cli/cmd-host.c
 
-E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/server-isolation.sh tests/e2e/host-install.sh tests/e2e/host-stale-mount.sh tests/e2e/host-runtime-fs.sh tests/e2e/host-start-limit.sh
+E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/server-isolation.sh tests/e2e/host-install.sh tests/e2e/host-stale-mount.sh tests/e2e/host-runtime-fs.sh tests/e2e/host-start-limit.sh \
+       tests/e2e/host-generations.sh
 
 # Unit tests (Criterion).
 UNIT_TESTS += $(BUILD)/test-hostd-instance $(BUILD)/test-hostd-build $(BUILD)/test-hostd-install
 $(BUILD)/test-hostd-instance: $(BUILD)/obj/tests/svc-host/test-hostd-instance.o $(BUILD)/obj/tests/svc-host/tmproot.o \
-		$(BUILD)/obj/svc-host/hostd-fs.o $(BUILD)/obj/svc-host/hostd-instance.o $(BUILD)/obj/svc-host/hostd-lines.o $(LIBLEFT4ME)
+		$(BUILD)/obj/svc-host/hostd-fs.o $(BUILD)/obj/svc-host/hostd-instance.o $(BUILD)/obj/svc-host/hostd-overlay.o $(BUILD)/obj/svc-host/hostd-lines.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
 
 # Black-box tests: hostd under systemd-socket-activate with a temporary root.

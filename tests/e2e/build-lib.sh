@@ -53,17 +53,20 @@ $EPILOGUE"
 }
 
 # snapshot_host [ID]: owners, modes, sizes, mtimes and hashes of what a build must never
-# touch: /var/lib/left4me (without overlays/ID and tmp/, where hostd writes the script),
+# touch: /var/lib/left4me (without overlays/ID, its generations overlays/.gen/ID, and tmp/,
+# where hostd writes the script; overlays/ and overlays/.gen themselves change when a generation
+# becomes current or is collected, their entries are compared),
 # /etc, /run/left4me, /root, /home, /srv, /opt. jobd's own directory is left out: jobd (socket-
 # activated, idle-exiting) creates and removes its -wal and -shm whenever it starts, build or
 # not; what a test plants there (jobs/secret.db) stays in.
 snapshot_host() {
         local id=${1:-none}
         ct sh -c "find $L /etc /run/left4me /root /home /srv /opt \
-                \( -path $L/overlays/$id -o -path $L/tmp -o -path $L/jobs \) -prune -o \
+                \( -path $L/overlays/$id -o -path $L/overlays/.gen/$id -o -path $L/tmp -o -path $L/jobs \) -prune -o \
+                \( -path $L/overlays -o -path $L/overlays/.gen \) -printf '%p %m %U %G %y\n' -o \
                 -printf '%p %m %U %G %s %T@ %y\n' 2>/dev/null | sort; \
                 find $L/jobs -name secret.db -printf '%p %m %U %G %s %T@ %y\n' 2>/dev/null; \
-                find $L \( -path $L/overlays/$id -o -path $L/jobs/jobs.db \) -prune -o -type f -name '*.db' \
+                find $L \( -path $L/overlays/$id -o -path $L/overlays/.gen/$id -o -path $L/jobs/jobs.db \) -prune -o -type f -name '*.db' \
                         -exec sha256sum {} + 2>/dev/null | sort"
 }
 

@@ -15,9 +15,9 @@ set -u
 need_cli
 need_daemon host
 cleanup() {
-        for id in nb-victim nb-orphan; do ct touch $L/overlays/$id/stop 2>/dev/null; done
+        for id in nb-victim nb-orphan; do ct touch "$(building $id)/stop" 2>/dev/null; done
         sleep 1
-        for id in $(seq -f 'nb-p%g' 1 15); do ct touch $L/overlays/$id/stop 2>/dev/null; done
+        for id in $(seq -f 'nb-p%g' 1 15); do ct touch "$(building $id)/stop" 2>/dev/null; done
         sleep 1
         for id in nb-victim nb-orphan nb-attacker $(seq -f 'nb-p%g' 1 15); do
                 ct l4d2ctl overlay delete $id >/dev/null 2>&1
@@ -78,7 +78,7 @@ put_script killall 'echo before; kill -KILL -1; sleep 1; echo "after: still here
 run_build nb-attacker killall
 ct kill -0 "$VPID" || fail "kill -KILL -1 from another build killed the victim"
 ok "kill -KILL -1 in one build left the other running"
-ct touch $L/overlays/nb-victim/stop
+ct touch "$(building nb-victim)/stop"
 wait_for 20 sh -c "nsenter -t $E2E_PID1 -a test -s /tmp/nb-victim.rc" || fail "the victim did not end"
 assert_eq 0 "$(ct cat /tmp/nb-victim.rc)" "the victim's build"
 assert_eq "SECRET-NEIGHBOUR" "$(ct cat $L/overlays/nb-victim/secret)" "the victim's file"
@@ -114,10 +114,10 @@ assert_eq 16 "$(echo "$users" | grep -c '^left4me-build-[0-9]')" "distinct build
 run_build nb-attacker warmup
 assert_eq 7 "$RC" "l4d2ctl's exit status for a 17th build (unavailable)"
 assert_contains "$OUT" "all 16 build users are in use" "the refusal"
-for i in $(seq 1 15); do ct touch $L/overlays/nb-p$i/stop; done
+for i in $(seq 1 15); do ct touch "$(building nb-p$i)/stop"; done
 wait_for 30 sh -c "[ -z \"\$(nsenter -t $E2E_PID1 -a systemctl list-units --no-legend --plain 'left4me-build-nb-p*')\" ]" ||
         fail "the 15 builds did not end"
-ct touch $L/overlays/nb-orphan/stop
+ct touch "$(building nb-orphan)/stop"
 wait_for 20 sh -c "! nsenter -t $E2E_PID1 -a systemctl is-active -q $VUNIT" || fail "the orphan did not end"
 ct systemctl reset-failed "$VUNIT" 2>/dev/null
 ok "a build lost by hostd kept its user; the next build got another; 16 at once, no 17th"

@@ -50,7 +50,9 @@ assert_eq "sv_cheats 0" "$(ct cat $L/overlays/pos/left4dead2/cfg/server.cfg)" "s
 assert_eq "payload" "$(ct cat $L/overlays/pos/left4dead2/addons/src/a.txt)" "tar extracted"
 assert_eq "payload" "$(ct cat $L/overlays/pos/gz.txt)" "gunzip"
 assert_eq "zipped" "$(ct cat $L/overlays/pos/z/inner.txt)" "unzip"
-assert_eq "755 left4me-build" "$(ct stat -c '%a %U' $L/overlays/pos)" "the overlay dir"
+assert_eq "755 left4me-build" "$(ct stat -c '%a %U' $L/overlays/pos/)" "the overlay's generation dir"
+assert_eq ".gen/pos/1 root" "$(ct readlink $L/overlays/pos) $(ct stat -c %U $L/overlays/pos)" "overlays/pos: root's link to generation 1"
+assert_eq "755 root 755 root" "$(ct stat -c '%a %U' $L/overlays/.gen $L/overlays/.gen/pos | tr '\n' ' ' | sed 's/ $//')" "the generations' dirs are root's"
 assert_eq "604 left4me-build" "$(ct stat -c '%a %U' $L/overlays/pos/left4dead2/cfg/server.cfg)" "a 0600 file published o+r"
 assert_eq "705" "$(ct stat -c '%a' $L/overlays/pos/left4dead2/cfg)" "a 0700 dir published o+rx"
 assert_eq "705" "$(ct stat -c '%a' $L/overlays/pos/tool.sh)" "an executable published o+rx"
@@ -68,9 +70,9 @@ python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"$OVERLAY/sock\")
 echo orig >"$OVERLAY/a" && ln "$OVERLAY/a" "$OVERLAY/b"'
 run_build perm perm
 [ "$RC" = 0 ] || fail "perm build: exit $RC"
-bad=$(ct find $L/overlays/perm \( -perm /022 -o -perm /7000 \) -printf '%m %p\n')
+bad=$(ct find $L/overlays/perm/ \( -perm /022 -o -perm /7000 \) -printf '%m %p\n')
 [ -z "$bad" ] || fail "group/world-writable or set-id entries after publish: $bad"
-other=$(ct find $L/overlays/perm ! -type f ! -type d ! -type l -printf '%y %p\n')
+other=$(ct find $L/overlays/perm/ ! -type f ! -type d ! -type l -printf '%y %p\n')
 [ -z "$other" ] || fail "FIFOs, sockets or devices left after publish: $other"
 [ "$(ct stat -c %h $L/overlays/perm/a)" = 1 ] || fail "a hardlink was left"
 ok "published: nothing writable by others or set-id, no FIFO or socket, no hardlink"
@@ -89,6 +91,11 @@ assert_contains "$out" '"result":"failed"' "json result"
 assert_contains "$out" '"exit_code":7' "json exit code"
 [ -z "$(unit_of pos)" ] || fail "a failed unit was left behind: $(unit_of pos)"
 ok "the failed unit was reset and collected"
+# A failed build changes nothing: generation 1 stays current, none of the failed ones is left.
+assert_eq ".gen/pos/1" "$(ct readlink $L/overlays/pos)" "overlays/pos after failed builds"
+assert_eq "sv_cheats 0" "$(ct cat $L/overlays/pos/left4dead2/cfg/server.cfg)" "the content after failed builds"
+assert_eq "1" "$(ct ls $L/overlays/.gen/pos)" "the generations of pos after failed builds"
+ok "a failed build leaves the overlay as it was"
 put_script sig 'kill -KILL $$'
 run_build pos sig
 assert_contains "$OUT" "failed (exit code 137)" "killed by a signal"
@@ -161,6 +168,7 @@ assert_rc 0 "a build after the cancels" ct l4d2ctl overlay build slow -f /tmp/ok
 echo "--- delete"
 assert_rc 0 "delete pos" ct l4d2ctl overlay delete pos
 ct test ! -e $L/overlays/pos || fail "overlays/pos still there"
+ct test ! -e $L/overlays/.gen/pos || fail "overlays/.gen/pos still there"
 out=$(ct l4d2ctl overlay delete pos 2>&1) || fail "delete twice: $out"
 assert_contains "$out" "nothing was there" "delete twice"
 assert_rc 3 "delete a bad id" ct l4d2ctl overlay delete ../etc

@@ -39,6 +39,7 @@ host overlay.delete      root op jobd
 host instance.status     root op jobd webd
 host instance.spec       root op jobd webd
 host instance.list       root op jobd webd
+host overlay.list        root op jobd webd
 jobs jobs.submit         root op webd
 jobs jobs.get            root op webd logd
 jobs jobs.list           root op webd

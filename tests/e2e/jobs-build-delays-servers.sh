@@ -30,7 +30,7 @@ cleanup() {
         # the background l4d2ctl watchers (they are only watchers, but a watcher keeps jobd
         # from its idle exit, which the next scenario checks): each is the child of the
         # nsenter whose host pid bg() wrote down.
-        ct touch $L/overlays/jshared/release 2>/dev/null
+        ct touch "$(building jshared)/release" 2>/dev/null
         for n in ${A:-} ${S1:-} ${S2:-} ${B:-}; do ct l4d2ctl jobs cancel "$n" >/dev/null 2>&1; done
         for p in "$T"/*.pid; do
                 [ -e "$p" ] || continue
@@ -148,7 +148,7 @@ show_bg bq
 
 echo "--- the build ends, then both servers start"
 assert_eq running "$(job_field "$A" state)" "build job $A (still waiting for its release)"
-ct touch $L/overlays/jshared/release || fail "release the build"
+ct touch "$(building jshared)/release" || fail "release the build"
 assert_eq 0 "$(bg_rc build 60)" "exit status of overlay build --queue"
 show_bg build
 assert_contains "$(cat "$T/build.out")" "build ends" "the build's output, streamed by --queue"

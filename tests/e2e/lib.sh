@@ -138,6 +138,11 @@ game_installed() {
         stand_ins
         ct l4d2ctl install >/dev/null || fail "l4d2ctl install"
 }
+# building ID: the directory the running build of overlay ID writes, its newest generation
+# (overlays/.gen/ID/N; overlays/ID becomes it only once the build succeeded). A test that
+# releases a waiting build puts its file there.
+building() { echo "/var/lib/left4me/overlays/.gen/$1/$(ct ls -1 "/var/lib/left4me/overlays/.gen/$1" 2>/dev/null | sort -n | tail -n 1)"; }
+
 # ping SERVICE: l4d2ctl ping inside the container, as root.
 ping_svc() { ct l4d2ctl ping "$1"; }
 

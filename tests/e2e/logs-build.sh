@@ -20,7 +20,7 @@ T=$(mktemp -d /tmp/e2e-logs-build.XXXXXX) || fail "mktemp"
 L=/var/lib/left4me
 cleanup() {
         local p n
-        ct touch $L/overlays/lbf/release1 $L/overlays/lbf/release2 2>/dev/null
+        ct touch "$(building lbf)/release1" "$(building lbf)/release2" 2>/dev/null
         for p in "$T"/*.pid; do
                 [ -e "$p" ] || continue
                 n=$(cat "$p")
@@ -110,12 +110,12 @@ bg follow l4d2ctl logs --job "$JF" --follow
 wait_for 15 grep -q " LF 1$" "$T/follow.out" || fail "follower: no 'LF 1': $(cat "$T/follow.out")"
 ok "follower has the backlog line"
 t0=$(date +%s%N)
-ct touch $L/overlays/lbf/release1
+ct touch "$(building lbf)/release1"
 wait_for 15 grep -q " LF 2$" "$T/follow.out" || fail "follower: no live 'LF 2': $(cat "$T/follow.out")"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 ok "follower got 'LF 2' live (${ms} ms after the release, including the script's 0.1 s poll)"
 [ ! -s "$T/follow.rc" ] || fail "the follower ended while the job runs"
-ct touch $L/overlays/lbf/release2
+ct touch "$(building lbf)/release2"
 assert_eq 0 "$(bg_rc follow 30)" "the follower ends by itself"
 assert_eq 0 "$(bg_rc build 30)" "the build job"
 assert_eq "LF 1

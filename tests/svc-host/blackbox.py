@@ -127,12 +127,17 @@ def test_lifecycle_without_systemd(d, root):
 
     st = c.call("instance.status", {"name": "web1"})
     check(st["initialized"] is True and st["port"] == 27020 and st["mounted"] is False, f"status files: {st}")
+    check(st["overlays"] is None, "status: no overlays while not mounted")
+    ol = c.call("overlay.list")
+    check([(o["id"], o["generation"]) for o in ol] == [("bottom", 0), ("top", 0)]
+          and all(o["built_usec"] > 0 for o in ol),
+          f"overlay.list: the operator's dirs are generation 0, an alias is no overlay: {ol}")
     if not os.path.exists("/run/systemd/private"):
         check(st["state"] == "unknown" and st["systemd_error"], "status degrades without systemd")
     # hostd reports systemd's view only: what the game says (A2S) is l4d2ctl's and webd's to ask.
     fields = {"name", "unit", "state", "initialized", "mounted", "port", "active_state", "sub_state", "load_state",
               "unit_file_state", "enabled", "invocation_id", "main_pid", "since_usec", "restarts", "memory_bytes",
-              "cpu_usec", "systemd_error"}
+              "cpu_usec", "systemd_error", "overlays"}
     check(set(st) == fields, f"status has exactly the documented fields: {sorted(set(st) ^ fields)}")
     check(st["unit"] == "left4me-server@web1.service", "unit name")
 
@@ -347,17 +352,43 @@ def test_mount(top, root):
     check(len(mi) == 1 and "nosuid" in mi[0] and "nodev" in mi[0], f"one nosuid,nodev mount: {mi}")
     p = hostd(top, "mount", "m1")
     check(p.returncode == 0 and "already mounted" in p.stderr, "mount is idempotent")
+    layers = os.path.join(root, "runtime/m1/layers")
+    check(open(layers).read() == "top 0\nbottom 0\n" and os.stat(layers).st_uid == 0,
+          "the mount records its layers (root's runtime/m1/layers)")
+    d = Daemon("left4me-hostd", config=config(top, root))
+    try:
+        st = d.client().call("instance.status", {"name": "m1"})
+        check(st["overlays"] == [{"id": "top", "generation": 0}, {"id": "bottom", "generation": 0}],
+              f"status: the mounted layers in order: {st['overlays']}")
+        expect_error(lambda: d.client().call("overlay.delete", {"id": "top"}), "conflict",
+                     "overlay.delete refuses an overlay a server mounts", "'m1'")
+        check(os.path.exists(os.path.join(root, "overlays/top/left4dead2/which.txt")), "nothing of it removed")
+    finally:
+        d.stop()
     with open("/proc/self/mountinfo") as f:
         check(sum(merged in l for l in f) == 1, "still one mount")
     p = hostd(top, "umount", "m1")
     check(p.returncode == 0 and not os.path.ismount(merged), f"umount: {p.stderr.strip()}")
+    check(not os.path.exists(layers), "umount removes the record")
     check(not os.path.exists(os.path.join(root, "runtime/m1/work/work")), "work/work removed")
     p = hostd(top, "umount", "m1")
     check(p.returncode == 0, "umount twice")
 
     env = os.path.join(root, "instances/m1/instance.env")
     orig = open(env).read()
-    for bad in ("/etc", f"{root}/overlays/abs", f"{root}/overlays/up/../../..", f"{root}/runtime/m1/upper",
+    os.makedirs(os.path.join(root, "overlays/.gen/top/1"), exist_ok=True)
+    os.makedirs(os.path.join(root, "workshop_cache"), exist_ok=True)
+    # A bare allowed root is no layer (it would stack every tenant's overlays); the
+    # installation is the last layer, itself, and only there.
+    for bad in (f"{root}/overlays:{root}/installation", f"{root}/overlays/:{root}/installation",
+                f"{root}/workshop_cache:{root}/installation", f"{root}/overlays/top",
+                f"{root}/installation:{root}/overlays/top", f"{root}/overlays/top:{root}/installation/left4dead2",
+                f"{root}/installation:{root}/installation", f"{root}/overlays/top:{root}/installationx"):
+        open(env, "w").write(orig.replace(orig.split("L4D2_LOWERDIRS=")[1].split("\n")[0], bad))
+        p = hostd(top, "mount", "m1")
+        check(p.returncode != 0 and not os.path.ismount(merged) and "refusing to mount" in p.stderr,
+              f"mount refuses the layers {bad[len(root):][:70]!r}")
+    for bad in ("/etc", f"{root}/overlays/abs", f"{root}/overlays/.gen/top/1:{root}/installation", f"{root}/overlays/up/../../..", f"{root}/runtime/m1/upper",
                 f"{root}/overlays/top::{root}/installation", "", ":".join([f"{root}/installation"] * 501)):
         open(env, "w").write(orig.replace(orig.split("L4D2_LOWERDIRS=")[1].split("\n")[0], bad))
         p = hostd(top, "mount", "m1")

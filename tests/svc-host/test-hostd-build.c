@@ -1,7 +1,8 @@
 /* Unit tests of svc-host/hostd-build.c: the transient unit's property list (built into a
  * real sd-bus message, sealed and read back into "Name=value" text), unit names, the
  * mapping of the unit's Result/ExecMain* to a build result, and the overlay dir helpers
- * (prepare, publish o+rX without following links, remove) against a temporary root. The
+ * (generations: prepare, publish o+rX without following links, commit, collect, remove)
+ * against a temporary root. The
  * file system tests need root (chown); they skip otherwise. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -313,12 +314,15 @@ static void setup_root(void) {
                 cr_skip_test("needs root (chown)");
         root = mkdtemp(tmpl);
         cr_assert(root);
-        sh("mkdir -m 0755 overlays tmp outside && echo secret >outside/secret && chmod 0600 outside/secret");
+        sh("mkdir -m 0755 overlays tmp outside runtime && echo secret >outside/secret && chmod 0600 "
+           "outside/secret");
 }
 
 static void teardown_root(void) {
         if (root) {
                 char cmd[600];
+                snprintf(cmd, sizeof(cmd), "umount '%s'/runtime/*/merged 2>/dev/null", root);
+                (void) run_shell(cmd);
                 snprintf(cmd, sizeof(cmd), "chmod -R u+rwX '%s' 2>/dev/null; rm -rf '%s'", root, root);
                 (void) run_shell(cmd);
         }
@@ -328,55 +332,268 @@ static void teardown_root(void) {
 
 TestSuite(overlay_dir, .init = setup_root, .fini = teardown_root);
 
-Test(overlay_dir, prepare_creates_and_hands_over) {
+static int prepare(int rootfd, const char *id, uint64_t *gen, struct rpc_error *e) {
+        return overlay_gen_prepare(rootfd, id, 65534, 65534, gen, e);
+}
+
+Test(overlay_dir, prepare_makes_a_new_generation_for_the_lease) {
         _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct rpc_error e = {};
+        uint64_t g = 0;
         int fd;
 
-        fd = overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e);
+        fd = prepare(rootfd, "o1", &g, &e);
         cr_assert_geq(fd, 0, "%s", e.message);
         close(fd);
-        cr_assert_eq(owner_of("overlays/o1"), 65534);
-        cr_assert_eq(mode_of("overlays/o1"), 0755);
-        /* Again: existing dir, a mode the build left behind is reset. */
-        sh("chmod 0700 overlays/o1");
-        fd = overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e);
-        cr_assert_geq(fd, 0, "%s", e.message);
-        close(fd);
-        cr_assert_eq(mode_of("overlays/o1"), 0755);
+        cr_assert_eq(g, 1);
+        cr_assert_eq(owner_of("overlays/.gen/o1/1"), 65534);
+        cr_assert_eq(mode_of("overlays/.gen/o1/1"), 0755);
+        cr_assert_eq(owner_of("overlays/.gen/o1"), 0, "the generations' dir is root's");
+        cr_assert_eq(mode_of("overlays/.gen/o1"), 0755);
+        cr_assert_not(exists_rel("overlays/o1"), "not current before the commit");
 }
 
 Test(overlay_dir, prepare_refuses_a_symlink_and_leaves_its_target_alone) {
         _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct rpc_error e = {};
+        uint64_t g;
 
         sh("ln -s ../outside overlays/evil");
-        cr_assert_lt(overlay_prepare(rootfd, "evil", 65534, 65534, NULL, 0, &e), 0);
+        cr_assert_lt(prepare(rootfd, "evil", &g, &e), 0);
         cr_assert_eq(e.code, RPC_CONFLICT, "%s", e.message);
+        cr_assert(strstr(e.message, "symlink hostd did not make"), "%s", e.message);
         cr_assert_eq(owner_of("outside"), 0, "the target was chowned");
         cr_assert_eq(mode_of("outside"), 0755);
+        /* One that looks like hostd's but is not root's. */
+        sh("mkdir -p overlays/.gen/evil2/1 && ln -s .gen/evil2/1 overlays/evil2 && chown -h 65534 "
+           "overlays/evil2");
+        cr_assert_lt(prepare(rootfd, "evil2", &g, &e), 0);
+        cr_assert_eq(e.code, RPC_CONFLICT, "%s", e.message);
 }
 
 Test(overlay_dir, prepare_refuses_untrusted_overlays_dir) {
         _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct rpc_error e = {};
+        uint64_t g;
 
         sh("chmod 0777 overlays");
-        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e), 0);
+        cr_assert_lt(prepare(rootfd, "o1", &g, &e), 0);
         cr_assert(strstr(e.message, "overlays/"), "%s", e.message);
-        sh("test ! -e overlays/o1");
+        sh("test ! -e overlays/.gen");
         sh("chmod 0755 overlays && chown 65534 overlays");
-        cr_assert_lt(overlay_prepare(rootfd, "o1", 65534, 65534, NULL, 0, &e), 0);
+        cr_assert_lt(prepare(rootfd, "o1", &g, &e), 0);
+        /* A generations' dir someone else owns: swapped in by a service user. */
+        sh("chown 0 overlays && mkdir -p overlays/.gen/o1 && chown 65534 overlays/.gen/o1");
+        cr_assert_lt(prepare(rootfd, "o1", &g, &e), 0);
+        cr_assert(strstr(e.message, "must be root's"), "%s", e.message);
+        sh("test ! -e overlays/.gen/o1/1");
 }
 
 Test(overlay_dir, prepare_refuses_bad_ids) {
         _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct rpc_error e = {};
+        uint64_t g;
 
-        cr_assert_lt(overlay_prepare(rootfd, "..", 65534, 65534, NULL, 0, &e), 0);
+        cr_assert_lt(prepare(rootfd, "..", &g, &e), 0);
         cr_assert_eq(e.code, RPC_INVALID);
-        cr_assert_lt(overlay_prepare(rootfd, "a/b", 65534, 65534, NULL, 0, &e), 0);
-        cr_assert_lt(overlay_prepare(rootfd, "", 65534, 65534, NULL, 0, &e), 0);
+        cr_assert_lt(prepare(rootfd, "a/b", &g, &e), 0);
+        cr_assert_lt(prepare(rootfd, "", &g, &e), 0);
+        cr_assert_lt(prepare(rootfd, ".gen", &g, &e), 0);
+        sh("test ! -e overlays/.gen");
+}
+
+/* Build, commit, build again: each generation in a directory of its own, the link switched
+ * only by the commit; a generation that never became current (a crash) is removed by the
+ * next prepare; the old ones go once nothing mounts them. */
+Test(overlay_dir, generations_switch_only_on_commit_and_are_collected) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+        uint64_t g = 0;
+        int fd;
+
+        fd = prepare(rootfd, "o1", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        sh("echo one >overlays/.gen/o1/1/f");
+        cr_assert_gt(overlay_publish(fd, 4000, 4000), 0);
+        close(fd);
+        cr_assert_eq(overlay_gen_commit(rootfd, "o1", g, &e), 0, "%s", e.message);
+        sh("test \"$(readlink overlays/o1)\" = .gen/o1/1 && grep -qx one overlays/o1/f");
+        sh("test \"$(stat -c %%u overlays/o1)\" = 0");
+
+        fd = prepare(rootfd, "o1", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        cr_assert_eq(g, 2);
+        close(fd);
+        /* hostd dies here: 2 stays, unreachable; 1 is still current. */
+        sh("grep -qx one overlays/o1/f");
+        fd = prepare(rootfd, "o1", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        cr_assert_eq(g, 3, "numbers are never reused");
+        sh("test ! -e overlays/.gen/o1/2");
+        sh("echo three >overlays/.gen/o1/3/f");
+        cr_assert_eq(overlay_gen_commit(rootfd, "o1", 3, &e), 0, "%s", e.message);
+        sh("grep -qx three overlays/o1/f");
+        sh("test ! -e overlays/.gen/o1/1"); /* nothing mounted it */
+
+        /* A failed build: discarded, the current one untouched. */
+        fd = prepare(rootfd, "o1", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        overlay_gen_discard(rootfd, "o1", g);
+        sh("test ! -e overlays/.gen/o1/4 && grep -qx three overlays/o1/f");
+        overlay_gen_discard(rootfd, "o1", 0); /* never an operator's dir */
+}
+
+/* A server mounting a generation keeps it: the record in runtime/NAME/layers (with merged a
+ * mount point) pins it until the server stops; delete is refused, naming the server. */
+Test(overlay_dir, a_mounted_generation_is_kept_and_delete_is_refused) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), nfd = -1;
+        struct rpc_error e = {};
+        struct overlay_layer l[2];
+        bool existed;
+        uint64_t g;
+        int fd;
+
+        for (int i = 0; i < 2; i++) {
+                fd = prepare(rootfd, "o5", &g, &e);
+                cr_assert_geq(fd, 0, "%s", e.message);
+                close(fd);
+                sh("echo %d >overlays/.gen/o5/%d/f", i + 1, i + 1);
+                if (i == 0)
+                        cr_assert_eq(overlay_gen_commit(rootfd, "o5", g, &e), 0, "%s", e.message);
+        }
+        /* s1 mounted generation 1 (a tmpfs stands in for the overlay). */
+        sh("mkdir -p -m 0755 runtime/s1/merged && mount -t tmpfs none runtime/s1/merged");
+        nfd = open(root, O_RDONLY | O_DIRECTORY);
+        {
+                _cleanup_close_ int r1 = openat(nfd, "runtime/s1", O_RDONLY | O_DIRECTORY);
+                _cleanup_close_ int ofd = overlays_dir_open(rootfd, false);
+                cr_assert_geq(ofd, 0);
+                fd = overlay_ref_open(ofd, "o5", &l[0]);
+                cr_assert_geq(fd, 0);
+                close(fd);
+                cr_assert_str_eq(l[0].id, "o5");
+                cr_assert_eq(l[0].generation, 1);
+                cr_assert_eq(layers_write(r1, l, 1), 0);
+        }
+        cr_assert_eq(overlay_gen_commit(rootfd, "o5", 2, &e), 0, "%s", e.message);
+        sh("grep -qx 2 overlays/o5/f && grep -qx 1 overlays/.gen/o5/1/f");
+        cr_assert_lt(overlay_remove(root, "o5", &existed, &e), 0);
+        cr_assert_eq(e.code, RPC_CONFLICT);
+        cr_assert(strstr(e.message, "server 's1'"), "%s", e.message);
+        sh("grep -qx 2 overlays/o5/f");
+        /* The server stops: the record goes, the next collection takes 1. */
+        sh("umount runtime/s1/merged");
+        cr_assert_eq(overlay_gc(rootfd, NULL), 1);
+        sh("test ! -e overlays/.gen/o5/1 && grep -qx 2 overlays/o5/f");
+        cr_assert_eq(overlay_remove(root, "o5", &existed, &e), 0, "%s", e.message);
+        cr_assert(existed);
+        sh("test ! -e overlays/o5 && test ! -L overlays/o5 && test ! -e overlays/.gen/o5");
+}
+
+/* An operator's plain directory is generation 0; a build replaces it and it stays, as
+ * generation 0, until nothing mounts it. */
+Test(overlay_dir, a_plain_directory_is_generation_0) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ofd = -1;
+        struct rpc_error e = {};
+        struct overlay_layer l;
+        uint64_t g;
+        int fd;
+
+        sh("mkdir -p overlays/o6/sub && echo hand >overlays/o6/f");
+        ofd = overlays_dir_open(rootfd, false);
+        fd = overlay_ref_open(ofd, "o6/sub", &l);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        cr_assert_eq(l.generation, 0);
+        cr_assert_str_eq(l.id, "o6");
+        fd = prepare(rootfd, "o6", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        cr_assert_eq(g, 1);
+        sh("test -d overlays/o6/sub"); /* still the plain dir */
+        cr_assert_eq(overlay_gen_commit(rootfd, "o6", g, &e), 0, "%s", e.message);
+        sh("test \"$(readlink overlays/o6)\" = .gen/o6/1 && test ! -e overlays/o6/sub");
+        /* Moved to generation 0 and collected at once: nothing mounted it. */
+        sh("test ! -e overlays/.gen/o6/0");
+        {
+                struct overlay_info *v = NULL;
+                size_t n = 0;
+                sh("mkdir -p overlays/hand overlays/.hidden && touch overlays/file");
+                cr_assert_eq(overlay_list(rootfd, &v, &n), 0);
+                cr_assert_eq(n, 2, "%zu", n);
+                cr_assert_str_eq(v[0].id, "hand");
+                cr_assert_eq(v[0].generation, 0);
+                cr_assert_str_eq(v[1].id, "o6");
+                cr_assert_eq(v[1].generation, 1);
+                cr_assert_gt(v[1].built_usec, 0);
+                free(v);
+        }
+}
+
+/* Refs: a '.' name is hostd's, a symlink in a generation stays inside it. */
+Test(overlay_dir, refs_stay_in_their_generation) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ofd = -1;
+        struct rpc_error e = {};
+        struct overlay_layer l;
+        uint64_t g;
+        int fd;
+
+        fd = prepare(rootfd, "o7", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        sh("mkdir -p overlays/.gen/o7/1/in overlays/other && ln -s ../../../other overlays/.gen/o7/1/out && "
+           "ln -s in overlays/.gen/o7/1/alias");
+        cr_assert_eq(overlay_gen_commit(rootfd, "o7", g, &e), 0, "%s", e.message);
+        ofd = overlays_dir_open(rootfd, false);
+        cr_assert_eq(overlay_ref_open(ofd, ".gen/o7/1", &l), -EINVAL);
+        cr_assert_eq(overlay_ref_open(ofd, "o7/../other", &l), -EINVAL);
+        cr_assert_eq(overlay_ref_open(ofd, "o7/out", &l), -EXDEV);
+        fd = overlay_ref_open(ofd, "o7/alias", &l);
+        cr_assert_geq(fd, 0, "%s", strerror(-fd));
+        close(fd);
+        cr_assert_eq(l.generation, 1);
+        /* An operator's alias is followed to the overlay it names, never into .gen. */
+        sh("ln -s o7/in overlays/alias && ln -s .gen/o7/1 overlays/sneaky && ln -s ../outside overlays/out");
+        fd = overlay_ref_open(ofd, "alias", &l);
+        cr_assert_geq(fd, 0, "%s", strerror(-fd));
+        close(fd);
+        cr_assert_str_eq(l.id, "o7");
+        cr_assert_eq(l.generation, 1);
+        cr_assert_eq(overlay_ref_open(ofd, "sneaky", &l), -EXDEV);
+        cr_assert_eq(overlay_ref_open(ofd, "out", &l), -EXDEV);
+        cr_assert(!overlay_ref_is_valid(""));
+        cr_assert(!overlay_ref_is_valid("a//b"));
+        cr_assert(!overlay_ref_is_valid("a/./b"));
+        cr_assert(!overlay_ref_is_valid("a b"));
+        cr_assert(overlay_ref_is_valid("Maps/versus.v2"));
+}
+
+/* overlay.delete of a tree deeper than any recursion limit (a hostile build's 5000 levels,
+ * far beyond PATH_MAX). */
+Test(overlay_dir, delete_removes_a_5000_deep_generation) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct rpc_error e = {};
+        bool existed;
+        uint64_t g;
+        int fd;
+
+        fd = prepare(rootfd, "o8", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        for (int i = 0; i < 5000; i++) {
+                int c;
+                cr_assert_eq(mkdirat(fd, "d", 0755), 0);
+                c = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                cr_assert_geq(c, 0);
+                close(fd);
+                fd = c;
+        }
+        close(fd);
+        cr_assert_eq(overlay_gen_commit(rootfd, "o8", g, &e), 0, "%s", e.message);
+        cr_assert_eq(overlay_remove(root, "o8", &existed, &e), 0, "%s", e.message);
+        cr_assert(existed);
+        sh("test ! -e overlays/.gen/o8 && test ! -L overlays/o8");
 }
 
 Test(overlay_dir, publish_makes_world_readable_without_following_links) {
@@ -458,38 +675,6 @@ Test(overlay_dir, remove_never_follows_links) {
         cr_assert_lt(overlay_remove(root, "../outside", &existed, &e), 0);
         cr_assert_eq(e.code, RPC_INVALID);
         sh("test -f outside/secret");
-}
-
-/* A rebuild: the tree the last build left (published to the fixed owner, or still another
- * lease's after a failed publish) is handed to the new lease; root's entries and a symlink's
- * target are not. Publishing hands all of it, symlinks included, to the fixed owner. */
-Test(overlay_dir, prepare_and_publish_move_the_tree_between_lease_and_owner) {
-        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct rpc_error e = {};
-        int fd;
-
-        sh("mkdir -p overlays/o4/d && echo a >overlays/o4/d/f && echo b >overlays/o4/old-lease && "
-           "echo r >overlays/o4/roots && ln -s ../../outside/secret overlays/o4/d/l && "
-           "chown -Rh 4000:4000 overlays/o4 && chown 4001:4001 overlays/o4/old-lease && "
-           "chown 0:0 overlays/o4/roots");
-        fd = overlay_prepare(rootfd, "o4", 5000, 5000, (const uid_t[]){4000, 4001}, 2, &e);
-        cr_assert_geq(fd, 0, "%s", e.message);
-        cr_assert_eq(owner_of("overlays/o4"), 5000);
-        cr_assert_eq(owner_of("overlays/o4/d/f"), 5000);
-        cr_assert_eq(owner_of("overlays/o4/old-lease"), 5000);
-        cr_assert_eq(owner_of("overlays/o4/roots"), 0, "root's entry was re-owned");
-        cr_assert_eq(owner_of("outside/secret"), 0, "a symlink was followed");
-        sh("test \"$(stat -c %%u overlays/o4/d/l)\" = 5000");
-        /* The build adds a file of its own; publish hands everything to the owner. */
-        sh("echo n >overlays/o4/new && chown 5000:5000 overlays/o4/new");
-        cr_assert_gt(overlay_publish(fd, 4000, 4000), 0);
-        close(fd);
-        cr_assert_eq(owner_of("overlays/o4"), 4000);
-        cr_assert_eq(owner_of("overlays/o4/new"), 4000);
-        cr_assert_eq(owner_of("overlays/o4/d/f"), 4000);
-        cr_assert_eq(owner_of("overlays/o4/roots"), 4000, "publish leaves nothing to anyone else");
-        sh("test \"$(stat -c %%u:%%g overlays/o4/d/l)\" = 4000:4000");
-        cr_assert_eq(owner_of("outside/secret"), 0, "a symlink was followed");
 }
 
 /* ---- the build users' pool --------------------------------------------------------------- */

@@ -176,6 +176,33 @@ Test(instance, untrusted_instances_dir) {
         cr_assert_not(exists("i2/z"));
 }
 
+/* The root and every directory above it: root's, not writable by others (sticky /tmp is
+ * fine), no symlink on the way, because PID 1 resolves the units' paths below it as strings. */
+Test(instance, untrusted_root_or_ancestor) {
+        char path[600];
+        int fd;
+
+        sh("mkdir -p -m 0755 up/state && ln -s up lnk");
+        snprintf(path, sizeof(path), "%s/up/state", root);
+        fd = root_open(path);
+        cr_assert_geq(fd, 0, "%s", strerror(-fd));
+        close(fd);
+        sh("chmod 0775 up");
+        cr_assert_eq(root_open(path), -EPERM, "a group-writable ancestor");
+        sh("chmod 01777 up");
+        fd = root_open(path);
+        cr_assert_geq(fd, 0, "a sticky ancestor, as /tmp");
+        close(fd);
+        sh("chmod 01777 up/state");
+        cr_assert_eq(root_open(path), -EPERM, "the root itself world-writable, even sticky");
+        sh("chmod 0755 up up/state && chown 65534 up");
+        cr_assert_eq(root_open(path), -EPERM, "an ancestor a service user owns");
+        sh("chown 0 up");
+        snprintf(path, sizeof(path), "%s/lnk/state", root);
+        cr_assert_eq(root_open(path), -ELOOP, "a symlink on the way");
+        cr_assert_eq(root_open("relative"), -EINVAL);
+}
+
 Test(instance, remove_never_follows_symlinks) {
         struct rpc_error e;
         bool existed = false;

@@ -1,0 +1,168 @@
+#!/bin/bash
+# Overlay generations under a real systemd (issue 14, docs/host.md "Overlay generations"):
+# a rebuild of an overlay a server runs on leaves the server's merged view as it was until the
+# server restarts, then it sees the new build; overlay.delete is refused while it mounts it;
+# the old generation is collected once the server let go of it; instance.status shows what the
+# run stacks, overlay.list what is current; hostd killed (-9) in the middle of a build leaves
+# the overlay as it was, and the next build removes what the lost one left; a failed build
+# changes nothing. Then removal of trees 5000 directories deep: an operator's overlay
+# (overlay.delete), a game's upper dir (instance.reset, instance.delete).
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/build-lib.sh
+. "$(dirname "$0")/build-lib.sh"
+
+need_cli
+need_daemon host
+PORT=27041
+runtime_on_tmpfs
+game_installed
+
+cleanup() {
+        ct touch "$(building gen1)/release" 2>/dev/null
+        ct l4d2ctl delete g1 >/dev/null 2>&1
+        ct l4d2ctl overlay delete gen1 >/dev/null 2>&1
+        ct l4d2ctl overlay delete deep >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+# status_overlays NAME: instance.status's overlays as "id:gen id:gen" (or "nil").
+status_overlays() {
+        ct l4d2ctl call host instance.status name="$1" |
+                /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin)["overlays"]; print("nil" if o is None else " ".join("%s:%d" % (x["id"], x["generation"]) for x in o))'
+}
+# current ID: overlay.list's generation of ID (empty if it is not listed).
+current() {
+        ct l4d2ctl call host overlay.list |
+                /usr/bin/python3 -c 'import json,sys; print("".join(str(x["generation"]) for x in json.load(sys.stdin) if x["id"] == sys.argv[1]))' "$1"
+}
+merged() { ct cat $L/runtime/g1/merged/left4dead2/which.txt; }
+
+echo "--- generation 1, a server on it"
+put_script v1 'mkdir -p "$OVERLAY/left4dead2" && echo v1 >"$OVERLAY/left4dead2/which.txt"'
+run_build gen1 v1
+[ "$RC" = 0 ] || fail "build v1: exit $RC"
+assert_eq 1 "$(current gen1)" "overlay.list after the first build"
+assert_eq "nil" "$(status_overlays g1 2>/dev/null || echo nil)" "status of a server that does not exist yet"
+printf 'port: %s\noverlays: [gen1]\n' $PORT | ct sh -c 'cat >/tmp/g1.yaml'
+assert_rc 0 "initialize g1" ct l4d2ctl initialize g1 -f /tmp/g1.yaml
+assert_eq "nil" "$(status_overlays g1)" "status overlays before the start (not mounted)"
+assert_rc 0 "start g1" ct l4d2ctl start g1
+assert_eq v1 "$(merged)" "the server's view"
+assert_eq "gen1:1" "$(status_overlays g1)" "status overlays of the running server"
+assert_eq "gen1 1" "$(ct cat $L/runtime/g1/layers)" "runtime/g1/layers"
+
+echo "--- no service user can swap a directory root relies on"
+# Each of these is a path PID 1 or the mount helper resolves as a string, or a directory
+# whose entries it does; the server's own dynamic user (l4m-g1, which owns upper/) too.
+SUID=$(ct stat -c %u $L/runtime/g1/upper)
+[ "$SUID" != 0 ] || fail "runtime/g1/upper is root's"
+for u in left4me-jobs left4me-logs left4me-web left4me-steam left4me-game left4me-build left4me-build-0 left4me-build-15 "$SUID"; do
+        for d in overlays/gen1 overlays/.gen overlays/.gen/gen1 overlays/.gen/gen1/1 instances/g1 runtime/g1 runtime/g1/upper \
+                runtime/g1/layers instances/g1/instance.env; do
+                rc=0; ct setpriv --reuid="$u" --regid="$u" --clear-groups -- mv $L/$d $L/$d.swapped 2>/dev/null || rc=$?
+                [ "$rc" != 0 ] || { ct mv $L/$d.swapped $L/$d; fail "$u renamed $d"; }
+        done
+        rc=0; ct setpriv --reuid="$u" --regid="$u" --clear-groups -- ln -sfn /tmp $L/overlays/gen1 2>/dev/null || rc=$?
+        [ "$rc" != 0 ] || fail "$u replaced the link overlays/gen1"
+        rc=0; ct setpriv --reuid="$u" --regid="$u" --clear-groups -- mkdir $L/overlays/.gen/gen1/9 2>/dev/null || rc=$?
+        [ "$rc" != 0 ] || fail "$u made a generation"
+done
+assert_eq ".gen/gen1/1" "$(ct readlink $L/overlays/gen1)" "overlays/gen1 after the attempts"
+ok "no service user (nor the server's own) can rename, replace or add what root relies on"
+
+echo "--- a rebuild under the running server"
+put_script v2 'mkdir -p "$OVERLAY/left4dead2" && echo v2 >"$OVERLAY/left4dead2/which.txt"'
+run_build gen1 v2
+[ "$RC" = 0 ] || fail "build v2: exit $RC"
+assert_eq 2 "$(current gen1)" "overlay.list after the rebuild"
+assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 is the new build"
+assert_eq v1 "$(merged)" "the running server's view after the rebuild"
+assert_eq "gen1:1" "$(status_overlays g1)" "status overlays: still generation 1 (needs a restart)"
+ct test -d $L/overlays/.gen/gen1/1 || fail "generation 1 was removed under the server"
+ok "the running server keeps generation 1"
+
+echo "--- delete while a server mounts it"
+rc=0; out=$(ct l4d2ctl overlay delete gen1 2>&1) || rc=$?
+assert_eq 5 "$rc" "l4d2ctl's exit status (conflict): $out"
+assert_contains "$out" "server 'g1'" "the refusal names the server"
+assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 after the refused delete"
+assert_eq v1 "$(merged)" "the server's view after the refused delete"
+
+echo "--- a failed build changes nothing"
+put_script bad 'echo v3 >"$OVERLAY/which.txt"; exit 3'
+run_build gen1 bad
+assert_eq 1 "$RC" "l4d2ctl's exit status of the failed build"
+assert_eq 2 "$(current gen1)" "overlay.list after the failed build"
+assert_eq "1 2" "$(ct ls $L/overlays/.gen/gen1 | sort -n | tr '\n' ' ' | sed 's/ $//')" "generations after the failed build"
+
+echo "--- restart: the new generation, the old one collected"
+assert_rc 0 "stop g1" ct l4d2ctl stop g1
+ct test ! -e $L/overlays/.gen/gen1/1 || fail "generation 1 is still there after the server stopped"
+ok "generation 1 collected when its last server stopped"
+assert_rc 0 "start g1 again" ct l4d2ctl start g1
+assert_eq v2 "$(merged)" "the server's view after the restart"
+assert_eq "gen1:2" "$(status_overlays g1)" "status overlays after the restart"
+
+echo "--- hostd killed in the middle of a build"
+put_script slow 'mkdir -p "$OVERLAY/left4dead2" && echo half >"$OVERLAY/left4dead2/which.txt"; echo started; while [ ! -e "$OVERLAY/release" ]; do sleep 0.2; done; echo v-lost >"$OVERLAY/left4dead2/which.txt"'
+ct sh -c 'l4d2ctl overlay build gen1 -f /tmp/slow.sh >/tmp/gen-slow.log 2>&1 &'
+wait_for 20 sh -c "nsenter -t $E2E_PID1 -a grep -q started /tmp/gen-slow.log" || fail "the slow build did not start"
+LOST=$(unit_of gen1)
+[ -n "$LOST" ] || fail "no unit for the slow build"
+assert_eq "$L/overlays/.gen/gen1/3" "$(building gen1)" "the slow build's generation"
+ct systemctl kill -s KILL left4me-host.service
+wait_for 10 sh -c "! nsenter -t $E2E_PID1 -a systemctl is-active -q left4me-host.service" || fail "hostd still runs"
+ct systemctl reset-failed left4me-host.service 2>/dev/null
+ct systemctl start left4me-host.socket
+assert_eq 2 "$(current gen1)" "overlay.list after hostd was killed mid-build"
+assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 after hostd was killed mid-build"
+assert_eq ".gen/gen1/2" "$(ct readlink $L/overlays/gen1)" "overlays/gen1's link"
+assert_eq v2 "$(merged)" "the server's view"
+# The lost build runs on (nobody to stop it) and ends; what it wrote never becomes current.
+ct touch "$(building gen1)/release"
+wait_for 30 sh -c "! nsenter -t $E2E_PID1 -a systemctl is-active -q $LOST" || fail "the lost build did not end"
+ct systemctl reset-failed "$LOST" 2>/dev/null
+assert_eq 2 "$(current gen1)" "overlay.list after the lost build ended"
+assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 after the lost build ended"
+ok "a build hostd lost published nothing"
+put_script v4 'mkdir -p "$OVERLAY/left4dead2" && echo v4 >"$OVERLAY/left4dead2/which.txt"'
+run_build gen1 v4
+[ "$RC" = 0 ] || fail "build v4: exit $RC"
+assert_eq 4 "$(current gen1)" "overlay.list after the next build"
+assert_eq "2 4" "$(ct ls $L/overlays/.gen/gen1 | sort -n | tr '\n' ' ' | sed 's/ $//')" \
+        "generations: 2 (mounted), 4 (current); 3, the lost one, removed"
+assert_eq v2 "$(merged)" "the server's view (still generation 2)"
+
+echo "--- stop, then delete"
+assert_rc 0 "stop g1" ct l4d2ctl stop g1
+assert_eq "nil" "$(status_overlays g1)" "status overlays of the stopped server"
+assert_eq "4" "$(ct ls $L/overlays/.gen/gen1)" "generations once the server stopped"
+assert_rc 0 "overlay delete gen1" ct l4d2ctl overlay delete gen1
+ct test ! -e $L/overlays/gen1 -a ! -L $L/overlays/gen1 || fail "overlays/gen1 still there"
+ct test ! -e $L/overlays/.gen/gen1 || fail "overlays/.gen/gen1 still there"
+assert_eq "" "$(current gen1)" "overlay.list after the delete"
+ok "deleted with all its generations"
+
+echo "--- trees 5000 directories deep"
+# deep DIR: 5000 nested directories below DIR (a relative walk: the path is far beyond PATH_MAX).
+deep() { ct /usr/bin/python3 -c 'import os, sys; os.chdir(sys.argv[1]); [(os.mkdir("d"), os.chdir("d")) for _ in range(5000)]; open("f", "w").write("bottom")' "$1"; }
+ct mkdir -p $L/overlays/deep
+deep $L/overlays/deep || fail "make overlays/deep"
+t0=$(date +%s%N)
+assert_rc 0 "overlay delete of a 5000-deep operator's overlay" ct l4d2ctl overlay delete deep
+echo "removed in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+ct test ! -e $L/overlays/deep || fail "overlays/deep still there"
+ct sh -c "cd $L/runtime/g1/upper" || fail "no runtime/g1/upper"
+deep $L/runtime/g1/upper || fail "a deep upper dir"
+assert_rc 0 "reset of a server whose upper dir is 5000 deep" ct l4d2ctl reset g1
+ct test ! -e $L/runtime/g1 || fail "runtime/g1 still there after the reset"
+ok "reset removed the deep upper dir"
+printf 'port: %s\n' $PORT | ct sh -c 'cat >/tmp/g1.yaml'
+assert_rc 0 "initialize g1 again" ct l4d2ctl initialize g1 -f /tmp/g1.yaml
+deep $L/runtime/g1/upper || fail "a deep upper dir"
+assert_rc 0 "delete of a server whose upper dir is 5000 deep" ct l4d2ctl delete g1
+ct test ! -e $L/runtime/g1 -a ! -e $L/instances/g1 || fail "g1 still there after the delete"
+ok "delete removed the deep upper dir"
+exit 0
