@@ -431,6 +431,19 @@ static void watch_notify(struct webd_call *c, const msgpack_object *payload, voi
         on_watch_notify(c, payload, &slot->wt);
 }
 
+/* jobd is away: a stream that says so and ends, so the browser's EventSource tries again by
+ * itself (an error status would make it give up for good). Nothing of the job is told. */
+static int stream_unavailable(struct webd_rq *rq) {
+        static const char msg[] = "{\"message\":\"the job service is unavailable; reconnecting\"}";
+        struct sse_stream *s;
+
+        if (page_sse_start(rq, "job", &s) != 0)
+                return 0;
+        (void) sse_stream_send(s, NULL, "unavailable", msg, sizeof(msg) - 1);
+        sse_stream_close(s);
+        return 0;
+}
+
 /* After jobs.get said the job exists and may be seen: the stream, then jobs.watch. */
 static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         const msgpack_object *job = reply_job(r);
@@ -445,8 +458,7 @@ static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void
         if (r->failed && r->transport_error == 0 && r->error.code == RPC_NOT_FOUND)
                 return webd_send_error(rq->req, 404, "Not Found", "not_found", "no such job");
         if (r->failed || !job)
-                return webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
-                                       "the job service is unavailable");
+                return stream_unavailable(rq);
         if (!may_see_job(rq, job))
                 return webd_send_error(rq->req, 404, "Not Found", "not_found", "no such job");
         if (page_sse_start(rq, "job", &s) != 0)
@@ -492,9 +504,7 @@ static int64_t resume_seq(struct webd_rq *rq) {
 
 int page_job_events(struct webd_rq *rq, int64_t job_id) {
         int r = get_job(rq, job_id, events_reply, (void *) (intptr_t) resume_seq(rq));
-        return r < 0 ? webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
-                                       "the job service is unavailable")
-                     : 0;
+        return r < 0 ? stream_unavailable(rq) : 0;
 }
 
 /* ---- routes ----------------------------------------------------------------------------------- */

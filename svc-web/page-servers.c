@@ -383,8 +383,13 @@ struct detail {
         char status_error[768];
         char state[16];
         int64_t memory, cpu_usec, since_usec, restarts;
-        char *status_raw; /* a copy of the status reply, to read it after the next call */
-        size_t status_len;
+        /* what the current run mounts (instance.status overlays), against what is current */
+        size_t n_mounted;
+        struct {
+                char id[WEBD_OVERLAY_ID_MAX + 1];
+                int64_t generation;
+        } mounted[WEBD_BP_OVERLAYS_MAX];
+        bool overlays_changed;
 };
 
 static void fact(struct html *h, const char *term, const char *value) {
@@ -420,13 +425,18 @@ static void dialog_end(struct html *h) {
         html_close(h, "details");
 }
 
-static bool needs_restart(struct webd_rq *rq, const struct webd_server *s, const char *state) {
+static bool needs_restart(struct webd_rq *rq, const struct webd_server *s, const char *state,
+                          bool overlays_changed) {
         struct webd_blueprint b = {};
         _cleanup_free_ char *spec = NULL;
         char err[256], hash[WEBD_SPEC_HASH_HEX];
 
-        if (!streq(state, "running") || !s->run_spec_hash ||
-            webd_db_blueprint_get(rq->w->db, s->blueprint_id, &b) < 0)
+        if (!streq(state, "running"))
+                return false;
+        /* An overlay was rebuilt: the run still mounts the generation it started with. */
+        if (overlays_changed)
+                return true;
+        if (!s->run_spec_hash || webd_db_blueprint_get(rq->w->db, s->blueprint_id, &b) < 0)
                 return false;
         if (webd_spec_render(&b, s, &spec, err, sizeof(err)) < 0) {
                 webd_blueprint_done(&b);
@@ -475,7 +485,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         html_attr(&h, "data-server", inst);
         page_state_badge(&h, state, state_text(state));
         html_close(&h, "span");
-        if (needs_restart(rq, &s, state)) {
+        if (needs_restart(rq, &s, state, d->overlays_changed)) {
                 html_elem(&h, "span");
                 html_attr(&h, "class", "badge warning");
                 html_attr(&h, "id", "needs-restart");
@@ -658,10 +668,25 @@ static int detail_job_reply(struct webd_rq *rq, const struct rpc_core_reply *r, 
         return detail_render(rq, arg, job && job->type == MSGPACK_OBJECT_MAP ? job : NULL);
 }
 
+static int detail_after_overlays(struct webd_rq *rq, struct detail *d);
+
+/* overlay.list: does the run mount the current generation of each of its overlays? */
+static int detail_overlays_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct detail *d = arg;
+        const msgpack_object_array *a = NULL;
+
+        if (!r->failed && r->result && r->result->type == MSGPACK_OBJECT_ARRAY)
+                a = &r->result->via.array;
+        for (size_t i = 0; a && i < d->n_mounted; i++)
+                for (uint32_t j = 0; j < a->size; j++)
+                        if (obj_str_is(&a->ptr[j], "id", d->mounted[i].id) &&
+                            obj_int(&a->ptr[j], "generation", -1) != d->mounted[i].generation)
+                                d->overlays_changed = true;
+        return detail_after_overlays(rq, d);
+}
+
 static int detail_status_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct detail *d = arg;
-        struct webd_server s = {};
-        int64_t last = 0;
 
         if (!r->failed) {
                 d->have_status = true;
@@ -670,6 +695,16 @@ static int detail_status_reply(struct webd_rq *rq, const struct rpc_core_reply *
                 d->cpu_usec = obj_int(r->result, "cpu_usec", 0);
                 d->since_usec = obj_int(r->result, "since_usec", 0);
                 d->restarts = obj_int(r->result, "restarts", 0);
+                {
+                        const msgpack_object_array *m = obj_array(r->result, "overlays");
+                        for (uint32_t i = 0; m && i < m->size && d->n_mounted < ELEMENTSOF(d->mounted);
+                             i++) {
+                                obj_str(&m->ptr[i], "id", d->mounted[d->n_mounted].id,
+                                        sizeof(d->mounted[0].id));
+                                d->mounted[d->n_mounted++].generation =
+                                        obj_int(&m->ptr[i], "generation", -1);
+                        }
+                }
         } else if (r->transport_error == 0 && r->error.code == RPC_NOT_FOUND) {
                 d->have_status = true;
                 snprintf(d->state, sizeof(d->state), "absent");
@@ -677,6 +712,17 @@ static int detail_status_reply(struct webd_rq *rq, const struct rpc_core_reply *
                 snprintf(d->status_error, sizeof(d->status_error),
                          "The host service is unavailable: the state is unknown for now (%s).",
                          r->error.message);
+        if (d->n_mounted > 0 &&
+            webd_rq_call(rq, WEBD_PEER_HOST, "overlay.list", NULL, detail_overlays_reply, d) >= 0)
+                return 0;
+        return detail_after_overlays(rq, d);
+}
+
+/* Then the last job, for its sentence. */
+static int detail_after_overlays(struct webd_rq *rq, struct detail *d) {
+        struct webd_server s = {};
+        int64_t last = 0;
+
         if (load_visible(rq, d->id, &s) < 0)
                 return not_found(rq);
         last = s.last_job_id;

@@ -25,7 +25,17 @@ struct sse_stream {
         bool sending;               /* an h2o_send is in flight */
         bool closing;               /* send FINAL once everything is out */
         bool done;                  /* FINAL sent, or h2o stopped us */
+        h2o_socket_t *sock;         /* watched for the client's EOF, or NULL */
+        h2o_linklist_t watch_link;  /* in `watched` while sock is */
 };
+
+/* h2o 2.2's HTTP/1 stops reading while it answers a request, so a client that closes an
+ * event stream is noticed only when a write fails (two heartbeats later), and its stream
+ * holds a slot of the per-session cap until then: a user who navigates quickly runs out.
+ * So each stream reads its socket itself for the EOF. h2o gives the read callback only the
+ * socket, hence this list to find the stream by it. */
+static h2o_linklist_t watched = {&watched, &watched};
+#define SSE_CLIENT_JUNK_MAX 4096u /* bytes a client may send on an event stream */
 
 /* ---- formatting ---------------------------------------------------------------------- */
 
@@ -138,6 +148,11 @@ long sse_format_comment(struct sse_buf *b, size_t cap, const char *text) {
 
 /* ---- streams ------------------------------------------------------------------------- */
 
+static void unwatch(struct sse_stream *s) {
+        if (h2o_linklist_is_linked(&s->watch_link))
+                h2o_linklist_unlink(&s->watch_link);
+}
+
 static void stream_detach(struct sse_stream *s) {
         if (h2o_linklist_is_linked(&s->link)) {
                 h2o_linklist_unlink(&s->link);
@@ -198,6 +213,36 @@ static void stream_flush(struct sse_stream *s) {
         h2o_send(s->req, &vec, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
+/* The client closed its end (or sends what an event stream never should): end the stream;
+ * the final write fails and h2o closes the connection, which frees the request. */
+static void on_client_read(h2o_socket_t *sock, const char *err) {
+        struct sse_stream *s = NULL;
+
+        for (h2o_linklist_t *l = watched.next; l != &watched; l = l->next) {
+                struct sse_stream *x = H2O_STRUCT_FROM_MEMBER(struct sse_stream, watch_link, l);
+                if (x->sock == sock) {
+                        s = x;
+                        break;
+                }
+        }
+        if (!s) {
+                h2o_socket_read_stop(sock);
+                return;
+        }
+        if (!err && sock->input->size <= SSE_CLIENT_JUNK_MAX)
+                return;
+        h2o_socket_read_stop(sock);
+        unwatch(s);
+        s->sock = NULL;
+        if (s->done)
+                return;
+        stream_detach(s);
+        s->closing = true;
+        s->pending.len = 0;
+        s->dropped = 0;
+        stream_flush(s);
+}
+
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req) {
         struct sse_stream *s = (struct sse_stream *) g;
 
@@ -212,6 +257,7 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req) {
 
         s->done = true;
         stream_detach(s);
+        unwatch(s);
 }
 
 static void on_dispose(void *p) {
@@ -219,6 +265,7 @@ static void on_dispose(void *p) {
 
         s->done = true;
         stream_detach(s);
+        unwatch(s);
         sse_buf_done(&s->pending);
         sse_buf_done(&s->inflight);
 }
@@ -293,6 +340,12 @@ int sse_stream_start_for(struct sse_hub *hub, h2o_req_t *req, const char *topic,
                 buf_put(&s->pending, "retry: 2000\n\n", 13);
         stream_flush(s);
         stream_rearm_heartbeat(s);
+        if (req->conn && req->conn->callbacks->get_socket)
+                s->sock = req->conn->callbacks->get_socket(req->conn);
+        if (s->sock && !s->done) {
+                h2o_linklist_insert(&watched, &s->watch_link);
+                h2o_socket_read_start(s->sock, on_client_read);
+        }
         if (ret)
                 *ret = s;
         return 0;

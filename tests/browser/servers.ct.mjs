@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { launchBrowser, withPage, login } from './lib.mjs';
 
 const URL = process.env.L4M_URL || 'http://127.0.0.1:8080';
@@ -115,6 +116,19 @@ test('a user composes a blueprint, runs a server and follows its console', async
     assert.ok(resume.all.length >= 2, `too few console entries to test resuming: ${JSON.stringify(resume)}`);
     assert.equal(resume.again[0], resume.all[resume.all.length - 1], 'resumed with a gap or a duplicate');
     state.rcon = (await page.locator('#rcon-password').textContent()).trim();
+
+    // A rebuilt overlay does not reach the running game: the page says it needs a restart,
+    // and a restart picks the new generation up.
+    assert.equal(await page.locator('#needs-restart').count(), 0, 'needs restart before anything changed');
+    execFileSync('l4d2ctl', ['jobs', 'submit', 'overlay.build', '--overlay', 'cttop', '--script', '/tmp/cttop.sh',
+      '--wait']);
+    await page.reload();
+    await page.locator('#needs-restart').waitFor();
+    await page.getByRole('button', { name: 'Restart' }).click();
+    await jobSucceeds(page);
+    await page.goto(`${URL}/servers/${state.server}`);
+    await serverState(page, 'running');
+    assert.equal(await page.locator('#needs-restart').count(), 0, 'still needs a restart after one');
     assert.match(state.rcon, /^[A-Za-z0-9]{24}$/);
 
     await page.getByRole('button', { name: 'Stop' }).click();
