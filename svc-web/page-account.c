@@ -51,12 +51,6 @@ static int too_many(struct webd_rq *rq, unsigned wait, const char *who) {
                 "again.");
 }
 
-static int busy(struct webd_rq *rq) {
-        webd_rq_add_header(rq, "retry-after", "1");
-        return webd_rq_error(rq, 503, "Busy",
-                             "The server is busy checking passwords. Try again in a moment.");
-}
-
 /* ---- the dashboard ---------------------------------------------------------------------------- */
 
 static int route_dashboard(struct webd_rq *rq) {
@@ -151,7 +145,7 @@ static void login_done(struct pw_job *j) {
         if (!j->super.req) /* the client left: nothing to answer */
                 goto finish;
         if (j->super.cancelled) {
-                busy(rq);
+                pw_busy(rq);
                 goto finish;
         }
         /* The user may have changed while the hash ran: judge by what is stored now. */
@@ -223,7 +217,7 @@ static int route_login_post(struct webd_rq *rq) {
         webd_user_done(&u);
         if (pw_job_submit(j, rq->req) < 0) {
                 pw_job_free(j);
-                return busy(rq);
+                return pw_busy(rq);
         }
         return 0;
 }
@@ -342,7 +336,7 @@ static void password_done(struct pw_job *j) {
         if (!j->super.req)
                 goto finish;
         if (j->super.cancelled) {
-                busy(rq);
+                pw_busy(rq);
                 goto finish;
         }
         snprintf(object, sizeof(object), "user:%lld", (long long) rq->user.id);
@@ -374,19 +368,6 @@ finish:
         pw_job_free(j);
 }
 
-static const char *policy_error(const char *pw) {
-        switch (auth_password_policy(pw, strlen(pw))) {
-        case 0:
-                return NULL;
-        case -EINVAL:
-                return "The new password is too short: use at least 8 characters.";
-        case -E2BIG:
-                return "The new password is too long: use at most 1024 bytes.";
-        default:
-                return "The new password must be valid text.";
-        }
-}
-
 static int route_password(struct webd_rq *rq) {
         struct webd *w = rq->w;
         const char *cur = webd_rq_field(rq, "current_password"), *new = webd_rq_field(rq, "new_password"),
@@ -399,7 +380,7 @@ static int route_password(struct webd_rq *rq) {
                 return profile_page(rq, 400, "Fill in all three fields.");
         if (!streq(new, confirm))
                 return profile_page(rq, 400, "The new passwords do not match.");
-        err = policy_error(new);
+        err = pw_policy_error(new);
         if (err)
                 return profile_page(rq, 400, err);
         if (strlen(cur) > AUTH_PASSWORD_MAX)
@@ -417,7 +398,7 @@ static int route_password(struct webd_rq *rq) {
         }
         if (pw_job_submit(j, rq->req) < 0) {
                 pw_job_free(j);
-                return busy(rq);
+                return pw_busy(rq);
         }
         return 0;
 }

@@ -205,36 +205,16 @@ static const char *username_error(const char *name) {
         return NULL;
 }
 
-static const char *password_error(const char *pw) {
-        switch (pw ? auth_password_policy(pw, strlen(pw)) : -EINVAL) {
-        case 0:
-                return NULL;
-        case -EINVAL:
-                return "The password is too short: use at least 8 characters.";
-        case -E2BIG:
-                return "The password is too long: use at most 1024 bytes.";
-        default:
-                return "The password must be valid text.";
-        }
-}
-
-static int busy(struct webd_rq *rq) {
-        webd_rq_add_header(rq, "retry-after", "1");
-        return webd_rq_error(rq, 503, "Busy",
-                             "The server is busy hashing passwords. Try again in a moment.");
-}
-
 static void create_done(struct pw_job *j) {
         struct webd_rq *rq = j->userdata;
         struct webd_audit a;
-        char object[32];
         int64_t id = 0;
         int r;
 
         if (!j->super.req)
                 goto finish;
         if (j->super.cancelled || j->hash_r < 0) {
-                j->super.cancelled ? busy(rq)
+                j->super.cancelled ? pw_busy(rq)
                                    : webd_rq_error(rq, 500, "Error", "The password could not be hashed.");
                 goto finish;
         }
@@ -245,7 +225,7 @@ static void create_done(struct pw_job *j) {
                                 .address = rq->address,
                                 .result = "ok",
                                 .detail = j->flag ? "admin" : "regular"};
-        r = webd_db_user_create(rq->w->db, j->name, j->new_hash, j->flag, j->user_id != 0,
+        r = webd_db_user_create(rq->w->db, j->name, j->new_hash, j->flag, j->must_change,
                                 (int64_t) rq->now_usec, &a, &id);
         if (r == -EEXIST) {
                 users_page(rq, 409, "A user of that name exists already.", j->name);
@@ -255,7 +235,6 @@ static void create_done(struct pw_job *j) {
                 users_page(rq, 400, "The user could not be created.", j->name);
                 goto finish;
         }
-        object_of(object, id);
         webd_rq_redirect(rq, USERS "?m=user-created");
 finish:
         pw_job_free(j);
@@ -263,7 +242,7 @@ finish:
 
 static int route_user_create(struct webd_rq *rq) {
         const char *name = webd_rq_field(rq, "username"), *pw = webd_rq_field(rq, "password");
-        const char *err = username_error(name) ?: password_error(pw);
+        const char *err = username_error(name) ?: pw_policy_error(pw);
         struct webd_user existing = {};
         struct pw_job *j;
 
@@ -280,10 +259,10 @@ static int route_user_create(struct webd_rq *rq) {
         }
         snprintf(j->name, sizeof(j->name), "%s", name);
         j->flag = checked(rq, "is_admin");
-        j->user_id = checked(rq, "must_change"); /* used as a flag: must change at first login */
+        j->must_change = checked(rq, "must_change");
         if (pw_job_submit(j, rq->req) < 0) {
                 pw_job_free(j);
-                return busy(rq);
+                return pw_busy(rq);
         }
         return 0;
 }
@@ -297,7 +276,7 @@ static void set_password_done(struct pw_job *j) {
         if (!j->super.req)
                 goto finish;
         if (j->super.cancelled || j->hash_r < 0) {
-                j->super.cancelled ? busy(rq)
+                j->super.cancelled ? pw_busy(rq)
                                    : webd_rq_error(rq, 500, "Error", "The password could not be hashed.");
                 goto finish;
         }
@@ -342,7 +321,7 @@ static int route_user_action(struct webd_rq *rq) {
         object_of(object, id);
 
         if (streq(action, "password")) {
-                const char *pw = webd_rq_field(rq, "new_password"), *err = password_error(pw);
+                const char *pw = webd_rq_field(rq, "new_password"), *err = pw_policy_error(pw);
                 struct pw_job *j;
 
                 webd_user_done(&u);
@@ -357,7 +336,7 @@ static int route_user_action(struct webd_rq *rq) {
                 j->flag = checked(rq, "must_change");
                 if (pw_job_submit(j, rq->req) < 0) {
                         pw_job_free(j);
-                        return busy(rq);
+                        return pw_busy(rq);
                 }
                 return 0;
         }

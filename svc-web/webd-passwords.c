@@ -5,6 +5,7 @@
 
 #include "base/util.h"
 #include "svc-web/webd-passwords.h"
+#include "svc-web/webd-request.h"
 #include "svc-web/webd.h"
 
 static void pw_run(struct webd_job *job) {
@@ -95,4 +96,23 @@ int pw_job_submit(struct pw_job *j, h2o_req_t *req) {
                 j->super._req_slot = NULL;
         }
         return r;
+}
+
+const char *pw_policy_error(const char *pw) {
+        switch (pw ? auth_password_policy(pw, strlen(pw)) : -EINVAL) {
+        case 0:
+                return NULL;
+        case -EINVAL:
+                return "The password is too short: use at least 8 characters.";
+        case -E2BIG:
+                return "The password is too long: use at most 1024 bytes.";
+        default:
+                return "The password must be valid text.";
+        }
+}
+
+int pw_busy(struct webd_rq *rq) {
+        webd_rq_add_header(rq, "retry-after", "1");
+        return webd_rq_error(rq, 503, "Busy",
+                             "The server is busy checking passwords. Try again in a moment.");
 }

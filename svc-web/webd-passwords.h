@@ -38,7 +38,14 @@ struct pw_job {
         int64_t user_id;
         char name[128], next[2048 + 1];
         bool flag;
+        bool must_change; /* the account must choose a new password at its next login */
 };
+
+/* What the pages answer: a new password against the policy (NULL if fine, else the sentence
+ * to show), and the 503 when the hashing queue is full. */
+const char *pw_policy_error(const char *pw);
+struct webd_rq;
+int pw_busy(struct webd_rq *rq);
 
 /* NULL on ENOMEM. */
 struct pw_job *pw_job_new(struct webd *w, pw_done_fn done, void *userdata);

@@ -24,8 +24,10 @@ static void run_loop(int iterations) {
 
 /* Event streams are for logged-in users: a web.db with one user and one session, whose
  * cookie the request carries. */
+static char db_dir[] = "/tmp/test-sse-XXXXXX";
+
 static void make_session(char cookie[AUTH_SESSION_COOKIE_LEN + 1]) {
-        char dir[] = "/tmp/test-sse-XXXXXX", path[64];
+        char *dir = db_dir, path[64];
         char csrf[AUTH_CSRF_LEN + 1];
         int64_t uid;
         uint64_t now = realtime_usec();
@@ -78,7 +80,19 @@ static void setup(void) {
         cr_assert_eq(w.sse.n_streams, 1, "the /events stream did not start");
 }
 
-TestSuite(sse_stream, .init = setup, .timeout = 20);
+/* Each test runs in a process of its own (Criterion): the database goes with it. */
+static void teardown(void) {
+        char p[96];
+
+        w.db = webd_db_close(w.db);
+        for (const char *const *x = (const char *const[]){"", "-wal", "-shm", NULL}; *x; x++) {
+                snprintf(p, sizeof(p), "%s/web.db%s", db_dir, *x);
+                (void) unlink(p);
+        }
+        (void) rmdir(db_dir);
+}
+
+TestSuite(sse_stream, .init = setup, .fini = teardown, .timeout = 20);
 
 Test(sse_stream, slow_client_is_capped_and_told) {
         char payload[1024], buf[65536];
