@@ -15,7 +15,9 @@
 #include "base/util.h"
 #include "proto/map.h"
 #include "svc-web/page-fleet.h"
+#include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-http.h"
+#include "svc-web/webd-jobwatch.h"
 #include "svc-web/webd-json.h"
 #include "svc-web/webd-obj.h"
 #include "svc-web/webd-page.h"
@@ -335,12 +337,11 @@ struct watch {
         int64_t id, after_seq;
 };
 
-static void watch_line(struct sse_stream *s, const msgpack_object *p) {
-        char id[24], stream[16];
+char *webd_job_line_json(const msgpack_object *p, int64_t *ret_seq, size_t *ret_len) {
+        char stream[16];
         const msgpack_object *line = obj_get(p, "line");
-        _cleanup_free_ char *data = NULL;
         struct json j;
-        size_t len = 0;
+        char *data = NULL;
         int64_t seq = obj_int(p, "seq", 0);
 
         json_init(&j, 64u * 1024u);
@@ -354,18 +355,16 @@ static void watch_line(struct sse_stream *s, const msgpack_object *p) {
                 json_str(&j, "");
         json_object_end(&j);
         if (json_ok(&j))
-                data = json_steal(&j, &len);
+                data = json_steal(&j, ret_len);
         json_done(&j);
-        snprintf(id, sizeof(id), "%" PRId64, seq);
-        if (data)
-                (void) sse_stream_send(s, id, "line", data, len);
+        *ret_seq = seq;
+        return data;
 }
 
-static void watch_state(struct sse_stream *s, const msgpack_object *p, const char *event) {
+char *webd_job_state_json(const msgpack_object *p, size_t *ret_len) {
         char state[16], err[1024];
-        _cleanup_free_ char *data = NULL;
         struct json j;
-        size_t len = 0;
+        char *data = NULL;
 
         json_init(&j, 16u * 1024u);
         json_object_begin(&j);
@@ -375,8 +374,26 @@ static void watch_state(struct sse_stream *s, const msgpack_object *p, const cha
         json_kv_str(&j, "error", obj_str(p, "error", err, sizeof(err)));
         json_object_end(&j);
         if (json_ok(&j))
-                data = json_steal(&j, &len);
+                data = json_steal(&j, ret_len);
         json_done(&j);
+        return data;
+}
+
+static void watch_line(struct sse_stream *s, const msgpack_object *p) {
+        size_t len = 0;
+        int64_t seq = 0;
+        _cleanup_free_ char *data = webd_job_line_json(p, &seq, &len);
+        char id[24];
+
+        snprintf(id, sizeof(id), "%" PRId64, seq);
+        if (data)
+                (void) sse_stream_send(s, id, "line", data, len);
+}
+
+static void watch_state(struct sse_stream *s, const msgpack_object *p, const char *event) {
+        size_t len = 0;
+        _cleanup_free_ char *data = webd_job_state_json(p, &len);
+
         if (data)
                 (void) sse_stream_send(s, NULL, event, data, len);
 }
@@ -463,6 +480,13 @@ static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void
                 return webd_send_error(rq->req, 404, "Not Found", "not_found", "no such job");
         if (page_sse_start(rq, "job", &s) != 0)
                 return 0;
+        /* One watch per job, shared by its followers; a watch of its own only if that fails. */
+        rr = webd_jobwatch_follow(rq, s, obj_int(job, "id", 0), after);
+        if (rr != 0) {
+                if (rr < 0)
+                        sse_stream_close(s);
+                return 0;
+        }
         slot = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*slot), watch_dispose);
         *slot = (struct watch_slot){
                 .wt = {.rq = rq, .s = s, .id = obj_int(job, "id", 0), .after_seq = after}};
@@ -849,7 +873,7 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
 
 /* GET /admin */
 static int route_admin(struct webd_rq *rq) {
-        int r = webd_rq_call(rq, WEBD_PEER_HOST, "instance.list", NULL, admin_reply, NULL);
+        int r = webd_hostlist_get(rq, false, admin_reply, NULL);
         if (r < 0) {
                 struct rpc_core_reply fake = {.transport_error = r, .failed = true};
                 return admin_reply(rq, &fake, NULL);

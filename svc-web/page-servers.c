@@ -18,6 +18,7 @@
 #include "base/util.h"
 #include "proto/map.h"
 #include "svc-web/page-fleet.h"
+#include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-json.h"
 #include "svc-web/webd-obj.h"
@@ -286,7 +287,7 @@ static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
 
 /* GET /servers */
 static int route_list(struct webd_rq *rq) {
-        int r = webd_rq_call(rq, WEBD_PEER_HOST, "instance.list", NULL, list_reply, NULL);
+        int r = webd_hostlist_get(rq, false, list_reply, NULL);
         return r < 0 ? list_page(rq, NULL, 200, NULL, NULL, NULL) : 0;
 }
 
@@ -369,7 +370,7 @@ static int create_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void
 
 /* POST /servers */
 static int route_create(struct webd_rq *rq) {
-        int r = webd_rq_call(rq, WEBD_PEER_HOST, "instance.list", NULL, create_reply, NULL);
+        int r = webd_hostlist_get(rq, true, create_reply, NULL);
         return r < 0 ? list_page(rq, NULL, 503, "The host service is unavailable. Try again in a moment.",
                                  webd_rq_field(rq, "name"), webd_rq_field(rq, "port"))
                      : 0;

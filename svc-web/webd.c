@@ -29,6 +29,8 @@
 #include "svc-web/webd-work.h"
 #include "svc-web/webd.h"
 #include "svc-web/webd-backend.h"
+#include "svc-web/webd-hostlist.h"
+#include "svc-web/webd-jobwatch.h"
 
 #define RPC_MAX_OUT_BYTES (8u * 1024u * 1024u)
 #define RPC_MAX_CALLS     64u
@@ -227,6 +229,11 @@ static int webd_ui_setup(struct webd *w) {
         r = webd_backends_new(w, &w->backends);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the connections to the other services: %m");
+        r = webd_hostlist_new(w, &w->hostlist);
+        if (r >= 0)
+                r = webd_jobwatch_new(w, &w->jobwatch);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
         /* Threads last: nothing above may fail with them running. */
         r = webd_work_new(w->loop, WEBD_HASH_THREADS, WEBD_HASH_QUEUE, &w->work);
         if (r < 0)
@@ -237,6 +244,10 @@ static int webd_ui_setup(struct webd *w) {
 
 static void webd_ui_done(struct webd *w) {
         w->work = webd_work_free(w->work);
+        webd_jobwatch_free(w->jobwatch);
+        w->jobwatch = NULL;
+        webd_hostlist_free(w->hostlist);
+        w->hostlist = NULL;
         webd_backends_free(w->backends);
         w->backends = NULL;
         if (w->rl_quiet_initialized) {

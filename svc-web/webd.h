@@ -31,6 +31,8 @@
 struct webd_db;
 struct webd_work;
 struct webd_backend;
+struct webd_hostlist;
+struct webd_jobwatch;
 struct ratelimit;
 
 /* webd's own command-line settings (the skeleton parses --config, --listen, --idle-exit). */
@@ -70,7 +72,9 @@ struct webd {
         /* the web UI (webd-request.c, page-*.c) */
         struct webd_db *db;
         struct webd_work *work;
-        struct webd_backend *backends; /* calls to hostd, jobd, logd (webd-backend.h) */
+        struct webd_backend *backends;  /* calls to hostd, jobd, logd (webd-backend.h) */
+        struct webd_hostlist *hostlist; /* instance.list, cached and shared (webd-hostlist.h) */
+        struct webd_jobwatch *jobwatch; /* one jobs.watch per followed job (webd-jobwatch.h) */
         struct auth_dummy dummy;
         struct ratelimit *rl_address, *rl_username;
         h2o_timeout_t rl_quiet;
