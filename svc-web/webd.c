@@ -196,6 +196,19 @@ static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         rpc_pack_kv_uint(pk, "hash_jobs_pending", w && w->work ? webd_work_pending(w->work) : 0);
         rpc_pack_kv_uint(pk, "hash_jobs_refused", w && w->work ? webd_work_refused(w->work) : 0);
         rpc_pack_kv_uint(pk, "dummy_hash_runs", w ? atomic_load(&w->dummy.runs) : 0);
+        {
+                unsigned jobs = 0, followers = 0;
+                unsigned long long calls = 0, shared = 0;
+                if (w && w->jobwatch)
+                        webd_jobwatch_stats(w->jobwatch, &jobs, &followers);
+                if (w)
+                        webd_hostlist_stats(w->hostlist, &calls, &shared);
+                rpc_pack_kv_uint(pk, "jobs_watched", jobs);
+                rpc_pack_kv_uint(pk, "job_followers", followers);
+                rpc_pack_kv_uint(pk, "backend_calls", w ? webd_backends_calls(w->backends) : 0);
+                rpc_pack_kv_uint(pk, "host_list_calls", calls);
+                rpc_pack_kv_uint(pk, "host_list_shared", shared);
+        }
 }
 
 /* web.db, the password workers, the dummy hash and the login rate limiters. */

@@ -45,12 +45,35 @@ out=$(ct_as l4m-op l4d2ctl jobs submit server.start --server web-77 --spec /tmp/
         fail "an operator queued a start of web-77"
 assert_contains "$out" "belongs to the web UI" "jobd refuses web-77 to an operator"
 
-echo "--- jobd stopped and its socket gone: pages say so at once, then recover"
+echo "--- followers of one job share one watch; a late one resumes by Last-Event-ID"
 tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
 sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
         --data-urlencode username=ct-admin --data-urlencode password=ct-admin-password "$url/login" |
         tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
 [ -n "$sid" ] || fail "no admin session"
+ct_sh "printf 'for i in \$(seq 1 120); do echo line \$i; sleep 0.03; done\n' >/tmp/slow.sh"
+job=$(ct l4d2ctl jobs submit overlay.build --overlay ctslow --script /tmp/slow.sh --json | grep -o '"id": *[0-9]*' |
+        head -n 1 | grep -o '[0-9]*$')
+[ -n "$job" ] || fail "no build job"
+C="Cookie: __Host-left4me=$sid"
+ct sh -c "curl -sN -m 30 -H '$C' $url/jobs/$job/events >/tmp/f1.txt 2>&1 &"
+ct sh -c "curl -sN -m 30 -H '$C' $url/jobs/$job/events >/tmp/f2.txt 2>&1 &"
+sleep 1.5
+health=$(ct l4d2ctl --json ping web)
+assert_contains "$health" '"jobs_watched":1' "one watch for two followers ($health)"
+mid=$(ct sh -c "grep -o '^id: [0-9]*' /tmp/f1.txt | tail -n 1 | cut -d' ' -f2")
+[ -n "$mid" ] || fail "the first follower has no lines yet"
+ct sh -c "curl -sN -m 30 -H '$C' -H 'Last-Event-ID: $mid' $url/jobs/$job/events >/tmp/f3.txt 2>&1 &"
+wait_for 30 ct sh -c "grep -q '^event: end' /tmp/f1.txt && grep -q '^event: end' /tmp/f3.txt && grep -q '^event: end' /tmp/f2.txt" ||
+        fail "the followers did not all see the end"
+ids() { ct sh -c "grep -o '^id: [0-9]*' $1 | cut -d' ' -f2 | tr '\n' ' '"; }
+last=$(ct sh -c "grep -o '^id: [0-9]*' /tmp/f1.txt | tail -n 1 | cut -d' ' -f2")
+assert_eq "$(seq -s ' ' 1 "$last") " "$(ids /tmp/f1.txt)" "the first follower: every line once, in order"
+assert_eq "$(ids /tmp/f1.txt)" "$(ids /tmp/f2.txt)" "the second follower: the same lines"
+assert_eq "$(seq -s ' ' $((mid + 1)) "$last") " "$(ids /tmp/f3.txt)" "the late follower: from after its id, no gap, no duplicate"
+summary "web: 3 followers of job $job ($last lines) over one jobs.watch; the late one resumed after line $mid"
+
+echo "--- jobd stopped and its socket gone: pages say so at once, then recover"
 ct systemctl stop left4me-jobs.socket left4me-jobs.service || fail "stop jobd"
 t0=$(date +%s%N)
 code=$(ct curl -sS -o /tmp/jobs.html -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")
