@@ -18,6 +18,8 @@ int config_init_defaults(struct l4m_config *c) {
                 .idle_exit_sec = 30,
                 .max_message_bytes = 1024 * 1024,
                 .max_connections = 64,
+                .web_sse_per_session = 4,
+                .web_sse_per_address = 8,
                 .idle_connection_sec = 60,
                 .message_timeout_sec = 10,
                 .job_workers = 4,
@@ -289,6 +291,13 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                         r = get_path(p, v, full, &c->web_tls_key);
                 else if (IS("web", "behind_proxy"))
                         r = get_bool(p, v, full, &c->web_behind_proxy);
+                else if (IS("web", "sse_per_session")) {
+                        if ((r = get_uint(p, v, full, 1, 100000, &u)) == 0)
+                                c->web_sse_per_session = (unsigned) u;
+                } else if (IS("web", "sse_per_address")) {
+                        if ((r = get_uint(p, v, full, 1, 100000, &u)) == 0)
+                                c->web_sse_per_address = (unsigned) u;
+                }
                 else if (IS("limits", "idle_exit_sec")) {
                         if ((r = get_uint(p, v, full, 0, L4M_IDLE_EXIT_MAX_SEC, &u)) == 0)
                                 c->idle_exit_sec = (unsigned) u;

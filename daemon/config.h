@@ -38,6 +38,8 @@ struct l4m_config {
         char **web_trusted_proxies;       /* addresses whose X-Forwarded-For is believed; NULL-terminated */
         char *web_tls_cert, *web_tls_key; /* PEM files; NULL = plain HTTP */
         bool web_behind_proxy;            /* plain HTTP on a non-loopback address is behind a TLS proxy */
+        unsigned web_sse_per_session;     /* event streams a session may hold (default 4) */
+        unsigned web_sse_per_address;     /* event streams one client address may hold (default 8) */
         /* limits */
         unsigned idle_exit_sec;
         size_t max_message_bytes;

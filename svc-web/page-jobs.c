@@ -129,8 +129,8 @@ int page_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **re
 
         sodium_bin2hex(owner, sizeof(owner), rq->session_hash, sizeof(rq->session_hash));
         if (w->sse.n_streams >= w->sse_max_streams ||
-            sse_hub_count(&w->sse, owner, NULL) >= WEBD_SSE_PER_SESSION ||
-            sse_hub_count(&w->sse, NULL, rq->address) >= WEBD_SSE_PER_ADDRESS) {
+            sse_hub_count(&w->sse, owner, NULL) >= w->config->web_sse_per_session ||
+            sse_hub_count(&w->sse, NULL, rq->address) >= w->config->web_sse_per_address) {
                 w->sse_refused++;
                 webd_rq_add_header(rq, "retry-after", "10");
                 (void) webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",

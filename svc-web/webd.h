@@ -20,10 +20,9 @@
 #define WEBD_NAME     "left4me-webd"
 #define WEBD_DRAIN_MS 3000u
 
-/* Event streams hold a connection each: at most half of the connections, 4 per session
- * and 8 per client address, so ordinary requests always find one. */
-#define WEBD_SSE_PER_SESSION 4u
-#define WEBD_SSE_PER_ADDRESS 8u
+/* Event streams hold a connection each: at most half of the connections, web.sse_per_session
+ * (4) per session and web.sse_per_address (8) per client address, so ordinary requests always
+ * find one. */
 /* Password hashing: worker threads, and jobs that may wait for one (beyond: 503). */
 #define WEBD_HASH_THREADS 2u
 #define WEBD_HASH_QUEUE   32u
