@@ -134,6 +134,7 @@ assert_eq 4 "$(current gen1)" "overlay.list after the next build"
 assert_eq "2 4" "$(ct ls $L/overlays/.gen/gen1 | sort -n | tr '\n' ' ' | sed 's/ $//')" \
         "generations: 2 (mounted), 4 (current); 3, the lost one, removed"
 assert_eq v2 "$(merged)" "the server's view (still generation 2)"
+assert_eq "" "$(ct ls -A $L/tmp | grep '^build-gen1-')" "tmp/: the lost build's script removed by the next build"
 
 echo "--- stop, then delete"
 assert_rc 0 "stop g1" ct l4d2ctl stop g1
