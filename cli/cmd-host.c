@@ -753,13 +753,18 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
 
 static int overlay_usage(void) {
         printf("Usage: l4d2ctl overlay build ID -f SCRIPT [--queue] [--json]\n"
-               "       l4d2ctl overlay delete ID [--json]\n\n"
+               "       l4d2ctl overlay delete ID [--json]\n"
+               "       l4d2ctl overlay list [--json]\n\n"
                "build runs SCRIPT (bash; '-f -' reads it from stdin) in the build sandbox: a transient\n"
-               "systemd service as user left4me-build that can write /overlay (= overlays/ID) and\n"
-               "nothing else. Its output is shown as it comes; Ctrl-C stops it. Exit status: 0 success,\n"
+               "systemd service as a build user that can write /overlay (a new generation of ID) and\n"
+               "nothing else; it becomes overlays/ID only if the build succeeds, and a running server\n"
+               "keeps the generation it started with until it is restarted. Its output is shown as\n"
+               "it comes; Ctrl-C stops it. Exit status: 0 success,\n"
                "1 the script failed or ran out of memory, 8 killed at sandbox.runtime_max_sec,\n"
                "9 cancelled, 5 a build of ID is running already.\n"
-               "delete removes overlays/ID (refused while it is being built).\n\n"
+               "delete removes overlays/ID with all its generations (refused while it is being built\n"
+               "or a mounted server uses it: exit status 5, the servers named).\n"
+               "list shows the current generation of every overlay and when it was built.\n\n"
                "build --queue submits an overlay.build job to the job service instead: it waits for\n"
                "running jobs of servers that use ID (and they wait for it); an identical build that\n"
                "is still queued is joined, not queued twice. Exit status 0 succeeded, 1 failed\n"
@@ -851,6 +856,38 @@ static int do_overlay_delete(const struct cli_ctx *ctx, struct rpc_client *c, co
         return EXIT_OK;
 }
 
+static int do_overlay_list(const struct cli_ctx *ctx, struct rpc_client *c, bool json) {
+        struct rpc_reply reply;
+        int r;
+
+        r = cli_call(ctx, c, "overlay.list", NULL, NULL, NULL, &reply);
+        if (r > 0)
+                return r;
+        if (json)
+                cli_print_json(reply.result);
+        else if (reply.result->type == MSGPACK_OBJECT_ARRAY) {
+                printf("%-32s %10s  %s\n", "ID", "GENERATION", "BUILT");
+                for (uint32_t i = 0; i < reply.result->via.array.size; i++) {
+                        const msgpack_object *o = &reply.result->via.array.ptr[i];
+                        char built[32] = "-";
+                        uint64_t g = 0, us = 0;
+                        int ln;
+                        const char *id = S(o, "id", ln);
+
+                        (void) get_uint(o, "generation", &g);
+                        if (get_uint(o, "built_usec", &us) && us > 0) {
+                                time_t t = (time_t) (us / 1000000ULL);
+                                struct tm tm;
+                                if (localtime_r(&t, &tm))
+                                        strftime(built, sizeof(built), "%Y-%m-%d %H:%M:%S", &tm);
+                        }
+                        printf("%-32.*s %10" PRIu64 "  %s\n", ln, id ?: "", g, built);
+                }
+        }
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
 int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
         static const struct option options[] = {{"json", no_argument, NULL, 'j'},
                                                 {"file", required_argument, NULL, 'f'},
@@ -880,10 +917,18 @@ int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
                         return EXIT_USAGE;
                 }
         if (optind >= argc)
-                return cli_usage("overlay: expected 'build ID -f SCRIPT' or 'delete ID'");
+                return cli_usage("overlay: expected 'build ID -f SCRIPT', 'delete ID' or 'list'");
         sub = argv[optind];
+        if (streq(sub, "list")) {
+                if (optind + 1 != argc || file || queue)
+                        return cli_usage("overlay list: takes no arguments but --json");
+                r = cli_connect(ctx, "host", &c);
+                if (r > 0)
+                        return r;
+                return do_overlay_list(ctx, c, json);
+        }
         if (!streq(sub, "build") && !streq(sub, "delete"))
-                return cli_usage("overlay: unknown subcommand '%s' (build, delete)", sub);
+                return cli_usage("overlay: unknown subcommand '%s' (build, delete, list)", sub);
         if (optind + 2 != argc)
                 return cli_usage("overlay %s: expected one overlay ID", sub);
         id = argv[optind + 1];

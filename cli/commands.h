@@ -19,8 +19,8 @@ static const struct cli_command area_commands[] = {
         {"spec", "print an instance's stored spec: spec NAME (host)", cmd_host},
         {"list", "every instance with its state (host)", cmd_host},
         {"overlay",
-         "build an overlay in the sandbox or delete it: overlay build ID -f SCRIPT | overlay delete ID "
-         "(host)",
+         "build an overlay in the sandbox, delete it, list them: overlay build ID -f SCRIPT | overlay "
+         "delete ID | overlay list (host)",
          cmd_overlay},
         {"jobs", "list, show, watch, cancel and submit jobs (jobs)", cmd_jobs},
         {"logs", "journal of a server, build or service: logs NAME [--follow] [--lines N] (logs)", cmd_logs},

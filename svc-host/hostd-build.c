@@ -252,6 +252,40 @@ static int tmp_dir_open(int rootfd) {
         return fd;
 }
 
+/* tmp/build-ID-<n>.sh of builds of ID a lost hostd started (killed before it could remove
+ * them): this hostd runs one build of ID at a time and has not written this one's yet. A lost
+ * build still running keeps its script, which systemd bound into it by inode. */
+static void remove_lost_scripts(int tmpfd, const char *id) {
+        char prefix[NAME_LEN_MAX + 16];
+        int dfd = fcntl(tmpfd, F_DUPFD_CLOEXEC, 3);
+        struct dirent *de;
+        size_t pl;
+        DIR *d;
+
+        if (dfd < 0)
+                return;
+        d = fdopendir(dfd);
+        if (!d) {
+                safe_close(dfd);
+                return;
+        }
+        pl = (size_t) snprintf(prefix, sizeof(prefix), "build-%s-", id);
+        while ((de = readdir(d))) {
+                const char *n = de->d_name + pl;
+                size_t k = 0;
+
+                if (strncmp(de->d_name, prefix, pl) != 0)
+                        continue;
+                while (n[k] >= '0' && n[k] <= '9')
+                        k++;
+                if (k == 0 || !streq(n + k, ".sh"))
+                        continue; /* another overlay's (ids may contain '-') */
+                if (unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                        log_info("Removed tmp/%s, the script of a build an earlier hostd lost", de->d_name);
+        }
+        closedir(d);
+}
+
 int build_start(const struct build_params *p, build_line_cb line_cb, build_done_cb done_cb, void *userdata,
                 struct build **ret, struct rpc_error *e) {
         _cleanup_close_ int rootfd = -1;
@@ -336,6 +370,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 build_free(b);
                 return r;
         }
+        remove_lost_scripts(b->tmpfd, p->id);
         /* Root's, 0644: readable by the sandbox user through the bind (tmp/ itself is 0700). */
         snprintf(b->script_name, sizeof(b->script_name), "build-%s-%llu.sh", p->id, p->n);
         r = write_file_at(b->tmpfd, b->script_name, p->script, p->script_len, 0644, 0, 0);

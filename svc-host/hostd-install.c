@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "svc-host/hostd-fs.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-unitrun.h"
 
@@ -252,6 +253,17 @@ int install_start(const struct install_params *p, install_line_cb line_cb, insta
         if (!p->root || p->root[0] != '/' || streq(p->root, "/") || strlen(p->root) >= PATH_MAX - 128) {
                 snprintf(errbuf, errlen, "paths.root '%s' cannot hold an install", p->root ?: "");
                 return -EINVAL;
+        }
+        {
+                /* PID 1 binds <root>/installation into steamcmd's units by path. */
+                _cleanup_close_ int rootfd = root_open(p->root);
+                if (rootfd < 0) {
+                        snprintf(errbuf, errlen,
+                                 "paths.root '%s': %s (it and every directory above it must be root's "
+                                 "and not writable by group or others, no symlink on the way)",
+                                 p->root, strerror(-rootfd));
+                        return rootfd == -ENOENT ? -ENOENT : -EPERM;
+                }
         }
         pw = getpwnam(p->user);
         if (!pw) {

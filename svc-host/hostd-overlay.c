@@ -628,7 +628,12 @@ int overlay_gen_commit(int rootfd, const char *id, uint64_t gen, struct rpc_erro
                                      strerror(-was));
         snprintf(target, sizeof(target), OVERLAY_GENS_DIR "/%s/%" PRIu64, id, gen);
         snprintf(tmp, sizeof(tmp), ".%s.new", id);
-        (void) unlinkat(ofd, tmp, 0);
+        /* A directory there is a plain one an earlier commit exchanged out and crashed before
+         * moving it to generation 0 (a server may still mount it): moved there now. */
+        if (unlinkat(ofd, tmp, 0) < 0 && errno == EISDIR &&
+            renameat2(ofd, tmp, idfd, "0", RENAME_NOREPLACE) < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot move overlays/%s to generation 0: %s", tmp,
+                                     strerror(errno));
         if (symlinkat(target, ofd, tmp) < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot create overlays/%s: %s", tmp, strerror(errno));
         if (was == 0) {
@@ -838,7 +843,7 @@ int overlay_remove(const char *root, const char *id, bool *ret_existed, struct r
         {
                 char tmp[NAME_LEN_MAX + 16];
                 snprintf(tmp, sizeof(tmp), ".%s.new", id);
-                (void) unlinkat(ofd, tmp, 0);
+                (void) rm_rf_at(ofd, tmp); /* a commit's leftover; nothing mounts it (checked above) */
         }
         *ret_existed = existed;
         return 0;

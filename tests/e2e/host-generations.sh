@@ -77,6 +77,10 @@ put_script v2 'mkdir -p "$OVERLAY/left4dead2" && echo v2 >"$OVERLAY/left4dead2/w
 run_build gen1 v2
 [ "$RC" = 0 ] || fail "build v2: exit $RC"
 assert_eq 2 "$(current gen1)" "overlay.list after the rebuild"
+out=$(ct l4d2ctl overlay list) || fail "l4d2ctl overlay list: $out"
+echo "$out" | grep -Eq '^gen1 +2  20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9:]{8}$' || fail "l4d2ctl overlay list: $out"
+ok "l4d2ctl overlay list shows generation 2 and when it was built"
+assert_rc 2 "l4d2ctl overlay list with an argument" ct l4d2ctl overlay list gen1
 assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 is the new build"
 assert_eq v1 "$(merged)" "the running server's view after the rebuild"
 assert_eq "gen1:1" "$(status_overlays g1)" "status overlays: still generation 1 (needs a restart)"
@@ -134,6 +138,7 @@ assert_eq 4 "$(current gen1)" "overlay.list after the next build"
 assert_eq "2 4" "$(ct ls $L/overlays/.gen/gen1 | sort -n | tr '\n' ' ' | sed 's/ $//')" \
         "generations: 2 (mounted), 4 (current); 3, the lost one, removed"
 assert_eq v2 "$(merged)" "the server's view (still generation 2)"
+assert_eq "" "$(ct ls -A $L/tmp | grep '^build-gen1-')" "tmp/: the lost build's script removed by the next build"
 
 echo "--- stop, then delete"
 assert_rc 0 "stop g1" ct l4d2ctl stop g1

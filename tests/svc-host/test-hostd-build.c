@@ -532,6 +532,31 @@ Test(overlay_dir, a_plain_directory_is_generation_0) {
         }
 }
 
+/* hostd died between exchanging an operator's directory out and moving it to generation 0:
+ * the next commit moves it there, and a server still mounting it keeps it. */
+Test(overlay_dir, a_commit_interrupted_after_the_exchange_is_finished_by_the_next) {
+        _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r2 = -1;
+        struct rpc_error e = {};
+        struct overlay_layer l = {.id = "o9", .generation = 0};
+        uint64_t g;
+        int fd;
+
+        fd = prepare(rootfd, "o9", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        cr_assert_eq(overlay_gen_commit(rootfd, "o9", g, &e), 0, "%s", e.message);
+        sh("mkdir overlays/.o9.new && echo hand >overlays/.o9.new/f");
+        sh("mkdir -p -m 0755 runtime/s2/merged && mount -t tmpfs none runtime/s2/merged");
+        r2 = openat(rootfd, "runtime/s2", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_eq(layers_write(r2, &l, 1), 0);
+        fd = prepare(rootfd, "o9", &g, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        close(fd);
+        cr_assert_eq(overlay_gen_commit(rootfd, "o9", g, &e), 0, "%s", e.message);
+        sh("grep -qx hand overlays/.gen/o9/0/f && test ! -e overlays/.o9.new");
+        sh("test \"$(readlink overlays/o9)\" = .gen/o9/2 && test ! -e overlays/.gen/o9/1");
+}
+
 /* Refs: a '.' name is hostd's, a symlink in a generation stays inside it. */
 Test(overlay_dir, refs_stay_in_their_generation) {
         _cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ofd = -1;
