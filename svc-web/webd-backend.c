@@ -205,6 +205,13 @@ int webd_call(struct webd_backend *b, enum webd_peer peer, const char *method, c
         p = &b->peers[peer];
         if (p->calls >= WEBD_BACKEND_MAX_CALLS)
                 return -EBUSY;
+        /* The daemon went away while nothing was asked (its connection broke with no call to
+         * tell): start afresh rather than fail this call on the old connection. */
+        if (p->client && rpc_core_broken(webd_client_core(p->client)) < 0) {
+                p->client = webd_client_free(p->client);
+                if (h2o_timeout_is_linked(&p->idle))
+                        h2o_timeout_unlink(&p->idle);
+        }
         if (!p->client) {
                 struct rpc_core_config cfg = {.max_calls = WEBD_BACKEND_MAX_CALLS,
                                               .peer_name = peer_names[peer]};
