@@ -74,6 +74,12 @@ assert_eq "$(seq -s ' ' $((mid + 1)) "$last") " "$(ids /tmp/f3.txt)" "the late f
 summary "web: 3 followers of job $job ($last lines) over one jobs.watch; the late one resumed after line $mid"
 
 echo "--- jobd stopped and its socket gone: pages say so at once, then recover"
+# jobd restarted under webd's open (idle) connection: the next page gets a new connection.
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
+        "/admin/jobs"
+ct systemctl restart left4me-jobs.service || fail "restart jobd"
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
+        "/admin/jobs right after jobd restarted under webd's connection"
 ct systemctl stop left4me-jobs.socket left4me-jobs.service || fail "stop jobd"
 t0=$(date +%s%N)
 code=$(ct curl -sS -o /tmp/jobs.html -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")
