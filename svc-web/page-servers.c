@@ -24,6 +24,7 @@
 #include "svc-web/webd-obj.h"
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-spec.h"
+#include "svc-web/webd-statefeed.h"
 #include "svc-web/webd-sse.h"
 
 #define SERVERS "/servers"
@@ -242,6 +243,13 @@ static int list_page(struct webd_rq *rq, const struct rpc_core_reply *r, int sta
         html_close(&h, "div");
         if (c.n == 0)
                 html_elem_text(&h, "p", "No servers yet.");
+        else {
+                html_elem(&h, "div");
+                html_attr(&h, "hidden", NULL);
+                html_attr(&h, "id", "state-feed");
+                html_attr(&h, "data-state-feed", SERVERS "/events");
+                html_close(&h, "div");
+        }
         for (size_t i = 0; i < c.n_gone; i++) {
                 char object[48];
                 struct webd_audit a;
@@ -872,6 +880,8 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
                 rpc_buf_done(&b);
                 return 0;
         }
+        /* The page's one stream carries its server's state too. */
+        (void) webd_statefeed_join(rq, stream);
         f = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*f), follow_dispose);
         *f = (struct follow){.s = stream};
         r = webd_call(rq->w->backends, WEBD_PEER_LOGS, "logs.follow", &b, 0, follow_notify, follow_reply, f,
@@ -895,6 +905,15 @@ static int route_get(struct webd_rq *rq) {
         char subject[48], back[48];
         int r;
 
+        if (streq(rq->path, SERVERS "/events")) {
+                /* The list page's live badges. */
+                struct sse_stream *stream;
+                if (page_sse_start(rq, "servers", &stream) != 0)
+                        return 0;
+                if (webd_statefeed_join(rq, stream) < 0)
+                        sse_stream_close(stream);
+                return 0;
+        }
         if (!id)
                 return not_found(rq);
         if (streq(rest, "/log/events"))

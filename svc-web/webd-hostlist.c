@@ -11,8 +11,9 @@
 
 struct waiter {
         struct webd_hostlist *l;
-        struct webd_rq *rq;
+        struct webd_rq *rq; /* NULL: a waiter of webd's own (raw_fn), malloc'd */
         webd_rq_reply_fn fn;
+        void (*raw_fn)(const struct rpc_core_reply *r, void *arg);
         void *arg;
         h2o_linklist_t link; /* in l->waiters until answered or its client leaves */
 };
@@ -62,9 +63,13 @@ void webd_hostlist_free(struct webd_hostlist *l) {
                 return;
         if (l->call)
                 webd_call_cancel(l->call);
-        /* Waiters live in their requests' pools: only unlink them. */
-        while (!h2o_linklist_is_empty(&l->waiters))
-                h2o_linklist_unlink(l->waiters.next);
+        /* Waiters live in their requests' pools: only unlink them (webd's own are freed). */
+        while (!h2o_linklist_is_empty(&l->waiters)) {
+                struct waiter *x = H2O_STRUCT_FROM_MEMBER(struct waiter, link, l->waiters.next);
+                h2o_linklist_unlink(&x->link);
+                if (!x->rq)
+                        free(x);
+        }
         drop_answer(l);
         free(l);
 }
@@ -125,35 +130,57 @@ static void on_reply(struct webd_call *c, const struct rpc_core_reply *r, void *
         while (!h2o_linklist_is_empty(&l->waiters)) {
                 struct waiter *x = H2O_STRUCT_FROM_MEMBER(struct waiter, link, l->waiters.next);
                 h2o_linklist_unlink(&x->link);
-                (void) x->fn(x->rq, give, x->arg);
+                if (x->rq)
+                        (void) x->fn(x->rq, give, x->arg);
+                else {
+                        x->raw_fn(give, x->arg);
+                        free(x);
+                }
         }
 }
 
-int webd_hostlist_get(struct webd_rq *rq, bool fresh, webd_rq_reply_fn fn, void *arg) {
-        struct webd_hostlist *l = rq->w->hostlist;
-        struct waiter *x;
-        uint64_t now = now_ms();
+static int enqueue(struct webd_hostlist *l, struct waiter *x) {
         int r;
 
-        if (!fresh && l->have && now - l->at_ms < WEBD_HOSTLIST_TTL_MS) {
-                l->shared++;
-                return fn(rq, &l->reply, arg);
-        }
-        x = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*x), waiter_dispose);
-        *x = (struct waiter){.l = l, .rq = rq, .fn = fn, .arg = arg};
         if (l->call) {
                 l->shared++;
                 h2o_linklist_insert(&l->waiters, &x->link);
                 return 0;
         }
-        r = webd_call(rq->w->backends, WEBD_PEER_HOST, "instance.list", NULL, WEBD_CALL_TIMEOUT_MS, NULL,
-                      on_reply, l, &l->call);
+        r = webd_call(l->w->backends, WEBD_PEER_HOST, "instance.list", NULL, WEBD_CALL_TIMEOUT_MS, NULL, on_reply, l,
+                      &l->call);
         if (r < 0) {
                 l->call = NULL;
                 return r;
         }
         l->calls++;
-        l->call_started_ms = now;
+        l->call_started_ms = now_ms();
         h2o_linklist_insert(&l->waiters, &x->link);
         return 0;
+}
+
+int webd_hostlist_get(struct webd_rq *rq, bool fresh, webd_rq_reply_fn fn, void *arg) {
+        struct webd_hostlist *l = rq->w->hostlist;
+        struct waiter *x;
+
+        if (!fresh && l->have && now_ms() - l->at_ms < WEBD_HOSTLIST_TTL_MS) {
+                l->shared++;
+                return fn(rq, &l->reply, arg);
+        }
+        x = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*x), waiter_dispose);
+        *x = (struct waiter){.l = l, .rq = rq, .fn = fn, .arg = arg};
+        return enqueue(l, x);
+}
+
+int webd_hostlist_refresh(struct webd_hostlist *l, void (*fn)(const struct rpc_core_reply *r, void *arg), void *arg) {
+        struct waiter *x = calloc(1, sizeof(*x));
+        int r;
+
+        if (!x)
+                return -ENOMEM;
+        *x = (struct waiter){.l = l, .raw_fn = fn, .arg = arg};
+        r = enqueue(l, x);
+        if (r < 0)
+                free(x);
+        return r;
 }

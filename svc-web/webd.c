@@ -31,6 +31,7 @@
 #include "svc-web/webd-backend.h"
 #include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-jobwatch.h"
+#include "svc-web/webd-statefeed.h"
 
 #define RPC_MAX_OUT_BYTES (8u * 1024u * 1024u)
 #define RPC_MAX_CALLS     64u
@@ -245,6 +246,8 @@ static int webd_ui_setup(struct webd *w) {
         r = webd_hostlist_new(w, &w->hostlist);
         if (r >= 0)
                 r = webd_jobwatch_new(w, &w->jobwatch);
+        if (r >= 0)
+                r = webd_statefeed_new(w, &w->statefeed);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
         /* Threads last: nothing above may fail with them running. */
@@ -261,6 +264,8 @@ static void webd_ui_done(struct webd *w) {
         w->jobwatch = NULL;
         webd_hostlist_free(w->hostlist);
         w->hostlist = NULL;
+        webd_statefeed_free(w->statefeed);
+        w->statefeed = NULL;
         webd_backends_free(w->backends);
         w->backends = NULL;
         if (w->rl_quiet_initialized) {

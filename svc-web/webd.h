@@ -32,6 +32,7 @@ struct webd_work;
 struct webd_backend;
 struct webd_hostlist;
 struct webd_jobwatch;
+struct webd_statefeed;
 struct ratelimit;
 
 /* webd's own command-line settings (the skeleton parses --config, --listen, --idle-exit). */
@@ -74,6 +75,7 @@ struct webd {
         struct webd_backend *backends;  /* calls to hostd, jobd, logd (webd-backend.h) */
         struct webd_hostlist *hostlist; /* instance.list, cached and shared (webd-hostlist.h) */
         struct webd_jobwatch *jobwatch; /* one jobs.watch per followed job (webd-jobwatch.h) */
+        struct webd_statefeed *statefeed; /* server states pushed to pages (webd-statefeed.h) */
         struct auth_dummy dummy;
         struct ratelimit *rl_address, *rl_username;
         h2o_timeout_t rl_quiet;

@@ -4,7 +4,7 @@ WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-sse.c svc-web/webd-json.c svc-web/webd-client.c \
              svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c svc-web/webd-db.c svc-web/webd-fleet.c svc-web/webd-spec.c \
              svc-web/webd-work.c svc-web/webd-passwords.c svc-web/webd-request.c svc-web/webd-page.c \
-             svc-web/webd-admin.c svc-web/webd-backend.c svc-web/webd-hostlist.c svc-web/webd-jobwatch.c \
+             svc-web/webd-admin.c svc-web/webd-backend.c svc-web/webd-hostlist.c svc-web/webd-jobwatch.c svc-web/webd-statefeed.c \
              svc-web/page-account.c svc-web/page-admin.c \
              svc-web/page-jobs.c svc-web/page-servers.c svc-web/page-blueprints.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)

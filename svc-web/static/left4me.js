@@ -103,8 +103,24 @@
     });
   }
 
+  const stateText = { absent: 'not created', running: 'running', starting: 'starting', stopping: 'stopping',
+    stopped: 'stopped', failed: 'failed', deleting: 'deleting' };
+  function servers(d) {
+    for (const s of d.servers) {
+      document.querySelectorAll(`[data-server="${s.instance}"] .state`).forEach((b) => {
+        b.className = `state ${s.state}`;
+        b.textContent = stateText[s.state] || 'unknown';
+      });
+    }
+  }
+
+  function initStateFeed(el) {
+    openStream(el, el.dataset.stateFeed, { servers });
+  }
+
   function initJournal(el) {
     openStream(el, el.dataset.journal, {
+      servers,
       entry: (d) => append(el, d.message, d.priority <= 3 ? 'stderr' : ''),
       restart: () => append(el, '— the server restarted —', 'notice'),
       lost: (d) => append(el, `— ${d.message} —`, 'notice'),
@@ -240,6 +256,7 @@
   function init(root) {
     root.querySelectorAll('[data-job-log]').forEach(initJobLog);
     root.querySelectorAll('[data-journal]').forEach(initJournal);
+    root.querySelectorAll('[data-state-feed]').forEach(initStateFeed);
     root.querySelectorAll('form.blueprint-form').forEach(initPicker);
     root.querySelectorAll('details[data-dialog]').forEach(initDialog);
   }

@@ -131,8 +131,16 @@ test('a user composes a blueprint, runs a server and follows its console', async
     assert.equal(await page.locator('#needs-restart').count(), 0, 'still needs a restart after one');
     assert.match(state.rcon, /^[A-Za-z0-9]{24}$/);
 
+    // A second tab on the list: its badge follows the stop without a reload (pushed, one
+    // stream for the page).
+    const list = await page.context().newPage();
+    await list.goto(`${URL}/servers`);
+    const badge = list.locator(`[data-server="web-${state.server}"] .state`);
+    assert.equal((await badge.textContent()).trim(), 'running');
     await page.getByRole('button', { name: 'Stop' }).click();
     await jobSucceeds(page);
+    await badge.filter({ hasText: 'stopped' }).waitFor({ timeout: 15000 });
+    await list.close();
     await page.goto(`${URL}/servers/${state.server}`);
     await serverState(page, 'stopped');
     await page.getByRole('button', { name: 'Reset' }).click();
