@@ -147,8 +147,8 @@ static int enqueue(struct webd_hostlist *l, struct waiter *x) {
                 h2o_linklist_insert(&l->waiters, &x->link);
                 return 0;
         }
-        r = webd_call(l->w->backends, WEBD_PEER_HOST, "instance.list", NULL, WEBD_CALL_TIMEOUT_MS, NULL, on_reply, l,
-                      &l->call);
+        r = webd_call(l->w->backends, WEBD_PEER_HOST, "instance.list", NULL, WEBD_CALL_TIMEOUT_MS, NULL,
+                      on_reply, l, &l->call);
         if (r < 0) {
                 l->call = NULL;
                 return r;
@@ -172,7 +172,8 @@ int webd_hostlist_get(struct webd_rq *rq, bool fresh, webd_rq_reply_fn fn, void 
         return enqueue(l, x);
 }
 
-int webd_hostlist_refresh(struct webd_hostlist *l, void (*fn)(const struct rpc_core_reply *r, void *arg), void *arg) {
+int webd_hostlist_refresh(struct webd_hostlist *l, void (*fn)(const struct rpc_core_reply *r, void *arg),
+                          void *arg) {
         struct waiter *x = calloc(1, sizeof(*x));
         int r;
 

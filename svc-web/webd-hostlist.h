@@ -21,7 +21,8 @@ void webd_hostlist_free(struct webd_hostlist *l);
 int webd_hostlist_get(struct webd_rq *rq, bool fresh, webd_rq_reply_fn fn, void *arg);
 /* The same for webd's own use (the state feed): a fresh answer, or the call in flight. fn
  * gets r->result (the array), or r->failed. */
-int webd_hostlist_refresh(struct webd_hostlist *l, void (*fn)(const struct rpc_core_reply *r, void *arg), void *arg);
+int webd_hostlist_refresh(struct webd_hostlist *l, void (*fn)(const struct rpc_core_reply *r, void *arg),
+                          void *arg);
 /* Forgets the cached answer (after a change on the host that the next page must see). */
 void webd_hostlist_invalidate(struct webd_hostlist *l);
 /* hostd calls made, and page views answered from the cache or a shared call (the bench). */

@@ -72,3 +72,5 @@ void html_raw_trusted_markup(struct html *h, const char *markup);
  * path (not //host, no backslash), or http:// / https://; no control characters or
  * spaces anywhere. */
 bool html_url_ok(const char *url);
+/* Whether the element table is sorted (element lookup is a binary search): for the tests. */
+bool html_elements_sorted(void);

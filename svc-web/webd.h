@@ -72,9 +72,9 @@ struct webd {
         /* the web UI (webd-request.c, page-*.c) */
         struct webd_db *db;
         struct webd_work *work;
-        struct webd_backend *backends;  /* calls to hostd, jobd, logd (webd-backend.h) */
-        struct webd_hostlist *hostlist; /* instance.list, cached and shared (webd-hostlist.h) */
-        struct webd_jobwatch *jobwatch; /* one jobs.watch per followed job (webd-jobwatch.h) */
+        struct webd_backend *backends;    /* calls to hostd, jobd, logd (webd-backend.h) */
+        struct webd_hostlist *hostlist;   /* instance.list, cached and shared (webd-hostlist.h) */
+        struct webd_jobwatch *jobwatch;   /* one jobs.watch per followed job (webd-jobwatch.h) */
         struct webd_statefeed *statefeed; /* server states pushed to pages (webd-statefeed.h) */
         struct auth_dummy dummy;
         struct ratelimit *rl_address, *rl_username;

@@ -435,3 +435,20 @@ Test(html, empty_document) {
         cr_assert_eq(n, 0);
         free(s);
 }
+
+Test(html, element_table_is_sorted_for_the_binary_search) {
+        struct html h;
+        char *out = NULL;
+        size_t len = 0;
+
+        cr_assert(html_elements_sorted());
+        /* The first, a middle and the last name of the table are all found. */
+        html_init(&h, 0);
+        html_elem(&h, "a");
+        html_close(&h, "a");
+        html_elem(&h, "table");
+        html_close(&h, "table");
+        html_elem(&h, "wbr");
+        cr_assert_eq(html_finish(&h, &out, &len), 0);
+        free(out);
+}
