@@ -297,8 +297,7 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                 } else if (IS("web", "sse_per_address")) {
                         if ((r = get_uint(p, v, full, 1, 100000, &u)) == 0)
                                 c->web_sse_per_address = (unsigned) u;
-                }
-                else if (IS("limits", "idle_exit_sec")) {
+                } else if (IS("limits", "idle_exit_sec")) {
                         if ((r = get_uint(p, v, full, 0, L4M_IDLE_EXIT_MAX_SEC, &u)) == 0)
                                 c->idle_exit_sec = (unsigned) u;
                 } else if (IS("limits", "max_message_bytes")) {
