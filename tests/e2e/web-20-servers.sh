@@ -74,6 +74,33 @@ assert_eq "$(seq -s ' ' $((mid + 1)) "$last") " "$(ids /tmp/f3.txt)" "the late f
 summary "web: 3 followers of job $job ($last lines) over one jobs.watch; the late one resumed after line $mid"
 
 echo "--- jobd stopped and its socket gone: pages say so at once, then recover"
+echo "--- delete while a start is queued: the start is cancelled first, then the delete runs"
+csrf=$(ct curl -sS -H "$C" "$url/servers" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 |
+        sed 's/.*value="//; s/"$//')
+bp=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        --data-urlencode name=adminbp "$url/blueprints" | grep -o '/blueprints/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$bp" ] || fail "no blueprint made"
+loc=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        --data-urlencode name=queued --data-urlencode blueprint_id="$bp" "$url/servers")
+qs=$(echo "$loc" | grep -o '/servers/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$qs" ] || fail "no server made: $loc"
+ct_sh "echo 20 >$L/steam/fake-steamcmd.delay"
+inst=$(ct l4d2ctl jobs submit install --json | grep -o '"id": *[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+[ -n "$inst" ] || fail "install to hold the queue"
+start=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" "$url/servers/$qs/start" |
+        grep -o '/jobs/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$start" ] || fail "no start job"
+assert_contains "$(ct l4d2ctl jobs show "$start")" "queued" "the start waits behind the install"
+loc=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" "$url/servers/$qs/delete")
+assert_contains "$loc" "m=server-deleting" "delete"
+assert_contains "$(ct l4d2ctl jobs show "$start")" "cancelled" "the queued start, after the delete"
+assert_contains "$(ct l4d2ctl jobs list --subject server:web-$qs)" "server.delete" "the delete job"
+ct rm -f $L/steam/fake-steamcmd.delay
+ct l4d2ctl jobs cancel "$inst" >/dev/null 2>&1
+wait_for 30 sh -c "nsenter -t $E2E_PID1 -a l4d2ctl jobs show $inst | grep -q cancelled" ||
+        fail "the install did not end after its cancel"
+ok "a queued start was cancelled by the delete"
+
 # jobd restarted under webd's open (idle) connection: the next page gets a new connection.
 assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
         "/admin/jobs"

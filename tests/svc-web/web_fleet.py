@@ -138,6 +138,17 @@ for method, path, want in table:
             # A stream that says the service is away and ends: EventSource retries by itself.
             check("event: unavailable" in r.body and "retry:" in r.body, f"{path} as {who}: {r.body[:200]}")
 
+# The state feed stays open (it has nothing to say while hostd is away): read its head only.
+import socket  # noqa: E402
+for c, expected in ((anon, b" 303 "), (owner, b" 200 ")):
+    sk = socket.create_connection(("127.0.0.1", webclient.PORT), timeout=5)
+    cookie = f"Cookie: __Host-left4me={c.jar['__Host-left4me']}\r\n" if c.jar.get("__Host-left4me") else ""
+    sk.sendall(f"GET /servers/events HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {c.address}\r\n{cookie}\r\n".encode())
+    head = sk.recv(4096)
+    sk.close()
+    check(expected in head.split(b"\r\n")[0] and (expected == b" 303 " or b"text/event-stream" in head),
+          f"/servers/events: {head[:120]!r}")
+
 print("== server changes: rename checks, hostname quotes, another user's blueprint, rcon rotation")
 tok = csrf(owner, f"/servers/{sid}")
 r = owner.post(f"/servers/{sid}", {"csrf_token": tok, "name": "renamed", "hostname": 'a"b', "blueprint_id": bp})
