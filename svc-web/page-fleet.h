@@ -38,7 +38,3 @@ int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, cons
 
 /* Routes of page-jobs.c used by the server pages. */
 int page_job_events(struct webd_rq *rq, int64_t job_id);
-/* Starts an SSE stream for rq under the caps (per session, per address, global); 0 and the
- * stream, or 1 when a 503 was sent. */
-struct sse_stream;
-int page_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **ret);

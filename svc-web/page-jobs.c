@@ -122,30 +122,6 @@ int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, cons
         return r;
 }
 
-int page_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **ret) {
-        struct webd *w = rq->w;
-        char owner[2 * WEBD_DB_HASH_BYTES + 1];
-        int r;
-
-        sodium_bin2hex(owner, sizeof(owner), rq->session_hash, sizeof(rq->session_hash));
-        if (w->sse.n_streams >= w->sse_max_streams ||
-            sse_hub_count(&w->sse, owner, NULL) >= w->config->web_sse_per_session ||
-            sse_hub_count(&w->sse, NULL, rq->address) >= w->config->web_sse_per_address) {
-                w->sse_refused++;
-                webd_rq_add_header(rq, "retry-after", "10");
-                (void) webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
-                                       "too many event streams are open; close a tab or try again later");
-                return 1;
-        }
-        r = sse_stream_start_for(&w->sse, rq->req, topic, owner, rq->address, ret);
-        if (r < 0) {
-                (void) webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
-                                       "cannot start event stream");
-                return 1;
-        }
-        return 0;
-}
-
 /* ---- reading a job ---------------------------------------------------------------------------- */
 
 /* The job map of a {job} reply, or NULL. */
@@ -164,19 +140,7 @@ static bool may_see_job(const struct webd_rq *rq, const msgpack_object *job) {
 }
 
 static int get_job(struct webd_rq *rq, int64_t id, webd_rq_reply_fn fn, void *arg) {
-        struct rpc_buf b;
-        struct rpc_map m;
-        msgpack_packer *pk;
-        int r;
-
-        rpc_buf_init(&b, 0);
-        pk = rpc_params_begin(&m, &b.pk);
-        rpc_pack_kv_int(pk, "id", id);
-        r = rpc_map_end(&m);
-        if (r >= 0)
-                r = webd_rq_call(rq, WEBD_PEER_JOBS, "jobs.get", &b, fn, arg);
-        rpc_buf_done(&b);
-        return r;
+        return webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", id, fn, arg);
 }
 
 static const char *job_state_text(const char *state) {
@@ -454,7 +418,7 @@ static int stream_unavailable(struct webd_rq *rq) {
         static const char msg[] = "{\"message\":\"the job service is unavailable; reconnecting\"}";
         struct sse_stream *s;
 
-        if (page_sse_start(rq, "job", &s) != 0)
+        if (webd_rq_sse_start(rq, "job", &s) != 0)
                 return 0;
         (void) sse_stream_send(s, NULL, "unavailable", msg, sizeof(msg) - 1);
         sse_stream_close(s);
@@ -478,7 +442,7 @@ static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void
                 return stream_unavailable(rq);
         if (!may_see_job(rq, job))
                 return webd_send_error(rq->req, 404, "Not Found", "not_found", "no such job");
-        if (page_sse_start(rq, "job", &s) != 0)
+        if (webd_rq_sse_start(rq, "job", &s) != 0)
                 return 0;
         /* One watch per job, shared by its followers; a watch of its own only if that fails. */
         rr = webd_jobwatch_follow(rq, s, obj_int(job, "id", 0), after);
@@ -569,8 +533,6 @@ static int cancel_done(struct webd_rq *rq, const struct rpc_core_reply *r, void 
 /* The job exists and rq may cancel it (the same rule as seeing it). */
 static int cancel_checked(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         const msgpack_object *job = reply_job(r);
-        struct rpc_buf b;
-        struct rpc_map m;
         int rr;
 
         if (r->failed && r->transport_error == 0 && r->error.code == RPC_NOT_FOUND)
@@ -579,12 +541,7 @@ static int cancel_checked(struct webd_rq *rq, const struct rpc_core_reply *r, vo
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
         if (!may_see_job(rq, job))
                 return webd_rq_error(rq, 404, "Not found", "There is no such job.");
-        rpc_buf_init(&b, 0);
-        rpc_pack_kv_int(rpc_params_begin(&m, &b.pk), "id", obj_int(job, "id", 0));
-        rr = rpc_map_end(&m);
-        if (rr >= 0)
-                rr = webd_rq_call(rq, WEBD_PEER_JOBS, "jobs.cancel", &b, cancel_done, arg);
-        rpc_buf_done(&b);
+        rr = webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.cancel", obj_int(job, "id", 0), cancel_done, arg);
         return start_or_unavailable(rq, rr, WEBD_PEER_JOBS);
 }
 

@@ -736,19 +736,8 @@ static int detail_after_overlays(struct webd_rq *rq, struct detail *d) {
                 return not_found(rq);
         last = s.last_job_id;
         webd_server_done(&s);
-        if (last > 0) {
-                struct rpc_buf b;
-                struct rpc_map m;
-                int rr;
-                rpc_buf_init(&b, 0);
-                rpc_pack_kv_int(rpc_params_begin(&m, &b.pk), "id", last);
-                rr = rpc_map_end(&m);
-                if (rr >= 0)
-                        rr = webd_rq_call(rq, WEBD_PEER_JOBS, "jobs.get", &b, detail_job_reply, d);
-                rpc_buf_done(&b);
-                if (rr >= 0)
-                        return 0;
-        }
+        if (last > 0 && webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", last, detail_job_reply, d) >= 0)
+                return 0;
         return detail_render(rq, d, NULL);
 }
 
@@ -876,7 +865,7 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
                 rpc_buf_done(&b);
                 return webd_send_error(rq->req, 500, "Internal Server Error", "internal", "out of memory");
         }
-        if (page_sse_start(rq, "journal", &stream) != 0) {
+        if (webd_rq_sse_start(rq, "journal", &stream) != 0) {
                 rpc_buf_done(&b);
                 return 0;
         }
@@ -908,7 +897,7 @@ static int route_get(struct webd_rq *rq) {
         if (streq(rq->path, SERVERS "/events")) {
                 /* The list page's live badges. */
                 struct sse_stream *stream;
-                if (page_sse_start(rq, "servers", &stream) != 0)
+                if (webd_rq_sse_start(rq, "servers", &stream) != 0)
                         return 0;
                 if (webd_statefeed_join(rq, stream) < 0)
                         sse_stream_close(stream);
@@ -1169,12 +1158,9 @@ static int server_lifecycle(struct webd_rq *rq, struct webd_server *s, const cha
         if (s->desired == WEBD_DESIRED_DELETING)
                 return webd_rq_error(rq, 409, "Being deleted", "This server is being deleted.");
         rpc_buf_init(&b, 0);
-        if (streq(what, "start") && s->last_job_id > 0) {
-                rpc_pack_kv_int(rpc_params_begin(&m, &b.pk), "id", s->last_job_id);
-                r = rpc_map_end(&m);
-                if (r >= 0)
-                        r = webd_rq_call(rq, WEBD_PEER_JOBS, "jobs.get", &b, start_after_last, a);
-        } else if (streq(what, "delete")) {
+        if (streq(what, "start") && s->last_job_id > 0)
+                r = webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", s->last_job_id, start_after_last, a);
+        else if (streq(what, "delete")) {
                 char inst[32], subject[48];
                 msgpack_packer *pk = rpc_params_begin(&m, &b.pk);
                 webd_instance_name(s->id, inst, sizeof(inst));

@@ -104,28 +104,13 @@ static int route_health(struct webd_rq *rq) {
  * so they get caps of their own below the connection limit: an ordinary request must
  * always find a connection. */
 static int route_events(struct webd_rq *rq) {
-        struct webd *w = rq->w;
         struct sse_stream *s;
         struct json j;
         _cleanup_free_ char *data = NULL;
-        char owner[2 * WEBD_DB_HASH_BYTES + 1];
         size_t len = 0;
-        int r;
 
-        sodium_bin2hex(owner, sizeof(owner), rq->session_hash, sizeof(rq->session_hash));
-        if (w->sse.n_streams >= w->sse_max_streams ||
-            sse_hub_count(&w->sse, owner, NULL) >= w->config->web_sse_per_session ||
-            sse_hub_count(&w->sse, NULL, rq->address) >= w->config->web_sse_per_address) {
-                w->sse_refused++;
-                webd_rq_add_header(rq, "retry-after", "10");
-                return webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
-                                       "too many event streams are open; close a tab or try again later");
-        }
-        r = sse_stream_start_for(&w->sse, rq->req, "sys", owner, rq->address, &s);
-        if (r < 0)
-                return webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
-                                       "cannot start event stream");
-
+        if (webd_rq_sse_start(rq, "sys", &s) != 0)
+                return 0;
         json_init(&j, WEBD_JSON_CAP);
         json_object_begin(&j);
         json_kv_str(&j, "service", WEBD_NAME);

@@ -6,13 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sodium.h>
 #include <time.h>
 
 #include "base/log.h"
 #include "base/util.h"
+#include "proto/map.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-request.h"
+#include "svc-web/webd-sse.h"
 
 /* Every HTML answer. No inline script or style anywhere: htmx is configured to fit
  * (includeIndicatorStyles, allowEval off), and inline event handlers are refused by the
@@ -440,6 +443,43 @@ int webd_rq_call(struct webd_rq *rq, enum webd_peer peer, const char *method, co
         if (r < 0)
                 b->call = NULL;
         return r;
+}
+
+int webd_rq_call_id(struct webd_rq *rq, enum webd_peer peer, const char *method, int64_t id,
+                    webd_rq_reply_fn fn, void *arg) {
+        struct rpc_buf b;
+        struct rpc_map m;
+        int r;
+
+        rpc_buf_init(&b, 0);
+        rpc_pack_kv_int(rpc_params_begin(&m, &b.pk), "id", id);
+        r = rpc_map_end(&m);
+        if (r >= 0)
+                r = webd_rq_call(rq, peer, method, &b, fn, arg);
+        rpc_buf_done(&b);
+        return r;
+}
+
+int webd_rq_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **ret) {
+        struct webd *w = rq->w;
+        char owner[2 * WEBD_DB_HASH_BYTES + 1];
+
+        sodium_bin2hex(owner, sizeof(owner), rq->session_hash, sizeof(rq->session_hash));
+        if (w->sse.n_streams >= w->sse_max_streams ||
+            sse_hub_count(&w->sse, owner, NULL) >= w->config->web_sse_per_session ||
+            sse_hub_count(&w->sse, NULL, rq->address) >= w->config->web_sse_per_address) {
+                w->sse_refused++;
+                webd_rq_add_header(rq, "retry-after", "10");
+                (void) webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
+                                       "too many event streams are open; close a tab or try again later");
+                return 1;
+        }
+        if (sse_stream_start_for(&w->sse, rq->req, topic, owner, rq->address, ret) < 0) {
+                (void) webd_send_error(rq->req, 503, "Service Unavailable", "unavailable",
+                                       "cannot start event stream");
+                return 1;
+        }
+        return 0;
 }
 
 int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error) {

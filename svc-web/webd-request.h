@@ -108,6 +108,13 @@ typedef int (*webd_rq_reply_fn)(struct webd_rq *rq, const struct rpc_core_reply 
  * 0. Returns 0, or the error of webd_call() without calling fn. */
 int webd_rq_call(struct webd_rq *rq, enum webd_peer peer, const char *method, const struct rpc_buf *params,
                  webd_rq_reply_fn fn, void *arg);
+/* The same for the most common call: params {id: id} (jobs.get, jobs.cancel). */
+int webd_rq_call_id(struct webd_rq *rq, enum webd_peer peer, const char *method, int64_t id,
+                    webd_rq_reply_fn fn, void *arg);
+/* Starts an event stream for rq under the caps (web.sse_per_session, web.sse_per_address,
+ * half of the connections in all): 0 and the stream, or 1 when a 503 was sent instead. */
+struct sse_stream;
+int webd_rq_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **ret);
 /* The page for a daemon that did not answer (503: "The job service is unavailable ..."). */
 int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error);
 /* Answers an RPC error from a daemon as the page would: invalid → 400, not_found → 404,
