@@ -70,14 +70,16 @@ int main(int argc, char **argv) {
         const char *tag = argc > 4 ? argv[4] : "b";
         int per, failed = 0, status;
 
-        if (argc < 4 || safe_atoi64(argv[2], 1, 256, &conc) < 0 || safe_atoi64(argv[3], 1, 10000000, &n) < 0) {
+        if (argc < 4 || safe_atoi64(argv[2], 1, 256, &conc) < 0 ||
+            safe_atoi64(argv[3], 1, 10000000, &n) < 0) {
                 fprintf(stderr, "usage: %s SOCKET CONCURRENCY N [TAG]\n", argv[0]);
                 return 2;
         }
         per = (int) (n / conc);
         n = per * conc;
         /* Shared with the children: each writes its own slice. */
-        lat = mmap(NULL, (size_t) n * sizeof(*lat), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        lat = mmap(NULL, (size_t) n * sizeof(*lat), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                   0);
         if (lat == MAP_FAILED)
                 return 1;
         t0 = now_usec();
