@@ -205,6 +205,52 @@ def chain(dropin):
     return total
 
 
+def http(method, path, headers=None, body=None):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", 8080, timeout=30)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, r.getheaders(), data
+
+
+def admin_session():
+    """An admin of the web UI and a session cookie for it (as tests/e2e/web-20-servers.sh)."""
+    import re
+    import urllib.parse
+    env = dict(os.environ, LEFT4ME_ADMIN_PASSWORD="cold-start-bench-pw")
+    subprocess.run(["l4d2ctl", "web", "user", "create", "cold-admin", "--admin"], env=env, check=False,
+                   capture_output=True)
+    _, _, page = http("GET", "/login")
+    tok = re.search(rb'name="csrf_token" value="([^"]*)"', page).group(1).decode()
+    body = urllib.parse.urlencode({"csrf_token": tok, "username": "cold-admin", "password": "cold-start-bench-pw"})
+    _, headers, _ = http("POST", "/login", {"Cookie": "__Host-left4me-login=" + tok,
+                                            "Content-Type": "application/x-www-form-urlencoded"}, body)
+    for k, v in headers:
+        if k.lower() == "set-cookie" and v.startswith("__Host-left4me="):
+            return v.split(";")[0]
+    raise RuntimeError("no session from POST /login")
+
+
+def page_chain():
+    """GET /servers (webd asks hostd for instance.list) with webd and hostd both stopped: the
+    first page after an idle period, through the browser's own path; and warm."""
+    cookie = admin_session()
+    cold, warm = [], []
+    for _ in range(ROUNDS):
+        sh("systemctl", "stop", "left4me-web.service", "left4me-host.service")
+        t0 = now_us()
+        st, _, _ = http("GET", "/servers", {"Cookie": cookie})
+        cold.append(now_us() - t0)
+        if st != 200:
+            raise RuntimeError("GET /servers: %d" % st)
+        t0 = now_us()
+        http("GET", "/servers", {"Cookie": cookie})
+        warm.append(now_us() - t0)
+    return cold, warm
+
+
 def main():
     floor = []
     for _ in range(ROUNDS):
@@ -237,6 +283,10 @@ def main():
         print("  %-60s %s" % ("    units as installed", fmt(chain(None))))
         print("  %-60s %s" % ("    + Wants=left4me-jobs.service left4me-host.service on webd", fmt(
             chain("[Unit]\nWants=left4me-jobs.service left4me-host.service\n"))))
+    if all(x in SERVICES for x in ("web", "host")):
+        cold, warm = page_chain()
+        print("  %-60s %s" % ("GET /servers, webd and hostd stopped (webd → hostd)", fmt(cold)))
+        print("  %-60s %s" % ("GET /servers, warm", fmt(warm)))
     print("  RSS under systemd (idle after the first answer / after 2000 more calls): " +
           ", ".join("%s %.1f/%.1f MiB" % ((s,) + tuple(x / 1024 for x in memory(s))) for s in SERVICES))
     print("  p95 cold per daemon (as installed): " +
