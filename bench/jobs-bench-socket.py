@@ -9,6 +9,8 @@ SQLite (Python's sqlite3) doing the same enqueue transactions, one per job.
                fresh queue, so the queue depth is the same for all.
   full cycle   the queue drains through the executor: each job is one hostd call against the
                stand-in (jobs.workers = 4), with its state changes and output lines stored
+  raw          one transaction per job straight into SQLite: Python's sqlite3 (as before),
+               and the same transactions through C prepared statements (jobs-bench-db)
   RSS          jobd's resident memory idle (after start-up) and after the enqueue and the
                full cycle
 
@@ -46,6 +48,17 @@ def raw_enqueue(path, n):
     dt = time.time() - t0
     con.close()
     return n / dt
+
+
+def raw_enqueue_c(n):
+    """The same transactions through C prepared statements (bench/jobs-bench-db.c's raw side):
+    no Python in the way, so the stricter comparison."""
+    out = subprocess.run([os.path.join(BUILD, "bench", "jobs-bench-db"), str(n)], capture_output=True, text=True,
+                         timeout=600)
+    for line in out.stdout.splitlines():
+        if line.strip().startswith("enqueue"):
+            return float(line.split("raw")[1].split()[0])
+    raise RuntimeError("jobs-bench-db: " + out.stdout + out.stderr)
 
 
 def rss_kib(pid):
@@ -128,16 +141,19 @@ def main():
         for conc in (1, CONC):
             results[(name, conc)] = enqueue(binary, conc, N)
     full, lines, rss_full, raw = full_cycle(N)
+    raw_c = raw_enqueue_c(N)
 
     print("jobd through jobs.sock (%d jobs per figure, C submitters, hostd stand-in, 4 workers)" % N)
-    print("  raw SQLite, one transaction per job (WAL, synchronous FULL)   %8.0f jobs/s" % raw)
+    print("  raw SQLite, one transaction per job (WAL, synchronous FULL)   %8.0f jobs/s (Python sqlite3)" % raw)
+    print("  the same in C (bench/jobs-bench-db's raw side)               %8.0f jobs/s" % raw_c)
     for name, _ in builds:
         for conc in (1, CONC):
             rate, p50, p99, _, _ = results[(name, conc)]
             print("  enqueue %-10s %2d submitter%s %8.0f jobs/s   p50 %6d us  p99 %6d us   %.2fx raw SQLite"
                   % (name, conc, "s" if conc > 1 else " ", rate, p50, p99, rate / raw))
     mine = results[("this build", CONC)][0]
-    print("  %d submitters / 1 submitter (this build): %.2fx" % (CONC, mine / results[("this build", 1)][0]))
+    print("  %d submitters / 1 submitter (this build): %.2fx;  / raw SQLite in C: %.2fx"
+          % (CONC, mine / results[("this build", 1)][0], mine / raw_c))
     if len(builds) > 1:
         print("  this build / baseline at %d submitters: %.2fx;  at 1 submitter: %.2fx"
               % (CONC, mine / results[("baseline", CONC)][0],

@@ -35,7 +35,7 @@ $(BUILD)/bench/jobs-bench-db: $(BUILD)/obj/bench/jobs-bench-db.o $(JOBD_CORE_OBJ
 $(BUILD)/bench/jobs-submit-load: $(BUILD)/obj/bench/jobs-submit-load.o $(LIBLEFT4ME)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack yaml-0.1 libsystemd)
-bench/jobs-bench-socket.sh: $(BUILD)/bench/jobs-submit-load $(BUILD)/left4me-jobd
+bench/jobs-bench-socket.sh: $(BUILD)/bench/jobs-submit-load $(BUILD)/bench/jobs-bench-db $(BUILD)/left4me-jobd
 
 # The real-systemd tier: install, server start/stop/delete through jobd with the fake game,
 # idle exit, cancel of a running install, SIGKILL under a running install; a build delaying
