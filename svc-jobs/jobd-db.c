@@ -233,14 +233,12 @@ static void bind_usec(sqlite3_stmt *s, int i, uint64_t usec) {
                 (void) sqlite3_bind_null(s, i);
 }
 
-int jobd_db_insert(struct jobd_db *db, struct job_record *j) {
+/* The job row and its subjects, inside the caller's transaction. */
+static int insert_one(struct jobd_db *db, const struct job_record *j, int64_t *ret_id) {
         sqlite3_stmt *s = db->stmt[STMT_INSERT_JOB];
         int64_t id;
         int r;
 
-        r = tx_begin(db, true);
-        if (r < 0)
-                return r;
         (void) sqlite3_bind_text(s, 1, job_kind_to_string(j->kind), -1, SQLITE_STATIC);
         (void) sqlite3_bind_text(s, 2, j->owner, -1, SQLITE_STATIC);
         (void) sqlite3_bind_text(s, 3, j->keys, -1, SQLITE_STATIC);
@@ -256,7 +254,7 @@ int jobd_db_insert(struct jobd_db *db, struct job_record *j) {
         }
         r = stmt_run(db, STMT_INSERT_JOB);
         if (r < 0)
-                return tx_end(db, r);
+                return r;
         id = sqlite3_last_insert_rowid(db->db);
         for (char **i = j->subjects; i && *i; i++) {
                 s = db->stmt[STMT_INSERT_SUBJECT];
@@ -264,15 +262,39 @@ int jobd_db_insert(struct jobd_db *db, struct job_record *j) {
                 (void) sqlite3_bind_int64(s, 2, id);
                 r = stmt_run(db, STMT_INSERT_SUBJECT);
                 if (r < 0)
-                        return tx_end(db, r);
+                        return r;
         }
-        r = tx_end(db, 0);
+        *ret_id = id;
+        return 0;
+}
+
+int jobd_db_insert_many(struct jobd_db *db, struct job_record *const *jobs, size_t n) {
+        _cleanup_free_ int64_t *ids = NULL;
+        int r;
+
+        if (n == 0)
+                return 0;
+        ids = calloc(n, sizeof(*ids));
+        if (!ids)
+                return -ENOMEM;
+        r = tx_begin(db, true);
         if (r < 0)
                 return r;
-        j->id = id;
-        j->state = JOB_QUEUED;
-        j->updated_usec = j->created_usec;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = insert_one(db, jobs[i], &ids[i]);
+        r = tx_end(db, r);
+        if (r < 0)
+                return r; /* rolled back: none of them exists, none gets an id */
+        for (size_t i = 0; i < n; i++) {
+                jobs[i]->id = ids[i];
+                jobs[i]->state = JOB_QUEUED;
+                jobs[i]->updated_usec = jobs[i]->created_usec;
+        }
         return 0;
+}
+
+int jobd_db_insert(struct jobd_db *db, struct job_record *j) {
+        return jobd_db_insert_many(db, &j, 1);
 }
 
 static int insert_line(struct jobd_db *db, int64_t job_id, const struct job_line *l) {

@@ -74,6 +74,9 @@ const char *jobd_db_errmsg(struct jobd_db *db);
 
 /* Stores a new job (state queued) with its subjects, in one durable transaction; sets j->id. */
 int jobd_db_insert(struct jobd_db *db, struct job_record *j);
+/* Stores n new jobs in one durable transaction (one fsync for all: jobd's group commit). All
+ * or nothing: on failure none is stored and no record gets an id. */
+int jobd_db_insert_many(struct jobd_db *db, struct job_record *const *jobs, size_t n);
 /* Writes j's state and result fields if the stored state still is `from` (else -ESTALE), plus
  * an optional line, in one durable transaction. */
 int jobd_db_update(struct jobd_db *db, const struct job_record *j, enum job_state from,

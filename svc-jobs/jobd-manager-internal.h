@@ -42,6 +42,15 @@ struct watcher {
         bool waiting_drain;
 };
 
+/* A submission waiting for the group commit (see batch_add in jobd-manager.c). */
+struct pending {
+        struct rpc_call *call;
+        struct job_record rec; /* to store; empty if it coalesces */
+        ssize_t into;          /* >= 0: coalesces into batch[into] of the same batch */
+        int64_t id;            /* once committed */
+        struct active *a;      /* once committed: the job it made (or coalesced into) */
+};
+
 struct manager {
         sd_event *event;
         struct rpc_server *server;
@@ -56,6 +65,14 @@ struct manager {
         struct watcher *watchers;
 
         sd_event_source *schedule_source;
+
+        /* The group commit: submissions not yet stored, the deferred source that stores them
+         * once the loop has nothing else to dispatch, the timer that stores them if it never
+         * has, and who answers the calls. */
+        struct pending *batch;
+        size_t n_batch, batch_alloc, batch_bytes;
+        sd_event_source *commit_source, *commit_timer;
+        manager_submitted_t on_submitted;
         struct exec **dead; /* finished executors, freed at the next scheduling pass */
         size_t n_dead, n_dead_alloc;
 };

@@ -18,6 +18,15 @@ void manager_counts(const struct manager *m, unsigned *ret_queued, unsigned *ret
         *ret_running = m->n_running;
 }
 
+/* The group commit's bounds and the order of the deferred work (see "group commit" below). */
+#define BATCH_MAX       256
+#define BATCH_MAX_BYTES (8u * 1024 * 1024)
+#define BATCH_MAX_USEC  (5 * 1000ULL)
+#define COMMIT_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
+/* The scheduling pass (O(active jobs)) runs after the sockets' events too, so it does not sit
+ * between a commit and the writing of its answers, and before the next commit. */
+#define SCHEDULE_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 1)
+
 /* Keeps the daemon from idle-exiting while any job is queued or running. */
 static void update_busy(struct manager *m) {
         bool want = m->n_active > 0;
@@ -31,8 +40,21 @@ static void update_busy(struct manager *m) {
                 rpc_server_busy_unref(m->server);
 }
 
+/* Arms the watchdog that runs the commit and the scheduling pass within BATCH_MAX_USEC even if
+ * the sockets never leave the loop quiet (see "group commit" below), unless it is armed. */
+static void watchdog_arm(struct manager *m) {
+        uint64_t now;
+        int on = 0;
+
+        if (sd_event_source_get_enabled(m->commit_timer, &on) >= 0 && on == SD_EVENT_OFF &&
+            sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0 &&
+            sd_event_source_set_time(m->commit_timer, now + BATCH_MAX_USEC) >= 0)
+                (void) sd_event_source_set_enabled(m->commit_timer, SD_EVENT_ONESHOT);
+}
+
 void schedule_soon(struct manager *m) {
         (void) sd_event_source_set_enabled(m->schedule_source, SD_EVENT_ONESHOT);
+        watchdog_arm(m);
 }
 
 /* ---- the active list --------------------------------------------------------------------- */
@@ -226,14 +248,144 @@ void retire(struct active *a) {
 
 /* ---- operations -------------------------------------------------------------------------- */
 
-int manager_submit(struct manager *m, enum job_kind kind, const char *owner, const struct job_submitter *by,
-                   char *const *subjects, const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced,
-                   struct rpc_error *e) {
+/* ---- group commit -----------------------------------------------------------------------
+ *
+ * A submission is acknowledged only once it is durable, and an fsync costs as much as the
+ * rest of a submission together (docs/performance.md). So submissions that arrive together
+ * share one: manager_submit() parks the call in m->batch; commit_source, a deferred source
+ * of lower priority than the sockets', runs once the loop has dispatched every request that
+ * was readable, and stores the whole batch in one transaction (jobd_db_insert_many); only
+ * then are the calls answered, all of them with the job, or all of them with the error if
+ * the commit failed. Nothing is visible (active list, scheduler, jobs.get) before the
+ * commit. A lone submitter's batch of one is stored in the same loop iteration. The batch
+ * is bounded: at BATCH_MAX entries or BATCH_MAX_BYTES of payload the commit runs before
+ * anything else, and commit_timer stores it within BATCH_MAX_USEC if other work kept the
+ * loop busy all along. The timer is a watchdog, armed by the first batch that finds it off
+ * and left to expire (flushing whatever batch is there then), not re-armed per batch: that
+ * would cost a lone submitter three timerfd calls per job. */
+static void batch_flush(struct manager *m) {
+        _cleanup_free_ struct job_record **recs = NULL;
+        struct pending *batch = TAKE_PTR(m->batch);
+        size_t n = m->n_batch, n_recs = 0;
+        struct rpc_error e;
+        int r;
+
+        m->n_batch = m->batch_alloc = m->batch_bytes = 0;
+        (void) sd_event_source_set_enabled(m->commit_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(m->commit_source, COMMIT_PRIORITY);
+        if (n == 0)
+                return;
+
+        recs = calloc(n, sizeof(*recs));
+        if (recs) {
+                for (size_t i = 0; i < n; i++)
+                        if (batch[i].into < 0)
+                                recs[n_recs++] = &batch[i].rec;
+                r = jobd_db_insert_many(m->db, recs, n_recs);
+        } else
+                r = -ENOMEM;
+        if (r < 0) {
+                log_error_errno(r, "Failed to store %zu new job(s): %m (%s)", n_recs, jobd_db_errmsg(m->db));
+                rpc_error_set(&e, RPC_UNAVAILABLE, "cannot store the job: %s", strerror(-r));
+        } else
+                log_debug("Stored %zu new job(s) in one commit (%zu submission(s)).", n_recs, n);
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct pending *p = &batch[i];
+                struct active *a;
+                int k;
+
+                if (p->into >= 0) {
+                        p->id = batch[p->into].id;
+                        p->a = batch[p->into].a;
+                        continue;
+                }
+                p->id = p->rec.id;
+                /* Committed: from here on the job exists whatever happens to this process. */
+                k = active_new(m, &p->rec, &a);
+                if (k < 0) {
+                        log_error_errno(k,
+                                        "Job %lld is stored but cannot be scheduled until jobd restarts: %m",
+                                        (long long) p->id);
+                        continue;
+                }
+                active_link(m, a);
+                p->a = a;
+        }
+        if (r >= 0)
+                schedule_soon(m);
+        /* The records are as committed (the scheduling pass that may start them comes after):
+         * the answers need not read them back. */
+        for (size_t i = 0; i < n; i++) {
+                const struct job_record *rec = batch[i].a ? &batch[i].a->rec : NULL;
+                m->on_submitted(m, batch[i].call, batch[i].id, batch[i].into >= 0, rec, r < 0 ? &e : NULL);
+                job_record_done(&batch[i].rec);
+        }
+        free(batch);
+}
+
+static int on_commit(sd_event_source *s, void *userdata) {
+        batch_flush(userdata);
+        return 0;
+}
+
+static int on_commit_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+        int on = 0;
+
+        batch_flush(m); /* if the loop was quiet, the batch was stored long ago */
+        /* The scheduling pass waits for a quiet loop too (SCHEDULE_PRIORITY): not forever. */
+        if (sd_event_source_get_enabled(m->schedule_source, &on) >= 0 && on != SD_EVENT_OFF) {
+                (void) sd_event_source_set_enabled(m->schedule_source, SD_EVENT_OFF);
+                (void) on_schedule(m->schedule_source, m);
+        }
+        return 0;
+}
+
+/* Adds a submission to the batch (taking *rec's contents; into: see struct pending). */
+static int batch_add(struct manager *m, struct rpc_call *call, struct job_record *rec, ssize_t into) {
+        if (m->n_batch == m->batch_alloc) {
+                size_t n = m->batch_alloc ? 2 * m->batch_alloc : 16;
+                struct pending *v = realloc(m->batch, n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                m->batch = v;
+                m->batch_alloc = n;
+        }
+        m->batch[m->n_batch++] = (struct pending){.call = call, .rec = *rec, .into = into};
+        m->batch_bytes += rec->payload_len;
+        *rec = (struct job_record){};
+        rpc_call_defer(call);
+        if (m->n_batch == 1) {
+                (void) sd_event_source_set_enabled(m->commit_source, SD_EVENT_ONESHOT);
+                watchdog_arm(m);
+        }
+        if (m->n_batch >= BATCH_MAX || m->batch_bytes >= BATCH_MAX_BYTES)
+                (void) sd_event_source_set_priority(m->commit_source, SD_EVENT_PRIORITY_IMPORTANT);
+        return 0;
+}
+
+/* The job of the batch that a submission of (kind, payload, owner) coalesces into, or -1: the
+ * same rule as sched_coalesce() over the queued jobs, the batch being the newest of them. */
+static ssize_t batch_coalesce(struct manager *m, enum job_kind kind, const void *payload, size_t len,
+                              const char *owner) {
+        for (size_t i = 0; i < m->n_batch; i++) {
+                const struct job_record *r = &m->batch[i].rec;
+                if (m->batch[i].into >= 0 || r->kind != kind || r->payload_len != len ||
+                    memcmp(r->payload, payload, len) != 0)
+                        continue;
+                return streq(r->owner, owner) ? (ssize_t) i : -1;
+        }
+        return -1;
+}
+
+int manager_submit(struct manager *m, struct rpc_call *call, enum job_kind kind, const char *owner,
+                   const struct job_submitter *by, char *const *subjects, const struct job_payload *p,
+                   int64_t *ret_id, struct rpc_error *e) {
         _cleanup_(job_record_done) struct job_record rec = {};
         struct job_key *keys = NULL;
-        struct active *a;
         struct rpc_buf b;
-        size_t n_keys = 0;
+        size_t n_keys = 0, n_new = 0;
         int r;
 
         rpc_buf_init(&b, 0);
@@ -259,11 +411,21 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, con
                 if (i >= 0 && streq(map[i]->rec.owner, owner)) {
                         rpc_buf_done(&b);
                         *ret_id = map[i]->rec.id;
-                        *ret_coalesced = true;
-                        return 0;
+                        return 1;
+                }
+                if (i < 0) {
+                        /* Not stored yet: the answer waits for the same commit. */
+                        i = batch_coalesce(m, kind, b.data, b.len, owner);
+                        if (i >= 0) {
+                                rpc_buf_done(&b);
+                                r = batch_add(m, call, &rec, i);
+                                return r < 0 ? rpc_error_set(e, RPC_INTERNAL, "out of memory") : 0;
+                        }
                 }
         }
-        if (m->n_active >= MANAGER_MAX_ACTIVE) {
+        for (size_t i = 0; i < m->n_batch; i++)
+                n_new += m->batch[i].into < 0;
+        if (m->n_active + n_new >= MANAGER_MAX_ACTIVE) {
                 rpc_buf_done(&b);
                 return rpc_error_set(e, RPC_UNAVAILABLE, "the queue is full (%u active jobs)", m->n_active);
         }
@@ -282,22 +444,9 @@ int manager_submit(struct manager *m, enum job_kind kind, const char *owner, con
         if (r < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "cannot prepare the job: %s", strerror(-r));
         rec.created_usec = wall_usec();
-        r = jobd_db_insert(m->db, &rec);
-        if (r < 0) {
-                log_error_errno(r, "Failed to store a new job: %m (%s)", jobd_db_errmsg(m->db));
-                return rpc_error_set(e, RPC_UNAVAILABLE, "cannot store the job: %s", strerror(-r));
-        }
-        *ret_id = rec.id;
-        *ret_coalesced = false;
-        /* Committed: from here on the job exists whatever happens to this process. */
-        r = active_new(m, &rec, &a);
-        if (r < 0) {
-                log_error_errno(r, "Job %lld is stored but cannot be scheduled until jobd restarts: %m",
-                                (long long) *ret_id);
-                return 0;
-        }
-        active_link(m, a);
-        schedule_soon(m);
+        r = batch_add(m, call, &rec, -1);
+        if (r < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "out of memory");
         return 0;
 }
 
@@ -459,6 +608,7 @@ int manager_new(const struct manager_config *c, struct manager **ret) {
                 return -ENOMEM;
         m->event = sd_event_ref(c->event);
         m->server = c->server;
+        m->on_submitted = c->on_submitted;
         m->workers = MAX(c->workers, 1u);
         m->limits = (struct mp_limits){.max_bytes = c->max_message_bytes};
         mp_limits_normalize(&m->limits);
@@ -474,6 +624,20 @@ int manager_new(const struct manager_config *c, struct manager **ret) {
                 goto fail;
         (void) sd_event_source_set_enabled(m->schedule_source, SD_EVENT_OFF);
         (void) sd_event_source_set_description(m->schedule_source, "jobd-schedule");
+        (void) sd_event_source_set_priority(m->schedule_source, SCHEDULE_PRIORITY);
+        r = sd_event_add_defer(m->event, &m->commit_source, on_commit, m);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(m->commit_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(m->commit_source, COMMIT_PRIORITY);
+        (void) sd_event_source_set_description(m->commit_source, "jobd-commit");
+        r = sd_event_add_time(m->event, &m->commit_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_commit_timer,
+                              m);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(m->commit_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(m->commit_timer, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) sd_event_source_set_description(m->commit_timer, "jobd-commit-timer");
 
         r = jobd_db_open(c->db_path, &m->db);
         if (r < 0) {
@@ -500,6 +664,15 @@ fail:
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        /* Submissions not yet committed are not stored: say so (their connections are gone
+         * already at a stop; this frees the calls). */
+        for (size_t i = 0; i < m->n_batch; i++) {
+                (void) rpc_call_fail(m->batch[i].call, RPC_UNAVAILABLE, "the job service is stopping");
+                job_record_done(&m->batch[i].rec);
+        }
+        free(m->batch);
+        sd_event_source_disable_unref(m->commit_source);
+        sd_event_source_disable_unref(m->commit_timer);
         while (m->watchers) {
                 struct watcher *w = m->watchers;
                 watcher_unlink(w);

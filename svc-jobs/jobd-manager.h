@@ -20,6 +20,12 @@
 
 struct manager;
 
+/* The answer to a submission that manager_submit() took: after the batch it is in was
+ * committed (e NULL; id, coalesced, and rec the job as stored, or NULL: read it), or failed
+ * to be (e says why; nothing of it is stored). */
+typedef void (*manager_submitted_t)(struct manager *m, struct rpc_call *call, int64_t id, bool coalesced,
+                                    const struct job_record *rec, const struct rpc_error *e);
+
 struct manager_config {
         sd_event *event;
         struct rpc_server *server; /* for busy refs; NULL in tests */
@@ -27,6 +33,7 @@ struct manager_config {
         const char *host_socket;
         unsigned workers;
         size_t max_message_bytes;
+        manager_submitted_t on_submitted;
 };
 
 int manager_new(const struct manager_config *c, struct manager **ret);
@@ -34,11 +41,14 @@ struct manager *manager_free(struct manager *m);
 struct jobd_db *manager_db(struct manager *m);
 void manager_counts(const struct manager *m, unsigned *ret_queued, unsigned *ret_running);
 
-/* Stores a new job (or finds the queued one it coalesces into) and schedules. subjects are the
- * caller's extra tags (validated). */
-int manager_submit(struct manager *m, enum job_kind kind, const char *owner, const struct job_submitter *by,
-                   char *const *subjects, const struct job_payload *p, int64_t *ret_id, bool *ret_coalesced,
-                   struct rpc_error *e);
+/* Submits a new job. subjects are the caller's extra tags (validated). Returns:
+ *   < 0  refused (e says why); call is untouched, answer it;
+ *   1    coalesced into a queued job that is already stored (*ret_id): answer now;
+ *   0    call is deferred and joins the group commit: on_submitted answers it once the
+ *        batch is durable (or failed), never before. */
+int manager_submit(struct manager *m, struct rpc_call *call, enum job_kind kind, const char *owner,
+                   const struct job_submitter *by, char *const *subjects, const struct job_payload *p,
+                   int64_t *ret_id, struct rpc_error *e);
 /* queued → cancelled now; running → cancelling (the host call is cancelled). */
 int manager_cancel(struct manager *m, int64_t id, struct rpc_error *e);
 /* Streams the job's lines after after_seq, then live lines and state changes, then answers

@@ -153,11 +153,24 @@ static int check_job_access(struct rpc_call *call, struct manager *m, int64_t id
                              (long long) id, c.owner);
 }
 
-/* Answers {job: <job>} (full) for id. */
+/* Answers {job: <job>} (full, and coalesced if coalesced_field) with rec. */
+static int reply_record(struct rpc_call *call, const struct job_record *rec, bool coalesced_field,
+                        bool coalesced) {
+        msgpack_packer *pk = rpc_call_result(call);
+        struct rpc_map map;
+        msgpack_packer *mpk = rpc_map_begin(&map, pk);
+        rpc_pack_key(mpk, "job");
+        manager_pack_job(mpk, rec, true);
+        if (coalesced_field)
+                rpc_pack_kv_bool(mpk, "coalesced", coalesced);
+        (void) rpc_map_end(&map);
+        return rpc_call_reply(call);
+}
+
+/* Answers {job: <job>} (full) for id, as stored. */
 static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool coalesced_field,
                      bool coalesced) {
         struct job_record rec;
-        msgpack_packer *pk;
         int r;
 
         r = jobd_db_get(manager_db(m), id, &rec);
@@ -166,16 +179,9 @@ static int reply_job(struct rpc_call *call, struct manager *m, int64_t id, bool 
         if (r < 0)
                 return rpc_call_fail(call, RPC_INTERNAL, "job %lld: cannot read: %s", (long long) id,
                                      strerror(-r));
-        pk = rpc_call_result(call);
-        struct rpc_map map;
-        msgpack_packer *mpk = rpc_map_begin(&map, pk);
-        rpc_pack_key(mpk, "job");
-        manager_pack_job(mpk, &rec, true);
-        if (coalesced_field)
-                rpc_pack_kv_bool(mpk, "coalesced", coalesced);
-        (void) rpc_map_end(&map);
+        r = reply_record(call, &rec, coalesced_field, coalesced);
         job_record_done(&rec);
-        return rpc_call_reply(call);
+        return r;
 }
 
 /* ---- jobs.submit ------------------------------------------------------------------------- */
@@ -202,7 +208,6 @@ static int on_submit(struct rpc_call *call, const msgpack_object *params, void *
         struct job_payload p = {};
         struct caller c;
         struct rpc_error e;
-        bool coalesced = false;
         int64_t id = 0;
         int kind, r;
 
@@ -226,13 +231,27 @@ static int on_submit(struct rpc_call *call, const msgpack_object *params, void *
                 r = rpc_error_set(&e, RPC_DENIED, "instance '%s' belongs to the web UI: act on it there",
                                   p.server);
         if (r >= 0)
-                r = manager_submit(m, kind, a.owner, &(struct job_submitter){.uid = c.uid, .pid = c.pid},
-                                   a.subjects, &p, &id, &coalesced, &e);
+                r = manager_submit(m, call, kind, a.owner,
+                                   &(struct job_submitter){.uid = c.uid, .pid = c.pid}, a.subjects, &p, &id,
+                                   &e);
         job_payload_done(&p);
         rpc_args_free(submit_args, ELEMENTSOF(submit_args), &a);
         if (r < 0)
                 return fail_with(call, &e);
-        return reply_job(call, m, id, true, coalesced);
+        if (r > 0) /* coalesced into a job that is already stored */
+                return reply_job(call, m, id, true, true);
+        return 0; /* deferred: on_submitted answers after the group commit */
+}
+
+/* The group commit's answer to one submission (manager_submitted_t). */
+static void on_submitted(struct manager *m, struct rpc_call *call, int64_t id, bool coalesced,
+                         const struct job_record *rec, const struct rpc_error *e) {
+        if (e)
+                (void) fail_with(call, e);
+        else if (rec)
+                (void) reply_record(call, rec, true, coalesced);
+        else
+                (void) reply_job(call, m, id, true, coalesced);
 }
 
 /* ---- jobs.get / jobs.cancel -------------------------------------------------------------- */
@@ -489,6 +508,7 @@ static int setup(struct daemon *d, void **ret_userdata) {
                         .host_socket = host,
                         .workers = cfg->job_workers,
                         .max_message_bytes = cfg->max_message_bytes,
+                        .on_submitted = on_submitted,
                 },
                 &m);
         if (r < 0)

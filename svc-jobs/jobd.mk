@@ -31,6 +31,11 @@ BENCHES += $(BUILD)/bench/jobs-bench-db bench/jobs-bench-socket.sh
 $(BUILD)/bench/jobs-bench-db: $(BUILD)/obj/bench/jobs-bench-db.o $(JOBD_CORE_OBJS) $(LIBLEFT4ME)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack sqlite3 yaml-0.1)
+# The concurrent submitters the socket benchmark drives jobd with.
+$(BUILD)/bench/jobs-submit-load: $(BUILD)/obj/bench/jobs-submit-load.o $(LIBLEFT4ME)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,msgpack yaml-0.1 libsystemd)
+bench/jobs-bench-socket.sh: $(BUILD)/bench/jobs-submit-load $(BUILD)/bench/jobs-bench-db $(BUILD)/left4me-jobd
 
 # The real-systemd tier: install, server start/stop/delete through jobd with the fake game,
 # idle exit, cancel of a running install, SIGKILL under a running install; a build delaying

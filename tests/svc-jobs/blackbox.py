@@ -4,10 +4,13 @@ with a hostd stand-in (fake-hostd.py) on a temporary socket."""
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import traceback
+
+import msgpack
 
 from jobslib import BUILD, Env, RpcError, wait_for
 
@@ -218,6 +221,99 @@ def test_coalescing(env):
                                     "payload": {"overlay": "co", "script": "sleep 0.5\n"}})["coalesced"] is False
     for j in (blocker, first["job"], theirs["job"], other):
         assert env.watch(j["id"])[0]["state"] == "succeeded"
+
+
+# ---- group commit ---------------------------------------------------------------------------
+
+def pipelined_submits(env, owner, n):
+    """n jobs.submit requests sent in one write on one connection, so jobd reads them at once
+    and they share one commit; the last two are the same build (they coalesce in the batch)."""
+    c = env.client(timeout=20)
+    reqs = []
+    for i in range(n - 2):
+        reqs.append({"kind": "server.stop", "owner": owner, "payload": {"server": "%s-%d" % (owner, i)}})
+    build = {"kind": "overlay.build", "owner": owner, "payload": {"overlay": owner, "script": "true\n"}}
+    reqs += [build, build]
+    data = b"".join(msgpack.packb([0, i + 1, "jobs.submit", [r]], use_bin_type=True) for i, r in enumerate(reqs))
+    c.sock.sendall(data)
+    return c
+
+
+def read_replies(c, n):
+    got = {}
+    while len(got) < n:
+        m = c.read()
+        assert m is not None, "jobd closed the connection"
+        if m[0] == 1:
+            got[m[1]] = m
+    return [got[i + 1] for i in range(n)]
+
+
+def locked_db(env):
+    """Holds jobs.db's write lock (an admin's sqlite3 shell in a transaction), once jobd is
+    idle: any other write of jobd's would wait out its busy timeout too."""
+    wait_for(lambda: (lambda h: h["queued"] == 0 and h["running"] == 0)(env.call("sys.health")), 20,
+             "jobd to be idle")
+    con = sqlite3.connect(env.db, timeout=10, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    return con
+
+
+def test_group_commit_acknowledges_only_after_commit(env):
+    n = 16
+    lock = locked_db(env)
+    try:
+        c = pipelined_submits(env, "gc-ok", n)
+        # jobd cannot commit while the lock is held: no submission may be acknowledged.
+        c.sock.settimeout(1.0)
+        try:
+            m = c.read()
+            raise AssertionError("acknowledged before the commit: %r" % (m,))
+        except socket.timeout:
+            pass
+        assert env.sql("SELECT COUNT(*) FROM jobs WHERE owner = 'gc-ok'")[0][0] == 0
+    finally:
+        lock.rollback()
+        lock.close()
+    c.sock.settimeout(20)
+    replies = read_replies(c, n)
+    c.close()
+    for m in replies:
+        assert m[2] is None, m
+    jobs = [m[3]["job"] for m in replies]
+    ids = [j["id"] for j in jobs]
+    # Every acknowledged job is stored, in submission order; the repeated build coalesced into
+    # its twin of the same batch.
+    assert ids[:-1] == sorted(set(ids[:-1])), ids
+    assert ids[-1] == ids[-2] and replies[-1][3]["coalesced"] is True and replies[-2][3]["coalesced"] is False
+    stored = dict(env.sql("SELECT id, state FROM jobs WHERE owner = 'gc-ok'"))
+    assert sorted(stored) == sorted(set(ids)), (stored, ids)
+    for i in sorted(set(ids)):
+        env.wait_state(i, "succeeded")
+
+
+def test_group_commit_failure_fails_every_call(env):
+    n = 16
+    lock = locked_db(env)
+    try:
+        t0 = time.time()
+        c = pipelined_submits(env, "gc-fail", n)
+        c.sock.settimeout(30)
+        replies = read_replies(c, n)  # jobd's busy timeout (5 s) gives up on the lock
+        dt = time.time() - t0
+        c.close()
+    finally:
+        lock.rollback()
+        lock.close()
+    for m in replies:
+        assert m[2] is not None and m[2]["code"] == "unavailable", m
+        assert "cannot store the job" in m[2]["message"], m
+    # One commit attempt for all of them (one busy timeout, not sixteen), and nothing stored.
+    assert dt < 9, "%d failures took %.1f s: not one commit" % (n, dt)
+    assert env.sql("SELECT COUNT(*) FROM jobs WHERE owner = 'gc-fail'")[0][0] == 0
+    # The next submission is stored as usual.
+    j = env.submit("server.stop", {"server": "gc-after"}, owner="gc-fail")
+    assert env.wait_state(j["id"], "succeeded")
 
 
 # ---- cancel ---------------------------------------------------------------------------------

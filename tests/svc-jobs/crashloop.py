@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The crash loop of left4me-jobd: N rounds of (start jobd, submit and cancel jobs from two
-clients while jobs run against the hostd stand-in, SIGKILL jobd at a random moment), and after
-every kill: PRAGMA integrity_check is ok, every acknowledged job is in jobs.db with its kind
+clients, and a third that submits 4 at a time so they share a group commit, while jobs run
+against the hostd stand-in, SIGKILL jobd at a random moment), and after every kill: PRAGMA integrity_check is ok, every acknowledged job is in jobs.db with its kind
 and owner, at most jobs.workers jobs are running. At the end jobd runs until the queue is
 empty: no job may be left queued or running, and each retried job ran at most twice."""
 import random
@@ -54,16 +54,55 @@ def client_loop(env, stop, who):
             p = {"kind": kind, "owner": owner}
             if payload is not None:
                 p["payload"] = payload
-            res = c.call("jobs.submit", p)
-            j = res["job"]
-            with lock:
-                if res["coalesced"]:
-                    # Into a queued job: maybe one stored but never acknowledged (killed before
-                    # the reply). Either way it is acknowledged now, under its first owner.
-                    assert j["kind"] == kind and j["state"] == "queued", j
-                    acked.setdefault(j["id"], (kind, j["owner"]))
-                else:
-                    acked[j["id"]] = (kind, owner)
+            record_ack(c.call("jobs.submit", p), kind, owner)
+    except (OSError, ConnectionError):
+        pass  # jobd was killed under us
+    except Exception as e:  # noqa: BLE001 -- reported by the main thread
+        errors.append(repr(e))
+    finally:
+        c.close()
+
+
+def record_ack(res, kind, owner):
+    j = res["job"]
+    with lock:
+        if res["coalesced"]:
+            # Into a queued job: maybe one stored but never acknowledged (killed before the
+            # reply). Either way it is acknowledged now, under its first owner.
+            assert j["kind"] == kind and j["state"] == "queued", j
+            acked.setdefault(j["id"], (kind, j["owner"]))
+        else:
+            acked[j["id"]] = (kind, owner)
+
+
+def pipelined_loop(env, stop, who):
+    """Sends 4 submissions in one write, then reads the 4 answers: they share a group commit
+    (docs/jobs.md), so a kill lands between a batch's commit and its answers too. It pauses
+    between batches so the final drain stays short."""
+    try:
+        c = env.client(timeout=5)
+    except OSError:
+        return
+    try:
+        while not stop.is_set():
+            sent = {}
+            for _ in range(4):
+                kind, payload = random_job()
+                owner = "%s-%d" % (who, rng.randrange(1000))
+                p = {"kind": kind, "owner": owner}
+                if payload is not None:
+                    p["payload"] = payload
+                sent[c.request("jobs.submit", p)] = (kind, owner)
+            while sent:
+                m = c.read()
+                if m is None:
+                    return
+                if m[0] != 1 or m[1] not in sent:
+                    continue
+                kind, owner = sent.pop(m[1])
+                assert m[2] is None, m[2]
+                record_ack(m[3], kind, owner)
+            time.sleep(rng.uniform(0.0, 0.01))
     except (OSError, ConnectionError):
         pass  # jobd was killed under us
     except Exception as e:  # noqa: BLE001 -- reported by the main thread
@@ -101,6 +140,7 @@ def main():
             env.start_jobd()
             stop = threading.Event()
             threads = [threading.Thread(target=client_loop, args=(env, stop, w)) for w in ("a", "b")]
+            threads.append(threading.Thread(target=pipelined_loop, args=(env, stop, "p")))
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(0.0, 0.06))

@@ -19,7 +19,9 @@ RpcError = l4m.RpcError
 
 
 class Env:
-    def __init__(self, workers=2, idle_exit=0):
+    def __init__(self, workers=2, idle_exit=0, jobd_bin=None):
+        # jobd_bin: another build of jobd (the benchmark's baseline); default $BUILD's.
+        self.jobd_bin = jobd_bin or os.path.join(BUILD, "left4me-jobd")
         self.dir = tempfile.mkdtemp(prefix="l4m-jobs-")
         self.jobs_sock = os.path.join(self.dir, "jobs.sock")
         self.host_sock = os.path.join(self.dir, "host.sock")
@@ -70,7 +72,7 @@ class Env:
         except FileNotFoundError:
             pass
         self.jobd = subprocess.Popen(["systemd-socket-activate", "-l", self.jobs_sock,
-                                      os.path.join(BUILD, "left4me-jobd"), "--config", self.config,
+                                      self.jobd_bin, "--config", self.config,
                                       "--idle-exit", str(self.idle_exit)],
                                      stdout=self.jobd_log, stderr=subprocess.STDOUT)
         l4m.wait_listening(self.jobs_sock, 5, self.jobd, "jobd")

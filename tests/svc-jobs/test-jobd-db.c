@@ -436,3 +436,37 @@ Test(jobd_db, database_dir_must_be_private) {
         cr_assert_eq(db_dir_prepare("jobs.db", err, sizeof(err)), -EINVAL);
         cr_assert_eq(rmdir(sub), 0);
 }
+
+/* The group commit's storage: a batch is one transaction, all or nothing. */
+Test(jobd_db, insert_many_all_or_nothing) {
+        struct jobd_db *db;
+        char *subj[] = {"user:7", NULL};
+        struct job_record a = new_job(JOB_INSTALL, "a", subj), b = new_job(JOB_INSTALL, "b", NULL),
+                          bad = new_job(JOB_INSTALL, NULL, NULL), r;
+        struct job_record *ok[] = {&a, &b}, *mixed[] = {&a, &bad, &b};
+        int64_t n = -1;
+
+        cr_assert_eq(jobd_db_open(path, &db), 0);
+        /* owner NULL breaks a NOT NULL constraint in the middle: nothing of the batch stays. */
+        a.id = b.id = 0;
+        cr_assert_lt(jobd_db_insert_many(db, mixed, ELEMENTSOF(mixed)), 0);
+        cr_assert_eq(a.id, 0, "a record of a failed batch got an id");
+        cr_assert_eq(b.id, 0);
+        cr_assert_eq(jobd_db_count_jobs(db, -1, &n), 0);
+        cr_assert_eq(n, 0);
+        cr_assert_eq(raw_int("SELECT COUNT(*) FROM job_subjects"), 0);
+
+        cr_assert_eq(jobd_db_insert_many(db, ok, ELEMENTSOF(ok)), 0);
+        cr_assert_gt(a.id, 0);
+        cr_assert_eq(b.id, a.id + 1, "ids follow the batch's order");
+        cr_assert_eq(a.state, JOB_QUEUED);
+        cr_assert_eq(jobd_db_get(db, a.id, &r), 0);
+        cr_assert_str_eq(r.owner, "a");
+        cr_assert_eq(strv_length(r.subjects), 1);
+        job_record_done(&r);
+        cr_assert_eq(jobd_db_count_jobs(db, JOB_QUEUED, &n), 0);
+        cr_assert_eq(n, 2);
+        cr_assert_eq(jobd_db_insert_many(db, NULL, 0), 0);
+        cr_assert_eq(jobd_db_integrity_check(db), 0);
+        jobd_db_close(db);
+}
