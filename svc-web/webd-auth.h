@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,12 +54,23 @@ int auth_password_needs_rehash(const char *hash, const struct auth_pwhash_params
 
 /* The timing-oracle guard: a hash of a random password with the same parameters as real
  * ones, verified when the user does not exist (or is inactive), so "no such user" takes as
- * long as "wrong password". One per process, made at start-up. */
+ * long as "wrong password". One per process. Making it costs an argon2id hash (~25 ms), so
+ * init only picks the password: the hash is made by the first worker that needs it
+ * (auth_dummy_ensure, under a mutex), and webd has one made right after start-up, off
+ * the loop and after READY=1, so a cold start does not wait for it. */
 struct auth_dummy {
         char hash[AUTH_HASH_SIZE];
+        char pw[33];
+        struct auth_pwhash_params params;
+        bool have_params, ready;
+        int error;
+        pthread_mutex_t lock;
         atomic_ulong runs; /* how many times the dummy verify ran (tests, sys.health) */
 };
 int auth_dummy_init(struct auth_dummy *d, const struct auth_pwhash_params *params);
+/* Makes the hash if it is not made yet (on a worker: it blocks for the hash). 0 or the
+ * hashing error. */
+int auth_dummy_ensure(struct auth_dummy *d);
 /* The login check: verifies pw against user_hash, or, if user_hash is NULL (unknown or
  * inactive user), against the dummy and fails. 0 = the password is right. */
 int auth_login_verify(struct auth_dummy *d, const char *user_hash, const char *pw, size_t len);

@@ -213,6 +213,16 @@ static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
 }
 
 /* web.db, the password workers, the dummy hash and the login rate limiters. */
+static struct webd_job dummy_warm;
+static struct auth_dummy *dummy_warm_dummy;
+
+static void dummy_warm_run(struct webd_job *j) {
+        (void) auth_dummy_ensure(dummy_warm_dummy);
+}
+
+static void dummy_warm_done(struct webd_job *j) {
+}
+
 static int webd_ui_setup(struct webd *w) {
         char path[4096], err[512];
         int r;
@@ -230,7 +240,7 @@ static int webd_ui_setup(struct webd *w) {
                 return log_error_errno(r, "Cannot open %s: %m", path);
         r = auth_dummy_init(&w->dummy, NULL);
         if (r < 0)
-                return log_error_errno(r, "Cannot make the dummy password hash: %m");
+                return log_error_errno(r, "Cannot prepare the dummy password hash: %m");
         r = ratelimit_new(RATELIMIT_MAX_KEYS, RATELIMIT_MAX_ATTEMPTS, RATELIMIT_WINDOW_USEC, &w->rl_address);
         if (r >= 0)
                 r = ratelimit_new(RATELIMIT_MAX_KEYS, RATELIMIT_MAX_ATTEMPTS, RATELIMIT_WINDOW_USEC,
@@ -254,6 +264,11 @@ static int webd_ui_setup(struct webd *w) {
         r = webd_work_new(w->loop, WEBD_HASH_THREADS, WEBD_HASH_QUEUE, &w->work);
         if (r < 0)
                 return log_error_errno(r, "Cannot start the password workers: %m");
+        /* The dummy hash on a worker now, so the loop (and READY=1) need not wait for it. */
+        dummy_warm = (struct webd_job){.run = dummy_warm_run, .done = dummy_warm_done};
+        dummy_warm_dummy = &w->dummy;
+        if (webd_work_submit(w->work, &dummy_warm) < 0)
+                log_warning("The dummy password hash will be made at the first failed login.");
         (void) webd_db_sessions_prune(w->db, (int64_t) time(NULL) * 1000000);
         return 0;
 }
