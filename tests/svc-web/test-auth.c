@@ -112,7 +112,12 @@ Test(auth, dummy_verify_for_unknown_users) {
 
         cr_assert_eq(auth_dummy_init(&d, &fast), 0);
         cr_assert_eq(atomic_load(&d.runs), 0);
+        /* Made only when first needed (webd has a worker do it right after start-up). */
+        cr_assert_not(d.ready);
+        cr_assert_eq(auth_dummy_ensure(&d), 0);
         cr_assert(strneq(d.hash, "$argon2id$", 10));
+        cr_assert_eq(auth_password_verify(d.hash, d.pw, strlen(d.pw)), -EACCES,
+                     "the dummy's password is wiped once hashed");
         cr_assert_eq(auth_password_hash("password1", 9, &fast, h), 0);
 
         cr_assert_eq(auth_login_verify(&d, h, "password1", 9), 0);
