@@ -36,5 +36,9 @@ void page_audit(struct webd_rq *rq, const char *kind, const char *object, const 
 int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, const char *extra_subject,
                     const struct rpc_buf *payload, webd_rq_reply_fn fn, void *arg);
 
+/* The drift rule (page-servers.c): the warning when the desired state and the host's differ
+ * and no job is moving the server, or NULL. Exposed for tests. */
+const char *page_drift(enum webd_desired desired, const char *actual, bool job_active);
+
 /* Routes of page-jobs.c used by the server pages. */
 int page_job_events(struct webd_rq *rq, int64_t job_id);

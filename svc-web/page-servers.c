@@ -75,7 +75,6 @@ static const char *state_text(const char *state) {
 
 /* The drift rule: desired running but not running (or starting), or desired stopped but
  * running. NULL if none (or while a lifecycle job may still be moving it). */
-const char *page_drift(enum webd_desired desired, const char *actual, bool job_active);
 const char *page_drift(enum webd_desired desired, const char *actual, bool job_active) {
         if (job_active || desired == WEBD_DESIRED_DELETING || streq(actual, "unknown"))
                 return NULL;

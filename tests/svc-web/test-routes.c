@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "svc-web/page-fleet.h"
 #include "svc-web/webd-http.h"
 
 static int h(struct webd_rq *rq) {
@@ -60,4 +61,20 @@ Test(routes, root_is_not_a_prefix) {
 
         cr_assert_null(find("GET", "/anything", &known));
         cr_assert_not(known);
+}
+
+/* The drift rule of the server pages: desired running but not up, desired stopped but up;
+ * never while a job moves it, while it is being deleted, or while the state is unknown. */
+Test(routes, drift_rule) {
+        cr_assert_null(page_drift(WEBD_DESIRED_RUNNING, "running", false));
+        cr_assert_null(page_drift(WEBD_DESIRED_RUNNING, "starting", false));
+        cr_assert_not_null(page_drift(WEBD_DESIRED_RUNNING, "stopped", false));
+        cr_assert_not_null(page_drift(WEBD_DESIRED_RUNNING, "failed", false));
+        cr_assert_not_null(page_drift(WEBD_DESIRED_RUNNING, "absent", false));
+        cr_assert_null(page_drift(WEBD_DESIRED_RUNNING, "stopped", true), "a job is moving it");
+        cr_assert_null(page_drift(WEBD_DESIRED_STOPPED, "stopped", false));
+        cr_assert_null(page_drift(WEBD_DESIRED_STOPPED, "absent", false));
+        cr_assert_not_null(page_drift(WEBD_DESIRED_STOPPED, "running", false));
+        cr_assert_null(page_drift(WEBD_DESIRED_DELETING, "running", false));
+        cr_assert_null(page_drift(WEBD_DESIRED_RUNNING, "unknown", false), "hostd away: nothing to say");
 }
