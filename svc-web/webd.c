@@ -214,13 +214,16 @@ static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
 
 /* web.db, the password workers, the dummy hash and the login rate limiters. */
 static struct webd_job dummy_warm;
-static struct auth_dummy *dummy_warm_dummy;
+static struct webd *dummy_warm_webd;
 
 static void dummy_warm_run(struct webd_job *j) {
-        (void) auth_dummy_ensure(dummy_warm_dummy);
+        (void) auth_dummy_ensure(&dummy_warm_webd->dummy);
 }
 
+/* A pending job keeps webd from idling: look again now that it is done. */
 static void dummy_warm_done(struct webd_job *j) {
+        if (!j->cancelled && !dummy_warm_webd->exiting)
+                webd_idle_check(dummy_warm_webd);
 }
 
 static int webd_ui_setup(struct webd *w) {
@@ -266,7 +269,7 @@ static int webd_ui_setup(struct webd *w) {
                 return log_error_errno(r, "Cannot start the password workers: %m");
         /* The dummy hash on a worker now, so the loop (and READY=1) need not wait for it. */
         dummy_warm = (struct webd_job){.run = dummy_warm_run, .done = dummy_warm_done};
-        dummy_warm_dummy = &w->dummy;
+        dummy_warm_webd = w;
         if (webd_work_submit(w->work, &dummy_warm) < 0)
                 log_warning("The dummy password hash will be made at the first failed login.");
         (void) webd_db_sessions_prune(w->db, (int64_t) time(NULL) * 1000000);
