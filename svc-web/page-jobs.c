@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "proto/map.h"
+#include "proto/names.h"
 #include "svc-web/page-fleet.h"
 #include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-http.h"
@@ -814,18 +815,79 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
                 html_text(&h, " ");
                 page_state_badge(&h, obj_str(&list->ptr[i], "state", state, sizeof(state)), NULL);
                 html_textf(&h, " port %" PRId64, obj_int(&list->ptr[i], "port", 0));
+                if (server_name_is_valid(name)) {
+                        char action[128], confirm[160];
+                        snprintf(action, sizeof(action), "/admin/instances/%s/delete", name);
+                        snprintf(confirm, sizeof(confirm),
+                                 "Stop %s and remove its files from the host for good?", name);
+                        page_action(rq, &h, action, "Remove", "danger", confirm);
+                }
                 html_close(&h, "li");
         }
         html_close(&h, "ul");
         if (list && n == 0)
                 html_elem_text(&h, "p", "None: every instance on the host belongs to a server here.");
         else if (n > 0)
-                html_elem_text(
-                        &h, "p",
-                        "These were made with l4d2ctl; manage them there (l4d2ctl stop/delete NAME).");
+                html_elem_text(&h, "p",
+                               "These were made with l4d2ctl: manage them there, or remove them here (a "
+                               "server.delete job).");
         html_close(&h, "section");
         page_end(rq, &h);
         return webd_rq_send_html(rq, 200, &h);
+}
+
+static int remove_done(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        const char *name = arg;
+        const msgpack_object *job = reply_job(r);
+        char object[80], to[64];
+
+        snprintf(object, sizeof(object), "instance:%s", name);
+        if (r->failed || !job) {
+                page_audit(rq, "instance.remove", object, "failed", r->error.message);
+                return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
+        }
+        page_audit(rq, "instance.remove", object, "ok", NULL);
+        snprintf(to, sizeof(to), "/jobs/%" PRId64, obj_int(job, "id", 0));
+        return webd_rq_redirect(rq, to);
+}
+
+/* POST /admin/instances/<name>/delete: an instance web.db does not know (made with l4d2ctl),
+ * removed by a server.delete job. A web server's own instance is deleted from its page. */
+static int route_admin_instance(struct webd_rq *rq) {
+        const char *rest = rq->path + STRLEN("/admin/instances/");
+        size_t n = strcspn(rest, "/");
+        char name[SERVER_NAME_LEN_MAX + 2];
+        struct webd_server s = {};
+        int64_t sid;
+        struct rpc_buf b;
+        struct rpc_map m;
+        msgpack_packer *pk;
+        int r;
+
+        if (n == 0 || n > SERVER_NAME_LEN_MAX || !streq(rest + n, "/delete"))
+                return webd_rq_error(rq, 404, "Not found", "There is no such instance.");
+        memcpy(name, rest, n);
+        name[n] = 0;
+        if (!server_name_is_valid(name))
+                return webd_rq_error(rq, 404, "Not found", "There is no such instance.");
+        sid = webd_instance_server_id(name);
+        if (sid && webd_db_server_get(rq->w->db, sid, &s) >= 0) {
+                webd_server_done(&s);
+                return webd_rq_error(
+                        rq, 409, "A server's instance",
+                        "This instance belongs to a server here: delete the server from its page.");
+        }
+        rpc_buf_init(&b, 0);
+        pk = rpc_map_begin(&m, &b.pk);
+        rpc_pack_kv_str(pk, "server", name);
+        rpc_pack_key(pk, "overlays");
+        msgpack_pack_array(pk, 0);
+        r = rpc_map_end(&m);
+        if (r >= 0)
+                r = page_submit_job(rq, "server.delete", rq->user.id, NULL, &b, remove_done,
+                                    h2o_strdup(&rq->req->pool, name, SIZE_MAX).base);
+        rpc_buf_done(&b);
+        return start_or_unavailable(rq, r, WEBD_PEER_JOBS);
 }
 
 /* GET /admin */
@@ -844,5 +906,6 @@ const struct webd_route page_jobs_routes[] = {
         {"POST", "/jobs/", route_job_post, WEBD_R_AUTH},
         {"GET", "/admin/jobs", route_admin_jobs, WEBD_R_ADMIN},
         {"POST", "/admin/install", route_admin_install, WEBD_R_ADMIN},
+        {"POST", "/admin/instances/", route_admin_instance, WEBD_R_ADMIN},
 };
 const size_t page_jobs_n_routes = ELEMENTSOF(page_jobs_routes);

@@ -101,6 +101,24 @@ wait_for 30 sh -c "nsenter -t $E2E_PID1 -a l4d2ctl jobs show $inst | grep -q can
         fail "the install did not end after its cancel"
 ok "a queued start was cancelled by the delete"
 
+echo "--- an admin removes an instance made with l4d2ctl (unmanaged)"
+ct_sh "printf 'port: 27090\n' >/tmp/ctcli.yaml"
+ct l4d2ctl initialize ctcli -f /tmp/ctcli.yaml >/dev/null || fail "initialize ctcli"
+# The page's host list may be a second old (webd-hostlist.c).
+listed() { ct curl -sS -H "$C" "$url/admin" | grep -q "<code>ctcli</code>"; }
+wait_for 5 listed || fail "/admin does not list the unmanaged instance"
+page=$(ct curl -sS -H "$C" "$url/admin")
+assert_contains "$page" 'action="/admin/instances/ctcli/delete"' "/admin offers to remove it"
+job=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        "$url/admin/instances/ctcli/delete" | grep -o '/jobs/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$job" ] || fail "no delete job for ctcli"
+wait_for 30 sh -c "nsenter -t $E2E_PID1 -a l4d2ctl jobs show $job | grep -q succeeded" ||
+        fail "removing ctcli: $(ct l4d2ctl jobs show "$job")"
+ct test -e $L/instances/ctcli && fail "instances/ctcli is still there"
+assert_eq 404 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        "$url/admin/instances/..%2Fetc/delete")" "a hostile instance name"
+ok "an unmanaged instance removed from /admin"
+
 # jobd restarted under webd's open (idle) connection: the next page gets a new connection.
 assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
         "/admin/jobs"

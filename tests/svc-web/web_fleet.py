@@ -115,6 +115,8 @@ table = [
     (POST, f"/servers/{sid}/delete", (401, 503, 404, 503)),
     (POST, "/jobs/1/cancel", (401, 503, 503, 503)),
     (POST, "/admin/install", (401, 403, 403, 503)),
+    (POST, "/admin/instances/demo/delete", (401, 403, 403, 503)),
+    (POST, "/admin/instances/bad..name/delete", (401, 403, 403, 404)),
     (POST, f"/blueprints/{bp}/clone", (401, 303, 404, 303)),
     (POST, "/servers/999999/start", (401, 404, 404, 404)),
     (GET, "/servers/0", (303, 404, 404, 404)),
