@@ -206,7 +206,7 @@ void page_job_sentence(struct html *h, const msgpack_object *job) {
 static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         const msgpack_object *job = reply_job(r);
         char kind[32], state[16], owner[64], err[1024], href[64];
-        int64_t id, sid, t;
+        int64_t id, sid;
         struct html h;
 
         if (r->failed && r->transport_error == 0 && r->error.code == RPC_NOT_FOUND)
@@ -233,8 +233,7 @@ static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
         html_close(&h, "h1");
         html_elem(&h, "dl");
         html_attr(&h, "class", "facts");
-        html_elem_text(&h, "dt", "For");
-        html_elem_text(&h, "dd", page_job_owner_id(owner) ? owner : "system");
+        page_fact(&h, "For", page_job_owner_id(owner) ? owner : "system");
         if (sid) {
                 char link[48];
                 snprintf(link, sizeof(link), "/servers/%" PRId64, sid);
@@ -246,28 +245,11 @@ static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
                 html_close(&h, "a");
                 html_close(&h, "dd");
         }
-        if ((t = obj_int(job, "created_usec", 0))) {
-                html_elem_text(&h, "dt", "Queued");
-                html_elem(&h, "dd");
-                page_time(&h, t);
-                html_close(&h, "dd");
-        }
-        if ((t = obj_int(job, "started_usec", 0))) {
-                html_elem_text(&h, "dt", "Started");
-                html_elem(&h, "dd");
-                page_time(&h, t);
-                html_close(&h, "dd");
-        }
-        if ((t = obj_int(job, "finished_usec", 0))) {
-                html_elem_text(&h, "dt", "Finished");
-                html_elem(&h, "dd");
-                page_time(&h, t);
-                html_close(&h, "dd");
-        }
-        if (obj_str(job, "error", err, sizeof(err))[0]) {
-                html_elem_text(&h, "dt", "Error");
-                html_elem_text(&h, "dd", err);
-        }
+        page_fact_time(&h, "Queued", obj_int(job, "created_usec", 0));
+        page_fact_time(&h, "Started", obj_int(job, "started_usec", 0));
+        page_fact_time(&h, "Finished", obj_int(job, "finished_usec", 0));
+        if (obj_str(job, "error", err, sizeof(err))[0])
+                page_fact(&h, "Error", err);
         html_close(&h, "dl");
         if (!page_job_done(state) && !streq(state, "cancelling")) {
                 char action[64];

@@ -400,11 +400,6 @@ struct detail {
         bool overlays_changed;
 };
 
-static void fact(struct html *h, const char *term, const char *value) {
-        html_elem_text(h, "dt", term);
-        html_elem_text(h, "dd", value);
-}
-
 static void lifecycle_button(struct webd_rq *rq, struct html *h, int64_t id, const char *what,
                              const char *text, const char *klass, const char *confirm) {
         char action[64];
@@ -559,7 +554,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         }
         html_close(&h, "dd");
         snprintf(buf, sizeof(buf), "%u", s.port);
-        fact(&h, "Port", buf);
+        page_fact(&h, "Port", buf);
         html_elem_text(&h, "dt", "Blueprint");
         html_elem(&h, "dd");
         snprintf(href, sizeof(href), "/blueprints/%" PRId64, s.blueprint_id);
@@ -569,26 +564,21 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         html_close(&h, "a");
         html_close(&h, "dd");
         webd_spec_hostname(&s, buf, sizeof(buf));
-        fact(&h, "Hostname", buf);
-        fact(&h, "Desired", webd_desired_to_string(s.desired));
-        fact(&h, "Instance", inst);
+        page_fact(&h, "Hostname", buf);
+        page_fact(&h, "Desired", webd_desired_to_string(s.desired));
+        page_fact(&h, "Instance", inst);
         if (d->memory > 0) {
                 snprintf(buf, sizeof(buf), "%.1f MiB", (double) d->memory / (1024.0 * 1024.0));
-                fact(&h, "Memory", buf);
+                page_fact(&h, "Memory", buf);
         }
         if (d->cpu_usec > 0) {
                 snprintf(buf, sizeof(buf), "%.1f s", (double) d->cpu_usec / 1e6);
-                fact(&h, "CPU time", buf);
+                page_fact(&h, "CPU time", buf);
         }
-        if (d->since_usec > 0) {
-                html_elem_text(&h, "dt", "Since");
-                html_elem(&h, "dd");
-                page_time(&h, d->since_usec);
-                html_close(&h, "dd");
-        }
+        page_fact_time(&h, "Since", d->since_usec);
         if (d->restarts > 0) {
                 snprintf(buf, sizeof(buf), "%" PRId64, d->restarts);
-                fact(&h, "Restarts", buf);
+                page_fact(&h, "Restarts", buf);
         }
         html_close(&h, "dl");
         html_elem(&h, "p");

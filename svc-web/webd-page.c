@@ -243,3 +243,17 @@ void page_time(struct html *h, int64_t usec) {
         html_text(h, buf);
         html_close(h, "time");
 }
+
+void page_fact(struct html *h, const char *term, const char *value) {
+        html_elem_text(h, "dt", term);
+        html_elem_text(h, "dd", value);
+}
+
+void page_fact_time(struct html *h, const char *term, int64_t usec) {
+        if (usec <= 0)
+                return;
+        html_elem_text(h, "dt", term);
+        html_elem(h, "dd");
+        page_time(h, usec);
+        html_close(h, "dd");
+}

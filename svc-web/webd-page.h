@@ -36,3 +36,7 @@ void page_alert(struct html *h, const char *klass, const char *text);
 const char *page_flash_text(const char *code);
 /* "2026-12-03 09:15" (UTC) */
 void page_time(struct html *h, int64_t usec);
+/* One <dt>term</dt><dd>...</dd> pair of a <dl class="facts">: text, or a time (nothing if
+ * usec is 0). */
+void page_fact(struct html *h, const char *term, const char *value);
+void page_fact_time(struct html *h, const char *term, int64_t usec);
