@@ -593,7 +593,7 @@ static int blueprint_delete(struct webd_rq *rq, struct webd_blueprint *b) {
                 (void) webd_db_server_list(rq->w->db, &f, server_name_item, &sn);
                 html_close(&h, "ul");
                 page_end(rq, &h);
-                page_audit(rq, "blueprint.delete", object, "denied", "in use");
+                webd_rq_audit(rq, NULL, "blueprint.delete", object, "denied", "in use");
                 return webd_rq_send_html(rq, 409, &h);
         }
         if (r < 0)

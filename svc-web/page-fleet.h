@@ -26,10 +26,6 @@ int64_t page_job_owner_id(const char *owner);
 void page_state_badge(struct html *h, const char *state, const char *text);
 /* Whether a job state is final. */
 bool page_job_done(const char *state);
-/* An audit entry of a fleet change, by the request's user. */
-void page_audit(struct webd_rq *rq, const char *kind, const char *object, const char *result,
-                const char *detail);
-
 /* Submits a job: {kind, owner, subjects: ["user:<owner>", extra...], payload} with payload
  * already packed into a map by the caller (NULL = none). fn gets the reply ({job, coalesced}).
  * Returns what webd_rq_call returns. */
@@ -40,5 +36,9 @@ int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, cons
  * and no job is moving the server, or NULL. Exposed for tests. */
 const char *page_drift(enum webd_desired desired, const char *actual, bool job_active);
 
-/* Routes of page-jobs.c used by the server pages. */
+/* What page-jobs.c gives the server pages: a job in a sentence ("server.start #12 running",
+ * linked to the job), a page of jobs.list (filters from the query: state, kind, before; plus
+ * owner and subject; back: a link back, or NULL), a job's event stream. */
+void page_job_sentence(struct html *h, const msgpack_object *job);
+int page_job_list(struct webd_rq *rq, const char *owner, const char *subject, const char *back);
 int page_job_events(struct webd_rq *rq, int64_t job_id);

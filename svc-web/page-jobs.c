@@ -85,11 +85,6 @@ bool page_job_done(const char *state) {
         return streq(state, "succeeded") || streq(state, "failed") || streq(state, "cancelled");
 }
 
-void page_audit(struct webd_rq *rq, const char *kind, const char *object, const char *result,
-                const char *detail) {
-        webd_rq_audit(rq, NULL, kind, object, result, detail);
-}
-
 int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, const char *extra_subject,
                     const struct rpc_buf *payload, webd_rq_reply_fn fn, void *arg) {
         struct rpc_buf b;
@@ -179,8 +174,6 @@ static int64_t job_server_id(const msgpack_object *job) {
         return 0;
 }
 
-void page_job_sentence(struct html *h, const msgpack_object *job);
-/* "Start #12 running since 10:02" and friends, linked to the job. */
 void page_job_sentence(struct html *h, const msgpack_object *job) {
         char kind[32], state[16], href[48], err[256];
         int64_t id = obj_int(job, "id", 0);
@@ -278,12 +271,6 @@ static int start_or_unavailable(struct webd_rq *rq, int r, enum webd_peer peer) 
 
 /* ---- the job's event stream ------------------------------------------------------------------- */
 
-struct watch {
-        struct webd_rq *rq;
-        struct sse_stream *s;
-        int64_t id, after_seq;
-};
-
 char *webd_job_line_json(const msgpack_object *p, int64_t *ret_seq, size_t *ret_len) {
         char stream[16];
         const msgpack_object *line = obj_get(p, "line");
@@ -345,73 +332,58 @@ static void watch_state(struct sse_stream *s, const msgpack_object *p, const cha
                 (void) sse_stream_send(s, NULL, event, data, len);
 }
 
-static void on_watch_notify(struct webd_call *c, const msgpack_object *payload, void *userdata) {
-        struct watch *wt = userdata;
+/* A follower's own jobs.watch (when the shared one cannot take it: webd-jobwatch.h). It
+ * lives in the request's pool; the client leaving cancels the call. */
+struct own_watch {
+        struct webd_call *call; /* NULL once answered */
+        struct sse_stream *s;
+};
+
+static void own_watch_dispose(void *p) {
+        struct own_watch *o = p;
+
+        if (o->call)
+                webd_call_cancel(o->call);
+}
+
+static void own_watch_notify(struct webd_call *c, const msgpack_object *payload, void *userdata) {
+        struct own_watch *o = userdata;
 
         if (obj_str_is(payload, "type", "line"))
-                watch_line(wt->s, payload);
+                watch_line(o->s, payload);
         else if (obj_str_is(payload, "type", "state"))
-                watch_state(wt->s, payload, "state");
+                watch_state(o->s, payload, "state");
 }
 
 /* The watch ends when the job has (the final {job}), or when jobd went away: then the
  * stream ends without "end" and the browser reconnects with Last-Event-ID by itself. */
-static void on_watch_reply(struct webd_call *c, const struct rpc_core_reply *r, void *userdata) {
-        struct watch *wt = userdata;
+static void own_watch_reply(struct webd_call *c, const struct rpc_core_reply *r, void *userdata) {
+        struct own_watch *o = userdata;
         const msgpack_object *job = reply_job(r);
 
-        if (job)
-                watch_state(wt->s, job, "end");
-        else {
-                static const char msg[] = "{\"message\":\"the job service is unavailable; reconnecting\"}";
-                (void) sse_stream_send(wt->s, NULL, "unavailable", msg, sizeof(msg) - 1);
+        o->call = NULL;
+        if (!job) {
+                webd_sse_end_unavailable(o->s, WEBD_PEER_JOBS);
+                return;
         }
-        sse_stream_close(wt->s);
-}
-
-static void watch_dispose(void *p) {
-        struct webd_call **c = p;
-
-        if (*c)
-                webd_call_cancel(*c);
-}
-
-static void watch_reply_and_forget(struct webd_call *c, const struct rpc_core_reply *r, void *userdata);
-
-struct watch_slot {
-        struct webd_call *call;
-        struct watch wt;
-};
-
-static void watch_reply_and_forget(struct webd_call *c, const struct rpc_core_reply *r, void *userdata) {
-        struct watch_slot *slot = userdata;
-
-        slot->call = NULL;
-        on_watch_reply(c, r, &slot->wt);
-}
-
-static void watch_notify(struct webd_call *c, const msgpack_object *payload, void *userdata) {
-        struct watch_slot *slot = userdata;
-        on_watch_notify(c, payload, &slot->wt);
+        watch_state(o->s, job, "end");
+        sse_stream_close(o->s);
 }
 
 /* jobd is away: a stream that says so and ends, so the browser's EventSource tries again by
  * itself (an error status would make it give up for good). Nothing of the job is told. */
 static int stream_unavailable(struct webd_rq *rq) {
-        static const char msg[] = "{\"message\":\"the job service is unavailable; reconnecting\"}";
         struct sse_stream *s;
 
-        if (webd_rq_sse_start(rq, "job", &s) != 0)
-                return 0;
-        (void) sse_stream_send(s, NULL, "unavailable", msg, sizeof(msg) - 1);
-        sse_stream_close(s);
+        if (webd_rq_sse_start(rq, "job", &s) == 0)
+                webd_sse_end_unavailable(s, WEBD_PEER_JOBS);
         return 0;
 }
 
 /* After jobs.get said the job exists and may be seen: the stream, then jobs.watch. */
 static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         const msgpack_object *job = reply_job(r);
-        struct watch_slot *slot;
+        struct own_watch *o;
         struct sse_stream *s;
         struct rpc_buf b;
         struct rpc_map m;
@@ -434,23 +406,20 @@ static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void
                         sse_stream_close(s);
                 return 0;
         }
-        slot = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*slot), watch_dispose);
-        *slot = (struct watch_slot){
-                .wt = {.rq = rq, .s = s, .id = obj_int(job, "id", 0), .after_seq = after}};
+        o = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*o), own_watch_dispose);
+        *o = (struct own_watch){.s = s};
         rpc_buf_init(&b, 0);
         pk = rpc_params_begin(&m, &b.pk);
-        rpc_pack_kv_int(pk, "id", slot->wt.id);
+        rpc_pack_kv_int(pk, "id", obj_int(job, "id", 0));
         rpc_pack_kv_int(pk, "after_seq", after);
         rr = rpc_map_end(&m);
         if (rr >= 0)
-                rr = webd_call(rq->w->backends, WEBD_PEER_JOBS, "jobs.watch", &b, 0, watch_notify,
-                               watch_reply_and_forget, slot, &slot->call);
+                rr = webd_call(rq->w->backends, WEBD_PEER_JOBS, "jobs.watch", &b, 0, own_watch_notify,
+                               own_watch_reply, o, &o->call);
         rpc_buf_done(&b);
         if (rr < 0) {
-                static const char msg[] = "{\"message\":\"the job service is unavailable; reconnecting\"}";
-                slot->call = NULL;
-                (void) sse_stream_send(s, NULL, "unavailable", msg, sizeof(msg) - 1);
-                sse_stream_close(s);
+                o->call = NULL;
+                webd_sse_end_unavailable(s, WEBD_PEER_JOBS);
         }
         return 0;
 }
@@ -500,15 +469,15 @@ static int cancel_done(struct webd_rq *rq, const struct rpc_core_reply *r, void 
 
         snprintf(object, sizeof(object), "job:%" PRId64, id);
         if (r->failed && r->transport_error == 0 && r->error.code == RPC_CONFLICT) {
-                page_audit(rq, "job.cancel", object, "failed", "already ended");
+                webd_rq_audit(rq, NULL, "job.cancel", object, "failed", "already ended");
                 snprintf(to, sizeof(to), "/jobs/%" PRId64 "?m=job-ended", id);
                 return webd_rq_redirect(rq, to);
         }
         if (r->failed) {
-                page_audit(rq, "job.cancel", object, "failed", r->error.message);
+                webd_rq_audit(rq, NULL, "job.cancel", object, "failed", r->error.message);
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
         }
-        page_audit(rq, "job.cancel", object, "ok", NULL);
+        webd_rq_audit(rq, NULL, "job.cancel", object, "ok", NULL);
         snprintf(to, sizeof(to), "/jobs/%" PRId64 "?m=job-cancelled", id);
         return webd_rq_redirect(rq, to);
 }
@@ -655,8 +624,6 @@ static bool one_of(const char *v, const char *const *list, size_t n) {
         return false;
 }
 
-int page_job_list(struct webd_rq *rq, const char *owner, const char *subject, const char *back);
-/* jobs.list for a page: filters from the query (state, kind, before), plus owner/subject. */
 int page_job_list(struct webd_rq *rq, const char *owner, const char *subject, const char *back) {
         struct list_args *a = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*a));
         struct form q = {};
@@ -731,11 +698,11 @@ static int install_done(struct webd_rq *rq, const struct rpc_core_reply *r, void
         char to[64];
 
         if (r->failed || !job) {
-                page_audit(rq, "game.install", "game", "failed", r->error.message);
+                webd_rq_audit(rq, NULL, "game.install", "game", "failed", r->error.message);
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
         }
-        page_audit(rq, "game.install", "game", "ok",
-                   obj_bool(r->result, "coalesced", false) ? "coalesced" : NULL);
+        webd_rq_audit(rq, NULL, "game.install", "game", "ok",
+                      obj_bool(r->result, "coalesced", false) ? "coalesced" : NULL);
         snprintf(to, sizeof(to), "/jobs/%" PRId64, obj_int(job, "id", 0));
         return webd_rq_redirect(rq, to);
 }
@@ -825,10 +792,10 @@ static int remove_done(struct webd_rq *rq, const struct rpc_core_reply *r, void 
 
         snprintf(object, sizeof(object), "instance:%s", name);
         if (r->failed || !job) {
-                page_audit(rq, "instance.remove", object, "failed", r->error.message);
+                webd_rq_audit(rq, NULL, "instance.remove", object, "failed", r->error.message);
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
         }
-        page_audit(rq, "instance.remove", object, "ok", NULL);
+        webd_rq_audit(rq, NULL, "instance.remove", object, "ok", NULL);
         snprintf(to, sizeof(to), "/jobs/%" PRId64, obj_int(job, "id", 0));
         return webd_rq_redirect(rq, to);
 }

@@ -29,9 +29,6 @@
 
 #define SERVERS "/servers"
 
-void page_job_sentence(struct html *h, const msgpack_object *job);
-int page_job_list(struct webd_rq *rq, const char *owner, const char *subject, const char *back);
-
 static void rcon_generate(char out[WEBD_RCON_PASSWORD_LEN + 1]) {
         static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 
@@ -807,11 +804,9 @@ static void follow_notify(struct webd_call *c, const msgpack_object *p, void *us
  * and the browser reconnects with Last-Event-ID (the last cursor). */
 static void follow_reply(struct webd_call *c, const struct rpc_core_reply *r, void *userdata) {
         struct follow *f = userdata;
-        static const char msg[] = "{\"message\":\"the log service is unavailable; reconnecting\"}";
 
         f->call = NULL;
-        (void) sse_stream_send(f->s, NULL, "unavailable", msg, sizeof(msg) - 1);
-        sse_stream_close(f->s);
+        webd_sse_end_unavailable(f->s, WEBD_PEER_LOGS);
 }
 
 static int route_log_events(struct webd_rq *rq, int64_t id) {
@@ -866,10 +861,8 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
                       &f->call);
         rpc_buf_done(&b);
         if (r < 0) {
-                static const char msg[] = "{\"message\":\"the log service is unavailable; reconnecting\"}";
                 f->call = NULL;
-                (void) sse_stream_send(f->s, NULL, "unavailable", msg, sizeof(msg) - 1);
-                sse_stream_close(f->s);
+                webd_sse_end_unavailable(f->s, WEBD_PEER_LOGS);
         }
         return 0;
 }
@@ -1031,7 +1024,7 @@ static int submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *a
 
         if (r->failed || job_id <= 0) {
                 snprintf(object, sizeof(object), "server:%" PRId64, a->server_id);
-                page_audit(rq, a->kind, object, "failed", r->error.message);
+                webd_rq_audit(rq, NULL, a->kind, object, "failed", r->error.message);
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
         }
         server_audit(rq, &au, a->kind, object, a->server_id, NULL);
@@ -1091,11 +1084,8 @@ static int submit_step(struct webd_rq *rq, struct action *a) {
         r = pack_payload(a, inst, &b, spec);
         webd_server_done(&s);
         webd_blueprint_done(&b);
-        if (r >= 0) {
-                char subject[48];
-                snprintf(subject, sizeof(subject), "server:%s", inst);
+        if (r >= 0)
                 r = page_submit_job(rq, a->kind, a->owner_id, NULL, &a->payload, submitted, a);
-        }
         return r < 0 ? webd_rq_unavailable(rq, WEBD_PEER_JOBS, r) : 0;
 }
 

@@ -36,7 +36,6 @@ struct webd_call {
         webd_notify_fn on_notify;
         webd_reply_fn on_reply;
         void *userdata;
-        bool has_timeout;
         h2o_timeout_entry_t timeout;
 };
 
@@ -243,7 +242,6 @@ int webd_call(struct webd_backend *b, enum webd_peer peer, const char *method, c
         if (timeout_ms) {
                 /* h2o's timeouts have one fixed duration each: every call uses the default. */
                 h2o_timeout_link(b->loop, &b->call_timeout, &c->timeout);
-                c->has_timeout = true;
         }
         if (ret)
                 *ret = c;

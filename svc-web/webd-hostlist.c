@@ -21,7 +21,6 @@ struct waiter {
 struct webd_hostlist {
         struct webd *w;
         struct webd_call *call; /* in flight, or NULL */
-        uint64_t call_started_ms;
         h2o_linklist_t waiters;
         /* the last answer */
         bool have;
@@ -154,7 +153,6 @@ static int enqueue(struct webd_hostlist *l, struct waiter *x) {
                 return r;
         }
         l->calls++;
-        l->call_started_ms = now_ms();
         h2o_linklist_insert(&l->waiters, &x->link);
         return 0;
 }

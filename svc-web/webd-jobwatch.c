@@ -136,18 +136,16 @@ static void send_line(struct follower *f, const struct line *l) {
 /* The job ended (end_data set) or cannot be watched (NULL: "unavailable"): every follower's
  * stream gets the last word and ends. */
 static void finish_all(struct job *j) {
-        static const char unavailable[] = "{\"message\":\"the job service is unavailable; reconnecting\"}";
-
         while (!h2o_linklist_is_empty(&j->followers)) {
                 struct follower *f = H2O_STRUCT_FROM_MEMBER(struct follower, link, j->followers.next);
                 h2o_linklist_unlink(&f->link);
                 f->job = NULL;
                 j->n_followers--;
-                if (j->end_data)
-                        (void) sse_stream_send(f->s, NULL, "end", j->end_data, j->end_len);
-                else
-                        (void) sse_stream_send(f->s, NULL, "unavailable", unavailable,
-                                               sizeof(unavailable) - 1);
+                if (!j->end_data) {
+                        webd_sse_end_unavailable(f->s, WEBD_PEER_JOBS);
+                        continue;
+                }
+                (void) sse_stream_send(f->s, NULL, "end", j->end_data, j->end_len);
                 sse_stream_close(f->s);
         }
 }

@@ -482,6 +482,15 @@ int webd_rq_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream *
         return 0;
 }
 
+void webd_sse_end_unavailable(struct sse_stream *s, enum webd_peer peer) {
+        char msg[96];
+        int n = snprintf(msg, sizeof(msg), "{\"message\":\"the %s is unavailable; reconnecting\"}",
+                         webd_peer_name(peer));
+
+        (void) sse_stream_send(s, NULL, "unavailable", msg, (size_t) n);
+        sse_stream_close(s);
+}
+
 int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error) {
         char msg[256];
 

@@ -115,6 +115,9 @@ int webd_rq_call_id(struct webd_rq *rq, enum webd_peer peer, const char *method,
  * half of the connections in all): 0 and the stream, or 1 when a 503 was sent instead. */
 struct sse_stream;
 int webd_rq_sse_start(struct webd_rq *rq, const char *topic, struct sse_stream **ret);
+/* Ends an event stream because the peer is away: one "unavailable" event naming it, so the
+ * page can say so, then the end, after which EventSource reconnects by itself. */
+void webd_sse_end_unavailable(struct sse_stream *s, enum webd_peer peer);
 /* The page for a daemon that did not answer (503: "The job service is unavailable ..."). */
 int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error);
 /* Answers an RPC error from a daemon as the page would: invalid → 400, not_found → 404,
