@@ -5,15 +5,19 @@
  *   web user activate|deactivate NAME
  *   web user list [--json]
  *   web audit [--user U] [--kind K] [--limit N] [--before ID] [--json]
+ *   web seed-script-overlays DIR [--json]
  *
  * The password comes from $LEFT4ME_ADMIN_PASSWORD, else from a prompt without echo (asked
  * twice on a terminal), else from the first line of standard input. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +43,11 @@ static void usage(FILE *f) {
                    "                    deactivating ends the user's sessions at once\n"
                    "  user list         every account\n"
                    "  audit [--user U] [--kind K] [--limit N] [--before ID]\n"
-                   "                    the audit log, newest first\n\n"
+                   "                    the audit log, newest first\n"
+                   "  seed-script-overlays DIR\n"
+                   "                    every DIR/*.sh becomes a system script overlay (its name: a\n"
+                   "                    '# name: ...' line among the first ten, else the file name);\n"
+                   "                    run again, it refreshes their scripts and keeps their ids\n\n"
                    "Passwords: $LEFT4ME_ADMIN_PASSWORD if set, else a prompt without echo (twice on a\n"
                    "terminal), else the first line of standard input. At least 8 characters.\n"
                    "Every command takes --json.\n");
@@ -363,6 +371,160 @@ static int audit_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
         return EXIT_OK;
 }
 
+/* ---- seed-script-overlays ----------------------------------------------------------------------- */
+
+#define SEED_SCRIPT_MAX (256 * 1024) /* webd's cap on a script */
+#define SEED_NAME_MAX   128
+
+/* The overlay name of a seed script: "# name: X" among its first ten lines, else the file
+ * name without ".sh". */
+static void seed_name(const char *file, const char *text, char *buf, size_t len) {
+        const char *p = text;
+
+        for (int line = 0; line < 10 && *p; line++) {
+                const char *end = strchr(p, '\n') ?: p + strlen(p);
+                if (strneq(p, "# name:", 7)) {
+                        const char *v = p + 7;
+                        while (v < end && *v == ' ')
+                                v++;
+                        snprintf(buf, len, "%.*s", (int) (end - v), v);
+                        buf[strcspn(buf, "\r")] = 0;
+                        if (*buf)
+                                return;
+                }
+                p = *end ? end + 1 : end;
+        }
+        snprintf(buf, len, "%.*s", (int) (strlen(file) - 3), file);
+}
+
+static int seed_filter(const struct dirent *d) {
+        size_t n = strlen(d->d_name);
+        return d->d_name[0] != '.' && n > 3 && streq(d->d_name + n - 3, ".sh");
+}
+
+/* Reads DIR/name (a regular file, at most SEED_SCRIPT_MAX bytes) into buf. */
+static int read_seed(int dirfd, const char *name, char *buf, size_t size, size_t *ret_len) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        size_t n = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if (st.st_size > SEED_SCRIPT_MAX)
+                return -EFBIG;
+        while (n < size - 1) {
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (n > SEED_SCRIPT_MAX)
+                return -EFBIG;
+        buf[n] = 0;
+        if (strlen(buf) != n)
+                return -EILSEQ; /* a NUL: not a text file */
+        *ret_len = n;
+        return 0;
+}
+
+static int seed_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
+        struct opts o = {.json = ctx->json};
+        _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
+        _cleanup_close_ int dirfd = -1;
+        _cleanup_free_ char *text = NULL;
+        struct dirent **names = NULL;
+        int i, n, r, rc = EXIT_OK, printed = 0;
+
+        i = parse(argc, argv, &o, "");
+        if (i <= 0)
+                return -i;
+        if (i != argc - 1)
+                return cli_usage("web seed-script-overlays: give one directory");
+        dirfd = open(argv[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0) {
+                fprintf(stderr, "l4d2ctl: %s: %s\n", argv[i], strerror(errno));
+                return EXIT_NOT_FOUND;
+        }
+        n = scandirat(dirfd, ".", &names, seed_filter, alphasort);
+        if (n < 0) {
+                fprintf(stderr, "l4d2ctl: %s: %s\n", argv[i], strerror(errno));
+                return EXIT_FAILED;
+        }
+        if (n == 0) {
+                free(names);
+                fprintf(stderr, "l4d2ctl: %s has no *.sh files\n", argv[i]);
+                return EXIT_NOT_FOUND;
+        }
+        text = malloc(SEED_SCRIPT_MAX + 2);
+        r = text ? cli_connect(ctx, "web", &c) : EXIT_FAILED;
+        if (r > 0) {
+                rc = r;
+                n = 0;
+        }
+        if (o.json)
+                printf("[");
+        for (int k = 0; k < n; k++) {
+                const char *file = names[k]->d_name;
+                char name[SEED_NAME_MAX + 1];
+                struct rpc_reply reply = {};
+                struct rpc_buf params;
+                struct rpc_map map;
+                msgpack_packer *mpk;
+                size_t len = 0;
+
+                r = read_seed(dirfd, file, text, SEED_SCRIPT_MAX + 2, &len);
+                if (r < 0) {
+                        fprintf(stderr, "l4d2ctl: %s/%s: %s\n", argv[i], file,
+                                r == -EFBIG    ? "larger than 256 KiB"
+                                : r == -EILSEQ ? "not a text file"
+                                : r == -EBADF  ? "not a regular file"
+                                               : strerror(-r));
+                        rc = EXIT_INVALID;
+                        continue;
+                }
+                seed_name(file, text, name, sizeof(name));
+                rpc_buf_init(&params, 2 * SEED_SCRIPT_MAX);
+                mpk = rpc_params_begin(&map, &params.pk);
+                rpc_pack_kv_str(mpk, "name", name);
+                rpc_pack_kv_str(mpk, "script", text);
+                (void) rpc_map_end(&map);
+                r = cli_call(ctx, c, "overlay.seed", &params, NULL, NULL, &reply);
+                rpc_buf_done(&params);
+                if (r > 0) {
+                        fprintf(stderr, "l4d2ctl: (while seeding %s/%s)\n", argv[i], file);
+                        rc = r;
+                        continue;
+                }
+                if (o.json) {
+                        msgpack_object f = {.type = MSGPACK_OBJECT_STR,
+                                            .via.str = {.size = (uint32_t) strlen(file), .ptr = file}};
+                        printf("%s{\"file\":", printed++ ? "," : "");
+                        cli_fprint_json(stdout, &f);
+                        printf(",\"result\":");
+                        cli_fprint_json(stdout, reply.result);
+                        printf("}");
+                } else
+                        printf("%-8s %-40s id %lld (%s)\n",
+                               is_true(get(reply.result, "created")) ? "created" : "updated", name,
+                               get_int(get(reply.result, "id")), file);
+                rpc_reply_done(&reply);
+        }
+        if (o.json)
+                printf("]\n");
+        for (int k = 0; k < (n > 0 ? n : 0); k++)
+                free(names[k]);
+        free(names);
+        return rc;
+}
+
 int cmd_web(int argc, char **argv, const struct cli_ctx *ctx) {
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
                 usage(argc < 2 ? stderr : stdout);
@@ -376,5 +538,7 @@ int cmd_web(int argc, char **argv, const struct cli_ctx *ctx) {
         }
         if (streq(argv[1], "audit"))
                 return audit_cmd(argc - 1, argv + 1, ctx);
-        return cli_usage("web: unknown command '%s' (user, audit)", argv[1]);
+        if (streq(argv[1], "seed-script-overlays"))
+                return seed_cmd(argc - 1, argv + 1, ctx);
+        return cli_usage("web: unknown command '%s' (user, audit, seed-script-overlays)", argv[1]);
 }

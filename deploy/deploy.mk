@@ -3,11 +3,13 @@
 # test stand-ins (only with install-fixtures) in $(PREFIX)/lib/left4me/testing/.
 LEFT4ME_LIBDIR ?= $(PREFIX)/lib/left4me
 LEFT4ME_DOCDIR ?= $(PREFIX)/share/doc/left4me
+# The example script overlays, for `l4d2ctl web seed-script-overlays`.
+LEFT4ME_SEEDDIR ?= $(PREFIX)/share/left4me/script-overlays
 LEFT4ME_DAEMONS := left4me-hostd left4me-jobd left4me-logd left4me-webd left4me-build-exec
 LEFT4ME_FIXTURES := $(BUILD)/fake-srcds $(BUILD)/rcon-cli $(BUILD)/a2s-query \
                     $(if $(wildcard $(BUILD)/fake-steamcmd),$(BUILD)/fake-steamcmd,tests/fixtures/fake-steamcmd)
 
-INSTALL_TARGETS += install-bins install-config install-docs
+INSTALL_TARGETS += install-bins install-config install-docs install-script-overlays
 
 # Installs whatever has been built, and says what it skipped (`make install` builds first).
 .PHONY: install-bins
@@ -57,3 +59,11 @@ install-docs:
 	install -d -m 0755 $(DESTDIR)$(LEFT4ME_DOCDIR)
 	install -m 0644 deploy/README.md $(DESTDIR)$(LEFT4ME_DOCDIR)/README.md
 	@if [ -e docs/security.md ]; then install -m 0644 docs/security.md $(DESTDIR)$(LEFT4ME_DOCDIR)/security.md; fi
+
+.PHONY: install-script-overlays
+install-script-overlays:
+	install -d -m 0755 $(DESTDIR)$(LEFT4ME_SEEDDIR)
+	@for f in deploy/script-overlays/*.sh; do \
+		install -m 0644 $$f $(DESTDIR)$(LEFT4ME_SEEDDIR)/$$(basename $$f) && \
+		echo "  SEED    $(LEFT4ME_SEEDDIR)/$$(basename $$f)" || exit 1; \
+	done

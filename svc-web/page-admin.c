@@ -12,23 +12,25 @@
 #include "base/util.h"
 #include "svc-web/webd-fleet.h"
 #include "svc-web/webd-http.h"
+#include "svc-web/webd-overlays.h"
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-passwords.h"
 #include "svc-web/webd-request.h"
 
 #define USERS "/admin/users"
 
-/* What a user still owns, as a sentence for the refusal, or NULL. (Overlays join this when
- * web.db has them.) */
+/* What a user still owns, as a sentence for the refusal, or NULL. */
 static const char *webd_user_owned(struct webd *w, int64_t user_id, char *buf, size_t len) {
-        unsigned servers = 0, blueprints = 0;
+        unsigned servers = 0, blueprints = 0, overlays = 0;
 
-        if (webd_db_user_owns(w->db, user_id, &servers, &blueprints) < 0)
+        if (webd_db_user_owns(w->db, user_id, &servers, &blueprints) < 0 ||
+            webd_db_user_overlays(w->db, user_id, &overlays) < 0)
                 return "rows web.db cannot count now";
-        if (servers == 0 && blueprints == 0)
+        if (servers == 0 && blueprints == 0 && overlays == 0)
                 return NULL;
-        snprintf(buf, len, "%u server%s and %u blueprint%s", servers, servers == 1 ? "" : "s", blueprints,
-                 blueprints == 1 ? "" : "s");
+        snprintf(buf, len, "%u server%s, %u blueprint%s and %u private overlay%s", servers,
+                 servers == 1 ? "" : "s", blueprints, blueprints == 1 ? "" : "s", overlays,
+                 overlays == 1 ? "" : "s");
         return buf;
 }
 

@@ -6,10 +6,11 @@
  * saved. left4me.js does the same in place (and drag and drop, and the exec preview). The
  * submitted order of `overlay_ids` is the layer order, first = top.
  *
- * Which overlays a user may use: those the host has (hostd's overlay.list). web.db has no
- * overlays of its own yet (they come with the overlay pages), so every overlay on the host
- * is a system overlay, open to all; a blueprint that names one the host does not have is
- * refused. */
+ * Which overlays a blueprint may stack: those the host has (hostd's overlay.list) that its
+ * owner may use. A web overlay (web-<id>, page-overlays.c) is usable when it is a system one
+ * or the owner's own (web.db checks this again on every store); the host's other overlays
+ * were made by the operator with l4d2ctl and are open to all. An overlay that was never built
+ * is not on the host yet, so not offered; a blueprint naming one the host lacks is refused. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,23 +23,44 @@
 #include "svc-web/page-fleet.h"
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-obj.h"
+#include "svc-web/webd-overlays.h"
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-spec.h"
 
 #define BLUEPRINTS        "/blueprints"
 #define HOST_OVERLAYS_MAX 1024u
 
-/* What hostd said about overlays, kept for one request. */
+/* The overlays a blueprint's owner may stack, kept for one request. */
 struct host_overlays {
         bool known; /* hostd answered */
         char error[640];
         size_t n;
         char (*ids)[WEBD_OVERLAY_ID_MAX + 1];
+        char (*labels)[WEBD_NAME_MAX + 1]; /* a web overlay's name, else the id */
 };
 
-static void overlays_from_reply(struct webd_rq *rq, const struct rpc_core_reply *r,
+/* The web overlays owner_id may stack, from web.db, by id. */
+struct usable {
+        struct webd_rq *rq;
+        size_t n, cap;
+        int64_t *ids;
+        char (*names)[WEBD_NAME_MAX + 1];
+};
+
+static int usable_add(const struct webd_overlay *x, void *userdata) {
+        struct usable *u = userdata;
+
+        if (x->deleting || u->n == u->cap)
+                return 0;
+        u->ids[u->n] = x->id;
+        snprintf(u->names[u->n++], sizeof(u->names[0]), "%s", x->name);
+        return 0;
+}
+
+static void overlays_from_reply(struct webd_rq *rq, const struct rpc_core_reply *r, int64_t owner_id,
                                 struct host_overlays *o) {
         const msgpack_object_array *a = NULL;
+        struct usable u = {rq, 0, HOST_OVERLAYS_MAX, NULL, NULL};
 
         *o = (struct host_overlays){};
         if (r->failed) {
@@ -53,11 +75,29 @@ static void overlays_from_reply(struct webd_rq *rq, const struct rpc_core_reply 
         if (!a)
                 return;
         o->ids = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*o->ids) * MIN(a->size, HOST_OVERLAYS_MAX) + 1);
+        o->labels =
+                h2o_mem_alloc_pool(&rq->req->pool, sizeof(*o->labels) * MIN(a->size, HOST_OVERLAYS_MAX) + 1);
+        u.ids = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*u.ids) * u.cap);
+        u.names = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*u.names) * u.cap);
+        /* The owner's view: system overlays and their own (not everyone's, for an admin). */
+        (void) webd_db_overlay_list(rq->w->db, owner_id, false, usable_add, &u);
         for (uint32_t i = 0; i < a->size && o->n < HOST_OVERLAYS_MAX; i++) {
                 char id[WEBD_OVERLAY_ID_MAX + 1];
-                obj_str(&a->ptr[i], "id", id, sizeof(id));
-                if (name_is_valid(id))
-                        memcpy(o->ids[o->n++], id, sizeof(id));
+                int64_t web = webd_host_id(obj_str(&a->ptr[i], "id", id, sizeof(id)));
+                const char *label = id;
+
+                if (!name_is_valid(id))
+                        continue;
+                if (web) {
+                        label = NULL;
+                        for (size_t j = 0; j < u.n && !label; j++)
+                                if (u.ids[j] == web)
+                                        label = u.names[j];
+                        if (!label)
+                                continue; /* another user's, or being removed */
+                }
+                memcpy(o->ids[o->n], id, sizeof(id));
+                snprintf(o->labels[o->n++], sizeof(o->labels[0]), "%s", label);
         }
 }
 
@@ -68,22 +108,32 @@ static bool overlay_known(const struct host_overlays *o, const char *id) {
         return false;
 }
 
+/* What the picker shows for id: its name for a web overlay, else the id. */
+static const char *overlay_label(const struct host_overlays *o, const char *id) {
+        for (size_t i = 0; i < o->n; i++)
+                if (streq(o->ids[i], id))
+                        return o->labels[i];
+        return id;
+}
+
 /* ---- the form ----------------------------------------------------------------------------------- */
 
-static void overlay_row(struct html *h, const struct webd_bp_overlay *x, size_t i, size_t n) {
+static void overlay_row(struct html *h, const struct webd_bp_overlay *x, const char *label, size_t i,
+                        size_t n) {
         char value[WEBD_OVERLAY_ID_MAX + 16];
 
         html_elem(h, "li");
         html_attr(h, "class", "overlay-row");
         html_attr(h, "draggable", "true");
         html_attr(h, "data-overlay", x->id);
+        html_attr(h, "data-label", label);
         html_elem(h, "input");
         html_attr(h, "type", "hidden");
         html_attr(h, "name", "overlay_ids");
         html_attr(h, "value", x->id);
         html_elem(h, "span");
         html_attr(h, "class", "overlay-name");
-        html_text(h, x->id);
+        html_text(h, label);
         html_close(h, "span");
         html_elem(h, "label");
         html_elem(h, "input");
@@ -163,7 +213,7 @@ static void blueprint_form(struct webd_rq *rq, struct html *h, const char *actio
         html_elem(h, "ol");
         html_attr(h, "id", "overlay-list");
         for (size_t i = 0; i < b->n_overlays; i++)
-                overlay_row(h, &b->overlays[i], i, b->n_overlays);
+                overlay_row(h, &b->overlays[i], overlay_label(o, b->overlays[i].id), i, b->n_overlays);
         html_close(h, "ol");
         if (o->known) {
                 html_elem(h, "div");
@@ -187,7 +237,7 @@ static void blueprint_form(struct webd_rq *rq, struct html *h, const char *actio
                                 continue;
                         html_elem(h, "option");
                         html_attr(h, "value", o->ids[i]);
-                        html_text(h, o->ids[i]);
+                        html_text(h, o->labels[i]);
                         html_close(h, "option");
                 }
                 html_close(h, "select");
@@ -425,10 +475,10 @@ static int detail_page(struct webd_rq *rq, int status, const char *error, const 
 
 /* ---- routes ------------------------------------------------------------------------------------ */
 
-static int list_overlays(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg) {
+int page_overlay_list(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg) {
         int r = webd_rq_call(rq, WEBD_PEER_HOST, "overlay.list", NULL, fn, arg);
         if (r < 0) {
-                /* hostd is not reachable: the page still works, without the picker. */
+                /* hostd is not reachable: the page still works, without what hostd knows. */
                 struct rpc_core_reply fake = {.transport_error = r, .failed = true};
                 (void) rpc_error_set(&fake.error, RPC_UNAVAILABLE, "the host service is unavailable (%s)",
                                      strerror(-r));
@@ -440,13 +490,13 @@ static int list_overlays(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg) {
 static int list_with_overlays(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct host_overlays o;
 
-        overlays_from_reply(rq, r, &o);
+        overlays_from_reply(rq, r, rq->user.id, &o);
         return list_page(rq, 200, NULL, NULL, &o);
 }
 
 /* GET /blueprints */
 static int route_list(struct webd_rq *rq) {
-        return list_overlays(rq, list_with_overlays, NULL);
+        return page_overlay_list(rq, list_with_overlays, NULL);
 }
 
 static int load_visible(struct webd_rq *rq, int64_t id, struct webd_blueprint *b) {
@@ -467,7 +517,7 @@ static int detail_with_overlays(struct webd_rq *rq, const struct rpc_core_reply 
 
         if (load_visible(rq, id, &b) < 0)
                 return webd_rq_error(rq, 404, "Not found", "There is no such blueprint.");
-        overlays_from_reply(rq, r, &o);
+        overlays_from_reply(rq, r, b.owner_id, &o);
         rr = detail_page(rq, 200, NULL, &b, &o);
         webd_blueprint_done(&b);
         return rr;
@@ -482,7 +532,7 @@ static int route_detail(struct webd_rq *rq) {
         if (!id || *rest || load_visible(rq, id, &b) < 0)
                 return webd_rq_error(rq, 404, "Not found", "There is no such blueprint.");
         webd_blueprint_done(&b);
-        return list_overlays(rq, detail_with_overlays, (void *) (intptr_t) id);
+        return page_overlay_list(rq, detail_with_overlays, (void *) (intptr_t) id);
 }
 
 /* A save (create or update) waits for overlay.list, to refuse overlays the host lacks. */
@@ -495,11 +545,11 @@ static int save_with_overlays(struct webd_rq *rq, const struct rpc_core_reply *r
         int rr, status = 400;
         struct webd_audit a;
 
-        overlays_from_reply(rq, r, &o);
         if (id && load_visible(rq, id, &cur) < 0)
                 return webd_rq_error(rq, 404, "Not found", "There is no such blueprint.");
         b.id = id;
         b.owner_id = id ? cur.owner_id : rq->user.id;
+        overlays_from_reply(rq, r, b.owner_id, &o);
         rr = blueprint_from_form(rq, &b, &op, err, sizeof(err));
         if (rr >= 0 && op) {
                 /* A picker button without JavaScript: show the form again, changed, unsaved. */
@@ -536,6 +586,12 @@ static int save_with_overlays(struct webd_rq *rq, const struct rpc_core_reply *r
                 snprintf(object, sizeof(object), "blueprint:new");
                 rr = webd_db_blueprint_create(rq->w->db, &b, (int64_t) rq->now_usec, &a, &id);
         }
+        if (rr == -EACCES) {
+                /* The overlay became unusable between overlay.list and the store. */
+                snprintf(err, sizeof(err), "One of the overlays is not one this blueprint's owner may use.");
+                status = 403;
+                goto again;
+        }
         if (rr == -EEXIST) {
                 snprintf(err, sizeof(err), "%s already has a blueprint with that name.",
                          b.owner_id == rq->user.id ? "You" : "Its owner");
@@ -560,7 +616,7 @@ again:
 
 /* POST /blueprints */
 static int route_create(struct webd_rq *rq) {
-        return list_overlays(rq, save_with_overlays, NULL);
+        return page_overlay_list(rq, save_with_overlays, NULL);
 }
 
 static int blueprint_delete(struct webd_rq *rq, struct webd_blueprint *b) {
@@ -644,7 +700,7 @@ static int route_post(struct webd_rq *rq) {
                 return webd_rq_error(rq, 404, "Not found", "There is no such blueprint.");
         if (!*rest) {
                 webd_blueprint_done(&b);
-                return list_overlays(rq, save_with_overlays, (void *) (intptr_t) id);
+                return page_overlay_list(rq, save_with_overlays, (void *) (intptr_t) id);
         }
         if (streq(rest, "/delete"))
                 r = blueprint_delete(rq, &b);

@@ -32,6 +32,10 @@ bool page_job_done(const char *state);
 int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, const char *extra_subject,
                     const struct rpc_buf *payload, webd_rq_reply_fn fn, void *arg);
 
+/* hostd's overlay.list, then fn; with hostd away fn gets a failed reply (RPC_UNAVAILABLE), so
+ * a page can still be shown without the host's side. */
+int page_overlay_list(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg);
+
 /* The drift rule (page-servers.c): the warning when the desired state and the host's differ
  * and no job is moving the server, or NULL. Exposed for tests. */
 const char *page_drift(enum webd_desired desired, const char *actual, bool job_active);

@@ -168,8 +168,8 @@ static int64_t job_server_id(const msgpack_object *job) {
                 n = o->via.str.size;
                 memcpy(s, o->via.str.ptr, n);
                 s[n] = 0;
-                if (strncmp(s, "server:", 7) == 0 && webd_instance_server_id(s + 7))
-                        return webd_instance_server_id(s + 7);
+                if (strncmp(s, "server:", 7) == 0 && webd_host_id(s + 7))
+                        return webd_host_id(s + 7);
         }
         return 0;
 }
@@ -753,7 +753,7 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
                 struct webd_server s = {};
                 int64_t sid;
                 obj_str(&list->ptr[i], "name", name, sizeof(name));
-                sid = webd_instance_server_id(name);
+                sid = webd_host_id(name);
                 if (sid && webd_db_server_get(rq->w->db, sid, &s) >= 0) {
                         webd_server_done(&s);
                         continue;
@@ -819,7 +819,7 @@ static int route_admin_instance(struct webd_rq *rq) {
         name[n] = 0;
         if (!server_name_is_valid(name))
                 return webd_rq_error(rq, 404, "Not found", "There is no such instance.");
-        sid = webd_instance_server_id(name);
+        sid = webd_host_id(name);
         if (sid && webd_db_server_get(rq->w->db, sid, &s) >= 0) {
                 webd_server_done(&s);
                 return webd_rq_error(

@@ -117,7 +117,7 @@ static int list_row(const struct webd_server *s, void *userdata) {
         char inst[32], href[48], state[16] = "unknown";
         const msgpack_object *e;
 
-        webd_instance_name(s->id, inst, sizeof(inst));
+        webd_host_name(s->id, inst, sizeof(inst));
         e = host_entry(c->host, inst);
         if (e)
                 obj_str(e, "state", state, sizeof(state));
@@ -473,7 +473,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         }
         if (s.desired == WEBD_DESIRED_DELETING)
                 state = "deleting";
-        webd_instance_name(s.id, inst, sizeof(inst));
+        webd_host_name(s.id, inst, sizeof(inst));
 
         html_init(&h, 0);
         page_begin(rq, &h, s.name);
@@ -734,7 +734,7 @@ static int instance_call(struct webd_rq *rq, int64_t id, const char *method, web
         char inst[32];
         int r;
 
-        webd_instance_name(id, inst, sizeof(inst));
+        webd_host_name(id, inst, sizeof(inst));
         rpc_buf_init(&b, 0);
         rpc_pack_kv_str(rpc_params_begin(&m, &b.pk), "name", inst);
         r = rpc_map_end(&m);
@@ -832,7 +832,7 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
         /* A journal cursor is printable ASCII of bounded length; anything else starts afresh. */
         if (last && (strlen(last) > 400 || strpbrk(last, " \"\\")))
                 last = NULL;
-        webd_instance_name(id, inst, sizeof(inst));
+        webd_host_name(id, inst, sizeof(inst));
         rpc_buf_init(&b, 0);
         pk = rpc_params_begin(&m, &b.pk);
         rpc_pack_key(pk, "target");
@@ -894,7 +894,7 @@ static int route_get(struct webd_rq *rq) {
         webd_server_done(&s);
         if (streq(rest, "/jobs")) {
                 char inst[32];
-                webd_instance_name(id, inst, sizeof(inst));
+                webd_host_name(id, inst, sizeof(inst));
                 snprintf(subject, sizeof(subject), "server:%s", inst);
                 snprintf(back, sizeof(back), SERVERS "/%" PRId64, id);
                 return page_job_list(rq, NULL, subject, back);
@@ -1058,7 +1058,7 @@ static int submit_step(struct webd_rq *rq, struct action *a) {
                 webd_server_done(&s);
                 return webd_rq_error(rq, 500, "Not started", "The server's blueprint cannot be read.");
         }
-        webd_instance_name(s.id, inst, sizeof(inst));
+        webd_host_name(s.id, inst, sizeof(inst));
         a->spec_hash[0] = 0;
         if (streq(a->what, "start")) {
                 r = webd_spec_render(&b, &s, &spec, err, sizeof(err));
@@ -1142,7 +1142,7 @@ static int server_lifecycle(struct webd_rq *rq, struct webd_server *s, const cha
         else if (streq(what, "delete")) {
                 char inst[32], subject[48];
                 msgpack_packer *pk = rpc_params_begin(&m, &b.pk);
-                webd_instance_name(s->id, inst, sizeof(inst));
+                webd_host_name(s->id, inst, sizeof(inst));
                 snprintf(subject, sizeof(subject), "server:%s", inst);
                 rpc_pack_kv_str(pk, "subject", subject);
                 rpc_pack_kv_str(pk, "state", "queued");

@@ -11,6 +11,8 @@
 #include "proto/args.h"
 #include "svc-web/webd-admin.h"
 #include "svc-web/webd-db.h"
+#include "svc-web/webd-overlays.h"
+#include "svc-web/webd-spec.h"
 #include "svc-web/webd-passwords.h"
 #include "svc-web/webd.h"
 
@@ -375,6 +377,54 @@ static int on_audit_list(struct rpc_call *call, const msgpack_object *params, vo
         return rpc_call_reply(call);
 }
 
+/* ---- overlay.seed: the shipped example script overlays ------------------------------------------- */
+
+struct seed_args {
+        char *name, *script;
+};
+static const struct rpc_arg seed_args[] = {
+        {"name", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, offsetof(struct seed_args, name), 1,
+         WEBD_NAME_MAX},
+        {"script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, offsetof(struct seed_args, script), 1,
+         WEBD_SCRIPT_MAX},
+};
+
+static int on_overlay_seed(struct rpc_call *call, const msgpack_object *params, void *userdata) {
+        struct webd *w = userdata;
+        struct seed_args a = {};
+        struct rpc_error e;
+        char detail[64];
+        const char *m;
+        struct webd_audit au;
+        int64_t id = 0;
+        bool created = false;
+        int r;
+
+        if (rpc_args_parse(params, seed_args, ELEMENTSOF(seed_args), &a, &e) < 0)
+                return fail_with(call, &e);
+        m = webd_check_name(a.name);
+        if (m) {
+                rpc_call_fail(call, RPC_INVALID, "name: %s", m);
+                goto finish;
+        }
+        au = cli_audit(call, "overlay.seed", a.name, detail);
+        r = webd_db_overlay_seed(w->db, a.name, a.script, (int64_t) realtime_usec(), &au, &id, &created);
+        if (r == -EEXIST)
+                rpc_call_fail(call, RPC_CONFLICT, "the system overlay '%s' is not a script overlay", a.name);
+        else if (r < 0)
+                rpc_call_fail(call, RPC_INTERNAL, "web.db: %s", webd_db_errmsg(w->db));
+        else {
+                msgpack_packer *pk = rpc_call_result(call);
+                msgpack_pack_map(pk, 2);
+                rpc_pack_kv_int(pk, "id", id);
+                rpc_pack_kv_bool(pk, "created", created);
+                rpc_call_reply(call);
+        }
+finish:
+        rpc_args_free(seed_args, ELEMENTSOF(seed_args), &a);
+        return 0;
+}
+
 const struct rpc_method webd_methods[] = {
         {"user.create", on_user_create, RPC_MAY_ROOT},
         {"user.passwd", on_user_passwd, RPC_MAY_ROOT},
@@ -382,5 +432,6 @@ const struct rpc_method webd_methods[] = {
         {"user.deactivate", on_user_deactivate, RPC_MAY_ROOT},
         {"user.list", on_user_list, RPC_MAY_ROOT},
         {"audit.list", on_audit_list, RPC_MAY_ROOT},
+        {"overlay.seed", on_overlay_seed, RPC_MAY_ROOT},
 };
 const size_t webd_n_methods = ELEMENTSOF(webd_methods);

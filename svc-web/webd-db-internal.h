@@ -3,6 +3,7 @@
  * outside them includes this. */
 #pragma once
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,13 +11,15 @@
 
 #include "svc-web/webd-db.h"
 
-#define WDB_CORE_STMTS  32 /* webd-db.c's statements, at most */
-#define WDB_FLEET_STMTS 40 /* webd-fleet.c's */
+#define WDB_CORE_STMTS    32 /* webd-db.c's statements, at most */
+#define WDB_FLEET_STMTS   40 /* webd-fleet.c's */
+#define WDB_OVERLAY_STMTS 24 /* webd-overlays.c's */
 
 struct webd_db {
         sqlite3 *db;
         sqlite3_stmt *stmt[WDB_CORE_STMTS];
         sqlite3_stmt *fleet[WDB_FLEET_STMTS];
+        sqlite3_stmt *overlay[WDB_OVERLAY_STMTS];
 };
 
 int wdb_tx_begin(struct webd_db *db);
@@ -29,6 +32,14 @@ int wdb_changed_one(struct webd_db *db, int r);
 /* webd-fleet.c: prepares its statements (at open), finalizes them (at close). */
 int wdb_fleet_prepare(struct webd_db *db);
 void wdb_fleet_finalize(struct webd_db *db);
+/* webd-overlays.c's, the same. */
+int wdb_overlays_prepare(struct webd_db *db);
+void wdb_overlays_finalize(struct webd_db *db);
+/* Steps a statement that returns no rows, and resets it; maps a constraint failure to -EEXIST
+ * (the only constraints a valid caller can hit are the UNIQUE ones), a foreign key's to -EBUSY. */
+int wdb_run(sqlite3_stmt *s);
+/* Steps a statement whose one row holds one integer, and resets it. */
+int wdb_query_int(sqlite3_stmt *s, int64_t *ret);
 
 static inline void wdb_stmt_clear(sqlite3_stmt *s) {
         (void) sqlite3_reset(s);

@@ -88,6 +88,21 @@ static const char *const migrations[WEBD_DB_VERSION] = {
         "  updated_usec INTEGER NOT NULL,"
         "  UNIQUE (owner_id, name));"
         "CREATE INDEX servers_by_blueprint ON servers(blueprint_id);",
+        /* 2 → 3: overlays. owner_id NULL is a system overlay (an admin's, usable by everyone);
+         * names are unique among the system ones and per owner. On the host an overlay is
+         * web-<id> (ids are never reused: AUTOINCREMENT), what blueprint_overlays names. */
+        "CREATE TABLE overlays ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  owner_id INTEGER REFERENCES users(id),"
+        "  type TEXT NOT NULL CHECK (type IN ('script', 'files', 'workshop')),"
+        "  name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 128),"
+        "  script TEXT NOT NULL DEFAULT '' CHECK (length(CAST(script AS BLOB)) <= 262144),"
+        "  last_job_id INTEGER NOT NULL DEFAULT 0,"
+        "  deleting INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1)),"
+        "  created_usec INTEGER NOT NULL,"
+        "  updated_usec INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX overlays_system_name ON overlays(name) WHERE owner_id IS NULL;"
+        "CREATE UNIQUE INDEX overlays_owner_name ON overlays(owner_id, name) WHERE owner_id IS NOT NULL;",
 };
 
 #define USER_COLUMNS                                                                                        \
@@ -191,6 +206,28 @@ static int stmt_run(struct webd_db *db, int id) {
         return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_errno(rc);
 }
 
+int wdb_run(sqlite3_stmt *s) {
+        int rc = sqlite3_step(s);
+
+        wdb_stmt_clear(s);
+        if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+                return 0;
+        if ((rc & 0xff) == SQLITE_CONSTRAINT)
+                return rc == SQLITE_CONSTRAINT_FOREIGNKEY ? -EBUSY : -EEXIST;
+        return db_errno(rc);
+}
+
+int wdb_query_int(sqlite3_stmt *s, int64_t *ret) {
+        int rc = sqlite3_step(s), r = 0;
+
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int64(s, 0);
+        else
+                r = db_errno(rc) ?: -EIO;
+        wdb_stmt_clear(s);
+        return r;
+}
+
 int wdb_tx_begin(struct webd_db *db) {
         return stmt_run(db, STMT_BEGIN);
 }
@@ -217,6 +254,7 @@ struct webd_db *webd_db_close(struct webd_db *db) {
         for (int i = 0; i < _STMT_MAX; i++)
                 (void) sqlite3_finalize(db->stmt[i]);
         wdb_fleet_finalize(db);
+        wdb_overlays_finalize(db);
         (void) sqlite3_close(db->db);
         free(db);
         return NULL;
@@ -263,6 +301,8 @@ int webd_db_open_at_version(const char *path, int version, struct webd_db **ret)
                 r = db_prepare_all(db->db, stmt_sql, db->stmt, _STMT_MAX);
                 if (r >= 0)
                         r = wdb_fleet_prepare(db);
+                if (r >= 0)
+                        r = wdb_overlays_prepare(db);
                 if (r < 0)
                         goto fail;
         }

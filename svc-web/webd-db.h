@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEBD_DB_VERSION 2
+#define WEBD_DB_VERSION 3
 
 #define WEBD_DB_USERNAME_MAX      64u    /* bytes; enforced by the schema too */
 #define WEBD_DB_SESSIONS_PER_USER 32u    /* the oldest are ended beyond this */

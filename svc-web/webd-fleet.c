@@ -9,6 +9,8 @@
 #include "daemon/sqlite.h"
 #include "svc-web/webd-db-internal.h"
 #include "svc-web/webd-fleet.h"
+#include "svc-web/webd-overlays.h"
+#include "svc-web/webd-spec.h"
 
 #define BP_COLUMNS                                                                                          \
         "b.id, b.owner_id, b.name, b.arguments, b.config, b.created_usec, b.updated_usec, u.username, "     \
@@ -97,31 +99,12 @@ void wdb_fleet_finalize(struct webd_db *db) {
         }
 }
 
-/* Steps a statement that returns no rows; maps a constraint failure to -EEXIST (the only
- * constraints a valid caller can hit are the UNIQUE ones). */
 static int run(struct webd_db *db, int id) {
-        sqlite3_stmt *s = db->fleet[id];
-        int rc = sqlite3_step(s);
-
-        wdb_stmt_clear(s);
-        if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-                return 0;
-        if ((rc & 0xff) == SQLITE_CONSTRAINT)
-                return rc == SQLITE_CONSTRAINT_FOREIGNKEY ? -EBUSY : -EEXIST;
-        return db_errno(rc);
+        return wdb_run(db->fleet[id]);
 }
 
-/* A statement whose one row holds one integer. */
 static int query_int(struct webd_db *db, int id, int64_t *ret) {
-        sqlite3_stmt *s = db->fleet[id];
-        int rc = sqlite3_step(s), r = 0;
-
-        if (rc == SQLITE_ROW)
-                *ret = sqlite3_column_int64(s, 0);
-        else
-                r = db_errno(rc) ?: -EIO;
-        wdb_stmt_clear(s);
-        return r;
+        return wdb_query_int(db->fleet[id], ret);
 }
 
 static bool text_ok(const char *t, size_t min, size_t max) {
@@ -162,6 +145,17 @@ static int overlays_store(struct webd_db *db, int64_t id, const struct webd_blue
         (void) sqlite3_bind_int64(db->fleet[F_BPO_CLEAR], 1, id);
         r = run(db, F_BPO_CLEAR);
         for (size_t i = 0; r >= 0 && i < b->n_overlays; i++) {
+                int64_t web_overlay = webd_host_id(b->overlays[i].id);
+
+                /* Another user's private overlay (or one being removed) is never stacked, whoever
+                 * asks; the host's own overlays are the operator's, open to all. */
+                if (web_overlay) {
+                        r = webd_db_overlay_usable(db, web_overlay, b->owner_id);
+                        if (r == 0)
+                                r = -EACCES;
+                        if (r < 0)
+                                break;
+                }
                 (void) sqlite3_bind_int64(s, 1, id);
                 (void) sqlite3_bind_int64(s, 2, (int64_t) i);
                 wdb_bind_text(s, 3, b->overlays[i].id);

@@ -40,10 +40,12 @@ struct webd_blueprint {
 void webd_blueprint_done(struct webd_blueprint *b);
 
 /* -EEXIST if the owner has a blueprint of that name, -EINVAL for an empty or too long field
- * or a duplicate overlay. */
+ * or a duplicate overlay, -EACCES for a web overlay (web-<id>) the owner may not stack
+ * (webd_db_overlay_usable). */
 int webd_db_blueprint_create(struct webd_db *db, const struct webd_blueprint *b, int64_t now_usec,
                              const struct webd_audit *audit, int64_t *ret_id);
-/* Replaces name, arguments, config and the overlay list of b->id. -ENOENT, -EEXIST, -EINVAL. */
+/* Replaces name, arguments, config and the overlay list of b->id. -ENOENT, -EEXIST, -EINVAL,
+ * -EACCES. */
 int webd_db_blueprint_update(struct webd_db *db, const struct webd_blueprint *b, int64_t now_usec,
                              const struct webd_audit *audit);
 int webd_db_blueprint_get(struct webd_db *db, int64_t id, struct webd_blueprint *ret);

@@ -139,6 +139,7 @@ static const struct {
         {page_jobs_routes, &page_jobs_n_routes},
         {page_servers_routes, &page_servers_n_routes},
         {page_blueprints_routes, &page_blueprints_n_routes},
+        {page_overlays_routes, &page_overlays_n_routes},
 };
 
 const struct webd_route *webd_route_find(const struct webd_route *table, size_t n, const char *method,

@@ -42,6 +42,8 @@ extern const struct webd_route page_servers_routes[];
 extern const size_t page_servers_n_routes;
 extern const struct webd_route page_blueprints_routes[];
 extern const size_t page_blueprints_n_routes;
+extern const struct webd_route page_overlays_routes[];
+extern const size_t page_overlays_n_routes;
 
 int webd_http_init(struct webd *w);
 void webd_http_done(struct webd *w);

@@ -27,6 +27,11 @@ static const struct {
         {"blueprint-saved", "The blueprint was saved. Servers use it from their next start."},
         {"blueprint-deleted", "The blueprint was deleted."},
         {"blueprint-cloned", "This is the copy; rename it as you like."},
+        {"overlay-created", "The overlay was made. Write its script and build it."},
+        {"overlay-saved", "The overlay was saved."},
+        {"overlay-building", "The build was submitted; its output follows below."},
+        {"overlay-deleted", "The overlay was deleted."},
+        {"overlay-removing", "The overlay is being removed from the host."},
         {"server-created", "The server was created. Start it when you are ready."},
         {"server-saved", "The server was saved. A new hostname or blueprint applies at the next start."},
         {"server-deleting", "The server is being deleted."},
@@ -107,6 +112,8 @@ void page_begin(struct webd_rq *rq, struct html *h, const char *title) {
         script(h, "/static/htmx.min.js");
         script(h, "/static/sse.js");
         script(h, "/static/left4me.js");
+        if (rq->want_editor)
+                script(h, "/static/editor.js");
         html_close(h, "head");
 
         html_elem(h, "body");
@@ -129,6 +136,7 @@ void page_begin(struct webd_rq *rq, struct html *h, const char *title) {
                 nav_link(rq, h, "/", "Dashboard");
                 nav_link(rq, h, "/servers", "Servers");
                 nav_link(rq, h, "/blueprints", "Blueprints");
+                nav_link(rq, h, "/overlays", "Overlays");
                 if (rq->user.is_admin) {
                         nav_link(rq, h, "/admin", "Admin");
                         nav_link(rq, h, "/admin/jobs", "Jobs");

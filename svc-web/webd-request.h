@@ -48,6 +48,7 @@ struct webd_rq {
         char address[64];  /* the client: the peer, or X-Forwarded-For from a trusted proxy */
         uint64_t now_usec; /* realtime, once per request */
         bool json;         /* the route answers errors as JSON */
+        bool want_editor;  /* page_begin loads the code editor (pages with one only) */
 
         bool authed;
         struct webd_user user;

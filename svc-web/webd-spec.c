@@ -327,11 +327,11 @@ void webd_spec_hash(const char *spec, char out[WEBD_SPEC_HASH_HEX]) {
         (void) sodium_bin2hex(out, WEBD_SPEC_HASH_HEX, h, sizeof(h));
 }
 
-void webd_instance_name(int64_t server_id, char *buf, size_t len) {
+void webd_host_name(int64_t server_id, char *buf, size_t len) {
         snprintf(buf, len, "web-%" PRId64, server_id);
 }
 
-int64_t webd_instance_server_id(const char *instance) {
+int64_t webd_host_id(const char *instance) {
         const char *p;
         int64_t id = 0;
 

@@ -50,8 +50,9 @@ void webd_spec_exec_lines(const struct webd_blueprint *b, void (*cb)(const char 
                           void *userdata);
 /* The hex BLAKE2b-128 of a spec, to tell whether a running server's spec is the current one. */
 void webd_spec_hash(const char *spec, char out[WEBD_SPEC_HASH_HEX]);
-/* The host instance of a web.db server: "web-<id>", a form jobd and hostd reserve for webd's
- * jobs, so an instance made with l4d2ctl never collides with one made here. */
-void webd_instance_name(int64_t server_id, char *buf, size_t len);
-/* The server id of such an instance name, or 0. */
-int64_t webd_instance_server_id(const char *instance);
+/* The name on the host of a web.db server (its instance) or overlay: "web-<id>", a form jobd
+ * and hostd reserve for webd's jobs, so nothing made with l4d2ctl collides with or changes
+ * one made here. */
+void webd_host_name(int64_t id, char *buf, size_t len);
+/* The id of such a name, or 0. */
+int64_t webd_host_id(const char *name);

@@ -43,7 +43,7 @@ static int add_server(const struct webd_server *s, void *userdata) {
         struct build_ctx *c = userdata;
         char inst[32], state[16] = "absent";
 
-        webd_instance_name(s->id, inst, sizeof(inst));
+        webd_host_name(s->id, inst, sizeof(inst));
         for (uint32_t i = 0; c->host && i < c->host->size; i++)
                 if (obj_str_is(&c->host->ptr[i], "name", inst)) {
                         obj_str(&c->host->ptr[i], "state", state, sizeof(state));

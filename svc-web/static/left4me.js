@@ -158,15 +158,17 @@
     });
   }
 
-  function makeRow(list, id) {
+  // id: the host overlay (web-<n> or an operator's); text: what the user knows it by.
+  function makeRow(list, id, text) {
     const row = document.createElement('li');
     row.className = 'overlay-row';
     row.draggable = true;
     row.dataset.overlay = id;
+    row.dataset.label = text;
     const hidden = document.createElement('input');
     hidden.type = 'hidden'; hidden.name = 'overlay_ids'; hidden.value = id;
     const name = document.createElement('span');
-    name.className = 'overlay-name'; name.textContent = id;
+    name.className = 'overlay-name'; name.textContent = text;
     const label = document.createElement('label');
     const cb = document.createElement('input');
     cb.type = 'checkbox'; cb.name = 'expose_overlay_ids'; cb.value = id;
@@ -196,7 +198,7 @@
       if (b.dataset.op === 'add') {
         const sel = form.querySelector('select[name=add_overlay]');
         if (!sel.value) return;
-        list.append(makeRow(list, sel.value));
+        list.append(makeRow(list, sel.value, sel.selectedOptions[0].textContent));
         sel.selectedOptions[0].remove();
         sel.value = '';
       } else if (b.dataset.op === 'up' && row.previousElementSibling) {
@@ -207,7 +209,7 @@
         const sel = form.querySelector('select[name=add_overlay]');
         if (sel) {
           const o = document.createElement('option');
-          o.value = row.dataset.overlay; o.textContent = row.dataset.overlay;
+          o.value = row.dataset.overlay; o.textContent = row.dataset.label || row.dataset.overlay;
           sel.append(o);
         }
         row.remove();

@@ -206,6 +206,9 @@ start_webd 0
 $PY "$HERE/web_auth.py" "$PORT" "$TMP" "$BUILD" || fail "web_auth.py"
 step "blueprints, servers and jobs without hostd, jobd and logd: the permission table, hostile fields, 503s (web_fleet.py)"
 $PY "$HERE/web_fleet.py" "$PORT" "$TMP" "$BUILD" "$TMP/root/web/web.db" || fail "web_fleet.py"
+step "overlays without hostd and jobd: scopes, the permission table, scripts, the in-use guard, seeding (web_overlays.py)"
+$PY "$HERE/web_overlays.py" "$PORT" "$TMP" "$BUILD" "$TMP/root/web/web.db" "$HERE/../../deploy/script-overlays" ||
+        fail "web_overlays.py"
 SID=$(login carol carol-password-1)
 kill -TERM "$PID"; wait_exit 5
 start_webd 0

@@ -79,17 +79,26 @@ static struct webd_db *open_db(void) {
 
 /* Per version v: SQL that writes data in schema v (run after opening at v), and a check,
  * run after migrating to the newest version, that the data survived. fill[0] is the empty
- * file. Migration 2 adds fill[1]/check[1]. */
+ * file. Migration 2 adds fill[1]/check[1], migration 3 fill[2]/check[2]. */
 static const char *const fill[WEBD_DB_VERSION] = {
         [0] = NULL,
         [1] = "INSERT INTO users (username, password_hash, password_changed_usec, created_usec) "
               "VALUES ('old', 'h', 1, 1);"
               "INSERT INTO audit (at_usec, kind, result) VALUES (1, 'login', 'ok');",
+        [2] = "INSERT INTO users (username, password_hash, password_changed_usec, created_usec) "
+              "VALUES ('v2', 'h', 1, 1);"
+              "INSERT INTO blueprints (owner_id, name, created_usec, updated_usec) VALUES (1, 'bp', 1, 1);"
+              "INSERT INTO blueprint_overlays (blueprint_id, position, overlay) VALUES (1, 0, 'standard');"
+              "INSERT INTO servers (owner_id, blueprint_id, name, port, rcon_password, created_usec, "
+              "updated_usec) VALUES (1, 1, 's', 27015, 'pw', 1, 1);",
 };
 static const char *const check[WEBD_DB_VERSION] = {
         [0] = NULL,
         [1] = "SELECT COUNT(*) FROM users u, audit a WHERE u.username = 'old' AND a.kind = 'login' "
               "AND (SELECT COUNT(*) FROM servers) = 0",
+        [2] = "SELECT COUNT(*) FROM servers s JOIN blueprint_overlays bo ON bo.blueprint_id = "
+              "s.blueprint_id "
+              "WHERE bo.overlay = 'standard' AND (SELECT COUNT(*) FROM overlays) = 0",
 };
 
 Test(webd_db, migrate_from_every_earlier_version) {

@@ -1,4 +1,5 @@
-/* Unit tests of blueprints and servers in web.db (svc-web/webd-fleet.c), port allocation,
+/* Unit tests of blueprints, servers and overlays in web.db (svc-web/webd-fleet.c,
+ * svc-web/webd-overlays.c), port allocation,
  * and spec rendering against original-left4me.md §3.2 (svc-web/webd-spec.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include "proto/spec.h"
 #include "svc-web/webd-db.h"
 #include "svc-web/webd-fleet.h"
+#include "svc-web/webd-overlays.h"
 #include "svc-web/webd-spec.h"
 
 static char dir[64], path[128];
@@ -210,6 +212,122 @@ static struct webd_blueprint spec_bp(void) {
         return b;
 }
 
+static int64_t overlay(int64_t owner, const char *name) {
+        struct webd_overlay o = {.owner_id = owner, .type = WEBD_OVERLAY_SCRIPT, .name = (char *) name};
+        int64_t id = 0;
+
+        cr_assert_eq(webd_db_overlay_create(db, &o, 3, NULL, &id), 0);
+        return id;
+}
+
+static int count_cb(const struct webd_overlay *o, void *userdata) {
+        (*(unsigned *) userdata)++;
+        cr_assert_null(o->script); /* lists come without scripts */
+        return 0;
+}
+
+Test(fleet, overlay_names_unique_per_scope_and_lists_by_viewer) {
+        struct webd_overlay dup = {.owner_id = alice, .type = WEBD_OVERLAY_SCRIPT, .name = "Maps"};
+        struct webd_overlay sys = {.owner_id = 0, .type = WEBD_OVERLAY_SCRIPT, .name = "Maps"};
+        int64_t a = overlay(alice, "Maps"), id = 0;
+        unsigned n = 0;
+
+        cr_assert_gt(a, 0);
+        cr_assert_eq(webd_db_overlay_create(db, &dup, 3, NULL, &id), -EEXIST);
+        overlay(bob, "Maps");                                            /* another owner: fine */
+        cr_assert_eq(webd_db_overlay_create(db, &sys, 3, NULL, &id), 0); /* the system scope: fine */
+        cr_assert_eq(webd_db_overlay_create(db, &sys, 3, NULL, &id), -EEXIST);
+        sys.name = "";
+        cr_assert_eq(webd_db_overlay_create(db, &sys, 3, NULL, &id), -EINVAL);
+        sys.name = "x", sys.type = _WEBD_OVERLAY_TYPE_MAX;
+        cr_assert_eq(webd_db_overlay_create(db, &sys, 3, NULL, &id), -EINVAL);
+        dup.owner_id = 9999; /* no such user */
+        dup.name = "Orphan";
+        cr_assert_eq(webd_db_overlay_create(db, &dup, 3, NULL, &id), -ENOENT);
+        cr_assert_eq(webd_db_overlay_list(db, alice, false, count_cb, &n), 0);
+        cr_assert_eq(n, 2); /* alice's and the system one, not bob's */
+        n = 0;
+        cr_assert_eq(webd_db_overlay_list(db, alice, true, count_cb, &n), 0);
+        cr_assert_eq(n, 3);
+        cr_assert_eq(webd_db_overlay_update(db, a, "Maps 2", "echo hi\n", 4, NULL), 0);
+        {
+                struct webd_overlay o = {};
+                cr_assert_eq(webd_db_overlay_get(db, a, &o), 0);
+                cr_assert_str_eq(o.name, "Maps 2");
+                cr_assert_str_eq(o.script, "echo hi\n");
+                cr_assert_str_eq(o.owner_name, "alice");
+                webd_overlay_done(&o);
+        }
+        cr_assert_eq(webd_db_overlay_update(db, a, "Maps 2", NULL, 5, NULL),
+                     0); /* rename keeps the script */
+        cr_assert_eq(webd_db_overlay_update(db, 9999, "x", NULL, 5, NULL), -ENOENT);
+        cr_assert_eq(webd_db_overlay_get(db, 9999, &dup), -ENOENT);
+}
+
+Test(fleet, a_blueprint_stacks_only_overlays_its_owner_may_use) {
+        int64_t mine = overlay(alice, "Mine"), theirs = overlay(bob, "Theirs"), id = 0;
+        struct webd_overlay s = {.type = WEBD_OVERLAY_SCRIPT, .name = "Sys"};
+        char ref[32];
+        const char *refs[1] = {ref};
+        struct webd_blueprint b = {
+                .owner_id = alice, .name = "B", .arguments = "", .config = "", .n_overlays = 1};
+        unsigned n = 0;
+
+        cr_assert_eq(webd_db_overlay_create(db, &s, 3, NULL, &id), 0);
+        webd_host_name(theirs, b.overlays[0].id, sizeof(b.overlays[0].id));
+        cr_assert_eq(webd_db_blueprint_create(db, &b, 5, NULL, NULL), -EACCES);
+        webd_host_name(id, ref, sizeof(ref));
+        blueprint(alice, "With system", 1, refs);
+        webd_host_name(mine, ref, sizeof(ref));
+        int64_t bp = blueprint(alice, "With mine", 1, refs);
+        cr_assert_eq(webd_db_overlay_usable(db, mine, alice), 1);
+        cr_assert_eq(webd_db_overlay_usable(db, mine, bob), 0);
+        cr_assert_eq(webd_db_overlay_usable(db, 9999, alice), 0);
+        /* In use: neither deleted nor marked for deletion. */
+        cr_assert_eq(webd_db_overlay_delete(db, mine, NULL), -EBUSY);
+        cr_assert_eq(webd_db_overlay_set_deleting(db, mine, 7, 6, NULL), -EBUSY);
+        {
+                struct webd_blueprint cur = {};
+                cr_assert_eq(webd_db_blueprint_get(db, bp, &cur), 0);
+                cur.n_overlays = 0;
+                cr_assert_eq(webd_db_blueprint_update(db, &cur, 6, NULL), 0);
+                webd_blueprint_done(&cur);
+        }
+        /* Being removed: no longer stacked by a new save. */
+        cr_assert_eq(webd_db_overlay_set_deleting(db, mine, 7, 6, NULL), 0);
+        cr_assert_eq(webd_db_overlay_usable(db, mine, alice), 0);
+        webd_host_name(mine, b.overlays[0].id, sizeof(b.overlays[0].id));
+        b.name = "Late";
+        cr_assert_eq(webd_db_blueprint_create(db, &b, 5, NULL, NULL), -EACCES);
+        cr_assert_eq(webd_db_user_overlays(db, alice, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(webd_db_overlay_delete(db, mine, NULL), 0);
+        cr_assert_eq(webd_db_overlay_delete(db, mine, NULL), -ENOENT);
+        cr_assert_eq(webd_db_user_overlays(db, alice, &n), 0);
+        cr_assert_eq(n, 0);
+}
+
+Test(fleet, seeding_is_idempotent_and_keeps_ids) {
+        struct webd_overlay o = {};
+        int64_t id1 = 0, id2 = 0;
+        bool created = false;
+
+        cr_assert_eq(webd_db_overlay_seed(db, "Tickrate", "v1", 3, NULL, &id1, &created), 0);
+        cr_assert(created);
+        cr_assert_eq(webd_db_overlay_seed(db, "Tickrate", "v2", 4, NULL, &id2, &created), 0);
+        cr_assert_not(created);
+        cr_assert_eq(id1, id2);
+        cr_assert_eq(webd_db_overlay_get(db, id1, &o), 0);
+        cr_assert_str_eq(o.script, "v2");
+        cr_assert_eq(o.owner_id, 0);
+        webd_overlay_done(&o);
+        /* A private overlay of that name is not the system one. */
+        overlay(alice, "Other");
+        cr_assert_eq(webd_db_overlay_seed(db, "Other", "x", 5, NULL, &id2, &created), 0);
+        cr_assert(created);
+        cr_assert_neq(id2, id1);
+}
+
 Test(spec, renders_section_3_2_in_order) {
         struct webd_blueprint b = spec_bp();
         struct webd_server s = {
@@ -304,12 +422,12 @@ Test(spec, names_and_hostnames) {
 Test(spec, instance_names) {
         char buf[32];
 
-        webd_instance_name(42, buf, sizeof(buf));
+        webd_host_name(42, buf, sizeof(buf));
         cr_assert_str_eq(buf, "web-42");
         cr_assert(server_name_is_valid(buf));
-        cr_assert_eq(webd_instance_server_id("web-42"), 42);
-        cr_assert_eq(webd_instance_server_id("web-042"), 0);
-        cr_assert_eq(webd_instance_server_id("web-"), 0);
-        cr_assert_eq(webd_instance_server_id("web-4x"), 0);
-        cr_assert_eq(webd_instance_server_id("demo"), 0);
+        cr_assert_eq(webd_host_id("web-42"), 42);
+        cr_assert_eq(webd_host_id("web-042"), 0);
+        cr_assert_eq(webd_host_id("web-"), 0);
+        cr_assert_eq(webd_host_id("web-4x"), 0);
+        cr_assert_eq(webd_host_id("demo"), 0);
 }
