@@ -100,4 +100,4 @@ install-web: $(WEB_ASSETS)
 	done
 
 # Real-systemd scenarios (tests/e2e/run.sh boots the container once for all of them).
-E2E += tests/e2e/web-10-service.sh tests/e2e/web-20-servers.sh
+E2E += tests/e2e/web-10-service.sh tests/e2e/web-20-servers.sh tests/e2e/web-30-overlays.sh

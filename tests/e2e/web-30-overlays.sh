@@ -1,0 +1,53 @@
+#!/bin/bash
+# Script overlays through the web UI under a real systemd with the whole suite and Debian's
+# Chromium (tests/browser/overlays.ct.mjs, run inside the container): the example overlays
+# are seeded, an admin builds one, a user writes one in the editor, builds it (log live),
+# stacks it, starts a server on it, rebuilds it from empty ("needs restart"); another user
+# neither sees nor stacks it. Then, from the shell: the built file is in the server's merged
+# view, seeding again keeps ids, and an operator cannot build or remove a web overlay.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_cli
+for d in host jobs logs web; do need_daemon "$d"; done
+L=/var/lib/left4me
+url=http://127.0.0.1:8080
+runtime_on_tmpfs
+stand_ins
+
+for u in "ov-admin ov-admin-password --admin" "carol carol-password-1" "dave dave-password-1"; do
+        set -- $u
+        ct sh -c "LEFT4ME_ADMIN_PASSWORD='$2' l4d2ctl web user create $1 ${3:-}" >/dev/null ||
+                fail "l4d2ctl web user create $1"
+done
+out=$(ct l4d2ctl jobs submit install --wait 2>&1) || fail "install: $out"
+seed=$(ct l4d2ctl web seed-script-overlays "$E2E_REPO/deploy/script-overlays" 2>&1) || fail "seed: $seed"
+assert_contains "$seed" "Tickrate 100 (cfg)" "the examples are seeded"
+ok "game installed, examples seeded"
+
+state=$(ct mktemp)
+out=$(ct env L4M_URL=$url L4M_STATE="$state" BUILD="$E2E_REPO/build" \
+        node --test --test-concurrency=1 --test-reporter=spec "$E2E_REPO/tests/browser/overlays.ct.mjs" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  browser| /'
+[ $rc = 0 ] || { journal left4me-web.service | tail -n 40; fail "the browser scenario failed"; }
+ok "browser: seeded build, editor, live log, blueprint, server, rebuild needs restart, privacy"
+
+json=$(ct cat "$state")
+mine=$(echo "$json" | grep -o '"mine":[0-9]*' | grep -o '[0-9]*$')
+server=$(echo "$json" | grep -o '"server":[0-9]*' | grep -o '[0-9]*$')
+[ -n "$mine" ] && [ -n "$server" ] || fail "the browser scenario left no state: $json"
+
+echo "--- the built file, in the running server's merged view"
+cfg=$(ct cat "$L/runtime/web-$server/merged/left4dead2/cfg/carol.cfg" 2>&1) || fail "no carol.cfg in the merged view: $cfg"
+assert_contains "$cfg" "sv_tags carol-" "carol.cfg in web-$server's merged view"
+assert_contains "$(ct cat "$L/runtime/web-$server/layers")" "web-$mine 1" "web-$server mounts generation 1"
+assert_contains "$(ct l4d2ctl overlay list)" "web-$mine" "the host lists web-$mine"
+
+echo "--- seeding again: the same ids"
+again=$(ct l4d2ctl web seed-script-overlays "$E2E_REPO/deploy/script-overlays" 2>&1) || fail "seed again: $again"
+assert_eq "$(echo "$seed" | awk '{print $NF, $(NF-1)}' | sort)" "$(echo "$again" | awk '{print $NF, $(NF-1)}' | sort)" \
+        "ids kept"
+assert_contains "$again" "updated" "the second seed updates"
+
+summary "web: script overlay web-$mine built twice, mounted by web-$server"
