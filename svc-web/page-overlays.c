@@ -119,12 +119,37 @@ static void type_badge(struct html *h, const struct webd_overlay *o) {
 
 /* ---- the list ------------------------------------------------------------------------------------ */
 
+#define GONE_MAX 64u /* removals finished per page view, at most */
+
 struct list_ctx {
         struct webd_rq *rq;
         struct html *h;
         const struct host_gens *g;
-        unsigned n;
+        unsigned n, n_gone;
+        int64_t gone[GONE_MAX]; /* being removed, and the host has no more of it */
 };
+
+/* A row marked for removal whose overlay the host no longer has: its removal is done. */
+static bool removal_done(const struct webd_overlay *o, const struct host_gens *g) {
+        return o->deleting && g->known && !host_gen(g, o->id);
+}
+
+static void remove_row(struct webd_rq *rq, int64_t id) {
+        char object[48];
+        struct webd_audit a;
+        int r;
+
+        snprintf(object, sizeof(object), "overlay:%" PRId64, id);
+        a = (struct webd_audit){.at_usec = (int64_t) rq->now_usec,
+                                .actor = "system",
+                                .kind = "overlay.removed",
+                                .object = object,
+                                .result = "ok",
+                                .detail = "the host has no overlay any more"};
+        r = webd_db_overlay_delete(rq->w->db, id, &a);
+        if (r < 0 && r != -ENOENT)
+                log_error("web.db: cannot remove overlay %" PRId64 ": %s", id, strerror(-r));
+}
 
 static int list_row(const struct webd_overlay *o, void *userdata) {
         struct list_ctx *c = userdata;
@@ -132,6 +157,10 @@ static int list_row(const struct webd_overlay *o, void *userdata) {
         const msgpack_object *gen = c->g->known ? host_gen(c->g, o->id) : NULL;
         char href[48];
 
+        if (removal_done(o, c->g) && c->n_gone < GONE_MAX) {
+                c->gone[c->n_gone++] = o->id; /* removed after the list: not while reading it */
+                return 0;
+        }
         c->n++;
         snprintf(href, sizeof(href), OVERLAYS "/%" PRId64, o->id);
         html_elem(h, "tr");
@@ -223,7 +252,7 @@ static void create_form(struct webd_rq *rq, struct html *h, const char *name) {
 static int list_page(struct webd_rq *rq, int status, const char *error, const char *draft_name,
                      const struct host_gens *g) {
         struct html h;
-        struct list_ctx c = {rq, &h, g, 0};
+        struct list_ctx c = {.rq = rq, .h = &h, .g = g};
 
         html_init(&h, 0);
         page_begin(rq, &h, "Overlays");
@@ -248,6 +277,8 @@ static int list_page(struct webd_rq *rq, int status, const char *error, const ch
         html_elem(&h, "tbody");
         if (webd_db_overlay_list(rq->w->db, rq->user.id, rq->user.is_admin, list_row, &c) < 0)
                 log_error("web.db: cannot list overlays: %s", webd_db_errmsg(rq->w->db));
+        for (unsigned i = 0; i < c.n_gone; i++)
+                remove_row(rq, c.gone[i]);
         html_close(&h, "tbody");
         html_close(&h, "table");
         html_close(&h, "div");
@@ -495,6 +526,11 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
 
         if (load_visible(rq, d->id, &o) < 0)
                 return not_found(rq);
+        if (o.deleting && d->g.known && !d->have_gen) {
+                webd_overlay_done(&o);
+                remove_row(rq, d->id);
+                return webd_rq_redirect(rq, OVERLAYS "?m=overlay-deleted");
+        }
         change = may_change(rq, &o);
         webd_host_name(o.id, host, sizeof(host));
 
@@ -795,6 +831,10 @@ static void build_dispose(void *p) {
         rpc_buf_done(&b->payload);
 }
 
+static void payload_dispose(void *p) {
+        rpc_buf_done(p);
+}
+
 static int build_submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct build *b = arg;
         const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
@@ -831,6 +871,7 @@ static int submit_build(struct webd_rq *rq, const struct webd_overlay *o, const 
         pk = rpc_map_begin(&m, &b->payload.pk);
         rpc_pack_kv_str(pk, "overlay", host);
         rpc_pack_kv_str(pk, "script", script);
+        rpc_pack_kv_str(pk, "base", fresh ? "empty" : "current");
         r = rpc_map_end(&m);
         if (r >= 0 && !rpc_buf_ok(&b->payload))
                 r = -ENOBUFS;
@@ -907,13 +948,35 @@ static int refuse_in_use(struct webd_rq *rq, const struct webd_overlay *o) {
         return webd_rq_send_html(rq, 409, &h);
 }
 
-/* POST /overlays/<id>/delete. Never built (nothing on the host): the row goes now. */
+static int delete_submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        int64_t id = (int64_t) (intptr_t) arg;
+        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
+        int64_t job_id = job ? obj_int(job, "id", 0) : 0;
+        char object[48];
+
+        snprintf(object, sizeof(object), "overlay:%" PRId64, id);
+        if (r->failed || job_id <= 0) {
+                /* The row stays marked: its page offers "Remove again". */
+                webd_rq_audit(rq, NULL, "overlay.remove", object, "failed", r->error.message);
+                return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
+        }
+        if (webd_db_overlay_set_job(rq->w->db, id, job_id, (int64_t) rq->now_usec) < 0)
+                log_error("web.db: cannot record job %" PRId64 " of overlay %" PRId64, job_id, id);
+        return webd_rq_redirect(rq, OVERLAYS "?m=overlay-removing");
+}
+
+/* POST /overlays/<id>/delete, after overlay.list. Never built and never given a job: the row
+ * goes now. Otherwise it is marked (no blueprint may stack it from then on; web.db refuses
+ * the mark while one does) and an overlay.delete job removes it from the host, behind any
+ * build of it; the row goes when a page next sees the host without it. */
 static int delete_after_gens(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         int64_t id = (int64_t) (intptr_t) arg;
         struct webd_overlay o = {};
         struct host_gens g;
-        char object[48];
+        char object[48], host[32];
         struct webd_audit a;
+        struct rpc_buf *payload;
+        struct rpc_map m;
         int rr;
 
         if (load_visible(rq, id, &o) < 0 || !may_change(rq, &o)) {
@@ -925,21 +988,30 @@ static int delete_after_gens(struct webd_rq *rq, const struct rpc_core_reply *r,
                 webd_overlay_done(&o);
                 return webd_rq_error(rq, 503, "Not deleted", g.error);
         }
-        if (host_gen(&g, id)) {
-                webd_overlay_done(&o);
-                return webd_rq_error(rq, 409, "Not deleted",
-                                     "The overlay has content on the host; removing it from the host is not "
-                                     "available yet.");
-        }
         overlay_audit(rq, &a, "overlay.delete", object, sizeof(object), id, o.name);
-        rr = webd_db_overlay_delete(rq->w->db, id, &a);
+        if (!host_gen(&g, id) && o.last_job_id == 0) {
+                rr = webd_db_overlay_delete(rq->w->db, id, &a);
+                if (rr >= 0)
+                        rr = webd_rq_redirect(rq, OVERLAYS "?m=overlay-deleted");
+        } else {
+                rr = webd_db_overlay_set_deleting(rq->w->db, id, 0, (int64_t) rq->now_usec, &a);
+                if (rr >= 0) {
+                        payload = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*payload), payload_dispose);
+                        rpc_buf_init(payload, 0);
+                        webd_host_name(id, host, sizeof(host));
+                        rpc_pack_kv_str(rpc_map_begin(&m, &payload->pk), "overlay", host);
+                        (void) rpc_map_end(&m);
+                        rr = page_submit_job(rq, "overlay.delete", o.owner_id ?: rq->user.id, NULL, payload,
+                                             delete_submitted, (void *) (intptr_t) id);
+                        if (rr < 0)
+                                rr = webd_rq_unavailable(rq, WEBD_PEER_JOBS, rr);
+                }
+        }
         if (rr == -EBUSY)
                 rr = refuse_in_use(rq, &o);
         else if (rr < 0)
                 rr = webd_rq_error(rq, rr == -ENOENT ? 404 : 500, "Not deleted",
                                    "The overlay could not be deleted.");
-        else
-                rr = webd_rq_redirect(rq, OVERLAYS "?m=overlay-deleted");
         webd_overlay_done(&o);
         return rr;
 }

@@ -50,4 +50,45 @@ assert_eq "$(echo "$seed" | awk '{print $NF, $(NF-1)}' | sort)" "$(echo "$again"
         "ids kept"
 assert_contains "$again" "updated" "the second seed updates"
 
+echo "--- an overlay removed: from the host by an overlay.delete job, then from web.db"
+tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
+sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
+        --data-urlencode username=ov-admin --data-urlencode password=ov-admin-password "$url/login" |
+        tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
+[ -n "$sid" ] || fail "no admin session"
+C="Cookie: __Host-left4me=$sid"
+csrf=$(ct curl -sS -H "$C" "$url/overlays" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 |
+        sed 's/.*value="//; s/"$//')
+post() { ct curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" "$@"; }
+loc=$(post --data-urlencode type=script --data-urlencode name=Doomed --data-urlencode scope=system "$url/overlays")
+doomed=$(echo "$loc" | grep -o '/overlays/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$doomed" ] || fail "no overlay made: $loc"
+loc=$(post --data-urlencode name=Doomed --data-urlencode action=build \
+        --data-urlencode 'script=mkdir -p "$OVERLAY/left4dead2"; echo x > "$OVERLAY/left4dead2/doomed.txt"' \
+        "$url/overlays/$doomed")
+assert_contains "$loc" "m=overlay-building" "the build is submitted"
+built() { nsenter -t "$E2E_PID1" -a l4d2ctl overlay list | grep -q "web-$doomed"; }
+wait_for 30 built || fail "web-$doomed was not built: $(ct l4d2ctl jobs list --subject overlay:web-$doomed)"
+assert_contains "$(ct l4d2ctl jobs list --subject "overlay:web-$mine")" "overlay.build" "the overlay's jobs are listed by subject"
+loc=$(post "$url/overlays/$mine/delete")
+assert_contains "$loc" "409" "an overlay a blueprint stacks is not deleted"
+loc=$(post "$url/overlays/$doomed/delete")
+assert_contains "$loc" "m=overlay-removing" "the removal is submitted"
+gone() { ! nsenter -t "$E2E_PID1" -a test -e "$L/overlays/web-$doomed"; }
+wait_for 30 gone || fail "overlays/web-$doomed is still on the host"
+ct test -e "$L/overlays/.gen/web-$doomed" && fail "its generations are still there"
+listed=$(ct curl -sS -H "$C" "$url/overlays")
+echo "$listed" | grep -q "/overlays/$doomed\"" && fail "the removed overlay is still listed"
+assert_eq 404 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" "$url/overlays/$doomed")" "its page is gone"
+ok "an unused overlay removed from the host and from web.db"
+
+echo "--- an operator may not build or remove a web overlay"
+need_operator
+ct_sh "printf 'echo pwned\n' >/tmp/op.sh && chmod 644 /tmp/op.sh"
+out=$(ct_as l4m-op l4d2ctl jobs submit overlay.build --overlay "web-$mine" --script /tmp/op.sh 2>&1) &&
+        fail "an operator queued a build of web-$mine"
+assert_contains "$out" "belongs to the web UI" "jobd refuses web-$mine to an operator"
+out=$(ct_as l4m-op l4d2ctl overlay delete "web-$mine" 2>&1) && fail "an operator removed web-$mine"
+assert_contains "$out" "belongs to the web UI" "hostd refuses web-$mine to an operator"
+
 summary "web: script overlay web-$mine built twice, mounted by web-$server"
