@@ -32,6 +32,11 @@ bool page_job_done(const char *state);
 int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, const char *extra_subject,
                     const struct rpc_buf *payload, webd_rq_reply_fn fn, void *arg);
 
+/* /admin's unmanaged instances (page-servers.c): a form giving one an owner (a blueprint's),
+ * and POST /admin/instances/NAME/adopt, which makes it a server that keeps its name. */
+void page_adopt_form(struct webd_rq *rq, struct html *h, const char *instance);
+int page_server_adopt(struct webd_rq *rq, const char *instance);
+
 /* hostd's overlay.list, then fn; with hostd away fn gets a failed reply (RPC_UNAVAILABLE), so
  * a page can still be shown without the host's side. */
 int page_overlay_list(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg);

@@ -156,7 +156,7 @@ static const char *job_state_text(const char *state) {
 }
 
 /* The subject "server:web-<id>" of a job, as a link target, or 0. */
-static int64_t job_server_id(const msgpack_object *job) {
+static int64_t job_server_id(struct webd_rq *rq, const msgpack_object *job) {
         const msgpack_object_array *a = obj_array(job, "subjects");
         char s[80];
 
@@ -168,8 +168,8 @@ static int64_t job_server_id(const msgpack_object *job) {
                 n = o->via.str.size;
                 memcpy(s, o->via.str.ptr, n);
                 s[n] = 0;
-                if (strncmp(s, "server:", 7) == 0 && webd_host_id(s + 7))
-                        return webd_host_id(s + 7);
+                if (strncmp(s, "server:", 7) == 0 && webd_db_server_id_of(rq->w->db, s + 7))
+                        return webd_db_server_id_of(rq->w->db, s + 7);
         }
         return 0;
 }
@@ -212,7 +212,7 @@ static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
         obj_str(job, "kind", kind, sizeof(kind));
         obj_str(job, "state", state, sizeof(state));
         obj_str(job, "owner", owner, sizeof(owner));
-        sid = job_server_id(job);
+        sid = job_server_id(rq, job);
 
         html_init(&h, 0);
         page_begin(rq, &h, "Job");
@@ -511,9 +511,9 @@ static int route_job_post(struct webd_rq *rq) {
 /* ---- job lists -------------------------------------------------------------------------------- */
 
 /* One table row per job. */
-static void job_row(struct html *h, const msgpack_object *job, bool with_owner) {
+static void job_row(struct webd_rq *rq, struct html *h, const msgpack_object *job, bool with_owner) {
         char kind[32], state[16], owner[64], href[48];
-        int64_t id = obj_int(job, "id", 0), sid = job_server_id(job);
+        int64_t id = obj_int(job, "id", 0), sid = job_server_id(rq, job);
 
         obj_str(job, "kind", kind, sizeof(kind));
         obj_str(job, "state", state, sizeof(state));
@@ -590,7 +590,7 @@ static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
         html_close(&h, "thead");
         html_elem(&h, "tbody");
         for (uint32_t i = 0; jobs && i < jobs->size; i++)
-                job_row(&h, &jobs->ptr[i], a->with_owner);
+                job_row(rq, &h, &jobs->ptr[i], a->with_owner);
         html_close(&h, "tbody");
         html_close(&h, "table");
         html_close(&h, "div");
@@ -753,7 +753,7 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
                 struct webd_server s = {};
                 int64_t sid;
                 obj_str(&list->ptr[i], "name", name, sizeof(name));
-                sid = webd_host_id(name);
+                sid = webd_db_server_id_of(rq->w->db, name);
                 if (sid && webd_db_server_get(rq->w->db, sid, &s) >= 0) {
                         webd_server_done(&s);
                         continue;
@@ -770,6 +770,7 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
                         snprintf(confirm, sizeof(confirm),
                                  "Stop %s and remove its files from the host for good?", name);
                         page_action(rq, &h, action, "Remove", "danger", confirm);
+                        page_adopt_form(rq, &h, name);
                 }
                 html_close(&h, "li");
         }
@@ -778,8 +779,9 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
                 html_elem_text(&h, "p", "None: every instance on the host belongs to a server here.");
         else if (n > 0)
                 html_elem_text(&h, "p",
-                               "These were made with l4d2ctl: manage them there, or remove them here (a "
-                               "server.delete job).");
+                               "These were made with l4d2ctl: manage them there, remove them here (a "
+                               "server.delete job), or adopt one: it becomes a server of the blueprint's "
+                               "owner, keeps its name and port, and its next start uses the blueprint.");
         html_close(&h, "section");
         page_end(rq, &h);
         return webd_rq_send_html(rq, 200, &h);
@@ -813,13 +815,15 @@ static int route_admin_instance(struct webd_rq *rq) {
         msgpack_packer *pk;
         int r;
 
-        if (n == 0 || n > SERVER_NAME_LEN_MAX || !streq(rest + n, "/delete"))
+        if (n == 0 || n > SERVER_NAME_LEN_MAX || (!streq(rest + n, "/delete") && !streq(rest + n, "/adopt")))
                 return webd_rq_error(rq, 404, "Not found", "There is no such instance.");
         memcpy(name, rest, n);
         name[n] = 0;
         if (!server_name_is_valid(name))
                 return webd_rq_error(rq, 404, "Not found", "There is no such instance.");
-        sid = webd_host_id(name);
+        if (streq(rest + n, "/adopt"))
+                return page_server_adopt(rq, name);
+        sid = webd_db_server_id_of(rq->w->db, name);
         if (sid && webd_db_server_get(rq->w->db, sid, &s) >= 0) {
                 webd_server_done(&s);
                 return webd_rq_error(

@@ -516,6 +516,36 @@ static void rename_form(struct webd_rq *rq, struct html *h, const struct webd_ov
         html_close(h, "form");
 }
 
+/* The generations below the current one that running servers still mount (hostd keeps a
+ * generation while a mount records it, docs/host.md): "1 (2 servers)". */
+static void older_generations(struct html *h, const struct detail *d) {
+        int64_t seen[ELEMENTSOF(d->mounts)];
+        size_t n = 0;
+
+        if (!d->instances_known || !d->have_gen)
+                return;
+        for (size_t i = 0; i < d->n_mounts; i++) {
+                bool dup = d->mounts[i].generation == d->generation;
+                for (size_t j = 0; j < n && !dup; j++)
+                        dup = seen[j] == d->mounts[i].generation;
+                if (!dup)
+                        seen[n++] = d->mounts[i].generation;
+        }
+        if (n == 0)
+                return;
+        html_elem_text(h, "dt", "Older, still mounted");
+        html_elem(h, "dd");
+        html_attr(h, "id", "older-generations");
+        for (size_t j = 0; j < n; j++) {
+                unsigned users = 0;
+                for (size_t i = 0; i < d->n_mounts; i++)
+                        users += d->mounts[i].generation == seen[j];
+                html_textf(h, "%s%" PRId64 " (%u server%s)", j ? ", " : "", seen[j], users,
+                           users == 1 ? "" : "s");
+        }
+        html_close(h, "dd");
+}
+
 static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_object *job) {
         struct webd_overlay o = {};
         struct html h;
@@ -587,6 +617,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
                 page_time(&h, d->built_usec);
         }
         html_close(&h, "dd");
+        older_generations(&h, d);
         if (job) {
                 html_elem_text(&h, "dt", "Last job");
                 html_elem(&h, "dd");
@@ -714,7 +745,8 @@ static int detail_instances_reply(struct webd_rq *rq, const struct rpc_core_repl
         for (uint32_t i = 0; a && i < a->size && d->n_mounts < ELEMENTSOF(d->mounts); i++) {
                 const msgpack_object_array *layers = obj_array(&a->ptr[i], "overlays");
                 char name[64];
-                int64_t sid = webd_host_id(obj_str(&a->ptr[i], "name", name, sizeof(name)));
+                int64_t sid =
+                        webd_db_server_id_of(rq->w->db, obj_str(&a->ptr[i], "name", name, sizeof(name)));
 
                 for (uint32_t j = 0; sid && layers && j < layers->size; j++)
                         if (obj_str_is(&layers->ptr[j], "id", host)) {

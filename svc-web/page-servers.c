@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "proto/map.h"
+#include "proto/names.h"
 #include "svc-web/page-fleet.h"
 #include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-http.h"
@@ -114,10 +115,10 @@ struct list_ctx {
 static int list_row(const struct webd_server *s, void *userdata) {
         struct list_ctx *c = userdata;
         struct html *h = c->h;
-        char inst[32], href[48], state[16] = "unknown";
+        char inst[NAME_LEN_MAX + 1], href[48], state[16] = "unknown";
         const msgpack_object *e;
 
-        webd_host_name(s->id, inst, sizeof(inst));
+        snprintf(inst, sizeof(inst), "%s", s->instance);
         e = host_entry(c->host, inst);
         if (e)
                 obj_str(e, "state", state, sizeof(state));
@@ -164,6 +165,7 @@ struct blueprint_options {
         struct html *h;
         int64_t selected;
         unsigned n;
+        bool with_owner; /* "owner: name" (the adopt form lists everyone's) */
 };
 
 static int blueprint_option(const struct webd_blueprint *b, void *userdata) {
@@ -176,6 +178,8 @@ static int blueprint_option(const struct webd_blueprint *b, void *userdata) {
         html_attr(c->h, "value", v);
         if (b->id == c->selected)
                 html_attr(c->h, "selected", NULL);
+        if (c->with_owner)
+                html_textf(c->h, "%s: ", b->owner_name);
         html_text(c->h, b->name);
         html_close(c->h, "option");
         return 0;
@@ -183,7 +187,7 @@ static int blueprint_option(const struct webd_blueprint *b, void *userdata) {
 
 /* A <select name=blueprint_id> of owner's blueprints; how many there are. */
 static unsigned blueprint_select(struct webd_rq *rq, struct html *h, int64_t owner_id, int64_t selected) {
-        struct blueprint_options c = {h, selected, 0};
+        struct blueprint_options c = {.h = h, .selected = selected};
 
         html_elem(h, "div");
         html_attr(h, "class", "field");
@@ -450,7 +454,7 @@ static bool needs_restart(struct webd_rq *rq, const struct webd_server *s, const
 static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_object *job) {
         struct webd_server s = {};
         struct html h;
-        char inst[32], buf[512], action[64], href[320];
+        char inst[NAME_LEN_MAX + 1], buf[512], action[64], href[320];
         const char *drift, *state = d->have_status ? d->state : "unknown";
         bool job_active = job && !page_job_done(obj_str(job, "state", buf, sizeof(buf)));
         int r;
@@ -473,7 +477,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         }
         if (s.desired == WEBD_DESIRED_DELETING)
                 state = "deleting";
-        webd_host_name(s.id, inst, sizeof(inst));
+        snprintf(inst, sizeof(inst), "%s", s.instance);
 
         html_init(&h, 0);
         page_begin(rq, &h, s.name);
@@ -731,10 +735,10 @@ static int instance_call(struct webd_rq *rq, int64_t id, const char *method, web
                          void *arg) {
         struct rpc_buf b;
         struct rpc_map m;
-        char inst[32];
+        char inst[NAME_LEN_MAX + 1];
         int r;
 
-        webd_host_name(id, inst, sizeof(inst));
+        (void) webd_db_server_instance(rq->w->db, id, inst, sizeof(inst));
         rpc_buf_init(&b, 0);
         rpc_pack_kv_str(rpc_params_begin(&m, &b.pk), "name", inst);
         r = rpc_map_end(&m);
@@ -817,7 +821,7 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
         struct rpc_buf b;
         struct rpc_map m, t;
         msgpack_packer *pk, *tp;
-        char inst[32];
+        char inst[NAME_LEN_MAX + 1];
         int r;
 
         if (load_visible(rq, id, &s) < 0)
@@ -832,7 +836,7 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
         /* A journal cursor is printable ASCII of bounded length; anything else starts afresh. */
         if (last && (strlen(last) > 400 || strpbrk(last, " \"\\")))
                 last = NULL;
-        webd_host_name(id, inst, sizeof(inst));
+        (void) webd_db_server_instance(rq->w->db, id, inst, sizeof(inst));
         rpc_buf_init(&b, 0);
         pk = rpc_params_begin(&m, &b.pk);
         rpc_pack_key(pk, "target");
@@ -873,7 +877,7 @@ static int route_get(struct webd_rq *rq) {
         int64_t id = page_path_id(rq->path, SERVERS "/", &rest);
         struct webd_server s = {};
         struct detail *d;
-        char subject[48], back[48];
+        char subject[NAME_LEN_MAX + 16], back[48];
         int r;
 
         if (streq(rq->path, SERVERS "/events")) {
@@ -893,8 +897,8 @@ static int route_get(struct webd_rq *rq) {
                 return not_found(rq);
         webd_server_done(&s);
         if (streq(rest, "/jobs")) {
-                char inst[32];
-                webd_host_name(id, inst, sizeof(inst));
+                char inst[NAME_LEN_MAX + 1];
+                (void) webd_db_server_instance(rq->w->db, id, inst, sizeof(inst));
                 snprintf(subject, sizeof(subject), "server:%s", inst);
                 snprintf(back, sizeof(back), SERVERS "/%" PRId64, id);
                 return page_job_list(rq, NULL, subject, back);
@@ -1049,7 +1053,7 @@ static int submit_step(struct webd_rq *rq, struct action *a) {
         struct webd_server s = {};
         struct webd_blueprint b = {};
         _cleanup_free_ char *spec = NULL;
-        char inst[32], err[512];
+        char inst[NAME_LEN_MAX + 1], err[512];
         int r;
 
         if (webd_db_server_get(rq->w->db, a->server_id, &s) < 0)
@@ -1058,7 +1062,7 @@ static int submit_step(struct webd_rq *rq, struct action *a) {
                 webd_server_done(&s);
                 return webd_rq_error(rq, 500, "Not started", "The server's blueprint cannot be read.");
         }
-        webd_host_name(s.id, inst, sizeof(inst));
+        snprintf(inst, sizeof(inst), "%s", s.instance);
         a->spec_hash[0] = 0;
         if (streq(a->what, "start")) {
                 r = webd_spec_render(&b, &s, &spec, err, sizeof(err));
@@ -1140,9 +1144,9 @@ static int server_lifecycle(struct webd_rq *rq, struct webd_server *s, const cha
         if (streq(what, "start") && s->last_job_id > 0)
                 r = webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", s->last_job_id, start_after_last, a);
         else if (streq(what, "delete")) {
-                char inst[32], subject[48];
+                char inst[NAME_LEN_MAX + 1], subject[NAME_LEN_MAX + 16];
                 msgpack_packer *pk = rpc_params_begin(&m, &b.pk);
-                webd_host_name(s->id, inst, sizeof(inst));
+                snprintf(inst, sizeof(inst), "%s", s->instance);
                 snprintf(subject, sizeof(subject), "server:%s", inst);
                 rpc_pack_kv_str(pk, "subject", subject);
                 rpc_pack_kv_str(pk, "state", "queued");
@@ -1178,6 +1182,118 @@ static int route_post(struct webd_rq *rq) {
                 r = not_found(rq);
         webd_server_done(&s);
         return r;
+}
+
+/* ---- adopting an instance made with l4d2ctl --------------------------------------------------------- */
+
+void page_adopt_form(struct webd_rq *rq, struct html *h, const char *instance) {
+        struct blueprint_options c = {.h = h, .with_owner = true};
+        char action[NAME_LEN_MAX + 32], id[NAME_LEN_MAX + 16];
+
+        snprintf(action, sizeof(action), "/admin/instances/%s/adopt", instance);
+        snprintf(id, sizeof(id), "adopt-%s", instance);
+        page_form_begin(rq, h, action, NULL);
+        html_attr(h, "class", "inline adopt");
+        html_elem(h, "label");
+        html_attr(h, "for", id);
+        html_text(h, "Blueprint (its owner owns the server)");
+        html_close(h, "label");
+        html_elem(h, "select");
+        html_attr(h, "id", id);
+        html_attr(h, "name", "blueprint_id");
+        html_attr(h, "required", NULL);
+        (void) webd_db_blueprint_list(rq->w->db, 0, blueprint_option, &c);
+        html_close(h, "select");
+        page_button(h, "Adopt", "secondary");
+        html_close(h, "form");
+}
+
+struct adopt {
+        char instance[NAME_LEN_MAX + 1];
+        int64_t blueprint_id;
+};
+
+/* After a fresh instance.list: the instance must still be there, unmanaged; the server gets
+ * its port (whatever the range: it had it first) and the blueprint's owner. */
+static int adopt_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct adopt *ad = arg;
+        const msgpack_object_array *host = list_of(r);
+        const msgpack_object *e = NULL;
+        struct webd_blueprint b = {};
+        char rcon[WEBD_RCON_PASSWORD_LEN + 1], state[16] = "", object[NAME_LEN_MAX + 16], to[64];
+        struct webd_server s;
+        struct webd_audit a;
+        int64_t id = 0, port;
+        int rr;
+
+        if (!host)
+                return webd_rq_unavailable(rq, WEBD_PEER_HOST, r->transport_error ?: -EHOSTDOWN);
+        for (uint32_t i = 0; i < host->size && !e; i++)
+                if (obj_str_is(&host->ptr[i], "name", ad->instance))
+                        e = &host->ptr[i];
+        if (!e)
+                return webd_rq_error(rq, 404, "Not adopted", "The host has no such instance (any more).");
+        if (webd_db_server_id_of(rq->w->db, ad->instance))
+                return webd_rq_error(rq, 409, "Not adopted",
+                                     "This instance belongs to a server here already.");
+        port = obj_int(e, "port", 0);
+        if (port <= 0 || port > 65535)
+                return webd_rq_error(
+                        rq, 409, "Not adopted",
+                        "The instance has no port (it was never initialized): remove it instead.");
+        if (webd_db_blueprint_get(rq->w->db, ad->blueprint_id, &b) < 0)
+                return webd_rq_error(rq, 400, "Not adopted", "Choose a blueprint.");
+        obj_str(e, "state", state, sizeof(state));
+        rcon_generate(rcon);
+        s = (struct webd_server){.owner_id = b.owner_id,
+                                 .blueprint_id = b.id,
+                                 .name = ad->instance,
+                                 .hostname = "",
+                                 .rcon_password = rcon,
+                                 .port = (unsigned) port,
+                                 .instance = ad->instance};
+        snprintf(object, sizeof(object), "instance:%s", ad->instance);
+        a = (struct webd_audit){.at_usec = (int64_t) rq->now_usec,
+                                .actor = rq->user.username,
+                                .kind = "server.adopt",
+                                .object = object,
+                                .address = rq->address,
+                                .result = "ok",
+                                .detail = b.owner_name};
+        rr = webd_db_server_create(rq->w->db, &s, 1, 65535, NULL, 0, (int64_t) rq->now_usec, &a, &id, NULL);
+        webd_blueprint_done(&b);
+        if (rr == -EEXIST)
+                return webd_rq_error(rq, 409, "Not adopted",
+                                     "The blueprint's owner has a server of that name already.");
+        if (rr == -EADDRINUSE)
+                return webd_rq_error(rq, 409, "Not adopted", "A server here has that instance's port.");
+        if (rr < 0)
+                return webd_rq_error(rq, 500, "Not adopted", "The server could not be stored.");
+        /* What it does now is what it is meant to do, until someone decides otherwise. */
+        if (streq(state, "running") || streq(state, "starting"))
+                (void) webd_db_server_set_desired(rq->w->db, id, WEBD_DESIRED_RUNNING, 0, NULL,
+                                                  (int64_t) rq->now_usec, NULL);
+        webd_hostlist_invalidate(rq->w->hostlist);
+        snprintf(to, sizeof(to), SERVERS "/%" PRId64 "?m=server-adopted", id);
+        return webd_rq_redirect(rq, to);
+}
+
+int page_server_adopt(struct webd_rq *rq, const char *instance) {
+        const char *bp_s = webd_rq_field(rq, "blueprint_id");
+        struct adopt *ad;
+        long long bp = 0;
+        int r;
+
+        if (!bp_s || safe_atoi64(bp_s, 1, INT64_MAX, &bp) < 0)
+                return webd_rq_error(rq, 400, "Not adopted", "Choose a blueprint.");
+        if (server_name_is_web(instance) || webd_db_server_id_of(rq->w->db, instance))
+                return webd_rq_error(rq, 409, "Not adopted",
+                                     "This instance belongs to a server here already.");
+        ad = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*ad));
+        snprintf(ad->instance, sizeof(ad->instance), "%s", instance);
+        ad->blueprint_id = bp;
+        r = webd_hostlist_get(rq, true, adopt_reply, ad);
+        return r < 0 ? webd_rq_unavailable(rq, WEBD_PEER_HOST, r) : 0;
 }
 
 const struct webd_route page_servers_routes[] = {

@@ -102,7 +102,12 @@ static const char *const migrations[WEBD_DB_VERSION] = {
         "  created_usec INTEGER NOT NULL,"
         "  updated_usec INTEGER NOT NULL);"
         "CREATE UNIQUE INDEX overlays_system_name ON overlays(name) WHERE owner_id IS NULL;"
-        "CREATE UNIQUE INDEX overlays_owner_name ON overlays(owner_id, name) WHERE owner_id IS NOT NULL;",
+        "CREATE UNIQUE INDEX overlays_owner_name ON overlays(owner_id, name) WHERE owner_id IS NOT NULL;"
+        /* A server adopted from an instance made with l4d2ctl keeps that instance's name;
+         * NULL is web-<id>. */
+        "ALTER TABLE servers ADD COLUMN instance TEXT CHECK (instance IS NULL OR length(instance) BETWEEN 1 "
+        "AND 64);"
+        "CREATE UNIQUE INDEX servers_by_instance ON servers(instance) WHERE instance IS NOT NULL;",
 };
 
 #define USER_COLUMNS                                                                                        \

@@ -7,6 +7,7 @@
 
 #include "base/util.h"
 #include "daemon/sqlite.h"
+#include "proto/names.h"
 #include "svc-web/webd-db-internal.h"
 #include "svc-web/webd-fleet.h"
 #include "svc-web/webd-overlays.h"
@@ -17,7 +18,8 @@
         "(SELECT COUNT(*) FROM servers s WHERE s.blueprint_id = b.id)"
 #define SERVER_COLUMNS                                                                                      \
         "s.id, s.owner_id, s.blueprint_id, s.name, s.hostname, s.rcon_password, s.port, s.desired, "        \
-        "s.last_job_id, s.run_spec_hash, s.created_usec, s.updated_usec, u.username, b.name"
+        "s.last_job_id, s.run_spec_hash, s.created_usec, s.updated_usec, u.username, b.name, "              \
+        "coalesce(s.instance, 'web-' || s.id)"
 
 enum {
         F_BP_INSERT,
@@ -41,6 +43,9 @@ enum {
         F_SERVER_PORT_TAKEN,
         F_BP_OF_OWNER,
         F_USER_OWNS,
+        F_SERVER_BY_WEB_NAME,
+        F_SERVER_BY_INSTANCE,
+        F_SERVER_INSTANCE,
         _F_MAX,
 };
 _Static_assert(_F_MAX <= WDB_FLEET_STMTS, "webd_db.fleet[] is too small");
@@ -61,9 +66,9 @@ static const char *const fleet_sql[_F_MAX] = {
                          "VALUES (?, ?, ?, ?)",
         [F_BPO_GET] = "SELECT overlay, expose FROM blueprint_overlays WHERE blueprint_id = ? "
                       "ORDER BY position LIMIT 64",
-        [F_SERVER_INSERT] =
-                "INSERT INTO servers (owner_id, blueprint_id, name, hostname, port, "
-                "rcon_password, created_usec, updated_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        [F_SERVER_INSERT] = "INSERT INTO servers (owner_id, blueprint_id, name, hostname, port, "
+                            "rcon_password, created_usec, updated_usec, instance) VALUES (?1, ?2, ?3, ?4, "
+                            "?5, ?6, ?7, ?7, ?8)",
         [F_SERVER_UPDATE] =
                 "UPDATE servers SET name = ?2, hostname = ?3, blueprint_id = ?4, updated_usec = ?5 "
                 "WHERE id = ?1",
@@ -84,6 +89,9 @@ static const char *const fleet_sql[_F_MAX] = {
         [F_SERVER_PORTS] = "SELECT port FROM servers WHERE port BETWEEN ?1 AND ?2 ORDER BY port",
         [F_SERVER_PORT_TAKEN] = "SELECT EXISTS (SELECT 1 FROM servers WHERE port = ?)",
         [F_BP_OF_OWNER] = "SELECT EXISTS (SELECT 1 FROM blueprints WHERE id = ?1 AND owner_id = ?2)",
+        [F_SERVER_BY_WEB_NAME] = "SELECT id FROM servers WHERE id = ? AND instance IS NULL",
+        [F_SERVER_BY_INSTANCE] = "SELECT id FROM servers WHERE instance = ?",
+        [F_SERVER_INSTANCE] = "SELECT coalesce(instance, 'web-' || id) FROM servers WHERE id = ?",
         [F_USER_OWNS] = "SELECT (SELECT COUNT(*) FROM servers WHERE owner_id = ?1), "
                         "(SELECT COUNT(*) FROM blueprints WHERE owner_id = ?1)",
 };
@@ -338,6 +346,7 @@ void webd_server_done(struct webd_server *s) {
         free(s->owner_name);
         free(s->blueprint_name);
         free(s->run_spec_hash);
+        free(s->instance);
         *s = (struct webd_server){};
 }
 
@@ -409,6 +418,36 @@ static int server_valid(const struct webd_server *s) {
         return 0;
 }
 
+int64_t webd_db_server_id_of(struct webd_db *db, const char *instance) {
+        int64_t web = webd_host_id(instance), id = 0;
+        sqlite3_stmt *s;
+
+        if (!instance)
+                return 0;
+        if (web) {
+                s = db->fleet[F_SERVER_BY_WEB_NAME];
+                (void) sqlite3_bind_int64(s, 1, web);
+        } else {
+                s = db->fleet[F_SERVER_BY_INSTANCE];
+                wdb_bind_text(s, 1, instance);
+        }
+        return wdb_query_int(s, &id) < 0 ? 0 : id;
+}
+
+int webd_db_server_instance(struct webd_db *db, int64_t id, char *buf, size_t len) {
+        sqlite3_stmt *s = db->fleet[F_SERVER_INSTANCE];
+        int rc, r = 0;
+
+        (void) sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                snprintf(buf, len, "%s", wdb_col_text(s, 0) ?: "");
+        else
+                r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+        wdb_stmt_clear(s);
+        return r;
+}
+
 int webd_db_server_create(struct webd_db *db, const struct webd_server *x, unsigned lo, unsigned hi,
                           const unsigned *host_ports, size_t n_host_ports, int64_t now_usec,
                           const struct webd_audit *audit, int64_t *ret_id, unsigned *ret_port) {
@@ -423,6 +462,9 @@ int webd_db_server_create(struct webd_db *db, const struct webd_server *x, unsig
         if (r < 0)
                 return r;
         if (!text_ok(x->rcon_password, 1, 128))
+                return -EINVAL;
+        /* An adopted instance: a name l4d2ctl could have made, never one of webd's own. */
+        if (x->instance && (!server_name_is_valid(x->instance) || server_name_is_web(x->instance)))
                 return -EINVAL;
         if (port && (port < lo || port > hi))
                 return -ERANGE;
@@ -452,6 +494,7 @@ int webd_db_server_create(struct webd_db *db, const struct webd_server *x, unsig
                 (void) sqlite3_bind_int64(s, 5, port);
                 wdb_bind_text(s, 6, x->rcon_password);
                 (void) sqlite3_bind_int64(s, 7, now_usec);
+                wdb_bind_text(s, 8, x->instance);
                 r = run(db, F_SERVER_INSERT);
                 id = sqlite3_last_insert_rowid(db->db);
         }
@@ -519,6 +562,7 @@ static int server_from_row(sqlite3_stmt *q, bool copy, struct webd_server *s) {
                 s->run_spec_hash = (char *) wdb_col_text(q, 9);
                 s->owner_name = (char *) wdb_col_text(q, 12);
                 s->blueprint_name = (char *) wdb_col_text(q, 13);
+                s->instance = (char *) wdb_col_text(q, 14);
                 return 0;
         }
         s->name = wdb_col_dup(q, 3, &ok);
@@ -527,6 +571,7 @@ static int server_from_row(sqlite3_stmt *q, bool copy, struct webd_server *s) {
         s->run_spec_hash = wdb_col_dup(q, 9, &ok);
         s->owner_name = wdb_col_dup(q, 12, &ok);
         s->blueprint_name = wdb_col_dup(q, 13, &ok);
+        s->instance = wdb_col_dup(q, 14, &ok);
         if (!ok) {
                 webd_server_done(s);
                 return -ENOMEM;

@@ -70,6 +70,9 @@ struct webd_server {
         enum webd_desired desired;
         int64_t last_job_id; /* 0 = none */
         char *run_spec_hash; /* the spec of the last start submitted (NULL = never) */
+        /* On the host: web-<id>, or (adopted) the name of an instance made with l4d2ctl. Read:
+         * always set; create: NULL for web-<id>. */
+        char *instance;
         int64_t created_usec, updated_usec;
 };
 void webd_server_done(struct webd_server *s);
@@ -99,6 +102,10 @@ int webd_db_server_set_desired(struct webd_db *db, int64_t id, enum webd_desired
                                const char *spec_hash, int64_t now_usec, const struct webd_audit *audit);
 int webd_db_server_set_rcon(struct webd_db *db, int64_t id, const char *password, int64_t now_usec,
                             const struct webd_audit *audit);
+/* The server whose instance on the host is `instance` (web-<id>, or an adopted name), or 0. */
+int64_t webd_db_server_id_of(struct webd_db *db, const char *instance);
+/* Its instance name into buf. -ENOENT. */
+int webd_db_server_instance(struct webd_db *db, int64_t id, char *buf, size_t len);
 /* Removes the row (after the host side is gone). -ENOENT. */
 int webd_db_server_delete(struct webd_db *db, int64_t id, const struct webd_audit *audit);
 

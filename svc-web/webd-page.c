@@ -27,6 +27,7 @@ static const struct {
         {"blueprint-saved", "The blueprint was saved. Servers use it from their next start."},
         {"blueprint-deleted", "The blueprint was deleted."},
         {"blueprint-cloned", "This is the copy; rename it as you like."},
+        {"server-adopted", "The instance is a server here now; its next start uses the blueprint."},
         {"overlay-created", "The overlay was made. Write its script and build it."},
         {"overlay-saved", "The overlay was saved."},
         {"overlay-building", "The build was submitted; its output follows below."},

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "proto/names.h"
 #include "svc-web/webd-fleet.h"
 #include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-json.h"
@@ -41,9 +42,9 @@ struct build_ctx {
 
 static int add_server(const struct webd_server *s, void *userdata) {
         struct build_ctx *c = userdata;
-        char inst[32], state[16] = "absent";
+        char inst[NAME_LEN_MAX + 1], state[16] = "absent";
 
-        webd_host_name(s->id, inst, sizeof(inst));
+        snprintf(inst, sizeof(inst), "%s", s->instance);
         for (uint32_t i = 0; c->host && i < c->host->size; i++)
                 if (obj_str_is(&c->host->ptr[i], "name", inst)) {
                         obj_str(&c->host->ptr[i], "state", state, sizeof(state));

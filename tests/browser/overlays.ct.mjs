@@ -125,6 +125,7 @@ test('a user writes, builds and stacks a script overlay; a rebuild needs a resta
     await page.reload();
     assert.match(await page.locator('#generation').textContent(), /^2, built/);
     await row.locator('.needs-restart').waitFor({ timeout: 10000 });
+    assert.match(await page.locator('#older-generations').textContent(), /^1 \(1 server\)/);
     await page.goto(`${URL}/servers/${state.server}`);
     await page.locator('#needs-restart').waitFor({ timeout: 10000 });
   }, {}, allow);

@@ -119,6 +119,38 @@ assert_eq 404 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" --data-urlen
         "$url/admin/instances/..%2Fetc/delete")" "a hostile instance name"
 ok "an unmanaged instance removed from /admin"
 
+echo "--- an admin adopts an instance made with l4d2ctl: a server of the blueprint's owner, same name"
+ct_sh "printf 'port: 27091\n' >/tmp/ctadopt.yaml"
+ct l4d2ctl initialize ctadopt -f /tmp/ctadopt.yaml >/dev/null || fail "initialize ctadopt"
+adoptable() { ct curl -sS -H "$C" "$url/admin" | grep -q 'action="/admin/instances/ctadopt/adopt"'; }
+wait_for 5 adoptable || fail "/admin offers no adoption of ctadopt"
+assert_eq 409 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        --data-urlencode blueprint_id="$bp" "$url/admin/instances/web-999/adopt")" "a web name is not adopted"
+assert_eq 404 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        --data-urlencode blueprint_id="$bp" "$url/admin/instances/nosuch/adopt")" "a missing instance"
+loc=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        --data-urlencode blueprint_id="$bp" "$url/admin/instances/ctadopt/adopt")
+as=$(echo "$loc" | grep -o '/servers/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$as" ] || fail "adopt: $loc"
+assert_contains "$loc" "m=server-adopted" "adopted"
+assert_eq 409 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" --data-urlencode "csrf_token=$csrf" \
+        --data-urlencode blueprint_id="$bp" "$url/admin/instances/ctadopt/adopt")" "adopted twice"
+page=$(ct curl -sS -H "$C" "$url/servers/$as")
+assert_contains "$page" "<dd>ctadopt</dd>" "the server keeps the instance's name"
+assert_contains "$page" "<dd>27091</dd>" "and its port"
+ct curl -sS -H "$C" "$url/admin" | grep -q "<code>ctadopt</code>" && fail "/admin still lists ctadopt as unmanaged"
+job=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" "$url/servers/$as/start" |
+        grep -o '/jobs/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$job" ] || fail "no start job for the adopted server"
+wait_for 60 sh -c "nsenter -t $E2E_PID1 -a l4d2ctl jobs show $job | grep -q succeeded" ||
+        fail "starting the adopted server: $(ct l4d2ctl jobs show "$job")"
+assert_contains "$(ct l4d2ctl status ctadopt)" "running" "the adopted instance runs under its own name"
+loc=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$C" --data-urlencode "csrf_token=$csrf" "$url/servers/$as/delete")
+assert_contains "$loc" "m=server-deleting" "delete the adopted server"
+gone() { ! nsenter -t "$E2E_PID1" -a test -e "$L/instances/ctadopt"; }
+wait_for 60 gone || fail "instances/ctadopt is still there"
+ok "an unmanaged instance adopted, started under its name, deleted"
+
 # jobd restarted under webd's open (idle) connection: the next page gets a new connection.
 assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
         "/admin/jobs"

@@ -212,6 +212,42 @@ static struct webd_blueprint spec_bp(void) {
         return b;
 }
 
+Test(fleet, an_adopted_server_keeps_its_instance_name) {
+        int64_t bp = blueprint(alice, "Bp", 0, NULL), web = server(alice, bp, "web one", 0, NULL), id = 0;
+        struct webd_server s = {.owner_id = alice,
+                                .blueprint_id = bp,
+                                .name = "demo",
+                                .rcon_password = "pw",
+                                .port = 40000, /* outside the range: an adopted one keeps its port */
+                                .instance = "demo"};
+        struct webd_server got = {};
+        char name[80], want[32];
+
+        cr_assert_eq(webd_db_server_create(db, &s, 1, 65535, NULL, 0, 7, NULL, &id, NULL), 0);
+        cr_assert_eq(webd_db_server_get(db, id, &got), 0);
+        cr_assert_str_eq(got.instance, "demo");
+        webd_server_done(&got);
+        cr_assert_eq(webd_db_server_get(db, web, &got), 0);
+        webd_host_name(web, want, sizeof(want));
+        cr_assert_str_eq(got.instance, want);
+        webd_server_done(&got);
+        cr_assert_eq(webd_db_server_id_of(db, "demo"), id);
+        cr_assert_eq(webd_db_server_id_of(db, want), web);
+        webd_host_name(id, want, sizeof(want));
+        cr_assert_eq(webd_db_server_id_of(db, want), 0, "an adopted server is not web-<its id>");
+        cr_assert_eq(webd_db_server_id_of(db, "nosuch"), 0);
+        cr_assert_eq(webd_db_server_instance(db, id, name, sizeof(name)), 0);
+        cr_assert_str_eq(name, "demo");
+        cr_assert_eq(webd_db_server_instance(db, 9999, name, sizeof(name)), -ENOENT);
+        /* One server per instance; never one of webd's own names; a name l4d2ctl could make. */
+        s.name = "demo 2", s.port = 40001;
+        cr_assert_eq(webd_db_server_create(db, &s, 1, 65535, NULL, 0, 7, NULL, &id, NULL), -EEXIST);
+        s.instance = "web-77";
+        cr_assert_eq(webd_db_server_create(db, &s, 1, 65535, NULL, 0, 7, NULL, &id, NULL), -EINVAL);
+        s.instance = "../etc";
+        cr_assert_eq(webd_db_server_create(db, &s, 1, 65535, NULL, 0, 7, NULL, &id, NULL), -EINVAL);
+}
+
 static int64_t overlay(int64_t owner, const char *name) {
         struct webd_overlay o = {.owner_id = owner, .type = WEBD_OVERLAY_SCRIPT, .name = (char *) name};
         int64_t id = 0;
