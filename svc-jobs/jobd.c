@@ -29,7 +29,7 @@ static int check_kind(const struct rpc_arg *a, void *field, struct rpc_error *e)
                 return rpc_error_set(
                         e, RPC_INVALID,
                         "%s: unknown kind '%s' (install, server.start, server.stop, server.reset, "
-                        "server.delete, overlay.build)",
+                        "server.delete, overlay.build, overlay.delete)",
                         a->name, s);
         return 0;
 }

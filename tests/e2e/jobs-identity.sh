@@ -12,6 +12,7 @@ set -u
 need_cli
 need_daemon jobs
 need_daemon host
+L=/var/lib/left4me
 cleanup() {
         ct userdel alice 2>/dev/null
         ct userdel bob 2>/dev/null
@@ -87,11 +88,17 @@ web_refused "an operator's overlay build web-1" ct_as alice l4d2ctl overlay buil
 web_refused "an operator's overlay delete web-1" ct_as alice l4d2ctl overlay delete web-1
 web_refused "an operator's overlay.build job of web-1" \
         ct_as alice l4d2ctl jobs submit overlay.build --overlay web-1 --script /tmp/web1.sh
+web_refused "an operator's overlay.delete job of web-1" ct_as alice l4d2ctl jobs submit overlay.delete --overlay web-1
 assert_rc 0 "an operator may build web1 (not of the web's form)" \
         ct_as alice l4d2ctl overlay build web1 -f /tmp/web1.sh
 assert_rc 0 "and delete it" ct_as alice l4d2ctl overlay delete web1
 assert_rc 0 "root builds web-1" ct l4d2ctl overlay build web-1 -f /tmp/web1.sh
 assert_rc 0 "root's overlay.build job of web-1" \
         ct l4d2ctl jobs submit overlay.build --overlay web-1 --script /tmp/web1.sh --wait
-assert_rc 0 "root deletes web-1" ct l4d2ctl overlay delete web-1
+assert_rc 0 "webd's overlay.delete job of web-1" \
+        ct_daemon left4me-web l4d2ctl jobs submit overlay.delete --overlay web-1 --owner web:carol --wait
+ct test ! -e $L/overlays/web-1 -a ! -e $L/overlays/.gen/web-1 || fail "web-1 is still there after its delete job"
+out=$(ct l4d2ctl jobs submit overlay.delete --overlay web-1 --wait 2>&1) || fail "root's delete of a missing overlay: $out"
+assert_contains "$out" "overlay 'web-1' was not there" "a delete of what is gone succeeds"
+assert_rc 0 "root deletes web-1 (gone already)" ct l4d2ctl overlay delete web-1
 exit 0
