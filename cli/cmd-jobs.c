@@ -44,7 +44,8 @@ static void usage(FILE *f) {
                    "         [--overlays A,B] [--script FILE] [--subject S]... [--wait]\n"
                    "                    KIND: install, server.start (--server, --spec), server.stop,\n"
                    "                    server.reset, server.delete (--server), overlay.build (--overlay,\n"
-                   "                    --script); --overlays lists the overlays a server uses\n\n"
+                   "                    --script), overlay.delete (--overlay); --overlays lists the\n"
+                   "                    overlays a server uses\n\n"
                    "Every command takes --json. watch and submit --wait exit 0 if the job succeeded,\n"
                    "1 if it failed, 9 if it was cancelled.\n");
 }

@@ -18,12 +18,12 @@ bool name_is_valid_n(const char *s, size_t n) {
         return true;
 }
 
-bool server_name_is_web(const char *s) {
+bool name_is_web(const char *s) {
         const char *p;
 
-        if (!s || strncmp(s, WEB_INSTANCE_PREFIX, strlen(WEB_INSTANCE_PREFIX)) != 0)
+        if (!s || strncmp(s, WEB_NAME_PREFIX, strlen(WEB_NAME_PREFIX)) != 0)
                 return false;
-        p = s + strlen(WEB_INSTANCE_PREFIX);
+        p = s + strlen(WEB_NAME_PREFIX);
         if (*p < '1' || *p > '9')
                 return false;
         while (*p >= '0' && *p <= '9')

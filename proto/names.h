@@ -47,11 +47,12 @@ bool name_is_valid_n(const char *s, size_t n);
 /* name_is_valid() and at most SERVER_NAME_LEN_MAX bytes. */
 bool server_name_is_valid(const char *s);
 int server_user_name(const char *name, char *buf, size_t len);
-/* The web UI's instances are named "web-<server id>" (decimal, no leading zero): a form only
- * root and webd's jobs may use, so one made with l4d2ctl never takes a web server's name.
- * Whether s is of that form. */
-#define WEB_INSTANCE_PREFIX "web-"
-bool server_name_is_web(const char *s);
+/* The web UI's instances and overlays are named "web-<id>" (its server or overlay id,
+ * decimal, no leading zero): a form only root and webd (directly or through its jobs) may
+ * use, so one made with l4d2ctl never takes a web server's or overlay's name, and an
+ * operator cannot change what a web user built or runs. Whether s is of that form. */
+#define WEB_NAME_PREFIX "web-"
+bool name_is_web(const char *s);
 
 /* Units: left4me-server@<name>.service runs an instance's game server,
  * left4me-build-<overlay>-<n>.service one build of an overlay (n: 1..9999999999, decimal,

@@ -140,9 +140,16 @@ int method_name_args(struct hostd *h, struct rpc_call *call, const msgpack_objec
 /* Changes to a web UI instance ("web-<id>") come from jobd (for webd's users) or root, never
  * from an operator directly: the web UI decides who may act on them. */
 static int refuse_web_instance(struct rpc_call *call, const char *name) {
-        if (!server_name_is_web(name) || rpc_call_peer(call)->caller != RPC_CALLER_OPERATOR)
+        if (!name_is_web(name) || rpc_call_peer(call)->caller != RPC_CALLER_OPERATOR)
                 return 0;
         return rpc_call_fail(call, RPC_DENIED, "instance '%s' belongs to the web UI: act on it there", name);
+}
+
+/* The web UI's overlays ("web-<id>") likewise: built and deleted through webd's jobs. */
+static int refuse_web_overlay(struct rpc_call *call, const char *id) {
+        if (!name_is_web(id) || rpc_call_peer(call)->caller != RPC_CALLER_OPERATOR)
+                return 0;
+        return rpc_call_fail(call, RPC_DENIED, "overlay '%s' belongs to the web UI: act on it there", id);
 }
 
 /* ---- instance.initialize ---------------------------------------------------------------- */
@@ -724,6 +731,9 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
         r = method_args(h, call, params, build_args_table, ELEMENTSOF(build_args_table), &a);
         if (r < 0)
                 return r;
+        r = refuse_web_overlay(call, a.id);
+        if (r < 0)
+                goto finish;
         if (build_find(h, a.id)) {
                 r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built already", a.id);
                 goto finish;
@@ -791,6 +801,9 @@ static int method_overlay_delete(struct rpc_call *call, const msgpack_object *pa
         r = method_args(h, call, params, id_args_table, ELEMENTSOF(id_args_table), &a);
         if (r < 0)
                 return r;
+        r = refuse_web_overlay(call, a.id);
+        if (r < 0)
+                goto finish;
         if (build_find(h, a.id)) {
                 r = rpc_call_fail(call, RPC_CONFLICT, "overlay '%s' is being built", a.id);
                 goto finish;

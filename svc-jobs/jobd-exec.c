@@ -29,6 +29,7 @@ static const char *const steps_stop[] = {"instance.stop", NULL};
 static const char *const steps_reset[] = {"instance.reset", NULL};
 static const char *const steps_delete[] = {"instance.delete", NULL};
 static const char *const steps_build[] = {"overlay.build", NULL};
+static const char *const steps_overlay_delete[] = {"overlay.delete", NULL};
 
 const char *const *exec_steps(enum job_kind kind) {
         switch (kind) {
@@ -44,6 +45,8 @@ const char *const *exec_steps(enum job_kind kind) {
                 return steps_delete;
         case JOB_OVERLAY_BUILD:
                 return steps_build;
+        case JOB_OVERLAY_DELETE:
+                return steps_overlay_delete;
         default:
                 return NULL;
         }
@@ -99,7 +102,9 @@ static void pack_params(struct exec *x, const char *method, struct rpc_buf *b) {
         } else if (streq(method, "overlay.build")) {
                 rpc_pack_kv_str(mpk, "id", p->overlay);
                 rpc_pack_kv_str(mpk, "script", p->script);
-        } else
+        } else if (streq(method, "overlay.delete"))
+                rpc_pack_kv_str(mpk, "id", p->overlay);
+        else
                 rpc_pack_kv_str(mpk, "name", p->server);
         (void) rpc_map_end(&map);
 }
@@ -197,6 +202,11 @@ static bool handle_result(struct exec *x, const char *method, const msgpack_obje
                         obj_str(o, "result", b, sizeof(b));
                         line(x, "info", "%s: %s: %s", method, a, b);
                 }
+        } else if (streq(method, "overlay.delete")) {
+                const msgpack_object *existed = o ? rpc_map_get(o, "existed") : NULL;
+                bool was = existed && existed->type == MSGPACK_OBJECT_BOOLEAN && existed->via.boolean;
+                line(x, "info", "overlay.delete: overlay '%s' %s", x->payload.overlay,
+                     was ? "deleted" : "was not there");
         } else
                 line(x, "info", "%s: done", method);
         return true;

@@ -45,7 +45,8 @@ bool job_transition_ok(enum job_state from, enum job_state to) {
 /* Which kinds are retried after a run died half-way: everything hostd does for a server is
  * idempotent by its contract (initialize rewrites, start/stop of a started/stopped unit is a
  * no-op, reset/delete succeed when already gone), and steamcmd's app_update validates what is
- * there. A build script is arbitrary bash, so a build is not run twice behind the user's back. */
+ * there. A build script is arbitrary bash, so a build is not run twice behind the user's back.
+ * An overlay's delete is idempotent too (hostd answers existed: false when it is gone). */
 static const struct job_kind_info kinds[_JOB_KIND_MAX] = {
         [JOB_INSTALL] = {"install", true, true},
         [JOB_SERVER_START] = {"server.start", true, false},
@@ -53,6 +54,7 @@ static const struct job_kind_info kinds[_JOB_KIND_MAX] = {
         [JOB_SERVER_RESET] = {"server.reset", true, false},
         [JOB_SERVER_DELETE] = {"server.delete", true, false},
         [JOB_OVERLAY_BUILD] = {"overlay.build", false, true},
+        [JOB_OVERLAY_DELETE] = {"overlay.delete", true, true},
 };
 
 const struct job_kind_info *job_kind_info(enum job_kind k) {
@@ -202,9 +204,14 @@ static const struct rpc_arg args_server_other[] = {
         ARG_SERVER,
         ARG_OVERLAYS,
 };
+#define ARG_OVERLAY                                                                                         \
+        { "overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, NAME_LEN_MAX, 0, check_name }
 static const struct rpc_arg args_overlay_build[] = {
-        {"overlay", RPC_ARG_STR, RPC_ARG_REQUIRED, P(overlay), 1, NAME_LEN_MAX, 0, check_name},
+        ARG_OVERLAY,
         {"script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(script), 1, JOB_SCRIPT_MAX, 0, NULL},
+};
+static const struct rpc_arg args_overlay_delete[] = {
+        ARG_OVERLAY,
 };
 
 static void kind_args(enum job_kind k, const struct rpc_arg **ret, size_t *ret_n) {
@@ -217,6 +224,9 @@ static void kind_args(enum job_kind k, const struct rpc_arg **ret, size_t *ret_n
                 break;
         case JOB_OVERLAY_BUILD:
                 *ret = args_overlay_build, *ret_n = ELEMENTSOF(args_overlay_build);
+                break;
+        case JOB_OVERLAY_DELETE:
+                *ret = args_overlay_delete, *ret_n = ELEMENTSOF(args_overlay_delete);
                 break;
         default:
                 *ret = args_server_other, *ret_n = ELEMENTSOF(args_server_other);
@@ -391,6 +401,7 @@ int job_keys_derive(enum job_kind k, const struct job_payload *p, struct job_key
                 r = key_add(&keys, &n, "install", NULL, JOB_KEY_EXCLUSIVE);
                 break;
         case JOB_OVERLAY_BUILD:
+        case JOB_OVERLAY_DELETE: /* waits for a running build of it; a build after it waits too */
                 if (!p->overlay)
                         return -EINVAL;
                 r = key_add(&keys, &n, "overlay:", p->overlay, JOB_KEY_EXCLUSIVE);
@@ -486,7 +497,7 @@ int job_subjects_derive(enum job_kind k, const struct job_payload *p, char *cons
                 if (asprintf(&v[m], "server:%s", p->server) < 0)
                         goto oom;
                 m++;
-        } else if (k == JOB_OVERLAY_BUILD && p->overlay) {
+        } else if ((k == JOB_OVERLAY_BUILD || k == JOB_OVERLAY_DELETE) && p->overlay) {
                 if (asprintf(&v[m], "overlay:%s", p->overlay) < 0)
                         goto oom;
                 m++;

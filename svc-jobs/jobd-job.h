@@ -56,6 +56,7 @@ enum job_kind {
         JOB_SERVER_RESET,
         JOB_SERVER_DELETE,
         JOB_OVERLAY_BUILD,
+        JOB_OVERLAY_DELETE,
         _JOB_KIND_MAX,
 };
 
@@ -85,7 +86,8 @@ void job_keys_free(struct job_key *keys, size_t n);
  *   install           nothing
  *   server.start      server (required), spec (required), overlays (optional)
  *   server.stop/reset/delete  server (required), overlays (optional)
- *   overlay.build     overlay (required), script (required) */
+ *   overlay.build     overlay (required), script (required)
+ *   overlay.delete    overlay (required) */
 struct job_payload {
         char *server;
         char *overlay;

@@ -29,7 +29,7 @@ static int check_kind(const struct rpc_arg *a, void *field, struct rpc_error *e)
                 return rpc_error_set(
                         e, RPC_INVALID,
                         "%s: unknown kind '%s' (install, server.start, server.stop, server.reset, "
-                        "server.delete, overlay.build)",
+                        "server.delete, overlay.build, overlay.delete)",
                         a->name, s);
         return 0;
 }
@@ -226,10 +226,15 @@ static int on_submit(struct rpc_call *call, const msgpack_object *params, void *
         r = job_payload_parse(kind, a.payload, &p, &e);
         /* The web UI's instance names are its own: an operator cannot start, stop or delete a
          * server of a web user by naming it (webd decides which of its users may). */
-        if (r >= 0 && p.server && server_name_is_web(p.server) && c.kind != RPC_CALLER_ROOT &&
+        if (r >= 0 && p.server && name_is_web(p.server) && c.kind != RPC_CALLER_ROOT &&
             c.kind != RPC_CALLER_WEBD)
                 r = rpc_error_set(&e, RPC_DENIED, "instance '%s' belongs to the web UI: act on it there",
                                   p.server);
+        /* Its overlays likewise: an operator cannot rebuild or delete what a web user built. */
+        if (r >= 0 && p.overlay && name_is_web(p.overlay) && c.kind != RPC_CALLER_ROOT &&
+            c.kind != RPC_CALLER_WEBD)
+                r = rpc_error_set(&e, RPC_DENIED, "overlay '%s' belongs to the web UI: act on it there",
+                                  p.overlay);
         if (r >= 0)
                 r = manager_submit(m, call, kind, a.owner,
                                    &(struct job_submitter){.uid = c.uid, .pid = c.pid}, a.subjects, &p, &id,

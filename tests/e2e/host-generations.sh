@@ -1,7 +1,8 @@
 #!/bin/bash
 # Overlay generations under a real systemd (issue 14, docs/host.md "Overlay generations"):
 # a rebuild of an overlay a server runs on leaves the server's merged view as it was until the
-# server restarts, then it sees the new build; overlay.delete is refused while it mounts it;
+# server restarts, then it sees the new build; overlay.delete is refused while it mounts it
+# (and an overlay.delete job fails with that refusal);
 # the old generation is collected once the server let go of it; instance.status shows what the
 # run stacks, overlay.list what is current; hostd killed (-9) in the middle of a build leaves
 # the overlay as it was, and the next build removes what the lost one left; a failed build
@@ -15,6 +16,7 @@ set -u
 
 need_cli
 need_daemon host
+need_daemon jobs
 PORT=27041
 runtime_on_tmpfs
 game_installed
@@ -93,6 +95,12 @@ assert_eq 5 "$rc" "l4d2ctl's exit status (conflict): $out"
 assert_contains "$out" "server 'g1'" "the refusal names the server"
 assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 after the refused delete"
 assert_eq v1 "$(merged)" "the server's view after the refused delete"
+rc=0; out=$(ct l4d2ctl jobs submit overlay.delete --overlay gen1 --wait 2>&1) || rc=$?
+echo "$out" | sed 's/^/    | /'
+assert_eq 1 "$rc" "an overlay.delete job while a server mounts it fails"
+assert_contains "$out" "overlay.delete: conflict" "the job's error is hostd's refusal"
+assert_contains "$out" "server 'g1'" "naming the server"
+assert_eq v2 "$(ct cat $L/overlays/gen1/left4dead2/which.txt)" "overlays/gen1 after the failed job"
 
 echo "--- a failed build changes nothing"
 put_script bad 'echo v3 >"$OVERLAY/which.txt"; exit 3'

@@ -3,16 +3,20 @@
 # operator (a member of group left4me other than root) submits only as cli:<login>, cannot
 # pose as a web user, and cannot see, watch or cancel another operator's jobs, whose ids it
 # also does not get through coalescing; webd's user may act for web users only; logd's
-# may read any job; root may do anything. jobd records who submitted.
+# may read any job; root may do anything. jobd records who submitted. The web UI's overlays
+# (web-<id>) are webd's: an operator can neither build nor delete one, through hostd or jobd.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_cli
 need_daemon jobs
+need_daemon host
+L=/var/lib/left4me
 cleanup() {
         ct userdel alice 2>/dev/null
         ct userdel bob 2>/dev/null
+        ct l4d2ctl overlay delete web-1 >/dev/null 2>&1
 }
 trap cleanup EXIT
 for u in alice bob; do
@@ -72,4 +76,29 @@ grep -Eq '"submitter": *\{"uid": *0,' <<<"$out" || fail "root's job for alice do
 assert_contains "$(ct l4d2ctl jobs show "$(job_id "$out")")" "submitted by uid 0 (root)" "jobs show names the submitter"
 assert_contains "$(journal left4me-jobs.service)" "for 'cli:alice' by uid $(ct id -u alice)" \
         "jobd logs who submitted"
+echo "--- the web UI's overlays are webd's (and root's), not an operator's"
+ct_sh "printf 'echo hi >\"\$OVERLAY/hi\"\n' >/tmp/web1.sh && chmod 644 /tmp/web1.sh"
+web_refused() { # WHAT CMD...: denied (exit 6), naming the web UI
+        local what=$1 rc=0 out; shift
+        out=$("$@" 2>&1) || rc=$?
+        [ "$rc" = 6 ] || fail "$what: expected exit 6 (denied), got $rc: $out"
+        assert_contains "$out" "overlay 'web-1' belongs to the web UI" "$what is refused"
+}
+web_refused "an operator's overlay build web-1" ct_as alice l4d2ctl overlay build web-1 -f /tmp/web1.sh
+web_refused "an operator's overlay delete web-1" ct_as alice l4d2ctl overlay delete web-1
+web_refused "an operator's overlay.build job of web-1" \
+        ct_as alice l4d2ctl jobs submit overlay.build --overlay web-1 --script /tmp/web1.sh
+web_refused "an operator's overlay.delete job of web-1" ct_as alice l4d2ctl jobs submit overlay.delete --overlay web-1
+assert_rc 0 "an operator may build web1 (not of the web's form)" \
+        ct_as alice l4d2ctl overlay build web1 -f /tmp/web1.sh
+assert_rc 0 "and delete it" ct_as alice l4d2ctl overlay delete web1
+assert_rc 0 "root builds web-1" ct l4d2ctl overlay build web-1 -f /tmp/web1.sh
+assert_rc 0 "root's overlay.build job of web-1" \
+        ct l4d2ctl jobs submit overlay.build --overlay web-1 --script /tmp/web1.sh --wait
+assert_rc 0 "webd's overlay.delete job of web-1" \
+        ct_daemon left4me-web l4d2ctl jobs submit overlay.delete --overlay web-1 --owner web:carol --wait
+ct test ! -e $L/overlays/web-1 -a ! -e $L/overlays/.gen/web-1 || fail "web-1 is still there after its delete job"
+out=$(ct l4d2ctl jobs submit overlay.delete --overlay web-1 --wait 2>&1) || fail "root's delete of a missing overlay: $out"
+assert_contains "$out" "overlay 'web-1' was not there" "a delete of what is gone succeeds"
+assert_rc 0 "root deletes web-1 (gone already)" ct l4d2ctl overlay delete web-1
 exit 0

@@ -25,6 +25,17 @@ Test(names, grammar) {
         cr_assert_not(name_is_valid_n("ab/c", 3));
 }
 
+Test(names, web_names) {
+        const char *web[] = {"web-1", "web-42", "web-1234567890"};
+        const char *other[] = {"web-", "web-0", "web-01", "web-1a", "web1", "web-x", "xweb-1", "web--1"};
+
+        for (size_t i = 0; i < ELEMENTSOF(web); i++)
+                cr_assert(name_is_web(web[i]), "%s", web[i]);
+        for (size_t i = 0; i < ELEMENTSOF(other); i++)
+                cr_assert_not(name_is_web(other[i]), "%s", other[i]);
+        cr_assert_not(name_is_web(NULL));
+}
+
 Test(names, server_names_fit_a_user_name) {
         char buf[64];
         cr_assert(server_name_is_valid("s42"));

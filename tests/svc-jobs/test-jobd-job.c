@@ -57,6 +57,9 @@ Test(job_kind, names_and_flags) {
         cr_assert_not(job_kind_info(JOB_OVERLAY_BUILD)->idempotent);
         cr_assert(job_kind_info(JOB_OVERLAY_BUILD)->coalesce);
         cr_assert_not(job_kind_info(JOB_SERVER_START)->coalesce);
+        cr_assert_str_eq(job_kind_to_string(JOB_OVERLAY_DELETE), "overlay.delete");
+        cr_assert(job_kind_info(JOB_OVERLAY_DELETE)->idempotent, "hostd: a missing overlay is success");
+        cr_assert(job_kind_info(JOB_OVERLAY_DELETE)->coalesce);
 }
 
 /* Builds a msgpack map object from a packed buffer. */
@@ -119,6 +122,10 @@ Test(job_payload, valid_per_kind) {
                      0);
         cr_assert_str_eq(p.overlay, "o-1");
         job_payload_done(&p);
+        cr_assert_eq(parse_kv(JOB_OVERLAY_DELETE, &p, &e, 1, (const char *const[]){"overlay", "o-1"}), 0);
+        cr_assert_str_eq(p.overlay, "o-1");
+        cr_assert_null(p.script);
+        job_payload_done(&p);
 }
 
 Test(job_payload, refused) {
@@ -143,6 +150,15 @@ Test(job_payload, refused) {
         cr_assert_lt(parse_kv(JOB_OVERLAY_BUILD, &p, &e, 2,
                               (const char *const[]){"overlay", "-x", "script", "x"}),
                      0);
+        /* overlay.delete: the overlay only, a valid name */
+        cr_assert_lt(parse_kv(JOB_OVERLAY_DELETE, &p, &e, 0, (const char *const[]){NULL}), 0);
+        cr_assert(strstr(e.message, "payload.overlay"), "%s", e.message);
+        cr_assert_lt(parse_kv(JOB_OVERLAY_DELETE, &p, &e, 1, (const char *const[]){"overlay", "a/b"}), 0);
+        cr_assert(strstr(e.message, "payload.overlay"), "%s", e.message);
+        cr_assert_lt(parse_kv(JOB_OVERLAY_DELETE, &p, &e, 2,
+                              (const char *const[]){"overlay", "o", "script", "x"}),
+                     0);
+        cr_assert(strstr(e.message, "script"), "%s", e.message);
         /* overlays: bad item, duplicate */
         cr_assert_lt(
                 parse_kv(JOB_SERVER_STOP, &p, &e, 2, (const char *const[]){"server", "s", "overlays", "B/"}),
@@ -231,6 +247,11 @@ Test(job_keys, derive_format_parse) {
         cr_assert_str_eq(k[0].name, "overlay:o7");
         cr_assert_eq(k[0].mode, JOB_KEY_EXCLUSIVE);
         job_keys_free(k, n);
+        cr_assert_eq(job_keys_derive(JOB_OVERLAY_DELETE, &p, &k, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_str_eq(k[0].name, "overlay:o7");
+        cr_assert_eq(k[0].mode, JOB_KEY_EXCLUSIVE, "a delete waits for a running build and the reverse");
+        job_keys_free(k, n);
 
         cr_assert_lt(job_keys_parse("q install\n", &k, &n), 0);
         cr_assert_lt(job_keys_parse("x\n", &k, &n), 0);
@@ -246,6 +267,11 @@ Test(job_subjects, derive_dedupe_sort) {
         cr_assert_str_eq(v[0], "blueprint:b2");
         cr_assert_str_eq(v[1], "server:s1");
         cr_assert_str_eq(v[2], "user:bob");
+        strv_free(v);
+        p = (struct job_payload){.overlay = "o7"};
+        cr_assert_eq(job_subjects_derive(JOB_OVERLAY_DELETE, &p, NULL, &v), 0);
+        cr_assert_eq(strv_length(v), 1);
+        cr_assert_str_eq(v[0], "overlay:o7");
         strv_free(v);
 
         cr_assert(job_subject_valid("server:s1"));

@@ -24,12 +24,19 @@ static const struct sample samples[] = {
         {"delete s2", JOB_SERVER_DELETE, {.server = "s2"}},
         {"build oa", JOB_OVERLAY_BUILD, {.overlay = "oa", .script = "x"}},
         {"build ob", JOB_OVERLAY_BUILD, {.overlay = "ob", .script = "x"}},
+        {"delete overlay oa", JOB_OVERLAY_DELETE, {.overlay = "oa"}},
+        {"delete overlay ob", JOB_OVERLAY_DELETE, {.overlay = "ob"}},
 };
 #define N_SAMPLES ELEMENTSOF(samples)
 
 static bool is_server(enum job_kind k) {
         return k == JOB_SERVER_START || k == JOB_SERVER_STOP || k == JOB_SERVER_RESET ||
                k == JOB_SERVER_DELETE;
+}
+
+/* A build or a delete of an overlay: both hold it exclusively. */
+static bool is_overlay(enum job_kind k) {
+        return k == JOB_OVERLAY_BUILD || k == JOB_OVERLAY_DELETE;
 }
 
 static bool has_overlay(const struct job_payload *p, const char *o) {
@@ -47,11 +54,11 @@ static bool expect_conflict(const struct sample *a, const struct sample *b) {
                 return true;
         if (is_server(a->kind) && is_server(b->kind))
                 return streq(a->p.server, b->p.server);
-        if (a->kind == JOB_OVERLAY_BUILD && b->kind == JOB_OVERLAY_BUILD)
+        if (is_overlay(a->kind) && is_overlay(b->kind))
                 return streq(a->p.overlay, b->p.overlay);
-        if (a->kind == JOB_OVERLAY_BUILD && is_server(b->kind))
+        if (is_overlay(a->kind) && is_server(b->kind))
                 return has_overlay(&b->p, a->p.overlay);
-        if (b->kind == JOB_OVERLAY_BUILD && is_server(a->kind))
+        if (is_overlay(b->kind) && is_server(a->kind))
                 return has_overlay(&a->p, b->p.overlay);
         return false;
 }
@@ -222,4 +229,16 @@ Test(sched, coalescing) {
         cr_assert_eq(sched_coalesce(jobs, 4, JOB_SERVER_START, pa, sizeof(pa)), -1);
         /* same bytes, prefix only → no */
         cr_assert_eq(sched_coalesce(jobs, 4, JOB_OVERLAY_BUILD, pa, sizeof(pa) - 1), -1);
+}
+
+Test(sched, overlay_delete_coalesces) {
+        const char pa[] = "delete-a";
+        struct sched_job jobs[] = {
+                {.id = 1, .kind = JOB_OVERLAY_BUILD, .payload = pa, .payload_len = sizeof(pa)},
+                {.id = 2, .kind = JOB_OVERLAY_DELETE, .payload = pa, .payload_len = sizeof(pa)},
+        };
+
+        /* an identical queued delete → that job; a build's bytes are another kind's */
+        cr_assert_eq(sched_coalesce(jobs, 2, JOB_OVERLAY_DELETE, pa, sizeof(pa)), 1);
+        cr_assert_eq(sched_coalesce(jobs, 1, JOB_OVERLAY_DELETE, pa, sizeof(pa)), -1);
 }
