@@ -1286,7 +1286,7 @@ int page_server_adopt(struct webd_rq *rq, const char *instance) {
 
         if (!bp_s || safe_atoi64(bp_s, 1, INT64_MAX, &bp) < 0)
                 return webd_rq_error(rq, 400, "Not adopted", "Choose a blueprint.");
-        if (server_name_is_web(instance) || webd_db_server_id_of(rq->w->db, instance))
+        if (name_is_web(instance) || webd_db_server_id_of(rq->w->db, instance))
                 return webd_rq_error(rq, 409, "Not adopted",
                                      "This instance belongs to a server here already.");
         ad = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*ad));

@@ -464,7 +464,7 @@ int webd_db_server_create(struct webd_db *db, const struct webd_server *x, unsig
         if (!text_ok(x->rcon_password, 1, 128))
                 return -EINVAL;
         /* An adopted instance: a name l4d2ctl could have made, never one of webd's own. */
-        if (x->instance && (!server_name_is_valid(x->instance) || server_name_is_web(x->instance)))
+        if (x->instance && (!server_name_is_valid(x->instance) || name_is_web(x->instance)))
                 return -EINVAL;
         if (port && (port < lo || port > hi))
                 return -ERANGE;

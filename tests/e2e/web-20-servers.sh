@@ -73,6 +73,20 @@ assert_eq "$(ids /tmp/f1.txt)" "$(ids /tmp/f2.txt)" "the second follower: the sa
 assert_eq "$(seq -s ' ' $((mid + 1)) "$last") " "$(ids /tmp/f3.txt)" "the late follower: from after its id, no gap, no duplicate"
 summary "web: 3 followers of job $job ($last lines) over one jobs.watch; the late one resumed after line $mid"
 
+echo "--- jobd restarted in the middle of a followed job: the shared watch resumes, no gap, no duplicate"
+job=$(ct l4d2ctl jobs submit overlay.build --overlay ctslow2 --script /tmp/slow.sh --json | grep -o '"id": *[0-9]*' |
+        head -n 1 | grep -o '[0-9]*$')
+[ -n "$job" ] || fail "no build job"
+ct sh -c "curl -sN -m 40 -H '$C' $url/jobs/$job/events >/tmp/r1.txt 2>&1 &"
+wait_for 10 ct sh -c "grep -q '^id: 5$' /tmp/r1.txt" || fail "the follower has no lines"
+ct systemctl restart left4me-jobs.service || fail "restart jobd"
+wait_for 40 ct sh -c "grep -q '^event: end' /tmp/r1.txt" || fail "the follower did not see the end"
+last=$(ct sh -c "grep -o '^id: [0-9]*' /tmp/r1.txt | tail -n 1 | cut -d' ' -f2")
+assert_eq "$(seq -s ' ' 1 "$last") " "$(ids /tmp/r1.txt)" "every line once, in order, across jobd's restart"
+# Written by the restarted jobd: the watch was made again and went on from its last line.
+assert_contains "$(ct cat /tmp/r1.txt)" "jobd stopped while this job was running" "the line the new jobd wrote"
+summary "web: a follower of job $job kept its $last lines whole across a jobd restart"
+
 echo "--- jobd stopped and its socket gone: pages say so at once, then recover"
 echo "--- delete while a start is queued: the start is cancelled first, then the delete runs"
 csrf=$(ct curl -sS -H "$C" "$url/servers" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 |
