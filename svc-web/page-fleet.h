@@ -45,6 +45,12 @@ int page_overlay_list(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg);
  * and no job is moving the server, or NULL. Exposed for tests. */
 const char *page_drift(enum webd_desired desired, const char *actual, bool job_active);
 
+/* The needs-restart rule (page-servers.c): a running server whose run mounts an older
+ * generation of one of its overlays, or whose last start sent another spec than the
+ * current blueprint renders (the hashes; NULL = unknown: no claim). Exposed for tests. */
+bool page_needs_restart(const char *state, bool overlays_changed, const char *run_spec_hash,
+                        const char *spec_hash);
+
 /* What page-jobs.c gives the server pages: a job in a sentence ("server.start #12 running",
  * linked to the job), a page of jobs.list (filters from the query: state, kind, before; plus
  * owner and subject; back: a link back, or NULL), a job's event stream. */

@@ -429,26 +429,32 @@ static void dialog_end(struct html *h) {
         html_close(h, "details");
 }
 
-static bool needs_restart(struct webd_rq *rq, const struct webd_server *s, const char *state,
-                          bool overlays_changed) {
-        struct webd_blueprint b = {};
-        _cleanup_free_ char *spec = NULL;
-        char err[256], hash[WEBD_SPEC_HASH_HEX];
-
+bool page_needs_restart(const char *state, bool overlays_changed, const char *run_spec_hash,
+                        const char *spec_hash) {
         if (!streq(state, "running"))
                 return false;
         /* An overlay was rebuilt: the run still mounts the generation it started with. */
         if (overlays_changed)
                 return true;
-        if (!s->run_spec_hash || webd_db_blueprint_get(rq->w->db, s->blueprint_id, &b) < 0)
+        /* Never started from here (adopted, say): nothing to compare with. */
+        if (!run_spec_hash || !spec_hash)
                 return false;
-        if (webd_spec_render(&b, s, &spec, err, sizeof(err)) < 0) {
+        return !streq(run_spec_hash, spec_hash);
+}
+
+static bool needs_restart(struct webd_rq *rq, const struct webd_server *s, const char *state,
+                          bool overlays_changed) {
+        struct webd_blueprint b = {};
+        _cleanup_free_ char *spec = NULL;
+        char err[256], hash[WEBD_SPEC_HASH_HEX] = "";
+
+        if (streq(state, "running") && !overlays_changed && s->run_spec_hash &&
+            webd_db_blueprint_get(rq->w->db, s->blueprint_id, &b) >= 0) {
+                if (webd_spec_render(&b, s, &spec, err, sizeof(err)) >= 0)
+                        webd_spec_hash(spec, hash);
                 webd_blueprint_done(&b);
-                return false;
         }
-        webd_blueprint_done(&b);
-        webd_spec_hash(spec, hash);
-        return !streq(hash, s->run_spec_hash);
+        return page_needs_restart(state, overlays_changed, s->run_spec_hash, hash[0] ? hash : NULL);
 }
 
 static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_object *job) {

@@ -65,6 +65,16 @@ Test(routes, root_is_not_a_prefix) {
 
 /* The drift rule of the server pages: desired running but not up, desired stopped but up;
  * never while a job moves it, while it is being deleted, or while the state is unknown. */
+Test(routes, needs_restart_rule) {
+        cr_assert(page_needs_restart("running", true, NULL, NULL), "a rebuilt overlay");
+        cr_assert(page_needs_restart("running", false, "aa", "bb"), "another spec");
+        cr_assert_not(page_needs_restart("running", false, "aa", "aa"), "the same spec");
+        cr_assert_not(page_needs_restart("running", false, NULL, "aa"), "never started from here");
+        cr_assert_not(page_needs_restart("running", false, "aa", NULL), "the spec cannot be rendered");
+        cr_assert_not(page_needs_restart("stopped", true, "aa", "bb"), "not running");
+        cr_assert_not(page_needs_restart("starting", true, "aa", "bb"), "not running yet");
+}
+
 Test(routes, drift_rule) {
         cr_assert_null(page_drift(WEBD_DESIRED_RUNNING, "running", false));
         cr_assert_null(page_drift(WEBD_DESIRED_RUNNING, "starting", false));
