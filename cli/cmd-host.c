@@ -781,9 +781,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         size_t len = 0;
         int64_t code = -1;
         const msgpack_object *ec;
-        char result[32] = "?";
-        int r, rl;
-        const char *res;
+        char result[32] = "?", why[320] = "";
+        int r, rl, el;
+        const char *res, *err;
 
         r = read_spec(file, &script, &len); /* same limits: 1 MiB of text */
         if (r > 0)
@@ -799,6 +799,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         res = S(reply.result, "result", rl);
         if (res)
                 snprintf(result, sizeof(result), "%.*s", rl, res);
+        err = S(reply.result, "error", el);
+        if (err)
+                snprintf(why, sizeof(why), ": %.*s", MIN(el, 300), err);
         ec = rpc_map_get(reply.result, "exit_code");
         if (ec && ec->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                 code = (int64_t) ec->via.u64;
@@ -807,9 +810,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         if (json)
                 cli_print_json(reply.result);
         else if (code >= 0)
-                printf("build of %s: %s (exit code %" PRId64 ")\n", id, result, code);
+                printf("build of %s: %s (exit code %" PRId64 ")%s\n", id, result, code, why);
         else
-                printf("build of %s: %s\n", id, result);
+                printf("build of %s: %s%s\n", id, result, why);
         rpc_reply_done(&reply);
         if (streq(result, "success"))
                 return EXIT_OK;

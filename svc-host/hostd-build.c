@@ -87,8 +87,10 @@ struct build {
         gid_t owner_gid;
         bool finished;
         uint64_t generation; /* the one this build makes (overlays/.gen/ID/N) */
+        uint64_t max_bytes;  /* its cap; 0: none */
+        char error[320];     /* build_error() */
         char root[PATH_MAX];
-        char message[384];
+        char message[768];
         /* the journal copy's rate limit */
         uint64_t journal_window;            /* start of the current interval (monotonic µs) */
         unsigned journal_lines;             /* lines written in it */
@@ -160,7 +162,6 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         struct build *b = userdata;
         build_done_cb cb = b->done_cb;
         enum build_result result;
-        char publish_error[200] = "";
         int exit_code = -1, n;
 
         b->finished = true;
@@ -189,13 +190,36 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
                                         &exit_code);
         /* Only a build that succeeded and is published becomes the current generation; the
          * rest is removed, and the overlay is as it was. */
+        /* The cap first, by stats alone: a generation over it is never published (publishing
+         * copies hardlinked files, which the cap thereby bounds too). */
+        if (result == BUILD_SUCCESS && b->max_bytes > 0) {
+                uint64_t bytes = 0;
+                char have[32], cap[32];
+
+                n = overlay_size(b->dirfd, &bytes);
+                if (n < 0) {
+                        snprintf(b->error, sizeof(b->error),
+                                 "cannot measure overlay '%s' generation %" PRIu64 ": %s%s", b->id,
+                                 b->generation, strerror(-n),
+                                 n == -ELOOP ? " (nested deeper than 256 directories)" : "");
+                        result = BUILD_FAILED;
+                } else if (bytes > b->max_bytes) {
+                        overlay_format_bytes(bytes, have, sizeof(have));
+                        overlay_format_bytes(b->max_bytes, cap, sizeof(cap));
+                        snprintf(b->error, sizeof(b->error),
+                                 "overlay '%s' generation %" PRIu64
+                                 " is %s, over the cap of %s (sandbox.overlay_max_bytes); discarded",
+                                 b->id, b->generation, have, cap);
+                        result = BUILD_FAILED;
+                }
+        }
         if (result == BUILD_SUCCESS) {
                 n = overlay_publish(b->dirfd, b->owner_uid, b->owner_gid);
                 if (n < 0) {
                         log_warning(
                                 "%s: cannot publish overlays/%s (hand it to %s, make it world-readable): %s",
                                 b->unit, b->id, BUILD_USER, strerror(-n));
-                        snprintf(publish_error, sizeof(publish_error), "; cannot publish it: %s%s",
+                        snprintf(b->error, sizeof(b->error), "cannot publish overlay '%s': %s%s", b->id,
                                  strerror(-n), n == -ELOOP ? " (nested deeper than 256 directories)" : "");
                         result = BUILD_FAILED;
                 }
@@ -205,8 +229,8 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
                 struct rpc_error e = {};
 
                 if (rootfd < 0 || overlay_gen_commit(rootfd, b->id, b->generation, &e) < 0) {
-                        snprintf(publish_error, sizeof(publish_error), "; cannot make it current: %.160s",
-                                 rootfd < 0 ? strerror(-rootfd) : e.message);
+                        snprintf(b->error, sizeof(b->error), "cannot make overlay '%s' current: %.160s",
+                                 b->id, rootfd < 0 ? strerror(-rootfd) : e.message);
                         result = BUILD_FAILED;
                 }
         }
@@ -218,8 +242,11 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         }
         cleanup_files(b);
         give_lease(b);
-        snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)%s", b->unit,
-                 build_result_to_string(result), st->result[0] ? st->result : "?", exit_code, publish_error);
+        if (b->error[0])
+                emit(b, "info", "%s", b->error);
+        snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)%s%s", b->unit,
+                 build_result_to_string(result), st->result[0] ? st->result : "?", exit_code,
+                 b->error[0] ? "; " : "", b->error);
         if (cb)
                 cb(0, result, exit_code, b->message, b->userdata);
 }
@@ -338,6 +365,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 return rpc_error_set(e, RPC_INTERNAL, "cannot lease a build user: %s", strerror(-r));
         }
         b->leased = true;
+        b->max_bytes = p->overlay_max_bytes;
         b->tmpfd = b->dirfd = -1;
         b->line_cb = line_cb;
         b->done_cb = done_cb;
@@ -452,4 +480,8 @@ const char *build_unit(const struct build *b) {
 
 uint64_t build_generation(const struct build *b) {
         return b->generation;
+}
+
+const char *build_error(const struct build *b) {
+        return b->error[0] ? b->error : NULL;
 }

@@ -212,6 +212,99 @@ int overlay_publish(int dirfd, uid_t uid, gid_t gid) {
         return n;
 }
 
+/* ---- size --------------------------------------------------------------------------------------- */
+
+static uint64_t entry_bytes(const struct stat *st) {
+        uint64_t blocks = (uint64_t) st->st_blocks * 512u;
+        if (S_ISREG(st->st_mode) && st->st_size > 0 && (uint64_t) st->st_size > blocks)
+                return (uint64_t) st->st_size;
+        return blocks;
+}
+
+/* Takes ownership of fd. */
+static int size_children(int fd, dev_t dev, uint64_t *sum, unsigned depth) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+                int cfd;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (st.st_dev != dev)
+                        continue; /* another mount: publishing leaves it alone too */
+                *sum = entry_bytes(&st) > UINT64_MAX - *sum ? UINT64_MAX : *sum + entry_bytes(&st);
+                if (!S_ISDIR(st.st_mode))
+                        continue;
+                if (depth >= PUBLISH_MAX_DEPTH) {
+                        r = -ELOOP;
+                        break;
+                }
+                cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                r = size_children(cfd, dev, sum, depth + 1);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+int overlay_size(int dirfd, uint64_t *ret_bytes) {
+        struct stat st;
+        uint64_t sum;
+        int fd, r;
+
+        if (fstat(dirfd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        sum = entry_bytes(&st);
+        fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = size_children(fd, st.st_dev, &sum, 0);
+        if (r < 0)
+                return r;
+        *ret_bytes = sum;
+        return 0;
+}
+
+void overlay_format_bytes(uint64_t bytes, char *buf, size_t size) {
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        double v = (double) bytes;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units))
+                v /= 1024, u++;
+        if (u == 0)
+                snprintf(buf, size, "%" PRIu64 " B", bytes);
+        else if (v == (double) (uint64_t) v)
+                snprintf(buf, size, "%" PRIu64 " %s", (uint64_t) v, units[u]);
+        else
+                snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
 /* ---- overlays/ and refs ------------------------------------------------------------------------ */
 
 int overlays_dir_open(int rootfd, bool create) {

@@ -74,6 +74,15 @@ int overlay_gc(int rootfd, const char *id);
  * hardlinks broken. Never follows a symlink (a symlink itself is re-owned), never descends
  * into another mount. Returns the number of changes, or < 0. */
 int overlay_publish(int dirfd, uid_t uid, gid_t gid);
+/* The size of what is below dirfd, as a cap counts it: every name on its own (a hardlinked
+ * file once per name), a regular file at the larger of its length and its allocated blocks
+ * (a sparse file counts at what a copy of it may grow to, a preallocated one at what it takes
+ * on disk), directories and symlinks at their blocks; saturating. Never follows a symlink nor
+ * enters another mount; -ELOOP deeper than publishing goes. Only stats: run before
+ * publishing, so a build over the cap is never published (whose hardlink copies it bounds). */
+int overlay_size(int dirfd, uint64_t *ret_bytes);
+/* "21.3 GiB", "512 KiB", "17 B": bytes for a message. */
+void overlay_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* Removes overlays/ID and all its generations (never following a symlink, never entering a
  * mount). Refused (RPC_CONFLICT, naming them) while a mounted instance uses any generation of
  * it. Missing is success; *ret_existed says whether it was there. */

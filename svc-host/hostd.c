@@ -703,6 +703,11 @@ static void on_build_done(int r, enum build_result result, int exit_code, const 
                         rpc_pack_kv_uint(mpk, "generation", build_generation(br->build));
                 else
                         rpc_pack_kv_nil(mpk, "generation");
+                /* Why a script that succeeded still failed the build (the size cap, publishing). */
+                if (build_error(br->build))
+                        rpc_pack_kv_str(mpk, "error", build_error(br->build));
+                else
+                        rpc_pack_kv_nil(mpk, "error");
                 (void) rpc_map_end(&map);
                 (void) rpc_call_reply(br->call);
         }
@@ -767,6 +772,7 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
                            .tasks_max = h->cfg->sandbox_tasks_max,
                            .cpu_quota_percent = h->cfg->sandbox_cpu_quota_percent,
                            .runtime_max_sec = h->cfg->sandbox_runtime_max_sec},
+                .overlay_max_bytes = h->cfg->sandbox_overlay_max_bytes,
                 .n = ++h->build_seq,
         };
         r = build_start(&p, on_build_line, on_build_done, br, &br->build, &e);

@@ -181,7 +181,12 @@ static bool handle_result(struct exec *x, const char *method, const msgpack_obje
                         return false;
                 }
                 if (!streq(a, "success")) {
-                        finish(x, JOB_FAILED, false, "build %s", a);
+                        const msgpack_object *err = o ? rpc_map_get(o, "error") : NULL;
+                        if (err && err->type == MSGPACK_OBJECT_STR)
+                                finish(x, JOB_FAILED, false, "build %s: %.*s", a,
+                                       (int) MIN(err->via.str.size, 300u), err->via.str.ptr);
+                        else
+                                finish(x, JOB_FAILED, false, "build %s", a);
                         return false;
                 }
         } else if (streq(method, "instance.initialize")) {
