@@ -316,7 +316,7 @@ static void remove_lost_scripts(int tmpfd, const char *id) {
 int build_start(const struct build_params *p, build_line_cb line_cb, build_done_cb done_cb, void *userdata,
                 struct build **ret, struct rpc_error *e) {
         _cleanup_close_ int rootfd = -1;
-        char overlay_path[PATH_MAX], script_path[PATH_MAX], desc[160];
+        char overlay_path[PATH_MAX], script_path[PATH_MAX], desc[160], fill_note[320] = "";
         struct build_unit_spec spec = {};
         struct build *b;
         struct passwd *pw;
@@ -392,6 +392,32 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 build_free(b);
                 return r;
         }
+        /* From "current": the new generation starts as a copy of the current one, its files
+         * hardlinked where the lease cannot change them (docs/host.md, "Overlay generations"). */
+        if (p->from_current) {
+                struct overlay_fill_stats fs;
+                unsigned long long t0 = now_usec();
+
+                r = overlay_gen_fill(rootfd, p->id, b->dirfd, b->lease.uid, b->lease.gid, b->owner_uid,
+                                     b->owner_gid, &fs, e);
+                if (r < 0) {
+                        overlay_gen_discard(rootfd, p->id, b->generation);
+                        b->generation = 0;
+                        build_free(b);
+                        return r;
+                }
+                if (r == 0)
+                        snprintf(fill_note, sizeof(fill_note),
+                                 "Generation %" PRIu64 " starts empty: '%s' has no current generation",
+                                 b->generation, p->id);
+                else
+                        snprintf(fill_note, sizeof(fill_note),
+                                 "Generation %" PRIu64 " starts from generation %" PRIu64 ": %" PRIu64
+                                 " directories, %" PRIu64 " files linked, %" PRIu64 " copied, %" PRIu64
+                                 " symlinks (%llu ms)",
+                                 b->generation, fs.generation, fs.dirs, fs.linked, fs.copied, fs.symlinks,
+                                 (now_usec() - t0) / 1000);
+        }
         b->tmpfd = tmp_dir_open(rootfd);
         if (b->tmpfd < 0) {
                 r = rpc_error_set(e, RPC_INTERNAL, "cannot open %s/tmp: %s", p->root, strerror(-b->tmpfd));
@@ -450,6 +476,8 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
              "RuntimeMaxSec=%u)",
              b->unit, b->lease.user, (unsigned long long) p->limits.memory_max, p->limits.tasks_max,
              p->limits.cpu_quota_percent, p->limits.runtime_max_sec);
+        if (fill_note[0])
+                emit(b, "info", "%s", fill_note);
         return 0;
 }
 

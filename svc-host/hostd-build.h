@@ -52,6 +52,7 @@ struct build_params {
         size_t script_len;
         struct build_limits limits;
         uint64_t overlay_max_bytes; /* the generation's cap (overlay_size); 0: none */
+        bool from_current;          /* base "current": start from the current generation's content */
         unsigned long long n;       /* the run number in the unit name */
 };
 

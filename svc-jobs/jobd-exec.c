@@ -102,6 +102,8 @@ static void pack_params(struct exec *x, const char *method, struct rpc_buf *b) {
         } else if (streq(method, "overlay.build")) {
                 rpc_pack_kv_str(mpk, "id", p->overlay);
                 rpc_pack_kv_str(mpk, "script", p->script);
+                if (p->base)
+                        rpc_pack_kv_str(mpk, "base", p->base);
         } else if (streq(method, "overlay.delete"))
                 rpc_pack_kv_str(mpk, "id", p->overlay);
         else
