@@ -164,8 +164,9 @@ static int do_install(const struct cli_ctx *ctx, struct rpc_client *c, bool json
 
 /* The params {key: name, text_key: text} of instance.initialize and overlay.build into a fresh
  * b. Returns 0, or EXIT_FAILED with b freed. */
+/* base: overlay.build's base, or NULL to leave it out. */
 static int pack_named_text(struct rpc_buf *b, const char *key, const char *name, const char *text_key,
-                           const char *text, size_t len) {
+                           const char *text, size_t len, const char *base) {
         struct rpc_map map;
         msgpack_packer *mpk;
 
@@ -174,6 +175,8 @@ static int pack_named_text(struct rpc_buf *b, const char *key, const char *name,
         rpc_pack_kv_str(mpk, key, name);
         rpc_pack_key(mpk, text_key);
         rpc_pack_strn(mpk, text, len);
+        if (base)
+                rpc_pack_kv_str(mpk, "base", base);
         if (rpc_map_end(&map) < 0 || !rpc_buf_ok(b)) {
                 rpc_buf_done(b);
                 return EXIT_FAILED;
@@ -224,7 +227,7 @@ static int do_initialize(const struct cli_ctx *ctx, struct rpc_client *c, const 
         r = read_spec(file, &spec, &len);
         if (r > 0)
                 return r;
-        r = pack_named_text(&b, "name", name, "spec", spec, len);
+        r = pack_named_text(&b, "name", name, "spec", spec, len, NULL);
         if (r > 0)
                 return r;
         r = cli_call(ctx, c, "instance.initialize", &b, NULL, NULL, &reply);
@@ -752,13 +755,16 @@ int cmd_host(int argc, char **argv, const struct cli_ctx *ctx) {
 #define SCRIPT_FILE_MAX (1024 * 1024)
 
 static int overlay_usage(void) {
-        printf("Usage: l4d2ctl overlay build ID -f SCRIPT [--queue] [--json]\n"
+        printf("Usage: l4d2ctl overlay build ID -f SCRIPT [--from-current] [--queue] [--json]\n"
                "       l4d2ctl overlay delete ID [--json]\n"
                "       l4d2ctl overlay list [--json]\n\n"
                "build runs SCRIPT (bash; '-f -' reads it from stdin) in the build sandbox: a transient\n"
                "systemd service as a build user that can write /overlay (a new generation of ID) and\n"
                "nothing else; it becomes overlays/ID only if the build succeeds, and a running server\n"
-               "keeps the generation it started with until it is restarted. Its output is shown as\n"
+               "keeps the generation it started with until it is restarted. The new generation starts\n"
+               "empty, or with --from-current as the current one (its files hardlinked and read-only\n"
+               "to the build: replace a file with rm and a new one, never edit it in place; the old\n"
+               "generation never changes). Its output is shown as\n"
                "it comes; Ctrl-C stops it. Exit status: 0 success,\n"
                "1 the script failed or ran out of memory, 8 killed at sandbox.runtime_max_sec,\n"
                "9 cancelled, 5 a build of ID is running already.\n"
@@ -773,7 +779,7 @@ static int overlay_usage(void) {
 }
 
 static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, const char *id,
-                            const char *file, bool json) {
+                            const char *file, bool from_current, bool json) {
         struct cli_ctx lctx = *ctx;
         _cleanup_free_ char *script = NULL;
         struct rpc_buf b;
@@ -781,14 +787,14 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         size_t len = 0;
         int64_t code = -1;
         const msgpack_object *ec;
-        char result[32] = "?";
-        int r, rl;
-        const char *res;
+        char result[32] = "?", why[320] = "";
+        int r, rl, el;
+        const char *res, *err;
 
         r = read_spec(file, &script, &len); /* same limits: 1 MiB of text */
         if (r > 0)
                 return r;
-        r = pack_named_text(&b, "id", id, "script", script, len);
+        r = pack_named_text(&b, "id", id, "script", script, len, from_current ? OVERLAY_BASE_CURRENT : NULL);
         if (r > 0)
                 return r;
         lctx.timeout_ms = -1; /* a build may be silent for as long as its walltime allows */
@@ -799,6 +805,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         res = S(reply.result, "result", rl);
         if (res)
                 snprintf(result, sizeof(result), "%.*s", rl, res);
+        err = S(reply.result, "error", el);
+        if (err)
+                snprintf(why, sizeof(why), ": %.*s", MIN(el, 300), err);
         ec = rpc_map_get(reply.result, "exit_code");
         if (ec && ec->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                 code = (int64_t) ec->via.u64;
@@ -807,9 +816,9 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
         if (json)
                 cli_print_json(reply.result);
         else if (code >= 0)
-                printf("build of %s: %s (exit code %" PRId64 ")\n", id, result, code);
+                printf("build of %s: %s (exit code %" PRId64 ")%s\n", id, result, code, why);
         else
-                printf("build of %s: %s\n", id, result);
+                printf("build of %s: %s%s\n", id, result, why);
         rpc_reply_done(&reply);
         if (streq(result, "success"))
                 return EXIT_OK;
@@ -822,7 +831,8 @@ static int do_overlay_build(const struct cli_ctx *ctx, struct rpc_client *c, con
 
 /* overlay build --queue: an overlay.build job (it waits for running jobs of servers that use
  * the overlay; an identical build already queued is joined rather than queued twice). */
-static int queue_overlay_build(const struct cli_ctx *ctx, const char *id, const char *file, bool json) {
+static int queue_overlay_build(const struct cli_ctx *ctx, const char *id, const char *file,
+                               bool from_current, bool json) {
         struct cli_ctx qctx = *ctx;
         _cleanup_free_ char *script = NULL;
         size_t len = 0;
@@ -837,6 +847,9 @@ static int queue_overlay_build(const struct cli_ctx *ctx, const char *id, const 
         }
         qctx.json = json;
         queue_prepare();
+        if (from_current)
+                return cli_jobs_submit_and_watch(&qctx, "overlay.build", "overlay", id, "script", script,
+                                                 "base", OVERLAY_BASE_CURRENT, NULL);
         return cli_jobs_submit_and_watch(&qctx, "overlay.build", "overlay", id, "script", script, NULL);
 }
 
@@ -889,14 +902,13 @@ static int do_overlay_list(const struct cli_ctx *ctx, struct rpc_client *c, bool
 }
 
 int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {{"json", no_argument, NULL, 'j'},
-                                                {"file", required_argument, NULL, 'f'},
-                                                {"queue", no_argument, NULL, 'q'},
-                                                {"help", no_argument, NULL, 'h'},
-                                                {}};
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},  {"file", required_argument, NULL, 'f'},
+                {"queue", no_argument, NULL, 'q'}, {"from-current", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},  {}};
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         const char *file = NULL, *sub, *id;
-        bool json = ctx->json, queue = false;
+        bool json = ctx->json, queue = false, from_current = false;
         int opt, r;
 
         optind = 0;
@@ -910,6 +922,9 @@ int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
                         break;
                 case 'q':
                         queue = true;
+                        break;
+                case 'C':
+                        from_current = true;
                         break;
                 case 'h':
                         return overlay_usage();
@@ -938,12 +953,14 @@ int cmd_overlay(int argc, char **argv, const struct cli_ctx *ctx) {
                 return cli_usage("overlay delete: -f is only for build");
         if (queue && !streq(sub, "build"))
                 return cli_usage("overlay %s: --queue is only for build", sub);
+        if (from_current && !streq(sub, "build"))
+                return cli_usage("overlay %s: --from-current is only for build", sub);
         if (queue)
-                return queue_overlay_build(ctx, id, file, json);
+                return queue_overlay_build(ctx, id, file, from_current, json);
         r = cli_connect(ctx, "host", &c);
         if (r > 0)
                 return r;
         if (streq(sub, "build"))
-                return do_overlay_build(ctx, c, id, file, json);
+                return do_overlay_build(ctx, c, id, file, from_current, json);
         return do_overlay_delete(ctx, c, id, json);
 }

@@ -5,7 +5,7 @@
  *   jobs watch  ID [--after-seq N] [--json]
  *   jobs cancel ID [--json]
  *   jobs submit KIND [--owner O] [--server N] [--spec FILE] [--overlay N] [--overlays A,B]
- *               [--script FILE] [--subject S]... [--wait] [--json]
+ *               [--script FILE] [--base empty|current] [--subject S]... [--wait] [--json]
  *
  * watch and submit --wait exit 0 when the job succeeded, 1 when it failed, 9 when it was
  * cancelled. cli_jobs_submit_and_watch() is the same for other commands' --queue. */
@@ -41,11 +41,13 @@ static void usage(FILE *f) {
                    "                    print the log and follow it until the job ends\n"
                    "  cancel ID         cancel a queued or running job\n"
                    "  submit KIND [--owner O] [--server N] [--spec FILE] [--overlay N]\n"
-                   "         [--overlays A,B] [--script FILE] [--subject S]... [--wait]\n"
+                   "         [--overlays A,B] [--script FILE] [--base empty|current]\n"
+                   "         [--subject S]... [--wait]\n"
                    "                    KIND: install, server.start (--server, --spec), server.stop,\n"
                    "                    server.reset, server.delete (--server), overlay.build (--overlay,\n"
-                   "                    --script), overlay.delete (--overlay); --overlays lists the\n"
-                   "                    overlays a server uses\n\n"
+                   "                    --script, --base), overlay.delete (--overlay); --overlays lists\n"
+                   "                    the overlays a server uses; --base current starts the build\n"
+                   "                    from the overlay's current generation (default: empty)\n\n"
                    "Every command takes --json. watch and submit --wait exit 0 if the job succeeded,\n"
                    "1 if it failed, 9 if it was cancelled.\n");
 }
@@ -148,6 +150,12 @@ static void print_job_summary(const msgpack_object *job) {
              subjects && subjects->type == MSGPACK_OBJECT_ARRAY && i < subjects->via.array.size; i++)
                 printf(" %.*s", STRF((&subjects->via.array.ptr[i])));
         printf("\n  created   %s\n  finished  %s\n", created, finished);
+        {
+                const msgpack_object *pl = get(job, "payload");
+                const msgpack_object *base = pl && pl->type == MSGPACK_OBJECT_MAP ? get(pl, "base") : NULL;
+                if (base && base->type == MSGPACK_OBJECT_STR)
+                        printf("  base      %.*s\n", STRF(base));
+        }
         if (get_int(job, "attempts", &v))
                 printf("  attempts  %lld\n", v);
         if (get_int(job, "exit_code", &v))
@@ -452,7 +460,7 @@ static int jobs_cancel(int argc, char **argv, const struct cli_ctx *ctx) {
 /* ---- submit ------------------------------------------------------------------------------ */
 
 struct submit_opts {
-        const char *kind, *owner, *server, *overlay, *overlays;
+        const char *kind, *owner, *server, *overlay, *overlays, *base;
         char *spec, *script; /* file contents */
         const char *subjects[MAX_SUBJECTS];
         size_t n_subjects;
@@ -527,6 +535,8 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
                 rpc_pack_kv_str(ipk, "spec", o->spec);
         if (o->script)
                 rpc_pack_kv_str(ipk, "script", o->script);
+        if (o->base)
+                rpc_pack_kv_str(ipk, "base", o->base);
         if (o->overlays) {
                 /* "a,b,c" → ["a", "b", "c"] (empty items are kept: jobd names the bad one) */
                 size_t n = 1;
@@ -570,23 +580,22 @@ static int do_submit(const struct cli_ctx *ctx, struct submit_opts *o) {
 }
 
 static int jobs_submit(int argc, char **argv, const struct cli_ctx *ctx) {
-        static const struct option options[] = {{"owner", required_argument, NULL, 'o'},
-                                                {"server", required_argument, NULL, 's'},
-                                                {"spec", required_argument, NULL, 'f'},
-                                                {"overlay", required_argument, NULL, 'O'},
-                                                {"overlays", required_argument, NULL, 'L'},
-                                                {"script", required_argument, NULL, 'x'},
-                                                {"subject", required_argument, NULL, 'T'},
-                                                {"wait", no_argument, NULL, 'w'},
-                                                {"json", no_argument, NULL, 'j'},
-                                                {"help", no_argument, NULL, 'h'},
-                                                {}};
+        static const struct option options[] = {
+                {"owner", required_argument, NULL, 'o'},    {"server", required_argument, NULL, 's'},
+                {"spec", required_argument, NULL, 'f'},     {"overlay", required_argument, NULL, 'O'},
+                {"overlays", required_argument, NULL, 'L'}, {"script", required_argument, NULL, 'x'},
+                {"base", required_argument, NULL, 'B'},     {"subject", required_argument, NULL, 'T'},
+                {"wait", no_argument, NULL, 'w'},           {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},           {}};
         struct submit_opts o = {.json = ctx->json};
         int c, r;
 
         optind = 0; /* glibc: re-initialize (argument permutation state too) */
-        while ((c = getopt_long(argc, argv, "o:s:f:O:L:x:T:wjh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "o:s:f:O:L:x:B:T:wjh", options, NULL)) >= 0)
                 switch (c) {
+                case 'B':
+                        o.base = optarg;
+                        break;
                 case 'o':
                         o.owner = optarg;
                         break;
@@ -668,6 +677,8 @@ int cli_jobs_submit_and_watch(const struct cli_ctx *ctx, const char *kind, ...) 
                         o.spec = (char *) v;
                 else if (streq(k, "script"))
                         o.script = (char *) v;
+                else if (streq(k, "base"))
+                        o.base = v;
                 else if (streq(k, "owner"))
                         o.owner = v;
                 else {

@@ -27,6 +27,7 @@ int config_init_defaults(struct l4m_config *c) {
                 .sandbox_tasks_max = 512,
                 .sandbox_cpu_quota_percent = 200,
                 .sandbox_runtime_max_sec = 3600,
+                .sandbox_overlay_max_bytes = 20ULL << 30,
         };
         c->root = strdup("/var/lib/left4me");
         c->steamcmd = strdup("/var/lib/left4me/steam/steamcmd.sh");
@@ -325,7 +326,9 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                 else if (IS("sandbox", "runtime_max_sec")) {
                         if ((r = get_uint(p, v, full, 1, 7 * 86400, &u)) == 0)
                                 c->sandbox_runtime_max_sec = (unsigned) u;
-                } else
+                } else if (IS("sandbox", "overlay_max_bytes"))
+                        r = get_size(p, v, full, &c->sandbox_overlay_max_bytes);
+                else
                         warn(p, k, full);
 #undef IS
                 if (r < 0)

@@ -53,6 +53,7 @@ struct l4m_config {
         unsigned sandbox_tasks_max;
         unsigned sandbox_cpu_quota_percent;
         unsigned sandbox_runtime_max_sec;
+        uint64_t sandbox_overlay_max_bytes; /* a generation a build makes, at most (default 20 GiB) */
 
         char *source_path; /* the file it was read from, or NULL for defaults */
 };

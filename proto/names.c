@@ -31,6 +31,10 @@ bool name_is_web(const char *s) {
         return *p == 0;
 }
 
+bool overlay_base_is_valid(const char *s) {
+        return s && (strcmp(s, OVERLAY_BASE_EMPTY) == 0 || strcmp(s, OVERLAY_BASE_CURRENT) == 0);
+}
+
 bool server_name_is_valid(const char *s) {
         return name_is_valid(s) && strlen(s) <= SERVER_NAME_LEN_MAX;
 }

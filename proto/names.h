@@ -54,6 +54,13 @@ int server_user_name(const char *name, char *buf, size_t len);
 #define WEB_NAME_PREFIX "web-"
 bool name_is_web(const char *s);
 
+/* What an overlay build starts from (overlay.build's and the overlay.build job's `base`):
+ * an empty generation (the default) or a copy of the current one. */
+#define OVERLAY_BASE_EMPTY   "empty"
+#define OVERLAY_BASE_CURRENT "current"
+#define OVERLAY_BASE_MUST    "must be 'empty' or 'current'"
+bool overlay_base_is_valid(const char *s);
+
 /* Units: left4me-server@<name>.service runs an instance's game server,
  * left4me-build-<overlay>-<n>.service one build of an overlay (n: 1..9999999999, decimal,
  * no leading zero). */

@@ -87,8 +87,10 @@ struct build {
         gid_t owner_gid;
         bool finished;
         uint64_t generation; /* the one this build makes (overlays/.gen/ID/N) */
+        uint64_t max_bytes;  /* its cap; 0: none */
+        char error[320];     /* build_error() */
         char root[PATH_MAX];
-        char message[384];
+        char message[768];
         /* the journal copy's rate limit */
         uint64_t journal_window;            /* start of the current interval (monotonic µs) */
         unsigned journal_lines;             /* lines written in it */
@@ -160,7 +162,6 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         struct build *b = userdata;
         build_done_cb cb = b->done_cb;
         enum build_result result;
-        char publish_error[200] = "";
         int exit_code = -1, n;
 
         b->finished = true;
@@ -189,13 +190,36 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
                                         &exit_code);
         /* Only a build that succeeded and is published becomes the current generation; the
          * rest is removed, and the overlay is as it was. */
+        /* The cap first, by stats alone: a generation over it is never published (publishing
+         * copies hardlinked files, which the cap thereby bounds too). */
+        if (result == BUILD_SUCCESS && b->max_bytes > 0) {
+                uint64_t bytes = 0;
+                char have[32], cap[32];
+
+                n = overlay_size(b->dirfd, &bytes);
+                if (n < 0) {
+                        snprintf(b->error, sizeof(b->error),
+                                 "cannot measure overlay '%s' generation %" PRIu64 ": %s%s", b->id,
+                                 b->generation, strerror(-n),
+                                 n == -ELOOP ? " (nested deeper than 256 directories)" : "");
+                        result = BUILD_FAILED;
+                } else if (bytes > b->max_bytes) {
+                        overlay_format_bytes(bytes, have, sizeof(have));
+                        overlay_format_bytes(b->max_bytes, cap, sizeof(cap));
+                        snprintf(b->error, sizeof(b->error),
+                                 "overlay '%s' generation %" PRIu64
+                                 " is %s, over the cap of %s (sandbox.overlay_max_bytes); discarded",
+                                 b->id, b->generation, have, cap);
+                        result = BUILD_FAILED;
+                }
+        }
         if (result == BUILD_SUCCESS) {
                 n = overlay_publish(b->dirfd, b->owner_uid, b->owner_gid);
                 if (n < 0) {
                         log_warning(
                                 "%s: cannot publish overlays/%s (hand it to %s, make it world-readable): %s",
                                 b->unit, b->id, BUILD_USER, strerror(-n));
-                        snprintf(publish_error, sizeof(publish_error), "; cannot publish it: %s%s",
+                        snprintf(b->error, sizeof(b->error), "cannot publish overlay '%s': %s%s", b->id,
                                  strerror(-n), n == -ELOOP ? " (nested deeper than 256 directories)" : "");
                         result = BUILD_FAILED;
                 }
@@ -205,8 +229,8 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
                 struct rpc_error e = {};
 
                 if (rootfd < 0 || overlay_gen_commit(rootfd, b->id, b->generation, &e) < 0) {
-                        snprintf(publish_error, sizeof(publish_error), "; cannot make it current: %.160s",
-                                 rootfd < 0 ? strerror(-rootfd) : e.message);
+                        snprintf(b->error, sizeof(b->error), "cannot make overlay '%s' current: %.160s",
+                                 b->id, rootfd < 0 ? strerror(-rootfd) : e.message);
                         result = BUILD_FAILED;
                 }
         }
@@ -218,8 +242,11 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
         }
         cleanup_files(b);
         give_lease(b);
-        snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)%s", b->unit,
-                 build_result_to_string(result), st->result[0] ? st->result : "?", exit_code, publish_error);
+        if (b->error[0])
+                emit(b, "info", "%s", b->error);
+        snprintf(b->message, sizeof(b->message), "%s: %s (unit result '%s', exit code %d)%s%s", b->unit,
+                 build_result_to_string(result), st->result[0] ? st->result : "?", exit_code,
+                 b->error[0] ? "; " : "", b->error);
         if (cb)
                 cb(0, result, exit_code, b->message, b->userdata);
 }
@@ -289,7 +316,7 @@ static void remove_lost_scripts(int tmpfd, const char *id) {
 int build_start(const struct build_params *p, build_line_cb line_cb, build_done_cb done_cb, void *userdata,
                 struct build **ret, struct rpc_error *e) {
         _cleanup_close_ int rootfd = -1;
-        char overlay_path[PATH_MAX], script_path[PATH_MAX], desc[160];
+        char overlay_path[PATH_MAX], script_path[PATH_MAX], desc[160], fill_note[320] = "";
         struct build_unit_spec spec = {};
         struct build *b;
         struct passwd *pw;
@@ -338,6 +365,7 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 return rpc_error_set(e, RPC_INTERNAL, "cannot lease a build user: %s", strerror(-r));
         }
         b->leased = true;
+        b->max_bytes = p->overlay_max_bytes;
         b->tmpfd = b->dirfd = -1;
         b->line_cb = line_cb;
         b->done_cb = done_cb;
@@ -363,6 +391,32 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
                 b->generation = 0;
                 build_free(b);
                 return r;
+        }
+        /* From "current": the new generation starts as a copy of the current one, its files
+         * hardlinked where the lease cannot change them (docs/host.md, "Overlay generations"). */
+        if (p->from_current) {
+                struct overlay_fill_stats fs;
+                unsigned long long t0 = now_usec();
+
+                r = overlay_gen_fill(rootfd, p->id, b->dirfd, b->lease.uid, b->lease.gid, b->owner_uid,
+                                     b->owner_gid, &fs, e);
+                if (r < 0) {
+                        overlay_gen_discard(rootfd, p->id, b->generation);
+                        b->generation = 0;
+                        build_free(b);
+                        return r;
+                }
+                if (r == 0)
+                        snprintf(fill_note, sizeof(fill_note),
+                                 "Generation %" PRIu64 " starts empty: '%s' has no current generation",
+                                 b->generation, p->id);
+                else
+                        snprintf(fill_note, sizeof(fill_note),
+                                 "Generation %" PRIu64 " starts from generation %" PRIu64 ": %" PRIu64
+                                 " directories, %" PRIu64 " files linked, %" PRIu64 " copied, %" PRIu64
+                                 " symlinks (%llu ms)",
+                                 b->generation, fs.generation, fs.dirs, fs.linked, fs.copied, fs.symlinks,
+                                 (now_usec() - t0) / 1000);
         }
         b->tmpfd = tmp_dir_open(rootfd);
         if (b->tmpfd < 0) {
@@ -422,6 +476,8 @@ int build_start(const struct build_params *p, build_line_cb line_cb, build_done_
              "RuntimeMaxSec=%u)",
              b->unit, b->lease.user, (unsigned long long) p->limits.memory_max, p->limits.tasks_max,
              p->limits.cpu_quota_percent, p->limits.runtime_max_sec);
+        if (fill_note[0])
+                emit(b, "info", "%s", fill_note);
         return 0;
 }
 
@@ -452,4 +508,8 @@ const char *build_unit(const struct build *b) {
 
 uint64_t build_generation(const struct build *b) {
         return b->generation;
+}
+
+const char *build_error(const struct build *b) {
+        return b->error[0] ? b->error : NULL;
 }

@@ -51,7 +51,9 @@ struct build_params {
         const char *script;
         size_t script_len;
         struct build_limits limits;
-        unsigned long long n; /* the run number in the unit name */
+        uint64_t overlay_max_bytes; /* the generation's cap (overlay_size); 0: none */
+        bool from_current;          /* base "current": start from the current generation's content */
+        unsigned long long n;       /* the run number in the unit name */
 };
 
 /* stream: "stdout", "stderr" or "info"; line without its newline. */
@@ -73,3 +75,6 @@ struct build *build_free(struct build *b);
 const char *build_unit(const struct build *b);
 /* The generation a successful build made current (overlays/.gen/ID/N); 0 otherwise. */
 uint64_t build_generation(const struct build *b);
+/* Why a build whose script succeeded still failed (over the size cap, cannot be published or
+ * made current), for people; NULL otherwise. */
+const char *build_error(const struct build *b);

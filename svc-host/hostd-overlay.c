@@ -35,6 +35,18 @@ struct publish_owner {
 
 static int publish_children(int dirfd, dev_t dev, const struct publish_owner *o, unsigned depth);
 
+/* The mode publishing gives a file or directory: its owner's bits, o+r, o+x where anyone may
+ * execute (and on directories), no group/other write, set-id or sticky bit. */
+static mode_t publish_mode(const struct stat *st) {
+        mode_t want = (st->st_mode & 0755) | S_IROTH;
+
+        if (S_ISDIR(st->st_mode) || (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+                want |= S_IXOTH;
+        if (S_ISDIR(st->st_mode))
+                want |= S_IRUSR | S_IXUSR; /* so the owner can still walk what we publish */
+        return want;
+}
+
 /* Replaces the regular file name (open as fd) with a copy of its own: a hardlink shares its
  * inode with another name, maybe outside the overlay, which the chmod below would change
  * too, and which whoever holds that name could change under the game later. */
@@ -118,6 +130,13 @@ static int publish_one(int dirfd, const char *name, dev_t dev, const struct publ
                 return -errno;
         if ((!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) || st.st_dev != dev)
                 return 0;
+        /* A file with more names that is already published as it is (the fixed owner's, its
+         * mode what we would set) is one a build from "current" inherited (overlay_gen_fill):
+         * shared with the older generations, which nobody but root can change, and left
+         * alone here (nothing below changes it). Every other hardlink is broken. */
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1 && st.st_uid == o->uid && st.st_gid == o->gid &&
+            publish_mode(&st) == (st.st_mode & 07777))
+                return 0;
         if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
                 r = break_hardlink(dirfd, name, fd, &st);
                 if (r < 0)
@@ -140,12 +159,7 @@ static int publish_one(int dirfd, const char *name, dev_t dev, const struct publ
         /* A lower layer of game servers: nobody but its owner writes it, and nothing in it
          * runs with another's privileges (no setuid, setgid or sticky bit, no group or other
          * write bit). */
-        want = st.st_mode & 0755;
-        want |= S_IROTH;
-        if (S_ISDIR(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
-                want |= S_IXOTH;
-        if (S_ISDIR(st.st_mode))
-                want |= S_IRUSR | S_IXUSR; /* so the owner can still walk what we publish */
+        want = publish_mode(&st);
         if (want != (st.st_mode & 07777)) {
                 if (fchmod(fd, want) < 0)
                         return -errno;
@@ -210,6 +224,99 @@ int overlay_publish(int dirfd, uid_t uid, gid_t gid) {
         if ((st.st_mode & 07777) != 0755 && fchmod(dirfd, 0755) < 0)
                 return -errno;
         return n;
+}
+
+/* ---- size --------------------------------------------------------------------------------------- */
+
+static uint64_t entry_bytes(const struct stat *st) {
+        uint64_t blocks = (uint64_t) st->st_blocks * 512u;
+        if (S_ISREG(st->st_mode) && st->st_size > 0 && (uint64_t) st->st_size > blocks)
+                return (uint64_t) st->st_size;
+        return blocks;
+}
+
+/* Takes ownership of fd. */
+static int size_children(int fd, dev_t dev, uint64_t *sum, unsigned depth) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+                int cfd;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (st.st_dev != dev)
+                        continue; /* another mount: publishing leaves it alone too */
+                *sum = entry_bytes(&st) > UINT64_MAX - *sum ? UINT64_MAX : *sum + entry_bytes(&st);
+                if (!S_ISDIR(st.st_mode))
+                        continue;
+                if (depth >= PUBLISH_MAX_DEPTH) {
+                        r = -ELOOP;
+                        break;
+                }
+                cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                r = size_children(cfd, dev, sum, depth + 1);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+int overlay_size(int dirfd, uint64_t *ret_bytes) {
+        struct stat st;
+        uint64_t sum;
+        int fd, r;
+
+        if (fstat(dirfd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        sum = entry_bytes(&st);
+        fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = size_children(fd, st.st_dev, &sum, 0);
+        if (r < 0)
+                return r;
+        *ret_bytes = sum;
+        return 0;
+}
+
+void overlay_format_bytes(uint64_t bytes, char *buf, size_t size) {
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        double v = (double) bytes;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units))
+                v /= 1024, u++;
+        if (u == 0)
+                snprintf(buf, size, "%" PRIu64 " B", bytes);
+        else if (v == (double) (uint64_t) v)
+                snprintf(buf, size, "%" PRIu64 " %s", (uint64_t) v, units[u]);
+        else
+                snprintf(buf, size, "%.1f %s", v, units[u]);
 }
 
 /* ---- overlays/ and refs ------------------------------------------------------------------------ */
@@ -606,6 +713,194 @@ int overlay_gen_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, uint64
         }
         *ret_gen = s.max + 1;
         return TAKE_FD(fd);
+}
+
+/* ---- filling a generation from the current one ------------------------------------------------- */
+
+struct fill_ctx {
+        dev_t dev;
+        uid_t lease_uid, owner_uid;
+        gid_t lease_gid, owner_gid;
+        struct overlay_fill_stats *stats;
+};
+
+/* Whether a regular file may be shared with the new generation as a hardlink: it must be
+ * one the build's lease can neither write nor re-mode (owned by left4me-build, not the lease,
+ * no group or other write bit), and exactly what publishing leaves (no set-id or sticky
+ * bit), so publishing the new generation keeps it as it is rather than copying it. An
+ * operator's plain directory (generation 0) may hold anything else: copied. */
+static bool fill_may_link(const struct fill_ctx *c, const struct stat *st) {
+        return st->st_uid == c->owner_uid && st->st_gid == c->owner_gid && c->owner_uid != c->lease_uid &&
+               (st->st_mode & (S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH)) == 0 &&
+               (st->st_mode & S_IROTH);
+}
+
+static int fill_copy(int sfd, const struct stat *st, int dst, const char *name, const struct fill_ctx *c) {
+        _cleanup_close_ int out = -1;
+        int r = 0;
+
+        out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0)
+                return -errno;
+        for (off_t left = st->st_size; left > 0;) {
+                ssize_t k = copy_file_range(sfd, NULL, out, NULL, (size_t) MIN(left, (off_t) 1 << 30), 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (k == 0)
+                        break; /* shrank meanwhile (an operator's file): what is there */
+                left -= k;
+        }
+        if (r >= 0 && (fchown(out, c->lease_uid, c->lease_gid) < 0 || fchmod(out, st->st_mode & 0755) < 0))
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(dst, name, 0);
+        return r;
+}
+
+static int fill_dir(int src, int dst, const struct fill_ctx *c, unsigned depth);
+
+static int fill_one(int src, int dst, const char *name, const struct fill_ctx *c, unsigned depth) {
+        _cleanup_close_ int sfd = -1, dfd = -1;
+        struct stat st;
+        char target[PATH_MAX];
+        ssize_t n;
+        int r;
+
+        if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (st.st_dev != c->dev)
+                return 0; /* another mount: not content */
+        if (S_ISLNK(st.st_mode)) {
+                n = readlinkat(src, name, target, sizeof(target) - 1);
+                if (n < 0)
+                        return -errno;
+                target[n] = 0;
+                if (symlinkat(target, dst, name) < 0 ||
+                    fchownat(dst, name, c->lease_uid, c->lease_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        return -errno;
+                c->stats->symlinks++;
+                return 0;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                if (depth >= PUBLISH_MAX_DEPTH)
+                        return -ELOOP;
+                sfd = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sfd < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                /* The build's own: it may add, remove and rename entries (never change an
+                 * inherited file: those are left4me-build's). */
+                if (mkdirat(dst, name, 0700) < 0)
+                        return -errno;
+                dfd = dir_open_nofollow(dst, name);
+                if (dfd < 0)
+                        return dfd;
+                if (fchown(dfd, c->lease_uid, c->lease_gid) < 0 ||
+                    fchmod(dfd, (st.st_mode & 0755) | S_IRWXU) < 0)
+                        return -errno;
+                c->stats->dirs++;
+                r = fill_dir(TAKE_FD(sfd), dfd, c, depth + 1);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode))
+                return 0; /* publishing removes FIFOs, sockets and devices anyway */
+        sfd = openat(src, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (fstat(sfd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_dev != c->dev)
+                return 0;
+        /* By name (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH), never following a symlink,
+         * then checked: what was linked is the inode we looked at, or it goes again. */
+        if (fill_may_link(c, &st) && linkat(src, name, dst, name, 0) >= 0) {
+                struct stat lst;
+                if (fstatat(dst, name, &lst, AT_SYMLINK_NOFOLLOW) >= 0 && lst.st_ino == st.st_ino &&
+                    lst.st_dev == st.st_dev) {
+                        c->stats->linked++;
+                        return 0;
+                }
+                if (unlinkat(dst, name, 0) < 0)
+                        return -errno;
+        }
+        r = fill_copy(sfd, &st, dst, name, c);
+        if (r < 0)
+                return r;
+        c->stats->copied++;
+        return 0;
+}
+
+/* Takes ownership of src. */
+static int fill_dir(int src, int dst, const struct fill_ctx *c, unsigned depth) {
+        DIR *d = fdopendir(src);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                r = -errno;
+                safe_close(src);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                r = fill_one(dirfd(d), dst, de->d_name, c, depth);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
+int overlay_gen_fill(int rootfd, const char *id, int gen_fd, uid_t lease_uid, gid_t lease_gid,
+                     uid_t owner_uid, gid_t owner_gid, struct overlay_fill_stats *ret_stats,
+                     struct rpc_error *e) {
+        _cleanup_close_ int ofd = -1, idfd = -1, src = -1;
+        struct fill_ctx c = {.lease_uid = lease_uid,
+                             .lease_gid = lease_gid,
+                             .owner_uid = owner_uid,
+                             .owner_gid = owner_gid,
+                             .stats = ret_stats};
+        struct stat st;
+        char name[24];
+        uint64_t g = 0;
+        int r;
+
+        *ret_stats = (struct overlay_fill_stats){};
+        ofd = overlays_dir_open(rootfd, false);
+        if (ofd < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "overlays/: %s", strerror(-ofd));
+        r = overlay_current(ofd, id, &g);
+        if (r == -ENOENT)
+                return 0; /* the first build: "current" of nothing is empty */
+        if (r < 0)
+                return rpc_error_set(e, RPC_CONFLICT, "overlays/%s is not an overlay hostd can read", id);
+        if (r == 0)
+                src = dir_open_nofollow(ofd, id); /* an operator's plain directory, generation 0 */
+        else {
+                idfd = gen_dir_open(ofd, id, false);
+                if (idfd < 0)
+                        return rpc_error_set(e, RPC_INTERNAL, "overlays/" OVERLAY_GENS_DIR "/%s: %s", id,
+                                             strerror(-idfd));
+                snprintf(name, sizeof(name), "%" PRIu64, g);
+                src = dir_open_nofollow(idfd, name);
+        }
+        if (src < 0 || fstat(src, &st) < 0)
+                return rpc_error_set(e, RPC_INTERNAL, "cannot open generation %" PRIu64 " of '%s': %s", g,
+                                     id, strerror(src < 0 ? -src : errno));
+        c.dev = st.st_dev;
+        ret_stats->generation = g;
+        r = fill_dir(TAKE_FD(src), gen_fd, &c, 0);
+        if (r < 0)
+                return rpc_error_set(
+                        e, RPC_INTERNAL, "cannot fill generation of '%s' from generation %" PRIu64 ": %s%s",
+                        id, g, strerror(-r), r == -ELOOP ? " (nested deeper than 256 directories)" : "");
+        return 1;
 }
 
 int overlay_gen_commit(int rootfd, const char *id, uint64_t gen, struct rpc_error *e) {

@@ -59,6 +59,20 @@ int overlay_ref_open(int overlays_fd, const char *ref, struct overlay_layer *ret
  * overlays/ID is something hostd did not make. Returns its fd and *ret_gen, or < 0 with e. */
 int overlay_gen_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, uint64_t *ret_gen,
                         struct rpc_error *e);
+/* Fills a new generation (gen_fd, from overlay_gen_prepare) with the content of ID's current
+ * one, before a build from "current": directories are made anew for the lease (lease_uid:gid,
+ * their modes), symlinks copied (owned by the lease, never followed), regular files that the
+ * lease can neither write nor re-mode (owner_uid:gid's, left4me-build: published ones) are
+ * hardlinked, anything else (an operator's plain directory) copied for the lease; FIFOs,
+ * sockets, devices and other mounts are left out. The old generation is never changed. 0
+ * when there is no current generation (nothing to fill), 1 when filled, < 0 with e. */
+struct overlay_fill_stats {
+        uint64_t generation; /* the one it was filled from */
+        uint64_t dirs, linked, copied, symlinks;
+};
+int overlay_gen_fill(int rootfd, const char *id, int gen_fd, uid_t lease_uid, gid_t lease_gid,
+                     uid_t owner_uid, gid_t owner_gid, struct overlay_fill_stats *ret_stats,
+                     struct rpc_error *e);
 /* Makes generation gen (published) the current one of ID; a plain directory that was
  * there becomes generation 0. Then collects ID's unused generations. */
 int overlay_gen_commit(int rootfd, const char *id, uint64_t gen, struct rpc_error *e);
@@ -74,6 +88,15 @@ int overlay_gc(int rootfd, const char *id);
  * hardlinks broken. Never follows a symlink (a symlink itself is re-owned), never descends
  * into another mount. Returns the number of changes, or < 0. */
 int overlay_publish(int dirfd, uid_t uid, gid_t gid);
+/* The size of what is below dirfd, as a cap counts it: every name on its own (a hardlinked
+ * file once per name), a regular file at the larger of its length and its allocated blocks
+ * (a sparse file counts at what a copy of it may grow to, a preallocated one at what it takes
+ * on disk), directories and symlinks at their blocks; saturating. Never follows a symlink nor
+ * enters another mount; -ELOOP deeper than publishing goes. Only stats: run before
+ * publishing, so a build over the cap is never published (whose hardlink copies it bounds). */
+int overlay_size(int dirfd, uint64_t *ret_bytes);
+/* "21.3 GiB", "512 KiB", "17 B": bytes for a message. */
+void overlay_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* Removes overlays/ID and all its generations (never following a symlink, never entering a
  * mount). Refused (RPC_CONFLICT, naming them) while a mounted instance uses any generation of
  * it. Missing is success; *ret_existed says whether it was there. */

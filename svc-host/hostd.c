@@ -602,13 +602,23 @@ struct build_run {
 struct build_args {
         char *id;
         struct rpc_bin script;
+        char *base; /* NULL: empty */
 };
+
+static int check_base(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+
+        if (s && !overlay_base_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: " OVERLAY_BASE_MUST, a->name);
+        return 0;
+}
 
 static const struct rpc_arg build_args_table[] = {
         {"id", RPC_ARG_STR, RPC_ARG_REQUIRED, offsetof(struct build_args, id), 1, NAME_LEN_MAX, 0,
          check_name},
         {"script", RPC_ARG_BIN, RPC_ARG_REQUIRED, offsetof(struct build_args, script), 0, BUILD_SCRIPT_MAX,
          0, NULL},
+        {"base", RPC_ARG_STR, RPC_ARG_NULLABLE, offsetof(struct build_args, base), 1, 16, 0, check_base},
 };
 
 struct id_args {
@@ -703,6 +713,11 @@ static void on_build_done(int r, enum build_result result, int exit_code, const 
                         rpc_pack_kv_uint(mpk, "generation", build_generation(br->build));
                 else
                         rpc_pack_kv_nil(mpk, "generation");
+                /* Why a script that succeeded still failed the build (the size cap, publishing). */
+                if (build_error(br->build))
+                        rpc_pack_kv_str(mpk, "error", build_error(br->build));
+                else
+                        rpc_pack_kv_nil(mpk, "error");
                 (void) rpc_map_end(&map);
                 (void) rpc_call_reply(br->call);
         }
@@ -767,6 +782,8 @@ static int method_overlay_build(struct rpc_call *call, const msgpack_object *par
                            .tasks_max = h->cfg->sandbox_tasks_max,
                            .cpu_quota_percent = h->cfg->sandbox_cpu_quota_percent,
                            .runtime_max_sec = h->cfg->sandbox_runtime_max_sec},
+                .overlay_max_bytes = h->cfg->sandbox_overlay_max_bytes,
+                .from_current = a.base && streq(a.base, OVERLAY_BASE_CURRENT),
                 .n = ++h->build_seq,
         };
         r = build_start(&p, on_build_line, on_build_done, br, &br->build, &e);

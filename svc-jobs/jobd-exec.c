@@ -102,6 +102,8 @@ static void pack_params(struct exec *x, const char *method, struct rpc_buf *b) {
         } else if (streq(method, "overlay.build")) {
                 rpc_pack_kv_str(mpk, "id", p->overlay);
                 rpc_pack_kv_str(mpk, "script", p->script);
+                if (p->base)
+                        rpc_pack_kv_str(mpk, "base", p->base);
         } else if (streq(method, "overlay.delete"))
                 rpc_pack_kv_str(mpk, "id", p->overlay);
         else
@@ -181,7 +183,12 @@ static bool handle_result(struct exec *x, const char *method, const msgpack_obje
                         return false;
                 }
                 if (!streq(a, "success")) {
-                        finish(x, JOB_FAILED, false, "build %s", a);
+                        const msgpack_object *err = o ? rpc_map_get(o, "error") : NULL;
+                        if (err && err->type == MSGPACK_OBJECT_STR)
+                                finish(x, JOB_FAILED, false, "build %s: %.*s", a,
+                                       (int) MIN(err->via.str.size, 300u), err->via.str.ptr);
+                        else
+                                finish(x, JOB_FAILED, false, "build %s", a);
                         return false;
                 }
         } else if (streq(method, "instance.initialize")) {

@@ -163,6 +163,7 @@ void job_payload_done(struct job_payload *p) {
         free(p->overlay);
         free(p->spec);
         free(p->script);
+        free(p->base);
         strv_free(p->overlays);
         *p = (struct job_payload){};
 }
@@ -183,6 +184,13 @@ static int check_names(const struct rpc_arg *a, void *field, struct rpc_error *e
                                 return rpc_error_set(e, RPC_INVALID, "%s[%zu]: '%s' is listed twice",
                                                      a->name, i, v[i]);
         }
+        return 0;
+}
+
+static int check_base(const struct rpc_arg *a, void *field, struct rpc_error *e) {
+        const char *s = *(char **) field;
+        if (s && !overlay_base_is_valid(s))
+                return rpc_error_set(e, RPC_INVALID, "%s: " OVERLAY_BASE_MUST, a->name);
         return 0;
 }
 
@@ -209,6 +217,7 @@ static const struct rpc_arg args_server_other[] = {
 static const struct rpc_arg args_overlay_build[] = {
         ARG_OVERLAY,
         {"script", RPC_ARG_STR, RPC_ARG_REQUIRED | RPC_ARG_UTF8, P(script), 1, JOB_SCRIPT_MAX, 0, NULL},
+        {"base", RPC_ARG_STR, 0, P(base), 1, 16, 0, check_base},
 };
 static const struct rpc_arg args_overlay_delete[] = {
         ARG_OVERLAY,
@@ -315,6 +324,12 @@ int job_payload_parse(enum job_kind k, const msgpack_object *map, struct job_pay
                         (void) rpc_error_set(e, RPC_INVALID, "payload.%s", msg);
                 return r;
         }
+        /* "empty" is the default: stored as no base, so {base: "empty"} and {} are one payload
+         * (and coalesce). */
+        if (p.base && streq(p.base, OVERLAY_BASE_EMPTY)) {
+                free(p.base);
+                p.base = NULL;
+        }
         if (k == JOB_SERVER_START) {
                 r = overlays_from_spec(&p, e);
                 if (r < 0) {
@@ -340,6 +355,8 @@ static void payload_pack(const struct job_payload *p, msgpack_packer *pk, bool b
                 for (char **i = p->overlays; *i; i++)
                         rpc_pack_str(mpk, *i);
         }
+        if (p->base)
+                rpc_pack_kv_str(mpk, "base", p->base);
         if (!brief && p->spec)
                 rpc_pack_kv_str(mpk, "spec", p->spec);
         if (!brief && p->script)

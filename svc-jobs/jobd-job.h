@@ -86,7 +86,8 @@ void job_keys_free(struct job_key *keys, size_t n);
  *   install           nothing
  *   server.start      server (required), spec (required), overlays (optional)
  *   server.stop/reset/delete  server (required), overlays (optional)
- *   overlay.build     overlay (required), script (required)
+ *   overlay.build     overlay (required), script (required), base (optional: "empty", the
+ *                     default, stored as absent, or "current")
  *   overlay.delete    overlay (required) */
 struct job_payload {
         char *server;
@@ -94,6 +95,7 @@ struct job_payload {
         char *spec;
         char *script;
         char **overlays; /* NULL-terminated, may be NULL */
+        char *base;      /* overlay.build: "current", or NULL for empty */
 };
 
 void job_payload_done(struct job_payload *p);

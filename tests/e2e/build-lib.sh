@@ -27,10 +27,13 @@ EPILOGUE='echo "done, escapes=$esc"; [ $esc = 0 ] || exit 42'
 # put_script NAME TEXT: /tmp/NAME.sh in the container.
 put_script() { printf '%s\n' "$2" | ct sh -c "cat >/tmp/$1.sh"; }
 
-# run_build ID NAME: runs /tmp/NAME.sh over overlay ID; sets OUT (stdout+stderr) and RC.
+# run_build ID NAME [ARGS...]: runs /tmp/NAME.sh over overlay ID (ARGS: more l4d2ctl options,
+# e.g. --from-current); sets OUT (stdout+stderr) and RC.
 run_build() {
+        local id=$1 name=$2
+        shift 2
         RC=0
-        OUT=$(ct l4d2ctl overlay build "$1" -f "/tmp/$2.sh" 2>&1) || RC=$?
+        OUT=$(ct l4d2ctl overlay build "$id" -f "/tmp/$name.sh" "$@" 2>&1) || RC=$?
         echo "$OUT" | sed 's/^/    | /'
 }
 

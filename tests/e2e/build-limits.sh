@@ -13,6 +13,7 @@ set -u
 
 need_cli
 need_daemon host
+need_daemon jobs
 CFG=/etc/left4me/left4me.yaml
 ct cp $CFG /tmp/left4me.yaml.orig || fail "save the config"
 cleanup() {
@@ -24,10 +25,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# set_sandbox MEM TASKS CPU RUNTIME: rewrites the sandbox: line; hostd re-reads it on its
-# next start (stopped here; the socket starts it again).
+# set_sandbox MEM TASKS CPU RUNTIME [OVERLAY_MAX]: rewrites the sandbox: line; hostd re-reads
+# it on its next start (stopped here; the socket starts it again).
 set_sandbox() {
-        ct sed -i "s/^sandbox:.*/sandbox: {memory_max: $1, tasks_max: $2, cpu_quota: $3, runtime_max_sec: $4}/" $CFG
+        ct sed -i "s/^sandbox:.*/sandbox: {memory_max: $1, tasks_max: $2, cpu_quota: $3, runtime_max_sec: $4, overlay_max_bytes: ${5:-20G}}/" $CFG
         ct systemctl stop left4me-host.service 2>/dev/null
         ct systemctl reset-failed left4me-host.service left4me-host.socket 2>/dev/null # stopped often
         ct systemctl start left4me-host.socket
@@ -102,5 +103,34 @@ assert_contains "$OUT" "build of lim: timeout" "result"
 [ "$ms" -ge 2800 ] && [ "$ms" -le 15000 ] || fail "the walltime kill came after ${ms} ms, not ~3 s"
 ok "killed at the walltime after ${ms} ms"
 p=$(build_procs) && fail "the loop survived: $p"
+echo "--- the size cap of a generation (sandbox.overlay_max_bytes: 1M)"
+set_sandbox 4G 512 200% 600 1M
+# current: the generation overlay.list names for ID.
+current() {
+        ct l4d2ctl call host overlay.list |
+                /usr/bin/python3 -c 'import json,sys; print("".join(str(x["generation"]) for x in json.load(sys.stdin) if x["id"] == sys.argv[1]))' "$1"
+}
+put_script small 'head -c 102400 /dev/urandom >"$OVERLAY/small.bin" && echo small >"$OVERLAY/which.txt"'
+run_build lim small
+assert_eq 0 "$RC" "a 100 KiB generation under a 1 MiB cap"
+gen=$(current lim)
+[ -n "$gen" ] || fail "no current generation after the small build"
+sum=$(ct sha256sum $L/overlays/lim/small.bin)
+put_script big 'head -c 2097152 /dev/urandom >"$OVERLAY/big.bin" && echo big >"$OVERLAY/which.txt"'
+run_build lim big
+assert_eq 1 "$RC" "l4d2ctl's exit status of a 2 MiB generation"
+assert_contains "$OUT" "overlay 'lim' generation $((gen + 1)) is 2.0 MiB, over the cap of 1 MiB (sandbox.overlay_max_bytes)" \
+        "the build's output and result say why"
+assert_eq "$gen" "$(current lim)" "the previous generation stays current"
+assert_eq small "$(ct cat $L/overlays/lim/which.txt)" "and is what overlays/lim shows"
+assert_eq "$sum" "$(ct sha256sum $L/overlays/lim/small.bin)" "unchanged"
+ct test ! -e $L/overlays/.gen/lim/$((gen + 1)) || fail "the generation over the cap was kept"
+rc=0; out=$(ct l4d2ctl jobs submit overlay.build --overlay lim --script /tmp/big.sh --wait 2>&1) || rc=$?
+assert_eq 1 "$rc" "the same build as a job fails"
+assert_contains "$out" "job failed: build failed: overlay 'lim' generation" "the job's error names the cap"
+assert_contains "$out" "over the cap of 1 MiB (sandbox.overlay_max_bytes)" "the job's error"
+assert_eq "$gen" "$(current lim)" "still the previous generation"
+ok "a generation over the cap is discarded, the previous one stays current"
+
 summary "build-limits: a busy loop with runtime_max_sec=3 ended after ${ms} ms (result timeout)"
 exit 0

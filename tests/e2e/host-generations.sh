@@ -6,7 +6,11 @@
 # the old generation is collected once the server let go of it; instance.status shows what the
 # run stacks, overlay.list what is current; hostd killed (-9) in the middle of a build leaves
 # the overlay as it was, and the next build removes what the lost one left; a failed build
-# changes nothing. Then removal of trees 5000 directories deep: an operator's overlay
+# changes nothing. Builds from the current generation (--from-current): the first one of an
+# overlay starts empty; a hostile script, as the real build user, cannot change a byte or mode
+# of the generation it inherited; a normal edit (rm and recreate) works; publishing keeps the
+# inherited files shared (same inode), and an operator's plain directory is copied, not
+# linked. Then removal of trees 5000 directories deep: an operator's overlay
 # (overlay.delete), a game's upper dir (instance.reset, instance.delete).
 set -u
 # shellcheck source=tests/e2e/lib.sh
@@ -26,6 +30,8 @@ cleanup() {
         ct l4d2ctl delete g1 >/dev/null 2>&1
         ct l4d2ctl overlay delete gen1 >/dev/null 2>&1
         ct l4d2ctl overlay delete deep >/dev/null 2>&1
+        ct l4d2ctl overlay delete inh >/dev/null 2>&1
+        ct l4d2ctl overlay delete plain >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -157,6 +163,88 @@ ct test ! -e $L/overlays/gen1 -a ! -L $L/overlays/gen1 || fail "overlays/gen1 st
 ct test ! -e $L/overlays/.gen/gen1 || fail "overlays/.gen/gen1 still there"
 assert_eq "" "$(current gen1)" "overlay.list after the delete"
 ok "deleted with all its generations"
+
+echo "--- a build from the current generation"
+# gen_snapshot DIR: path, mode, owner, size, mtime and content hash of everything below DIR
+# (not the link count or ctime: a hardlink into a new generation changes those, not the file).
+gen_snapshot() {
+        ct sh -c "cd '$1' && find . -printf '%p %M %u:%g %s %T@ %l\n' | sort && find . -type f -exec sha256sum {} + | sort"
+}
+put_script first 'echo hi >"$OVERLAY/first.txt"'
+run_build inh first --from-current
+[ "$RC" = 0 ] || fail "a first build from current: exit $RC"
+assert_contains "$OUT" "starts empty: 'inh' has no current generation" "current of nothing is empty"
+put_script base 'cd "$OVERLAY" && mkdir -p sub/dir many && echo original >a.txt && chmod 0644 a.txt &&
+printf "#!/bin/sh\necho run\n" >exec.sh && chmod 0755 exec.sh && echo b >sub/dir/b.txt && ln -s a.txt link &&
+for i in $(seq 1 5000); do echo "$i" >many/f$i; done'
+run_build inh base
+[ "$RC" = 0 ] || fail "build of the base generation: exit $RC"
+g=$(current inh)
+old=$L/overlays/.gen/inh/$g
+before=$(gen_snapshot "$old")
+ino=$(ct stat -c %i "$old/many/f1")
+put_script attack "$PRELUDE"'cd "$OVERLAY" || exit 3
+[ "$(cat a.txt)" = original ] && [ -x exec.sh ] && [ "$(readlink link)" = a.txt ] && [ -f many/f5000 ] || { echo "not inherited"; exit 3; }
+try "append to an inherited file" sh -c "echo x >>a.txt"
+try "open it for writing" python3 -c "import os; os.open(\"a.txt\", os.O_WRONLY)"
+try "truncate it" truncate -s 0 a.txt
+try "chmod it" chmod 0666 a.txt
+try "chmod an inherited executable" chmod 0700 exec.sh
+try "chown it to the build user" chown "$(id -u)" a.txt
+try "set its times" touch -d 2000-01-01 a.txt
+try "touch it (now)" touch a.txt
+try "set a user xattr" python3 -c "import os; os.setxattr(\"a.txt\", \"user.x\", b\"1\")"
+try "write through the symlink" sh -c "echo x >>link"
+try "write sub/dir/b.txt" sh -c "echo x >sub/dir/b.txt"
+ln a.txt again 2>/dev/null && { try "append through a hardlink of its own" sh -c "echo x >>again"; }
+echo "uid $(id -u)"
+'"$EPILOGUE"'
+exit 5'
+run_build inh attack --from-current
+assert_eq 1 "$RC" "the hostile build (ends with exit 5, so it is discarded)"
+case $OUT in *ESCAPE:*) fail "an attempt on an inherited file succeeded" ;; esac
+assert_contains "$OUT" "done, escapes=0" "every attempt was made and failed"
+lease=$(grep -Eo 'as left4me-build-[0-9]+' <<<"$OUT" | head -n 1 | cut -d' ' -f2)
+[ -n "$lease" ] || fail "no lease named in: $OUT"
+assert_contains "$OUT" "uid $(ct id -u "$lease")" "it ran as $lease, the real build user"
+assert_contains "$OUT" "5003 files linked, 0 copied" "published files are linked, not copied"
+after=$(gen_snapshot "$old")
+if [ "$before" != "$after" ]; then
+        diff <(echo "$before") <(echo "$after") | head -n 20 >&2
+        fail "the inherited generation changed"
+fi
+assert_eq "$g" "$(current inh)" "the old generation stays current"
+ok "no byte or mode of the old generation changed"
+put_script edit 'cd "$OVERLAY" && rm a.txt && echo edited >a.txt && rm -r sub && mv exec.sh run.sh && echo new >new.txt'
+t0=$(date +%s%N)
+run_build inh edit --from-current
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$RC" = 0 ] || fail "an edit from current: exit $RC"
+fill=$(grep -o 'starts from generation [0-9]*: .*' <<<"$OUT")
+new=$L/overlays/.gen/inh/$(current inh)
+assert_eq edited "$(ct cat $L/overlays/inh/a.txt)" "the edited file"
+assert_eq new "$(ct cat $L/overlays/inh/new.txt)" "a new file"
+ct test ! -e $L/overlays/inh/sub -a -x $L/overlays/inh/run.sh -a -f $L/overlays/inh/many/f5000 ||
+        fail "the edit's removals and renames, or the inherited files, are not there"
+assert_eq "$ino" "$(ct stat -c %i "$new/many/f1")" "publishing kept the inherited file shared (same inode)"
+assert_eq "left4me-build 644" "$(ct stat -c '%U %a' "$new/many/f1")" "an inherited file's owner and mode"
+assert_eq "left4me-build 644" "$(ct stat -c '%U %a' "$new/a.txt")" "the edited file, published"
+put_script empty 'true'
+t1=$(date +%s%N)
+run_build inh empty
+ms_empty=$(( ($(date +%s%N) - t1) / 1000000 ))
+[ "$RC" = 0 ] || fail "an empty build: exit $RC"
+summary "host-generations: a build from current over 5000 files: $fill; whole build ${ms} ms (an empty one: ${ms_empty} ms)"
+
+echo "--- an operator's plain directory (generation 0) is copied, not linked"
+ct_sh "mkdir -p $L/overlays/plain && echo mine >$L/overlays/plain/f && chmod 0666 $L/overlays/plain/f" || fail "setup"
+pbefore=$(gen_snapshot $L/overlays/plain)
+put_script plainw 'cd "$OVERLAY" && echo changed >>f && [ "$(head -n 1 f)" = mine ] && exit 4'
+run_build plain plainw --from-current
+assert_eq 1 "$RC" "the build (writes its copy, then fails on purpose)"
+assert_contains "$OUT" "1 copied" "the world-writable file is copied"
+assert_eq "$pbefore" "$(gen_snapshot $L/overlays/plain)" "the plain directory is unchanged"
+ok "a writable file of generation 0 was copied; the build changed only its copy"
 
 echo "--- trees 5000 directories deep"
 # deep DIR: 5000 nested directories below DIR (a relative walk: the path is far beyond PATH_MAX).

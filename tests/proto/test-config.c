@@ -27,6 +27,7 @@ Test(config, defaults) {
         cr_assert_eq(c.port_start, 27015u);
         cr_assert_eq(c.web_port, 8080u);
         cr_assert_eq(c.sandbox_memory_max, 4ULL << 30);
+        cr_assert_eq(c.sandbox_overlay_max_bytes, 20ULL << 30, "20 GiB");
         config_done(&c);
 }
 
@@ -39,7 +40,8 @@ Test(config, every_key) {
                         "limits: {idle_exit_sec: 3, max_message_bytes: 65536, max_connections: 10,\n"
                         "         idle_connection_sec: 5, message_timeout_sec: 2}\n"
                         "jobs: {workers: 2}\n"
-                        "sandbox: {memory_max: 512M, tasks_max: 64, cpu_quota: 150%, runtime_max_sec: 60}\n";
+                        "sandbox: {memory_max: 512M, tasks_max: 64, cpu_quota: 150%, runtime_max_sec: 60,\n"
+                        "          overlay_max_bytes: 1M}\n";
         cr_assert_eq(load(y, &c, err), 0, "%s", err);
         cr_assert_str_eq(c.root, "/srv/l4m");
         cr_assert_str_eq(c.steamcmd, "/opt/steam/steamcmd.sh");
@@ -58,6 +60,7 @@ Test(config, every_key) {
         cr_assert_eq(c.sandbox_tasks_max, 64u);
         cr_assert_eq(c.sandbox_cpu_quota_percent, 150u);
         cr_assert_eq(c.sandbox_runtime_max_sec, 60u);
+        cr_assert_eq(c.sandbox_overlay_max_bytes, 1ULL << 20);
         cr_assert_eq(warnings, 0);
         config_done(&c);
 }
@@ -87,6 +90,7 @@ BAD(relative_root, "paths: {root: var/lib}\n", "paths.root: must be an absolute 
 BAD(dotdot_root, "paths: {root: /var/../etc}\n", "paths.root: must be an absolute path")
 BAD(bad_size, "sandbox: {memory_max: 4X}\n", "sandbox.memory_max")
 BAD(zero_size, "sandbox: {memory_max: 0}\n", "sandbox.memory_max")
+BAD(bad_overlay_max, "sandbox: {overlay_max_bytes: 20GB}\n", "sandbox.overlay_max_bytes")
 BAD(bad_percent, "sandbox: {cpu_quota: lots}\n", "sandbox.cpu_quota")
 BAD(section_not_map, "limits: 5\n", "limits: must be a mapping")
 BAD(top_not_map, "- a\n- b\n", "the top level must be a mapping")

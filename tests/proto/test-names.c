@@ -34,6 +34,11 @@ Test(names, web_names) {
         for (size_t i = 0; i < ELEMENTSOF(other); i++)
                 cr_assert_not(name_is_web(other[i]), "%s", other[i]);
         cr_assert_not(name_is_web(NULL));
+        cr_assert(overlay_base_is_valid("empty"));
+        cr_assert(overlay_base_is_valid("current"));
+        cr_assert_not(overlay_base_is_valid("Current"));
+        cr_assert_not(overlay_base_is_valid(""));
+        cr_assert_not(overlay_base_is_valid(NULL));
 }
 
 Test(names, server_names_fit_a_user_name) {

@@ -6,6 +6,7 @@
  * file system tests need root (chown); they skip otherwise. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -682,6 +683,38 @@ Test(overlay_dir, publish_leaves_nothing_writable_or_shared) {
         cr_assert_eq(st_out.st_nlink, 1);
         cr_assert_not(exists_rel("overlays/o3/sock"), "a socket is no game content");
         sh("grep -qx mine overlays/o3/hard");
+}
+
+Test(overlay_dir, size_counts_what_a_cap_must) {
+        _cleanup_close_ int dfd = -1;
+        uint64_t bytes = 0, empty = 0;
+        char buf[32];
+
+        sh("mkdir -p overlays/sz/d overlays/sz2 && head -c 1048576 /dev/zero >overlays/sz/d/real");
+        dfd = open(root, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        {
+                _cleanup_close_ int ofd = openat(dfd, "overlays/sz2", O_RDONLY | O_DIRECTORY);
+                cr_assert_eq(overlay_size(ofd, &empty), 0);
+        }
+        /* a sparse file counts at its length, a second name of a file again, a symlink's
+         * target not at all */
+        sh("truncate -s 3M overlays/sz/sparse && ln overlays/sz/d/real overlays/sz/again && "
+           "head -c 8388608 /dev/zero >outside/big && ln -s ../../outside/big overlays/sz/link");
+        {
+                _cleanup_close_ int ofd = openat(dfd, "overlays/sz", O_RDONLY | O_DIRECTORY);
+                cr_assert_eq(overlay_size(ofd, &bytes), 0);
+        }
+        cr_assert_geq(bytes, 5ULL << 20, "%" PRIu64, bytes);
+        cr_assert_lt(bytes, (5ULL << 20) + 64 * 1024 + 4 * empty, "%" PRIu64, bytes);
+        overlay_format_bytes(17, buf, sizeof(buf));
+        cr_assert_str_eq(buf, "17 B");
+        overlay_format_bytes(20ULL << 30, buf, sizeof(buf));
+        cr_assert_str_eq(buf, "20 GiB");
+        overlay_format_bytes((uint64_t) (21.3 * (1ULL << 30)), buf, sizeof(buf));
+        cr_assert_str_eq(buf, "21.3 GiB");
+        overlay_format_bytes(1536, buf, sizeof(buf));
+        cr_assert_str_eq(buf, "1.5 KiB");
 }
 
 Test(overlay_dir, remove_never_follows_links) {

@@ -207,6 +207,49 @@ Test(job_payload, canonical_packing) {
         job_payload_done(&b);
 }
 
+Test(job_payload, overlay_build_base) {
+        struct job_payload cur = {}, empty = {}, none = {}, back = {};
+        struct rpc_buf bc, be, bn;
+        struct rpc_error e;
+
+        cr_assert_eq(parse_kv(JOB_OVERLAY_BUILD, &cur, &e, 3,
+                              (const char *const[]){"overlay", "o", "script", "x", "base", "current"}),
+                     0, "%s", e.message);
+        cr_assert_str_eq(cur.base, "current");
+        cr_assert_eq(parse_kv(JOB_OVERLAY_BUILD, &empty, &e, 3,
+                              (const char *const[]){"overlay", "o", "script", "x", "base", "empty"}),
+                     0, "%s", e.message);
+        cr_assert_null(empty.base, "empty is the default, stored as no base");
+        cr_assert_eq(parse_kv(JOB_OVERLAY_BUILD, &none, &e, 2,
+                              (const char *const[]){"overlay", "o", "script", "x"}),
+                     0);
+        cr_assert_lt(parse_kv(JOB_OVERLAY_BUILD, &back, &e, 3,
+                              (const char *const[]){"overlay", "o", "script", "x", "base", "previous"}),
+                     0);
+        cr_assert(strstr(e.message, "payload.base: must be 'empty' or 'current'"), "%s", e.message);
+        cr_assert_lt(parse_kv(JOB_OVERLAY_DELETE, &back, &e, 2,
+                              (const char *const[]){"overlay", "o", "base", "current"}),
+                     0);
+        rpc_buf_init(&bc, 0);
+        rpc_buf_init(&be, 0);
+        rpc_buf_init(&bn, 0);
+        job_payload_pack(&cur, &bc.pk);
+        job_payload_pack(&empty, &be.pk);
+        job_payload_pack(&none, &bn.pk);
+        /* part of the coalescing identity: current differs, empty and none are the same bytes */
+        cr_assert(be.len == bn.len && memcmp(be.data, bn.data, be.len) == 0);
+        cr_assert(bc.len != bn.len || memcmp(bc.data, bn.data, bn.len) != 0);
+        cr_assert_eq(job_payload_unpack(JOB_OVERLAY_BUILD, bc.data, bc.len, &back), 0);
+        cr_assert_str_eq(back.base, "current");
+        job_payload_done(&back);
+        rpc_buf_done(&bc);
+        rpc_buf_done(&be);
+        rpc_buf_done(&bn);
+        job_payload_done(&cur);
+        job_payload_done(&empty);
+        job_payload_done(&none);
+}
+
 /* ---- keys and subjects ------------------------------------------------------------------- */
 
 Test(job_keys, derive_format_parse) {
