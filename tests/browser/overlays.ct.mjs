@@ -42,6 +42,20 @@ async function jobEnds(page, badge, timeout = 60000) {
   return (await b.textContent()).trim();
 }
 
+// A page that shows the host's state as of its load (the host list may be a second old):
+// reload until locator has text, or fail.
+async function untilShown(page, locator, text, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if ((await locator.count()) && (await locator.first().textContent()).includes(text)) return;
+    if (Date.now() > deadline) {
+      throw new Error(`"${text}" not shown: ${(await locator.count()) ? await locator.first().textContent() : '(none)'}`);
+    }
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+}
+
 async function overlayId(page) {
   return Number(new globalThis.URL(page.url()).pathname.split('/')[2]);
 }
@@ -116,7 +130,7 @@ test('a user writes, builds and stacks a script overlay; a rebuild needs a resta
     await page.goto(`${URL}/overlays/${state.mine}`);
     assert.match(await page.locator('#overlay-blueprints').textContent(), /Carol bp/);
     const row = page.locator('#overlay-servers tbody tr', { hasText: 'On overlays' });
-    await row.filter({ hasText: 'generation 1' }).waitFor({ timeout: 10000 });
+    await untilShown(page, row, 'generation 1');
 
     // Save, reset and rebuild: a new generation from empty; the running server needs a restart.
     await page.getByRole('button', { name: 'Save, reset and rebuild' }).click();
@@ -124,10 +138,10 @@ test('a user writes, builds and stacks a script overlay; a rebuild needs a resta
     assert.equal(await jobEnds(page, '#build-state'), 'succeeded');
     await page.reload();
     assert.match(await page.locator('#generation').textContent(), /^2, built/);
-    await row.locator('.needs-restart').waitFor({ timeout: 10000 });
+    await untilShown(page, row, 'needs restart');
     assert.match(await page.locator('#older-generations').textContent(), /^1 \(1 server\)/);
     await page.goto(`${URL}/servers/${state.server}`);
-    await page.locator('#needs-restart').waitFor({ timeout: 10000 });
+    await untilShown(page, page.locator('.state-cluster'), 'needs restart');
   }, {}, allow);
 });
 
