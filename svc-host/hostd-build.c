@@ -192,7 +192,7 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
          * rest is removed, and the overlay is as it was. */
         /* The cap first, by stats alone: a generation over it is never published (publishing
          * copies hardlinked files, which the cap thereby bounds too). */
-        if (result == BUILD_SUCCESS && b->max_bytes > 0) {
+        if (result == BUILD_SUCCESS) {
                 uint64_t bytes = 0;
                 char have[32], cap[32];
 
@@ -203,7 +203,7 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
                                  b->generation, strerror(-n),
                                  n == -ELOOP ? " (nested deeper than 256 directories)" : "");
                         result = BUILD_FAILED;
-                } else if (bytes > b->max_bytes) {
+                } else if (b->max_bytes > 0 && bytes > b->max_bytes) {
                         overlay_format_bytes(bytes, have, sizeof(have));
                         overlay_format_bytes(b->max_bytes, cap, sizeof(cap));
                         snprintf(b->error, sizeof(b->error),
@@ -211,7 +211,8 @@ static void on_run_done(int r, const struct unit_status *st, bool cancelled, con
                                  " is %s, over the cap of %s (sandbox.overlay_max_bytes); discarded",
                                  b->id, b->generation, have, cap);
                         result = BUILD_FAILED;
-                }
+                } else
+                        overlay_gen_record_size(b->dirfd, bytes);
         }
         if (result == BUILD_SUCCESS) {
                 n = overlay_publish(b->dirfd, b->owner_uid, b->owner_gid);

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -1150,6 +1151,36 @@ static int cmp_info(const void *a, const void *b) {
         return strcmp(((const struct overlay_info *) a)->id, ((const struct overlay_info *) b)->id);
 }
 
+#define SIZE_XATTR "trusted.left4me.bytes"
+
+void overlay_gen_record_size(int gen_fd, uint64_t bytes) {
+        char v[24];
+        int n = snprintf(v, sizeof(v), "%" PRIu64, bytes);
+
+        (void) fsetxattr(gen_fd, SIZE_XATTR, v, (size_t) n, 0);
+}
+
+/* The recorded size of the generation overlays/id points at, or UINT64_MAX. */
+static uint64_t gen_recorded_size(int overlays_fd, const char *id) {
+        _cleanup_close_ int fd = openat(overlays_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char v[24];
+        ssize_t n;
+        uint64_t bytes = 0;
+
+        if (fd < 0)
+                return UINT64_MAX;
+        n = fgetxattr(fd, SIZE_XATTR, v, sizeof(v) - 1);
+        if (n <= 0)
+                return UINT64_MAX;
+        v[n] = 0;
+        for (ssize_t i = 0; i < n; i++) {
+                if (v[i] < '0' || v[i] > '9' || bytes > (UINT64_MAX - 9) / 10)
+                        return UINT64_MAX;
+                bytes = bytes * 10 + (uint64_t) (v[i] - '0');
+        }
+        return bytes;
+}
+
 int overlay_list(int rootfd, struct overlay_info **ret, size_t *ret_n) {
         _cleanup_close_ int ofd = -1;
         _cleanup_free_ struct overlay_info *v = NULL;
@@ -1198,6 +1229,7 @@ int overlay_list(int rootfd, struct overlay_info **ret, size_t *ret_n) {
                  * has only its own mtime. */
                 v[n].built_usec =
                         (uint64_t) st.st_mtim.tv_sec * 1000000ULL + (uint64_t) st.st_mtim.tv_nsec / 1000;
+                v[n].bytes = g > 0 ? gen_recorded_size(dirfd(d), de->d_name) : UINT64_MAX;
                 n++;
         }
         if (r >= 0 && errno)

@@ -95,6 +95,10 @@ int overlay_publish(int dirfd, uid_t uid, gid_t gid);
  * enters another mount; -ELOOP deeper than publishing goes. Only stats: run before
  * publishing, so a build over the cap is never published (whose hardlink copies it bounds). */
 int overlay_size(int dirfd, uint64_t *ret_bytes);
+/* Records a generation's size (overlay_size) on its directory, as the xattr
+ * trusted.left4me.bytes: only CAP_SYS_ADMIN sets or reads trusted.*, so a build cannot forge
+ * it. Best effort (a file system without xattrs: no size is reported). */
+void overlay_gen_record_size(int gen_fd, uint64_t bytes);
 /* "21.3 GiB", "512 KiB", "17 B": bytes for a message. */
 void overlay_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* Removes overlays/ID and all its generations (never following a symlink, never entering a
@@ -120,5 +124,6 @@ struct overlay_info {
         char id[OVERLAY_REF_MAX + 1];
         uint64_t generation;
         uint64_t built_usec; /* when it became current (CLOCK_REALTIME) */
+        uint64_t bytes;      /* its size as its build measured it; UINT64_MAX: unknown */
 };
 int overlay_list(int rootfd, struct overlay_info **ret, size_t *ret_n);

@@ -878,6 +878,10 @@ static int method_overlay_list(struct rpc_call *call, const msgpack_object *para
                 rpc_pack_kv_str(mpk, "id", v[i].id);
                 rpc_pack_kv_uint(mpk, "generation", v[i].generation);
                 rpc_pack_kv_uint(mpk, "built_usec", v[i].built_usec);
+                if (v[i].bytes != UINT64_MAX)
+                        rpc_pack_kv_uint(mpk, "bytes", v[i].bytes);
+                else
+                        rpc_pack_kv_nil(mpk, "bytes");
                 (void) rpc_map_end(&map);
         }
         return rpc_call_reply(call);

@@ -103,6 +103,22 @@ static const msgpack_object *host_gen(const struct host_gens *g, int64_t id) {
         return NULL;
 }
 
+/* "1.3 GiB": the size hostd recorded when it built the generation. */
+static void size_text(struct html *h, int64_t bytes) {
+        static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+        double v = (double) bytes;
+        unsigned u = 0;
+
+        while (v >= 1024.0 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024.0;
+                u++;
+        }
+        if (u == 0)
+                html_textf(h, "%" PRId64 " bytes", bytes);
+        else
+                html_textf(h, "%.1f %s", v, units[u]);
+}
+
 static void scope_text(struct html *h, const struct webd_overlay *o) {
         if (o->owner_id == 0)
                 html_text(h, "system");
@@ -195,6 +211,10 @@ static int list_row(const struct webd_overlay *o, void *userdata) {
                 html_text(h, "not built yet");
         else {
                 html_textf(h, "generation %" PRId64 ", ", obj_int(gen, "generation", 0));
+                if (obj_int(gen, "bytes", -1) >= 0) {
+                        size_text(h, obj_int(gen, "bytes", 0));
+                        html_text(h, ", ");
+                }
                 page_time(h, obj_int(gen, "built_usec", 0));
         }
         html_close(h, "td");
@@ -356,7 +376,7 @@ struct detail {
         const char *draft_name, *draft_script; /* a refused form, shown again */
         struct host_gens g;
         bool have_gen;
-        int64_t generation, built_usec;
+        int64_t generation, built_usec, bytes; /* bytes -1: unknown */
         /* instance.list, copied: which generation each instance mounts of this overlay. */
         bool instances_known;
         size_t n_mounts;
@@ -617,6 +637,13 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
                 page_time(&h, d->built_usec);
         }
         html_close(&h, "dd");
+        if (d->have_gen && d->bytes >= 0) {
+                html_elem_text(&h, "dt", "Size");
+                html_elem(&h, "dd");
+                html_attr(&h, "id", "overlay-size");
+                size_text(&h, d->bytes);
+                html_close(&h, "dd");
+        }
         older_generations(&h, d);
         if (job) {
                 html_elem_text(&h, "dt", "Last job");
@@ -769,6 +796,7 @@ static int detail_gens_reply(struct webd_rq *rq, const struct rpc_core_reply *r,
                 d->have_gen = true;
                 d->generation = obj_int(gen, "generation", 0);
                 d->built_usec = obj_int(gen, "built_usec", 0);
+                d->bytes = obj_int(gen, "bytes", -1);
         }
         d->g.items = NULL; /* the reply's objects go with it */
         d->g.n = 0;

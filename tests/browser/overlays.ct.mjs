@@ -99,6 +99,8 @@ test('a user writes, builds and stacks a script overlay; a rebuild needs a resta
     assert.equal(await jobEnds(page, '#build-state'), 'succeeded');
     await page.reload();
     assert.match(await page.locator('#generation').textContent(), /^1, built/);
+    // What the build left: carol.cfg and two directories, at least a block each.
+    assert.match(await page.locator('#overlay-size').textContent(), /^\d+(\.\d)? KiB$/);
     assert.equal(await page.locator('#f-script').inputValue(), script, 'the stored script differs');
 
     // Stack it (by its name) in a blueprint, and run a server on it.
