@@ -10,7 +10,12 @@ MAN_DATE := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/nul
 
 all: $(MAN_PAGES)
 
-$(BUILD)/man/%: docs/man/%.scd
+# Rebuilt when PREFIX or SYSCONFDIR change (the stamp is rewritten only then).
+MAN_PATHS := $(BUILD)/man/.paths
+$(shell mkdir -p $(BUILD)/man && { [ "$$(cat $(MAN_PATHS) 2>/dev/null)" = "$(PREFIX) $(SYSCONFDIR)" ] || \
+	echo "$(PREFIX) $(SYSCONFDIR)" > $(MAN_PATHS); })
+
+$(BUILD)/man/%: docs/man/%.scd $(MAN_PATHS)
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< | \
 		SOURCE_DATE_EPOCH=$(MAN_DATE) scdoc > $@
