@@ -77,3 +77,16 @@ install-completion:
 	install -d -m 0755 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 deploy/completion/l4d2ctl $(DESTDIR)$(BASHCOMPDIR)/l4d2ctl
 	@echo "  COMPL   $(BASHCOMPDIR)/l4d2ctl"
+
+# ---- Debian package -------------------------------------------------------------------
+# debian/ (debhelper 13): `make deb` builds the binary package from this tree and leaves
+# it, with its .buildinfo and .changes, in $(BUILD)/ (nothing is written beside the tree;
+# debian/rules puts the .deb where LEFT4ME_DEB_DIR says).
+DEB_OUT = $(abspath $(BUILD))
+.PHONY: deb
+deb:
+	@mkdir -p $(DEB_OUT)
+	LEFT4ME_DEB_DIR=$(DEB_OUT) dpkg-buildpackage -us -uc -b \
+		--buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+		--buildinfo-file=$(DEB_OUT)/left4me.buildinfo --changes-file=$(DEB_OUT)/left4me.changes
+	@ls -l $(DEB_OUT)/left4me_*.deb
