@@ -9,7 +9,11 @@ LEFT4ME_DAEMONS := left4me-hostd left4me-jobd left4me-logd left4me-webd left4me-
 LEFT4ME_FIXTURES := $(BUILD)/fake-srcds $(BUILD)/rcon-cli $(BUILD)/a2s-query \
                     $(if $(wildcard $(BUILD)/fake-steamcmd),$(BUILD)/fake-steamcmd,tests/fixtures/fake-steamcmd)
 
-INSTALL_TARGETS += install-bins install-config install-docs install-script-overlays
+# bash-completion loads completions/<command> on demand from here.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+INSTALL_TARGETS += install-bins install-config install-docs install-script-overlays install-completion
+BLACKBOX += tests/docs/completion.sh
 
 # Installs whatever has been built, and says what it skipped (`make install` builds first).
 .PHONY: install-bins
@@ -67,3 +71,22 @@ install-script-overlays:
 		install -m 0644 $$f $(DESTDIR)$(LEFT4ME_SEEDDIR)/$$(basename $$f) && \
 		echo "  SEED    $(LEFT4ME_SEEDDIR)/$$(basename $$f)" || exit 1; \
 	done
+
+.PHONY: install-completion
+install-completion:
+	install -d -m 0755 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 deploy/completion/l4d2ctl $(DESTDIR)$(BASHCOMPDIR)/l4d2ctl
+	@echo "  COMPL   $(BASHCOMPDIR)/l4d2ctl"
+
+# ---- Debian package -------------------------------------------------------------------
+# debian/ (debhelper 13): `make deb` builds the binary package from this tree and leaves
+# it, with its .buildinfo and .changes, in $(BUILD)/ (nothing is written beside the tree;
+# debian/rules puts the .deb where LEFT4ME_DEB_DIR says).
+DEB_OUT = $(abspath $(BUILD))
+.PHONY: deb
+deb:
+	@mkdir -p $(DEB_OUT)
+	LEFT4ME_DEB_DIR=$(DEB_OUT) dpkg-buildpackage -us -uc -b \
+		--buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+		--buildinfo-file=$(DEB_OUT)/left4me.buildinfo --changes-file=$(DEB_OUT)/left4me.changes
+	@ls -l $(DEB_OUT)/left4me_*.deb
