@@ -73,6 +73,7 @@ test: deps
 	$(MAKE) test-browser
 	$(MAKE) test-fuzz-smoke
 	$(MAKE) test-e2e
+	$(MAKE) test-package
 
 check: all test-unit test-blackbox
 

@@ -90,3 +90,9 @@ deb:
 		--buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
 		--buildinfo-file=$(DEB_OUT)/left4me.buildinfo --changes-file=$(DEB_OUT)/left4me.changes
 	@ls -l $(DEB_OUT)/left4me_*.deb
+
+# The package under a real systemd in a container of its own (tests/e2e/package.sh): install,
+# a server running through an upgrade, remove, purge. Part of `make test` (test-e2e).
+.PHONY: test-package
+test-package: deb
+	@BUILD=$(abspath $(BUILD)) tests/e2e/package.sh $(DEB_OUT)/left4me_$(VERSION)_$(shell dpkg --print-architecture).deb
