@@ -98,8 +98,8 @@ def units(n):
 def main():
     have = 0
     print("servers on one host (fake srcds), one row per N:")
-    print("  %5s %9s %9s %9s %9s %9s %9s %9s %11s %11s %11s" % (
-        "N", "start-all", "list cli", "list rpc", "status", "hostd", "jobd", "logd", "games sum",
+    print("  %5s %9s %9s %9s %9s %9s %9s %9s %9s %11s %11s %11s" % (
+        "N", "start-all", "list cli", "list rpc", "brief rpc", "status", "hostd", "jobd", "logd", "games sum",
         "logd+follow", "follow cpu"))
     for n in STEPS:
         for i in range(have, n):
@@ -122,6 +122,12 @@ def main():
         c = Conn("host")
         assert len(c.call("instance.list")) >= n
         list_rpc = median_ms(lambda: c.call("instance.list"), 10)
+        # What webd asks: the states from one ListUnitsByPatterns; they must agree with the full list.
+        full = {x["name"]: x["state"] for x in c.call("instance.list")}
+        brief = {x["name"]: x["state"] for x in c.call("instance.list", {"brief": True})}
+        assert brief == full, "brief and full lists disagree: %r" % {k: (full.get(k), brief.get(k))
+                                                                    for k in full if full.get(k) != brief.get(k)}
+        list_brief = median_ms(lambda: c.call("instance.list", {"brief": True}), 10)
         status = median_ms(lambda: c.call("instance.status", {"name": "s0"}), 20)
         c.close()
         host, jobs, logs = (rss_kib(daemon_pid(s)) for s in ("host", "jobs", "logs"))
@@ -144,8 +150,8 @@ def main():
         follow_rss = rss_kib(lp)
         for f in followers:
             f.close()
-        print("  %5d %8.1fs %7.0fms %7.1fms %7.2fms %7.1fMiB %7.1fMiB %7.1fMiB %9.0fMiB %9.1fMiB %9.1f%%" % (
-            n, start_all, list_cli, list_rpc, status, host / 1024, jobs / 1024, logs / 1024, games / 1024,
+        print("  %5d %8.1fs %7.0fms %7.1fms %7.1fms %7.2fms %7.1fMiB %7.1fMiB %7.1fMiB %9.0fMiB %9.1fMiB %9.1f%%" % (
+            n, start_all, list_cli, list_rpc, list_brief, status, host / 1024, jobs / 1024, logs / 1024, games / 1024,
             follow_rss / 1024, follow_cpu), flush=True)
     sh("systemctl", "stop", *units(have))
 

@@ -25,6 +25,7 @@ struct status_req {
         char unit[UNIT_NAME_MAX];
         struct instance_files files;
         bool have_unit;
+        bool brief; /* states only (instance.list {brief}): no per-unit properties read */
         struct unit_status st;
         char systemd_error[256];
         void (*done)(struct status_req *s, void *userdata);
@@ -114,7 +115,7 @@ static void pack_status(msgpack_packer *pk, const struct status_req *s) {
         pack_str_or_nil(mpk, "sub_state", st->sub_state, u);
         pack_str_or_nil(mpk, "load_state", st->load_state, u);
         pack_str_or_nil(mpk, "unit_file_state", st->unit_file_state, u);
-        if (u)
+        if (u && !s->brief)
                 rpc_pack_kv_bool(mpk, "enabled", streq(st->unit_file_state, "enabled"));
         else
                 rpc_pack_kv_nil(mpk, "enabled");
@@ -132,7 +133,7 @@ static void pack_status(msgpack_packer *pk, const struct status_req *s) {
                 else
                         rpc_pack_kv_nil(mpk, "since_usec");
         }
-        if (u)
+        if (u && !s->brief)
                 rpc_pack_kv_uint(mpk, "restarts", st->n_restarts);
         else
                 rpc_pack_kv_nil(mpk, "restarts");
@@ -253,13 +254,50 @@ static void on_list_item_done(struct status_req *s, void *userdata) {
         list_maybe_done(l);
 }
 
+/* The brief list: every instance's files, and one ListUnitsByPatterns for all the states. */
+static void on_list_states(int r, const struct unit_brief *v, size_t n, const char *message,
+                           void *userdata) {
+        struct list_call *l = userdata;
+
+        for (size_t i = 0; i < l->n; i++) {
+                struct status_req *s = &l->reqs[i];
+                if (r < 0) {
+                        snprintf(s->systemd_error, sizeof(s->systemd_error), "%s", message ?: strerror(-r));
+                        continue;
+                }
+                s->have_unit = true;
+                /* Not listed: not loaded, so inactive (systemd would load it only to say so). */
+                snprintf(s->st.active_state, sizeof(s->st.active_state), "inactive");
+                snprintf(s->st.sub_state, sizeof(s->st.sub_state), "dead");
+                for (size_t j = 0; j < n; j++)
+                        if (streq(v[j].name, s->unit)) {
+                                snprintf(s->st.load_state, sizeof(s->st.load_state), "%s", v[j].load_state);
+                                snprintf(s->st.active_state, sizeof(s->st.active_state), "%s",
+                                         v[j].active_state);
+                                snprintf(s->st.sub_state, sizeof(s->st.sub_state), "%s", v[j].sub_state);
+                                break;
+                        }
+        }
+        l->pending = 0;
+        list_maybe_done(l);
+}
+
+struct list_args {
+        bool brief;
+};
+
+static const struct rpc_arg list_args_table[] = {
+        {"brief", RPC_ARG_BOOL, 0, offsetof(struct list_args, brief), 0, 0, 0, NULL},
+};
+
 int hostd_method_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
         struct hostd *h = userdata;
         _cleanup_strv_free_ char **names = NULL;
+        struct list_args a = {};
         struct list_call *l;
         int r;
 
-        r = method_args(h, call, params, NULL, 0, NULL);
+        r = method_args(h, call, params, list_args_table, ELEMENTSOF(list_args_table), &a);
         if (r < 0)
                 return r;
         r = instance_list(h->cfg->root, &names);
@@ -279,6 +317,24 @@ int hostd_method_list(struct rpc_call *call, const msgpack_object *params, void 
         }
         rpc_call_defer(call);
         rpc_server_busy_ref(daemon_server(h->daemon));
+        if (a.brief) {
+                for (size_t i = 0; i < l->n; i++) {
+                        struct status_req *s = &l->reqs[i];
+                        s->h = h;
+                        s->brief = true;
+                        snprintf(s->name, sizeof(s->name), "%s", names[i]);
+                        (void) server_unit_name(s->name, s->unit, sizeof(s->unit));
+                        s->st.memory_bytes = UINT64_MAX;
+                        s->st.cpu_nsec = UINT64_MAX;
+                        (void) instance_inspect(h->cfg->root, s->name, &s->files);
+                }
+                l->started = true;
+                l->pending = 1;
+                r = unit_list_states(h->bus, "left4me-server@*.service", on_list_states, l);
+                if (r < 0)
+                        on_list_states(r, NULL, 0, "systemd is unreachable", l);
+                return 0;
+        }
         l->pending = l->n;
         for (size_t i = 0; i < l->n; i++) {
                 struct status_req *s = &l->reqs[i];

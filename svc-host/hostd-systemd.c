@@ -24,7 +24,7 @@
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MGR  "org.freedesktop.systemd1.Manager"
 
-enum op_kind { OP_START, OP_STOP, OP_STATUS, OP_TRANSIENT };
+enum op_kind { OP_START, OP_STOP, OP_STATUS, OP_TRANSIENT, OP_LIST };
 
 enum op_step {
         /* No Reload after it: enablement is for the next boot, which reads the disk anyway, and
@@ -49,8 +49,11 @@ struct unit_op {
         sd_event_source *timer;
         unit_op_cb cb;
         unit_status_cb status_cb;
+        unit_list_cb list_cb;
         void *userdata;
         struct unit_status st;
+        struct unit_brief *list; /* OP_LIST's answer */
+        size_t n_list;
 };
 
 struct recent_job {
@@ -79,6 +82,7 @@ static void op_free(struct unit_op *op) {
                 op->next->prev = op->prev;
         sd_event_source_disable_unref(op->timer);
         free(op->job);
+        free(op->list);
         free(op);
 }
 
@@ -87,6 +91,10 @@ static void op_finish(struct unit_op *op, int r, const char *result, const char 
         if (op->kind == OP_STATUS) {
                 if (op->status_cb)
                         op->status_cb(r, r >= 0 ? &op->st : NULL, message, op->userdata);
+        } else if (op->kind == OP_LIST) {
+                if (op->list_cb)
+                        op->list_cb(r, r >= 0 ? op->list : NULL, r >= 0 ? op->n_list : 0, message,
+                                    op->userdata);
         } else if (op->cb)
                 op->cb(r, result, message, op->userdata);
         op_free(op);
@@ -673,6 +681,78 @@ int unit_get_status(struct hostd_bus *b, const char *unit, unit_status_cb cb, vo
                                              "GetAll", on_props, op, "s", "org.freedesktop.systemd1.Unit");
         if (r < 0) {
                 op->status_cb = NULL;
+                op_free(op);
+        }
+        return r;
+}
+
+/* ---- many units' states at once -------------------------------------------------------- */
+
+#define LIST_UNITS_MAX 4096u
+
+static int on_list_units(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct unit_op *op = userdata;
+        const sd_bus_error *err = sd_bus_message_get_error(m);
+        const char *name, *desc, *load, *active, *sub;
+        char msg[384];
+        size_t alloc = 0;
+        int r;
+
+        if (err) {
+                snprintf(msg, sizeof(msg), "systemd: %s", err->message ?: err->name);
+                op_finish(op, -sd_bus_message_get_errno(m) ?: -EIO, NULL, msg);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
+        while (r >= 0 && (r = sd_bus_message_read(m, "(ssssssouso)", &name, &desc, &load, &active, &sub,
+                                                  NULL, NULL, NULL, NULL, NULL)) > 0) {
+                struct unit_brief *u;
+                if (op->n_list >= LIST_UNITS_MAX)
+                        continue; /* hostd lists at most 1000 instances anyway */
+                if (op->n_list == alloc) {
+                        size_t na = alloc ? alloc * 2 : 64;
+                        struct unit_brief *nv = realloc(op->list, na * sizeof(*nv));
+                        if (!nv) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        op->list = nv;
+                        alloc = na;
+                }
+                u = &op->list[op->n_list++];
+                snprintf(u->name, sizeof(u->name), "%s", name);
+                snprintf(u->load_state, sizeof(u->load_state), "%s", load);
+                snprintf(u->active_state, sizeof(u->active_state), "%s", active);
+                snprintf(u->sub_state, sizeof(u->sub_state), "%s", sub);
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                op_finish(op, r, NULL, "systemd: malformed unit list");
+        else
+                op_finish(op, 0, NULL, NULL);
+        return 0;
+}
+
+int unit_list_states(struct hostd_bus *b, const char *pattern, unit_list_cb cb, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        struct unit_op *op;
+        int r;
+
+        r = op_new(b, OP_LIST, pattern, &op);
+        if (r < 0)
+                return r;
+        op->list_cb = cb;
+        op->userdata = userdata;
+        r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, SD_PATH, SD_MGR, "ListUnitsByPatterns");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "as", 0); /* any state */
+        if (r >= 0)
+                r = sd_bus_message_append(m, "as", 1, pattern);
+        if (r >= 0)
+                r = sd_bus_call_async(b->bus, NULL, m, on_list_units, op, 0);
+        if (r < 0) {
+                op->list_cb = NULL;
                 op_free(op);
         }
         return r;

@@ -56,6 +56,16 @@ typedef void (*unit_status_cb)(int r, const struct unit_status *st, const char *
 /* Reads the properties of the unit (loading it if needed). */
 int unit_get_status(struct hostd_bus *b, const char *unit, unit_status_cb cb, void *userdata);
 
+/* The states of the loaded units whose names match pattern: one ListUnitsByPatterns call,
+ * however many there are (a unit that is not loaded is not listed: it is inactive). */
+struct unit_brief {
+        char name[256];
+        char load_state[32], active_state[32], sub_state[32];
+};
+typedef void (*unit_list_cb)(int r, const struct unit_brief *v, size_t n, const char *message,
+                             void *userdata);
+int unit_list_states(struct hostd_bus *b, const char *pattern, unit_list_cb cb, void *userdata);
+
 /* StartTransientUnit(unit, "fail", properties, []) and wait for its start job, like
  * unit_start. append() adds the properties: it is called with the message positioned inside
  * the a(sv) array and appends complete (sv) entries; fds appended with type 'h' are

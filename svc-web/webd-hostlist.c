@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "base/util.h"
+#include "proto/map.h"
 #include "svc-web/webd-hostlist.h"
 #include "svc-web/webd.h"
 
@@ -146,8 +147,20 @@ static int enqueue(struct webd_hostlist *l, struct waiter *x) {
                 h2o_linklist_insert(&l->waiters, &x->link);
                 return 0;
         }
-        r = webd_call(l->w->backends, WEBD_PEER_HOST, "instance.list", NULL, WEBD_CALL_TIMEOUT_MS, NULL,
-                      on_reply, l, &l->call);
+        {
+                /* brief: the states from one systemd call, not a property read per unit
+                 * (docs/scaling.md); the pages that need more ask instance.status. */
+                struct rpc_buf params;
+                struct rpc_map m;
+
+                rpc_buf_init(&params, 0);
+                rpc_pack_kv_bool(rpc_params_begin(&m, &params.pk), "brief", true);
+                r = rpc_map_end(&m);
+                if (r >= 0)
+                        r = webd_call(l->w->backends, WEBD_PEER_HOST, "instance.list", &params,
+                                      WEBD_CALL_TIMEOUT_MS, NULL, on_reply, l, &l->call);
+                rpc_buf_done(&params);
+        }
         if (r < 0) {
                 l->call = NULL;
                 return r;
