@@ -216,29 +216,14 @@ static void blueprint_form(struct webd_rq *rq, struct html *h, const char *actio
                 overlay_row(h, &b->overlays[i], overlay_label(o, b->overlays[i].id), i, b->n_overlays);
         html_close(h, "ol");
         if (o->known) {
-                html_elem(h, "div");
-                html_attr(h, "class", "field inline");
-                html_elem(h, "label");
-                html_attr(h, "for", "f-add");
-                html_text(h, "Add overlay");
-                html_close(h, "label");
-                html_elem(h, "select");
-                html_attr(h, "id", "f-add");
-                html_attr(h, "name", "add_overlay");
-                html_elem(h, "option");
-                html_attr(h, "value", "");
-                html_text(h, "—");
-                html_close(h, "option");
+                page_select_begin(h, "field inline", "Add overlay", "f-add", "add_overlay", false);
+                page_option(h, "", "—", false);
                 for (size_t i = 0; i < o->n; i++) {
                         bool used = false;
                         for (size_t j = 0; j < b->n_overlays; j++)
                                 used = used || streq(b->overlays[j].id, o->ids[i]);
-                        if (used)
-                                continue;
-                        html_elem(h, "option");
-                        html_attr(h, "value", o->ids[i]);
-                        html_text(h, o->labels[i]);
-                        html_close(h, "option");
+                        if (!used)
+                                page_option(h, o->ids[i], o->labels[i], false);
                 }
                 html_close(h, "select");
                 html_elem(h, "button");

@@ -189,19 +189,9 @@ static int blueprint_option(const struct webd_blueprint *b, void *userdata) {
 static unsigned blueprint_select(struct webd_rq *rq, struct html *h, int64_t owner_id, int64_t selected) {
         struct blueprint_options c = {.h = h, .selected = selected};
 
-        html_elem(h, "div");
-        html_attr(h, "class", "field");
-        html_elem(h, "label");
-        html_attr(h, "for", "f-blueprint_id");
-        html_text(h, "Blueprint");
-        html_close(h, "label");
-        html_elem(h, "select");
-        html_attr(h, "id", "f-blueprint_id");
-        html_attr(h, "name", "blueprint_id");
-        html_attr(h, "required", NULL);
+        page_select_begin(h, NULL, "Blueprint", "f-blueprint_id", "blueprint_id", true);
         (void) webd_db_blueprint_list(rq->w->db, owner_id, blueprint_option, &c);
-        html_close(h, "select");
-        html_close(h, "div");
+        page_select_end(h);
         return c.n;
 }
 
@@ -1199,17 +1189,11 @@ void page_adopt_form(struct webd_rq *rq, struct html *h, const char *instance) {
         snprintf(action, sizeof(action), "/admin/instances/%s/adopt", instance);
         snprintf(id, sizeof(id), "adopt-%s", instance);
         page_form_begin(rq, h, action, NULL);
-        html_attr(h, "class", "inline adopt");
-        html_elem(h, "label");
-        html_attr(h, "for", id);
-        html_text(h, "Blueprint (its owner owns the server)");
-        html_close(h, "label");
-        html_elem(h, "select");
-        html_attr(h, "id", id);
-        html_attr(h, "name", "blueprint_id");
-        html_attr(h, "required", NULL);
+        html_attr(h, "class", "adopt");
+        page_select_begin(h, "field inline", "Blueprint (its owner owns the server)", id, "blueprint_id",
+                          true);
         (void) webd_db_blueprint_list(rq->w->db, 0, blueprint_option, &c);
-        html_close(h, "select");
+        page_select_end(h);
         page_button(h, "Adopt", "secondary");
         html_close(h, "form");
 }

@@ -208,6 +208,35 @@ void page_input(struct html *h, const char *label, const char *type, const char 
         html_close(h, "div");
 }
 
+void page_select_begin(struct html *h, const char *klass, const char *label, const char *id,
+                       const char *name, bool required) {
+        html_elem(h, "div");
+        html_attr(h, "class", klass ?: "field");
+        html_elem(h, "label");
+        html_attr(h, "for", id);
+        html_text(h, label);
+        html_close(h, "label");
+        html_elem(h, "select");
+        html_attr(h, "id", id);
+        html_attr(h, "name", name);
+        if (required)
+                html_attr(h, "required", NULL);
+}
+
+void page_option(struct html *h, const char *value, const char *text, bool selected) {
+        html_elem(h, "option");
+        html_attr(h, "value", value);
+        if (selected)
+                html_attr(h, "selected", NULL);
+        html_text(h, text);
+        html_close(h, "option");
+}
+
+void page_select_end(struct html *h) {
+        html_close(h, "select");
+        html_close(h, "div");
+}
+
 void page_button(struct html *h, const char *text, const char *klass) {
         html_elem(h, "button");
         html_attr(h, "type", "submit");

@@ -26,6 +26,12 @@ void page_form_begin(struct webd_rq *rq, struct html *h, const char *action, con
 void page_input(struct html *h, const char *label, const char *type, const char *name, const char *value,
                 const char *autocomplete, bool required);
 void page_button(struct html *h, const char *text, const char *klass);
+/* A labelled <select id name> in a <div class="KLASS"> ("field" if NULL): the caller adds the
+ * options (page_option) and calls page_select_end. */
+void page_select_begin(struct html *h, const char *klass, const char *label, const char *id,
+                       const char *name, bool required);
+void page_option(struct html *h, const char *value, const char *text, bool selected);
+void page_select_end(struct html *h);
 /* A one-button form posting to action (activate, delete, log out): the common case. confirm
  * non-NULL asks first (through a <dialog>, left4me.js; without JS the form just posts). */
 void page_action(struct webd_rq *rq, struct html *h, const char *action, const char *text, const char *klass,
