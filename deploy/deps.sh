@@ -24,8 +24,8 @@ for p in $PKGS; do
         fi
 done
 
-# The npm packages (package-lock.json): htmx for the web UI, playwright-core and axe-core
-# for the browser tier. Installed again only when the lock file is newer than the install.
+# The npm packages (package-lock.json): htmx and CodeMirror for the web UI (esbuild bundles
+# the editor at build time), playwright-core and axe-core for the browser tier. Installed again only when the lock file is newer than the install.
 npm_deps() {
         here=$(cd "$(dirname "$0")/.." && pwd)
         if [ -f "$here/node_modules/.package-lock.json" ] &&

@@ -203,6 +203,7 @@ static void blueprint_form(struct webd_rq *rq, struct html *h, const char *actio
         html_attr(h, "name", "config");
         html_attr(h, "rows", "8");
         html_attr(h, "spellcheck", "false");
+        html_attr(h, "data-editor", "srccfg");
         html_text(h, b->config ?: "");
         html_close(h, "textarea");
         html_close(h, "div");
@@ -364,6 +365,7 @@ static int list_page(struct webd_rq *rq, int status, const char *error, const st
         struct webd_blueprint empty = {.name = "", .arguments = "", .config = ""};
 
         html_init(&h, 0);
+        rq->want_editor = true; /* the form's server.cfg field */
         page_begin(rq, &h, "Blueprints");
         html_elem_text(&h, "h1", "Blueprints");
         if (error)
@@ -426,6 +428,7 @@ static int detail_page(struct webd_rq *rq, int status, const char *error, const 
         char action[64];
 
         html_init(&h, 0);
+        rq->want_editor = true;
         page_begin(rq, &h, b->name);
         html_elem(&h, "h1");
         html_text(&h, "Blueprint ");

@@ -13,9 +13,9 @@ WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 lib
 # Static files (the web UI's CSS/JS/images) are installed here and served under /static/.
 LEFT4ME_WEBDIR ?= $(PREFIX)/share/left4me/web
 
-# The web dir as served: our static files plus htmx and its SSE extension from npm
-# (package-lock.json pins them; nothing is fetched at run time). `make run`, the browser
-# tier and `make install` all serve this directory.
+# The web dir as served: our static files, htmx and its SSE extension from npm, and the
+# editor bundle built from npm packages (package-lock.json pins them; nothing is fetched
+# at run time). `make run`, the browser tier and `make install` all serve this directory.
 WEB_DIR := $(BUILD)/web
 WEB_STATIC := $(wildcard svc-web/static/*)
 WEB_ASSETS := $(WEB_STATIC:svc-web/static/%=$(WEB_DIR)/%) $(WEB_DIR)/htmx.min.js $(WEB_DIR)/sse.js
@@ -28,7 +28,21 @@ $(WEB_DIR)/htmx.min.js: node_modules/htmx.org/dist/htmx.min.js
 $(WEB_DIR)/sse.js: node_modules/htmx-ext-sse/dist/sse.min.js
 	@mkdir -p $(@D)
 	cp $< $@
-node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-sse/dist/sse.min.js:
+# The code editor (CodeMirror 6 and our cfg language, svc-web/editor/), bundled into one
+# script that only pages with an editor load. Rebuilt when a source or the lock changes.
+EDITOR_SRCS := $(wildcard svc-web/editor/*.js)
+WEB_ASSETS += $(WEB_DIR)/editor.js
+$(WEB_DIR)/editor.js: $(EDITOR_SRCS) package-lock.json | node_modules/.bin/esbuild
+	@mkdir -p $(@D)
+	node_modules/.bin/esbuild svc-web/editor/editor.js --bundle --minify --format=iife --target=es2020 \
+		--log-level=warning --outfile=$@
+# Its gzip copy (a third of the size): h2o's file handler sends it to a browser that accepts
+# gzip (H2O_FILE_FLAG_SEND_COMPRESSED in webd-http.c). -n: no name or time inside, so the
+# same bundle gives the same bytes.
+WEB_ASSETS += $(WEB_DIR)/editor.js.gz
+$(WEB_DIR)/editor.js.gz: $(WEB_DIR)/editor.js
+	gzip -9 -n -c $< >$@
+node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-sse/dist/sse.min.js node_modules/.bin/esbuild:
 	@echo "missing $@: run 'make deps' (npm ci)" >&2; exit 1
 
 BINS += $(BUILD)/left4me-webd

@@ -255,7 +255,19 @@
     open.addEventListener('click', () => d.showModal());
   }
 
+  // ---- the code editor ------------------------------------------------------------------
+  // page_begin loads editor.js on pages with an editor, but a page htmx swaps in (hx-boost)
+  // keeps the old <head>: load it here the first time such content arrives. editor.js
+  // mounts every textarea[data-editor] when it runs and on each later htmx:load.
+  function loadEditor(root) {
+    if (!root.querySelector('textarea[data-editor]') || document.querySelector('script[src="/static/editor.js"]')) return;
+    const s = document.createElement('script');
+    s.src = '/static/editor.js';
+    document.head.append(s);
+  }
+
   function init(root) {
+    loadEditor(root);
     root.querySelectorAll('[data-job-log]').forEach(initJobLog);
     root.querySelectorAll('[data-journal]').forEach(initJournal);
     root.querySelectorAll('[data-state-feed]').forEach(initStateFeed);

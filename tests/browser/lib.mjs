@@ -90,11 +90,14 @@ function artifactName(t) {
   return t.fullName ? t.fullName : t.name;
 }
 
-// Saves what the page shows under $BUILD/browser/NAME.{png,html}.
+// Saves what the page shows under $BUILD/browser/NAME.{png,html}. caret: 'initial'
+// because Playwright hides the caret by leaving style="" on every input and textarea, and
+// htmx's next swap copies such an attribute with setAttribute, which the CSP refuses: a
+// screenshot in the middle of a test would fail it with a violation the page never made.
 export async function saveArtifacts(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const base = join(ARTIFACTS, name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-  await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => {});
+  await page.screenshot({ path: `${base}.png`, fullPage: true, caret: 'initial' }).catch(() => {});
   writeFileSync(`${base}.html`, await page.content().catch(() => ''));
   return base;
 }
@@ -115,7 +118,8 @@ export async function withPage(t, browser, webd, fn, contextOpts = {}, allow = [
   // Chromium reports CSP violations to the page as securitypolicyviolation events.
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}:` +
+        `${e.columnNumber} ${JSON.stringify(e.sample)}`);
     });
   });
   try {
