@@ -160,3 +160,17 @@ export function chromiumVersion() {
 }
 
 export { readFileSync };
+
+// Types into the code editor that replaces a textarea (as a user pasting would: no
+// auto-closed quotes), or into the textarea itself where there is no editor (JS off).
+export async function fillCode(page, textarea, text) {
+  const editor = page.locator(`.field:has(${textarea}) .cm-content`);
+  if (await editor.count()) {
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(text);
+  } else {
+    await page.locator(textarea).fill(text);
+  }
+}

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { launchBrowser, withPage, login } from './lib.mjs';
+import { launchBrowser, withPage, login, fillCode } from './lib.mjs';
 
 const URL = process.env.L4M_URL || 'http://127.0.0.1:8080';
 const webd = { url: URL, log: () => '(see the container journal: journalctl -u left4me-web)' };
@@ -21,20 +21,6 @@ after(async () => {
 });
 
 const allow = [/Failed to load resource: the server responded with a status of 40[0349]/];
-
-// Types into the code editor that replaces a textarea (as a user pasting would: no
-// auto-closed quotes), or into the textarea itself where there is no editor.
-async function fillCode(page, textarea, text) {
-  const editor = page.locator(`.field:has(${textarea}) .cm-content`);
-  if (await editor.count()) {
-    await editor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(text);
-  } else {
-    await page.locator(textarea).fill(text);
-  }
-}
 
 async function jobEnds(page, badge, timeout = 60000) {
   const b = page.locator(`${badge} .state`);
@@ -82,7 +68,9 @@ test('a user writes, builds and stacks a script overlay; a rebuild needs a resta
     await page.getByRole('button', { name: 'Create overlay' }).click();
     await page.waitForURL(/\/overlays\/\d+\?m=overlay-created/);
     state.mine = await overlayId(page);
-    assert.equal(await page.locator('.cm-editor').count(), 1, 'the script field has no code editor');
+    // The editor arrives with the page (or, after a boosted navigation, just after it).
+    await page.locator('.field:has(#f-script) .cm-editor').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('.cm-editor').count(), 1, 'not one code editor');
     const script = [
       'set -eu',
       'mkdir -p "$OVERLAY/left4dead2/cfg"',

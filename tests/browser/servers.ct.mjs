@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { launchBrowser, withPage, login } from './lib.mjs';
+import { launchBrowser, withPage, login, fillCode } from './lib.mjs';
 
 const URL = process.env.L4M_URL || 'http://127.0.0.1:8080';
 const webd = { url: URL, log: () => '(see the container journal: journalctl -u left4me-web)' };
@@ -58,7 +58,7 @@ test('a user composes a blueprint, runs a server and follows its console', async
     await page.goto(`${URL}/blueprints`);
     await page.getByLabel('Name').fill('Versus night');
     await page.getByLabel('Launch arguments').fill('+map c1m1_hotel');
-    await page.getByLabel('server.cfg lines').fill('sv_cheats 0\nsv_alltalk 1');
+    await fillCode(page, '#f-config', 'sv_cheats 0\nsv_alltalk 1');
     const picker = page.locator('form.blueprint-form');
     for (const id of ['ctbottom', 'cttop']) {
       await picker.getByLabel('Add overlay').selectOption(id);
