@@ -251,16 +251,7 @@ static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
         }
         html_elem_text(&h, "h2", "Output");
         snprintf(href, sizeof(href), "/jobs/%" PRId64 "/events", id);
-        html_elem(&h, "pre");
-        html_attr(&h, "class", "log");
-        html_attr(&h, "id", "job-log");
-        html_attr(&h, "data-job-log", href);
-        html_attr(&h, "aria-live", "polite");
-        html_close(&h, "pre");
-        html_elem(&h, "p");
-        html_attr(&h, "class", "stream-status");
-        html_attr(&h, "data-stream-status", "job-log");
-        html_close(&h, "p");
+        page_log_panel(&h, "job-log", "job-log", href);
         page_end(rq, &h);
         return webd_rq_send_html(rq, 200, &h);
 }

@@ -638,16 +638,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
                 html_attr(&h, "class", "card");
                 html_elem_text(&h, "h2", "Build output");
                 snprintf(href, sizeof(href), "/jobs/%" PRId64 "/events", obj_int(job, "id", 0));
-                html_elem(&h, "pre");
-                html_attr(&h, "class", "log");
-                html_attr(&h, "id", "build-log");
-                html_attr(&h, "data-job-log", href);
-                html_attr(&h, "aria-live", "polite");
-                html_close(&h, "pre");
-                html_elem(&h, "p");
-                html_attr(&h, "class", "stream-status");
-                html_attr(&h, "data-stream-status", "build-log");
-                html_close(&h, "p");
+                page_log_panel(&h, "build-log", "job-log", href);
                 html_close(&h, "section");
         }
 

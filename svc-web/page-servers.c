@@ -640,16 +640,7 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         html_attr(&h, "class", "card");
         html_elem_text(&h, "h2", "Console output");
         snprintf(href, sizeof(href), SERVERS "/%" PRId64 "/log/events", s.id);
-        html_elem(&h, "pre");
-        html_attr(&h, "class", "log");
-        html_attr(&h, "id", "journal");
-        html_attr(&h, "data-journal", href);
-        html_attr(&h, "aria-live", "off");
-        html_close(&h, "pre");
-        html_elem(&h, "p");
-        html_attr(&h, "class", "stream-status");
-        html_attr(&h, "data-stream-status", "journal");
-        html_close(&h, "p");
+        page_log_panel(&h, "journal", "journal", href);
         html_close(&h, "section");
         page_end(rq, &h);
         webd_server_done(&s);

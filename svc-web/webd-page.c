@@ -208,6 +208,22 @@ void page_input(struct html *h, const char *label, const char *type, const char 
         html_close(h, "div");
 }
 
+void page_log_panel(struct html *h, const char *id, const char *kind, const char *href) {
+        char attr[32];
+
+        snprintf(attr, sizeof(attr), "data-%s", kind);
+        html_elem(h, "pre");
+        html_attr(h, "class", "log");
+        html_attr(h, "id", id);
+        html_attr(h, attr, href);
+        html_attr(h, "aria-live", streq(kind, "journal") ? "off" : "polite");
+        html_close(h, "pre");
+        html_elem(h, "p");
+        html_attr(h, "class", "stream-status");
+        html_attr(h, "data-stream-status", id);
+        html_close(h, "p");
+}
+
 void page_select_begin(struct html *h, const char *klass, const char *label, const char *id,
                        const char *name, bool required) {
         html_elem(h, "div");

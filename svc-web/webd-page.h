@@ -32,6 +32,11 @@ void page_select_begin(struct html *h, const char *klass, const char *label, con
                        const char *name, bool required);
 void page_option(struct html *h, const char *value, const char *text, bool selected);
 void page_select_end(struct html *h);
+/* A live log panel that left4me.js fills from an event stream: <pre class="log" id=ID
+ * data-KIND=href> (KIND "job-log": a job's lines, "journal": a server's) and the line that
+ * says how the stream is doing. A job's lines are announced to screen readers, a journal's
+ * are not (too many). */
+void page_log_panel(struct html *h, const char *id, const char *kind, const char *href);
 /* A one-button form posting to action (activate, delete, log out): the common case. confirm
  * non-NULL asks first (through a <dialog>, left4me.js; without JS the form just posts). */
 void page_action(struct webd_rq *rq, struct html *h, const char *action, const char *text, const char *klass,
