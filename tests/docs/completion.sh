@@ -80,7 +80,7 @@ expect "alpha beta" $F logs -n 50 ""
 expect "maps standard" $F jobs submit overlay.build --overlay ""
 expect "alpha" $F start --queue -f spec.yaml a
 expect "--follow" $F logs --fol
-expect "install overlay.build server.delete server.reset server.start server.stop" $F jobs submit ""
+expect "install overlay.build overlay.delete server.delete server.reset server.start server.stop" $F jobs submit ""
 expect "failed" $F jobs list --state f
 expect "create" $F web user cr
 expect "--admin" $F web user create bob --ad
