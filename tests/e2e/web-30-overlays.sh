@@ -91,4 +91,10 @@ assert_contains "$out" "belongs to the web UI" "jobd refuses web-$mine to an ope
 out=$(ct_as l4m-op l4d2ctl overlay delete "web-$mine" 2>&1) && fail "an operator removed web-$mine"
 assert_contains "$out" "belongs to the web UI" "hostd refuses web-$mine to an operator"
 
+echo "--- clean-up: the server goes, so later scenarios get its port back"
+loc=$(post "$url/servers/$server/delete")
+assert_contains "$loc" "m=server-deleting" "delete web-$server"
+gone_server() { ! nsenter -t "$E2E_PID1" -a test -e "$L/instances/web-$server"; }
+wait_for 60 gone_server || fail "instances/web-$server is still there"
+
 summary "web: script overlay web-$mine built twice, mounted by web-$server"
