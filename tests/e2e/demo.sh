@@ -56,6 +56,8 @@ demo_admin() {
         DEMO_PASSWORD=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | head -c 16)
         ct sh -c "LEFT4ME_ADMIN_PASSWORD='$DEMO_PASSWORD' l4d2ctl web user create admin --admin" >/dev/null || return 1
         ct "$E2E_PREFIX/lib/left4me/left4me-tls-selfsigned" localhost >/dev/null
+        # The example script overlays, as system overlays an admin builds from /overlays.
+        ct l4d2ctl web seed-script-overlays "$E2E_PREFIX/share/left4me/script-overlays" >/dev/null || true
 }
 
 cmd=${1:-start}
