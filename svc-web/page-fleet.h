@@ -51,6 +51,14 @@ const char *page_drift(enum webd_desired desired, const char *actual, bool job_a
 bool page_needs_restart(const char *state, bool overlays_changed, const char *run_spec_hash,
                         const char *spec_hash);
 
+/* The job map of a {job} reply (jobs.get, jobs.submit), or NULL. */
+const msgpack_object *page_reply_job(const struct rpc_core_reply *r);
+/* A page that shows a row's last job: fn with jobs.get's job (NULL for job_id 0, an error,
+ * or jobd away: the page is shown without it). Returns what fn returns, or 0 while the call
+ * is out. */
+typedef int (*page_job_render_fn)(struct webd_rq *rq, void *arg, const msgpack_object *job);
+int page_with_job(struct webd_rq *rq, int64_t job_id, page_job_render_fn fn, void *arg);
+
 /* What page-jobs.c gives the server pages: a job in a sentence ("server.start #12 running",
  * linked to the job), a page of jobs.list (filters from the query: state, kind, before; plus
  * owner and subject; back: a link back, or NULL), a job's event stream. */

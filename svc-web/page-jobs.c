@@ -120,10 +120,31 @@ int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, cons
 
 /* ---- reading a job ---------------------------------------------------------------------------- */
 
-/* The job map of a {job} reply, or NULL. */
-static const msgpack_object *reply_job(const struct rpc_core_reply *r) {
+const msgpack_object *page_reply_job(const struct rpc_core_reply *r) {
         const msgpack_object *j = r->failed ? NULL : obj_get(r->result, "job");
         return j && j->type == MSGPACK_OBJECT_MAP ? j : NULL;
+}
+
+struct with_job {
+        page_job_render_fn fn;
+        void *arg;
+};
+
+static int with_job_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct with_job *w = arg;
+        return w->fn(rq, w->arg, page_reply_job(r));
+}
+
+int page_with_job(struct webd_rq *rq, int64_t job_id, page_job_render_fn fn, void *arg) {
+        struct with_job *w;
+
+        if (job_id <= 0)
+                return fn(rq, arg, NULL);
+        w = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*w));
+        *w = (struct with_job){fn, arg};
+        if (webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", job_id, with_job_reply, w) < 0)
+                return fn(rq, arg, NULL); /* jobd away: the page without its job */
+        return 0;
 }
 
 /* Whether rq may see this job: its user, or an admin. */
@@ -197,7 +218,7 @@ void page_job_sentence(struct html *h, const msgpack_object *job) {
 }
 
 static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
-        const msgpack_object *job = reply_job(r);
+        const msgpack_object *job = page_reply_job(r);
         char kind[32], state[16], owner[64], err[1024], href[64];
         int64_t id, sid;
         struct html h;
@@ -350,7 +371,7 @@ static void own_watch_notify(struct webd_call *c, const msgpack_object *payload,
  * stream ends without "end" and the browser reconnects with Last-Event-ID by itself. */
 static void own_watch_reply(struct webd_call *c, const struct rpc_core_reply *r, void *userdata) {
         struct own_watch *o = userdata;
-        const msgpack_object *job = reply_job(r);
+        const msgpack_object *job = page_reply_job(r);
 
         o->call = NULL;
         if (!job) {
@@ -373,7 +394,7 @@ static int stream_unavailable(struct webd_rq *rq) {
 
 /* After jobs.get said the job exists and may be seen: the stream, then jobs.watch. */
 static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
-        const msgpack_object *job = reply_job(r);
+        const msgpack_object *job = page_reply_job(r);
         struct own_watch *o;
         struct sse_stream *s;
         struct rpc_buf b;
@@ -475,7 +496,7 @@ static int cancel_done(struct webd_rq *rq, const struct rpc_core_reply *r, void 
 
 /* The job exists and rq may cancel it (the same rule as seeing it). */
 static int cancel_checked(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
-        const msgpack_object *job = reply_job(r);
+        const msgpack_object *job = page_reply_job(r);
         int rr;
 
         if (r->failed && r->transport_error == 0 && r->error.code == RPC_NOT_FOUND)
@@ -685,7 +706,7 @@ static int route_admin_jobs(struct webd_rq *rq) {
 /* ---- the admin page: install the game ---------------------------------------------------------- */
 
 static int install_done(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
-        const msgpack_object *job = reply_job(r);
+        const msgpack_object *job = page_reply_job(r);
         char to[64];
 
         if (r->failed || !job) {
@@ -780,7 +801,7 @@ static int admin_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void 
 
 static int remove_done(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         const char *name = arg;
-        const msgpack_object *job = reply_job(r);
+        const msgpack_object *job = page_reply_job(r);
         char object[80], to[64];
 
         snprintf(object, sizeof(object), "instance:%s", name);

@@ -538,7 +538,8 @@ static void older_generations(struct html *h, const struct detail *d) {
         html_close(h, "dd");
 }
 
-static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_object *job) {
+static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *job) {
+        struct detail *d = arg;
         struct webd_overlay o = {};
         struct html h;
         struct users_ctx uc;
@@ -702,12 +703,6 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         return r;
 }
 
-static int detail_job_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
-        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
-
-        return detail_render(rq, arg, job && job->type == MSGPACK_OBJECT_MAP ? job : NULL);
-}
-
 /* Then the last job, for its state and output. */
 static int detail_after_instances(struct webd_rq *rq, struct detail *d) {
         struct webd_overlay o = {};
@@ -717,9 +712,7 @@ static int detail_after_instances(struct webd_rq *rq, struct detail *d) {
                 return not_found(rq);
         last = o.last_job_id;
         webd_overlay_done(&o);
-        if (last > 0 && webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", last, detail_job_reply, d) >= 0)
-                return 0;
-        return detail_render(rq, d, NULL);
+        return page_with_job(rq, last, detail_render, d);
 }
 
 /* instance.list: the generation of this overlay each web server mounts. */
@@ -860,7 +853,7 @@ static void payload_dispose(void *p) {
 
 static int build_submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct build *b = arg;
-        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
+        const msgpack_object *job = page_reply_job(r);
         int64_t job_id = job ? obj_int(job, "id", 0) : 0;
         char object[48], to[64];
         int rr;
@@ -973,7 +966,7 @@ static int refuse_in_use(struct webd_rq *rq, const struct webd_overlay *o) {
 
 static int delete_submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         int64_t id = (int64_t) (intptr_t) arg;
-        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
+        const msgpack_object *job = page_reply_job(r);
         int64_t job_id = job ? obj_int(job, "id", 0) : 0;
         char object[48];
 

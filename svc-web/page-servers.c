@@ -447,7 +447,8 @@ static bool needs_restart(struct webd_rq *rq, const struct webd_server *s, const
         return page_needs_restart(state, overlays_changed, s->run_spec_hash, hash[0] ? hash : NULL);
 }
 
-static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_object *job) {
+static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *job) {
+        struct detail *d = arg;
         struct webd_server s = {};
         struct html h;
         char inst[NAME_LEN_MAX + 1], buf[512], action[64], href[320];
@@ -648,12 +649,6 @@ static int detail_render(struct webd_rq *rq, struct detail *d, const msgpack_obj
         return r;
 }
 
-static int detail_job_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
-        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
-
-        return detail_render(rq, arg, job && job->type == MSGPACK_OBJECT_MAP ? job : NULL);
-}
-
 static int detail_after_overlays(struct webd_rq *rq, struct detail *d);
 
 /* overlay.list: does the run mount the current generation of each of its overlays? */
@@ -713,9 +708,7 @@ static int detail_after_overlays(struct webd_rq *rq, struct detail *d) {
                 return not_found(rq);
         last = s.last_job_id;
         webd_server_done(&s);
-        if (last > 0 && webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.get", last, detail_job_reply, d) >= 0)
-                return 0;
-        return detail_render(rq, d, NULL);
+        return page_with_job(rq, last, detail_render, d);
 }
 
 static int instance_call(struct webd_rq *rq, int64_t id, const char *method, webd_rq_reply_fn fn,
@@ -1007,7 +1000,7 @@ static int submit_step(struct webd_rq *rq, struct action *a);
 
 static int submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct action *a = arg;
-        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
+        const msgpack_object *job = page_reply_job(r);
         int64_t job_id = job ? obj_int(job, "id", 0) : 0;
         char object[48], to[64];
         struct webd_audit au;
@@ -1107,7 +1100,7 @@ static int delete_after_list(struct webd_rq *rq, const struct rpc_core_reply *r,
 /* Two tabs pressing Start: the second lands on the job the first made. */
 static int start_after_last(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct action *a = arg;
-        const msgpack_object *job = r->failed ? NULL : obj_get(r->result, "job");
+        const msgpack_object *job = page_reply_job(r);
         char state[16], kind[32], to[64];
 
         if (job && !page_job_done(obj_str(job, "state", state, sizeof(state))) &&
