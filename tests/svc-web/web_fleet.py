@@ -28,19 +28,10 @@ for c, u, p in ((admin, "fleet-admin", "fleet-admin-pw-1"), (owner, "owner", "ow
                 (other, "other", "other-password-1")):
     c.login(u, p)
 
-
-def csrf(c, path="/blueprints"):
-    r = c.get(path)
-    m = re.search(r'name="csrf_token" value="([^"]*)"', r.body)
-    check(m, f"no csrf_token on {path}: {r.status}")
-    return m.group(1)
-
-
 def post(c, path, form, token_from="/blueprints"):
     form = dict(form)
-    form.setdefault("csrf_token", csrf(c, token_from))
+    form.setdefault("csrf_token", c.token(token_from))
     return c.post(path, form)
-
 
 print("== blueprints without hostd: a blueprint without overlays saves; one with overlays cannot be checked")
 r = post(owner, "/blueprints", {"name": "Campaign", "arguments": "+map c1m1_hotel", "config": "sv_cheats 0"})
@@ -50,7 +41,7 @@ bp = int(re.search(r"/blueprints/(\d+)", r.location()).group(1))
 r = owner.get(f"/blueprints/{bp}")
 check(r.status == 200 and "Campaign" in r.body and "sv_cheats 0" in r.body, f"detail: {r.status}")
 check("The overlays cannot be listed" in r.body or "unavailable" in r.body, "no word that hostd is away")
-r = owner.request("POST", "/blueprints", body=f"csrf_token={csrf(owner)}&name=X&overlay_ids=standard".encode(),
+r = owner.request("POST", "/blueprints", body=f"csrf_token={owner.token('/blueprints')}&name=X&overlay_ids=standard".encode(),
                   ctype="application/x-www-form-urlencoded")
 check(r.status == 503, f"a blueprint with overlays while hostd is away: {r.status}")
 with sqlite3.connect(WEB_DB) as db:
@@ -76,7 +67,7 @@ r = post(owner, "/blueprints", {"name": "Shell", "arguments": "$(reboot)"})
 check(r.status == 400, f"a shell argument: {r.status}")
 r = post(owner, "/blueprints", {"name": "Cfg", "config": "ok\nbad\x07line"})
 check(r.status == 400 and "line 2" in r.body, f"a control character in the config: {r.status}")
-body = "&".join(["csrf_token=" + csrf(owner), "name=Pick", "overlay_ids=one", "overlay_ids=two",
+body = "&".join(["csrf_token=" + owner.token("/blueprints"), "name=Pick", "overlay_ids=one", "overlay_ids=two",
                  "expose_overlay_ids=two", "op=up:two"])
 r = owner.request("POST", "/blueprints", body=body.encode(), ctype="application/x-www-form-urlencoded")
 check(r.status == 200, f"the picker's up button: {r.status}")
@@ -128,7 +119,7 @@ for method, path, want in table:
         if method == GET:
             r = c.get(path)
         else:
-            form = {} if c is anon else {"csrf_token": csrf(c, "/servers")}
+            form = {} if c is anon else {"csrf_token": c.token("/servers")}
             r = c.post(path, form)
         took = time.monotonic() - t0
         check(r.status == expected, f"{method} {path} as {who}: {r.status}, expected {expected}: {r.body[:200]}")
@@ -151,7 +142,7 @@ for c, expected in ((anon, b" 303 "), (owner, b" 200 ")):
           f"/servers/events: {head[:120]!r}")
 
 print("== server changes: rename checks, hostname quotes, another user's blueprint, rcon rotation")
-tok = csrf(owner, f"/servers/{sid}")
+tok = owner.token(f"/servers/{sid}")
 r = owner.post(f"/servers/{sid}", {"csrf_token": tok, "name": "renamed", "hostname": 'a"b', "blueprint_id": bp})
 check(r.status == 400 and "double quotes" in r.body, f"a hostname with a quote: {r.status}")
 with sqlite3.connect(WEB_DB) as db:
@@ -169,7 +160,7 @@ r = owner.post(f"/servers/{sid}/rcon", {"csrf_token": tok})
 with sqlite3.connect(WEB_DB) as db:
     new = db.execute("SELECT rcon_password FROM servers WHERE id = ?", (sid,)).fetchone()[0]
 check(r.status == 303 and new != row[2] and re.fullmatch(r"[A-Za-z0-9]{24}", new), f"rotation: {r.status} {new}")
-r = other.post(f"/servers/{sid}/rcon", {"csrf_token": csrf(other, "/servers")})
+r = other.post(f"/servers/{sid}/rcon", {"csrf_token": other.token("/servers")})
 check(r.status == 404, f"another user rotates the password: {r.status}")
 r = owner.get(f"/servers/{sid}")
 check(new in r.body and "steam://run/550//+connect" in r.body, "the detail page lacks the password or link")
@@ -179,6 +170,6 @@ r = owner.post(f"/blueprints/{bp}/delete", {"csrf_token": tok})
 check(r.status == 409 and "renamed" in r.body, f"delete of a used blueprint: {r.status}")
 with sqlite3.connect(WEB_DB) as db:
     owner_id = db.execute("SELECT id FROM users WHERE username = 'owner'").fetchone()[0]
-r = admin.post(f"/admin/users/{owner_id}/delete", {"csrf_token": csrf(admin, "/admin/users")})
+r = admin.post(f"/admin/users/{owner_id}/delete", {"csrf_token": admin.token("/admin/users")})
 check(r.status == 409 and "owns" in r.body, f"deleting a user who owns servers: {r.status} {r.body[:200]}")
 print("OK")

@@ -28,16 +28,10 @@ for c, u, p in ((admin, "ov-admin", "ov-admin-pw-1"), (owner, "ov-owner", "ov-ow
     c.login(u, p)
 
 
-def csrf(c, path="/overlays"):
-    r = c.get(path)
-    m = re.search(r'name="csrf_token" value="([^"]*)"', r.body)
-    check(m, f"no csrf_token on {path}: {r.status}")
-    return m.group(1)
-
 
 def post(c, path, form):
     form = dict(form)
-    form.setdefault("csrf_token", csrf(c))
+    form.setdefault("csrf_token", c.token("/overlays"))
     return c.post(path, form)
 
 
@@ -96,7 +90,7 @@ r = owner.get("/servers")
 check("/static/editor.js" not in r.body, "a page without an editor loads it")
 
 print("== the script: stored as LF text; empty builds refused; builds need jobd")
-tok = csrf(owner, f"/overlays/{mine}")
+tok = owner.token(f"/overlays/{mine}")
 body = "#!/bin/bash\r\necho hi > \"$OVERLAY/x\"\r\n"
 r = owner.post(f"/overlays/{mine}", {"csrf_token": tok, "name": "Maps", "script": body, "action": "save"})
 check(r.status == 303 and r.location().endswith("m=overlay-saved"), f"save: {r.status} {r.body[:200]}")
@@ -119,11 +113,11 @@ check(r.status == 303 and db("SELECT name FROM overlays WHERE id = ?", mine)[0][
 before = db("SELECT name, script, updated_usec FROM overlays WHERE id = ?", system)
 r = owner.post(f"/overlays/{system}", {"csrf_token": tok, "name": "Hijacked", "script": "rm -rf /", "action": "save"})
 check(r.status == 403, f"a user changes a system overlay: {r.status}")
-r = other.post(f"/overlays/{mine}", {"csrf_token": csrf(other), "name": "Stolen", "action": "save"})
+r = other.post(f"/overlays/{mine}", {"csrf_token": other.token("/overlays"), "name": "Stolen", "action": "save"})
 check(r.status == 404, f"another user changes a private overlay: {r.status}")
 check(db("SELECT name, script, updated_usec FROM overlays WHERE id = ?", system) == before, "system overlay changed")
 check(db("SELECT name FROM overlays WHERE id = ?", mine)[0][0] == "Maps", "private overlay renamed by another user")
-r = admin.post(f"/overlays/{system}", {"csrf_token": csrf(admin), "name": "Shared", "script": "echo sys",
+r = admin.post(f"/overlays/{system}", {"csrf_token": admin.token("/overlays"), "name": "Shared", "script": "echo sys",
                                        "action": "save"})
 check(r.status == 303, f"the admin saves a system overlay: {r.status}")
 
@@ -147,7 +141,7 @@ for method, path, want in table:
         if method == GET:
             r = c.get(path)
         else:
-            r = c.post(path, {} if c is anon else {"csrf_token": csrf(c)})
+            r = c.post(path, {} if c is anon else {"csrf_token": c.token("/overlays")})
         check(r.status == expected, f"{method} {path} as {who}: {r.status}, expected {expected}: {r.body[:200]}")
         check(time.monotonic() - t0 < 2, f"{method} {path} as {who}: a missing daemon stalled the page")
 check(db("SELECT COUNT(*) FROM overlays WHERE id IN (?, ?)", mine, system)[0][0] == 2, "a refused delete deleted")
@@ -193,10 +187,29 @@ check(r.returncode == 4 and "/nonexistent-dir" in r.stderr, f"a missing dir: {r.
 r = ctl("web", "seed-script-overlays", ok=False)
 check(r.returncode == 2, f"no dir: {r.returncode}")
 
+print("== seed-script-overlays: a bad file is named and skipped, the others are seeded")
+import os  # noqa: E402
+import tempfile  # noqa: E402
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "good.sh"), "w") as f:
+        f.write("# name: Seeded beside bad ones\necho ok\n")
+    with open(os.path.join(d, "binary.sh"), "wb") as f:
+        f.write(b"echo \x00 nul\n")
+    with open(os.path.join(d, "big.sh"), "w") as f:
+        f.write("#" * (256 * 1024 + 1))
+    os.symlink("/etc/shadow", os.path.join(d, "link.sh"))
+    r = ctl("web", "seed-script-overlays", d, ok=False)
+check(r.returncode == 3, f"bad files: exit {r.returncode}: {r.stderr}")
+for name, why in (("binary.sh", "not a text file"), ("big.sh", "larger than 256 KiB"), ("link.sh", "")):
+    check(f"/{name}:" in r.stderr and why in r.stderr, f"{name} is not named: {r.stderr}")
+check(db("SELECT COUNT(*) FROM overlays WHERE name = 'Seeded beside bad ones' AND owner_id IS NULL")[0][0] == 1,
+      "the good file was not seeded")
+check(db("SELECT COUNT(*) FROM overlays WHERE name IN ('binary', 'big', 'link')")[0][0] == 0, "a bad file was seeded")
+
 print("== the user-delete guard counts private overlays")
 with sqlite3.connect(WEB_DB) as d:
     d.execute("DELETE FROM blueprint_overlays")
     d.execute("DELETE FROM blueprints WHERE owner_id = ?", (uid["ov-other"],))
-r = admin.post(f"/admin/users/{uid['ov-other']}/delete", {"csrf_token": csrf(admin, "/admin/users")})
+r = admin.post(f"/admin/users/{uid['ov-other']}/delete", {"csrf_token": admin.token("/admin/users")})
 check(r.status == 409 and "1 private overlay" in r.body, f"deleting a user who owns an overlay: {r.status} {r.body[:300]}")
 print("OK")
