@@ -191,6 +191,12 @@ msgpack_packer *rpc_call_result(struct rpc_call *c);
 /* Completes the call after the result was packed; frees it. Returns 0 or -ECONNRESET if
  * the connection was over its output cap. */
 int rpc_call_reply(struct rpc_call *c);
+/* Sends fd (SCM_RIGHTS) with the call's answer: the descriptor arrives with the answer's
+ * first byte (docs/protocol.md, "Descriptors"). Takes ownership: the core closes its copy
+ * once sent, when the call fails or is abandoned instead, or on error. One per call: -EBUSY
+ * if one is attached already, -EBADF for fd < 0, -EOPNOTSUPP when the transport cannot pass
+ * descriptors (fd closed in every error case). */
+int rpc_call_attach_fd(struct rpc_call *c, int fd);
 /* Shorthand: reply with nil. */
 int rpc_call_reply_nil(struct rpc_call *c);
 /* Answers with an error and frees the call. Returns the negative errno of the code. */

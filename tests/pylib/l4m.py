@@ -52,8 +52,12 @@ class Client:
         self.sock.connect(path)
         self.unpacker = msgpack.Unpacker(raw=False, max_buffer_size=64 << 20)
         self.next_id = 1
+        self.fds = []  # descriptors that came with answers (SCM_RIGHTS), oldest first
 
     def close(self):
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
         self.sock.close()
 
     def send(self, obj):
@@ -64,7 +68,8 @@ class Client:
         while True:
             for obj in self.unpacker:
                 return obj
-            data = self.sock.recv(65536)
+            data, fds, _, _ = socket.recv_fds(self.sock, 65536, 4)
+            self.fds.extend(fds)
             if not data:
                 return None
             self.unpacker.feed(data)
@@ -98,6 +103,17 @@ class Client:
                 if on_notify is None and notes:
                     return m[3], notes
                 return m[3]
+
+
+    def call_fd(self, method, params=None):
+        """A call whose answer carries a descriptor: returns (result, fd); the fd is the
+        caller's to close. AssertionError when none came with it."""
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+        res = self.call(method, params)
+        assert len(self.fds) == 1, "%s: %d descriptors came with the answer, not 1" % (method, len(self.fds))
+        return res, self.fds.pop()
 
 
 class Daemon:
