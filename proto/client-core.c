@@ -23,6 +23,14 @@ struct rpc_core {
 
         struct rpc_buf in, out;
         struct mp_scanner scan;
+        /* Descriptors received (rpc_core_feed_fd), each with the stream position of the byte
+         * it came with; in_pos is the position of in.data[0]. */
+        uint64_t in_pos;
+        struct {
+                uint64_t pos;
+                int fd;
+        } fds[RPC_CORE_MAX_FDS];
+        size_t n_fds;
 
         uint32_t next_msgid;
         unsigned n_calls;
@@ -77,8 +85,17 @@ static void drop_calls(struct rpc_core *c) {
         }
 }
 
+static void drop_fds(struct rpc_core *c, size_t n) {
+        n = MIN(n, c->n_fds);
+        for (size_t i = 0; i < n; i++)
+                safe_close(c->fds[i].fd);
+        memmove(c->fds, c->fds + n, (c->n_fds - n) * sizeof(c->fds[0]));
+        c->n_fds -= n;
+}
+
 static void really_free(struct rpc_core *c) {
         drop_calls(c);
+        drop_fds(c, c->n_fds);
         rpc_buf_done(&c->in);
         rpc_buf_done(&c->out);
         free(c);
@@ -264,7 +281,7 @@ static void break_connection(struct rpc_core *c, int error, enum rpc_code code, 
         _printf_(4, 0);
 static void break_connection(struct rpc_core *c, int error, enum rpc_code code, const char *fmt,
                              va_list ap) {
-        struct rpc_core_reply rep = {.transport_error = error < 0 ? error : -EIO, .failed = true};
+        struct rpc_core_reply rep = {.transport_error = error < 0 ? error : -EIO, .failed = true, .fd = -1};
 
         if (c->broken)
                 return;
@@ -318,14 +335,45 @@ void rpc_core_eof(struct rpc_core *c) {
 
 /* ---- input ------------------------------------------------------------------------------- */
 
-static void dispatch_response(struct rpc_core *c, const struct rpc_msg *m, const char *data, size_t len) {
+/* The descriptor that came with the message at stream positions [start, start + len), or -1;
+ * those that came before it belong to no answer (a peer's mistake) and are closed, as are
+ * extra ones with this message. */
+static int take_fd(struct rpc_core *c, uint64_t start, size_t len) {
+        size_t i = 0;
+        int fd = -1;
+
+        while (i < c->n_fds && c->fds[i].pos < start)
+                i++;
+        c->stray += i;
+        drop_fds(c, i);
+        if (c->n_fds > 0 && c->fds[0].pos < start + len) {
+                fd = c->fds[0].fd;
+                c->fds[0].fd = -1;
+                for (i = 1; i < c->n_fds && c->fds[i].pos < start + len; i++)
+                        c->stray++;
+                drop_fds(c, i);
+        }
+        return fd;
+}
+
+int rpc_core_reply_take_fd(const struct rpc_core_reply *r) {
+        /* Every reply is a local of dispatch_response(), which closes what is left. */
+        struct rpc_core_reply *w = (struct rpc_core_reply *) r;
+        int fd = w->fd;
+        w->fd = -1;
+        return fd;
+}
+
+static void dispatch_response(struct rpc_core *c, const struct rpc_msg *m, const char *data, size_t len,
+                              uint64_t pos) {
         struct core_call *k = find_call(c, m->msgid);
-        struct rpc_core_reply rep = {.raw = data, .raw_len = len};
+        struct rpc_core_reply rep = {.raw = data, .raw_len = len, .fd = take_fd(c, pos, len)};
         rpc_core_reply_t cb;
         void *ud;
 
         if (!k) {
                 c->stray++; /* a late answer to a call we forgot, or the peer's mistake */
+                safe_close(rep.fd);
                 return;
         }
         cb = k->on_reply;
@@ -338,6 +386,7 @@ static void dispatch_response(struct rpc_core *c, const struct rpc_msg *m, const
                 rep.result = m->result;
         if (cb)
                 cb(c, m->msgid, &rep, ud);
+        safe_close(rep.fd);
 }
 
 static void dispatch_notify(struct rpc_core *c, const struct rpc_msg *m) {
@@ -368,7 +417,7 @@ static void dispatch_notify(struct rpc_core *c, const struct rpc_msg *m) {
                 k->on_notify(c, k->msgid, &p->via.array.ptr[1], k->userdata);
 }
 
-static void handle_message(struct rpc_core *c, const char *data, size_t len) {
+static void handle_message(struct rpc_core *c, const char *data, size_t len, uint64_t pos) {
         msgpack_unpacked u;
         struct rpc_error e;
         struct rpc_msg m;
@@ -387,7 +436,7 @@ static void handle_message(struct rpc_core *c, const char *data, size_t len) {
                 fail_code(c, -EBADMSG, RPC_INTERNAL, "malformed message from the %s: %s", c->cfg.peer_name,
                           e.message);
         else if (m.type == RPC_RESPONSE)
-                dispatch_response(c, &m, data, len);
+                dispatch_response(c, &m, data, len, pos);
         else if (m.type == RPC_NOTIFY)
                 dispatch_notify(c, &m);
         else
@@ -408,11 +457,26 @@ static void process_input(struct rpc_core *c) {
                         break;
                 }
                 mp_scanner_reset(&c->scan);
-                handle_message(c, c->in.data + off, (size_t) r);
+                handle_message(c, c->in.data + off, (size_t) r, c->in_pos + off);
                 off += (size_t) r;
         }
-        if (!c->freed)
+        if (!c->freed) {
                 rpc_buf_consume(&c->in, off);
+                c->in_pos += off;
+        }
+}
+
+int rpc_core_feed_fd(struct rpc_core *c, int fd) {
+        if (fd < 0)
+                return -EBADF;
+        if (c->broken || c->n_fds == RPC_CORE_MAX_FDS) {
+                safe_close(fd);
+                c->stray++;
+                return c->broken ? c->broken : -EMFILE;
+        }
+        c->fds[c->n_fds].pos = c->in_pos + c->in.len;
+        c->fds[c->n_fds++].fd = fd;
+        return 0;
 }
 
 int rpc_core_feed(struct rpc_core *c, const void *data, size_t n) {

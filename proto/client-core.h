@@ -29,6 +29,8 @@
 
 #define RPC_CORE_DEFAULT_MAX_CALLS     64u
 #define RPC_CORE_DEFAULT_MAX_OUT_BYTES (4u * 1024u * 1024u)
+/* Descriptors received and not yet matched to an answer. */
+#define RPC_CORE_MAX_FDS 8u
 
 struct rpc_core;
 
@@ -48,7 +50,12 @@ struct rpc_core_reply {
         const msgpack_object *result; /* if !failed: valid during the callback only */
         const char *raw;              /* the response's bytes (NULL on a transport error), valid */
         size_t raw_len;               /* during the callback only: copy them to keep the result */
+        int fd; /* a descriptor that came with the answer, or -1: closed after the callback
+                 * unless taken with rpc_core_reply_take_fd() */
 };
+
+/* Takes the answer's descriptor (the caller closes it); -1 if none came. */
+int rpc_core_reply_take_fd(const struct rpc_core_reply *r);
 
 typedef void (*rpc_core_notify_t)(struct rpc_core *c, uint32_t msgid, const msgpack_object *payload,
                                   void *userdata);
@@ -102,6 +109,11 @@ int rpc_core_send_raw(struct rpc_core *c, const void *data, size_t n);
  * server): every pending call has been answered with a transport error; close the socket.
  * -EDEADLK from inside one of the core's callbacks (feed from the transport's own callback). */
 int rpc_core_feed(struct rpc_core *c, const void *data, size_t n);
+/* A descriptor received (SCM_RIGHTS) with the first of the bytes fed next: feed it before
+ * them. It goes to the answer that begins with that byte (rpc_core_reply.fd); one that came
+ * with no answer is closed. Takes ownership (closed on error: -EMFILE when
+ * RPC_CORE_MAX_FDS are waiting, or the connection's error once broken). */
+int rpc_core_feed_fd(struct rpc_core *c, int fd);
 /* The peer closed the connection: pending calls get a transport error (-ECONNRESET). */
 void rpc_core_eof(struct rpc_core *c);
 /* The transport failed (connect, send, recv): pending calls get error (< 0) with the message. */

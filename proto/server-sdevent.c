@@ -1,5 +1,6 @@
 #include <sys/socket.h>
 
+#include "proto/fdpass.h"
 #include "proto/server-sdevent.h"
 
 #define READ_CHUNK    (64u * 1024u)
@@ -55,18 +56,25 @@ static int update_events(struct sd_conn *c) {
 /* Writes as much pending output as the socket takes. Returns < 0 if the connection is dead. */
 static int flush_out(struct sd_conn *c) {
         for (;;) {
-                size_t n;
+                size_t n, fd_off, next_off;
                 const void *p = rpc_conn_output(c->conn, &n);
+                int fd = rpc_conn_output_fd(c->conn, &fd_off, &next_off);
                 ssize_t k;
                 if (n == 0)
                         return 0;
-                k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                /* Up to the byte a descriptor goes with, then from it with the descriptor. */
+                if (fd >= 0 && fd_off > 0) {
+                        n = MIN(n, fd_off);
+                        fd = -1;
+                } else if (fd >= 0)
+                        n = MIN(n, next_off);
+                k = fdpass_send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT, fd);
                 if (k < 0) {
-                        if (errno == EINTR)
+                        if (k == -EINTR)
                                 continue;
-                        if (errno == EAGAIN)
+                        if (k == -EAGAIN)
                                 return 0;
-                        return -errno;
+                        return (int) k;
                 }
                 rpc_conn_consumed(c->conn, (size_t) k);
         }
@@ -157,6 +165,7 @@ static void on_want_write(struct rpc_conn *conn, void *transport) {
 
 static const struct rpc_conn_ops sd_conn_ops = {
         .want_write = on_want_write,
+        .passes_fds = true,
 };
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -13,6 +13,8 @@ struct rpc_call {
         uint32_t msgid;
         char method[RPC_METHOD_MAX + 1];
         bool in_handler, answered, deferred, cancelled;
+        int fd;             /* to send with the answer (rpc_call_attach_fd), or -1 */
+        uint64_t reply_pos; /* where in the connection's output stream the answer begins */
         void (*on_abandon)(struct rpc_call *c, void *userdata);
         void *abandon_userdata;
         void (*on_drain)(struct rpc_call *c, void *userdata);
@@ -29,6 +31,14 @@ struct rpc_conn {
         size_t in_off;
         struct mp_scanner scan;
         struct rpc_buf out;
+        /* Descriptors owed with the output: each goes with the byte at stream position pos
+         * (out_pos: the position of out.data[0]), in order; at most one per pending call. */
+        uint64_t out_pos;
+        struct {
+                uint64_t pos;
+                int fd;
+        } * fds;
+        size_t n_fds, cap_fds;
         bool in_feed, closing, eof;
         /* Timeouts (rpc_conn_deadline): when the connection last became idle or started a
          * message, in the adapter's clock; 0 = not. activity counts messages handled. */
@@ -318,6 +328,9 @@ struct rpc_conn *rpc_conn_free(struct rpc_conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_conns--;
+        for (size_t i = 0; i < c->n_fds; i++)
+                safe_close(c->fds[i].fd);
+        free(c->fds);
         rpc_buf_done(&c->in);
         rpc_buf_done(&c->out);
         free(c);
@@ -330,9 +343,28 @@ const void *rpc_conn_output(struct rpc_conn *c, size_t *ret_len) {
         return c->out.data;
 }
 
+int rpc_conn_output_fd(const struct rpc_conn *c, size_t *ret_offset, size_t *ret_next) {
+        *ret_next = c->n_fds > 1 ? (size_t) (c->fds[1].pos - c->out_pos) : SIZE_MAX;
+        if (c->n_fds == 0)
+                return -1;
+        /* A descriptor whose byte was consumed has been dropped in rpc_conn_consumed(). */
+        *ret_offset = (size_t) (c->fds[0].pos - c->out_pos);
+        return c->fds[0].fd;
+}
+
 void rpc_conn_consumed(struct rpc_conn *c, size_t n) {
-        size_t half = c->server->cfg.max_out_bytes / 2;
+        size_t half = c->server->cfg.max_out_bytes / 2, done = 0;
+
+        n = MIN(n, c->out.len);
         rpc_buf_consume(&c->out, n);
+        c->out_pos += n;
+        /* Sent with their bytes (the transport's contract): the kernel holds its own copies. */
+        while (done < c->n_fds && c->fds[done].pos < c->out_pos)
+                safe_close(c->fds[done++].fd);
+        if (done > 0) {
+                memmove(c->fds, c->fds + done, (c->n_fds - done) * sizeof(*c->fds));
+                c->n_fds -= done;
+        }
         if (c->out.len > half)
                 return;
         for (struct rpc_call *k = c->calls, *next; k; k = next) {
@@ -380,6 +412,7 @@ static void call_unlink(struct rpc_call *k) {
 
 static void call_free(struct rpc_call *k) {
         call_unlink(k);
+        k->fd = safe_close(k->fd);
         rpc_buf_done(&k->scratch);
         free(k);
 }
@@ -436,8 +469,44 @@ static msgpack_packer *call_packer(struct rpc_call *c) {
         return &c->scratch.pk;
 }
 
+int rpc_call_attach_fd(struct rpc_call *c, int fd) {
+        if (fd < 0)
+                return -EBADF;
+        if (c->fd >= 0) {
+                safe_close(fd);
+                return -EBUSY;
+        }
+        if (!c->conn || !c->conn->ops || !c->conn->ops->passes_fds) {
+                safe_close(fd);
+                return c->conn ? -EOPNOTSUPP : -ECONNRESET;
+        }
+        c->fd = fd;
+        return 0;
+}
+
+/* Queues the call's descriptor with the answer that begins at reply_pos. */
+static void call_queue_fd(struct rpc_call *k) {
+        struct rpc_conn *c = k->conn;
+
+        if (k->fd < 0 || !c || c->out.failed)
+                return; /* call_free() closes it */
+        if (c->n_fds == c->cap_fds) {
+                size_t cap = c->cap_fds ? c->cap_fds * 2 : 4;
+                void *p = reallocarray(c->fds, cap, sizeof(*c->fds));
+                if (!p)
+                        return; /* the answer goes without it; the caller sees none came */
+                c->fds = p;
+                c->cap_fds = cap;
+        }
+        c->fds[c->n_fds].pos = k->reply_pos;
+        c->fds[c->n_fds++].fd = k->fd;
+        k->fd = -1;
+}
+
 msgpack_packer *rpc_call_result(struct rpc_call *c) {
         msgpack_packer *pk = call_packer(c);
+        if (c->conn)
+                c->reply_pos = c->conn->out_pos + c->conn->out.len;
         rpc_pack_response_head(pk, c->msgid);
         return pk;
 }
@@ -460,6 +529,7 @@ static int call_finish(struct rpc_call *c) {
 }
 
 int rpc_call_reply(struct rpc_call *c) {
+        call_queue_fd(c);
         return call_finish(c);
 }
 
@@ -550,6 +620,7 @@ static void dispatch_request(struct rpc_conn *c, const struct rpc_msg *m) {
         k->conn = c;
         k->peer = c->peer;
         k->msgid = m->msgid;
+        k->fd = -1;
         memcpy(k->method, m->method, m->method_len);
         k->method[m->method_len] = 0;
         k->next = c->calls;

@@ -102,6 +102,9 @@ struct rpc_conn_ops {
          * It may be called before a notification's payload is packed: arm the write for
          * later (next loop iteration), do not write from inside this callback. */
         void (*want_write)(struct rpc_conn *c, void *transport);
+        /* The transport sends the descriptors rpc_conn_output_fd() names (an AF_UNIX socket);
+         * without it rpc_call_attach_fd() refuses. */
+        bool passes_fds;
 };
 
 struct rpc_peer {
@@ -162,6 +165,11 @@ void rpc_conn_expire(struct rpc_conn *c);
 /* Pending output, and how much of it the transport managed to write. */
 const void *rpc_conn_output(struct rpc_conn *c, size_t *ret_len);
 void rpc_conn_consumed(struct rpc_conn *c, size_t n);
+/* The next descriptor to send, and at which offset into rpc_conn_output() its byte is; -1 if
+ * none. The transport writes at most up to that offset, then the bytes from there, up to the
+ * following descriptor's offset (*ret_next, SIZE_MAX if none), in one sendmsg() with the
+ * descriptor (SCM_RIGHTS); rpc_conn_consumed() past its byte closes the core's copy. */
+int rpc_conn_output_fd(const struct rpc_conn *c, size_t *ret_offset, size_t *ret_next);
 /* True once the core wants the connection closed after its output is flushed. */
 bool rpc_conn_closing(const struct rpc_conn *c);
 /* True if the connection must be dropped now (output cap exceeded). */

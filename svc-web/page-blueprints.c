@@ -467,7 +467,7 @@ int page_overlay_list(struct webd_rq *rq, webd_rq_reply_fn fn, void *arg) {
         int r = webd_rq_call(rq, WEBD_PEER_HOST, "overlay.list", NULL, fn, arg);
         if (r < 0) {
                 /* hostd is not reachable: the page still works, without what hostd knows. */
-                struct rpc_core_reply fake = {.transport_error = r, .failed = true};
+                struct rpc_core_reply fake = {.transport_error = r, .failed = true, .fd = -1};
                 (void) rpc_error_set(&fake.error, RPC_UNAVAILABLE, "the host service is unavailable (%s)",
                                      strerror(-r));
                 return fn(rq, &fake, arg);

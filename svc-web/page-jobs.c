@@ -859,7 +859,7 @@ static int route_admin_instance(struct webd_rq *rq) {
 static int route_admin(struct webd_rq *rq) {
         int r = webd_hostlist_get(rq, false, admin_reply, NULL);
         if (r < 0) {
-                struct rpc_core_reply fake = {.transport_error = r, .failed = true};
+                struct rpc_core_reply fake = {.transport_error = r, .failed = true, .fd = -1};
                 return admin_reply(rq, &fake, NULL);
         }
         return 0;

@@ -889,7 +889,7 @@ static int route_get(struct webd_rq *rq) {
         *d = (struct detail){.id = id};
         r = instance_call(rq, id, "instance.status", detail_status_reply, d);
         if (r < 0) {
-                struct rpc_core_reply fake = {.transport_error = r, .failed = true};
+                struct rpc_core_reply fake = {.transport_error = r, .failed = true, .fd = -1};
                 (void) rpc_error_set(&fake.error, RPC_UNAVAILABLE, "%s", strerror(-r));
                 return detail_status_reply(rq, &fake, d);
         }

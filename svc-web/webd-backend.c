@@ -121,7 +121,7 @@ static void core_reply(struct rpc_core *core, uint32_t msgid, const struct rpc_c
 static void on_call_timeout(h2o_timeout_entry_t *entry) {
         struct webd_call *c = H2O_STRUCT_FROM_MEMBER(struct webd_call, timeout, entry);
         struct rpc_core *core = webd_client_core(c->client);
-        struct rpc_core_reply r = {.transport_error = -ETIMEDOUT, .failed = true};
+        struct rpc_core_reply r = {.transport_error = -ETIMEDOUT, .failed = true, .fd = -1};
 
         (void) rpc_error_set(&r.error, RPC_TIMEOUT, "the %s did not answer within %u s",
                              webd_peer_name(c->p->id), WEBD_CALL_TIMEOUT_MS / 1000u);

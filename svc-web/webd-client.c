@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "base/util.h"
+#include "proto/fdpass.h"
 #include "svc-web/webd-client.h"
 
 struct webd_client {
@@ -126,23 +127,39 @@ static void on_write_done(h2o_socket_t *sock, const char *err) {
         cb_end(c);
 }
 
+/* h2o's own read() would drop the descriptors hostd sends with an answer (SCM_RIGHTS), so
+ * the socket only tells us it is readable (h2o_socket_dont_read) and we recvmsg() here. The
+ * loop is level-triggered: a budget per wake-up keeps one busy peer from starving the rest. */
 static void on_read(h2o_socket_t *sock, const char *err) {
         struct webd_client *c = sock->data;
+        int fd = h2o_socket_get_fd(sock);
 
         c->in_cb = true;
-        /* Bytes that came with the error (EOF) are still the server's last words. */
-        if (sock->input->size > 0) {
-                (void) rpc_core_feed(c->core, sock->input->bytes, sock->input->size);
-                if (!c->free_pending)
-                        h2o_buffer_consume(&sock->input, sock->input->size);
-        }
-        if (err && !c->free_pending && rpc_core_broken(c->core) == 0) {
-                if (err == h2o_socket_error_closed)
+        for (unsigned round = 0; round < 16 && !c->free_pending && rpc_core_broken(c->core) == 0; round++) {
+                char buf[64 * 1024];
+                int fds[FDPASS_MAX_FDS];
+                size_t n_fds;
+                ssize_t k = fdpass_recv(fd, buf, sizeof(buf), MSG_DONTWAIT, fds, &n_fds);
+
+                if (k == -EINTR)
+                        continue;
+                if (k == -EAGAIN)
+                        break;
+                if (k < 0) {
+                        rpc_core_fail(c->core, (int) k, "lost the connection to the %s: %s", c->peer_name,
+                                      strerror((int) -k));
+                        break;
+                }
+                for (size_t i = 0; i < n_fds && i < FDPASS_MAX_FDS; i++)
+                        (void) rpc_core_feed_fd(c->core, fds[i]);
+                if (k == 0) {
                         rpc_core_eof(c->core);
-                else
-                        rpc_core_fail(c->core, -ECONNRESET, "lost the connection to the %s: %s",
-                                      c->peer_name, err);
+                        break;
+                }
+                (void) rpc_core_feed(c->core, buf, (size_t) k);
         }
+        if (err && !c->free_pending && rpc_core_broken(c->core) == 0)
+                rpc_core_fail(c->core, -ECONNRESET, "lost the connection to the %s: %s", c->peer_name, err);
         cb_end(c);
 }
 
@@ -196,6 +213,7 @@ int webd_client_new(h2o_loop_t *loop, const char *path, const struct rpc_core_co
                 return -ENOMEM;
         }
         c->sock->data = c;
+        h2o_socket_dont_read(c->sock, 1);
         h2o_socket_read_start(c->sock, on_read);
         *ret = c;
         return 0;

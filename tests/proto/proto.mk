@@ -9,7 +9,7 @@ $(BUILD)/left4me-testd: $(BUILD)/obj/tests/proto/testd.o $(LIBLEFT4ME)
 
 TEST_PROTO_SRCS := tests/proto/test-client-core.c tests/proto/test-client-sdevent.c tests/proto/testd-run.c \
                    tests/proto/test-scan.c tests/proto/test-rpc.c tests/proto/test-args.c tests/proto/test-config.c \
-                   tests/proto/test-daemon.c tests/proto/test-names.c tests/proto/test-spec.c tests/proto/test-map.c
+                   tests/proto/test-daemon.c tests/proto/test-names.c tests/proto/test-spec.c tests/proto/test-map.c tests/proto/test-fdpass.c
 # The adapter tests (here and in tests/svc-web/) run the test daemon; testd-run.c starts it.
 $(BUILD)/obj/tests/proto/testd-run.o: ALL_CFLAGS += -DLEFT4ME_TESTD='"$(abspath $(BUILD))/left4me-testd"'
 $(BUILD)/test-proto: $(TEST_PROTO_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
