@@ -32,7 +32,9 @@ ssize_t fdpass_recv(int sock, void *buf, size_t n, int flags, int fds[FDPASS_MAX
                 char buf[CMSG_SPACE(FDPASS_MAX_FDS * sizeof(int))];
         } control;
         struct iovec iov = {.iov_base = buf, .iov_len = n};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = control.buf,
                             .msg_controllen = sizeof(control.buf)};
         size_t got = 0;
         ssize_t k;

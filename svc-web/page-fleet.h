@@ -65,3 +65,10 @@ int page_with_job(struct webd_rq *rq, int64_t job_id, page_job_render_fn fn, voi
 void page_job_sentence(struct html *h, const msgpack_object *job);
 int page_job_list(struct webd_rq *rq, const char *owner, const char *subject, const char *back);
 int page_job_events(struct webd_rq *rq, int64_t job_id);
+
+/* A files overlay's file pages (page-files.c): rest is what follows /overlays/<id>/files
+ * ("", "/download", "/edit"; for POST "/mkdir", "/rename", "/move", "/delete", "/save").
+ * The caller loaded the row and decided may_change; a POST comes only from those who may. */
+struct webd_overlay;
+int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest);
+int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);

@@ -230,6 +230,7 @@ static void create_form(struct webd_rq *rq, struct html *h, const char *name) {
         page_input(h, "Name", "text", "name", name ?: "", "off", true);
         page_select_begin(h, NULL, "Type", "f-type", "type", false);
         page_option(h, "script", "script: a bash script builds its files", true);
+        page_option(h, "files", "files: folders and files you upload and edit here", false);
         page_select_end(h);
         page_select_begin(h, NULL, "Scope", "f-scope", "scope", false);
         page_option(h, "private", "private: only you", true);
@@ -309,9 +310,9 @@ static int route_create(struct webd_rq *rq) {
         t = webd_overlay_type_from_string(type);
         if (t < 0)
                 return list_page(rq, 400, "Choose the type: script, files or workshop.", name, &none);
-        if (t != WEBD_OVERLAY_SCRIPT)
+        if (t == WEBD_OVERLAY_WORKSHOP)
                 return list_page(rq, 400,
-                                 "Only script overlays can be made here so far; files and workshop overlays "
+                                 "Only script and files overlays can be made here so far; workshop overlays "
                                  "are not available yet.",
                                  name, &none);
         if (!streq(scope, "private") && !streq(scope, "system"))
@@ -656,6 +657,17 @@ static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *jo
                 html_close(&h, "section");
         }
 
+        if (o.type == WEBD_OVERLAY_FILES && !o.deleting) {
+                snprintf(href, sizeof(href), OVERLAYS "/%" PRId64 "/files", o.id);
+                html_elem(&h, "p");
+                html_elem(&h, "a");
+                html_attr(&h, "href", href);
+                html_attr(&h, "class", "button");
+                html_text(&h, change ? "Browse and edit its files" : "Browse its files");
+                html_close(&h, "a");
+                html_close(&h, "p");
+        }
+
         html_elem_text(&h, "h2", "Used by");
         html_elem(&h, "ul");
         html_attr(&h, "id", "overlay-blueprints");
@@ -783,6 +795,11 @@ static int route_detail(struct webd_rq *rq) {
 
         if (!id || load_visible(rq, id, &o) < 0)
                 return not_found(rq);
+        if (strneq(rest, "/files", 6) && (rest[6] == 0 || rest[6] == '/')) {
+                int r = page_files_get(rq, &o, may_change(rq, &o) && !o.deleting, rest + 6);
+                webd_overlay_done(&o);
+                return r;
+        }
         webd_overlay_done(&o);
         if (streq(rest, "/jobs")) {
                 char host[32];
@@ -1050,6 +1067,8 @@ static int route_post(struct webd_rq *rq) {
         }
         if (!*rest)
                 r = overlay_update(rq, &o);
+        else if (strneq(rest, "/files/", 7) && !o.deleting)
+                r = page_files_post(rq, &o, rest + 6);
         else if (streq(rest, "/delete")) {
                 if (o.n_blueprints > 0)
                         r = refuse_in_use(rq, &o);

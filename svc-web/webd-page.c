@@ -33,6 +33,8 @@ static const struct {
         {"overlay-building", "The build was submitted; its output follows below."},
         {"overlay-deleted", "The overlay was deleted."},
         {"overlay-removing", "The overlay is being removed from the host."},
+        {"files-changed",
+         "Done: the overlay has a new generation; running servers keep theirs until they restart."},
         {"server-created", "The server was created. Start it when you are ready."},
         {"server-saved", "The server was saved. A new hostname or blueprint applies at the next start."},
         {"server-deleting", "The server is being deleted."},

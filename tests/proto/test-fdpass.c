@@ -72,7 +72,8 @@ static const struct rpc_method methods[] = {
         {"t.failfd", m_failfd, RPC_MAY_ANYONE},
 };
 
-static void want_write(struct rpc_conn *c, void *t) {}
+static void want_write(struct rpc_conn *c, void *t) {
+}
 static const struct rpc_conn_ops passing = {.want_write = want_write, .passes_fds = true};
 static const struct rpc_conn_ops not_passing = {.want_write = want_write};
 
@@ -160,8 +161,11 @@ struct pair {
 
 static void pair_new(struct pair *p, const struct rpc_conn_ops *ops) {
         struct rpc_server_config cfg = {
-                .max_conns = 4, .max_out_bytes = 1 << 20, .max_calls = 16,
-                .methods = methods, .n_methods = sizeof(methods) / sizeof(methods[0]),
+                .max_conns = 4,
+                .max_out_bytes = 1 << 20,
+                .max_calls = 16,
+                .methods = methods,
+                .n_methods = sizeof(methods) / sizeof(methods[0]),
         };
         cr_assert_eq(rpc_server_new(&cfg, &p->s), 0);
         cr_assert_eq(rpc_conn_new(p->s, NULL, ops, NULL, &p->conn), 0);

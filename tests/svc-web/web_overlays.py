@@ -59,7 +59,7 @@ r = post(admin, "/overlays", {"type": "script", "name": "Shared", "scope": "syst
 check(r.status == 409 and "system overlay with that name" in r.body, f"duplicate system name: {r.status}")
 check(db("SELECT owner_id IS NULL FROM overlays WHERE id = ?", system)[0][0] == 1, "system overlay has an owner")
 for form, want, why in (({"type": "external", "name": "x"}, 400, "an unknown type"),
-                        ({"type": "files", "name": "x"}, 400, "a type not offered yet"),
+                        ({"type": "workshop", "name": "x"}, 400, "a type not offered yet"),
                         ({"type": "script", "name": "x", "scope": "public"}, 400, "an unknown scope"),
                         ({"type": "script", "name": ""}, 400, "an empty name"),
                         ({"type": "script", "name": "A" * 129}, 400, "a long name"),
@@ -205,6 +205,43 @@ for name, why in (("binary.sh", "not a text file"), ("big.sh", "larger than 256 
 check(db("SELECT COUNT(*) FROM overlays WHERE name = 'Seeded beside bad ones' AND owner_id IS NULL")[0][0] == 1,
       "the good file was not seeded")
 check(db("SELECT COUNT(*) FROM overlays WHERE name IN ('binary', 'big', 'link')")[0][0] == 0, "a bad file was seeded")
+
+print("== files pages: only a files overlay has them, only who may see it, hostd away is a 503")
+files = created_id(post(owner, "/overlays", {"type": "files", "name": "Configs"}))
+r = owner.get(f"/overlays/{files}")
+check(r.status == 200 and f"/overlays/{files}/files" in r.body, f"files overlay page: {r.status}")
+r = owner.get(f"/overlays/{files}/files?path=cfg")
+check(r.status == 503 and "host service is unavailable" in r.body, f"files with hostd away: {r.status} {r.body[:200]}")
+for path, want, why in ((f"/overlays/{mine}/files", 404, "a script overlay's files"),
+                        (f"/overlays/{files}/nofiles", 404, "a path that only starts like files"),
+                        (f"/overlays/{files}/files/nope", 404, "an unknown files page"),
+                        (f"/overlays/{files}/files?path=" + "a" * 5000, 400, "a path over 4095 bytes")):
+    r = owner.get(path)
+    check(r.status == want, f"{why}: {r.status}, expected {want}")
+for c, who in ((other, "another user"), (anon, "no session")):
+    r = c.get(f"/overlays/{files}/files")
+    check(r.status in (404, 303), f"{who} sees the files page: {r.status}")
+r = other.post(f"/overlays/{files}/files/mkdir", {"csrf_token": other.token("/overlays"), "path": "", "name": "x"})
+check(r.status == 404, f"another user makes a folder: {r.status}")
+r = owner.post(f"/overlays/{files}/files/mkdir", {"path": "", "name": "x"})
+check(r.status == 403, f"a folder made without the CSRF token: {r.status}")
+r = post(owner, f"/overlays/{files}/files/mkdir", {"path": ""})
+check(r.status == 400 and "Name the new folder" in r.body, f"a folder without a name: {r.status}")
+r = post(owner, f"/overlays/{files}/files/rename", {"path": "a"})
+check(r.status == 400 and "new name" in r.body, f"a rename without a name: {r.status}")
+r = post(owner, f"/overlays/{files}/files/save", {"path": "a.cfg"})
+check(r.status == 400 and "no content" in r.body, f"a save without content: {r.status}")
+r = post(owner, f"/overlays/{files}/files/frobnicate", {"path": "a"})
+check(r.status == 404, f"an unknown files action: {r.status}")
+r = post(owner, f"/overlays/{files}/files/mkdir", {"path": "", "name": "cfg"})
+check(r.status == 503, f"a folder made with hostd away: {r.status}")
+r = post(admin, f"/overlays/{system}/files/mkdir", {"path": "", "name": "cfg"})
+check(r.status == 404, f"files of a script overlay, as admin: {r.status}")
+r = owner.get(f"/overlays/{files}/files/edit?dir=cfg&name=server.cfg")
+check(r.status == 200 and 'data-editor="srccfg"' in r.body and 'name="create" value="1"' in r.body,
+      f"a new file's editor: {r.status}")
+r = owner.get(f"/overlays/{files}/files/edit?dir=cfg&name=")
+check(r.status == 400, f"a new file without a name: {r.status}")
 
 print("== the user-delete guard counts private overlays")
 with sqlite3.connect(WEB_DB) as d:

@@ -1,0 +1,726 @@
+/* The files of a files overlay: a tree to browse, and folders and text files to make, edit,
+ * rename, move and delete (docs/web.md, "Files"). webd decides who may (page-overlays.c
+ * loads the row and checks the scope before calling here); hostd does every operation and
+ * re-validates each path beneath the overlay (docs/host.md, "File operations"): webd never
+ * opens a file of an overlay by name. Each change makes a new generation on the host, so a
+ * running server keeps the files it started with.
+ *
+ * Downloads come as a descriptor with hostd's answer (docs/protocol.md, "Descriptors") and
+ * are streamed from it in slices, so a file of any size passes through a fixed buffer; the
+ * answer is an attachment with nosniff and a sandboxing CSP, never a page of our origin. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "proto/map.h"
+#include "proto/utf8.h"
+#include "svc-web/page-fleet.h"
+#include "svc-web/webd-form.h"
+#include "svc-web/webd-http.h"
+#include "svc-web/webd-obj.h"
+#include "svc-web/webd-overlays.h"
+#include "svc-web/webd-page.h"
+#include "svc-web/webd-spec.h"
+
+#define FILES_PATH_MAX 4095u
+#define STREAM_SLICE   (64u * 1024u)
+
+/* What the routes know of the overlay, copied from its row. */
+struct files_ctx {
+        int64_t id;
+        char host[32];
+        char name[WEBD_NAME_MAX + 1];
+        bool may_change;
+        const char *path; /* the folder or file the request is about, "" = the top */
+        bool tree_only;   /* an htmx request for one folder's children in the tree */
+};
+
+static const char *query_get(struct webd_rq *rq, struct form *q, const char *name) {
+        if (!*rq->query || form_parse_query(q, rq->query, strlen(rq->query), NULL) < 0)
+                return NULL;
+        return form_get(q, name);
+}
+
+/* The parent folder of path ("" for a top-level name). */
+static char *parent_of(struct webd_rq *rq, const char *path) {
+        const char *slash = strrchr(path, '/');
+        return h2o_strdup(&rq->req->pool, path, slash ? (size_t) (slash - path) : 0).base;
+}
+
+static const char *base_of(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? slash + 1 : path;
+}
+
+/* A folder and a name joined; NULL if too long. */
+static char *join(struct webd_rq *rq, const char *dir, const char *name) {
+        size_t n = strlen(dir) + 1 + strlen(name);
+        char *p;
+
+        if (n > FILES_PATH_MAX)
+                return NULL;
+        p = h2o_mem_alloc_pool(&rq->req->pool, n + 1);
+        snprintf(p, n + 1, "%s%s%s", dir, *dir ? "/" : "", name);
+        return p;
+}
+
+static void files_href(char *buf, size_t len, const struct files_ctx *c, const char *what,
+                       const char *path) {
+        _cleanup_free_ char *enc = form_urlencode(path ?: "");
+        snprintf(buf, len, "/overlays/%" PRId64 "/files%s?path=%s", c->id, what, enc ?: "");
+}
+
+/* The editor's language for a file name: bash scripts and Source cfg files get theirs. */
+static const char *editor_language(const char *name) {
+        const char *dot = strrchr(name, '.');
+        if (!dot)
+                return NULL;
+        if (streq(dot, ".sh"))
+                return "bash";
+        if (streq(dot, ".cfg"))
+                return "srccfg";
+        return NULL;
+}
+
+/* A request to hostd: {overlay, path} and what the caller packs on q->pk. */
+struct host_req {
+        struct rpc_buf b;
+        struct rpc_map m;
+        msgpack_packer *pk;
+};
+
+static msgpack_packer *target_begin(struct host_req *q, const struct files_ctx *c, const char *path) {
+        rpc_buf_init(&q->b, 0);
+        q->pk = rpc_params_begin(&q->m, &q->b.pk);
+        rpc_pack_kv_str(q->pk, "overlay", c->host);
+        rpc_pack_kv_str(q->pk, "path", path);
+        return q->pk;
+}
+
+static int call_host(struct webd_rq *rq, const char *method, struct host_req *q, webd_rq_reply_fn fn,
+                     void *arg) {
+        int r = rpc_map_end(&q->m);
+
+        if (r >= 0)
+                r = rpc_buf_ok(&q->b) ? webd_rq_call(rq, WEBD_PEER_HOST, method, &q->b, fn, arg) : -ENOMEM;
+        rpc_buf_done(&q->b);
+        return r < 0 ? webd_rq_unavailable(rq, WEBD_PEER_HOST, r) : r;
+}
+
+/* ---- the listing ------------------------------------------------------------------------------ */
+
+struct entry {
+        char name[256], type[16], target[FILES_PATH_MAX + 1];
+        int64_t size, mtime_usec;
+        bool broken;
+};
+
+static bool entry_from(const msgpack_object *o, struct entry *e) {
+        obj_str(o, "name", e->name, sizeof(e->name));
+        obj_str(o, "type", e->type, sizeof(e->type));
+        obj_str(o, "target", e->target, sizeof(e->target));
+        e->size = obj_int(o, "size", 0);
+        e->mtime_usec = obj_int(o, "mtime_usec", 0);
+        e->broken = obj_bool(o, "broken", false);
+        /* A name hostd would never list (empty, a path) is skipped, not linked. */
+        return *e->name && *e->type && !strchr(e->name, '/') && !streq(e->name, ".") &&
+               !streq(e->name, "..");
+}
+
+static void size_cell(struct html *h, int64_t bytes) {
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+        double v = (double) bytes;
+        unsigned u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        if (u == 0)
+                html_textf(h, "%" PRId64 " B", bytes);
+        else
+                html_textf(h, "%.1f %s", v, units[u]);
+}
+
+/* One folder's children as <li> of the lazy tree: a folder is a <details> whose first
+ * opening fetches its own children (htmx), and a link that lists it on the right. */
+static void tree_items(struct webd_rq *rq, struct html *h, const struct files_ctx *c,
+                       const msgpack_object_array *entries) {
+        char href[FILES_PATH_MAX * 3 + 96];
+
+        for (uint32_t i = 0; entries && i < entries->size; i++) {
+                struct entry e;
+                char *path;
+
+                if (!entry_from(&entries->ptr[i], &e) || !streq(e.type, "dir"))
+                        continue;
+                path = join(rq, c->path, e.name);
+                if (!path)
+                        continue;
+                html_elem(h, "li");
+                html_elem(h, "details");
+                files_href(href, sizeof(href), c, "", path);
+                strncat(href, "&tree=1", sizeof(href) - strlen(href) - 1);
+                html_attr(h, "hx-get", href);
+                html_attr(h, "hx-trigger", "toggle once");
+                html_attr(h, "hx-target", "find ul");
+                html_elem(h, "summary");
+                files_href(href, sizeof(href), c, "", path);
+                html_elem(h, "a");
+                html_attr(h, "href", href);
+                html_text(h, e.name);
+                html_close(h, "a");
+                html_close(h, "summary");
+                html_elem(h, "ul");
+                html_close(h, "ul");
+                html_close(h, "details");
+                html_close(h, "li");
+        }
+}
+
+static void hidden(struct html *h, const char *name, const char *value) {
+        html_elem(h, "input");
+        html_attr(h, "type", "hidden");
+        html_attr(h, "name", name);
+        html_attr(h, "value", value);
+}
+
+/* A small form posting to /overlays/<id>/files/<what> with the entry's path, one text field
+ * (rename, move) or none (delete), and a button. */
+static void entry_form(struct webd_rq *rq, struct html *h, const struct files_ctx *c, const char *what,
+                       const char *path, const char *field, const char *field_label, const char *value,
+                       const char *button, const char *confirm) {
+        char action[64];
+
+        snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/%s", c->id, what);
+        page_form_begin(rq, h, action, NULL);
+        html_attr(h, "class", "inline");
+        if (confirm)
+                html_attr(h, "data-confirm", confirm);
+        hidden(h, "path", path);
+        if (field) {
+                html_elem(h, "input");
+                html_attr(h, "type", "text");
+                html_attr(h, "name", field);
+                html_attr(h, "value", value);
+                html_attr(h, "aria-label", field_label);
+                html_attr(h, "required", NULL);
+        }
+        page_button(h, button, "link");
+        html_close(h, "form");
+}
+
+static void entry_row(struct webd_rq *rq, struct html *h, const struct files_ctx *c, const struct entry *e) {
+        char href[FILES_PATH_MAX * 3 + 96], confirm[320];
+        char *path = join(rq, c->path, e->name);
+        bool dir = streq(e->type, "dir"), file = streq(e->type, "file"), link = streq(e->type, "symlink");
+
+        if (!path)
+                return;
+        html_elem(h, "tr");
+        html_elem(h, "td");
+        if (dir || file) {
+                files_href(href, sizeof(href), c, dir ? "" : "/edit", path);
+                html_elem(h, "a");
+                html_attr(h, "href", href);
+                html_text(h, e->name);
+                if (dir)
+                        html_text(h, "/");
+                html_close(h, "a");
+        } else
+                html_text(h, e->name);
+        if (link) {
+                /* Shown, never followed: hostd refuses to read or write through it. */
+                html_elem(h, "span");
+                html_attr(h, "class", e->broken ? "badge warning" : "badge");
+                html_textf(h, "%s → %s", e->broken ? "broken link" : "link", e->target);
+                html_close(h, "span");
+        }
+        html_close(h, "td");
+        html_elem_text(h, "td", dir ? "folder" : file ? "file" : link ? "symlink" : "other");
+        html_elem(h, "td");
+        if (file)
+                size_cell(h, e->size);
+        html_close(h, "td");
+        html_elem(h, "td");
+        if (e->mtime_usec)
+                page_time(h, e->mtime_usec);
+        html_close(h, "td");
+        html_elem(h, "td");
+        html_attr(h, "class", "actions");
+        if (file) {
+                files_href(href, sizeof(href), c, "/download", path);
+                html_elem(h, "a");
+                html_attr(h, "href", href);
+                html_attr(h, "download", e->name);
+                html_text(h, "Download");
+                html_close(h, "a");
+        }
+        if (c->may_change) {
+                entry_form(rq, h, c, "rename", path, "name", "New name", e->name, "Rename", NULL);
+                entry_form(rq, h, c, "move", path, "to", "Move to folder", c->path, "Move", NULL);
+                snprintf(confirm, sizeof(confirm),
+                         dir ? "Delete the folder %s and everything in it?" : "Delete %s?", e->name);
+                entry_form(rq, h, c, "delete", path, NULL, NULL, NULL, "Delete", confirm);
+        }
+        html_close(h, "td");
+        html_close(h, "tr");
+}
+
+static void breadcrumbs(struct html *h, const struct files_ctx *c) {
+        char href[FILES_PATH_MAX * 3 + 96], part[FILES_PATH_MAX + 1];
+        const char *p = c->path;
+
+        html_elem(h, "nav");
+        html_attr(h, "class", "crumbs");
+        html_attr(h, "aria-label", "Folder");
+        files_href(href, sizeof(href), c, "", "");
+        html_elem(h, "a");
+        html_attr(h, "href", href);
+        html_text(h, c->name);
+        html_close(h, "a");
+        while (*p) {
+                const char *slash = strchr(p, '/');
+                size_t upto = slash ? (size_t) (slash - c->path) : strlen(c->path);
+                snprintf(part, sizeof(part), "%.*s", (int) upto, c->path);
+                html_text(h, " / ");
+                files_href(href, sizeof(href), c, "", part);
+                html_elem(h, "a");
+                html_attr(h, "href", href);
+                html_textn(h, p, slash ? (size_t) (slash - p) : strlen(p));
+                html_close(h, "a");
+                p = slash ? slash + 1 : p + strlen(p);
+        }
+        html_close(h, "nav");
+}
+
+static void toolbar(struct webd_rq *rq, struct html *h, const struct files_ctx *c) {
+        char action[64];
+
+        html_elem(h, "div");
+        html_attr(h, "class", "toolbar");
+        snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/mkdir", c->id);
+        page_form_begin(rq, h, action, NULL);
+        html_attr(h, "class", "inline");
+        hidden(h, "path", c->path);
+        page_input(h, "New folder", "text", "name", "", "off", true);
+        page_button(h, "Make folder", NULL);
+        html_close(h, "form");
+        snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/edit", c->id);
+        html_elem(h, "form");
+        html_attr(h, "method", "get");
+        html_attr(h, "action", action);
+        html_attr(h, "class", "inline");
+        hidden(h, "dir", c->path);
+        page_input(h, "New file", "text", "name", "", "off", true);
+        page_button(h, "Write file", NULL);
+        html_close(h, "form");
+        html_close(h, "div");
+}
+
+static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct files_ctx *c = arg;
+        const msgpack_object_array *entries;
+        char title[WEBD_NAME_MAX + 16];
+        unsigned n = 0;
+        struct html h;
+
+        if (r->failed)
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        entries = obj_array(r->result, "entries");
+        html_init(&h, 0);
+        if (c->tree_only) {
+                tree_items(rq, &h, c, entries);
+                return webd_rq_send_html(rq, 200, &h);
+        }
+        snprintf(title, sizeof(title), "Files of %s", c->name);
+        page_begin(rq, &h, title);
+        html_elem_text(&h, "h1", title);
+        breadcrumbs(&h, c);
+        html_elem(&h, "div");
+        html_attr(&h, "class", "files");
+        html_elem(&h, "aside");
+        html_attr(&h, "class", "tree");
+        html_elem(&h, "ul");
+        {
+                struct files_ctx top = *c;
+                top.path = "";
+                /* The tree starts at the top; below the top only the folder shown is open. */
+                if (!*c->path)
+                        tree_items(rq, &h, &top, entries);
+        }
+        html_close(&h, "ul");
+        html_close(&h, "aside");
+        html_elem(&h, "section");
+        html_attr(&h, "class", "card");
+        if (c->may_change)
+                toolbar(rq, &h, c);
+        html_elem(&h, "div");
+        html_attr(&h, "class", "table-wrap");
+        html_elem(&h, "table");
+        html_attr(&h, "id", "files");
+        html_elem(&h, "thead");
+        html_elem(&h, "tr");
+        html_elem_text(&h, "th", "Name");
+        html_elem_text(&h, "th", "Type");
+        html_elem_text(&h, "th", "Size");
+        html_elem_text(&h, "th", "Changed");
+        html_elem_text(&h, "th", "");
+        html_close(&h, "tr");
+        html_close(&h, "thead");
+        html_elem(&h, "tbody");
+        for (uint32_t i = 0; entries && i < entries->size; i++) {
+                struct entry e;
+                if (!entry_from(&entries->ptr[i], &e))
+                        continue;
+                entry_row(rq, &h, c, &e);
+                n++;
+        }
+        html_close(&h, "tbody");
+        html_close(&h, "table");
+        html_close(&h, "div");
+        if (n == 0)
+                html_elem_text(&h, "p", *c->path ? "This folder is empty." : "No files yet.");
+        if (obj_bool(r->result, "truncated", false))
+                page_alert(&h, "warning", "This folder has more entries than are listed here.");
+        html_close(&h, "section");
+        html_close(&h, "div");
+        page_end(rq, &h);
+        return webd_rq_send_html(rq, 200, &h);
+}
+
+/* ---- downloads --------------------------------------------------------------------------------- */
+
+struct file_stream {
+        h2o_generator_t super; /* first: h2o hands us &super */
+        int fd;
+        uint64_t left;
+        char buf[STREAM_SLICE];
+};
+
+static void stream_next(struct file_stream *s, h2o_req_t *req) {
+        h2o_iovec_t v = {.base = s->buf};
+        ssize_t k = 0;
+
+        if (s->left > 0) {
+                do
+                        k = read(s->fd, s->buf, (size_t) MIN((uint64_t) sizeof(s->buf), s->left));
+                while (k < 0 && errno == EINTR);
+        }
+        if (k < 0) {
+                log_warning_errno(errno, "download: read failed: %m");
+                h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+                return;
+        }
+        v.len = (size_t) k;
+        s->left -= (uint64_t) k;
+        /* A file that shrank meanwhile ends early; the length told is then short: an error. */
+        h2o_send(req, &v, 1,
+                 s->left == 0 ? H2O_SEND_STATE_FINAL
+                 : k == 0     ? H2O_SEND_STATE_ERROR
+                              : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void stream_proceed(h2o_generator_t *g, h2o_req_t *req) {
+        stream_next((struct file_stream *) g, req);
+}
+
+static void stream_stop(h2o_generator_t *g, h2o_req_t *req) {
+        struct file_stream *s = (struct file_stream *) g;
+        s->fd = safe_close(s->fd);
+}
+
+static void stream_dispose(void *p) {
+        struct file_stream *s = p;
+        s->fd = safe_close(s->fd);
+}
+
+/* Content-Disposition: attachment with the name as RFC 6266's filename* (any bytes
+ * percent-encoded) and a plain ASCII fallback. */
+static void disposition(struct webd_rq *rq, const char *name) {
+        _cleanup_free_ char *enc = form_urlencode(name);
+        char ascii[128], *v;
+        size_t i = 0, n;
+
+        for (const char *p = name; *p && i + 1 < sizeof(ascii); p++)
+                ascii[i++] = (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' && *p != '%') ? *p : '_';
+        ascii[i] = 0;
+        n = strlen(ascii) + strlen(enc ?: "") + 64;
+        v = h2o_mem_alloc_pool(&rq->req->pool, n);
+        snprintf(v, n, "attachment; filename=\"%s\"; filename*=UTF-8''%s", *ascii ? ascii : "download",
+                 enc ?: "");
+        h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL, v,
+                       strlen(v));
+}
+
+static int download_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct files_ctx *c = arg;
+        int64_t size = obj_int(r->result, "size", -1);
+        struct file_stream *s;
+        int fd;
+
+        if (r->failed)
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        fd = rpc_core_reply_take_fd(r);
+        if (fd < 0 || size < 0) {
+                safe_close(fd);
+                log_error("hostd's file.open of %s:%s came without a descriptor or size", c->host, c->path);
+                return webd_rq_error(rq, 502, "That did not work",
+                                     "The host service's answer was incomplete.");
+        }
+        if (!obj_str_is(r->result, "type", "file")) {
+                safe_close(fd);
+                return webd_rq_error(rq, 400, "That did not work",
+                                     "Only files can be downloaded here so far, not folders.");
+        }
+        s = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*s), stream_dispose);
+        s->super = (h2o_generator_t){stream_proceed, stream_stop};
+        s->fd = fd;
+        s->left = (uint64_t) size;
+        rq->req->res.status = 200;
+        rq->req->res.reason = "OK";
+        rq->req->res.content_length = s->left;
+        h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/octet-stream"));
+        /* Never rendered from our origin, whatever the bytes are. */
+        h2o_add_header_by_str(&rq->req->pool, &rq->req->res.headers, H2O_STRLIT("content-security-policy"),
+                              0, NULL, H2O_STRLIT("sandbox; default-src 'none'"));
+        h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
+        disposition(rq, base_of(c->path));
+        h2o_start_response(rq->req, &s->super);
+        stream_next(s, rq->req);
+        return 0;
+}
+
+/* ---- the editor -------------------------------------------------------------------------------- */
+
+static void editor_page(struct webd_rq *rq, struct html *h, const struct files_ctx *c, const char *path,
+                        const char *text, size_t len, bool create, const char *error) {
+        char action[64], href[FILES_PATH_MAX * 3 + 96], title[FILES_PATH_MAX + 16];
+        const char *lang = editor_language(base_of(path));
+
+        rq->want_editor = lang != NULL;
+        snprintf(title, sizeof(title), "%s %s", create ? "New file" : "Edit", path);
+        page_begin(rq, h, title);
+        html_elem_text(h, "h1", title);
+        if (error)
+                page_alert(h, "error", error);
+        html_elem(h, "section");
+        html_attr(h, "class", "card");
+        snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/save", c->id);
+        page_form_begin(rq, h, action, NULL);
+        hidden(h, "path", path);
+        if (create)
+                hidden(h, "create", "1");
+        html_elem(h, "div");
+        html_attr(h, "class", "field");
+        html_elem(h, "label");
+        html_attr(h, "for", "f-content");
+        html_text(h, "Content");
+        html_close(h, "label");
+        html_elem(h, "textarea");
+        html_attr(h, "id", "f-content");
+        html_attr(h, "name", "content");
+        html_attr(h, "rows", "24");
+        html_attr(h, "spellcheck", "false");
+        if (lang)
+                html_attr(h, "data-editor", lang);
+        if (!c->may_change)
+                html_attr(h, "readonly", NULL);
+        html_textn(h, text ?: "", len);
+        html_close(h, "textarea");
+        html_close(h, "div");
+        if (c->may_change)
+                page_button(h, create ? "Create file" : "Save", "primary");
+        html_close(h, "form");
+        files_href(href, sizeof(href), c, "", parent_of(rq, path));
+        html_elem(h, "p");
+        html_elem(h, "a");
+        html_attr(h, "href", href);
+        html_text(h, "Back to the folder");
+        html_close(h, "a");
+        html_close(h, "p");
+        html_close(h, "section");
+        page_end(rq, h);
+}
+
+static int read_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct files_ctx *c = arg;
+        const msgpack_object *data;
+        struct html h;
+
+        if (r->failed)
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        data = obj_get(r->result, "data");
+        if (obj_bool(r->result, "binary", true) || !data ||
+            (data->type != MSGPACK_OBJECT_BIN && data->type != MSGPACK_OBJECT_STR)) {
+                char href[FILES_PATH_MAX * 3 + 96], msg[FILES_PATH_MAX * 3 + 200];
+                files_href(href, sizeof(href), c, "/download", c->path);
+                snprintf(msg, sizeof(msg), "%s is not a text file; download it instead.", base_of(c->path));
+                return webd_rq_error(rq, 415, "Not a text file", msg);
+        }
+        html_init(&h, 0);
+        if (data->via.bin.size > FORM_MAX_VALUE) {
+                /* A form field carries at most that much: saving it would only fail. */
+                c->may_change = false;
+                editor_page(rq, &h, c, c->path, data->via.bin.ptr, data->via.bin.size, false,
+                            "This file is larger than the 256 KiB the editor can save, so it is shown "
+                            "read-only. "
+                            "Download it to change it.");
+        } else
+                editor_page(rq, &h, c, c->path, data->via.bin.ptr, data->via.bin.size, false, NULL);
+        return webd_rq_send_html(rq, 200, &h);
+}
+
+/* ---- changes ------------------------------------------------------------------------------------ */
+
+static int changed_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct files_ctx *c = arg;
+        char href[FILES_PATH_MAX * 3 + 128];
+
+        if (r->failed)
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        files_href(href, sizeof(href), c, "", c->path);
+        strncat(href, "&m=files-changed", sizeof(href) - strlen(href) - 1);
+        return webd_rq_redirect(rq, href);
+}
+
+/* A textarea posts CRLF line ends. */
+static char *lf_only(struct webd_rq *rq, const char *s, size_t *ret_len) {
+        size_t n = strlen(s), k = 0;
+        char *out = h2o_mem_alloc_pool(&rq->req->pool, n + 1);
+
+        for (size_t i = 0; i < n; i++)
+                if (!(s[i] == '\r' && s[i + 1] == '\n'))
+                        out[k++] = s[i];
+        out[k] = 0;
+        *ret_len = k;
+        return out;
+}
+
+static int post_change(struct webd_rq *rq, struct files_ctx *c, const char *what) {
+        const char *path = webd_rq_field(rq, "path");
+        struct host_req q;
+        char object[48];
+
+        if (!path || strlen(path) > FILES_PATH_MAX)
+                return webd_rq_error(rq, 400, "That did not work", "The form names no file or folder.");
+        snprintf(object, sizeof(object), "overlay:%" PRId64, c->id);
+        if (streq(what, "mkdir")) {
+                const char *name = webd_rq_field(rq, "name") ?: "";
+                char *full = join(rq, path, name);
+                if (!*name || !full)
+                        return webd_rq_error(rq, 400, "That did not work", "Name the new folder.");
+                c->path = path;
+                webd_rq_audit(rq, NULL, "files.mkdir", object, "ok", full);
+                target_begin(&q, c, full);
+                return call_host(rq, "file.mkdir", &q, changed_reply, c);
+        }
+        c->path = parent_of(rq, path);
+        if (streq(what, "rename") || streq(what, "move")) {
+                bool rename = streq(what, "rename");
+                const char *v = webd_rq_field(rq, rename ? "name" : "to");
+                if (!v || (rename && !*v))
+                        return webd_rq_error(rq, 400, "That did not work",
+                                             rename ? "Give the new name."
+                                                    : "Name the folder to move it to.");
+                webd_rq_audit(rq, NULL, rename ? "files.rename" : "files.move", object, "ok", path);
+                rpc_pack_kv_str(target_begin(&q, c, path), rename ? "name" : "to", v);
+                if (!rename)
+                        c->path = v;
+                return call_host(rq, rename ? "file.rename" : "file.move", &q, changed_reply, c);
+        }
+        if (streq(what, "delete")) {
+                webd_rq_audit(rq, NULL, "files.delete", object, "ok", path);
+                /* The confirmation (the page's dialog) named the folder and all in it. */
+                rpc_pack_kv_bool(target_begin(&q, c, path), "recursive", true);
+                return call_host(rq, "file.delete", &q, changed_reply, c);
+        }
+        if (streq(what, "save")) {
+                const char *content = webd_rq_field(rq, "content");
+                const char *cr = webd_rq_field(rq, "create");
+                bool create = cr && streq(cr, "1");
+                size_t len;
+                char *text;
+                if (!content)
+                        return webd_rq_error(rq, 400, "That did not work", "The form has no content.");
+                text = lf_only(rq, content, &len);
+                webd_rq_audit(rq, NULL, "files.save", object, "ok", path);
+                target_begin(&q, c, path);
+                rpc_pack_str(q.pk, "data");
+                (void) msgpack_pack_bin(q.pk, len);
+                (void) msgpack_pack_bin_body(q.pk, text, len);
+                rpc_pack_kv_bool(q.pk, "create", create);
+                return call_host(rq, "file.write", &q, changed_reply, c);
+        }
+        return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+}
+
+/* ---- entry points --------------------------------------------------------------------------------- */
+
+static struct files_ctx *ctx_new(struct webd_rq *rq, const struct webd_overlay *o, bool may_change) {
+        struct files_ctx *c = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*c));
+
+        memset(c, 0, sizeof(*c));
+        c->id = o->id;
+        webd_host_name(o->id, c->host, sizeof(c->host));
+        snprintf(c->name, sizeof(c->name), "%s", o->name);
+        c->may_change = may_change;
+        c->path = "";
+        return c;
+}
+
+int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest) {
+        struct files_ctx *c = ctx_new(rq, o, may_change);
+        _cleanup_(form_done) struct form q = {};
+        const char *path = query_get(rq, &q, "path") ?: "";
+        struct host_req hq;
+
+        if (o->type != WEBD_OVERLAY_FILES)
+                return webd_rq_error(rq, 404, "Not found", "Only a files overlay has files to edit here.");
+        if (strlen(path) > FILES_PATH_MAX)
+                return webd_rq_error(rq, 400, "That did not work", "That path is too long.");
+        c->path = h2o_strdup(&rq->req->pool, path, SIZE_MAX).base;
+        if (!*rest) {
+                c->tree_only = form_get(&q, "tree") && webd_rq_is_htmx(rq);
+                target_begin(&hq, c, c->path);
+                return call_host(rq, "file.list", &hq, list_reply, c);
+        }
+        if (streq(rest, "/download")) {
+                target_begin(&hq, c, c->path);
+                return call_host(rq, "file.open", &hq, download_reply, c);
+        }
+        if (streq(rest, "/edit")) {
+                const char *dir = form_get(&q, "dir"), *name = form_get(&q, "name");
+                if (dir && name) {
+                        /* "Write file": a new, empty one; hostd refuses a name taken on save. */
+                        char *full = join(rq, dir, name);
+                        struct html h;
+                        if (!*name || !full)
+                                return webd_rq_error(rq, 400, "That did not work", "Name the new file.");
+                        html_init(&h, 0);
+                        editor_page(rq, &h, c, full, "", 0, true, NULL);
+                        return webd_rq_send_html(rq, 200, &h);
+                }
+                target_begin(&hq, c, c->path);
+                return call_host(rq, "file.read", &hq, read_reply, c);
+        }
+        return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+}
+
+int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char *rest) {
+        struct files_ctx *c = ctx_new(rq, o, true);
+
+        if (o->type != WEBD_OVERLAY_FILES)
+                return webd_rq_error(rq, 404, "Not found", "Only a files overlay has files to edit here.");
+        if (*rest != '/')
+                return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+        return post_change(rq, c, rest + 1);
+}
