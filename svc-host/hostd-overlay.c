@@ -602,7 +602,7 @@ static bool gen_in_use(const struct overlay_use *u, size_t n, const char *id, ui
 /* ---- generations ------------------------------------------------------------------------------- */
 
 /* overlays/.gen/ID, root's and 0755 (created if asked). */
-static int gen_dir_open(int overlays_fd, const char *id, bool create) {
+int overlay_gen_dir_open(int overlays_fd, const char *id, bool create) {
         _cleanup_close_ int gfd = -1;
 
         if (create && mkdirat(overlays_fd, OVERLAY_GENS_DIR, 0755) < 0 && errno != EEXIST)
@@ -687,7 +687,7 @@ int overlay_gen_prepare(int rootfd, const char *id, uid_t uid, gid_t gid, uint64
         else if (r < 0)
                 return rpc_error_set(e, RPC_CONFLICT, "overlays/%s is %s; delete it first", id,
                                      r == -EMEDIUMTYPE ? "a symlink hostd did not make" : "not a directory");
-        idfd = gen_dir_open(ofd, id, true);
+        idfd = overlay_gen_dir_open(ofd, id, true);
         if (idfd < 0)
                 return rpc_error_set(
                         e, RPC_INTERNAL, "overlays/" OVERLAY_GENS_DIR "/%s: %s%s", id, strerror(-idfd),
@@ -884,7 +884,7 @@ int overlay_gen_fill(int rootfd, const char *id, int gen_fd, uid_t lease_uid, gi
         if (r == 0)
                 src = dir_open_nofollow(ofd, id); /* an operator's plain directory, generation 0 */
         else {
-                idfd = gen_dir_open(ofd, id, false);
+                idfd = overlay_gen_dir_open(ofd, id, false);
                 if (idfd < 0)
                         return rpc_error_set(e, RPC_INTERNAL, "overlays/" OVERLAY_GENS_DIR "/%s: %s", id,
                                              strerror(-idfd));
@@ -913,7 +913,7 @@ int overlay_gen_commit(int rootfd, const char *id, uint64_t gen, struct rpc_erro
         ofd = overlays_dir_open(rootfd, false);
         if (ofd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "overlays/: %s", strerror(-ofd));
-        idfd = gen_dir_open(ofd, id, false);
+        idfd = overlay_gen_dir_open(ofd, id, false);
         if (idfd < 0)
                 return rpc_error_set(e, RPC_INTERNAL, "overlays/" OVERLAY_GENS_DIR "/%s: %s", id,
                                      strerror(-idfd));
@@ -969,7 +969,7 @@ void overlay_gen_discard(int rootfd, const char *id, uint64_t gen) {
                 return; /* never a build's: an operator's directory */
         ofd = overlays_dir_open(rootfd, false);
         if (ofd >= 0)
-                idfd = gen_dir_open(ofd, id, false);
+                idfd = overlay_gen_dir_open(ofd, id, false);
         if (idfd < 0)
                 return;
         snprintf(name, sizeof(name), "%" PRIu64, gen);
@@ -1035,7 +1035,7 @@ int overlay_gc(int rootfd, const char *id) {
         r = overlays_lock(ofd, true);
         if (r < 0)
                 return r;
-        gfd = gen_dir_open(ofd, NULL, false);
+        gfd = overlay_gen_dir_open(ofd, NULL, false);
         if (gfd == -ENOENT)
                 return 0;
         if (gfd < 0)
@@ -1127,7 +1127,7 @@ int overlay_remove(const char *root, const char *id, bool *ret_existed, struct r
                                              r == -EBUSY ? " (something is mounted inside)" : "");
         } else if (errno != ENOENT)
                 return rpc_error_set(e, RPC_INTERNAL, "overlays/%s: %s", id, strerror(errno));
-        gfd = gen_dir_open(ofd, NULL, false);
+        gfd = overlay_gen_dir_open(ofd, NULL, false);
         if (gfd >= 0 && fstatat(gfd, id, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
                 existed = true;
                 r = rm_rf_at(gfd, id);

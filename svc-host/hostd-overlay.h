@@ -54,6 +54,9 @@ int overlay_current(int overlays_fd, const char *id, uint64_t *ret_gen);
  * symlink that leads anywhere else. */
 int overlay_ref_open(int overlays_fd, const char *ref, struct overlay_layer *ret);
 
+/* Opens overlays/.gen (id NULL) or overlays/.gen/ID, root's and not writable by group or
+ * others, creating them (root, 0755) if asked. */
+int overlay_gen_dir_open(int overlays_fd, const char *id, bool create);
 /* Creates the next generation of ID below overlays/.gen/ID (removing what a crashed build
  * left above the current one), handed to uid:gid with mode 0755; refuses (conflict) when
  * overlays/ID is something hostd did not make. Returns its fd and *ret_gen, or < 0 with e. */

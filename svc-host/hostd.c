@@ -22,6 +22,7 @@
 #include "proto/map.h"
 #include "proto/server.h"
 #include "svc-host/hostd-build.h"
+#include "svc-host/hostd-files.h"
 #include "svc-host/hostd-install.h"
 #include "svc-host/hostd-instance.h"
 #include "svc-host/hostd-mount.h"
@@ -636,6 +637,10 @@ static struct build_run *build_find(struct hostd *h, const char *id) {
         return NULL;
 }
 
+bool hostd_overlay_building(struct hostd *h, const char *id) {
+        return build_find(h, id) != NULL;
+}
+
 static void build_run_unlink(struct hostd *h, struct build_run *br) {
         for (struct build_run **p = &h->builds; *p; p = &(*p)->next)
                 if (*p == br) {
@@ -893,6 +898,9 @@ static int method_overlay_list(struct rpc_call *call, const msgpack_object *para
  * the work is recorded, or from an operator; webd reads, and acts only through jobd. */
 #define HOST_CHANGES (RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_JOBD))
 #define HOST_READS   (HOST_CHANGES | RPC_MAY(RPC_CALLER_WEBD))
+/* Files overlays are edited in the browser: webd calls these itself (on web-<id> only), as do
+ * root and operators (never on web-<id>); jobd has no use for them (hostd-files.c). */
+#define HOST_FILES (RPC_MAY_ADMIN | RPC_MAY(RPC_CALLER_WEBD))
 
 static const struct rpc_method methods[] = {
         {"instance.initialize", method_initialize, HOST_CHANGES},
@@ -907,6 +915,20 @@ static const struct rpc_method methods[] = {
         {"overlay.build", method_overlay_build, HOST_CHANGES},
         {"overlay.delete", method_overlay_delete, HOST_CHANGES},
         {"overlay.list", method_overlay_list, HOST_READS},
+        {"file.list", hostd_method_file_list, HOST_FILES},
+        {"file.read", hostd_method_file_read, HOST_FILES},
+        {"file.write", hostd_method_file_write, HOST_FILES},
+        {"file.mkdir", hostd_method_file_mkdir, HOST_FILES},
+        {"file.rename", hostd_method_file_rename, HOST_FILES},
+        {"file.move", hostd_method_file_move, HOST_FILES},
+        {"file.delete", hostd_method_file_delete, HOST_FILES},
+        {"file.open", hostd_method_file_open, HOST_FILES},
+        {"file.upload", hostd_method_file_upload, HOST_FILES},
+        {"file.commit", hostd_method_file_commit, HOST_FILES},
+        {"file.abort", hostd_method_file_abort, HOST_FILES},
+        {"instance.files", hostd_method_instance_files, HOST_FILES},
+        {"instance.open", hostd_method_instance_open, HOST_FILES},
+        {"instance.changes", hostd_method_instance_changes, HOST_FILES},
 };
 
 static int setup(struct daemon *d, void **ret_userdata) {
@@ -979,6 +1001,7 @@ static void teardown(struct daemon *d, void *userdata) {
                 build_free(br->build); /* asks systemd to stop a unit still running */
                 free(br);
         }
+        files_uploads_free(h);
         h->bus = hostd_bus_free(h->bus);
         while (h->busy) {
                 struct busy_name *b = h->busy;
@@ -999,6 +1022,7 @@ static void health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         rpc_pack_kv_uint(pk, "busy_instances", busy);
         rpc_pack_kv_bool(pk, "installing", h->install != NULL);
         rpc_pack_kv_uint(pk, "builds", h->n_builds);
+        rpc_pack_kv_uint(pk, "uploads", h->n_uploads);
 }
 
 static const struct daemon_def def = {

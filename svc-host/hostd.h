@@ -21,6 +21,7 @@ struct l4m_config;
 struct hostd_bus;
 struct install_run;
 struct build_run;
+struct files_upload;
 
 struct busy_name {
         struct busy_name *next;
@@ -37,6 +38,8 @@ struct hostd {
         struct install_run *install;
         struct build_run *builds; /* one per overlay at most */
         unsigned n_builds;
+        struct files_upload *uploads; /* file.upload's, pending a commit (hostd-files.c) */
+        unsigned n_uploads;
         struct build_pool build_pool;
         unsigned long long build_seq;
         unsigned long long install_seq;
@@ -59,6 +62,9 @@ struct unit_call {
                                           * or why a start's mount failed */
         unsigned long long started_usec; /* CLOCK_REALTIME, when the call began */
 };
+
+/* Whether a build of overlay id runs (file edits refuse then: hostd-files.c). */
+bool hostd_overlay_building(struct hostd *h, const char *id);
 
 /* Claims name for op; fails the call with "conflict" if another operation holds it. */
 int busy_claim(struct hostd *h, struct rpc_call *call, const char *name, const char *op);

@@ -2,7 +2,7 @@
 HOSTD_SRCS := svc-host/hostd.c svc-host/hostd-status.c svc-host/hostd-umount.c svc-host/hostd-fs.c svc-host/hostd-instance.c svc-host/hostd-mount.c \
               svc-host/hostd-systemd.c svc-host/hostd-install.c svc-host/hostd-lines.c svc-host/hostd-self.c \
               svc-host/hostd-build.c svc-host/hostd-sandbox.c svc-host/hostd-overlay.c svc-host/hostd-unitrun.c svc-host/hostd-steamcmd.c \
-              svc-host/hostd-pool.c svc-host/hostd-firewall.c
+              svc-host/hostd-pool.c svc-host/hostd-firewall.c svc-host/hostd-files.c
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(BUILD)/obj/%.o)
 BINS += $(BUILD)/left4me-hostd $(BUILD)/left4me-build-exec
 
@@ -20,7 +20,7 @@ E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/server-is
        tests/e2e/host-generations.sh
 
 # Unit tests (Criterion).
-UNIT_TESTS += $(BUILD)/test-hostd-instance $(BUILD)/test-hostd-build $(BUILD)/test-hostd-install
+UNIT_TESTS += $(BUILD)/test-hostd-instance $(BUILD)/test-hostd-build $(BUILD)/test-hostd-install $(BUILD)/test-hostd-files
 $(BUILD)/test-hostd-instance: $(BUILD)/obj/tests/svc-host/test-hostd-instance.o $(BUILD)/obj/tests/svc-host/tmproot.o \
 		$(BUILD)/obj/svc-host/hostd-fs.o $(BUILD)/obj/svc-host/hostd-instance.o $(BUILD)/obj/svc-host/hostd-overlay.o $(BUILD)/obj/svc-host/hostd-lines.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
@@ -40,4 +40,9 @@ E2E += tests/e2e/build-run.sh tests/e2e/build-isolation.sh tests/e2e/build-limit
 # The game install (issue 11): the property list of steamcmd's transient units.
 $(BUILD)/test-hostd-install: $(BUILD)/obj/tests/svc-host/test-hostd-install.o $(BUILD)/obj/tests/svc-host/busprops.o \
 		$(BUILD)/obj/svc-host/hostd-steamcmd.o $(BUILD)/obj/svc-host/hostd-systemd.o $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
+
+# File operations on overlays and the merged view (issue 18): hostile paths, generations, uploads.
+$(BUILD)/test-hostd-files: $(BUILD)/obj/tests/svc-host/test-hostd-files.o $(BUILD)/obj/tests/svc-host/tmproot.o \
+		$(BUILD)/obj/svc-host/hostd-files.o $(BUILD)/obj/svc-host/hostd-overlay.o $(BUILD)/obj/svc-host/hostd-fs.o $(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,criterion libsystemd msgpack yaml-0.1)
