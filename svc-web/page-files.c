@@ -489,6 +489,8 @@ static int download_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
         h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("application/octet-stream"));
         /* Never rendered from our origin, whatever the bytes are. */
+        h2o_add_header_by_str(&rq->req->pool, &rq->req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                              NULL, H2O_STRLIT("nosniff"));
         h2o_add_header_by_str(&rq->req->pool, &rq->req->res.headers, H2O_STRLIT("content-security-policy"),
                               0, NULL, H2O_STRLIT("sandbox; default-src 'none'"));
         h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
