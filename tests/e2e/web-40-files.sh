@@ -1,0 +1,126 @@
+#!/bin/bash
+# Files overlays through the web UI under a real systemd, real hostd and real webd (curl as
+# the browser): a user makes a files overlay, a folder and a cfg file, edits it (each change a
+# new generation on the host, the old one left as it was), renames and moves it, downloads
+# it (the bytes through hostd's descriptor, an attachment with nosniff); hostile paths get
+# hostd's sentence and change nothing; a symlink planted on the host to /etc/shadow is
+# listed as a link but neither edited nor downloaded through; another user gets 404.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_cli
+for d in host web; do need_daemon "$d"; done
+L=/var/lib/left4me
+url=http://127.0.0.1:8080
+
+for u in "erin erin-password-1" "frank frank-password-1"; do
+        set -- $u
+        ct sh -c "LEFT4ME_ADMIN_PASSWORD='$2' l4d2ctl web user create $1" >/dev/null || fail "user create $1"
+done
+
+# A session: prints the cookie header line.
+login() {
+        local tok sid
+        tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
+        sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
+                --data-urlencode "username=$1" --data-urlencode "password=$2" "$url/login" |
+                tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
+        [ -n "$sid" ] || fail "no session for $1"
+        echo "Cookie: __Host-left4me=$sid"
+}
+E=$(login erin erin-password-1)
+F=$(login frank frank-password-1)
+csrf_of() { ct curl -sS -H "$1" "$url/overlays" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 |
+        sed 's/.*value="//; s/"$//'; }
+ecsrf=$(csrf_of "$E")
+fcsrf=$(csrf_of "$F")
+# post PATH FIELD=VALUE...: "<status> <redirect>"
+post() {
+        local path=$1; shift
+        local args=()
+        for kv in "$@"; do args+=(--data-urlencode "$kv"); done
+        ct curl -sS -o /tmp/post.out -w '%{http_code} %{redirect_url}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
+                "${args[@]}" "$url$path"
+}
+get() { ct curl -sS -H "$E" "$url$1"; }
+gen() { ct readlink "$L/overlays/web-$id" | grep -o '[0-9]*$'; }
+
+loc=$(post /overlays type=files name=Configs)
+id=$(echo "$loc" | grep -o '/overlays/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$id" ] || fail "no files overlay made: $loc"
+ok "files overlay $id made"
+
+echo "--- a folder and a file: each change makes a generation"
+assert_contains "$(post /overlays/$id/files/mkdir path= name=left4dead2)" "m=files-changed" "mkdir"
+assert_contains "$(post /overlays/$id/files/mkdir path=left4dead2 name=cfg)" "m=files-changed" "mkdir nested"
+g1=$(gen)
+assert_contains "$(post /overlays/$id/files/save path=left4dead2/cfg/erin.cfg create=1 $'content=sv_tags erin\r\nhostname "x"\r\n')" \
+        "m=files-changed" "save a new file"
+g2=$(gen)
+[ "$g2" -gt "$g1" ] || fail "the save made no new generation ($g1 -> $g2)"
+assert_eq "$(ct cat "$L/overlays/web-$id/left4dead2/cfg/erin.cfg")" $'sv_tags erin\nhostname "x"' "the file on the host, LF only"
+assert_eq "$(ct stat -c '%U %a' "$L/overlays/web-$id/left4dead2/cfg/erin.cfg")" "left4me-build 644" "owned like a build's file"
+assert_contains "$(post /overlays/$id/files/save path=left4dead2/cfg/erin.cfg create=1 content=again)" "409" \
+        "a new file over an existing one is refused"
+ok "folder and file made, generation $g1 -> $g2"
+
+page=$(get "/overlays/$id/files?path=left4dead2/cfg")
+assert_contains "$page" "erin.cfg" "the listing names the file"
+assert_contains "$(get "/overlays/$id/files/edit?path=left4dead2/cfg/erin.cfg")" 'data-editor="srccfg"' \
+        "a cfg file opens in the cfg editor"
+tree=$(ct curl -sS -H "$E" -H 'HX-Request: true' "$url/overlays/$id/files?path=left4dead2&tree=1")
+assert_contains "$tree" 'hx-get="/overlays/'"$id"'/files?path=left4dead2/cfg&amp;tree=1"' "the tree fragment lazily loads cfg"
+
+echo "--- an edit replaces the file (generations nothing mounts are collected: the unit tests keep one)"
+assert_contains "$(post /overlays/$id/files/save path=left4dead2/cfg/erin.cfg 'content=sv_tags erin-2')" "m=files-changed" "edit"
+assert_eq "$(ct cat "$L/overlays/web-$id/left4dead2/cfg/erin.cfg")" "sv_tags erin-2" "the new content is current"
+
+echo "--- download: the bytes, as an attachment"
+hdrs=$(ct curl -sS -D - -o /tmp/dl.out -H "$E" "$url/overlays/$id/files/download?path=left4dead2/cfg/erin.cfg" | tr -d '\r')
+assert_contains "$hdrs" "content-disposition: attachment" "an attachment"
+assert_contains "$hdrs" "x-content-type-options: nosniff" "nosniff"
+assert_eq "$(ct cat /tmp/dl.out)" "sv_tags erin-2" "the downloaded bytes"
+
+echo "--- rename and move"
+assert_contains "$(post /overlays/$id/files/rename path=left4dead2/cfg/erin.cfg name=erin2.cfg)" "m=files-changed" "rename"
+assert_contains "$(post /overlays/$id/files/move path=left4dead2/cfg/erin2.cfg to=left4dead2)" "m=files-changed" "move"
+ct test -f "$L/overlays/web-$id/left4dead2/erin2.cfg" || fail "the moved file is not where it was moved"
+out=$(post /overlays/$id/files/move path=left4dead2 to=left4dead2/cfg)
+case "$out" in 400*|409*) ;; *) fail "a folder moved into itself: $out" ;; esac
+
+echo "--- hostile paths: hostd's sentence, nothing changed"
+before=$(gen)
+for p in "../../etc" "/etc" "left4dead2/../../x" "$(printf 'a%.0s' $(seq 300))"; do
+        out=$(post /overlays/$id/files/mkdir "path=$p" name=x)
+        case "$out" in 400*|404*) ;; *) fail "mkdir under '$p': $out" ;; esac
+done
+out=$(get "/overlays/$id/files?path=../..")
+assert_contains "$out" "That did not work" "a listing above the overlay is refused"
+assert_eq "$(gen)" "$before" "no generation made by hostile paths"
+
+echo "--- a symlink planted on the host: listed, never followed"
+cur=$(ct readlink -f "$L/overlays/web-$id")
+ct ln -s /etc/shadow "$cur/shadow" || fail "cannot plant the link"
+assert_contains "$(get "/overlays/$id/files")" "link → /etc/shadow" "the link is shown"
+out=$(ct curl -sS -o /tmp/dl.out -w '%{http_code}' -H "$E" "$url/overlays/$id/files/download?path=shadow")
+case "$out" in 200) fail "/etc/shadow was downloaded through a link" ;; esac
+ct grep -q root: /tmp/dl.out && fail "the download holds /etc/shadow's text"
+out=$(post /overlays/$id/files/save path=shadow content=pwned)
+case "$out" in 2*|3*) fail "a save through the link answered $out" ;; esac
+ct grep -q pwned /etc/shadow && fail "/etc/shadow was written"
+ok "the planted link is shown and refused ($out)"
+
+echo "--- another user: 404 for everything"
+for path in "/overlays/$id/files" "/overlays/$id/files/download?path=left4dead2/erin2.cfg"; do
+        out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$F" "$url$path")
+        assert_eq "$out" "404" "frank GET $path"
+done
+out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$F" --data-urlencode "csrf_token=$fcsrf" \
+        --data-urlencode path=left4dead2/erin2.cfg "$url/overlays/$id/files/delete")
+assert_eq "$out" "404" "frank deletes erin's file"
+ct test -f "$L/overlays/web-$id/left4dead2/erin2.cfg" || fail "frank's delete removed the file"
+
+echo "--- delete"
+assert_contains "$(post /overlays/$id/files/delete path=left4dead2)" "m=files-changed" "delete a folder with its files"
+ct test -e "$L/overlays/web-$id/left4dead2" && fail "the folder is still there"
+ok "files pages against the real hostd"
