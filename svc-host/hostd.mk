@@ -17,7 +17,7 @@ $(BUILD)/left4me-build-exec: $(BUILD)/obj/svc-host/build-exec.o
 CLI_SRCS += cli/cmd-host.c
 
 E2E += tests/e2e/host-lifecycle.sh tests/e2e/host-hostile.sh tests/e2e/server-isolation.sh tests/e2e/host-install.sh tests/e2e/host-stale-mount.sh tests/e2e/host-runtime-fs.sh tests/e2e/host-start-limit.sh \
-       tests/e2e/host-generations.sh
+       tests/e2e/host-generations.sh tests/e2e/host-files.sh
 
 # Unit tests (Criterion).
 UNIT_TESTS += $(BUILD)/test-hostd-instance $(BUILD)/test-hostd-build $(BUILD)/test-hostd-install $(BUILD)/test-hostd-files

@@ -40,6 +40,20 @@ host instance.status     root op jobd webd
 host instance.spec       root op jobd webd
 host instance.list       root op jobd webd
 host overlay.list        root op jobd webd
+host file.list           root op webd
+host file.read           root op webd
+host file.write          root op webd
+host file.mkdir          root op webd
+host file.rename         root op webd
+host file.move           root op webd
+host file.delete         root op webd
+host file.open           root op webd
+host file.upload         root op webd
+host file.commit         root op webd
+host file.abort          root op webd
+host instance.files      root op webd
+host instance.open       root op webd
+host instance.changes    root op webd
 jobs jobs.submit         root op webd
 jobs jobs.get            root op webd logd
 jobs jobs.list           root op webd
