@@ -6,7 +6,8 @@ WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-work.c svc-web/webd-passwords.c svc-web/webd-request.c svc-web/webd-page.c \
              svc-web/webd-admin.c svc-web/webd-backend.c svc-web/webd-hostlist.c svc-web/webd-jobwatch.c svc-web/webd-statefeed.c \
              svc-web/page-account.c svc-web/page-admin.c \
-             svc-web/page-jobs.c svc-web/page-servers.c svc-web/page-blueprints.c svc-web/page-overlays.c svc-web/page-files.c
+             svc-web/page-jobs.c svc-web/page-servers.c svc-web/page-blueprints.c svc-web/page-overlays.c svc-web/page-files.c \
+             svc-web/webd-uploads.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
 WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium openssl) -lpthread
@@ -63,6 +64,7 @@ BLACKBOX += tests/svc-web/blackbox.sh
 
 TEST_WEBD_SRCS := tests/svc-web/test-json.c tests/svc-web/test-sse.c tests/svc-web/test-routes.c \
                   tests/svc-web/test-sse-stream.c tests/svc-web/test-client.c tests/svc-web/test-work.c \
+                  tests/svc-web/test-uploads.c \
                   tests/proto/testd-run.c
 # test-client drives webd-client.c against the protocol test daemon (tests/proto/testd-run.c).
 $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LIBLEFT4ME) | $(BUILD)/left4me-testd
