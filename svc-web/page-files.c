@@ -27,6 +27,10 @@
 #include "svc-web/webd-overlays.h"
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-spec.h"
+#include "svc-web/webd-uploads.h"
+#include "svc-web/webd-json.h"
+#include "svc-web/webd.h"
+#include "svc-web/webd-backend.h"
 
 #define FILES_PATH_MAX 4095u
 #define STREAM_SLICE   (64u * 1024u)
@@ -665,6 +669,264 @@ static int post_change(struct webd_rq *rq, struct files_ctx *c, const char *what
         return webd_rq_error(rq, 404, "Not found", "There is no such page.");
 }
 
+/* ---- uploads (docs/web.md, "Uploads") ------------------------------------------------------------ */
+
+/* An upload may declare at most this; hostd's cap on the overlay (sandbox.overlay_max_bytes)
+ * is checked again at the commit. */
+#define UPLOAD_MAX_BYTES (64ull << 30)
+
+struct upload_start {
+        struct files_ctx *c;
+        char *path;
+        uint64_t size;
+};
+
+static void upload_json(struct webd_rq *rq, int status, const struct webd_upload *up, const char *error) {
+        struct json j;
+
+        json_init(&j, 0);
+        json_object_begin(&j);
+        if (error)
+                json_kv_str(&j, "error", error);
+        if (up) {
+                json_kv_str(&j, "upload", up->token);
+                json_kv_uint(&j, "offset", up->offset);
+                json_kv_uint(&j, "size", up->size);
+                json_kv_uint(&j, "chunk", rq->w->config->max_message_bytes);
+        }
+        json_object_end(&j);
+        (void) webd_send_json(rq->req, status, status == 200 ? "OK" : "Conflict", &j);
+}
+
+static void abort_done(struct webd_call *call, const struct rpc_core_reply *r, void *userdata) {
+        if (r->failed && r->transport_error == 0 && r->error.code != RPC_NOT_FOUND)
+                log_warning("hostd's file.abort failed: %s", r->error.message);
+}
+
+static void host_abort(struct webd *w, int64_t overlay_id, const char *host_token) {
+        char host[32];
+        struct rpc_buf b;
+        struct rpc_map m;
+        msgpack_packer *pk;
+
+        webd_host_name(overlay_id, host, sizeof(host));
+        rpc_buf_init(&b, 0);
+        pk = rpc_params_begin(&m, &b.pk);
+        rpc_pack_kv_str(pk, "overlay", host);
+        rpc_pack_kv_str(pk, "upload", host_token);
+        /* Best effort: hostd drops an upload nobody commits after an hour anyway. */
+        if (rpc_map_end(&m) >= 0 && rpc_buf_ok(&b))
+                (void) webd_call(w->backends, WEBD_PEER_HOST, "file.abort", &b, 5000, NULL, abort_done, NULL,
+                                 NULL);
+        rpc_buf_done(&b);
+}
+
+static void on_gone(const struct webd_upload *up, void *userdata) {
+        host_abort(userdata, up->overlay_id, up->host_token);
+}
+
+static void sweep_arm(struct webd *w) {
+        if (w->uploads_initialized && webd_uploads_count(w->uploads) > 0 &&
+            !h2o_timeout_is_linked(&w->uploads_entry))
+                h2o_timeout_link(w->loop, &w->uploads_sweep, &w->uploads_entry);
+}
+
+static void on_sweep(h2o_timeout_entry_t *entry) {
+        struct webd *w = H2O_STRUCT_FROM_MEMBER(struct webd, uploads_entry, entry);
+
+        if (webd_uploads_expire(w->uploads, now_usec(), on_gone, w) > 0)
+                log_info("Dropped uploads that sent nothing for %llu minutes.",
+                         (unsigned long long) (WEBD_UPLOAD_IDLE_USEC / 60000000));
+        sweep_arm(w);
+        webd_idle_check(w);
+}
+
+void page_files_init(struct webd *w) {
+        h2o_timeout_init(w->loop, &w->uploads_sweep, 60 * 1000);
+        w->uploads_entry.cb = on_sweep;
+        w->uploads_initialized = true;
+}
+
+void page_files_done(struct webd *w) {
+        if (!w->uploads_initialized)
+                return;
+        if (h2o_timeout_is_linked(&w->uploads_entry))
+                h2o_timeout_unlink(&w->uploads_entry);
+        h2o_timeout_dispose(w->loop, &w->uploads_sweep);
+        w->uploads_initialized = false;
+}
+
+static int upload_started(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct upload_start *st = arg;
+        char token[WEBD_UPLOAD_HOST_TOKEN + 1];
+        struct webd_upload *up;
+        int fd, k;
+
+        if (r->failed)
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        fd = rpc_core_reply_take_fd(r);
+        obj_str(r->result, "upload", token, sizeof(token));
+        k = webd_uploads_add(rq->w->uploads, rq->user.id, st->c->id, token, fd, st->size, st->path,
+                             now_usec(), &up);
+        if (k < 0) {
+                if (*token)
+                        host_abort(rq->w, st->c->id, token);
+                if (k == -EMFILE || k == -EBUSY)
+                        return webd_rq_error(
+                                rq, 429, "Too many uploads",
+                                k == -EMFILE ? "You have 4 uploads going already; let one finish first."
+                                             : "Too many uploads are going on; try again shortly.");
+                return webd_rq_error(rq, 502, "That did not work",
+                                     "The host service's answer was incomplete.");
+        }
+        sweep_arm(rq->w);
+        webd_idle_check(rq->w);
+        upload_json(rq, 200, up, NULL);
+        return 0;
+}
+
+/* POST /overlays/<id>/files/uploads: path (the folder), name, size. */
+static int upload_start(struct webd_rq *rq, struct files_ctx *c) {
+        const char *dir = webd_rq_field(rq, "path"), *name = webd_rq_field(rq, "name");
+        const char *size = webd_rq_field(rq, "size");
+        struct upload_start *st = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*st));
+        struct host_req q;
+        char *end = NULL;
+
+        rq->json = true;
+        *st = (struct upload_start){.c = c};
+        if (!dir || !name || !*name || strchr(name, '/') || strlen(name) > 255)
+                return webd_rq_error(rq, 400, "That did not work",
+                                     "Name the file and the folder it goes to.");
+        errno = 0;
+        st->size = size && *size ? strtoull(size, &end, 10) : 0;
+        if (!size || !*size || *end || errno || *size == '-')
+                return webd_rq_error(rq, 400, "That did not work", "Give the file's size in bytes.");
+        if (st->size > UPLOAD_MAX_BYTES)
+                return webd_rq_error(rq, 413, "Too large", "A file may be at most 64 GiB.");
+        st->path = join(rq, dir, name);
+        if (!st->path)
+                return webd_rq_error(rq, 400, "That did not work", "That path is too long.");
+        webd_uploads_expire(rq->w->uploads, now_usec(), on_gone, rq->w);
+        rpc_buf_init(&q.b, 0);
+        q.pk = rpc_params_begin(&q.m, &q.b.pk);
+        rpc_pack_kv_str(q.pk, "overlay", c->host);
+        return call_host(rq, "file.upload", &q, upload_started, st);
+}
+
+struct upload_commit {
+        struct files_ctx *c;
+        char token[WEBD_UPLOAD_TOKEN_HEX + 1];
+};
+
+static int upload_committed(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct upload_commit *uc = arg;
+        struct webd_upload *up = webd_uploads_find(rq->w->uploads, uc->token, rq->user.id, uc->c->id);
+        struct json j;
+
+        if (up)
+                up->busy = false;
+        if (r->failed) {
+                /* A refusal the user can answer (the name is taken: replace it?) keeps the
+                 * upload on both sides; anything else ends it. */
+                if (r->error.code != RPC_CONFLICT && up) {
+                        host_abort(rq->w, up->overlay_id, up->host_token);
+                        webd_uploads_remove(rq->w->uploads, up);
+                }
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        }
+        if (up)
+                webd_uploads_remove(rq->w->uploads, up);
+        webd_idle_check(rq->w);
+        json_init(&j, 0);
+        json_object_begin(&j);
+        json_kv_int(&j, "generation", obj_int(r->result, "generation", 0));
+        json_kv_int(&j, "size", obj_int(r->result, "size", 0));
+        json_object_end(&j);
+        return webd_send_json(rq->req, 200, "OK", &j);
+}
+
+/* POST .../uploads/<token>/commit (replace=1 to overwrite) and .../abort. */
+static int upload_finish(struct webd_rq *rq, struct files_ctx *c, const char *token, const char *what) {
+        struct webd_upload *up = webd_uploads_find(rq->w->uploads, token, rq->user.id, c->id);
+        struct upload_commit *uc;
+        const char *replace = webd_rq_field(rq, "replace");
+        char object[48];
+        struct host_req q;
+
+        rq->json = true;
+        if (!up)
+                return webd_rq_error(rq, 404, "Not found", "There is no such upload (it may have expired).");
+        if (up->busy)
+                return webd_rq_error(rq, 409, "Busy", "This upload is being committed already.");
+        if (streq(what, "abort")) {
+                host_abort(rq->w, up->overlay_id, up->host_token);
+                webd_uploads_remove(rq->w->uploads, up);
+                webd_idle_check(rq->w);
+                upload_json(rq, 200, NULL, NULL);
+                return 0;
+        }
+        if (!streq(what, "commit"))
+                return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+        if (up->offset != up->size) {
+                upload_json(rq, 409, up, "the upload is not complete");
+                return 0;
+        }
+        /* hostd links the file in only once no writer is left: ours goes first. */
+        webd_upload_close(up);
+        up->busy = true;
+        uc = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*uc));
+        uc->c = c;
+        snprintf(uc->token, sizeof(uc->token), "%s", up->token);
+        snprintf(object, sizeof(object), "overlay:%" PRId64, c->id);
+        webd_rq_audit(rq, NULL, "files.upload", object, "ok", up->path);
+        target_begin(&q, c, up->path);
+        rpc_pack_kv_str(q.pk, "upload", up->host_token);
+        rpc_pack_kv_bool(q.pk, "replace", replace && streq(replace, "1"));
+        return call_host(rq, "file.commit", &q, upload_committed, uc);
+}
+
+int page_files_put(struct webd_rq *rq, const struct webd_overlay *o, const char *rest) {
+        _cleanup_(form_done) struct form q = {};
+        const char *token = NULL, *off = query_get(rq, &q, "offset");
+        struct webd_upload *up;
+        uint64_t offset;
+        char *end = NULL;
+        int r;
+
+        if (o->type != WEBD_OVERLAY_FILES || !strneq(rest, "/uploads/", 9))
+                return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+        token = rest + 9;
+        up = webd_uploads_find(rq->w->uploads, token, rq->user.id, o->id);
+        if (!up)
+                return webd_rq_error(rq, 404, "Not found", "There is no such upload (it may have expired).");
+        errno = 0;
+        offset = off && *off && *off != '-' ? strtoull(off, &end, 10) : 0;
+        if (!off || !*off || *end || errno)
+                return webd_rq_error(rq, 400, "That did not work", "Say at which offset the slice goes.");
+        r = webd_upload_write(up, offset, rq->req->entity.base, rq->req->entity.len, now_usec());
+        if (r == -ESPIPE) {
+                /* The client resumes from where we are. */
+                upload_json(rq, 409, up, "the slice is not where the upload stands");
+                return 0;
+        }
+        if (r == -EFBIG)
+                return webd_rq_error(rq, 413, "Too large",
+                                     "The slice goes past the size the upload declared.");
+        if (r == -EBADF)
+                return webd_rq_error(rq, 409, "Busy", "This upload is being committed.");
+        if (r < 0) {
+                log_warning_errno(r, "Upload to overlay %" PRId64 ": write failed: %m", o->id);
+                host_abort(rq->w, up->overlay_id, up->host_token);
+                webd_uploads_remove(rq->w->uploads, up);
+                return webd_rq_error(rq, r == -ENOSPC ? 507 : 500, "That did not work",
+                                     r == -ENOSPC ? "The host's disk is full."
+                                                  : "The upload could not be written.");
+        }
+        upload_json(rq, 200, up, NULL);
+        return 0;
+}
+
 /* ---- entry points --------------------------------------------------------------------------------- */
 
 static struct files_ctx *ctx_new(struct webd_rq *rq, const struct webd_overlay *o, bool may_change) {
@@ -695,6 +957,15 @@ int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_ch
                 target_begin(&hq, c, c->path);
                 return call_host(rq, "file.list", &hq, list_reply, c);
         }
+        if (strneq(rest, "/uploads/", 9)) {
+                struct webd_upload *up = webd_uploads_find(rq->w->uploads, rest + 9, rq->user.id, o->id);
+                rq->json = true;
+                if (!up || !may_change)
+                        return webd_rq_error(rq, 404, "Not found",
+                                             "There is no such upload (it may have expired).");
+                upload_json(rq, 200, up, NULL);
+                return 0;
+        }
         if (streq(rest, "/download")) {
                 target_begin(&hq, c, c->path);
                 return call_host(rq, "file.open", &hq, download_reply, c);
@@ -724,5 +995,15 @@ int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char
                 return webd_rq_error(rq, 404, "Not found", "Only a files overlay has files to edit here.");
         if (*rest != '/')
                 return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+        if (streq(rest, "/uploads"))
+                return upload_start(rq, c);
+        if (strneq(rest, "/uploads/", 9)) {
+                char token[WEBD_UPLOAD_TOKEN_HEX + 1];
+                const char *slash = strchr(rest + 9, '/');
+                if (!slash || (size_t) (slash - (rest + 9)) != WEBD_UPLOAD_TOKEN_HEX)
+                        return webd_rq_error(rq, 404, "Not found", "There is no such upload.");
+                snprintf(token, sizeof(token), "%.*s", (int) WEBD_UPLOAD_TOKEN_HEX, rest + 9);
+                return upload_finish(rq, c, token, slash + 1);
+        }
         return post_change(rq, c, rest + 1);
 }

@@ -72,3 +72,9 @@ int page_job_events(struct webd_rq *rq, int64_t job_id);
 struct webd_overlay;
 int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest);
 int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
+/* PUT /overlays/<id>/files/uploads/<token>?offset=N: one slice of an upload. */
+int page_files_put(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
+/* The sweep of quiet uploads (a timer while there are any). */
+struct webd;
+void page_files_init(struct webd *w);
+void page_files_done(struct webd *w);

@@ -1080,10 +1080,28 @@ static int route_post(struct webd_rq *rq) {
         return r;
 }
 
+/* PUT /overlays/<id>/files/uploads/<token>: a slice of an upload (its body is the bytes). */
+static int route_put(struct webd_rq *rq) {
+        const char *rest = NULL;
+        int64_t id = page_path_id(rq->path, OVERLAYS "/", &rest);
+        struct webd_overlay o = {};
+        int r;
+
+        if (!id || load_visible(rq, id, &o) < 0)
+                return not_found(rq);
+        if (!may_change(rq, &o) || o.deleting || !strneq(rest, "/files/", 7))
+                r = not_found(rq);
+        else
+                r = page_files_put(rq, &o, rest + 6);
+        webd_overlay_done(&o);
+        return r;
+}
+
 const struct webd_route page_overlays_routes[] = {
         {"GET", OVERLAYS, route_list, WEBD_R_AUTH},
         {"POST", OVERLAYS, route_create, WEBD_R_AUTH},
         {"GET", OVERLAYS "/", route_detail, WEBD_R_AUTH},
         {"POST", OVERLAYS "/", route_post, WEBD_R_AUTH},
+        {"PUT", OVERLAYS "/", route_put, WEBD_R_AUTH | WEBD_R_RAW | WEBD_R_JSON},
 };
 const size_t page_overlays_n_routes = ELEMENTSOF(page_overlays_routes);

@@ -38,6 +38,8 @@ enum {
         WEBD_R_BARE = 1 << 3,  /* no session lookup at all (/health) */
         WEBD_R_LOGIN = 1 << 4, /* unsafe methods check the login cookie's token, not a session's */
         WEBD_R_JSON = 1 << 5,  /* errors as JSON, not pages */
+        WEBD_R_RAW = 1 << 6,   /* the body is the handler's, not a form: the CSRF token comes
+                                * in X-CSRF-Token (an upload's slice) */
 };
 
 struct webd_rq {

@@ -32,6 +32,8 @@
 #include "svc-web/webd-hostlist.h"
 #include "svc-web/webd-jobwatch.h"
 #include "svc-web/webd-statefeed.h"
+#include "svc-web/webd-uploads.h"
+#include "svc-web/page-fleet.h"
 
 #define RPC_MAX_OUT_BYTES (8u * 1024u * 1024u)
 #define RPC_MAX_CALLS     64u
@@ -75,7 +77,7 @@ void webd_limits_changed(struct webd *w) {
 static bool webd_is_idle(struct daemon *d, void *userdata) {
         const struct webd *w = userdata;
         return w->http_conns == 0 && limits_quiet_at(w) == 0 &&
-               (!w->work || webd_work_pending(w->work) == 0);
+               (!w->work || webd_work_pending(w->work) == 0) && webd_uploads_count(w->uploads) == 0;
 }
 
 static void on_drain_timeout(h2o_timeout_entry_t *entry) {
@@ -261,6 +263,10 @@ static int webd_ui_setup(struct webd *w) {
                 r = webd_jobwatch_new(w, &w->jobwatch);
         if (r >= 0)
                 r = webd_statefeed_new(w, &w->statefeed);
+        if (r >= 0)
+                r = webd_uploads_new(&w->uploads);
+        if (r >= 0)
+                page_files_init(w);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
         /* Threads last: nothing above may fail with them running. */
@@ -282,6 +288,8 @@ static void webd_ui_done(struct webd *w) {
         w->jobwatch = NULL;
         webd_hostlist_free(w->hostlist);
         w->hostlist = NULL;
+        page_files_done(w);
+        w->uploads = webd_uploads_free(w->uploads);
         webd_statefeed_free(w->statefeed);
         w->statefeed = NULL;
         webd_backends_free(w->backends);

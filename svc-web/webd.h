@@ -76,6 +76,10 @@ struct webd {
         struct webd_hostlist *hostlist;   /* instance.list, cached and shared (webd-hostlist.h) */
         struct webd_jobwatch *jobwatch;   /* one jobs.watch per followed job (webd-jobwatch.h) */
         struct webd_statefeed *statefeed; /* server states pushed to pages (webd-statefeed.h) */
+        struct webd_uploads *uploads;     /* uploads in progress (webd-uploads.h, page-files.c) */
+        h2o_timeout_t uploads_sweep;
+        h2o_timeout_entry_t uploads_entry; /* drops quiet uploads while there are any */
+        bool uploads_initialized;
         struct auth_dummy dummy;
         struct ratelimit *rl_address, *rl_username;
         h2o_timeout_t rl_quiet;

@@ -110,6 +110,53 @@ case "$out" in 2*|3*) fail "a save through the link answered $out" ;; esac
 ct grep -q pwned /etc/shadow && fail "/etc/shadow was written"
 ok "the planted link is shown and refused ($out)"
 
+echo "--- an upload in slices through webd's descriptor, committed by hostd"
+ct sh -c 'head -c 3000000 /dev/urandom > /tmp/up.bin; split -b 1048576 -d /tmp/up.bin /tmp/up.part.'
+start=$(ct curl -sS -H "$E" --data-urlencode "csrf_token=$ecsrf" --data-urlencode path=left4dead2 \
+        --data-urlencode name=big.bin --data-urlencode size=3000000 "$url/overlays/$id/files/uploads")
+tok=$(echo "$start" | grep -o '"upload":"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}')
+[ -n "$tok" ] || fail "no upload started: $start"
+assert_contains "$start" '"chunk":1048576' "the slice size is the body limit"
+put() { ct curl -sS -o /tmp/put.out -w '%{http_code}' -X PUT -H "$1" -H "X-CSRF-Token: $2" -H "Origin: $url" \
+        --data-binary "@$3" "$url/overlays/$id/files/uploads/$tok?offset=$4"; }
+assert_eq "$(put "$E" "$ecsrf" /tmp/up.part.01 0)" "200" "slice 1"
+assert_eq "$(put "$E" "$ecsrf" /tmp/up.part.01 0)" "409" "slice 1 again: not where the upload stands"
+assert_contains "$(ct cat /tmp/put.out)" '"offset":1048576' "the 409 says where to resume"
+assert_eq "$(put "$E" "" /tmp/up.part.00 1048576)" "403" "a slice without the CSRF token"
+assert_eq "$(put "$F" "$fcsrf" /tmp/up.part.00 1048576)" "404" "frank's slice into erin's upload"
+assert_eq "$(put "$E" "$ecsrf" /tmp/up.part.00 1048576)" "200" "slice 2"
+assert_eq "$(put "$E" "$ecsrf" /tmp/up.part.01 2097152)" "413" "a slice past the declared size"
+assert_eq "$(put "$E" "$ecsrf" /tmp/up.part.02 2097152)" "200" "slice 3"
+commit() { ct curl -sS -o /tmp/commit.out -w '%{http_code}' -H "$E" --data-urlencode "csrf_token=$ecsrf" "$@" \
+        "$url/overlays/$id/files/uploads/$tok/commit"; }
+ct sh -c 'cat /tmp/up.part.01 /tmp/up.part.00 /tmp/up.part.02 > /tmp/up.want'
+assert_eq "$(commit)" "200" "the commit"
+assert_eq "$(ct sha256sum "$L/overlays/web-$id/left4dead2/big.bin" | cut -d" " -f1)" "$(ct sha256sum /tmp/up.want | cut -d" " -f1)" \
+        "the file on the host has the slices' bytes"
+assert_eq "$(ct stat -c '%U %a %h' "$L/overlays/web-$id/left4dead2/big.bin")" "left4me-build 644 1" "owned and linked once"
+assert_eq "$(commit)" "404" "a committed upload is gone"
+
+echo "--- an upload over an existing name: 409, then replace"
+start=$(ct curl -sS -H "$E" --data-urlencode "csrf_token=$ecsrf" --data-urlencode path=left4dead2 \
+        --data-urlencode name=big.bin --data-urlencode size=1048576 "$url/overlays/$id/files/uploads")
+tok=$(echo "$start" | grep -o '[0-9a-f]\{32\}')
+assert_eq "$(commit)" "409" "an incomplete upload is not committed"
+assert_eq "$(put "$E" "$ecsrf" /tmp/up.part.00 0)" "200" "its one slice"
+assert_eq "$(commit)" "409" "the name is taken"
+assert_eq "$(ct sha256sum "$L/overlays/web-$id/left4dead2/big.bin" | cut -d" " -f1)" "$(ct sha256sum /tmp/up.want | cut -d" " -f1)" "nothing replaced yet"
+assert_eq "$(commit --data-urlencode replace=1)" "200" "replaced when asked"
+assert_eq "$(ct sha256sum "$L/overlays/web-$id/left4dead2/big.bin" | cut -d" " -f1)" "$(ct sha256sum /tmp/up.part.00 | cut -d" " -f1)" "the new bytes"
+for bad in "size=-1" "size=abc" "size=99999999999999999999" "size=" ; do
+        out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
+                --data-urlencode path=left4dead2 --data-urlencode name=x.bin --data-urlencode "$bad" \
+                "$url/overlays/$id/files/uploads")
+        case "$out" in 400|413) ;; *) fail "an upload with $bad: $out" ;; esac
+done
+out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
+        --data-urlencode path=left4dead2 --data-urlencode name=../x --data-urlencode size=1 "$url/overlays/$id/files/uploads")
+assert_eq "$out" "400" "an upload named with a slash"
+ok "uploads: slices, resume point, caps, CSRF, another user, replace"
+
 echo "--- another user: 404 for everything"
 for path in "/overlays/$id/files" "/overlays/$id/files/download?path=left4dead2/erin2.cfg"; do
         out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$F" "$url$path")
