@@ -43,6 +43,7 @@ struct files_ctx {
         bool may_change;
         const char *path; /* the folder or file the request is about, "" = the top */
         bool tree_only;   /* an htmx request for one folder's children in the tree */
+        bool modal;       /* an htmx request for the editor alone (the listing's dialog) */
 };
 
 static const char *query_get(struct webd_rq *rq, struct form *q, const char *name) {
@@ -195,6 +196,21 @@ static void hidden(struct html *h, const char *name, const char *value) {
         html_attr(h, "value", value);
 }
 
+/* <form method=post action=...>, open for more attributes; csrf_field() then adds its first
+ * child. (page_form_begin() writes the token at once, so attributes after it would land on
+ * the hidden input.) */
+static void post_form(struct html *h, const char *action, const char *klass) {
+        html_elem(h, "form");
+        html_attr(h, "method", "post");
+        html_attr(h, "action", action);
+        if (klass)
+                html_attr(h, "class", klass);
+}
+
+static void csrf_field(struct webd_rq *rq, struct html *h) {
+        hidden(h, "csrf_token", rq->session.csrf);
+}
+
 /* A small form posting to /overlays/<id>/files/<what> with the entry's path, one text field
  * (rename, move) or none (delete), and a button. */
 static void entry_form(struct webd_rq *rq, struct html *h, const struct files_ctx *c, const char *what,
@@ -203,10 +219,10 @@ static void entry_form(struct webd_rq *rq, struct html *h, const struct files_ct
         char action[64];
 
         snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/%s", c->id, what);
-        page_form_begin(rq, h, action, NULL);
-        html_attr(h, "class", "inline");
+        post_form(h, action, "inline");
         if (confirm)
                 html_attr(h, "data-confirm", confirm);
+        csrf_field(rq, h);
         hidden(h, "path", path);
         if (field) {
                 html_elem(h, "input");
@@ -228,11 +244,26 @@ static void entry_row(struct webd_rq *rq, struct html *h, const struct files_ctx
         if (!path)
                 return;
         html_elem(h, "tr");
+        if (c->may_change && (dir || file)) {
+                /* left4me.js: drag a row onto a folder (a row or a crumb) to move it there. */
+                html_attr(h, "draggable", "true");
+                html_attr(h, "data-path", path);
+        }
+        if (dir)
+                html_attr(h, "data-folder", path);
         html_elem(h, "td");
         if (dir || file) {
                 files_href(href, sizeof(href), c, dir ? "" : "/edit", path);
                 html_elem(h, "a");
                 html_attr(h, "href", href);
+                if (file) {
+                        /* With JS the editor opens in the page's dialog; without, as a page. */
+                        char modal[sizeof(href) + 16];
+                        snprintf(modal, sizeof(modal), "%s&modal=1", href);
+                        html_attr(h, "hx-get", modal);
+                        html_attr(h, "hx-target", "#file-dialog-body");
+                        html_attr(h, "hx-push-url", "false");
+                }
                 html_text(h, e->name);
                 if (dir)
                         html_text(h, "/");
@@ -287,6 +318,7 @@ static void breadcrumbs(struct html *h, const struct files_ctx *c) {
         files_href(href, sizeof(href), c, "", "");
         html_elem(h, "a");
         html_attr(h, "href", href);
+        html_attr(h, "data-folder", "");
         html_text(h, c->name);
         html_close(h, "a");
         while (*p) {
@@ -297,6 +329,7 @@ static void breadcrumbs(struct html *h, const struct files_ctx *c) {
                 files_href(href, sizeof(href), c, "", part);
                 html_elem(h, "a");
                 html_attr(h, "href", href);
+                html_attr(h, "data-folder", part);
                 html_textn(h, p, slash ? (size_t) (slash - p) : strlen(p));
                 html_close(h, "a");
                 p = slash ? slash + 1 : p + strlen(p);
@@ -310,8 +343,8 @@ static void toolbar(struct webd_rq *rq, struct html *h, const struct files_ctx *
         html_elem(h, "div");
         html_attr(h, "class", "toolbar");
         snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/mkdir", c->id);
-        page_form_begin(rq, h, action, NULL);
-        html_attr(h, "class", "inline");
+        post_form(h, action, "inline");
+        csrf_field(rq, h);
         hidden(h, "path", c->path);
         page_input(h, "New folder", "text", "name", "", "off", true);
         page_button(h, "Make folder", NULL);
@@ -325,6 +358,40 @@ static void toolbar(struct webd_rq *rq, struct html *h, const struct files_ctx *
         page_input(h, "New file", "text", "name", "", "off", true);
         page_button(h, "Write file", NULL);
         html_close(h, "form");
+        html_close(h, "div");
+
+        /* Without JS a multipart form (small files); left4me.js sends the same files in
+         * slices instead (docs/web.md, "Uploads") and lists their progress. */
+        html_elem(h, "div");
+        html_attr(h, "class", "dropzone");
+        snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/uploads", c->id);
+        html_attr(h, "data-upload", action);
+        html_attr(h, "data-folder", c->path);
+        snprintf(action, sizeof(action), "/overlays/%" PRId64 "/files/upload", c->id);
+        post_form(h, action, "inline upload-form");
+        html_attr(h, "enctype", "multipart/form-data");
+        html_attr(h, "hx-boost", "false"); /* left4me.js takes its submit */
+        csrf_field(rq, h);
+        hidden(h, "path", c->path);
+        html_elem(h, "label");
+        html_attr(h, "for", "f-file");
+        html_text(h, "Upload files");
+        html_close(h, "label");
+        html_elem(h, "input");
+        html_attr(h, "id", "f-file");
+        html_attr(h, "type", "file");
+        html_attr(h, "name", "file");
+        html_attr(h, "multiple", NULL);
+        page_button(h, "Upload", NULL);
+        html_close(h, "form");
+        html_elem(h, "p");
+        html_attr(h, "class", "muted hint");
+        html_text(h, "or drop files here");
+        html_close(h, "p");
+        html_elem(h, "ul");
+        html_attr(h, "class", "upload-progress");
+        html_attr(h, "aria-live", "polite");
+        html_close(h, "ul");
         html_close(h, "div");
 }
 
@@ -395,6 +462,19 @@ static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
                 page_alert(&h, "warning", "This folder has more entries than are listed here.");
         html_close(&h, "section");
         html_close(&h, "div");
+        html_elem(&h, "dialog");
+        html_attr(&h, "id", "file-dialog");
+        html_attr(&h, "class", "wide");
+        html_elem(&h, "div");
+        html_attr(&h, "id", "file-dialog-body");
+        html_close(&h, "div");
+        html_elem(&h, "button");
+        html_attr(&h, "type", "button");
+        html_attr(&h, "class", "secondary");
+        html_attr(&h, "data-close-dialog", NULL);
+        html_text(&h, "Close");
+        html_close(&h, "button");
+        html_close(&h, "dialog");
         page_end(rq, &h);
         return webd_rq_send_html(rq, 200, &h);
 }
@@ -514,8 +594,9 @@ static void editor_page(struct webd_rq *rq, struct html *h, const struct files_c
 
         rq->want_editor = lang != NULL;
         snprintf(title, sizeof(title), "%s %s", create ? "New file" : "Edit", path);
-        page_begin(rq, h, title);
-        html_elem_text(h, "h1", title);
+        if (!c->modal)
+                page_begin(rq, h, title);
+        html_elem_text(h, c->modal ? "h2" : "h1", title);
         if (error)
                 page_alert(h, "error", error);
         html_elem(h, "section");
@@ -554,7 +635,8 @@ static void editor_page(struct webd_rq *rq, struct html *h, const struct files_c
         html_close(h, "a");
         html_close(h, "p");
         html_close(h, "section");
-        page_end(rq, h);
+        if (!c->modal)
+                page_end(rq, h);
 }
 
 static int read_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
@@ -972,6 +1054,7 @@ int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_ch
         }
         if (streq(rest, "/edit")) {
                 const char *dir = form_get(&q, "dir"), *name = form_get(&q, "name");
+                c->modal = form_get(&q, "modal") && webd_rq_is_htmx(rq);
                 if (dir && name) {
                         /* "Write file": a new, empty one; hostd refuses a name taken on save. */
                         char *full = join(rq, dir, name);

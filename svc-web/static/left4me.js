@@ -255,6 +255,145 @@
     open.addEventListener('click', () => d.showModal());
   }
 
+  // ---- files: uploads in slices, drag-and-drop, the editor dialog ------------------------
+  // The listing's upload form posts multipart without JS. With it, each file goes up in
+  // slices (docs/web.md, "Uploads"): start, PUT slices at the offset webd says, resume from
+  // the offset a 409 names, then commit; a taken name asks before replacing.
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token'] || ''; } catch { return ''; }
+  }
+
+  async function answer(r) {
+    let j = {};
+    try { j = await r.json(); } catch { /* not JSON: a proxy's page */ }
+    const msg = (j.error && j.error.message) || j.error || `${r.status} ${r.statusText}`;
+    return { r, j, msg };
+  }
+
+  async function uploadOne(zone, file, li) {
+    const token = csrfToken();
+    const headers = { 'X-CSRF-Token': token };
+    const bar = li.querySelector('progress');
+    const note = li.querySelector('.upload-note');
+    const body = new URLSearchParams({ path: zone.dataset.folder, name: file.name, size: String(file.size) });
+    let a = await answer(await fetch(zone.dataset.upload, { method: 'POST', headers, body }));
+    if (!a.r.ok) throw new Error(a.msg);
+    const url = `${zone.dataset.upload}/${a.j.upload}`;
+    const chunk = a.j.chunk || 1048576;
+    let off = a.j.offset || 0;
+    for (let tries = 0; off < file.size;) {
+      const r = await fetch(`${url}?offset=${off}`, { method: 'PUT', headers, body: file.slice(off, off + chunk) });
+      a = await answer(r);
+      if (r.status === 409 && typeof a.j.offset === 'number' && tries++ < 5) { off = a.j.offset; continue; }
+      if (!r.ok) throw new Error(a.msg);
+      off = a.j.offset;
+      bar.value = file.size ? off / file.size : 1;
+    }
+    bar.value = 1;
+    const commit = (replace) => fetch(`${url}/commit`, { method: 'POST', headers,
+      body: new URLSearchParams(replace ? { replace: '1' } : {}) });
+    a = await answer(await commit(false));
+    if (a.r.status === 409) {
+      if (await confirmDialog(`${a.msg} Replace it with the uploaded file?`)) a = await answer(await commit(true));
+      else {
+        await fetch(`${url}/abort`, { method: 'POST', headers, body: new URLSearchParams() });
+        note.textContent = 'kept the old file';
+        return false;
+      }
+    }
+    if (!a.r.ok) throw new Error(a.msg);
+    note.textContent = 'done';
+    return true;
+  }
+
+  async function uploadAll(zone, files) {
+    const list = zone.querySelector('.upload-progress');
+    let changed = false;
+    for (const file of files) {
+      const li = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = file.name;
+      const bar = document.createElement('progress');
+      bar.max = 1;
+      bar.value = 0;
+      const note = document.createElement('span');
+      note.className = 'upload-note';
+      li.append(name, bar, note);
+      list.append(li);
+      try {
+        changed = (await uploadOne(zone, file, li)) || changed;
+      } catch (err) {
+        li.classList.add('error');
+        note.textContent = err.message;
+      }
+    }
+    // The listing shows the new files; the progress list stays until then.
+    if (changed) location.reload();
+  }
+
+  function initDropzone(zone) {
+    if (zone.dataset.ready) return;
+    zone.dataset.ready = '1';
+    const form = zone.querySelector('form.upload-form');
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      const input = form.querySelector('input[type=file]');
+      uploadAll(zone, [...input.files]);
+      input.value = '';
+    });
+    zone.addEventListener('dragover', (e) => {
+      if (!e.dataTransfer.types.includes('Files')) return;
+      e.preventDefault();
+      zone.classList.add('over');
+    });
+    zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+    zone.addEventListener('drop', (e) => {
+      if (!e.dataTransfer.files.length) return;
+      e.preventDefault();
+      zone.classList.remove('over');
+      uploadAll(zone, [...e.dataTransfer.files]);
+    });
+  }
+
+  // Drag a row onto a folder (another row, a crumb) to move it there.
+  function initMoves(root) {
+    const zone = root.querySelector('.dropzone');
+    if (!zone || root.dataset.movesReady) return;
+    root.dataset.movesReady = '1';
+    const moveUrl = zone.dataset.upload.replace(/\/uploads$/, '/move');
+    root.addEventListener('dragstart', (e) => {
+      const row = e.target.closest && e.target.closest('tr[data-path]');
+      if (row) e.dataTransfer.setData('application/x-left4me-path', row.dataset.path);
+    });
+    root.addEventListener('dragover', (e) => {
+      if (e.target.closest && e.target.closest('[data-folder]:not(.dropzone)') &&
+          e.dataTransfer.types.includes('application/x-left4me-path')) e.preventDefault();
+    });
+    root.addEventListener('drop', async (e) => {
+      const target = e.target.closest && e.target.closest('[data-folder]:not(.dropzone)');
+      const path = e.dataTransfer.getData('application/x-left4me-path');
+      if (!target || !path) return;
+      e.preventDefault();
+      const to = target.dataset.folder;
+      if (to === path || to.startsWith(`${path}/`)) return;
+      const a = await answer(await fetch(moveUrl, { method: 'POST', redirect: 'manual',
+        headers: { 'X-CSRF-Token': csrfToken() }, body: new URLSearchParams({ path, to }) }));
+      if (a.r.type === 'opaqueredirect' || a.r.ok) location.reload();
+      else await confirmDialog(a.msg);
+    });
+  }
+
+  document.addEventListener('htmx:afterSwap', (e) => {
+    if (e.target.id !== 'file-dialog-body') return;
+    const d = document.getElementById('file-dialog');
+    if (d && !d.open) d.showModal();
+  });
+  document.addEventListener('click', (e) => {
+    const b = e.target.closest && e.target.closest('[data-close-dialog]');
+    if (b) b.closest('dialog').close();
+  });
+
   // ---- the code editor ------------------------------------------------------------------
   // page_begin loads editor.js on pages with an editor, but a page htmx swaps in (hx-boost)
   // keeps the old <head>: load it here the first time such content arrives. editor.js
@@ -273,6 +412,8 @@
     root.querySelectorAll('[data-state-feed]').forEach(initStateFeed);
     root.querySelectorAll('form.blueprint-form').forEach(initPicker);
     root.querySelectorAll('details[data-dialog]').forEach(initDialog);
+    root.querySelectorAll('.dropzone[data-upload]').forEach(initDropzone);
+    if (root.querySelector && root.querySelector('.dropzone[data-upload]')) initMoves(document.body);
   }
   if (window.htmx) window.htmx.onLoad(init);
   else document.addEventListener('DOMContentLoaded', () => init(document));

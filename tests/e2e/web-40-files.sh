@@ -13,7 +13,7 @@ for d in host web; do need_daemon "$d"; done
 L=/var/lib/left4me
 url=http://127.0.0.1:8080
 
-for u in "erin erin-password-1" "frank frank-password-1"; do
+for u in "erin erin-password-1" "frank frank-password-1" "gina gina-password-1"; do
         set -- $u
         ct sh -c "LEFT4ME_ADMIN_PASSWORD='$2' l4d2ctl web user create $1" >/dev/null || fail "user create $1"
 done
@@ -166,6 +166,19 @@ out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$F" --data-urlencode "csrf_
         --data-urlencode path=left4dead2/erin2.cfg "$url/overlays/$id/files/delete")
 assert_eq "$out" "404" "frank deletes erin's file"
 ct test -f "$L/overlays/web-$id/left4dead2/erin2.cfg" || fail "frank's delete removed the file"
+
+echo "--- the browser: uploads (form and drag and drop), replace, the editor dialog, a move by drag and drop"
+state=$(ct mktemp)
+out=$(ct env L4M_URL=$url L4M_STATE="$state" BUILD="$E2E_REPO/build" \
+        node --test --test-concurrency=1 --test-reporter=spec "$E2E_REPO/tests/browser/files.ct.mjs" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/  browser| /'
+[ $rc = 0 ] || { journal left4me-web.service | tail -n 40; fail "the browser scenario failed"; }
+gid=$(ct cat "$state" | grep -o '"files":[0-9]*' | grep -o '[0-9]*$')
+[ -n "$gid" ] || fail "the browser scenario left no state"
+assert_eq "$(ct cat "$L/overlays/web-$gid/cfg/two.cfg")" "sv_tags edited" "the edited file on the host"
+assert_eq "$(ct cat "$L/overlays/web-$gid/one.cfg")" "sv_tags one" "the replaced and moved file on the host"
+ok "browser: uploads, replace, editor, move"
 
 echo "--- delete"
 assert_contains "$(post /overlays/$id/files/delete path=left4dead2)" "m=files-changed" "delete a folder with its files"
