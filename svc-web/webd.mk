@@ -8,9 +8,11 @@ WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/page-account.c svc-web/page-admin.c \
              svc-web/page-jobs.c svc-web/page-servers.c svc-web/page-blueprints.c svc-web/page-overlays.c svc-web/page-files.c \
              svc-web/webd-uploads.c
+# A folder downloaded as a .zip, streamed a slice at a time (libarchive writes the format).
+WEBD_SRCS += svc-web/webd-zip.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
-WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium openssl) -lpthread
+WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium openssl libarchive) -lpthread
 # Static files (the web UI's CSS/JS/images) are installed here and served under /static/.
 LEFT4ME_WEBDIR ?= $(PREFIX)/share/left4me/web
 
@@ -81,6 +83,12 @@ TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests
 $(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) \
 		$(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_CORE_LIBS) $(call pc_libs,criterion)
+
+# The streamed zip writer on its own: trees with hostile entries, read back by python3's
+# zipfile (an independent reader).
+UNIT_TESTS += $(BUILD)/test-webd-zip
+$(BUILD)/test-webd-zip: $(BUILD)/obj/tests/svc-web/test-zip.o $(BUILD)/obj/svc-web/webd-zip.o $(LIBLEFT4ME)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libarchive criterion)
 
 # libFuzzer: the form/query/cookie parsers, the next validator and the HTML writer, built
 # with clang like tests/proto's fuzz-rpc; `make fuzz-form FUZZ_TIME=600` runs it longer.
