@@ -4,11 +4,13 @@
 set -eu
 
 PKGS="build-essential pkg-config clang clang-format libfuzzer-14-dev
-libsystemd-dev libmsgpack-dev libyaml-dev libsqlite3-dev libh2o-evloop-dev libcriterion-dev libsodium-dev
+libsystemd-dev libmsgpack-dev libyaml-dev libsqlite3-dev libh2o-evloop-dev libcriterion-dev libsodium-dev libarchive-dev
 libcurl4-openssl-dev libssl-dev openssl systemd systemd-container systemd-journal-remote python3-msgpack qstat
 curl sqlite3 iproute2 nftables util-linux valgrind bash coreutils tar gzip unzip wrk hyperfine
 chromium-headless-shell fonts-dejavu-core
 scdoc debhelper lintian fakeroot"
+# libarchive-dev: webd's folder download, a .zip streamed as the client reads (the runtime
+# library, libarchive13, comes with it; the Debian package gets it from ${shlibs:Depends}).
 # scdoc: the manual pages (docs/man/*.scd -> build/man/), a small C tool with no runtime
 # dependencies, so a plain `make` needs nothing heavier. debhelper, lintian, fakeroot:
 # `make deb` (debian/, dpkg-buildpackage) and the lint of the package it makes.
