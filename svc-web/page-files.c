@@ -40,6 +40,8 @@ struct files_ctx {
         int64_t id;
         char host[32];
         char name[WEBD_NAME_MAX + 1];
+        char base[48];   /* "/overlays/<id>/files" or "/servers/<id>/files" */
+        const char *key; /* how hostd's methods name it: "overlay" or (a server) "name" */
         bool may_change;
         const char *path; /* the folder or file the request is about, "" = the top */
         bool tree_only;   /* an htmx request for one folder's children in the tree */
@@ -78,7 +80,7 @@ static char *join(struct webd_rq *rq, const char *dir, const char *name) {
 static void files_href(char *buf, size_t len, const struct files_ctx *c, const char *what,
                        const char *path) {
         _cleanup_free_ char *enc = form_urlencode(path ?: "");
-        snprintf(buf, len, "/overlays/%" PRId64 "/files%s?path=%s", c->id, what, enc ?: "");
+        snprintf(buf, len, "%s%s?path=%s", c->base, what, enc ?: "");
 }
 
 /* The editor's language for a file name: bash scripts and Source cfg files get theirs. */
@@ -103,7 +105,7 @@ struct host_req {
 static msgpack_packer *target_begin(struct host_req *q, const struct files_ctx *c, const char *path) {
         rpc_buf_init(&q->b, 0);
         q->pk = rpc_params_begin(&q->m, &q->b.pk);
-        rpc_pack_kv_str(q->pk, "overlay", c->host);
+        rpc_pack_kv_str(q->pk, c->key, c->host);
         rpc_pack_kv_str(q->pk, "path", path);
         return q->pk;
 }
@@ -1009,6 +1011,178 @@ int page_files_put(struct webd_rq *rq, const struct webd_overlay *o, const char 
         return 0;
 }
 
+/* ---- a server's merged view ------------------------------------------------------------------------ */
+
+/* Where an entry comes from, said for people: the server itself, which overlay, the game. */
+static void layer_cell(struct webd_rq *rq, struct html *h, const char *layer) {
+        int64_t id = webd_host_id(layer);
+        struct webd_overlay o = {};
+
+        if (!*layer)
+                html_elem_text(h, "span", "unknown");
+        else if (streq(layer, "upper"))
+                page_state_badge(h, "running", "this server");
+        else if (streq(layer, "installation"))
+                html_text(h, "game install");
+        else if (streq(layer, "workshop"))
+                html_text(h, "workshop");
+        else if (id > 0 && webd_db_overlay_get(rq->w->db, id, &o) >= 0) {
+                /* The name is shown to whoever sees the server; the link works for those who
+                 * may see the overlay (else its page says 404). */
+                char href[48];
+                snprintf(href, sizeof(href), "/overlays/%" PRId64, id);
+                html_elem(h, "a");
+                html_attr(h, "href", href);
+                html_text(h, o.name);
+                html_close(h, "a");
+                webd_overlay_done(&o);
+        } else
+                html_text(h, layer);
+}
+
+static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct files_ctx *c = arg;
+        const msgpack_object_array *entries;
+        char title[WEBD_NAME_MAX + 32], href[FILES_PATH_MAX * 3 + 96];
+        unsigned n = 0;
+        struct html h;
+
+        if (r->failed) {
+                if (r->transport_error == 0 && r->error.code == RPC_NOT_FOUND && !*c->path && !c->modal)
+                        return webd_rq_error(rq, 404, "Not mounted",
+                                             "The server is not running, so it has no merged view. "
+                                             "Start it to see its files.");
+                return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        }
+        entries = obj_array(r->result, "entries");
+        html_init(&h, 0);
+        /* c->modal here: the list of what the server changed (its upper dir) instead. */
+        snprintf(title, sizeof(title), "%s of %s", c->modal ? "Changes" : "Files", c->name);
+        page_begin(rq, &h, title);
+        html_elem_text(&h, "h1", title);
+        breadcrumbs(&h, c);
+        html_elem(&h, "p");
+        html_elem(&h, "a");
+        snprintf(href, sizeof(href), "%s?path=%s", c->base, c->modal ? "" : "&changes=1");
+        html_attr(&h, "href", href);
+        html_text(&h, c->modal ? "The whole merged view, with where each file comes from"
+                               : "Only what this server changed over its layers");
+        html_close(&h, "a");
+        html_close(&h, "p");
+        html_elem(&h, "section");
+        html_attr(&h, "class", "card");
+        html_elem(&h, "div");
+        html_attr(&h, "class", "table-wrap");
+        html_elem(&h, "table");
+        html_attr(&h, "id", "files");
+        html_elem(&h, "thead");
+        html_elem(&h, "tr");
+        html_elem_text(&h, "th", "Name");
+        html_elem_text(&h, "th", "Type");
+        html_elem_text(&h, "th", "Size");
+        html_elem_text(&h, "th", "Changed");
+        if (!c->modal)
+                html_elem_text(&h, "th", "From");
+        html_elem_text(&h, "th", "");
+        html_close(&h, "tr");
+        html_close(&h, "thead");
+        html_elem(&h, "tbody");
+        for (uint32_t i = 0; entries && i < entries->size; i++) {
+                const msgpack_object *o = &entries->ptr[i];
+                char layer[WEBD_UPLOAD_HOST_TOKEN + 1];
+                struct entry e;
+                char *path;
+
+                if (!entry_from(o, &e) || !(path = join(rq, c->path, e.name)))
+                        continue;
+                n++;
+                html_elem(&h, "tr");
+                html_elem(&h, "td");
+                if (streq(e.type, "dir")) {
+                        files_href(href, sizeof(href), c, "", path);
+                        if (c->modal)
+                                strncat(href, "&changes=1", sizeof(href) - strlen(href) - 1);
+                        html_elem(&h, "a");
+                        html_attr(&h, "href", href);
+                        html_textf(&h, "%s/", e.name);
+                        html_close(&h, "a");
+                } else
+                        html_text(&h, e.name);
+                if (streq(e.type, "symlink")) {
+                        html_elem(&h, "span");
+                        html_attr(&h, "class", "badge");
+                        html_textf(&h, "link → %s", e.target);
+                        html_close(&h, "span");
+                }
+                html_close(&h, "td");
+                html_elem_text(&h, "td", streq(e.type, "dir") ? "folder" : e.type);
+                html_elem(&h, "td");
+                if (streq(e.type, "file"))
+                        size_cell(&h, e.size);
+                html_close(&h, "td");
+                html_elem(&h, "td");
+                if (e.mtime_usec)
+                        page_time(&h, e.mtime_usec);
+                html_close(&h, "td");
+                if (!c->modal) {
+                        html_elem(&h, "td");
+                        html_attr(&h, "class", "layer");
+                        layer_cell(rq, &h, obj_str(o, "layer", layer, sizeof(layer)));
+                        html_close(&h, "td");
+                }
+                html_elem(&h, "td");
+                if (streq(e.type, "file") && !c->modal) {
+                        files_href(href, sizeof(href), c, "/download", path);
+                        html_elem(&h, "a");
+                        html_attr(&h, "href", href);
+                        html_attr(&h, "download", e.name);
+                        html_text(&h, "Download");
+                        html_close(&h, "a");
+                }
+                html_close(&h, "td");
+                html_close(&h, "tr");
+        }
+        html_close(&h, "tbody");
+        html_close(&h, "table");
+        html_close(&h, "div");
+        if (n == 0)
+                html_elem_text(&h, "p",
+                               c->modal ? "The server changed nothing here." : "This folder is empty.");
+        if (obj_bool(r->result, "truncated", false))
+                page_alert(&h, "warning", "This folder has more entries than are listed here.");
+        html_close(&h, "section");
+        page_end(rq, &h);
+        return webd_rq_send_html(rq, 200, &h);
+}
+
+int page_server_files(struct webd_rq *rq, int64_t id, const char *name, const char *instance,
+                      const char *rest) {
+        struct files_ctx *c = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*c));
+        _cleanup_(form_done) struct form q = {};
+        const char *path = query_get(rq, &q, "path") ?: "";
+        struct host_req hq;
+
+        memset(c, 0, sizeof(*c));
+        c->id = id;
+        snprintf(c->host, sizeof(c->host), "%s", instance);
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        snprintf(c->base, sizeof(c->base), "/servers/%" PRId64 "/files", id);
+        c->key = "name";
+        if (strlen(path) > FILES_PATH_MAX)
+                return webd_rq_error(rq, 400, "That did not work", "That path is too long.");
+        c->path = h2o_strdup(&rq->req->pool, path, SIZE_MAX).base;
+        if (!*rest) {
+                c->modal = form_get(&q, "changes") != NULL;
+                target_begin(&hq, c, c->path);
+                return call_host(rq, c->modal ? "instance.changes" : "instance.files", &hq, view_reply, c);
+        }
+        if (streq(rest, "/download")) {
+                target_begin(&hq, c, c->path);
+                return call_host(rq, "instance.open", &hq, download_reply, c);
+        }
+        return webd_rq_error(rq, 404, "Not found", "There is no such page.");
+}
+
 /* ---- entry points --------------------------------------------------------------------------------- */
 
 static struct files_ctx *ctx_new(struct webd_rq *rq, const struct webd_overlay *o, bool may_change) {
@@ -1017,6 +1191,8 @@ static struct files_ctx *ctx_new(struct webd_rq *rq, const struct webd_overlay *
         memset(c, 0, sizeof(*c));
         c->id = o->id;
         webd_host_name(o->id, c->host, sizeof(c->host));
+        snprintf(c->base, sizeof(c->base), "/overlays/%" PRId64 "/files", o->id);
+        c->key = "overlay";
         snprintf(c->name, sizeof(c->name), "%s", o->name);
         c->may_change = may_change;
         c->path = "";

@@ -74,6 +74,11 @@ int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_ch
 int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
 /* PUT /overlays/<id>/files/uploads/<token>?offset=N: one slice of an upload. */
 int page_files_put(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
+/* A server's files (page-files.c): rest after /servers/<id>/files ("" the merged view, with
+ * each entry's layer, ?changes=1 what the server changed; "/download" a file of it). The
+ * caller checked the user may see the server. */
+int page_server_files(struct webd_rq *rq, int64_t id, const char *name, const char *instance,
+                      const char *rest);
 /* The sweep of quiet uploads (a timer while there are any). */
 struct webd;
 void page_files_init(struct webd *w);

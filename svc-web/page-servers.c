@@ -585,6 +585,12 @@ static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *jo
         html_attr(&h, "href", href);
         html_text(&h, "All jobs of this server");
         html_close(&h, "a");
+        html_text(&h, " · ");
+        snprintf(href, sizeof(href), SERVERS "/%" PRId64 "/files", s.id);
+        html_elem(&h, "a");
+        html_attr(&h, "href", href);
+        html_text(&h, "Its files, and where each comes from");
+        html_close(&h, "a");
         html_close(&h, "p");
 
         /* Settings: hostname and blueprint inline; rename and delete in dialogs. */
@@ -875,6 +881,13 @@ static int route_get(struct webd_rq *rq) {
                 return route_log_events(rq, id);
         if (load_visible(rq, id, &s) < 0)
                 return not_found(rq);
+        if (strneq(rest, "/files", 6) && (rest[6] == 0 || rest[6] == '/')) {
+                char inst[NAME_LEN_MAX + 1];
+                (void) webd_db_server_instance(rq->w->db, id, inst, sizeof(inst));
+                r = page_server_files(rq, id, s.name, inst, rest + 6);
+                webd_server_done(&s);
+                return r;
+        }
         webd_server_done(&s);
         if (streq(rest, "/jobs")) {
                 char inst[NAME_LEN_MAX + 1];

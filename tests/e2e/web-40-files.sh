@@ -9,9 +9,11 @@ set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 need_cli
-for d in host web; do need_daemon "$d"; done
+for d in host jobs web; do need_daemon "$d"; done
 L=/var/lib/left4me
 url=http://127.0.0.1:8080
+runtime_on_tmpfs
+stand_ins
 
 for u in "erin erin-password-1" "frank frank-password-1" "gina gina-password-1"; do
         set -- $u
@@ -156,6 +158,41 @@ out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_
         --data-urlencode path=left4dead2 --data-urlencode name=../x --data-urlencode size=1 "$url/overlays/$id/files/uploads")
 assert_eq "$out" "400" "an upload named with a slash"
 ok "uploads: slices, resume point, caps, CSRF, another user, replace"
+
+echo "--- a server on the overlay: its merged view says where each file comes from"
+out=$(ct l4d2ctl jobs submit install --wait 2>&1) || fail "install: $out"
+bp=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
+        --data-urlencode name=filesbp --data-urlencode "overlay_ids=web-$id" "$url/blueprints" |
+        grep -o '/blueprints/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$bp" ] || fail "no blueprint made"
+loc=$(post /servers name=filesrv "blueprint_id=$bp")
+sid=$(echo "$loc" | grep -o '/servers/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$sid" ] || fail "no server made: $loc"
+out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" "$url/servers/$sid/files")
+assert_eq "$out" "404" "the merged view of a server that is not running"
+assert_contains "$(get /servers/$sid/files)" "not running" "it says why"
+job=$(post /servers/$sid/start | grep -o '/jobs/[0-9]*' | grep -o '[0-9]*$')
+[ -n "$job" ] || fail "no start job"
+wait_for 60 sh -c "nsenter -t $E2E_PID1 -a l4d2ctl jobs show $job | grep -q succeeded" ||
+        fail "the start: $(ct l4d2ctl jobs show "$job")"
+ct_sh "echo 'changed by the game' > $L/runtime/web-$sid/merged/left4dead2/erin2.cfg; mkdir -p $L/runtime/web-$sid/merged/left4dead2/logs; echo x > $L/runtime/web-$sid/merged/left4dead2/logs/l.log"
+view=$(get "/servers/$sid/files?path=left4dead2")
+assert_contains "$view" '<a href="/overlays/'"$id"'">Configs</a>' "a file of the overlay names it"
+assert_contains "$view" "this server" "a file the server wrote is its own"
+assert_contains "$view" "game install" "the installation's files are the game's"
+changes=$(get "/servers/$sid/files?path=left4dead2&changes=1")
+assert_contains "$changes" "erin2.cfg" "the changes list the server's own file"
+assert_contains "$changes" "logs/" "and its new folder"
+hdrs=$(ct curl -sS -D - -o /tmp/dl.out -H "$E" "$url/servers/$sid/files/download?path=left4dead2/erin2.cfg" | tr -d '\r')
+assert_contains "$hdrs" "content-disposition: attachment" "a download from the merged view"
+assert_eq "$(ct cat /tmp/dl.out)" "changed by the game" "the server's copy, not the overlay's"
+for path in "/servers/$sid/files" "/servers/$sid/files/download?path=left4dead2/erin2.cfg"; do
+        out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$F" "$url$path")
+        assert_eq "$out" "404" "frank GET $path"
+done
+assert_contains "$(post /servers/$sid/delete)" "m=server-deleting" "the server's delete"
+wait_for 60 sh -c "! nsenter -t $E2E_PID1 -a test -e $L/instances/web-$sid" || fail "web-$sid is still on the host"
+ok "the merged view: layers, changes, download, privacy"
 
 echo "--- another user: 404 for everything"
 for path in "/overlays/$id/files" "/overlays/$id/files/download?path=left4dead2/erin2.cfg"; do
