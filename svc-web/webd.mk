@@ -10,6 +10,8 @@ WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-uploads.c
 # A folder downloaded as a .zip, streamed a slice at a time (libarchive writes the format).
 WEBD_SRCS += svc-web/webd-zip.c
+# multipart/form-data bodies (uploads from forms without JavaScript), parsed in memory.
+WEBD_SRCS += svc-web/webd-multipart.c
 WEBD_OBJS := $(WEBD_SRCS:%.c=$(BUILD)/obj/%.o)
 WEBD_LIB_OBJS := $(filter-out $(BUILD)/obj/svc-web/main.o,$(WEBD_OBJS))
 WEBD_LIBS = $(call pc_libs,libh2o-evloop libsystemd msgpack yaml-0.1 sqlite3 libsodium openssl libarchive) -lpthread
@@ -80,6 +82,8 @@ WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium yaml-0.1 msgpack)
 UNIT_TESTS += $(BUILD)/test-webd-core
 TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests/svc-web/test-auth.c \
                        tests/svc-web/test-db.c tests/svc-web/test-fleet.c
+WEBD_CORE_SRCS += svc-web/webd-multipart.c
+TEST_WEBD_CORE_SRCS += tests/svc-web/test-multipart.c
 $(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) \
 		$(LIBLEFT4ME)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEBD_CORE_LIBS) $(call pc_libs,criterion)
@@ -113,6 +117,29 @@ test-fuzz-smoke-form: $(BUILD)-fuzz/fuzz-form
 		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(BUILD)-fuzz/smoke-form.log; \
 		echo "fuzz smoke (form): PASS"; \
 	else tail -n 40 $(BUILD)-fuzz/smoke-form.log; echo "fuzz smoke (form): FAIL"; exit 1; fi
+
+# libFuzzer: the multipart/form-data parser; an input is a Content-Type line and the body.
+# `make fuzz-multipart FUZZ_TIME=600` runs it longer.
+FUZZ_MULTIPART_SRCS := proto/utf8.c svc-web/webd-multipart.c tests/svc-web/fuzz-multipart.c
+$(BUILD)-fuzz/fuzz-multipart: $(FUZZ_MULTIPART_SRCS) svc-web/webd-multipart.h proto/utf8.h base/util.h
+	@mkdir -p $(@D)
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_MULTIPART_SRCS)
+
+.PHONY: fuzz-multipart test-fuzz-smoke-multipart
+fuzz-multipart: $(BUILD)-fuzz/fuzz-multipart
+	@mkdir -p $(BUILD)-fuzz/corpus-multipart
+	$(BUILD)-fuzz/fuzz-multipart -max_total_time=$(FUZZ_TIME) -max_len=16384 $(BUILD)-fuzz/corpus-multipart \
+		tests/svc-web/corpus-multipart
+
+test-fuzz-smoke: test-fuzz-smoke-multipart
+test-fuzz-smoke-multipart: $(BUILD)-fuzz/fuzz-multipart
+	@mkdir -p $(BUILD)-fuzz/corpus-multipart
+	@if $(BUILD)-fuzz/fuzz-multipart -max_total_time=20 -max_len=16384 -print_final_stats=1 \
+		$(BUILD)-fuzz/corpus-multipart tests/svc-web/corpus-multipart >$(BUILD)-fuzz/smoke-multipart.log 2>&1; then \
+		grep -E "^stat::(number_of_executed_units|peak_rss_mb)" $(BUILD)-fuzz/smoke-multipart.log; \
+		echo "fuzz smoke (multipart): PASS"; \
+	else tail -n 40 $(BUILD)-fuzz/smoke-multipart.log; echo "fuzz smoke (multipart): FAIL"; exit 1; fi
 
 # ---- install ----------------------------------------------------------------------------
 .PHONY: install-web
