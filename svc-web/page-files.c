@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "svc-web/webd-page.h"
 #include "svc-web/webd-spec.h"
 #include "svc-web/webd-uploads.h"
+#include "svc-web/webd-zip.h"
 #include "svc-web/webd-json.h"
 #include "svc-web/webd.h"
 #include "svc-web/webd-backend.h"
@@ -291,12 +293,13 @@ static void entry_row(struct webd_rq *rq, struct html *h, const struct files_ctx
         html_close(h, "td");
         html_elem(h, "td");
         html_attr(h, "class", "actions");
-        if (file) {
+        if (file || dir) {
                 files_href(href, sizeof(href), c, "/download", path);
                 html_elem(h, "a");
                 html_attr(h, "href", href);
-                html_attr(h, "download", e->name);
-                html_text(h, "Download");
+                html_attr(h, "download", NULL);
+                html_attr(h, "hx-boost", "false"); /* a download, not a page for htmx */
+                html_text(h, dir ? "Download as zip" : "Download");
                 html_close(h, "a");
         }
         if (c->may_change) {
@@ -336,6 +339,15 @@ static void breadcrumbs(struct html *h, const struct files_ctx *c) {
                 html_close(h, "a");
                 p = slash ? slash + 1 : p + strlen(p);
         }
+        files_href(href, sizeof(href), c, "/download", c->path);
+        html_text(h, " · ");
+        html_elem(h, "a");
+        html_attr(h, "href", href);
+        html_attr(h, "download", NULL);
+        html_attr(h, "hx-boost", "false"); /* a download, not a page for htmx */
+        html_attr(h, "class", "zip");
+        html_text(h, "this folder as zip");
+        html_close(h, "a");
         html_close(h, "nav");
 }
 
@@ -487,12 +499,31 @@ struct file_stream {
         h2o_generator_t super; /* first: h2o hands us &super */
         int fd;
         uint64_t left;
+        struct webd_zip *zip; /* a folder: the archive being made, instead of fd */
         char buf[STREAM_SLICE];
 };
 
 static void stream_next(struct file_stream *s, h2o_req_t *req) {
         h2o_iovec_t v = {.base = s->buf};
         ssize_t k = 0;
+
+        if (s->zip) {
+                /* Each slice is a bounded amount of work (webd-zip.h), like a file's read. */
+                k = webd_zip_next(s->zip, s->buf, sizeof(s->buf));
+                if (k < 0) {
+                        log_warning_errno((int) k, "zip download: %m");
+                        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+                        return;
+                }
+                if (k == 0 && (webd_zip_skipped(s->zip) || webd_zip_changed(s->zip)))
+                        log_info("zip download: %u entries left out (links, devices, over the caps), %u "
+                                 "changed "
+                                 "while read",
+                                 webd_zip_skipped(s->zip), webd_zip_changed(s->zip));
+                v.len = (size_t) k;
+                h2o_send(req, &v, 1, k == 0 ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+                return;
+        }
 
         if (s->left > 0) {
                 do
@@ -520,11 +551,13 @@ static void stream_proceed(h2o_generator_t *g, h2o_req_t *req) {
 static void stream_stop(h2o_generator_t *g, h2o_req_t *req) {
         struct file_stream *s = (struct file_stream *) g;
         s->fd = safe_close(s->fd);
+        s->zip = webd_zip_free(s->zip);
 }
 
 static void stream_dispose(void *p) {
         struct file_stream *s = p;
         s->fd = safe_close(s->fd);
+        s->zip = webd_zip_free(s->zip);
 }
 
 /* Content-Disposition: attachment with the name as RFC 6266's filename* (any bytes
@@ -554,26 +587,41 @@ static int download_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
         if (r->failed)
                 return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
         fd = rpc_core_reply_take_fd(r);
-        if (fd < 0 || size < 0) {
+        if (fd < 0 || (size < 0 && !obj_str_is(r->result, "type", "dir"))) {
                 safe_close(fd);
                 log_error("hostd's file.open of %s:%s came without a descriptor or size", c->host, c->path);
                 return webd_rq_error(rq, 502, "That did not work",
                                      "The host service's answer was incomplete.");
         }
-        if (!obj_str_is(r->result, "type", "file")) {
+        s = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*s), stream_dispose);
+        memset(s, 0, offsetof(struct file_stream, buf));
+        s->super = (h2o_generator_t){stream_proceed, stream_stop};
+        s->fd = -1;
+        if (obj_str_is(r->result, "type", "dir")) {
+                /* A folder: a zip made as the client reads, named after the folder. */
+                const char *root = *c->path ? base_of(c->path) : c->name;
+                char name[WEBD_NAME_MAX + 8];
+                int k = webd_zip_new(fd, *c->path ? root : "", &s->zip);
+                if (k < 0)
+                        return webd_rq_error(rq, 500, "That did not work", "The folder could not be read.");
+                snprintf(name, sizeof(name), "%s.zip", root);
+                h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                               H2O_STRLIT("application/zip"));
+                disposition(rq, name);
+        } else if (obj_str_is(r->result, "type", "file")) {
+                s->fd = fd;
+                s->left = (uint64_t) size;
+                rq->req->res.content_length = s->left;
+                h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                               H2O_STRLIT("application/octet-stream"));
+                disposition(rq, base_of(c->path));
+        } else {
                 safe_close(fd);
                 return webd_rq_error(rq, 400, "That did not work",
-                                     "Only files can be downloaded here so far, not folders.");
+                                     "Only files and folders can be downloaded.");
         }
-        s = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*s), stream_dispose);
-        s->super = (h2o_generator_t){stream_proceed, stream_stop};
-        s->fd = fd;
-        s->left = (uint64_t) size;
         rq->req->res.status = 200;
         rq->req->res.reason = "OK";
-        rq->req->res.content_length = s->left;
-        h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/octet-stream"));
         /* Never rendered from our origin, whatever the bytes are. */
         h2o_add_header_by_str(&rq->req->pool, &rq->req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                               NULL, H2O_STRLIT("nosniff"));
@@ -581,7 +629,6 @@ static int download_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
                               0, NULL, H2O_STRLIT("sandbox; default-src 'none'"));
         h2o_add_header(&rq->req->pool, &rq->req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                        H2O_STRLIT("no-store"));
-        disposition(rq, base_of(c->path));
         h2o_start_response(rq->req, &s->super);
         stream_next(s, rq->req);
         return 0;
@@ -1131,12 +1178,13 @@ static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
                         html_close(&h, "td");
                 }
                 html_elem(&h, "td");
-                if (streq(e.type, "file") && !c->modal) {
+                if ((streq(e.type, "file") || streq(e.type, "dir")) && !c->modal) {
                         files_href(href, sizeof(href), c, "/download", path);
                         html_elem(&h, "a");
                         html_attr(&h, "href", href);
-                        html_attr(&h, "download", e.name);
-                        html_text(&h, "Download");
+                        html_attr(&h, "download", NULL);
+                        html_attr(&h, "hx-boost", "false"); /* a download, not a page for htmx */
+                        html_text(&h, streq(e.type, "dir") ? "Download as zip" : "Download");
                         html_close(&h, "a");
                 }
                 html_close(&h, "td");

@@ -2,10 +2,11 @@
 // the container by tests/e2e/web-40-files.sh, which makes the users): a user makes a files
 // overlay and a folder, uploads a file through the form and another by drag and drop (both in
 // slices, with the progress list), uploads one again and answers the "replace?" prompt,
-// edits one in the editor dialog, moves one by drag and drop onto a crumb, and downloads it.
+// edits one in the editor dialog, moves one by drag and drop onto a crumb, downloads one and
+// the whole overlay as a zip.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { launchBrowser, withPage, login, fillCode } from './lib.mjs';
 
 const URL = process.env.L4M_URL || 'http://127.0.0.1:8080';
@@ -97,5 +98,15 @@ test('upload, replace, edit, move and download in a files overlay', async (t) =>
     await page.waitForFunction(() => !document.querySelector('tr[data-path="cfg/one.cfg"]'));
     await page.goto(`${URL}/overlays/${state.files}/files`);
     await row(page, 'one.cfg').waitFor();
+
+    // The whole overlay as a zip: the names are in its central directory, in the clear.
+    const [zip] = await Promise.all([page.waitForEvent('download'), page.locator('nav.crumbs a.zip').click()]);
+    assert.equal(zip.suggestedFilename(), 'Browser files.zip');
+    const bytes = readFileSync(await zip.path());
+    assert.equal(bytes.subarray(0, 2).toString(), 'PK', 'not a zip');
+    for (const name of ['cfg/', 'cfg/two.cfg', 'one.cfg']) {
+      assert.ok(bytes.includes(Buffer.from(name)), `${name} is not in the zip`);
+    }
+    assert.ok(bytes.includes(Buffer.from('sv_tags edited')), 'the edited bytes are not in the zip');
   }, {}, allow);
 });

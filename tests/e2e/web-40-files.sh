@@ -159,6 +159,25 @@ out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_
 assert_eq "$out" "400" "an upload named with a slash"
 ok "uploads: slices, resume point, caps, CSRF, another user, replace"
 
+echo "--- the overlay as a zip: streamed, the link left out"
+hdrs=$(ct curl -sS -D - -o /tmp/all.zip -H "$E" "$url/overlays/$id/files/download?path=" | tr -d '\r')
+assert_contains "$hdrs" "content-type: application/zip" "a zip"
+assert_contains "$hdrs" 'filename="Configs.zip"' "named after the overlay"
+names=$(ct python3 -c 'import zipfile, sys
+z = zipfile.ZipFile("/tmp/all.zip")
+assert z.testzip() is None, "a bad CRC"
+print(" ".join(sorted(z.namelist())))')
+assert_contains "$names" "left4dead2/big.bin" "the uploaded file is in the zip"
+assert_contains "$names" "left4dead2/cfg/" "and its folders"
+case " $names " in *shadow*) fail "the link to /etc/shadow is in the zip: $names" ;; esac
+ct grep -q "root:" /tmp/all.zip && fail "the zip holds /etc/shadow's text"
+assert_eq "$(ct python3 -c 'import zipfile; print(zipfile.ZipFile("/tmp/all.zip").read("left4dead2/big.bin") == open("'"$L"'/overlays/web-'"$id"'/left4dead2/big.bin","rb").read())')" \
+        "True" "the zipped bytes are the file's"
+sub=$(ct curl -sS -D - -o /tmp/sub.zip -H "$E" "$url/overlays/$id/files/download?path=left4dead2/cfg" | tr -d '\r')
+assert_contains "$sub" 'filename="cfg.zip"' "a folder's zip is named after it"
+assert_contains "$(ct python3 -c 'import zipfile; print(zipfile.ZipFile("/tmp/sub.zip").namelist())')" "cfg/" "below the folder's name"
+
+
 echo "--- a server on the overlay: its merged view says where each file comes from"
 out=$(ct l4d2ctl jobs submit install --wait 2>&1) || fail "install: $out"
 bp=$(ct curl -sS -o /dev/null -w '%{redirect_url}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
