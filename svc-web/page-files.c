@@ -396,6 +396,14 @@ static void toolbar(struct webd_rq *rq, struct html *h, const struct files_ctx *
         html_attr(h, "type", "file");
         html_attr(h, "name", "file");
         html_attr(h, "multiple", NULL);
+        html_elem(h, "label");
+        html_attr(h, "class", "check");
+        html_elem(h, "input");
+        html_attr(h, "type", "checkbox");
+        html_attr(h, "name", "replace");
+        html_attr(h, "value", "1");
+        html_text(h, "Replace files of the same name");
+        html_close(h, "label");
         page_button(h, "Upload", NULL);
         html_close(h, "form");
         html_elem(h, "p");
@@ -1231,6 +1239,86 @@ int page_server_files(struct webd_rq *rq, int64_t id, const char *name, const ch
         return webd_rq_error(rq, 404, "Not found", "There is no such page.");
 }
 
+/* ---- uploads without JS: multipart, small files, one hostd write each ---------------------------- */
+
+struct form_upload {
+        struct files_ctx *c;
+        const struct multipart *m;
+        size_t next; /* the part to write next */
+        bool replace;
+        unsigned written;
+};
+
+static int form_upload_next(struct webd_rq *rq, struct form_upload *u);
+
+static int form_upload_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
+        struct form_upload *u = arg;
+
+        if (r->failed) {
+                /* Those before it are in (each write is its own generation); say which one
+                 * stopped the rest, and how to go on. */
+                char msg[RPC_ERROR_MESSAGE_MAX + 160];
+                const struct multipart_part *p = &u->m->parts[u->next - 1];
+                if (r->transport_error < 0)
+                        return webd_rq_unavailable(rq, WEBD_PEER_HOST, r->transport_error);
+                snprintf(msg, sizeof(msg), "%s: %s.%s %u file(s) before it were uploaded.", p->filename,
+                         r->error.message,
+                         r->error.code == RPC_CONFLICT
+                                 ? " Tick \"Replace files of the same name\" to overwrite it."
+                                 : "",
+                         u->written);
+                return webd_rq_error(rq, r->error.code == RPC_CONFLICT ? 409 : 400, "Upload stopped", msg);
+        }
+        u->written++;
+        return form_upload_next(rq, u);
+}
+
+static int form_upload_next(struct webd_rq *rq, struct form_upload *u) {
+        char href[FILES_PATH_MAX * 3 + 128], object[48];
+        struct host_req q;
+
+        while (u->next < u->m->n &&
+               (!u->m->parts[u->next].filename || !streq(u->m->parts[u->next].name, "file") ||
+                !*u->m->parts[u->next].filename))
+                u->next++;
+        if (u->next == u->m->n) {
+                files_href(href, sizeof(href), u->c, "", u->c->path);
+                strncat(href, "&m=files-changed", sizeof(href) - strlen(href) - 1);
+                return webd_rq_redirect(rq, href);
+        }
+        {
+                const struct multipart_part *p = &u->m->parts[u->next++];
+                char *path = join(rq, u->c->path, p->filename);
+                if (!path)
+                        return webd_rq_error(rq, 400, "That did not work", "That path is too long.");
+                snprintf(object, sizeof(object), "overlay:%" PRId64, u->c->id);
+                webd_rq_audit(rq, NULL, "files.upload", object, "ok", path);
+                target_begin(&q, u->c, path);
+                rpc_pack_str(q.pk, "data");
+                (void) msgpack_pack_bin(q.pk, p->len);
+                (void) msgpack_pack_bin_body(q.pk, p->data, p->len);
+                rpc_pack_kv_bool(q.pk, "create", !u->replace);
+                return call_host(rq, "file.write", &q, form_upload_reply, u);
+        }
+}
+
+/* POST /overlays/<id>/files/upload (multipart: path, file..., replace). */
+static int form_upload(struct webd_rq *rq, struct files_ctx *c) {
+        struct form_upload *u;
+        const char *path = webd_rq_field(rq, "path"), *replace = webd_rq_field(rq, "replace");
+
+        if (!rq->multipart)
+                return webd_rq_error(rq, 415, "That did not work", "Files are sent as multipart/form-data.");
+        if (!path || strlen(path) > FILES_PATH_MAX)
+                return webd_rq_error(rq, 400, "That did not work", "The form names no folder.");
+        if (multipart_count(rq->multipart, "file") == 0)
+                return webd_rq_error(rq, 400, "That did not work", "Choose at least one file.");
+        u = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*u));
+        *u = (struct form_upload){.c = c, .m = rq->multipart, .replace = replace && streq(replace, "1")};
+        c->path = path;
+        return form_upload_next(rq, u);
+}
+
 /* ---- entry points --------------------------------------------------------------------------------- */
 
 static struct files_ctx *ctx_new(struct webd_rq *rq, const struct webd_overlay *o, bool may_change) {
@@ -1304,6 +1392,8 @@ int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char
                 return webd_rq_error(rq, 404, "Not found", "There is no such page.");
         if (streq(rest, "/uploads"))
                 return upload_start(rq, c);
+        if (streq(rest, "/upload"))
+                return form_upload(rq, c);
         if (strneq(rest, "/uploads/", 9)) {
                 char token[WEBD_UPLOAD_TOKEN_HEX + 1];
                 const char *slash = strchr(rest + 9, '/');

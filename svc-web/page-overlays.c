@@ -1101,7 +1101,7 @@ const struct webd_route page_overlays_routes[] = {
         {"GET", OVERLAYS, route_list, WEBD_R_AUTH},
         {"POST", OVERLAYS, route_create, WEBD_R_AUTH},
         {"GET", OVERLAYS "/", route_detail, WEBD_R_AUTH},
-        {"POST", OVERLAYS "/", route_post, WEBD_R_AUTH},
+        {"POST", OVERLAYS "/", route_post, WEBD_R_AUTH | WEBD_R_MULTIPART},
         {"PUT", OVERLAYS "/", route_put, WEBD_R_AUTH | WEBD_R_RAW | WEBD_R_JSON},
 };
 const size_t page_overlays_n_routes = ELEMENTSOF(page_overlays_routes);

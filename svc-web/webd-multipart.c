@@ -406,6 +406,19 @@ int multipart_parse(struct multipart *m, const char *content_type, size_t ct_len
         size_t dl;
         int r;
 
+        /* A zero field takes the default, so a caller sets only what it means to change. */
+        if (!ps.lim.max_bytes)
+                ps.lim.max_bytes = default_limits.max_bytes;
+        if (!ps.lim.max_parts)
+                ps.lim.max_parts = default_limits.max_parts;
+        if (!ps.lim.max_header_bytes)
+                ps.lim.max_header_bytes = default_limits.max_header_bytes;
+        if (!ps.lim.max_header_lines)
+                ps.lim.max_header_lines = default_limits.max_header_lines;
+        if (!ps.lim.max_name)
+                ps.lim.max_name = default_limits.max_name;
+        if (!ps.lim.max_filename)
+                ps.lim.max_filename = default_limits.max_filename;
         ps.lim.max_parts = MIN(ps.lim.max_parts, (size_t) MULTIPART_MAX_PARTS);
         ps.lim.max_name = MIN(ps.lim.max_name, (size_t) MULTIPART_MAX_NAME);
         ps.lim.max_filename = MIN(ps.lim.max_filename, (size_t) MULTIPART_MAX_FILENAME);

@@ -58,7 +58,7 @@ enum multipart_err {
 const char *multipart_err_to_string(enum multipart_err e);
 
 /* Caps; a value above the MULTIPART_MAX_* of an array below (parts, name, filename) is
- * lowered to it. NULL = the defaults. */
+ * lowered to it; 0 takes the default. NULL = the defaults. */
 struct multipart_limits {
         size_t max_bytes, max_parts, max_header_bytes, max_header_lines, max_name, max_filename;
 };

@@ -204,12 +204,74 @@ int webd_rq_new(struct webd *w, h2o_req_t *req, bool bare, struct webd_rq **ret)
         return r < 0 ? -EIO : 0;
 }
 
-int webd_rq_parse_form(struct webd_rq *rq, bool *sent) {
+/* The plain fields of a multipart body as urlencoded text, so they go through the same
+ * parser (and limits) as every form; files stay in rq->multipart. */
+static char *multipart_fields(struct webd_rq *rq, const struct multipart *m, size_t *ret_len) {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t n = 0, k = 0;
+        char *out;
+
+        for (size_t i = 0; i < m->n; i++)
+                if (!m->parts[i].filename)
+                        n += 3 * (m->parts[i].name_len + m->parts[i].len) + 2;
+        out = h2o_mem_alloc_pool(&rq->req->pool, n + 1);
+        for (size_t i = 0; i < m->n; i++) {
+                const struct multipart_part *p = &m->parts[i];
+                if (p->filename)
+                        continue;
+                if (k > 0)
+                        out[k++] = '&';
+                for (unsigned pass = 0; pass < 2; pass++) {
+                        const unsigned char *s = (const unsigned char *) (pass ? p->data : p->name);
+                        size_t len = pass ? p->len : p->name_len;
+                        if (pass)
+                                out[k++] = '=';
+                        for (size_t j = 0; j < len; j++) {
+                                out[k++] = '%';
+                                out[k++] = hex[s[j] >> 4];
+                                out[k++] = hex[s[j] & 15];
+                        }
+                }
+        }
+        out[k] = 0;
+        *ret_len = k;
+        return out;
+}
+
+static int parse_multipart(struct webd_rq *rq, const char *ct, h2o_iovec_t body, bool *sent) {
+        struct multipart_limits lim = {.max_bytes = rq->w->config->max_message_bytes};
+        size_t len;
+        char *text;
+        int r;
+
+        rq->multipart = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*rq->multipart));
+        r = multipart_parse(rq->multipart, ct, strlen(ct), body.base ?: "", body.len, &lim);
+        if (r < 0) {
+                *sent = true;
+                return webd_rq_error(rq,
+                                     r == -E2BIG         ? 413
+                                     : r == -EMEDIUMTYPE ? 415
+                                                         : 400,
+                                     "Bad upload", multipart_err_to_string(rq->multipart->err));
+        }
+        text = multipart_fields(rq, rq->multipart, &len);
+        r = form_parse_urlencoded(&rq->form, text, len, NULL);
+        if (r < 0) {
+                *sent = true;
+                return webd_rq_error(rq, r == -E2BIG ? 413 : 400, "Bad form",
+                                     form_err_to_string(rq->form.err));
+        }
+        return 0;
+}
+
+int webd_rq_parse_form(struct webd_rq *rq, bool multipart, bool *sent) {
         const char *ct = webd_rq_header(rq, H2O_TOKEN_CONTENT_TYPE, NULL);
         h2o_iovec_t body = rq->req->entity;
         int r;
 
         *sent = false;
+        if (multipart && ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
+                return parse_multipart(rq, ct, body, sent);
         if (body.base && body.len > 0 &&
             (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
              (ct[33] && ct[33] != ';' && ct[33] != ' '))) {

@@ -18,6 +18,7 @@
 #include "svc-web/webd-backend.h"
 #include "svc-web/webd-db.h"
 #include "svc-web/webd-form.h"
+#include "svc-web/webd-multipart.h"
 #include "svc-web/webd-html.h"
 #include "svc-web/webd.h"
 
@@ -32,14 +33,15 @@
 #define WEBD_SESSION_TOUCH_USEC (60ull * 1000000ull)
 
 enum {
-        WEBD_R_AUTH = 1 << 0,  /* a logged-in user; else GET → /login?next=, others → 401 */
-        WEBD_R_ADMIN = 1 << 1, /* an admin (implies AUTH); else 403 */
-        WEBD_R_PW_OK = 1 << 2, /* reachable while the user must change their password */
-        WEBD_R_BARE = 1 << 3,  /* no session lookup at all (/health) */
-        WEBD_R_LOGIN = 1 << 4, /* unsafe methods check the login cookie's token, not a session's */
-        WEBD_R_JSON = 1 << 5,  /* errors as JSON, not pages */
-        WEBD_R_RAW = 1 << 6,   /* the body is the handler's, not a form: the CSRF token comes
-                                * in X-CSRF-Token (an upload's slice) */
+        WEBD_R_AUTH = 1 << 0,      /* a logged-in user; else GET → /login?next=, others → 401 */
+        WEBD_R_ADMIN = 1 << 1,     /* an admin (implies AUTH); else 403 */
+        WEBD_R_PW_OK = 1 << 2,     /* reachable while the user must change their password */
+        WEBD_R_BARE = 1 << 3,      /* no session lookup at all (/health) */
+        WEBD_R_LOGIN = 1 << 4,     /* unsafe methods check the login cookie's token, not a session's */
+        WEBD_R_JSON = 1 << 5,      /* errors as JSON, not pages */
+        WEBD_R_MULTIPART = 1 << 7, /* unsafe methods may also send multipart/form-data */
+        WEBD_R_RAW = 1 << 6,       /* the body is the handler's, not a form: the CSRF token comes
+                                    * in X-CSRF-Token (an upload's slice) */
 };
 
 struct webd_rq {
@@ -57,7 +59,8 @@ struct webd_rq {
         struct webd_session session;
         uint8_t session_hash[WEBD_DB_HASH_BYTES];
 
-        struct form form; /* the urlencoded body of an unsafe request */
+        struct form form;            /* the urlencoded body of an unsafe request */
+        struct multipart *multipart; /* a multipart/form-data body (WEBD_R_MULTIPART), or NULL */
 };
 
 /* Creates the request's context and loads its session (unless bare). Never fails for what
@@ -72,9 +75,11 @@ const char *webd_rq_header_str(struct webd_rq *rq, const char *name, bool *dup);
 /* Whether this is an htmx request (HX-Request: true): fragments instead of full pages. */
 bool webd_rq_is_htmx(struct webd_rq *rq);
 
-/* Parses the body (application/x-www-form-urlencoded) into rq->form. 0, or an error page
- * was sent (the caller returns its value): 415 for another type, 400/413 for bad input. */
-int webd_rq_parse_form(struct webd_rq *rq, bool *sent);
+/* Parses the body (application/x-www-form-urlencoded; with multipart also
+ * multipart/form-data, whose plain fields go into rq->form and all parts into
+ * rq->multipart) into rq->form. 0, or an error page was sent (the caller returns its value):
+ * 415 for another type, 400/413 for bad input. */
+int webd_rq_parse_form(struct webd_rq *rq, bool multipart, bool *sent);
 /* The CSRF check of an unsafe request: Origin/Sec-Fetch-Site, then the token (form field
  * csrf_token or header X-CSRF-Token) against expected. */
 bool webd_rq_csrf_ok(struct webd_rq *rq, const char *expected);

@@ -292,7 +292,9 @@
     bar.value = 1;
     const commit = (replace) => fetch(`${url}/commit`, { method: 'POST', headers,
       body: new URLSearchParams(replace ? { replace: '1' } : {}) });
-    a = await answer(await commit(false));
+    // "Replace files of the same name" ticked: no question.
+    const always = zone.querySelector('input[name=replace]')?.checked || false;
+    a = await answer(await commit(always));
     if (a.r.status === 409) {
       if (await confirmDialog(`${a.msg} Replace it with the uploaded file?`)) a = await answer(await commit(true));
       else {

@@ -159,6 +159,28 @@ out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_
 assert_eq "$out" "400" "an upload named with a slash"
 ok "uploads: slices, resume point, caps, CSRF, another user, replace"
 
+echo "--- uploads without JS: multipart, small files"
+ct sh -c 'printf "sv_tags a\n" > /tmp/a.cfg; printf "sv_tags b\n" > /tmp/b.cfg'
+mp() { ct curl -sS -o /tmp/mp.out -w '%{http_code} %{redirect_url}' -H "$E" -F "csrf_token=$ecsrf" -F path=left4dead2 "$@" \
+        "$url/overlays/$id/files/upload"; }
+assert_contains "$(mp -F file=@/tmp/a.cfg -F file=@/tmp/b.cfg)" "m=files-changed" "two files in one form"
+assert_eq "$(ct cat "$L/overlays/web-$id/left4dead2/a.cfg") $(ct cat "$L/overlays/web-$id/left4dead2/b.cfg")" \
+        "sv_tags a sv_tags b" "both on the host"
+out=$(mp -F file=@/tmp/b.cfg)
+assert_contains "$out" "409" "the same name again"
+assert_contains "$(ct cat /tmp/mp.out)" "Replace files of the same name" "the page says how to overwrite"
+assert_contains "$(mp -F replace=1 -F "file=@/tmp/a.cfg;filename=b.cfg")" "m=files-changed" "replaced when asked"
+assert_eq "$(ct cat "$L/overlays/web-$id/left4dead2/b.cfg")" "sv_tags a" "the replaced bytes"
+out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" -F path=left4dead2 -F file=@/tmp/a.cfg "$url/overlays/$id/files/upload")
+assert_eq "$out" "403" "a multipart form without the CSRF token"
+out=$(mp -F "file=@/tmp/a.cfg;filename=../evil.cfg")
+case "$out" in 400*) ;; *) fail "a filename with a path: $out" ;; esac
+ct test -e "$L/overlays/web-$id/evil.cfg" && fail "../evil.cfg was written"
+ct sh -c 'head -c 1100000 /dev/zero > /tmp/big.zero'
+out=$(mp -F file=@/tmp/big.zero)
+case "$out" in 413*) ;; *) fail "a multipart body over the limit: $out" ;; esac
+ok "multipart uploads: two files, 409 then replace, CSRF, a path in a filename, the body limit"
+
 echo "--- the overlay as a zip: streamed, the link left out"
 hdrs=$(ct curl -sS -D - -o /tmp/all.zip -H "$E" "$url/overlays/$id/files/download?path=" | tr -d '\r')
 assert_contains "$hdrs" "content-type: application/zip" "a zip"
