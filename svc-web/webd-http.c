@@ -249,7 +249,8 @@ static int enforce(struct webd_rq *rq, const struct webd_route *r) {
         }
         if (method_is_safe(rq->req))
                 return 1;
-        if (!(r->flags & WEBD_R_RAW) && (webd_rq_parse_form(rq, r->flags & WEBD_R_MULTIPART, &sent) < 0 || sent))
+        if (!(r->flags & WEBD_R_RAW) &&
+            (webd_rq_parse_form(rq, r->flags & WEBD_R_MULTIPART, &sent) < 0 || sent))
                 return 0;
         if (r->flags & WEBD_R_LOGIN)
                 expected = webd_rq_cookie(rq, WEBD_LOGIN_COOKIE);
