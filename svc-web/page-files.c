@@ -48,6 +48,7 @@ struct files_ctx {
         const char *path; /* the folder or file the request is about, "" = the top */
         bool tree_only;   /* an htmx request for one folder's children in the tree */
         bool modal;       /* an htmx request for the editor alone (the listing's dialog) */
+        bool changes;     /* a server's view: only what it changed over its layers (its upper dir) */
 };
 
 static const char *query_get(struct webd_rq *rq, struct form *q, const char *name) {
@@ -417,6 +418,27 @@ static void toolbar(struct webd_rq *rq, struct html *h, const struct files_ctx *
         html_close(h, "div");
 }
 
+/* The table of a folder's entries, up to its open <tbody>; with_layer adds the merged view's
+ * "From" column. */
+static void files_table_begin(struct html *h, bool with_layer) {
+        html_elem(h, "div");
+        html_attr(h, "class", "table-wrap");
+        html_elem(h, "table");
+        html_attr(h, "id", "files");
+        html_elem(h, "thead");
+        html_elem(h, "tr");
+        html_elem_text(h, "th", "Name");
+        html_elem_text(h, "th", "Type");
+        html_elem_text(h, "th", "Size");
+        html_elem_text(h, "th", "Changed");
+        if (with_layer)
+                html_elem_text(h, "th", "From");
+        html_elem_text(h, "th", "");
+        html_close(h, "tr");
+        html_close(h, "thead");
+        html_elem(h, "tbody");
+}
+
 static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct files_ctx *c = arg;
         const msgpack_object_array *entries;
@@ -454,20 +476,7 @@ static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
         html_attr(&h, "class", "card");
         if (c->may_change)
                 toolbar(rq, &h, c);
-        html_elem(&h, "div");
-        html_attr(&h, "class", "table-wrap");
-        html_elem(&h, "table");
-        html_attr(&h, "id", "files");
-        html_elem(&h, "thead");
-        html_elem(&h, "tr");
-        html_elem_text(&h, "th", "Name");
-        html_elem_text(&h, "th", "Type");
-        html_elem_text(&h, "th", "Size");
-        html_elem_text(&h, "th", "Changed");
-        html_elem_text(&h, "th", "");
-        html_close(&h, "tr");
-        html_close(&h, "thead");
-        html_elem(&h, "tbody");
+        files_table_begin(&h, false);
         for (uint32_t i = 0; entries && i < entries->size; i++) {
                 struct entry e;
                 if (!entry_from(&entries->ptr[i], &e))
@@ -1103,7 +1112,7 @@ static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
         struct html h;
 
         if (r->failed) {
-                if (r->transport_error == 0 && r->error.code == RPC_NOT_FOUND && !*c->path && !c->modal)
+                if (r->transport_error == 0 && r->error.code == RPC_NOT_FOUND && !*c->path && !c->changes)
                         return webd_rq_error(rq, 404, "Not mounted",
                                              "The server is not running, so it has no merged view. "
                                              "Start it to see its files.");
@@ -1111,37 +1120,21 @@ static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
         }
         entries = obj_array(r->result, "entries");
         html_init(&h, 0);
-        /* c->modal here: the list of what the server changed (its upper dir) instead. */
-        snprintf(title, sizeof(title), "%s of %s", c->modal ? "Changes" : "Files", c->name);
+        snprintf(title, sizeof(title), "%s of %s", c->changes ? "Changes" : "Files", c->name);
         page_begin(rq, &h, title);
         html_elem_text(&h, "h1", title);
         breadcrumbs(&h, c);
         html_elem(&h, "p");
         html_elem(&h, "a");
-        snprintf(href, sizeof(href), "%s?path=%s", c->base, c->modal ? "" : "&changes=1");
+        snprintf(href, sizeof(href), "%s?path=%s", c->base, c->changes ? "" : "&changes=1");
         html_attr(&h, "href", href);
-        html_text(&h, c->modal ? "The whole merged view, with where each file comes from"
-                               : "Only what this server changed over its layers");
+        html_text(&h, c->changes ? "The whole merged view, with where each file comes from"
+                                 : "Only what this server changed over its layers");
         html_close(&h, "a");
         html_close(&h, "p");
         html_elem(&h, "section");
         html_attr(&h, "class", "card");
-        html_elem(&h, "div");
-        html_attr(&h, "class", "table-wrap");
-        html_elem(&h, "table");
-        html_attr(&h, "id", "files");
-        html_elem(&h, "thead");
-        html_elem(&h, "tr");
-        html_elem_text(&h, "th", "Name");
-        html_elem_text(&h, "th", "Type");
-        html_elem_text(&h, "th", "Size");
-        html_elem_text(&h, "th", "Changed");
-        if (!c->modal)
-                html_elem_text(&h, "th", "From");
-        html_elem_text(&h, "th", "");
-        html_close(&h, "tr");
-        html_close(&h, "thead");
-        html_elem(&h, "tbody");
+        files_table_begin(&h, !c->changes);
         for (uint32_t i = 0; entries && i < entries->size; i++) {
                 const msgpack_object *o = &entries->ptr[i];
                 char layer[WEBD_UPLOAD_HOST_TOKEN + 1];
@@ -1155,7 +1148,7 @@ static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
                 html_elem(&h, "td");
                 if (streq(e.type, "dir")) {
                         files_href(href, sizeof(href), c, "", path);
-                        if (c->modal)
+                        if (c->changes)
                                 strncat(href, "&changes=1", sizeof(href) - strlen(href) - 1);
                         html_elem(&h, "a");
                         html_attr(&h, "href", href);
@@ -1179,14 +1172,14 @@ static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
                 if (e.mtime_usec)
                         page_time(&h, e.mtime_usec);
                 html_close(&h, "td");
-                if (!c->modal) {
+                if (!c->changes) {
                         html_elem(&h, "td");
                         html_attr(&h, "class", "layer");
                         layer_cell(rq, &h, obj_str(o, "layer", layer, sizeof(layer)));
                         html_close(&h, "td");
                 }
                 html_elem(&h, "td");
-                if ((streq(e.type, "file") || streq(e.type, "dir")) && !c->modal) {
+                if ((streq(e.type, "file") || streq(e.type, "dir")) && !c->changes) {
                         files_href(href, sizeof(href), c, "/download", path);
                         html_elem(&h, "a");
                         html_attr(&h, "href", href);
@@ -1203,7 +1196,7 @@ static int view_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
         html_close(&h, "div");
         if (n == 0)
                 html_elem_text(&h, "p",
-                               c->modal ? "The server changed nothing here." : "This folder is empty.");
+                               c->changes ? "The server changed nothing here." : "This folder is empty.");
         if (obj_bool(r->result, "truncated", false))
                 page_alert(&h, "warning", "This folder has more entries than are listed here.");
         html_close(&h, "section");
@@ -1228,9 +1221,9 @@ int page_server_files(struct webd_rq *rq, int64_t id, const char *name, const ch
                 return webd_rq_error(rq, 400, "That did not work", "That path is too long.");
         c->path = h2o_strdup(&rq->req->pool, path, SIZE_MAX).base;
         if (!*rest) {
-                c->modal = form_get(&q, "changes") != NULL;
+                c->changes = form_get(&q, "changes") != NULL;
                 target_begin(&hq, c, c->path);
-                return call_host(rq, c->modal ? "instance.changes" : "instance.files", &hq, view_reply, c);
+                return call_host(rq, c->changes ? "instance.changes" : "instance.files", &hq, view_reply, c);
         }
         if (streq(rest, "/download")) {
                 target_begin(&hq, c, c->path);

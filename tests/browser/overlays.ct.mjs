@@ -116,6 +116,15 @@ test('a user writes, builds and stacks a script overlay; a rebuild needs a resta
     assert.equal((await page.locator('h1 .state').textContent()).trim(), 'succeeded',
       await page.locator('#job-log').textContent());
 
+    // The server's merged view has the built file, said to come from the overlay.
+    await page.goto(`${URL}/servers/${state.server}`);
+    await page.getByRole('link', { name: 'Its files' }).click();
+    await page.waitForURL(/\/servers\/\d+\/files/);
+    await page.goto(`${URL}/servers/${state.server}/files?path=left4dead2/cfg`);
+    const built = page.locator('#files tbody tr', { hasText: 'carol.cfg' });
+    assert.equal(await built.count(), 1, 'carol.cfg is not in the merged view');
+    assert.equal((await built.locator('td.layer').textContent()).trim(), 'Carol cfg');
+
     // The overlay page names the blueprint and the server, mounting generation 1.
     await page.goto(`${URL}/overlays/${state.mine}`);
     assert.match(await page.locator('#overlay-blueprints').textContent(), /Carol bp/);
