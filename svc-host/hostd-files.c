@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -396,11 +397,14 @@ int files_read(int rootfd, const char *id, const char *path, struct file_content
         return 0;
 }
 
-int files_open(int rootfd, const char *id, const char *path, struct stat *ret_st, struct rpc_error *e) {
+int files_open(int rootfd, const char *id, const char *path, struct stat *ret_st, bool *ret_pinned,
+               struct rpc_error *e) {
         _cleanup_close_ int gfd = -1;
+        struct stat st;
         uint64_t g;
-        int r;
+        int r, fd;
 
+        *ret_pinned = false;
         r = files_path_check("path", path, true, e);
         if (r < 0)
                 return r;
@@ -410,7 +414,19 @@ int files_open(int rootfd, const char *id, const char *path, struct stat *ret_st
         if (r == 0)
                 return rpc_error_set(e, RPC_NOT_FOUND, "'%s' does not exist (overlay '%s' is empty)",
                                      path[0] ? path : "/", id);
-        return open_for_reading(gfd, path, true, 0, ret_st, e);
+        fd = open_for_reading(gfd, path, true, 0, ret_st, e);
+        if (fd < 0 || !S_ISDIR(ret_st->st_mode))
+                return fd;
+        /* A folder is walked file by file long after this answer, and its generation may stop
+         * being current meanwhile: the caller gets the generation's root, share-locked, and the
+         * lock (with the descriptor) keeps overlay_gc away until the walk is done. A file needs
+         * none: its inode outlives its name. */
+        safe_close(fd);
+        if (flock(gfd, LOCK_SH | LOCK_NB) < 0 || fstat(gfd, &st) < 0 || st.st_nlink == 0)
+                /* LOCK_EX held, or already gone: overlay_gc is removing it right now. */
+                return rpc_error_set(e, RPC_CONFLICT, "overlay '%s' changed meanwhile; try again", id);
+        *ret_pinned = true;
+        return TAKE_FD(gfd);
 }
 
 /* ---- edits: a new generation each ----------------------------------------------------------------- */
@@ -1082,6 +1098,20 @@ static void view_label(struct files_view *v, const char *dir, struct file_listin
         }
 }
 
+/* The checked path's server: its merged view (returned) and its runtime dir (*ret_runtime_fd). */
+static int merged_at(int rootfd, const char *name, const char *path, int *ret_runtime_fd,
+                     struct rpc_error *e) {
+        int r;
+
+        r = files_path_check("path", path, true, e);
+        if (r < 0)
+                return r;
+        *ret_runtime_fd = runtime_open(rootfd, name, e);
+        if (*ret_runtime_fd < 0)
+                return *ret_runtime_fd;
+        return merged_open(*ret_runtime_fd, name, e);
+}
+
 int files_instance_list(int rootfd, const char *root, const char *name, const char *path,
                         struct file_listing *ret, struct files_view **ret_view, struct rpc_error *e) {
         _cleanup_close_ int runtime_fd = -1, mfd = -1;
@@ -1089,13 +1119,7 @@ int files_instance_list(int rootfd, const char *root, const char *name, const ch
         int r;
 
         *ret = (struct file_listing){};
-        r = files_path_check("path", path, true, e);
-        if (r < 0)
-                return r;
-        runtime_fd = runtime_open(rootfd, name, e);
-        if (runtime_fd < 0)
-                return runtime_fd;
-        mfd = merged_open(runtime_fd, name, e);
+        mfd = merged_at(rootfd, name, path, &runtime_fd, e);
         if (mfd < 0)
                 return mfd;
         r = list_level(mfd, path, false, RESOLVE_NO_XDEV, ret, e);
@@ -1115,15 +1139,8 @@ int files_instance_list(int rootfd, const char *root, const char *name, const ch
 int files_instance_open(int rootfd, const char *name, const char *path, struct stat *ret_st,
                         struct rpc_error *e) {
         _cleanup_close_ int runtime_fd = -1, mfd = -1;
-        int r;
 
-        r = files_path_check("path", path, true, e);
-        if (r < 0)
-                return r;
-        runtime_fd = runtime_open(rootfd, name, e);
-        if (runtime_fd < 0)
-                return runtime_fd;
-        mfd = merged_open(runtime_fd, name, e);
+        mfd = merged_at(rootfd, name, path, &runtime_fd, e);
         if (mfd < 0)
                 return mfd;
         return open_for_reading(mfd, path, true, RESOLVE_NO_XDEV, ret_st, e);
@@ -1253,36 +1270,45 @@ static const struct rpc_arg abort_args[] = {ARG_OVERLAY, ARG_UPLOAD};
 static const struct rpc_arg instance_args[] = {ARG_NAME_OF_SERVER, ARG_PATH(RPC_ARG_REQUIRED)};
 static const struct rpc_arg changes_args[] = {ARG_NAME_OF_SERVER, ARG_PATH(RPC_ARG_NULLABLE)};
 
-/* Parses the arguments, checks the root and the caller. < 0: the call is answered. */
-static int file_prologue(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
-                         const struct rpc_arg *t, size_t n, bool instance, struct file_args *a) {
+/* What a file method does once its arguments are parsed, the caller checked and the state root
+ * open (rootfd, borrowed); it answers the call. */
+typedef int (*file_body)(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd);
+
+/* Every file method: parse, check the root and the caller, open the root, run, free. */
+static int file_method(struct hostd *h, struct rpc_call *call, const msgpack_object *params,
+                       const struct rpc_arg *t, size_t n, bool instance, file_body body) {
+        _cleanup_close_ int rootfd = -1;
+        struct file_args a = {};
         struct rpc_error e = {};
         int r;
 
-        if (rpc_args_parse(params, t, n, a, &e) < 0)
+        if (rpc_args_parse(params, t, n, &a, &e) < 0)
                 return rpc_call_fail_error(call, &e);
-        if (!a->path && !(a->path = strdup(""))) /* instance.changes without one: the top */
+        if (!a.path && !(a.path = strdup(""))) /* instance.changes without one: the top */
                 r = rpc_call_fail(call, RPC_INTERNAL, "out of memory");
         else if (!h->root_ok)
                 r = rpc_call_fail(call, RPC_UNAVAILABLE, "paths.root '%s' is not usable", h->cfg->root);
         else
-                r = instance ? check_instance_caller(call, a->overlay)
-                             : check_overlay_caller(call, a->overlay);
-        if (r < 0)
-                rpc_args_free(t, n, a);
+                r = instance ? check_instance_caller(call, a.overlay)
+                             : check_overlay_caller(call, a.overlay);
+        if (r >= 0) {
+                rootfd = root_open(h->cfg->root);
+                r = rootfd < 0 ? rpc_call_fail(call, RPC_INTERNAL, "cannot open %s: %s", h->cfg->root,
+                                               strerror(-rootfd))
+                               : body(h, call, &a, rootfd);
+        }
+        rpc_args_free(t, n, &a);
         return r;
 }
 
-static int root_fd(struct hostd *h, struct rpc_call *call) {
-        int fd = root_open(h->cfg->root);
-
-        if (fd < 0)
-                return rpc_call_fail(call, RPC_INTERNAL, "cannot open %s: %s", h->cfg->root, strerror(-fd));
-        return fd;
-}
+#define FILE_METHOD(method, table, instance, body)                                                          \
+        int hostd_method_##method(struct rpc_call *call, const msgpack_object *params, void *userdata) {    \
+                return file_method(userdata, call, params, table, ELEMENTSOF(table), instance, body);       \
+        }
 
 /* The ctx of an edit: left4me-build owns what is published. */
-static int edit_ctx(struct hostd *h, struct rpc_call *call, const char *id, struct files_ctx *c) {
+static int edit_ctx(struct hostd *h, struct rpc_call *call, const char *id, int rootfd,
+                    struct files_ctx *c) {
         struct passwd *pw;
 
         if (hostd_overlay_building(h, id))
@@ -1296,8 +1322,8 @@ static int edit_ctx(struct hostd *h, struct rpc_call *call, const char *id, stru
         c->owner_uid = pw->pw_uid;
         c->owner_gid = pw->pw_gid;
         c->max_bytes = h->cfg->sandbox_overlay_max_bytes;
-        c->rootfd = root_fd(h, call);
-        return c->rootfd;
+        c->rootfd = rootfd;
+        return 0;
 }
 
 static int reply_generation(struct rpc_call *call, uint64_t g, const uint64_t *size) {
@@ -1349,150 +1375,101 @@ static void pack_listing(msgpack_packer *pk, const char *path, const struct file
         (void) rpc_map_end(&map);
 }
 
-int hostd_method_file_list(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        struct file_args a = {};
+static int list_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
         struct file_listing l = {};
         struct rpc_error e = {};
-        _cleanup_close_ int rootfd = -1;
         int r;
 
-        r = file_prologue(h, call, params, path_args, ELEMENTSOF(path_args), false, &a);
+        r = files_list(rootfd, a->overlay, a->path, &l, &e);
         if (r < 0)
-                return r;
-        rootfd = root_fd(h, call);
-        if (rootfd < 0) {
-                r = rootfd;
-                goto finish;
-        }
-        r = files_list(rootfd, a.overlay, a.path, &l, &e);
-        if (r < 0) {
                 r = rpc_call_fail_error(call, &e);
-                goto finish;
+        else {
+                pack_listing(rpc_call_result(call), a->path, &l, true, false);
+                r = rpc_call_reply(call);
         }
-        pack_listing(rpc_call_result(call), a.path, &l, true, false);
-        r = rpc_call_reply(call);
-finish:
         file_listing_done(&l);
-        rpc_args_free(path_args, ELEMENTSOF(path_args), &a);
         return r;
 }
+FILE_METHOD(file_list, path_args, false, list_body)
 
-int hostd_method_file_read(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        struct file_args a = {};
+static int read_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        _cleanup_free_ void *data = NULL;
         struct file_content fc = {};
         struct rpc_error e = {};
-        _cleanup_close_ int rootfd = -1;
-        int r;
+        struct rpc_map map;
+        msgpack_packer *mpk;
 
-        r = file_prologue(h, call, params, path_args, ELEMENTSOF(path_args), false, &a);
-        if (r < 0)
-                return r;
-        rootfd = root_fd(h, call);
-        if (rootfd < 0) {
-                r = rootfd;
-                goto finish;
-        }
-        r = files_read(rootfd, a.overlay, a.path, &fc, &e);
-        if (r < 0) {
-                r = rpc_call_fail_error(call, &e);
-                goto finish;
-        }
-        {
-                struct rpc_map map;
-                msgpack_packer *mpk = rpc_map_begin(&map, rpc_call_result(call));
-                rpc_pack_kv_uint(mpk, "size", fc.size);
-                rpc_pack_kv_bool(mpk, "binary", fc.binary);
-                rpc_pack_key(mpk, "data");
-                msgpack_pack_bin(mpk, fc.len);
-                msgpack_pack_bin_body(mpk, fc.data, fc.len);
-                (void) rpc_map_end(&map);
-        }
-        r = rpc_call_reply(call);
-finish:
-        free(fc.data);
-        rpc_args_free(path_args, ELEMENTSOF(path_args), &a);
-        return r;
+        if (files_read(rootfd, a->overlay, a->path, &fc, &e) < 0)
+                return rpc_call_fail_error(call, &e);
+        data = fc.data;
+        mpk = rpc_map_begin(&map, rpc_call_result(call));
+        rpc_pack_kv_uint(mpk, "size", fc.size);
+        rpc_pack_kv_bool(mpk, "binary", fc.binary);
+        rpc_pack_key(mpk, "data");
+        msgpack_pack_bin(mpk, fc.len);
+        msgpack_pack_bin_body(mpk, fc.data, fc.len);
+        (void) rpc_map_end(&map);
+        return rpc_call_reply(call);
 }
+FILE_METHOD(file_read, path_args, false, read_body)
 
 enum edit_kind { EDIT_WRITE, EDIT_MKDIR, EDIT_RENAME, EDIT_MOVE, EDIT_DELETE };
 
-static int edit_method(struct rpc_call *call, const msgpack_object *params, struct hostd *h,
-                       enum edit_kind k) {
-        static const struct {
-                const struct rpc_arg *t;
-                size_t n;
-                const char *what;
-        } tables[] = {
-                [EDIT_WRITE] = {write_args_table, ELEMENTSOF(write_args_table), "write"},
-                [EDIT_MKDIR] = {path_args, ELEMENTSOF(path_args), "mkdir"},
-                [EDIT_RENAME] = {rename_args, ELEMENTSOF(rename_args), "rename"},
-                [EDIT_MOVE] = {move_args_table, ELEMENTSOF(move_args_table), "move"},
-                [EDIT_DELETE] = {delete_args_table, ELEMENTSOF(delete_args_table), "delete"},
+static int edit_run(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd,
+                    enum edit_kind k) {
+        static const char *const what[] = {
+                [EDIT_WRITE] = "write", [EDIT_MKDIR] = "mkdir",   [EDIT_RENAME] = "rename",
+                [EDIT_MOVE] = "move",   [EDIT_DELETE] = "delete",
         };
-        struct file_args a = {};
-        struct files_ctx c = {.rootfd = -1};
+        struct files_ctx c;
         struct rpc_error e = {};
         uint64_t g = 0;
         int r;
 
-        r = file_prologue(h, call, params, tables[k].t, tables[k].n, false, &a);
+        r = edit_ctx(h, call, a->overlay, rootfd, &c);
         if (r < 0)
                 return r;
-        r = edit_ctx(h, call, a.overlay, &c);
-        if (r < 0)
-                goto finish;
         switch (k) {
         case EDIT_WRITE:
-                r = files_write(&c, a.overlay, a.path, a.data.ptr, a.data.len, a.create, &g, &e);
+                r = files_write(&c, a->overlay, a->path, a->data.ptr, a->data.len, a->create, &g, &e);
                 break;
         case EDIT_MKDIR:
-                r = files_mkdir(&c, a.overlay, a.path, &g, &e);
+                r = files_mkdir(&c, a->overlay, a->path, &g, &e);
                 break;
         case EDIT_RENAME:
-                r = files_rename(&c, a.overlay, a.path, a.name, &g, &e);
+                r = files_rename(&c, a->overlay, a->path, a->name, &g, &e);
                 break;
         case EDIT_MOVE:
-                r = files_move(&c, a.overlay, a.path, a.to, &g, &e);
+                r = files_move(&c, a->overlay, a->path, a->to, &g, &e);
                 break;
         case EDIT_DELETE:
-                r = files_delete(&c, a.overlay, a.path, a.recursive, &g, &e);
+                r = files_delete(&c, a->overlay, a->path, a->recursive, &g, &e);
                 break;
         }
         if (r < 0) {
                 log_full_errno(e.code == RPC_INTERNAL ? LOG_ERR : LOG_INFO, 0, "file.%s in overlay '%s': %s",
-                               tables[k].what, a.overlay, e.message);
-                r = rpc_call_fail_error(call, &e);
-                goto finish;
+                               what[k], a->overlay, e.message);
+                return rpc_call_fail_error(call, &e);
         }
-        log_info("Overlay '%s': file.%s '%s' made generation %" PRIu64, a.overlay, tables[k].what, a.path,
-                 g);
-        r = reply_generation(call, g, NULL);
-finish:
-        safe_close(c.rootfd);
-        rpc_args_free(tables[k].t, tables[k].n, &a);
-        return r;
+        log_info("Overlay '%s': file.%s '%s' made generation %" PRIu64, a->overlay, what[k], a->path, g);
+        return reply_generation(call, g, NULL);
 }
 
-int hostd_method_file_write(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return edit_method(call, params, userdata, EDIT_WRITE);
-}
-int hostd_method_file_mkdir(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return edit_method(call, params, userdata, EDIT_MKDIR);
-}
-int hostd_method_file_rename(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return edit_method(call, params, userdata, EDIT_RENAME);
-}
-int hostd_method_file_move(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return edit_method(call, params, userdata, EDIT_MOVE);
-}
-int hostd_method_file_delete(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return edit_method(call, params, userdata, EDIT_DELETE);
-}
+#define EDIT_METHOD(kind, method, table)                                                                    \
+        static int method##_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) { \
+                return edit_run(h, call, a, rootfd, kind);                                                  \
+        }                                                                                                   \
+        FILE_METHOD(method, table, false, method##_body)
 
-/* Answers {type, size, mtime_usec} with fd attached (taken). */
-static int reply_fd(struct rpc_call *call, int fd, const struct stat *st) {
+EDIT_METHOD(EDIT_WRITE, file_write, write_args_table)
+EDIT_METHOD(EDIT_MKDIR, file_mkdir, path_args)
+EDIT_METHOD(EDIT_RENAME, file_rename, rename_args)
+EDIT_METHOD(EDIT_MOVE, file_move, move_args_table)
+EDIT_METHOD(EDIT_DELETE, file_delete, delete_args_table)
+
+/* Answers {type, size, mtime_usec} with fd attached (taken); beneath: the folder's path below
+ * fd, for a pinned generation root (see files_open), or NULL. */
+static int reply_fd(struct rpc_call *call, int fd, const struct stat *st, const char *beneath) {
         struct rpc_map map;
         msgpack_packer *mpk;
         int r;
@@ -1506,46 +1483,36 @@ static int reply_fd(struct rpc_call *call, int fd, const struct stat *st) {
         rpc_pack_kv_uint(mpk, "size", st->st_size > 0 ? (uint64_t) st->st_size : 0);
         rpc_pack_kv_uint(mpk, "mtime_usec",
                          (uint64_t) st->st_mtim.tv_sec * 1000000ULL + (uint64_t) st->st_mtim.tv_nsec / 1000);
+        if (beneath)
+                rpc_pack_kv_str(mpk, "beneath", beneath);
         (void) rpc_map_end(&map);
         return rpc_call_reply(call);
 }
 
-static int open_method(struct rpc_call *call, const msgpack_object *params, struct hostd *h, bool instance) {
-        const struct rpc_arg *t = instance ? instance_args : path_args;
-        size_t n = instance ? ELEMENTSOF(instance_args) : ELEMENTSOF(path_args);
-        struct file_args a = {};
+static int open_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
         struct rpc_error e = {};
-        _cleanup_close_ int rootfd = -1;
         struct stat st;
-        int r, fd;
+        bool pinned = false;
+        int fd;
 
-        r = file_prologue(h, call, params, t, n, instance, &a);
-        if (r < 0)
-                return r;
-        rootfd = root_fd(h, call);
-        if (rootfd < 0) {
-                r = rootfd;
-                goto finish;
-        }
-        fd = instance ? files_instance_open(rootfd, a.overlay, a.path, &st, &e)
-                      : files_open(rootfd, a.overlay, a.path, &st, &e);
-        if (fd < 0) {
-                r = rpc_call_fail_error(call, &e);
-                goto finish;
-        }
-        r = reply_fd(call, fd, &st);
-finish:
-        rpc_args_free(t, n, &a);
-        return r;
+        fd = files_open(rootfd, a->overlay, a->path, &st, &pinned, &e);
+        if (fd < 0)
+                return rpc_call_fail_error(call, &e);
+        return reply_fd(call, fd, &st, pinned ? a->path : NULL);
 }
+FILE_METHOD(file_open, path_args, false, open_body)
 
-int hostd_method_file_open(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return open_method(call, params, userdata, false);
-}
+static int instance_open_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        struct rpc_error e = {};
+        struct stat st;
+        int fd;
 
-int hostd_method_instance_open(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return open_method(call, params, userdata, true);
+        fd = files_instance_open(rootfd, a->overlay, a->path, &st, &e);
+        if (fd < 0)
+                return rpc_call_fail_error(call, &e);
+        return reply_fd(call, fd, &st, NULL);
 }
+FILE_METHOD(instance_open, instance_args, true, instance_open_body)
 
 /* ---- pending uploads ---- */
 
@@ -1598,191 +1565,132 @@ static struct files_upload *upload_find(struct hostd *h, const char *token, cons
         return NULL;
 }
 
-int hostd_method_file_upload(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        struct file_args a = {};
+static int upload_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        _cleanup_free_ struct files_upload *u = NULL;
+        _cleanup_close_ int fd = -1;
         struct rpc_error e = {};
-        struct files_upload *u = NULL;
-        _cleanup_close_ int rootfd = -1, fd = -1;
         unsigned char raw[16];
+        struct rpc_map map;
+        msgpack_packer *mpk;
         int r;
 
-        r = file_prologue(h, call, params, overlay_args, ELEMENTSOF(overlay_args), false, &a);
-        if (r < 0)
-                return r;
-        if (h->n_uploads >= FILES_UPLOADS_MAX) {
-                r = rpc_call_fail(
+        if (h->n_uploads >= FILES_UPLOADS_MAX)
+                return rpc_call_fail(
                         call, RPC_UNAVAILABLE,
                         "%u uploads are pending already; commit or abort one, or wait for one to expire",
                         h->n_uploads);
-                goto finish;
-        }
-        rootfd = root_fd(h, call);
-        if (rootfd < 0) {
-                r = rootfd;
-                goto finish;
-        }
         u = calloc(1, sizeof(*u));
-        if (!u || getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
-                r = rpc_call_fail(call, RPC_INTERNAL, "cannot make an upload token");
-                goto finish;
-        }
+        if (!u || getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw))
+                return rpc_call_fail(call, RPC_INTERNAL, "cannot make an upload token");
+        u->fd = -1;
         for (size_t i = 0; i < sizeof(raw); i++)
                 snprintf(u->token + 2 * i, 3, "%02x", raw[i]);
-        fd = files_upload_open(rootfd, a.overlay, &u->fd, &e);
-        if (fd < 0) {
-                r = rpc_call_fail_error(call, &e);
-                goto finish;
-        }
+        fd = files_upload_open(rootfd, a->overlay, &u->fd, &e);
+        if (fd < 0)
+                return rpc_call_fail_error(call, &e);
         r = sd_event_add_time_relative(h->event, &u->expire, CLOCK_MONOTONIC, FILES_UPLOAD_TTL_US, 0,
                                        on_upload_expire, u);
-        if (r < 0) {
+        if (r < 0)
                 r = rpc_call_fail(call, RPC_INTERNAL, "cannot arm the upload's expiry: %s", strerror(-r));
-                goto finish;
-        }
-        r = rpc_call_attach_fd(call, TAKE_FD(fd));
-        if (r < 0) {
+        else if ((r = rpc_call_attach_fd(call, TAKE_FD(fd))) < 0)
                 r = rpc_call_fail(call, r == -EOPNOTSUPP ? RPC_UNAVAILABLE : RPC_INTERNAL,
                                   "cannot pass a descriptor: %s", strerror(-r));
-                goto finish;
+        if (r < 0) {
+                sd_event_source_disable_unref(u->expire);
+                safe_close(u->fd);
+                return r;
         }
         u->h = h;
         u->uid = rpc_call_peer(call)->uid;
-        snprintf(u->id, sizeof(u->id), "%s", a.overlay);
+        snprintf(u->id, sizeof(u->id), "%s", a->overlay);
+        mpk = rpc_map_begin(&map, rpc_call_result(call));
+        rpc_pack_kv_str(mpk, "upload", u->token);
+        (void) rpc_map_end(&map);
         u->next = h->uploads;
-        h->uploads = u;
+        h->uploads = TAKE_PTR(u);
         h->n_uploads++;
         /* Pending work: hostd must not exit idle and lose it. */
         rpc_server_busy_ref(daemon_server(h->daemon));
-        {
-                struct rpc_map map;
-                msgpack_packer *mpk = rpc_map_begin(&map, rpc_call_result(call));
-                rpc_pack_kv_str(mpk, "upload", u->token);
-                (void) rpc_map_end(&map);
-        }
-        u = NULL;
-        r = rpc_call_reply(call);
-finish:
-        if (u) {
-                sd_event_source_disable_unref(u->expire);
-                safe_close(u->fd);
-                free(u);
-        }
-        rpc_args_free(overlay_args, ELEMENTSOF(overlay_args), &a);
-        return r;
+        return rpc_call_reply(call);
 }
+FILE_METHOD(file_upload, overlay_args, false, upload_body)
 
-int hostd_method_file_commit(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        struct file_args a = {};
-        struct files_ctx c = {.rootfd = -1};
+static int commit_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        struct files_upload *u = upload_find(h, a->upload, a->overlay, rpc_call_peer(call)->uid);
+        struct files_ctx c;
         struct rpc_error e = {};
-        struct files_upload *u;
         uint64_t g = 0, size = 0;
         bool consumed = false;
         int r;
 
-        r = file_prologue(h, call, params, commit_args, ELEMENTSOF(commit_args), false, &a);
-        if (r < 0)
-                return r;
-        u = upload_find(h, a.upload, a.overlay, rpc_call_peer(call)->uid);
-        if (!u) {
-                r = rpc_call_fail(
+        if (!u)
+                return rpc_call_fail(
                         call, RPC_NOT_FOUND,
                         "no upload '%s' pending for overlay '%s' (committed, aborted, or expired after an "
                         "hour)",
-                        a.upload, a.overlay);
-                goto finish;
-        }
-        r = edit_ctx(h, call, a.overlay, &c);
+                        a->upload, a->overlay);
+        r = edit_ctx(h, call, a->overlay, rootfd, &c);
         if (r < 0)
-                goto finish;
-        r = files_commit(&c, a.overlay, u->fd, a.path, a.replace, &g, &size, &consumed, &e);
+                return r;
+        r = files_commit(&c, a->overlay, u->fd, a->path, a->replace, &g, &size, &consumed, &e);
         if (consumed)
                 upload_drop(h, u);
         if (r < 0) {
                 log_full_errno(e.code == RPC_INTERNAL ? LOG_ERR : LOG_INFO, 0,
-                               "file.commit in overlay '%s': %s%s", a.overlay, e.message,
+                               "file.commit in overlay '%s': %s%s", a->overlay, e.message,
                                consumed ? " (upload dropped)" : "");
-                r = rpc_call_fail_error(call, &e);
-                goto finish;
+                return rpc_call_fail_error(call, &e);
         }
-        log_info("Overlay '%s': file.commit '%s' (%" PRIu64 " bytes) made generation %" PRIu64, a.overlay,
-                 a.path, size, g);
-        r = reply_generation(call, g, &size);
-finish:
-        safe_close(c.rootfd);
-        rpc_args_free(commit_args, ELEMENTSOF(commit_args), &a);
-        return r;
+        log_info("Overlay '%s': file.commit '%s' (%" PRIu64 " bytes) made generation %" PRIu64, a->overlay,
+                 a->path, size, g);
+        return reply_generation(call, g, &size);
 }
+FILE_METHOD(file_commit, commit_args, false, commit_body)
 
-int hostd_method_file_abort(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        struct hostd *h = userdata;
-        struct file_args a = {};
-        struct files_upload *u;
-        int r;
+static int abort_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        struct files_upload *u = upload_find(h, a->upload, a->overlay, rpc_call_peer(call)->uid);
+        struct rpc_map map;
+        msgpack_packer *mpk;
 
-        r = file_prologue(h, call, params, abort_args, ELEMENTSOF(abort_args), false, &a);
-        if (r < 0)
-                return r;
-        u = upload_find(h, a.upload, a.overlay, rpc_call_peer(call)->uid);
         if (!u)
-                r = rpc_call_fail(call, RPC_NOT_FOUND, "no upload '%s' pending for overlay '%s'", a.upload,
-                                  a.overlay);
-        else {
-                struct rpc_map map;
-                msgpack_packer *mpk;
-
-                upload_drop(h, u);
-                mpk = rpc_map_begin(&map, rpc_call_result(call));
-                rpc_pack_kv_str(mpk, "upload", a.upload);
-                (void) rpc_map_end(&map);
-                r = rpc_call_reply(call);
-        }
-        rpc_args_free(abort_args, ELEMENTSOF(abort_args), &a);
-        return r;
+                return rpc_call_fail(call, RPC_NOT_FOUND, "no upload '%s' pending for overlay '%s'",
+                                     a->upload, a->overlay);
+        upload_drop(h, u);
+        mpk = rpc_map_begin(&map, rpc_call_result(call));
+        rpc_pack_kv_str(mpk, "upload", a->upload);
+        (void) rpc_map_end(&map);
+        return rpc_call_reply(call);
 }
+FILE_METHOD(file_abort, abort_args, false, abort_body)
 
 /* ---- instance views ---- */
 
-static int instance_list_method(struct rpc_call *call, const msgpack_object *params, struct hostd *h,
-                                bool changes) {
-        const struct rpc_arg *t = changes ? changes_args : instance_args;
-        size_t n = changes ? ELEMENTSOF(changes_args) : ELEMENTSOF(instance_args);
-        struct file_args a = {};
+static int instance_list(struct rpc_call *call, struct hostd *h, struct file_args *a, int rootfd,
+                         bool changes) {
         struct file_listing l = {};
         struct files_view *v = NULL;
         struct rpc_error e = {};
-        _cleanup_close_ int rootfd = -1;
         int r;
 
-        r = file_prologue(h, call, params, t, n, true, &a);
+        r = changes ? files_instance_changes(rootfd, a->overlay, a->path, &l, &e)
+                    : files_instance_list(rootfd, h->cfg->root, a->overlay, a->path, &l, &v, &e);
         if (r < 0)
-                return r;
-        rootfd = root_fd(h, call);
-        if (rootfd < 0) {
-                r = rootfd;
-                goto finish;
-        }
-        r = changes ? files_instance_changes(rootfd, a.overlay, a.path, &l, &e)
-                    : files_instance_list(rootfd, h->cfg->root, a.overlay, a.path, &l, &v, &e);
-        if (r < 0) {
                 r = rpc_call_fail_error(call, &e);
-                goto finish;
+        else {
+                pack_listing(rpc_call_result(call), a->path, &l, false, !changes);
+                r = rpc_call_reply(call);
         }
-        pack_listing(rpc_call_result(call), a.path, &l, false, !changes);
-        r = rpc_call_reply(call);
-finish:
         file_listing_done(&l);
         files_view_free(v);
-        rpc_args_free(t, n, &a);
         return r;
 }
 
-int hostd_method_instance_files(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return instance_list_method(call, params, userdata, false);
+static int instance_files_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        return instance_list(call, h, a, rootfd, false);
 }
+FILE_METHOD(instance_files, instance_args, true, instance_files_body)
 
-int hostd_method_instance_changes(struct rpc_call *call, const msgpack_object *params, void *userdata) {
-        return instance_list_method(call, params, userdata, true);
+static int instance_changes_body(struct hostd *h, struct rpc_call *call, struct file_args *a, int rootfd) {
+        return instance_list(call, h, a, rootfd, true);
 }
+FILE_METHOD(instance_changes, changes_args, true, instance_changes_body)

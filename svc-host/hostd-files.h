@@ -78,9 +78,13 @@ struct file_content {
 };
 int files_read(int rootfd, const char *id, const char *path, struct file_content *ret, struct rpc_error *e);
 
-/* Opens path in overlay id's current generation read-only (a regular file, or a directory
- * with O_DIRECTORY) for a caller to read by itself. Returns the fd; *ret_st its stat. */
-int files_open(int rootfd, const char *id, const char *path, struct stat *ret_st, struct rpc_error *e);
+/* Opens path in overlay id's current generation read-only for a caller to read by itself.
+ * Returns the fd; *ret_st the stat of path. A regular file: its fd. A directory: the
+ * generation's root (O_DIRECTORY) with a shared flock that pins the generation against
+ * overlay_gc for as long as the descriptor lives (*ret_pinned); the caller opens path
+ * beneath it. */
+int files_open(int rootfd, const char *id, const char *path, struct stat *ret_st, bool *ret_pinned,
+               struct rpc_error *e);
 
 /* The edits. Each makes a new generation of id and returns its number in *ret_gen. */
 int files_write(const struct files_ctx *c, const char *id, const char *path, const void *data, size_t len,

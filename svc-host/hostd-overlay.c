@@ -989,11 +989,19 @@ struct gc_scan {
 
 static int gc_one(int id_fd, const char *name, uint64_t g, void *u) {
         struct gc_scan *s = u;
+        _cleanup_close_ int gen_fd = -1;
         int r;
 
         /* Above the current one is a build (running, or lost): overlay_gen_prepare's. */
         if (g >= s->current || gen_in_use(s->uses, s->n_uses, s->id, g))
                 return 0;
+        /* A folder download holds a shared lock on it (files_open): kept for a later collection.
+         * Held exclusively while it goes, so no download starts on a half-removed tree. */
+        gen_fd = dir_open_nofollow(id_fd, name);
+        if (gen_fd >= 0 && flock(gen_fd, LOCK_EX | LOCK_NB) < 0) {
+                log_info("Generation %s of overlay '%s' is being downloaded; kept for now", name, s->id);
+                return 0;
+        }
         r = rm_rf_at(id_fd, name);
         if (r < 0) {
                 log_warning_errno(r, "Cannot remove generation %s of overlay '%s', ignoring: %m", name,

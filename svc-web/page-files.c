@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -143,7 +144,8 @@ static bool entry_from(const msgpack_object *o, struct entry *e) {
                !streq(e->name, "..");
 }
 
-static void size_cell(struct html *h, int64_t bytes) {
+/* bytes for people: "512 B", "1.5 MiB". */
+static const char *size_text(char *buf, size_t size, uint64_t bytes) {
         static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
         double v = (double) bytes;
         unsigned u = 0;
@@ -153,9 +155,15 @@ static void size_cell(struct html *h, int64_t bytes) {
                 u++;
         }
         if (u == 0)
-                html_textf(h, "%" PRId64 " B", bytes);
+                snprintf(buf, size, "%" PRIu64 " B", bytes);
         else
-                html_textf(h, "%.1f %s", v, units[u]);
+                snprintf(buf, size, "%.1f %s", v, units[u]);
+        return buf;
+}
+
+static void size_cell(struct html *h, int64_t bytes) {
+        char text[32];
+        html_text(h, size_text(text, sizeof(text), bytes > 0 ? (uint64_t) bytes : 0));
 }
 
 /* One folder's children as <li> of the lazy tree: a folder is a <details> whose first
@@ -595,6 +603,33 @@ static void disposition(struct webd_rq *rq, const char *name) {
                        strlen(v));
 }
 
+/* The folder at path below the generation root hostd handed over, one name at a time with no
+ * link followed (hostd checked the same path the same way, and a published generation does
+ * not change). Returns the fd. */
+static int folder_beneath(int root, const char *path) {
+        char copy[FILES_PATH_MAX + 1], *save = NULL;
+        _cleanup_close_ int cur = -1;
+
+        if (strlen(path) > FILES_PATH_MAX)
+                return -ENAMETOOLONG;
+        snprintf(copy, sizeof(copy), "%s", path);
+        cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
+        if (cur < 0)
+                return -errno;
+        for (char *name = strtok_r(copy, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+                int next;
+
+                if (streq(name, "..") || streq(name, "."))
+                        return -EINVAL;
+                next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                safe_close(cur);
+                cur = next;
+        }
+        return TAKE_FD(cur);
+}
+
 static int download_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct files_ctx *c = arg;
         int64_t size = obj_int(r->result, "size", -1);
@@ -618,7 +653,21 @@ static int download_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
                 /* A folder: a zip made as the client reads, named after the folder. */
                 const char *root = *c->path ? base_of(c->path) : c->name;
                 char name[WEBD_NAME_MAX + 8];
-                int k = webd_zip_new(fd, *c->path ? root : "", &s->zip);
+                const char *beneath = NULL;
+                char bbuf[FILES_PATH_MAX + 1];
+                int k = 0;
+
+                /* An overlay's folder: fd is its generation's root, and holding it keeps the
+                 * generation from being collected until the zip is done (s->fd, closed at
+                 * dispose). A server's merged view is its mount, kept by the fd itself. */
+                if (obj_get(r->result, "beneath"))
+                        beneath = obj_str(r->result, "beneath", bbuf, sizeof(bbuf));
+                if (beneath) {
+                        s->fd = fd;
+                        fd = k = folder_beneath(s->fd, beneath);
+                }
+                if (k >= 0)
+                        k = webd_zip_new(fd, *c->path ? root : "", &s->zip);
                 if (k < 0)
                         return webd_rq_error(rq, 500, "That did not work", "The folder could not be read.");
                 snprintf(name, sizeof(name), "%s.zip", root);
@@ -908,12 +957,23 @@ static int upload_started(struct webd_rq *rq, const struct rpc_core_reply *r, vo
         struct upload_start *st = arg;
         char token[WEBD_UPLOAD_HOST_TOKEN + 1];
         struct webd_upload *up;
+        struct statvfs vfs;
         int fd, k;
 
         if (r->failed)
                 return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
         fd = rpc_core_reply_take_fd(r);
         obj_str(r->result, "upload", token, sizeof(token));
+        /* Said now rather than at the last slice: the disk cannot hold what was declared. */
+        if (fd >= 0 && fstatvfs(fd, &vfs) == 0 && st->size > (uint64_t) vfs.f_bavail * vfs.f_frsize) {
+                char text[32], msg[128];
+                safe_close(fd);
+                if (*token)
+                        host_abort(rq->w, st->c->id, token);
+                snprintf(msg, sizeof(msg), "The host's disk has only %s free.",
+                         size_text(text, sizeof(text), (uint64_t) vfs.f_bavail * vfs.f_frsize));
+                return webd_rq_error(rq, 507, "Not enough space", msg);
+        }
         k = webd_uploads_add(rq->w->uploads, rq->user.id, st->c->id, token, fd, st->size, st->path,
                              now_usec(), &up);
         if (k < 0) {
@@ -940,6 +1000,7 @@ static int upload_start(struct webd_rq *rq, struct files_ctx *c) {
         struct upload_start *st = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*st));
         struct host_req q;
         char *end = NULL;
+        uint64_t cap;
 
         rq->json = true;
         *st = (struct upload_start){.c = c};
@@ -950,8 +1011,18 @@ static int upload_start(struct webd_rq *rq, struct files_ctx *c) {
         st->size = size && *size ? strtoull(size, &end, 10) : 0;
         if (!size || !*size || *end || errno || *size == '-')
                 return webd_rq_error(rq, 400, "That did not work", "Give the file's size in bytes.");
-        if (st->size > UPLOAD_MAX_BYTES)
-                return webd_rq_error(rq, 413, "Too large", "A file may be at most 64 GiB.");
+        /* Space is reserved as declared: a file over an overlay's cap could never be committed,
+         * and one user's uploads in progress reserve at most one overlay's worth between them. */
+        cap = MIN(UPLOAD_MAX_BYTES, rq->w->config->sandbox_overlay_max_bytes);
+        if (st->size > cap || st->size + webd_uploads_pending_bytes(rq->w->uploads, rq->user.id) > cap) {
+                char text[32], msg[160];
+                snprintf(msg, sizeof(msg),
+                         st->size > cap ? "A file may be at most %s, what an overlay may hold."
+                                        : "Your uploads in progress would come to more than %s, what an "
+                                          "overlay may hold; let one finish first.",
+                         size_text(text, sizeof(text), cap));
+                return webd_rq_error(rq, 413, "Too large", msg);
+        }
         st->path = join(rq, dir, name);
         if (!st->path)
                 return webd_rq_error(rq, 400, "That did not work", "That path is too long.");

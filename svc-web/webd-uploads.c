@@ -101,6 +101,15 @@ int webd_uploads_add(struct webd_uploads *u, int64_t user_id, int64_t overlay_id
         return 0;
 }
 
+uint64_t webd_uploads_pending_bytes(const struct webd_uploads *u, int64_t user_id) {
+        uint64_t sum = 0;
+
+        for (unsigned i = 0; i < WEBD_UPLOADS_MAX; i++)
+                if (u->used[i] && u->slot[i].user_id == user_id)
+                        sum += u->slot[i].size;
+        return sum;
+}
+
 struct webd_upload *webd_uploads_find(struct webd_uploads *u, const char *token, int64_t user_id,
                                       int64_t overlay_id) {
         if (!token || strlen(token) != WEBD_UPLOAD_TOKEN_HEX)

@@ -38,6 +38,8 @@ int webd_uploads_new(struct webd_uploads **ret);
 /* Closes every descriptor; calls nothing on hostd (its own timeout drops them). */
 struct webd_uploads *webd_uploads_free(struct webd_uploads *u);
 unsigned webd_uploads_count(const struct webd_uploads *u);
+/* The sizes user_id's uploads in progress declared, added up. */
+uint64_t webd_uploads_pending_bytes(const struct webd_uploads *u, int64_t user_id);
 
 /* Adds an upload, taking fd (closed on error). -EMFILE: this user has WEBD_UPLOADS_PER_USER
  * already; -EBUSY: WEBD_UPLOADS_MAX in all; -EINVAL: a bad host token or path. */

@@ -169,6 +169,8 @@ except OSError as e:
 os.close(fd)
 res, dfd = c.call_fd("file.open", {"overlay": "web-1", "path": ""})
 print("dir", res["type"], sorted(os.listdir(dfd)), sorted(os.listdir(os.open("left4dead2", os.O_RDONLY | os.O_DIRECTORY, dir_fd=dfd))))
+res, dfd = c.call_fd("file.open", {"overlay": "web-1", "path": "left4dead2/cfg"})
+print("subdir", res["type"], "beneath", res.get("beneath"), sorted(os.listdir(dfd)))
 res, fd = c.call_fd("file.upload", {"overlay": "web-1"})
 call("file.abort", overlay="web-1", upload=res["upload"])
 call("file.commit", overlay="web-1", upload=res["upload"], path="x")
@@ -182,6 +184,7 @@ assert_contains "$out" "error invalid: 'left4dead2/big.vpk' is 3.0 MiB, over the
 assert_contains "$out" "download same 3145733" "the download has the uploaded bytes" >/dev/null
 assert_contains "$out" "read-only:" "the download descriptor is read-only" >/dev/null
 assert_contains "$out" "dir dir ['left4dead2'] ['addons', 'big.vpk', 'cfg']" "a folder walked from its descriptor" >/dev/null
+assert_contains "$out" "subdir dir beneath left4dead2/cfg ['left4dead2']" "a subfolder comes as its generation's pinned root" >/dev/null
 assert_contains "$out" 'ok {"upload":' "abort" >/dev/null
 [ "$(echo "$out" | grep -c 'error not_found: no upload')" = 3 ] || fail "a committed or aborted upload is gone: $out"
 assert_eq "left4me-build 644 1" "$(ct stat -c '%U %a %h' $L/overlays/web-1/left4dead2/big.vpk)" "the committed file"

@@ -157,6 +157,35 @@ done
 out=$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
         --data-urlencode path=left4dead2 --data-urlencode name=../x --data-urlencode size=1 "$url/overlays/$id/files/uploads")
 assert_eq "$out" "400" "an upload named with a slash"
+# Reservations: over what an overlay may hold (sandbox.overlay_max_bytes, 20 GiB by default),
+# two that add up past it, and one the disk cannot hold (hostd's tmpfile is dropped each time).
+ustart() { ct curl -sS -o /tmp/us.out -w '%{http_code}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
+        --data-urlencode path=left4dead2 --data-urlencode "name=$1" --data-urlencode "size=$2" \
+        "$url/overlays/$id/files/uploads"; }
+assert_eq "$(ustart huge.bin $((21 << 30)))" "413" "a file over an overlay's cap"
+assert_contains "$(ct cat /tmp/us.out)" "at most 20.0 GiB" "it names the cap"
+free=$(ct df -B1 --output=avail "$L/overlays" | tail -n 1 | tr -d ' ')
+if [ "$free" -lt $((19 << 30)) ]; then
+        assert_eq "$(ustart full.bin $((free + (1 << 30))))" "507" "more than the disk has free"
+        assert_contains "$(ct cat /tmp/us.out)" "free" "it says how much is free"
+else
+        echo "    (the disk has over 19 GiB free: the 507 is not reachable under the 20 GiB cap)"
+fi
+# The reservation is checked before the disk is: the first fits the disk, the second would
+# take the two past the cap while fitting it alone.
+first=$(( free - (1 << 20) < (10 << 30) ? free - (1 << 20) : (10 << 30) ))
+assert_eq "$(ustart a.bin $first)" "200" "an upload of $first bytes starts"
+t1=$(ct cat /tmp/us.out | grep -o '"upload":"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}')
+assert_eq "$(ustart b.bin $(( (20 << 30) - first + 1 )))" "413" "a second one taking the two past the cap"
+assert_contains "$(ct cat /tmp/us.out)" "uploads in progress" "it says why"
+uabort() { ct curl -sS -o /dev/null -w '%{http_code}' -H "$E" --data-urlencode "csrf_token=$ecsrf" \
+        "$url/overlays/$id/files/uploads/$1/abort"; }
+assert_eq "$(uabort "$t1")" "200" "the first one aborted"
+second=$(( (20 << 30) - first + 1 ))
+assert_eq "$(ustart b.bin $second)" "$([ "$second" -le "$free" ] && echo 200 || echo 507)" \
+        "the abort gave its reservation back"
+t2=$(ct cat /tmp/us.out | grep -o '"upload":"[0-9a-f]*"' | grep -o '[0-9a-f]\{32\}')
+[ -z "$t2" ] || assert_eq "$(uabort "$t2")" "200" "and that one aborted"
 ok "uploads: slices, resume point, caps, CSRF, another user, replace"
 
 echo "--- uploads without JS: multipart, small files"

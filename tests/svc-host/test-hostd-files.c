@@ -262,8 +262,10 @@ static void symlinks_are_never_followed(bool fallback) {
         cr_assert_lt(files_read(ctx.rootfd, "o1", "other/secret", &fc, &e), 0);
         cr_assert(strstr(e.message, "symlink"), "%s", e.message);
         cr_assert_lt(files_read(ctx.rootfd, "o1", "etc/shadow", &fc, &e), 0);
-        cr_assert_lt(files_open(ctx.rootfd, "o1", "shadow", &st, &e), 0, "open through a link");
-        cr_assert_lt(files_open(ctx.rootfd, "o1", "other", &st, &e), 0, "open a linked folder");
+        cr_assert_lt(files_open(ctx.rootfd, "o1", "shadow", &st, &(bool){false}, &e), 0,
+                     "open through a link");
+        cr_assert_lt(files_open(ctx.rootfd, "o1", "other", &st, &(bool){false}, &e), 0,
+                     "open a linked folder");
         cr_assert_lt(files_list(ctx.rootfd, "o1", "other2", &l, &e), 0, "list through a link");
         cr_assert(strstr(e.message, "symlink"), "%s", e.message);
 
@@ -411,22 +413,55 @@ Test(files, open_gives_read_only_descriptors) {
         struct rpc_error e = {};
         struct stat st;
         char buf[8] = "";
+        bool pinned = true;
         int fd;
 
         mkdir_ok("o1", "d");
         write_ok("o1", "d/f", "hello");
-        fd = files_open(ctx.rootfd, "o1", "d/f", &st, &e);
+        fd = files_open(ctx.rootfd, "o1", "d/f", &st, &pinned, &e);
         cr_assert_geq(fd, 0, "%s", e.message);
         cr_assert(S_ISREG(st.st_mode));
+        cr_assert_not(pinned, "a file needs no pin");
         cr_assert_eq(read(fd, buf, sizeof(buf)), 5);
         cr_assert_lt(write(fd, "x", 1), 0, "read-only");
         cr_assert_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
         close(fd);
-        fd = files_open(ctx.rootfd, "o1", "", &st, &e);
+        fd = files_open(ctx.rootfd, "o1", "", &st, &pinned, &e);
         cr_assert_geq(fd, 0, "%s", e.message);
         cr_assert(S_ISDIR(st.st_mode));
+        cr_assert(pinned);
         cr_assert_eq(faccessat(fd, "d/f", R_OK, 0), 0, "a folder's fd walks its tree");
         close(fd);
+}
+
+/* A folder download walks its generation long after hostd answered: while its descriptor
+ * lives, the generation is not collected even though it stopped being current; once it is
+ * closed, the next collection takes it. */
+Test(files, a_folder_being_downloaded_pins_its_generation) {
+        struct rpc_error e = {};
+        struct stat st, d_st;
+        bool pinned = false;
+        int fd, sub;
+
+        mkdir_ok("o1", "d");
+        cr_assert_eq(write_ok("o1", "d/f", "hello"), 2);
+        fd = files_open(ctx.rootfd, "o1", "d", &st, &pinned, &e);
+        cr_assert_geq(fd, 0, "%s", e.message);
+        cr_assert(pinned && S_ISDIR(st.st_mode));
+        /* The descriptor is the generation's root; the folder is below it. */
+        sub = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cr_assert_geq(sub, 0);
+        cr_assert_eq(fstat(sub, &d_st), 0);
+        cr_assert_eq(d_st.st_ino, st.st_ino, "the stat answered is the folder's");
+        cr_assert_eq(write_ok("o1", "d/g", "more"), 3);
+        cr_assert_eq(write_ok("o1", "d/h", "again"), 4);
+        gens_are("o1", "2 4");
+        cr_assert_eq(faccessat(sub, "f", R_OK, 0), 0, "the pinned generation is whole");
+        cr_assert_neq(faccessat(sub, "g", F_OK, 0), 0, "and is what it was");
+        close(sub);
+        close(fd);
+        cr_assert_eq(write_ok("o1", "d/i", "last"), 5);
+        gens_are("o1", "5");
 }
 
 Test(files, uploads_are_committed_only_once_closed) {

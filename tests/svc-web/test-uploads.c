@@ -50,6 +50,24 @@ Test(uploads, caps_per_user_and_in_all) {
         webd_uploads_free(u);
 }
 
+Test(uploads, declared_sizes_add_up_per_user) {
+        struct webd_uploads *u;
+        struct webd_upload *a, *b;
+
+        cr_assert_eq(webd_uploads_new(&u), 0);
+        cr_assert_eq(webd_uploads_pending_bytes(u, 1), 0);
+        cr_assert_eq(webd_uploads_add(u, 1, 7, "h1", tmpfile_fd(), 10, "a", 0, &a), 0);
+        cr_assert_eq(webd_uploads_add(u, 1, 8, "h2", tmpfile_fd(), 1ull << 40, "b", 0, &b), 0);
+        cr_assert_eq(webd_uploads_add(u, 2, 7, "h3", tmpfile_fd(), 5, "a", 0, &(struct webd_upload *){0}),
+                     0);
+        cr_assert_eq(webd_uploads_pending_bytes(u, 1), 10 + (1ull << 40));
+        cr_assert_eq(webd_uploads_pending_bytes(u, 2), 5);
+        webd_uploads_remove(u, b);
+        cr_assert_eq(webd_uploads_pending_bytes(u, 1), 10, "a removed upload reserves nothing");
+        cr_assert_eq(webd_uploads_pending_bytes(u, 3), 0);
+        webd_uploads_free(u);
+}
+
 Test(uploads, a_token_finds_only_its_own_users_upload) {
         struct webd_uploads *u;
         struct webd_upload *up, *other;
