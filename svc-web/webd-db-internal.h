@@ -14,12 +14,14 @@
 #define WDB_CORE_STMTS    32 /* webd-db.c's statements, at most */
 #define WDB_FLEET_STMTS   40 /* webd-fleet.c's */
 #define WDB_OVERLAY_STMTS 24 /* webd-overlays.c's */
+#define WDB_TOKEN_STMTS   12 /* webd-tokens.c's */
 
 struct webd_db {
         sqlite3 *db;
         sqlite3_stmt *stmt[WDB_CORE_STMTS];
         sqlite3_stmt *fleet[WDB_FLEET_STMTS];
         sqlite3_stmt *overlay[WDB_OVERLAY_STMTS];
+        sqlite3_stmt *token[WDB_TOKEN_STMTS];
 };
 
 int wdb_tx_begin(struct webd_db *db);
@@ -35,6 +37,9 @@ void wdb_fleet_finalize(struct webd_db *db);
 /* webd-overlays.c's, the same. */
 int wdb_overlays_prepare(struct webd_db *db);
 void wdb_overlays_finalize(struct webd_db *db);
+/* webd-tokens.c's, the same. */
+int wdb_tokens_prepare(struct webd_db *db);
+void wdb_tokens_finalize(struct webd_db *db);
 /* Steps a statement that returns no rows, and resets it; maps a constraint failure to -EEXIST
  * (the only constraints a valid caller can hit are the UNIQUE ones), a foreign key's to -EBUSY. */
 int wdb_run(sqlite3_stmt *s);

@@ -108,6 +108,37 @@ static const char *const migrations[WEBD_DB_VERSION] = {
         "ALTER TABLE servers ADD COLUMN instance TEXT CHECK (instance IS NULL OR length(instance) BETWEEN 1 "
         "AND 64);"
         "CREATE UNIQUE INDEX servers_by_instance ON servers(instance) WHERE instance IS NOT NULL;",
+        /* 3 → 4: API tokens (webd-tokens.h), the token an audit entry came through, and the
+         * audit log's retention: entries older than audit_retention's cutoff may be deleted,
+         * nothing else, and the cutoff only moves forward (webd_db_audit_prune). */
+        "CREATE TABLE api_tokens ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 64),"
+        "  secret_hash BLOB NOT NULL UNIQUE CHECK (length(secret_hash) = 32),"
+        "  scopes TEXT NOT NULL CHECK (length(scopes) BETWEEN 1 AND 512),"
+        "  servers TEXT NOT NULL DEFAULT '' CHECK (length(servers) <= 2048),"
+        "  allow TEXT NOT NULL DEFAULT '' CHECK (length(allow) <= 2048),"
+        "  created_usec INTEGER NOT NULL,"
+        "  expires_usec INTEGER NOT NULL DEFAULT 0,"
+        "  last_used_usec INTEGER NOT NULL DEFAULT 0,"
+        "  last_used_address TEXT,"
+        "  UNIQUE (user_id, name));"
+        "ALTER TABLE audit ADD COLUMN token TEXT;"
+        "CREATE TABLE audit_retention ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  cutoff_usec INTEGER NOT NULL);"
+        "INSERT INTO audit_retention VALUES (1, 0);"
+        "DROP TRIGGER audit_no_delete;"
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+        "  WHEN old.at_usec >= (SELECT cutoff_usec FROM audit_retention WHERE id = 1)"
+        "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+        "CREATE TRIGGER audit_retention_forward BEFORE UPDATE ON audit_retention"
+        "  WHEN new.cutoff_usec < old.cutoff_usec OR new.id != old.id"
+        "  BEGIN SELECT RAISE(ABORT, 'the retention cutoff only moves forward'); END;"
+        "CREATE TRIGGER audit_retention_no_delete BEFORE DELETE ON audit_retention"
+        "  BEGIN SELECT RAISE(ABORT, 'the retention cutoff stays'); END;"
+        "CREATE INDEX audit_by_time ON audit(at_usec);",
 };
 
 #define USER_COLUMNS                                                                                        \
@@ -147,6 +178,7 @@ enum {
         STMT_SESSIONS_DELETE_USER_EXCEPT,
         STMT_SESSIONS_LIST_USER,
         STMT_SESSIONS_PRUNE,
+        STMT_TOKENS_DELETE_USER,
         _STMT_MAX,
 };
 _Static_assert(_STMT_MAX <= WDB_CORE_STMTS, "webd_db.stmt[] is too small");
@@ -156,10 +188,10 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
         [STMT_AUDIT_INSERT] =
-                "INSERT INTO audit (at_usec, actor, kind, object, address, result, detail) VALUES "
+                "INSERT INTO audit (at_usec, actor, kind, object, address, result, detail, token) VALUES "
                 "(?1, substr(?2, 1, 4096), substr(?3, 1, 4096), substr(?4, 1, 4096), "
-                "substr(?5, 1, 4096), substr(?6, 1, 4096), substr(?7, 1, 4096))",
-        [STMT_AUDIT_QUERY] = "SELECT id, at_usec, actor, kind, object, address, result, detail FROM audit "
+                "substr(?5, 1, 4096), substr(?6, 1, 4096), substr(?7, 1, 4096), substr(?8, 1, 4096))",
+        [STMT_AUDIT_QUERY] = "SELECT id, at_usec, actor, kind, object, address, result, detail, token FROM audit "
                              "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR kind = ?2) "
                              "AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR result = ?4) "
                              "AND (?5 = 0 OR at_usec >= ?5) AND (?6 = 0 OR at_usec < ?6) "
@@ -174,6 +206,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                                    "password_changed_usec = ? WHERE id = ?",
         [STMT_USER_REHASH] = "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
         [STMT_USER_SET_ACTIVE] = "UPDATE users SET active = ? WHERE id = ?",
+        [STMT_TOKENS_DELETE_USER] = "DELETE FROM api_tokens WHERE user_id = ?",
         [STMT_USER_SET_ADMIN] = "UPDATE users SET is_admin = ? WHERE id = ?",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE id = ?",
         [STMT_USER_LAST_ADMIN] = LAST_ADMIN_SQL,
@@ -260,6 +293,7 @@ struct webd_db *webd_db_close(struct webd_db *db) {
                 (void) sqlite3_finalize(db->stmt[i]);
         wdb_fleet_finalize(db);
         wdb_overlays_finalize(db);
+        wdb_tokens_finalize(db);
         (void) sqlite3_close(db->db);
         free(db);
         return NULL;
@@ -308,6 +342,8 @@ int webd_db_open_at_version(const char *path, int version, struct webd_db **ret)
                         r = wdb_fleet_prepare(db);
                 if (r >= 0)
                         r = wdb_overlays_prepare(db);
+                if (r >= 0)
+                        r = wdb_tokens_prepare(db);
                 if (r < 0)
                         goto fail;
         }
@@ -420,6 +456,7 @@ static int audit_insert(struct webd_db *db, const struct webd_audit *a, int64_t 
         wdb_bind_text(s, 5, a->address);
         wdb_bind_text(s, 6, a->result);
         wdb_bind_text(s, 7, a->detail);
+        wdb_bind_text(s, 8, a->token);
         r = stmt_run(db, STMT_AUDIT_INSERT);
         if (r >= 0 && ret_id)
                 *ret_id = sqlite3_last_insert_rowid(db->db);
@@ -460,6 +497,7 @@ int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, w
                         .address = wdb_col_text(s, 5),
                         .result = wdb_col_text(s, 6),
                         .detail = wdb_col_text(s, 7),
+                        .token = wdb_col_text(s, 8),
                 };
                 if (n == limit)
                         break;
@@ -641,6 +679,12 @@ static int user_set_flag(struct webd_db *db, int stmt, int64_t id, bool value,
         }
         if (r >= 0)
                 r = sessions_delete_user(db, id, NULL);
+        /* A deactivated user's tokens die with their sessions: reactivating does not bring
+         * back a secret that may have leaked meanwhile. */
+        if (r >= 0 && stmt == STMT_USER_SET_ACTIVE && !value) {
+                (void) sqlite3_bind_int64(db->stmt[STMT_TOKENS_DELETE_USER], 1, id);
+                r = stmt_run(db, STMT_TOKENS_DELETE_USER);
+        }
         if (r >= 0)
                 r = wdb_audit(db, audit);
         return wdb_tx_end(db, r < 0 ? r : 0);

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WEBD_DB_VERSION 3
+#define WEBD_DB_VERSION 4
 
 #define WEBD_DB_USERNAME_MAX      64u    /* bytes; enforced by the schema too */
 #define WEBD_DB_SESSIONS_PER_USER 32u    /* the oldest are ended beyond this */
@@ -59,6 +59,7 @@ struct webd_audit {
         const char *address; /* client address */
         const char *result;  /* "ok", "denied", "failed", "rate-limited" */
         const char *detail;
+        const char *token; /* the API token's name the request came with; NULL: none */
 };
 
 int webd_db_audit_append(struct webd_db *db, const struct webd_audit *a, int64_t *ret_id);

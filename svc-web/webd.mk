@@ -2,7 +2,7 @@
 CLI_SRCS += cli/cmd-web.c
 WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-sse.c svc-web/webd-json.c svc-web/webd-client.c \
-             svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c svc-web/webd-db.c svc-web/webd-fleet.c svc-web/webd-overlays.c svc-web/webd-spec.c \
+             svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c svc-web/webd-db.c svc-web/webd-fleet.c svc-web/webd-overlays.c svc-web/webd-tokens.c svc-web/webd-spec.c \
              svc-web/webd-work.c svc-web/webd-passwords.c svc-web/webd-request.c svc-web/webd-page.c \
              svc-web/webd-admin.c svc-web/webd-backend.c svc-web/webd-hostlist.c svc-web/webd-jobwatch.c svc-web/webd-statefeed.c \
              svc-web/page-account.c svc-web/page-admin.c \
@@ -77,7 +77,7 @@ $(BUILD)/test-webd: $(TEST_WEBD_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_LIB_OBJS) $(LI
 # The web UI's pure modules (no sockets, no loop): HTML writer, form/cookie parsing, auth,
 # web.db, tested on their own.
 WEBD_CORE_SRCS := svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c \
-                  svc-web/webd-db.c svc-web/webd-fleet.c svc-web/webd-overlays.c svc-web/webd-spec.c
+                  svc-web/webd-db.c svc-web/webd-fleet.c svc-web/webd-overlays.c svc-web/webd-tokens.c svc-web/webd-spec.c
 WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium yaml-0.1 msgpack)
 UNIT_TESTS += $(BUILD)/test-webd-core
 TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests/svc-web/test-auth.c \

@@ -79,7 +79,8 @@ static struct webd_db *open_db(void) {
 
 /* Per version v: SQL that writes data in schema v (run after opening at v), and a check,
  * run after migrating to the newest version, that the data survived. fill[0] is the empty
- * file. Migration 2 adds fill[1]/check[1], migration 3 fill[2]/check[2]. */
+ * file. Migration 2 adds fill[1]/check[1], migration 3 fill[2]/check[2], migration 4
+ * fill[3]/check[3]. */
 static const char *const fill[WEBD_DB_VERSION] = {
         [0] = NULL,
         [1] = "INSERT INTO users (username, password_hash, password_changed_usec, created_usec) "
@@ -91,6 +92,12 @@ static const char *const fill[WEBD_DB_VERSION] = {
               "INSERT INTO blueprint_overlays (blueprint_id, position, overlay) VALUES (1, 0, 'standard');"
               "INSERT INTO servers (owner_id, blueprint_id, name, port, rcon_password, created_usec, "
               "updated_usec) VALUES (1, 1, 's', 27015, 'pw', 1, 1);",
+        [3] = "INSERT INTO users (username, password_hash, password_changed_usec, created_usec) "
+              "VALUES ('v3', 'h', 1, 1);"
+              "INSERT INTO overlays (owner_id, type, name, created_usec, updated_usec) "
+              "VALUES (1, 'files', 'maps', 1, 1);"
+              "INSERT INTO audit (at_usec, kind, object, result) VALUES (5, 'overlay.create', 'overlay:1', "
+              "'ok');",
 };
 static const char *const check[WEBD_DB_VERSION] = {
         [0] = NULL,
@@ -99,6 +106,10 @@ static const char *const check[WEBD_DB_VERSION] = {
         [2] = "SELECT COUNT(*) FROM servers s JOIN blueprint_overlays bo ON bo.blueprint_id = "
               "s.blueprint_id "
               "WHERE bo.overlay = 'standard' AND (SELECT COUNT(*) FROM overlays) = 0",
+        /* The old entry survives, gains an empty token, and is still not deletable. */
+        [3] = "SELECT COUNT(*) FROM audit a, overlays o WHERE a.object = 'overlay:1' AND a.token IS NULL "
+              "AND o.name = 'maps' AND (SELECT COUNT(*) FROM api_tokens) = 0 "
+              "AND (SELECT cutoff_usec FROM audit_retention) = 0",
 };
 
 Test(webd_db, migrate_from_every_earlier_version) {
@@ -130,7 +141,11 @@ Test(webd_db, schema_of_version_1) {
         cr_assert_eq(raw_count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                                "('users', 'sessions', 'audit')"),
                      3);
-        cr_assert_eq(raw_count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 2);
+        /* The audit log's two, and the two that keep its retention cutoff moving forward only. */
+        cr_assert_eq(raw_count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                               "('audit_no_update', 'audit_no_delete', 'audit_retention_forward', "
+                               "'audit_retention_no_delete')"),
+                     4);
         {
                 sqlite3 *s;
                 sqlite3_stmt *st;
