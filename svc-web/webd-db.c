@@ -191,11 +191,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 "INSERT INTO audit (at_usec, actor, kind, object, address, result, detail, token) VALUES "
                 "(?1, substr(?2, 1, 4096), substr(?3, 1, 4096), substr(?4, 1, 4096), "
                 "substr(?5, 1, 4096), substr(?6, 1, 4096), substr(?7, 1, 4096), substr(?8, 1, 4096))",
-        [STMT_AUDIT_QUERY] = "SELECT id, at_usec, actor, kind, object, address, result, detail, token FROM audit "
-                             "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR kind = ?2) "
-                             "AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR result = ?4) "
-                             "AND (?5 = 0 OR at_usec >= ?5) AND (?6 = 0 OR at_usec < ?6) "
-                             "AND (?7 = 0 OR id < ?7) ORDER BY id DESC LIMIT ?8",
+        [STMT_AUDIT_QUERY] =
+                "SELECT id, at_usec, actor, kind, object, address, result, detail, token FROM audit "
+                "WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR kind = ?2) "
+                "AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR result = ?4) "
+                "AND (?5 = 0 OR at_usec >= ?5) AND (?6 = 0 OR at_usec < ?6) "
+                "AND (?7 = 0 OR id < ?7) ORDER BY id DESC LIMIT ?8",
         [STMT_USER_INSERT] =
                 "INSERT INTO users (username, password_hash, is_admin, active, must_change_password, "
                 "password_changed_usec, created_usec) VALUES (?, ?, ?, 1, ?, ?, ?)",

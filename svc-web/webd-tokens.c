@@ -17,7 +17,7 @@
 /* ---- scopes ------------------------------------------------------------------------------ */
 
 static const char *const scope_names[WEBD_SCOPES_N] = {
-        "server.read", "server.control", "server.console", "files.read",
+        "server.read", "server.control", "server.console",  "files.read",
         "files.write", "blueprint.read", "blueprint.write", "jobs.read",
 };
 
@@ -204,7 +204,7 @@ int64_t webd_duration_parse(const char *s) {
         for (size_t i = 0; i < ELEMENTSOF(units); i++)
                 if (units[i].unit == *p)
                         return n * units[i].sec > WEBD_TOKEN_EXPIRY_MAX_SEC ? -ERANGE
-                                                                             : (int64_t) (n * units[i].sec);
+                                                                            : (int64_t) (n * units[i].sec);
         return -EINVAL;
 }
 
@@ -228,8 +228,8 @@ int webd_token_secret_hash(const char *secret, size_t len, uint8_t ret[WEBD_DB_H
                 return -EINVAL;
         for (size_t i = plen; i < len; i++) {
                 char c = secret[i];
-                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_'))
+                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_'))
                         return -EINVAL;
         }
         (void) crypto_generichash(ret, WEBD_DB_HASH_BYTES, (const unsigned char *) secret, len, NULL, 0);
@@ -314,7 +314,8 @@ static int servers_format(const struct webd_token *t, char *buf, size_t len) {
         for (size_t i = 0; i < t->n_servers; i++) {
                 if (t->servers[i] <= 0)
                         return -EINVAL;
-                n += (size_t) snprintf(buf + n, len - MIN(n, len), "%s%" PRId64, i ? " " : "", t->servers[i]);
+                n += (size_t) snprintf(buf + n, len - MIN(n, len), "%s%" PRId64, i ? " " : "",
+                                       t->servers[i]);
                 if (n >= len)
                         return -ENOBUFS;
         }
