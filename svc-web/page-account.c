@@ -317,6 +317,19 @@ static int profile_page(struct webd_rq *rq, int status, const char *error) {
         html_close(&h, "div");
         page_action(rq, &h, "/profile/sessions/end-others", "Log out everywhere else", "secondary", NULL);
         html_close(&h, "section");
+
+        html_elem(&h, "section");
+        html_attr(&h, "class", "card");
+        html_elem_text(&h, "h2", "API tokens");
+        html_elem(&h, "p");
+        html_text(&h, "For scripts that use the JSON API: ");
+        html_elem(&h, "a");
+        html_attr(&h, "href", "/profile/tokens");
+        html_text(&h, "your API tokens");
+        html_close(&h, "a");
+        html_text(&h, ".");
+        html_close(&h, "p");
+        html_close(&h, "section");
         page_end(rq, &h);
         return webd_rq_send_html(rq, status, &h);
 }

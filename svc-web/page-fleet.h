@@ -34,6 +34,13 @@ int page_submit_job(struct webd_rq *rq, const char *kind, int64_t owner_id, cons
 
 /* /admin's unmanaged instances (page-servers.c): a form giving one an owner (a blueprint's),
  * and POST /admin/instances/NAME/adopt, which makes it a server that keeps its name. */
+/* Whether rq may see the job (its user or an admin; a server-limited token: its servers'). */
+bool page_may_see_job(struct webd_rq *rq, const msgpack_object *job);
+/* start, stop or restart of server id for rq (svc-web/page-servers.c): the page's 303 to the
+ * job, or through the API page_api_job_accepted's answer. */
+int page_server_action(struct webd_rq *rq, int64_t id, const char *what);
+/* The API's answer to a submitted (or, existing, an already queued) job of a server. */
+int page_api_job_accepted(struct webd_rq *rq, int64_t job_id, int64_t server_id, bool existing);
 void page_adopt_form(struct webd_rq *rq, struct html *h, const char *instance);
 int page_server_adopt(struct webd_rq *rq, const char *instance);
 

@@ -147,13 +147,22 @@ int page_with_job(struct webd_rq *rq, int64_t job_id, page_job_render_fn fn, voi
         return 0;
 }
 
-/* Whether rq may see this job: its user, or an admin. */
-static bool may_see_job(const struct webd_rq *rq, const msgpack_object *job) {
+static int64_t job_server_id(struct webd_rq *rq, const msgpack_object *job);
+
+/* Whether rq may see this job: its user, or an admin; through a token limited to some
+ * servers, only those servers' jobs. */
+bool page_may_see_job(struct webd_rq *rq, const msgpack_object *job) {
         char owner[64];
+        int64_t server;
 
         obj_str(job, "owner", owner, sizeof(owner));
-        return rq->user.is_admin ||
-               (page_job_owner_id(owner) != 0 && page_job_owner_id(owner) == rq->user.id);
+        if (!rq->user.is_admin &&
+            !(page_job_owner_id(owner) != 0 && page_job_owner_id(owner) == rq->user.id))
+                return false;
+        if (!rq->token_name || rq->token.n_servers == 0)
+                return true;
+        server = job_server_id(rq, job);
+        return server && webd_rq_may_server(rq, server);
 }
 
 static int get_job(struct webd_rq *rq, int64_t id, webd_rq_reply_fn fn, void *arg) {
@@ -227,7 +236,7 @@ static int job_page_reply(struct webd_rq *rq, const struct rpc_core_reply *r, vo
                 return webd_rq_error(rq, 404, "Not found", "There is no such job.");
         if (r->failed || !job)
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
-        if (!may_see_job(rq, job))
+        if (!page_may_see_job(rq, job))
                 return webd_rq_error(rq, 404, "Not found", "There is no such job.");
         id = obj_int(job, "id", 0);
         obj_str(job, "kind", kind, sizeof(kind));
@@ -407,7 +416,7 @@ static int events_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void
                 return webd_send_error(rq->req, 404, "Not Found", "not_found", "no such job");
         if (r->failed || !job)
                 return stream_unavailable(rq);
-        if (!may_see_job(rq, job))
+        if (!page_may_see_job(rq, job))
                 return webd_send_error(rq->req, 404, "Not Found", "not_found", "no such job");
         if (webd_rq_sse_start(rq, "job", &s) != 0)
                 return 0;
@@ -503,7 +512,7 @@ static int cancel_checked(struct webd_rq *rq, const struct rpc_core_reply *r, vo
                 return webd_rq_error(rq, 404, "Not found", "There is no such job.");
         if (r->failed || !job)
                 return webd_rq_rpc_error(rq, WEBD_PEER_JOBS, r);
-        if (!may_see_job(rq, job))
+        if (!page_may_see_job(rq, job))
                 return webd_rq_error(rq, 404, "Not found", "There is no such job.");
         rr = webd_rq_call_id(rq, WEBD_PEER_JOBS, "jobs.cancel", obj_int(job, "id", 0), cancel_done, arg);
         return start_or_unavailable(rq, rr, WEBD_PEER_JOBS);

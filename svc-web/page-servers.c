@@ -920,7 +920,8 @@ static void server_audit(struct webd_rq *rq, struct webd_audit *a, const char *k
                                  .object = object,
                                  .address = rq->address,
                                  .result = "ok",
-                                 .detail = detail};
+                                 .detail = detail,
+                                 .token = rq->token_name};
 }
 
 /* POST /servers/<id>: name, hostname, blueprint. */
@@ -1035,6 +1036,8 @@ static int submitted(struct webd_rq *rq, const struct rpc_core_reply *r, void *a
                 a->what = "start";
                 return submit_step(rq, a);
         }
+        if (rq->token_name)
+                return page_api_job_accepted(rq, job_id, a->server_id, false);
         if (streq(a->what, "delete"))
                 return webd_rq_redirect(rq, SERVERS "?m=server-deleting");
         snprintf(to, sizeof(to), "/jobs/%" PRId64, job_id);
@@ -1118,6 +1121,8 @@ static int start_after_last(struct webd_rq *rq, const struct rpc_core_reply *r, 
 
         if (job && !page_job_done(obj_str(job, "state", state, sizeof(state))) &&
             streq(obj_str(job, "kind", kind, sizeof(kind)), "server.start")) {
+                if (rq->token_name)
+                        return page_api_job_accepted(rq, obj_int(job, "id", 0), a->server_id, true);
                 snprintf(to, sizeof(to), "/jobs/%" PRId64 "?m=job-exists", obj_int(job, "id", 0));
                 return webd_rq_redirect(rq, to);
         }
@@ -1173,6 +1178,17 @@ static int route_post(struct webd_rq *rq) {
                 r = server_lifecycle(rq, &s, rest + 1);
         else
                 r = not_found(rq);
+        webd_server_done(&s);
+        return r;
+}
+
+int page_server_action(struct webd_rq *rq, int64_t id, const char *what) {
+        struct webd_server s = {};
+        int r;
+
+        if (!webd_rq_may_server(rq, id) || load_visible(rq, id, &s) < 0)
+                return not_found(rq);
+        r = server_lifecycle(rq, &s, what);
         webd_server_done(&s);
         return r;
 }

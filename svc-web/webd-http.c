@@ -140,6 +140,8 @@ static const struct {
         {page_servers_routes, &page_servers_n_routes},
         {page_blueprints_routes, &page_blueprints_n_routes},
         {page_overlays_routes, &page_overlays_n_routes},
+        {page_tokens_routes, &page_tokens_n_routes},
+        {page_api_routes, &page_api_n_routes},
 };
 
 const struct webd_route *webd_route_find(const struct webd_route *table, size_t n, const char *method,
@@ -221,6 +223,15 @@ static int enforce(struct webd_rq *rq, const struct webd_route *r) {
         bool sent = false;
         const char *expected;
 
+        if (r->flags & WEBD_R_API) {
+                if (!webd_rq_api_auth(rq, WEBD_R_SCOPE_OF(r->flags)))
+                        return 0;
+                /* No CSRF check: a browser never adds the Authorization header by itself. */
+                if (!method_is_safe(rq->req) && !(r->flags & WEBD_R_RAW) &&
+                    (webd_rq_parse_form(rq, false, &sent) < 0 || sent))
+                        return 0;
+                return 1;
+        }
         if ((r->flags & (WEBD_R_AUTH | WEBD_R_ADMIN)) && !rq->authed) {
                 if (method_is_safe(rq->req) && !(r->flags & WEBD_R_JSON)) {
                         char next[FORM_NEXT_MAX + 16];
@@ -285,12 +296,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
                         return -1;
                 return webd_rq_error(rq, 404, "Not found", "There is no such page.") < 0 ? -1 : 0;
         }
-        if (webd_rq_new(w, req, r->flags & WEBD_R_BARE, &rq) < 0) {
+        /* An API route never looks at the session cookie: a logged-in browser is not enough. */
+        if (webd_rq_new(w, req, r->flags & (WEBD_R_BARE | WEBD_R_API), &rq) < 0) {
                 webd_rq_html_headers(req);
                 return webd_send_error(req, 500, "Internal Server Error", "internal",
                                        "the web database failed");
         }
-        rq->json = r->flags & WEBD_R_JSON;
+        rq->json = r->flags & (WEBD_R_JSON | WEBD_R_API);
         if (!enforce(rq, r))
                 return 0;
         return r->handler(rq) < 0 ? -1 : 0;

@@ -44,6 +44,10 @@ extern const struct webd_route page_blueprints_routes[];
 extern const size_t page_blueprints_n_routes;
 extern const struct webd_route page_overlays_routes[];
 extern const size_t page_overlays_n_routes;
+extern const struct webd_route page_tokens_routes[];
+extern const size_t page_tokens_n_routes;
+extern const struct webd_route page_api_routes[];
+extern const size_t page_api_n_routes;
 
 int webd_http_init(struct webd *w);
 void webd_http_done(struct webd *w);

@@ -39,6 +39,7 @@ static const struct {
         {"server-saved", "The server was saved. A new hostname or blueprint applies at the next start."},
         {"server-deleting", "The server is being deleted."},
         {"server-deleted", "The server was deleted."},
+        {"token-revoked", "The token was revoked: it no longer works."},
         {"rcon-rotated", "A new RCON password was made; it applies at the next start."},
         {"job-cancelled", "The job was cancelled."},
         {"job-ended", "The job had already ended."},

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sodium.h>
 #include <time.h>
@@ -59,6 +60,7 @@ static void rq_dispose(void *p) {
 
         webd_user_done(&rq->user);
         webd_session_done(&rq->session);
+        webd_token_done(&rq->token);
         form_done(&rq->form);
         sodium_memzero(rq->session_hash, sizeof(rq->session_hash));
 }
@@ -384,12 +386,33 @@ int webd_rq_redirect(struct webd_rq *rq, const char *location) {
         return webd_send_text(rq->req, 303, "See Other", "text/plain; charset=utf-8", "", 0);
 }
 
+/* The JSON error's code for a status: what a script branches on. */
+static const char *error_code(int status) {
+        switch (status) {
+        case 401:
+                return "unauthenticated";
+        case 403:
+                return "forbidden";
+        case 404:
+                return "not_found";
+        case 409:
+                return "conflict";
+        case 413:
+                return "too_large";
+        case 429:
+                return "rate_limited";
+        case 503:
+                return "unavailable";
+        default:
+                return status >= 500 ? "internal" : "invalid";
+        }
+}
+
 int webd_rq_error(struct webd_rq *rq, int status, const char *title, const char *message) {
         struct html h;
 
         if (rq->json)
-                return webd_send_error(rq->req, status, reason(status),
-                                       status == 404 ? "not_found" : "invalid", "%s", message);
+                return webd_send_error(rq->req, status, reason(status), error_code(status), "%s", message);
         html_init(&h, 0);
         page_begin(rq, &h, title);
         html_elem_text(&h, "h1", title);
@@ -428,6 +451,7 @@ void webd_rq_audit(struct webd_rq *rq, const char *actor, const char *kind, cons
                 .address = rq->address,
                 .result = result,
                 .detail = detail,
+                .token = rq->token_name,
         };
         int r = webd_db_audit_append(rq->w->db, &a, NULL);
 
@@ -590,4 +614,81 @@ int webd_rq_rpc_error(struct webd_rq *rq, enum webd_peer peer, const struct rpc_
         }
         return webd_rq_error(rq, status, status == 503 ? "Service unavailable" : "That did not work",
                              r->error.message);
+}
+
+/* ---- API tokens ------------------------------------------------------------------------------- */
+
+static int api_unauthenticated(struct webd_rq *rq, const char *message) {
+        rq->w->api_refused++;
+        webd_rq_add_header(rq, "www-authenticate", "Bearer realm=\"left4me\"");
+        return webd_rq_error(rq, 401, "Not authenticated", message);
+}
+
+static void api_audit(struct webd_rq *rq, const char *result, const char *detail) {
+        char what[160];
+
+        snprintf(what, sizeof(what), "%.*s %s%s%s", (int) MIN(rq->req->method.len, (size_t) 8),
+                 rq->req->method.base, rq->path, detail ? ": " : "", detail ?: "");
+        webd_rq_audit(rq, NULL, "api.call", NULL, result, what);
+}
+
+int webd_rq_api_auth(struct webd_rq *rq, unsigned need) {
+        bool dup = false;
+        const char *auth = webd_rq_header(rq, H2O_TOKEN_AUTHORIZATION, &dup);
+        uint8_t hash[WEBD_DB_HASH_BYTES];
+        const char *secret;
+        int r;
+
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+                return api_unauthenticated(rq, dup ? "Send one Authorization header."
+                                                   : "Send Authorization: Bearer <token> (a cookie is not "
+                                                     "enough for the API)."),
+                       0;
+        secret = auth + 7 + strspn(auth + 7, " ");
+        if (webd_token_secret_hash(secret, strlen(secret), hash) < 0)
+                return api_unauthenticated(rq, "That is not a left4me API token."), 0;
+        r = webd_db_token_lookup(rq->w->db, hash, (int64_t) rq->now_usec, &rq->token, &rq->user);
+        sodium_memzero(hash, sizeof(hash));
+        if (r == -ENOENT)
+                return api_unauthenticated(rq, "Unknown or revoked token."), 0;
+        if (r == -ETIMEDOUT)
+                return api_unauthenticated(rq, "The token has expired."), 0;
+        if (r < 0) {
+                log_error_errno(r, "web.db: token lookup failed: %s", webd_db_errmsg(rq->w->db));
+                return webd_rq_error(rq, 500, "Internal error", "The web database failed."), 0;
+        }
+        rq->authed = true;
+        rq->token_name = rq->token.name;
+        if (!webd_allow_match(rq->token.allow, rq->address)) {
+                char why[96];
+
+                snprintf(why, sizeof(why), "address %s not allowed", rq->address);
+                api_audit(rq, "denied", why);
+                rq->w->api_refused++;
+                return webd_rq_error(rq, 403, "Forbidden", "This token may not be used from this address."),
+                       0;
+        }
+        if (need & ~rq->token.scopes) {
+                char msg[128];
+                const char *missing = webd_scope_name(1u << __builtin_ctz(need & ~rq->token.scopes));
+
+                snprintf(msg, sizeof(msg), "missing scope %s", missing);
+                api_audit(rq, "denied", msg);
+                rq->w->api_refused++;
+                snprintf(msg, sizeof(msg), "This token lacks the scope %s.", missing);
+                return webd_send_error(rq->req, 403, "Forbidden", "missing_scope", "%s", msg), 0;
+        }
+        if (rq->now_usec >= (uint64_t) rq->token.last_used_usec + WEBD_SESSION_TOUCH_USEC) {
+                r = webd_db_token_touch(rq->w->db, rq->token.id, (int64_t) rq->now_usec, rq->address);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "web.db: cannot mark a token used: %s",
+                                          webd_db_errmsg(rq->w->db));
+        }
+        api_audit(rq, "ok", NULL);
+        rq->w->api_calls++;
+        return 1;
+}
+
+bool webd_rq_may_server(const struct webd_rq *rq, int64_t id) {
+        return !rq->token_name || webd_token_allows_server(&rq->token, id);
 }

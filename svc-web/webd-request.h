@@ -20,6 +20,7 @@
 #include "svc-web/webd-form.h"
 #include "svc-web/webd-multipart.h"
 #include "svc-web/webd-html.h"
+#include "svc-web/webd-tokens.h"
 #include "svc-web/webd.h"
 
 /* The session cookie: __Host- means Secure, Path=/ and no Domain, so no other host or path
@@ -42,7 +43,13 @@ enum {
         WEBD_R_MULTIPART = 1 << 7, /* unsafe methods may also send multipart/form-data */
         WEBD_R_RAW = 1 << 6,       /* the body is the handler's, not a form: the CSRF token comes
                                     * in X-CSRF-Token (an upload's slice) */
+        WEBD_R_API = 1 << 8,       /* /api/v1/: a Bearer token, never a cookie (so no CSRF token:
+                                    * nothing ambient authenticates it); errors as JSON; the
+                                    * token must hold WEBD_R_SCOPE(...) */
 };
+/* The scopes (webd-tokens.h) an API route needs, in the flags' upper half. */
+#define WEBD_R_SCOPE(s)    ((unsigned) (s) << 16)
+#define WEBD_R_SCOPE_OF(f) ((unsigned) (f) >> 16)
 
 struct webd_rq {
         struct webd *w;
@@ -58,6 +65,8 @@ struct webd_rq {
         struct webd_user user;
         struct webd_session session;
         uint8_t session_hash[WEBD_DB_HASH_BYTES];
+        struct webd_token token; /* an API request's (WEBD_R_API) */
+        const char *token_name;  /* its name, in every audit entry of the request; NULL: a page */
 
         struct form form;            /* the urlencoded body of an unsafe request */
         struct multipart *multipart; /* a multipart/form-data body (WEBD_R_MULTIPART), or NULL */
@@ -132,6 +141,13 @@ int webd_rq_unavailable(struct webd_rq *rq, enum webd_peer peer, int error);
  * conflict → 409, denied → 403, unavailable/timeout → 503, else 500; the daemon's message is
  * shown (escaped). */
 int webd_rq_rpc_error(struct webd_rq *rq, enum webd_peer peer, const struct rpc_core_reply *r);
+
+/* An API request: the Bearer token, its user, its address allow-list and the route's scope.
+ * 1 if the handler may run; else the answer (401, 403) was sent. Every call with a valid
+ * token is audited (kind api.call, with the token's name). */
+int webd_rq_api_auth(struct webd_rq *rq, unsigned need_scopes);
+/* Whether this API request may touch server id (404 for the caller if not). Pages: true. */
+bool webd_rq_may_server(const struct webd_rq *rq, int64_t id);
 
 /* Records an audit entry for this request (actor = the user, or `actor` if given). */
 void webd_rq_audit(struct webd_rq *rq, const char *actor, const char *kind, const char *object,

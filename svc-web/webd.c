@@ -196,6 +196,8 @@ static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         rpc_pack_kv_uint(pk, "sse_events_dropped", w ? w->sse.events_dropped : 0);
         rpc_pack_kv_uint(pk, "sse_refused", w ? w->sse_refused : 0);
         rpc_pack_kv_uint(pk, "csrf_refused", w ? w->csrf_refused : 0);
+        rpc_pack_kv_uint(pk, "api_calls", w ? w->api_calls : 0);
+        rpc_pack_kv_uint(pk, "api_refused", w ? w->api_refused : 0);
         rpc_pack_kv_uint(pk, "hash_jobs_pending", w && w->work ? webd_work_pending(w->work) : 0);
         rpc_pack_kv_uint(pk, "hash_jobs_refused", w && w->work ? webd_work_refused(w->work) : 0);
         rpc_pack_kv_uint(pk, "dummy_hash_runs", w ? atomic_load(&w->dummy.runs) : 0);

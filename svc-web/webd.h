@@ -67,7 +67,8 @@ struct webd {
         struct sse_hub sse;
         unsigned sse_max_streams;
         unsigned long long sse_refused, csrf_refused;
-        bool tls; /* HTTPS terminated here */
+        unsigned long long api_calls, api_refused; /* API requests let in, and refused (401, 403) */
+        bool tls;                                  /* HTTPS terminated here */
 
         /* the web UI (webd-request.c, page-*.c) */
         struct webd_db *db;

@@ -6,7 +6,7 @@ WEBD_SRCS := svc-web/main.c svc-web/webd.c svc-web/webd-http.c \
              svc-web/webd-work.c svc-web/webd-passwords.c svc-web/webd-request.c svc-web/webd-page.c \
              svc-web/webd-admin.c svc-web/webd-backend.c svc-web/webd-hostlist.c svc-web/webd-jobwatch.c svc-web/webd-statefeed.c \
              svc-web/page-account.c svc-web/page-admin.c \
-             svc-web/page-jobs.c svc-web/page-servers.c svc-web/page-blueprints.c svc-web/page-overlays.c svc-web/page-files.c \
+             svc-web/page-jobs.c svc-web/page-servers.c svc-web/page-blueprints.c svc-web/page-overlays.c svc-web/page-files.c svc-web/page-api.c svc-web/page-tokens.c \
              svc-web/webd-uploads.c
 # A folder downloaded as a .zip, streamed a slice at a time (libarchive writes the format).
 WEBD_SRCS += svc-web/webd-zip.c

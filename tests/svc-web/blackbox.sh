@@ -209,6 +209,8 @@ $PY "$HERE/web_fleet.py" "$PORT" "$TMP" "$BUILD" "$TMP/root/web/web.db" || fail 
 step "overlays without hostd and jobd: scopes, the permission table, scripts, the in-use guard, seeding (web_overlays.py)"
 $PY "$HERE/web_overlays.py" "$PORT" "$TMP" "$BUILD" "$TMP/root/web/web.db" "$HERE/../../deploy/script-overlays" ||
         fail "web_overlays.py"
+step "API tokens and /api/v1/ without hostd and jobd: the scope table, Bearer only, revocation, expiry, the allow-list, the audit log (web_api.py)"
+$PY "$HERE/web_api.py" "$PORT" "$TMP" "$BUILD" "$TMP/root/web/web.db" || fail "web_api.py"
 SID=$(login carol carol-password-1)
 kill -TERM "$PID"; wait_exit 5
 start_webd 0
