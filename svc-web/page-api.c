@@ -20,6 +20,7 @@
 #include "svc-web/webd-http.h"
 #include "svc-web/webd-json.h"
 #include "svc-web/webd-obj.h"
+#include "svc-web/webd-overlays.h"
 #include "svc-web/webd-request.h"
 
 #define API            "/api/v1"
@@ -449,6 +450,27 @@ static int route_blueprint(struct webd_rq *rq) {
         return answer(rq, 200, &j);
 }
 
+/* ---- files ------------------------------------------------------------------------------------- */
+
+/* /api/v1/overlays/ID/files[/content]: a files overlay's listing and files (page-files.c). */
+static int route_overlay_files(struct webd_rq *rq) {
+        const char *rest = NULL;
+        int64_t id = page_path_id(rq->path, API "/overlays/", &rest);
+        struct webd_overlay o = {};
+        int r;
+
+        if (!id || !strneq(rest, "/files", 6) || (rest[6] && rest[6] != '/') ||
+            webd_db_overlay_get(rq->w->db, id, &o) < 0)
+                return not_found(rq, "overlay");
+        if (!page_overlay_may_see(rq, &o)) {
+                webd_overlay_done(&o);
+                return not_found(rq, "overlay");
+        }
+        r = page_files_api(rq, &o, page_overlay_may_change(rq, &o), rest + 6);
+        webd_overlay_done(&o);
+        return r;
+}
+
 /* ---- the table --------------------------------------------------------------------------------- */
 
 #define R(scope) (WEBD_R_API | WEBD_R_SCOPE(scope))
@@ -462,5 +484,9 @@ const struct webd_route page_api_routes[] = {
         {"GET", API "/jobs/", route_job, R(WEBD_SCOPE_JOBS_READ)},
         {"GET", API "/blueprints", route_blueprints, R(WEBD_SCOPE_BLUEPRINT_READ)},
         {"GET", API "/blueprints/", route_blueprint, R(WEBD_SCOPE_BLUEPRINT_READ)},
+        {"GET", API "/overlays/", route_overlay_files, R(WEBD_SCOPE_FILES_READ)},
+        /* The body is the file's bytes, not a form. */
+        {"PUT", API "/overlays/", route_overlay_files, R(WEBD_SCOPE_FILES_WRITE) | WEBD_R_RAW},
+        {"DELETE", API "/overlays/", route_overlay_files, R(WEBD_SCOPE_FILES_WRITE) | WEBD_R_RAW},
 };
 const size_t page_api_n_routes = ELEMENTSOF(page_api_routes);

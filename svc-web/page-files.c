@@ -447,6 +447,36 @@ static void files_table_begin(struct html *h, bool with_layer) {
         html_elem(h, "tbody");
 }
 
+/* The API's listing: hostd's entries as they came, checked as the page checks them. */
+static int api_list(struct webd_rq *rq, const struct files_ctx *c, const msgpack_object_array *entries) {
+        struct json j;
+
+        json_init(&j, WEBD_JSON_CAP);
+        json_object_begin(&j);
+        json_kv_str(&j, "path", c->path);
+        json_key(&j, "entries");
+        json_array_begin(&j);
+        for (uint32_t i = 0; entries && i < entries->size; i++) {
+                struct entry e;
+
+                if (!entry_from(&entries->ptr[i], &e))
+                        continue;
+                json_object_begin(&j);
+                json_kv_str(&j, "name", e.name);
+                json_kv_str(&j, "type", e.type);
+                json_kv_int(&j, "size", e.size);
+                json_kv_int(&j, "mtime_usec", e.mtime_usec);
+                if (streq(e.type, "symlink")) {
+                        json_kv_str(&j, "target", e.target);
+                        json_kv_bool(&j, "broken", e.broken);
+                }
+                json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+        return webd_send_json(rq->req, 200, "OK", &j);
+}
+
 static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *arg) {
         struct files_ctx *c = arg;
         const msgpack_object_array *entries;
@@ -457,6 +487,8 @@ static int list_reply(struct webd_rq *rq, const struct rpc_core_reply *r, void *
         if (r->failed)
                 return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
         entries = obj_array(r->result, "entries");
+        if (rq->token_name)
+                return api_list(rq, c, entries);
         html_init(&h, 0);
         if (c->tree_only) {
                 tree_items(rq, &h, c, entries);
@@ -790,6 +822,16 @@ static int changed_reply(struct webd_rq *rq, const struct rpc_core_reply *r, voi
 
         if (r->failed)
                 return webd_rq_rpc_error(rq, WEBD_PEER_HOST, r);
+        if (rq->token_name) {
+                struct json j;
+
+                json_init(&j, 4096);
+                json_object_begin(&j);
+                json_kv_str(&j, "path", c->path);
+                json_kv_int(&j, "generation", obj_int(r->result, "generation", 0));
+                json_object_end(&j);
+                return webd_send_json(rq->req, 200, "OK", &j);
+        }
         files_href(href, sizeof(href), c, "", c->path);
         strncat(href, "&m=files-changed", sizeof(href) - strlen(href) - 1);
         return webd_rq_redirect(rq, href);
@@ -1467,4 +1509,58 @@ int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char
                 return upload_finish(rq, c, token, slash + 1);
         }
         return post_change(rq, c, rest + 1);
+}
+
+/* ---- the API's file calls (docs/api.md) ---------------------------------------------------------- */
+
+int page_files_api(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest) {
+        struct files_ctx *c = ctx_new(rq, o, may_change);
+        _cleanup_(form_done) struct form q = {};
+        const char *path = query_get(rq, &q, "path") ?: "";
+        const char *method = rq->req->method.base;
+        size_t mlen = rq->req->method.len;
+        char object[48];
+        struct host_req hq;
+
+        if (o->type != WEBD_OVERLAY_FILES)
+                return webd_rq_error(rq, 404, "Not found", "Only a files overlay has files.");
+        if (strlen(path) > FILES_PATH_MAX)
+                return webd_rq_error(rq, 400, "That did not work", "That path is too long.");
+        c->path = h2o_strdup(&rq->req->pool, path, SIZE_MAX).base;
+        if (h2o_memis(method, mlen, H2O_STRLIT("GET")) || h2o_memis(method, mlen, H2O_STRLIT("HEAD"))) {
+                if (!*rest) {
+                        target_begin(&hq, c, c->path);
+                        return call_host(rq, "file.list", &hq, list_reply, c);
+                }
+                if (streq(rest, "/content")) {
+                        target_begin(&hq, c, c->path);
+                        return call_host(rq, "file.open", &hq, download_reply, c);
+                }
+                return webd_rq_error(rq, 404, "Not found", "There is no such call.");
+        }
+        if (!streq(rest, "/content"))
+                return webd_rq_error(rq, 404, "Not found", "There is no such call.");
+        if (!may_change)
+                return webd_rq_error(rq, 403, "Forbidden", "You may not change this overlay.");
+        if (!*c->path)
+                return webd_rq_error(rq, 400, "That did not work", "Name a file: ?path=folder/name.");
+        snprintf(object, sizeof(object), "overlay:%" PRId64, c->id);
+        if (h2o_memis(method, mlen, H2O_STRLIT("PUT"))) {
+                /* The body is the file (at most limits.max_message_bytes: h2o's one cap); larger
+                 * files go up in slices like the page's (POST .../files/uploads). */
+                webd_rq_audit(rq, NULL, "files.save", object, "ok", c->path);
+                target_begin(&hq, c, c->path);
+                rpc_pack_str(hq.pk, "data");
+                (void) msgpack_pack_bin(hq.pk, rq->req->entity.len);
+                (void) msgpack_pack_bin_body(hq.pk, rq->req->entity.base, rq->req->entity.len);
+                return call_host(rq, "file.write", &hq, changed_reply, c);
+        }
+        if (h2o_memis(method, mlen, H2O_STRLIT("DELETE"))) {
+                const char *rec = form_get(&q, "recursive");
+
+                webd_rq_audit(rq, NULL, "files.delete", object, "ok", c->path);
+                rpc_pack_kv_bool(target_begin(&hq, c, c->path), "recursive", rec && streq(rec, "1"));
+                return call_host(rq, "file.delete", &hq, changed_reply, c);
+        }
+        return webd_rq_error(rq, 405, "Method not allowed", "GET, PUT or DELETE.");
 }

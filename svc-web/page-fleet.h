@@ -80,6 +80,12 @@ struct webd_overlay;
 int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest);
 int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
 /* PUT /overlays/<id>/files/uploads/<token>?offset=N: one slice of an upload. */
+/* /api/v1/overlays/<id>/files[/content] (page-api.c has checked who may see o). */
+int page_files_api(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest);
+/* The overlay rules of the pages: a system overlay is everyone's to see, an admin's to change;
+ * a private one its owner's (and the admins'). */
+bool page_overlay_may_see(const struct webd_rq *rq, const struct webd_overlay *o);
+bool page_overlay_may_change(const struct webd_rq *rq, const struct webd_overlay *o);
 int page_files_put(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
 /* A server's files (page-files.c): rest after /servers/<id>/files ("" the merged view, with
  * each entry's layer, ?changes=1 what the server changed; "/download" a file of it). The

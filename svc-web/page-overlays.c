@@ -39,6 +39,14 @@ static bool may_change(const struct webd_rq *rq, const struct webd_overlay *o) {
         return o->owner_id == 0 ? rq->user.is_admin : page_may_see(rq, o->owner_id);
 }
 
+bool page_overlay_may_see(const struct webd_rq *rq, const struct webd_overlay *o) {
+        return may_see(rq, o);
+}
+
+bool page_overlay_may_change(const struct webd_rq *rq, const struct webd_overlay *o) {
+        return may_change(rq, o) && !o->deleting;
+}
+
 static int not_found(struct webd_rq *rq) {
         return webd_rq_error(rq, 404, "Not found", "There is no such overlay.");
 }

@@ -77,6 +77,15 @@ with sqlite3.connect(WEB_DB) as db:
     s2 = db.execute(ins, (oid, bp, "api-two", 27102)).lastrowid
     sx = db.execute(ins, (xid, other_bp, "api-theirs", 27103)).lastrowid
 
+r = owner.post("/overlays", {"csrf_token": owner.token("/overlays"), "type": "files", "name": "API files"})
+check(r.status == 303, f"files overlay: {r.status}")
+ov = int(re.search(r"/overlays/(\d+)", r.location()).group(1))
+r = other.post("/overlays", {"csrf_token": other.token("/overlays"), "type": "files", "name": "Theirs"})
+other_ov = int(re.search(r"/overlays/(\d+)", r.location()).group(1))
+with sqlite3.connect(WEB_DB) as db:
+    sys_ov = db.execute("INSERT INTO overlays (owner_id, type, name, created_usec, updated_usec) "
+                        "VALUES (NULL, 'files', 'System files', 1, 1)").lastrowid
+
 print("== /profile/tokens: hostile and wrong fields are refused and store nothing")
 for form, expect, words in (
         ({"name": "none"}, 400, "at least one scope"),
@@ -131,16 +140,20 @@ TABLE = [
     ("GET", "/api/v1/jobs/1", "jobs.read", 503),
     ("GET", "/api/v1/blueprints", "blueprint.read", 200),
     ("GET", f"/api/v1/blueprints/{bp}", "blueprint.read", 200),
+    ("GET", f"/api/v1/overlays/{ov}/files", "files.read", 503),
+    ("GET", f"/api/v1/overlays/{ov}/files/content?path=a.cfg", "files.read", 503),
+    ("PUT", f"/api/v1/overlays/{ov}/files/content?path=a.cfg", "files.write", 503),
+    ("DELETE", f"/api/v1/overlays/{ov}/files/content?path=a.cfg", "files.write", 503),
 ]
 for method, path, need, ok_status in TABLE:
     for scope, secret in tok.items():
-        st, doc, _, raw = api(method, path, secret, body=b"" if method == "POST" else None)
+        st, doc, _, raw = api(method, path, secret, body=b"x" if method in ("POST", "PUT") else None)
         if scope == need:
             check(st == ok_status, f"{method} {path} with {scope}: {st}, expected {ok_status}: {raw[:200]}")
         else:
             check(st == 403 and doc and doc["error"]["code"] == "missing_scope" and need in doc["error"]["message"],
                   f"{method} {path} with {scope}: {st} {raw[:200]}, expected 403 naming {need}")
-    st, _, _, raw = api(method, path, all_tok, body=b"" if method == "POST" else None)
+    st, _, _, raw = api(method, path, all_tok, body=b"x" if method in ("POST", "PUT") else None)
     check(st == ok_status, f"{method} {path} with every scope: {st} {raw[:200]}")
 for secret in tok.values():
     st, doc, _, _ = api("GET", "/api/v1/me", secret)
@@ -156,9 +169,17 @@ check(doc["blueprint"]["config"] == "sv_cheats 0" and doc["blueprint"]["overlays
 for method, path in (("GET", f"/api/v1/servers/{sx}"), ("POST", f"/api/v1/servers/{sx}/start"),
                      ("GET", f"/api/v1/blueprints/{other_bp}"), ("GET", "/api/v1/servers/0"),
                      ("GET", "/api/v1/servers/01"), ("POST", f"/api/v1/servers/{s1}/delete"),
-                     ("POST", f"/api/v1/servers/{s1}/reset"), ("GET", f"/api/v1/jobs?server={sx}")):
-    st, doc, _, raw = api(method, path, all_tok, body=b"" if method == "POST" else None)
+                     ("POST", f"/api/v1/servers/{s1}/reset"), ("GET", f"/api/v1/jobs?server={sx}"),
+                     ("GET", f"/api/v1/overlays/{other_ov}/files"), ("PUT", f"/api/v1/overlays/{other_ov}/files/content?path=x"),
+                     ("GET", f"/api/v1/overlays/{ov}/nothing"), ("GET", f"/api/v1/overlays/{ov}/files/other")):
+    st, doc, _, raw = api(method, path, all_tok, body=b"x" if method in ("POST", "PUT") else None)
     check(st == 404 and doc["error"]["code"] == "not_found", f"{method} {path}: {st} {raw[:200]}")
+for method, path, expect in (("PUT", f"/api/v1/overlays/{sys_ov}/files/content?path=x", 403),
+                             ("DELETE", f"/api/v1/overlays/{sys_ov}/files/content?path=x", 403),
+                             ("PUT", f"/api/v1/overlays/{ov}/files/content", 400),
+                             ("PUT", f"/api/v1/overlays/{ov}/files/content?path=" + "a" * 5000, 400)):
+    st, doc, _, raw = api(method, path, all_tok, body=b"x" if method == "PUT" else None)
+    check(st == expect, f"{method} {path[:60]}: {st}, expected {expect}: {raw[:200]}")
 st, _, _, _ = api("GET", "/api/v1/jobs?before=x", all_tok)
 check(st == 400, f"a bad query: {st}")
 
