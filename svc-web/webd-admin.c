@@ -336,7 +336,7 @@ static int pack_audit(const struct webd_audit *a, void *userdata) {
         c->n++;
         if (c->count_only)
                 return 0;
-        msgpack_pack_map(c->pk, 8);
+        msgpack_pack_map(c->pk, 9);
         rpc_pack_kv_int(c->pk, "id", a->id);
         rpc_pack_kv_int(c->pk, "at_usec", a->at_usec);
         rpc_pack_kv_str(c->pk, "actor", a->actor);
@@ -345,6 +345,7 @@ static int pack_audit(const struct webd_audit *a, void *userdata) {
         rpc_pack_kv_str(c->pk, "address", a->address);
         rpc_pack_kv_str(c->pk, "result", a->result);
         rpc_pack_kv_str(c->pk, "detail", a->detail);
+        rpc_pack_kv_str(c->pk, "token", a->token);
         return 0;
 }
 

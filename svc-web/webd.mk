@@ -151,4 +151,5 @@ install-web: $(WEB_ASSETS)
 	done
 
 # Real-systemd scenarios (tests/e2e/run.sh boots the container once for all of them).
-E2E += tests/e2e/web-10-service.sh tests/e2e/web-20-servers.sh tests/e2e/web-30-overlays.sh tests/e2e/web-40-files.sh
+E2E += tests/e2e/web-10-service.sh tests/e2e/web-20-servers.sh tests/e2e/web-30-overlays.sh tests/e2e/web-40-files.sh \
+       tests/e2e/web-50-api.sh
