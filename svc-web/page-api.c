@@ -450,6 +450,38 @@ static int route_blueprint(struct webd_rq *rq) {
         return answer(rq, 200, &j);
 }
 
+int page_api_saved(struct webd_rq *rq, const char *what, int64_t id, int status) {
+        struct json j;
+
+        json_init(&j, 4096);
+        json_object_begin(&j);
+        json_key(&j, what);
+        json_object_begin(&j);
+        json_kv_int(&j, "id", id);
+        json_object_end(&j);
+        json_object_end(&j);
+        return answer(rq, status, &j);
+}
+
+/* POST /api/v1/blueprints: the form's fields (name, arguments, config, overlay_ids repeated in
+ * layer order, expose_overlay_ids); POST /api/v1/blueprints/ID replaces them all. */
+static int route_blueprint_create(struct webd_rq *rq) {
+        return page_blueprint_save(rq, 0);
+}
+
+static int route_blueprint_update(struct webd_rq *rq) {
+        const char *rest = NULL;
+        int64_t id = page_path_id(rq->path, API "/blueprints/", &rest);
+        struct webd_blueprint b = {};
+        bool mine;
+
+        if (!id || *rest || webd_db_blueprint_get(rq->w->db, id, &b) < 0)
+                return not_found(rq, "blueprint");
+        mine = page_may_see(rq, b.owner_id);
+        webd_blueprint_done(&b);
+        return mine ? page_blueprint_save(rq, id) : not_found(rq, "blueprint");
+}
+
 /* ---- files ------------------------------------------------------------------------------------- */
 
 /* /api/v1/overlays/ID/files[/content]: a files overlay's listing and files (page-files.c). */
@@ -484,6 +516,8 @@ const struct webd_route page_api_routes[] = {
         {"GET", API "/jobs/", route_job, R(WEBD_SCOPE_JOBS_READ)},
         {"GET", API "/blueprints", route_blueprints, R(WEBD_SCOPE_BLUEPRINT_READ)},
         {"GET", API "/blueprints/", route_blueprint, R(WEBD_SCOPE_BLUEPRINT_READ)},
+        {"POST", API "/blueprints", route_blueprint_create, R(WEBD_SCOPE_BLUEPRINT_WRITE)},
+        {"POST", API "/blueprints/", route_blueprint_update, R(WEBD_SCOPE_BLUEPRINT_WRITE)},
         {"GET", API "/overlays/", route_overlay_files, R(WEBD_SCOPE_FILES_READ)},
         /* The body is the file's bytes, not a form. */
         {"PUT", API "/overlays/", route_overlay_files, R(WEBD_SCOPE_FILES_WRITE) | WEBD_R_RAW},

@@ -566,7 +566,8 @@ static int save_with_overlays(struct webd_rq *rq, const struct rpc_core_reply *r
                                 .object = object,
                                 .address = rq->address,
                                 .result = "ok",
-                                .detail = b.name};
+                                .detail = b.name,
+                                .token = rq->token_name};
         if (id) {
                 snprintf(object, sizeof(object), "blueprint:%" PRId64, id);
                 rr = webd_db_blueprint_update(rq->w->db, &b, (int64_t) rq->now_usec, &a);
@@ -592,14 +593,26 @@ static int save_with_overlays(struct webd_rq *rq, const struct rpc_core_reply *r
                 goto again;
         }
         webd_blueprint_done(&cur);
+        if (rq->token_name)
+                return page_api_saved(rq, "blueprint", id, b.id ? 200 : 201);
         snprintf(to, sizeof(to), BLUEPRINTS "/%" PRId64 "?m=blueprint-saved", id);
         return webd_rq_redirect(rq, to);
 
 again:
+        if (rq->token_name) {
+                /* The API: the sentence the form would show, as JSON; a picker op is no API call.
+                 * (b's strings are the form's: nothing of b to free.) */
+                webd_blueprint_done(&cur);
+                return webd_rq_error(rq, op ? 400 : status, "Not saved", err[0] ? err : "Unknown field op.");
+        }
         rr = b.id ? detail_page(rq, status, err[0] ? err : NULL, &b, &o)
                   : list_page(rq, status, err[0] ? err : NULL, &b, &o);
         webd_blueprint_done(&cur);
         return rr;
+}
+
+int page_blueprint_save(struct webd_rq *rq, int64_t id) {
+        return page_overlay_list(rq, save_with_overlays, (void *) (intptr_t) id);
 }
 
 /* POST /blueprints */

@@ -80,6 +80,11 @@ struct webd_overlay;
 int page_files_get(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest);
 int page_files_post(struct webd_rq *rq, const struct webd_overlay *o, const char *rest);
 /* PUT /overlays/<id>/files/uploads/<token>?offset=N: one slice of an upload. */
+/* Creates (id 0) or updates blueprint id from rq's form, as POST /blueprints[/<id>] does
+ * (the caller has checked that rq may see it); through the API the answer is JSON. */
+int page_blueprint_save(struct webd_rq *rq, int64_t id);
+/* The API's answer to a stored change: {"<what>": {"id": id}}. */
+int page_api_saved(struct webd_rq *rq, const char *what, int64_t id, int status);
 /* /api/v1/overlays/<id>/files[/content] (page-api.c has checked who may see o). */
 int page_files_api(struct webd_rq *rq, const struct webd_overlay *o, bool may_change, const char *rest);
 /* The overlay rules of the pages: a system overlay is everyone's to see, an admin's to change;

@@ -140,6 +140,8 @@ TABLE = [
     ("GET", "/api/v1/jobs/1", "jobs.read", 503),
     ("GET", "/api/v1/blueprints", "blueprint.read", 200),
     ("GET", f"/api/v1/blueprints/{bp}", "blueprint.read", 200),
+    ("POST", "/api/v1/blueprints", "blueprint.write", 400),
+    ("POST", f"/api/v1/blueprints/{bp}", "blueprint.write", 400),
     ("GET", f"/api/v1/overlays/{ov}/files", "files.read", 503),
     ("GET", f"/api/v1/overlays/{ov}/files/content?path=a.cfg", "files.read", 503),
     ("PUT", f"/api/v1/overlays/{ov}/files/content?path=a.cfg", "files.write", 503),
@@ -182,6 +184,28 @@ for method, path, expect in (("PUT", f"/api/v1/overlays/{sys_ov}/files/content?p
     check(st == expect, f"{method} {path[:60]}: {st}, expected {expect}: {raw[:200]}")
 st, _, _, _ = api("GET", "/api/v1/jobs?before=x", all_tok)
 check(st == 400, f"a bad query: {st}")
+
+print("== blueprints through the API: create, read back, update, refusals")
+st, doc, _, raw = api("POST", "/api/v1/blueprints", all_tok, body=b"name=Via+API&arguments=%2Bmap+c2m1_highway&config=sv_cheats+0")
+check(st == 201 and doc["blueprint"]["id"] > 0, f"create: {st} {raw[:200]}")
+nb = doc["blueprint"]["id"]
+st, doc, _, _ = api("GET", f"/api/v1/blueprints/{nb}", all_tok)
+check(doc["blueprint"]["name"] == "Via API" and doc["blueprint"]["arguments"] == "+map c2m1_highway", f"read back: {doc}")
+st, doc, _, raw = api("POST", f"/api/v1/blueprints/{nb}", all_tok, body=b"name=Via+API+2&config=sv_cheats+1")
+check(st == 200, f"update: {st} {raw[:200]}")
+st, doc, _, _ = api("GET", f"/api/v1/blueprints/{nb}", all_tok)
+check(doc["blueprint"]["name"] == "Via API 2" and doc["blueprint"]["config"] == "sv_cheats 1", f"updated: {doc}")
+for body, expect in ((b"name=API+bp", 409), (b"name=x&arguments=%2Bhostport+1", 400), (b"name=%3Cscript%3E&config=a%07b", 400),
+                     (b"name=y&overlay_ids=standard", 503), (b"name=z&op=up:a", 400)):
+    st, doc, _, raw = api("POST", "/api/v1/blueprints", all_tok, body=body)
+    check(st == expect and doc and "error" in doc, f"blueprint {body[:30]}: {st}, expected {expect}: {raw[:200]}")
+st, _, _, _ = api("POST", f"/api/v1/blueprints/{other_bp}", all_tok, body=b"name=mine+now")
+check(st == 404, f"updating another user's blueprint: {st}")
+with sqlite3.connect(WEB_DB) as db:
+    check(db.execute("SELECT name FROM blueprints WHERE id = ?", (other_bp,)).fetchone()[0] == "Other bp",
+          "another user's blueprint changed")
+    check(db.execute("SELECT COUNT(*) FROM audit WHERE kind = 'blueprint.update' AND token = 'everything'").fetchone()[0] == 1,
+          "the update's audit entry lacks the token")
 
 print("== a token limited to one server sees only that one")
 st, doc, _, _ = api("GET", "/api/v1/servers", one_srv)
