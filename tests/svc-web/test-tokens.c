@@ -192,7 +192,7 @@ Test(webd_tokens, allow_lists) {
         for (unsigned i = 0; i < WEBD_TOKEN_ALLOW_MAX; i++)
                 snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.%u.0/24 ", i);
         cr_assert_eq(webd_allow_parse(many, c, ELEMENTSOF(c), &bad), (int) WEBD_TOKEN_ALLOW_MAX);
-        strcat(many, "10.0.99.0/24");
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.99.0/24");
         cr_assert_eq(webd_allow_parse(many, c, ELEMENTSOF(c), &bad), -E2BIG);
 
         /* Empty allows everyone; a list allows its ranges only. */
@@ -262,7 +262,7 @@ Test(webd_tokens, secrets) {
         cr_assert_eq(webd_token_secret_hash(bad, strlen(bad), hb), -EINVAL);
         memcpy(bad, a, sizeof(a));
         cr_assert_eq(webd_token_secret_hash(bad, WEBD_TOKEN_SECRET_LEN - 1, hb), -EINVAL, "one short");
-        strcat(bad, "A");
+        snprintf(bad, sizeof(bad), "%sA", a);
         cr_assert_eq(webd_token_secret_hash(bad, strlen(bad), hb), -EINVAL, "one long");
         memcpy(bad, a, sizeof(a));
         for (const char *c = "+/=.~ \n"; *c; c++) {
