@@ -173,6 +173,11 @@ token_fails 4 "no user 'nobody-here'" list nobody-here
         fail "a token for the user's own server"
 "${CTL[@]}" web token list tkb | grep -Eq " mine +server.read +$TKB_SERVER " || fail "the server in web token list"
 "${CTL[@]}" web token list | grep -qw x && fail "a refused token was stored"
+# tkb has 2 (ci, mine): 48 more fill the quota, the 51st is refused.
+for i in $(seq 48); do
+        "${CTL[@]}" web token create tkb "q$i" --scope jobs.read >/dev/null 2>&1 || fail "token q$i of tkb"
+done
+token_fails 5 "at most 50 tokens per user" create tkb q49 --scope jobs.read
 $CHECK hostile-tokens "$TMP/web.sock" tka || fail "hostile token.create params"
 # Anyone but root is refused by webd (the socket is reachable for this check only, so the
 # refusal is the method's, not the socket's mode).
