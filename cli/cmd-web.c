@@ -5,6 +5,9 @@
  *   web user activate|deactivate NAME
  *   web user list [--json]
  *   web audit [--user U] [--kind K] [--limit N] [--before ID] [--json]
+ *   web token create USER NAME --scope S... [--server ID]... [--expires D] [--allow CIDR]...
+ *   web token list [USER] [--json]
+ *   web token revoke ID
  *   web seed-script-overlays DIR [--json]
  *
  * The password comes from $LEFT4ME_ADMIN_PASSWORD, else from a prompt without echo (asked
@@ -31,6 +34,15 @@ int cmd_web(int argc, char **argv, const struct cli_ctx *ctx);
 
 #define PASSWORD_MAX 1024
 
+/* webd's vocabulary (svc-web/webd-tokens.h), for the help text: webd checks the names. */
+#define TOKEN_SCOPES                                                                                        \
+        "server.read server.control server.console files.read files.write blueprint.read "                  \
+        "blueprint.write jobs.read"
+/* webd's caps on one token (webd-tokens.h; 4 per scope name: lists may overlap). */
+#define TOKEN_SCOPE_ARGS_MAX 32
+#define TOKEN_SERVERS_MAX    64
+#define TOKEN_ALLOW_MAX      16
+
 static void usage(FILE *f) {
         fprintf(f, "Usage: l4d2ctl web COMMAND [ARGS]\n\n"
                    "The web UI's accounts and audit log (left4me-webd, web.sock; root only).\n\n"
@@ -40,10 +52,15 @@ static void usage(FILE *f) {
                    "  user passwd NAME [--must-change]\n"
                    "                    set a password; the user's sessions end\n"
                    "  user activate NAME | user deactivate NAME\n"
-                   "                    deactivating ends the user's sessions at once\n"
+                   "                    deactivating ends the user's sessions and deletes their API tokens\n"
                    "  user list         every account\n"
                    "  audit [--user U] [--kind K] [--limit N] [--before ID]\n"
                    "                    the audit log, newest first\n"
+                   "  token create USER NAME --scope S... [--server ID]... [--expires D] [--allow CIDR]...\n"
+                   "                    an API token acting as USER; prints its secret, only now\n"
+                   "  token list [USER] API tokens (every user's, or USER's), without secrets\n"
+                   "  token revoke ID   the token stops working at once\n"
+                   "                    (l4d2ctl web token --help for the details)\n"
                    "  seed-script-overlays DIR\n"
                    "                    every DIR/*.sh becomes a system script overlay (its name: a\n"
                    "                    '# name: ...' line among the first ten, else the file name);\n"
@@ -51,6 +68,42 @@ static void usage(FILE *f) {
                    "Passwords: $LEFT4ME_ADMIN_PASSWORD if set, else a prompt without echo (twice on a\n"
                    "terminal), else the first line of standard input. At least 8 characters.\n"
                    "Every command takes --json.\n");
+}
+
+static void token_create_usage(FILE *f) {
+        fprintf(f, "Usage: l4d2ctl web token create USER NAME --scope S [--scope S]... [--server ID]...\n"
+                   "                                [--expires DURATION] [--allow CIDR]... [--json]\n\n"
+                   "A new API token acting as USER (never beyond what USER may), named NAME (unique per\n"
+                   "user, at most 64 bytes). Its secret goes alone to standard output, so\n"
+                   "TOKEN=$(l4d2ctl web token create ...) works, and a summary to standard error; with\n"
+                   "--json, the whole result. web.db keeps only a hash: the secret is shown only now.\n\n"
+                   "  --scope S        what it may do; repeat it, or give a comma-separated list. Scopes:\n"
+                   "                   " TOKEN_SCOPES "\n"
+                   "  --server ID      only this server (one of USER's; repeat for more, at most 64);\n"
+                   "                   default: every server USER may touch\n"
+                   "  --expires D      a lifetime: a number and s, m, h, d or w (90d, 12h; at most\n"
+                   "                   366d); default: until revoked\n"
+                   "  --allow CIDR     only from this address or range (10.0.0.0/8, 2001:db8::/32;\n"
+                   "                   repeat for more, at most 16); default: any address\n");
+}
+
+static void token_list_usage(FILE *f) {
+        fprintf(f, "Usage: l4d2ctl web token list [USER] [--json]\n\n"
+                   "Every user's API tokens, or USER's: their scopes, servers, expiry and last use. Never\n"
+                   "their secrets.\n");
+}
+
+static void token_revoke_usage(FILE *f) {
+        fprintf(f, "Usage: l4d2ctl web token revoke ID [--json]\n\n"
+                   "Deletes API token ID (see l4d2ctl web token list): it stops working at once.\n");
+}
+
+static void token_usage(FILE *f) {
+        token_create_usage(f);
+        fputc('\n', f);
+        token_list_usage(f);
+        fputc('\n', f);
+        token_revoke_usage(f);
 }
 
 static const msgpack_object *get(const msgpack_object *map, const char *key) {
@@ -76,14 +129,20 @@ static long long get_int(const msgpack_object *o) {
         return 0;
 }
 
-static void print_time(long long usec) {
+/* Local time, or zero (for 0 and anything unprintable). */
+static const char *format_time(long long usec, const char *zero, char *buf, size_t n) {
         time_t t = (time_t) (usec / 1000000);
         struct tm tm;
+
+        if (usec <= 0 || !localtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                snprintf(buf, n, "%s", zero);
+        return buf;
+}
+
+static void print_time(long long usec) {
         char buf[32];
 
-        if (usec <= 0 || !localtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm) == 0)
-                snprintf(buf, sizeof(buf), "-");
-        printf("%-20s", buf);
+        printf("%-20s", format_time(usec, "-", buf, sizeof(buf)));
 }
 
 /* Reads a line without echo on a terminal. -ENOTTY if stdin is not one. */
@@ -153,7 +212,27 @@ struct opts {
         bool admin, must_change, json;
         const char *user, *kind;
         long long limit, before;
+        /* web token create */
+        const char *scopes[TOKEN_SCOPE_ARGS_MAX], *allow[TOKEN_ALLOW_MAX], *expires;
+        size_t n_scopes, n_servers, n_allow;
+        long long servers[TOKEN_SERVERS_MAX];
+        void (*help)(FILE *f); /* --help: the subcommand's own text; NULL: web's */
 };
+
+/* Adds the names of a --scope (one, or a comma-separated list). */
+static int add_scopes(struct opts *o, char *arg) {
+        for (char *p = arg, *next; p; p = next) {
+                next = strchr(p, ',');
+                if (next)
+                        *next++ = 0;
+                if (!*p)
+                        continue;
+                if (o->n_scopes == TOKEN_SCOPE_ARGS_MAX)
+                        return -cli_usage("--scope: at most %d names", TOKEN_SCOPE_ARGS_MAX);
+                o->scopes[o->n_scopes++] = p;
+        }
+        return 0;
+}
 
 static int parse(int argc, char **argv, struct opts *o, const char *allowed) {
         static const struct option options[] = {{"admin", no_argument, NULL, 'a'},
@@ -162,10 +241,14 @@ static int parse(int argc, char **argv, struct opts *o, const char *allowed) {
                                                 {"kind", required_argument, NULL, 'k'},
                                                 {"limit", required_argument, NULL, 'n'},
                                                 {"before", required_argument, NULL, 'b'},
+                                                {"scope", required_argument, NULL, 'S'},
+                                                {"server", required_argument, NULL, 'I'},
+                                                {"expires", required_argument, NULL, 'E'},
+                                                {"allow", required_argument, NULL, 'W'},
                                                 {"json", no_argument, NULL, 'j'},
                                                 {"help", no_argument, NULL, 'h'},
                                                 {}};
-        int c;
+        int c, r;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "amu:k:n:b:jh", options, NULL)) >= 0) {
@@ -193,11 +276,31 @@ static int parse(int argc, char **argv, struct opts *o, const char *allowed) {
                         if (safe_atoi64(optarg, 1, INT64_MAX, &o->before) < 0)
                                 return -cli_usage("--before: '%s' is not an entry id", optarg);
                         break;
+                case 'S':
+                        r = add_scopes(o, optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case 'I':
+                        if (o->n_servers == TOKEN_SERVERS_MAX)
+                                return -cli_usage("--server: at most %d servers", TOKEN_SERVERS_MAX);
+                        if (safe_atoi64(optarg, 1, INT64_MAX, &o->servers[o->n_servers]) < 0)
+                                return -cli_usage("--server: '%s' is not a server id", optarg);
+                        o->n_servers++;
+                        break;
+                case 'E':
+                        o->expires = optarg;
+                        break;
+                case 'W':
+                        if (o->n_allow == TOKEN_ALLOW_MAX)
+                                return -cli_usage("--allow: at most %d ranges", TOKEN_ALLOW_MAX);
+                        o->allow[o->n_allow++] = optarg;
+                        break;
                 case 'j':
                         o->json = true;
                         break;
                 case 'h':
-                        usage(stdout);
+                        (o->help ?: usage)(stdout);
                         return 0;
                 default:
                         return -EXIT_USAGE;
@@ -304,9 +407,10 @@ static int user_cmd(const char *sub, int argc, char **argv, const struct cli_ctx
                        o.admin ? ", an administrator" : "");
         else
                 printf("%s: %s\n", name,
-                       streq(sub, "passwd")     ? "password set; their sessions were ended"
-                       : streq(sub, "activate") ? "activated"
-                                                : "deactivated; their sessions were ended");
+                       streq(sub, "passwd") ? "password set; their sessions were ended"
+                       : streq(sub, "activate")
+                               ? "activated"
+                               : "deactivated; their sessions were ended and their API tokens deleted");
         rpc_reply_done(&reply);
         return EXIT_OK;
 }
@@ -369,6 +473,193 @@ static int audit_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
                 printf("(older entries: --before %lld)\n", get_int(get(reply.result, "next_before_id")));
         rpc_reply_done(&reply);
         return EXIT_OK;
+}
+
+/* ---- token -------------------------------------------------------------------------------------- */
+
+/* The strings of an array joined by sep into buf ("" for none or not an array; ints too). */
+static const char *join(const msgpack_object *a, const char *sep, char *buf, size_t len) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (uint32_t k = 0; a && a->type == MSGPACK_OBJECT_ARRAY && k < a->via.array.size && n < len; k++) {
+                const msgpack_object *o = &a->via.array.ptr[k];
+                if (o->type == MSGPACK_OBJECT_STR)
+                        n += (size_t) snprintf(buf + n, len - n, "%s%.*s", n ? sep : "",
+                                               (int) o->via.str.size, o->via.str.ptr);
+                else
+                        n += (size_t) snprintf(buf + n, len - n, "%s%lld", n ? sep : "", get_int(o));
+        }
+        return buf;
+}
+
+static int token_create(int argc, char **argv, const struct cli_ctx *ctx) {
+        struct opts o = {.json = ctx->json, .help = token_create_usage};
+        struct rpc_reply reply = {};
+        struct rpc_buf params;
+        struct rpc_map map;
+        msgpack_packer *mpk;
+        const msgpack_object *secret;
+        char scopes[512], when[32];
+        long long expires;
+        int i, r;
+
+        i = parse(argc, argv, &o, "SIEW");
+        if (i <= 0)
+                return -i;
+        if (i + 2 != argc)
+                return cli_usage("web token create: give USER and NAME");
+        if (o.n_scopes == 0)
+                return cli_usage("web token create: give at least one --scope (%s)", TOKEN_SCOPES);
+        rpc_buf_init(&params, 0);
+        mpk = rpc_params_begin(&map, &params.pk);
+        rpc_pack_kv_str(mpk, "username", argv[i]);
+        rpc_pack_kv_str(mpk, "name", argv[i + 1]);
+        rpc_pack_key(mpk, "scopes");
+        msgpack_pack_array(mpk, o.n_scopes);
+        for (size_t k = 0; k < o.n_scopes; k++)
+                rpc_pack_str(mpk, o.scopes[k]);
+        if (o.n_servers > 0) {
+                rpc_pack_key(mpk, "servers");
+                msgpack_pack_array(mpk, o.n_servers);
+                for (size_t k = 0; k < o.n_servers; k++)
+                        msgpack_pack_int64(mpk, o.servers[k]);
+        }
+        if (o.expires)
+                rpc_pack_kv_str(mpk, "expires", o.expires);
+        if (o.n_allow > 0) {
+                rpc_pack_key(mpk, "allow");
+                msgpack_pack_array(mpk, o.n_allow);
+                for (size_t k = 0; k < o.n_allow; k++)
+                        rpc_pack_str(mpk, o.allow[k]);
+        }
+        (void) rpc_map_end(&map);
+        r = call_web(ctx, "token.create", &params, &reply);
+        rpc_buf_done(&params);
+        if (r > 0)
+                return r;
+        secret = get(reply.result, "secret");
+        if (o.json)
+                cli_print_json(reply.result);
+        else if (secret && secret->type == MSGPACK_OBJECT_STR) {
+                /* Alone on stdout, so TOKEN=$(...) takes exactly the secret. */
+                printf("%.*s\n", (int) secret->via.str.size, secret->via.str.ptr);
+                expires = get_int(get(reply.result, "expires_usec"));
+                fprintf(stderr, "token %lld \"%s\" for %s: %s; expires %s. The secret is shown only now.\n",
+                        get_int(get(reply.result, "id")), argv[i + 1], argv[i],
+                        join(get(reply.result, "scopes"), " ", scopes, sizeof(scopes)),
+                        format_time(expires, "never", when, sizeof(when)));
+        } else {
+                fprintf(stderr, "l4d2ctl: web token create: the answer has no secret\n");
+                r = EXIT_FAILED;
+        }
+        fflush(stdout);
+        if (secret && secret->type == MSGPACK_OBJECT_STR)
+                explicit_bzero((char *) secret->via.str.ptr, secret->via.str.size);
+        rpc_reply_done(&reply);
+        return r;
+}
+
+static int token_list(int argc, char **argv, const struct cli_ctx *ctx) {
+        struct opts o = {.json = ctx->json, .help = token_list_usage};
+        struct rpc_reply reply = {};
+        struct rpc_buf params;
+        struct rpc_map map;
+        msgpack_packer *mpk;
+        const msgpack_object *tokens;
+        int i, r;
+
+        i = parse(argc, argv, &o, "");
+        if (i <= 0)
+                return -i;
+        if (i + 1 < argc)
+                return cli_usage("web token list: unexpected argument '%s'", argv[i + 1]);
+        rpc_buf_init(&params, 0);
+        mpk = rpc_params_begin(&map, &params.pk);
+        if (i < argc)
+                rpc_pack_kv_str(mpk, "username", argv[i]);
+        (void) rpc_map_end(&map);
+        r = call_web(ctx, "token.list", &params, &reply);
+        rpc_buf_done(&params);
+        if (r > 0)
+                return r;
+        if (o.json) {
+                cli_print_json(reply.result);
+                rpc_reply_done(&reply);
+                return EXIT_OK;
+        }
+        tokens = get(reply.result, "tokens");
+        printf("%-5s %-16s %-20s %-32s %-10s %-19s %s\n", "ID", "USER", "NAME", "SCOPES", "SERVERS",
+               "EXPIRES", "LAST USED");
+        for (uint32_t k = 0; tokens && tokens->type == MSGPACK_OBJECT_ARRAY && k < tokens->via.array.size;
+             k++) {
+                const msgpack_object *t = &tokens->via.array.ptr[k], *addr = get(t, "last_used_address");
+                char scopes[512], servers[1536], when[32];
+                long long last = get_int(get(t, "last_used_usec"));
+
+                printf("%-5lld ", get_int(get(t, "id")));
+                print_str(get(t, "username"), 16);
+                printf(" ");
+                print_str(get(t, "name"), 20);
+                printf(" %-32s", join(get(t, "scopes"), ",", scopes, sizeof(scopes)));
+                join(get(t, "servers"), ",", servers, sizeof(servers));
+                printf(" %-10s", servers[0] ? servers : "all");
+                printf(" %-19s", format_time(get_int(get(t, "expires_usec")), "never", when, sizeof(when)));
+                printf(" %s", format_time(last, "never", when, sizeof(when)));
+                if (last > 0 && addr && addr->type == MSGPACK_OBJECT_STR)
+                        printf(" from %.*s", (int) addr->via.str.size, addr->via.str.ptr);
+                printf("\n");
+        }
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+static int token_revoke(int argc, char **argv, const struct cli_ctx *ctx) {
+        struct opts o = {.json = ctx->json, .help = token_revoke_usage};
+        struct rpc_reply reply = {};
+        struct rpc_buf params;
+        struct rpc_map map;
+        msgpack_packer *mpk;
+        long long id;
+        int i, r;
+
+        i = parse(argc, argv, &o, "");
+        if (i <= 0)
+                return -i;
+        if (i + 1 != argc)
+                return cli_usage("web token revoke: give exactly one token ID");
+        if (safe_atoi64(argv[i], 1, INT64_MAX, &id) < 0)
+                return cli_usage("web token revoke: '%s' is not a token id", argv[i]);
+        rpc_buf_init(&params, 0);
+        mpk = rpc_params_begin(&map, &params.pk);
+        rpc_pack_kv_int(mpk, "id", id);
+        (void) rpc_map_end(&map);
+        r = call_web(ctx, "token.revoke", &params, &reply);
+        rpc_buf_done(&params);
+        if (r > 0)
+                return r;
+        if (o.json)
+                cli_print_json(reply.result);
+        else
+                printf("revoked token %lld\n", id);
+        rpc_reply_done(&reply);
+        return EXIT_OK;
+}
+
+static int token_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
+        if (argc < 2)
+                return cli_usage("web token: give a command (create, list, revoke)");
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                token_usage(stdout);
+                return EXIT_OK;
+        }
+        if (streq(argv[1], "create"))
+                return token_create(argc - 1, argv + 1, ctx);
+        if (streq(argv[1], "list"))
+                return token_list(argc - 1, argv + 1, ctx);
+        if (streq(argv[1], "revoke"))
+                return token_revoke(argc - 1, argv + 1, ctx);
+        return cli_usage("web token: unknown command '%s' (create, list, revoke)", argv[1]);
 }
 
 /* ---- seed-script-overlays ----------------------------------------------------------------------- */
@@ -538,7 +829,9 @@ int cmd_web(int argc, char **argv, const struct cli_ctx *ctx) {
         }
         if (streq(argv[1], "audit"))
                 return audit_cmd(argc - 1, argv + 1, ctx);
+        if (streq(argv[1], "token"))
+                return token_cmd(argc - 1, argv + 1, ctx);
         if (streq(argv[1], "seed-script-overlays"))
                 return seed_cmd(argc - 1, argv + 1, ctx);
-        return cli_usage("web: unknown command '%s' (user, audit, seed-script-overlays)", argv[1]);
+        return cli_usage("web: unknown command '%s' (user, audit, token, seed-script-overlays)", argv[1]);
 }

@@ -81,7 +81,7 @@ WEBD_CORE_SRCS := svc-web/webd-html.c svc-web/webd-form.c svc-web/webd-auth.c \
 WEBD_CORE_LIBS = $(call pc_libs,sqlite3 libsodium yaml-0.1 msgpack)
 UNIT_TESTS += $(BUILD)/test-webd-core
 TEST_WEBD_CORE_SRCS := tests/svc-web/test-html.c tests/svc-web/test-form.c tests/svc-web/test-auth.c \
-                       tests/svc-web/test-db.c tests/svc-web/test-fleet.c
+                       tests/svc-web/test-db.c tests/svc-web/test-fleet.c tests/svc-web/test-tokens.c
 WEBD_CORE_SRCS += svc-web/webd-multipart.c
 TEST_WEBD_CORE_SRCS += tests/svc-web/test-multipart.c
 $(BUILD)/test-webd-core: $(TEST_WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(WEBD_CORE_SRCS:%.c=$(BUILD)/obj/%.o) \

@@ -118,6 +118,94 @@ step "RPC on web.sock: l4d2ctl and python3-msgpack"
 "$BUILD/l4d2ctl" --socket-dir "$TMP" --json version web | grep -q left4me-webd || fail "l4d2ctl version web"
 $CHECK rpc "$TMP/web.sock" || fail "rpc checks"
 
+step "API tokens over web.sock: l4d2ctl web token create, list, revoke (root only)"
+CTL=("$BUILD/l4d2ctl" --socket-dir "$TMP")
+for u in tka tkb; do
+        LEFT4ME_ADMIN_PASSWORD=token-pw-1 "${CTL[@]}" web user create "$u" >/dev/null || fail "web user create $u"
+done
+# A server of tkb's, as if hostd had given the port (creating one needs hostd).
+TKB_SERVER=$($PY - "$TMP/root/web/web.db" <<'PYEOF'
+import sqlite3, sys
+with sqlite3.connect(sys.argv[1]) as db:
+    uid = db.execute("SELECT id FROM users WHERE username = 'tkb'").fetchone()[0]
+    bp = db.execute("INSERT INTO blueprints (owner_id, name, created_usec, updated_usec) VALUES (?, 'bp', 1, 1)",
+                    (uid,)).lastrowid
+    print(db.execute("INSERT INTO servers (owner_id, blueprint_id, name, port, rcon_password, created_usec, "
+                     "updated_usec) VALUES (?, ?, 'srv', 27999, 'pw', 1, 1)", (uid, bp)).lastrowid)
+PYEOF
+)
+# token_fails WANT_RC PATTERN ARGS...: `l4d2ctl web token ARGS` exits WANT_RC, says PATTERN.
+token_fails() {
+        local want=$1 pat=$2 rc=0 out
+        shift 2
+        out=$("${CTL[@]}" web token "$@" 2>&1) && rc=0 || rc=$?
+        [ "$rc" = "$want" ] || fail "web token $*: exit $rc, not $want: $out"
+        grep -q -- "$pat" <<<"$out" || fail "web token $*: no '$pat' in: $out"
+}
+TOKEN=$("${CTL[@]}" web token create tka deploy --scope server.read,server.control --scope jobs.read \
+        --expires 90d --allow 10.0.0.0/8 --allow ::1 2>"$TMP/token.err") || fail "web token create: $(cat "$TMP/token.err")"
+[[ $TOKEN =~ ^l4m_[A-Za-z0-9_-]{43}$ ]] || fail "the secret on stdout is '$TOKEN'"
+grep -Eq '^token [0-9]+ "deploy" for tka: server.read server.control jobs.read; expires 20[0-9-]+ [0-9:]+\. The secret is shown only now\.$' \
+        "$TMP/token.err" || fail "web token create's summary: $(cat "$TMP/token.err")"
+TOKEN_ID=$(sed -n 's/^token \([0-9]*\) .*/\1/p' "$TMP/token.err")
+out=$("${CTL[@]}" web token list tka)
+grep -Eq "^$TOKEN_ID +tka +deploy +server.read,server.control,jobs.read +all +20" <<<"$out" ||
+        fail "web token list tka: $out"
+grep -qF "$TOKEN" <<<"$out" && fail "web token list shows the secret"
+out=$("${CTL[@]}" --json web token list)
+grep -q '"allow":\["10.0.0.0/8","::1"\]' <<<"$out" || fail "web token list --json: $out"
+grep -qF "${TOKEN#l4m_}" <<<"$out" && fail "web token list --json shows the secret"
+"${CTL[@]}" --json web audit --kind token.create | grep -qF "${TOKEN#l4m_}" && fail "the audit log holds the secret"
+grep -qF "${TOKEN#l4m_}" "$TMP/log" && fail "webd logged the secret"
+"${CTL[@]}" --json web token create tkb ci --scope jobs.read |
+        grep -Eq '"secret":"l4m_[A-Za-z0-9_-]{43}".*"scopes":\["jobs.read"\]' || fail "web token create --json"
+token_fails 5 "name 'deploy' is taken" create tka deploy --scope server.read
+token_fails 3 "unknown scope 'server.reed'.*server.console" create tka x --scope server.read,server.reed
+token_fails 2 "at least one --scope.*blueprint.write" create tka x
+token_fails 3 "'10.1.2.3/8' is not an address or a range" create tka x --scope server.read --allow 10.1.2.3/8
+token_fails 3 "expires: '0d'" create tka x --scope server.read --expires 0d
+token_fails 3 "expires: '367d' is longer than a year" create tka x --scope server.read --expires 367d
+token_fails 3 "server $TKB_SERVER is not tka's" create tka x --scope server.read --server "$TKB_SERVER"
+token_fails 4 "no server 99999" create tka x --scope server.read --server 99999
+token_fails 4 "no user 'nobody-here'" create nobody-here x --scope server.read
+token_fails 4 "no user 'nobody-here'" list nobody-here
+"${CTL[@]}" web token create tkb mine --scope server.read --server "$TKB_SERVER" >/dev/null 2>&1 ||
+        fail "a token for the user's own server"
+"${CTL[@]}" web token list tkb | grep -Eq " mine +server.read +$TKB_SERVER " || fail "the server in web token list"
+"${CTL[@]}" web token list | grep -qw x && fail "a refused token was stored"
+# tkb has 2 (ci, mine): 48 more fill the quota, the 51st is refused.
+for i in $(seq 48); do
+        "${CTL[@]}" web token create tkb "q$i" --scope jobs.read >/dev/null 2>&1 || fail "token q$i of tkb"
+done
+token_fails 5 "at most 50 tokens per user" create tkb q49 --scope jobs.read
+$CHECK hostile-tokens "$TMP/web.sock" tka || fail "hostile token.create params"
+# Anyone but root is refused by webd (the socket is reachable for this check only, so the
+# refusal is the method's, not the socket's mode).
+chmod 711 "$TMP"
+chmod 666 "$TMP/web.sock"
+rc=0; out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "${CTL[@]}" web token list 2>&1) || rc=$?
+[ "$rc" = 6 ] && grep -q "'token.list' is for root" <<<"$out" ||
+        { chmod 700 "$TMP"; fail "token.list as uid 65534: exit $rc: $out"; }
+rc=0; out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "${CTL[@]}" web token create tka y \
+        --scope server.read 2>&1) || rc=$?
+chmod 700 "$TMP"
+[ "$rc" = 6 ] && grep -q "'token.create' is for root" <<<"$out" || fail "token.create as uid 65534: exit $rc: $out"
+"${CTL[@]}" web token revoke "$TOKEN_ID" | grep -q "revoked token $TOKEN_ID" || fail "web token revoke"
+"${CTL[@]}" web token list tka | grep -q deploy && fail "a revoked token is listed"
+token_fails 4 "no token $TOKEN_ID" revoke "$TOKEN_ID"
+token_fails 2 "not a token id" revoke x
+"${CTL[@]}" --json web audit --kind token.revoke | grep -q "\"object\":\"token:$TOKEN_ID\"" ||
+        fail "no token.revoke audit entry"
+"${CTL[@]}" web token create tka again --scope server.read >/dev/null 2>&1 || fail "web token create again"
+"${CTL[@]}" web user deactivate tka >/dev/null || fail "web user deactivate tka"
+[ "$("${CTL[@]}" web token list tka | wc -l)" = 1 ] || fail "tka's tokens outlived the deactivation"
+"${CTL[@]}" web token list tkb | grep -q " ci " || fail "deactivating tka took tkb's tokens"
+token_fails 3 "deactivated" create tka again --scope server.read
+"${CTL[@]}" web token --help | grep -q "web token revoke ID" || fail "web token --help"
+"${CTL[@]}" web token create --help | grep -q -- "--allow CIDR" || fail "web token create --help"
+"${CTL[@]}" web --help | grep -q "token create USER NAME" || fail "web --help lacks token"
+alive || fail "webd died in the token checks"
+
 step "hostile input on both sockets; the daemon keeps serving"
 $CHECK hostile-rpc "$TMP/web.sock" || fail "hostile rpc"
 $CHECK hostile-http "$PORT" || fail "hostile http"

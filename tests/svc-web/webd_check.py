@@ -144,6 +144,70 @@ def check_hostile_rpc(path):
     print("hostile rpc ok")
 
 
+def check_hostile_tokens(path, user):
+    """token.create with hostile params: every one answered "invalid", nothing stored, webd
+    still serving. user must exist and be active."""
+    def tokens():
+        err, res = rpc_call(path, "token.list", {"username": user})
+        if err is not None:
+            fail("token.list %s: %r" % (user, err))
+        return len(res["tokens"])
+
+    ok = {"username": user, "name": "hostile", "scopes": ["server.read"]}
+    cases = [
+        ("username an int", {"username": 1}),
+        ("name an int", {"name": 7}),
+        ("name a map", {"name": {"a": 1}}),
+        ("name binary", {"name": b"bin"}),
+        ("name 10 KB", {"name": "n" * 10240}),
+        ("name 65 bytes", {"name": "n" * 65}),
+        ("name empty", {"name": ""}),
+        ("name a control character", {"name": "a\x01b"}),
+        ("name a newline", {"name": "a\nb"}),
+        ("scopes a string", {"scopes": "server.read"}),
+        ("scopes empty", {"scopes": []}),
+        ("scopes ints", {"scopes": [1, 2]}),
+        ("scopes nil", {"scopes": None}),
+        ("1000 scopes", {"scopes": ["server.read"] * 1000}),
+        ("a 10 KB scope", {"scopes": ["s" * 10240]}),
+        ("an unknown scope", {"scopes": ["server.read", "root"]}),
+        ("servers an int", {"servers": 1}),
+        ("servers strings", {"servers": ["1"]}),
+        ("servers negative", {"servers": [-1]}),
+        ("servers zero", {"servers": [0]}),
+        ("servers a float", {"servers": [1.5]}),
+        ("servers 65", {"servers": list(range(1, 66))}),
+        ("servers 2^64-1", {"servers": [2 ** 64 - 1]}),
+        ("expires an int", {"expires": 90}),
+        ("expires 10 KB", {"expires": "9" * 10240 + "d"}),
+        ("expires 0d", {"expires": "0d"}),
+        ("expires -1d", {"expires": "-1d"}),
+        ("allow a string", {"allow": "10.0.0.0/8"}),
+        ("allow ints", {"allow": [10]}),
+        ("allow 17 ranges", {"allow": ["10.0.%d.0/24" % i for i in range(17)]}),
+        ("allow host bits", {"allow": ["10.1.2.3/8"]}),
+        ("allow a 10 KB item", {"allow": ["1" * 10240]}),
+        ("an unknown argument", {"secret": "l4m_" + "A" * 43}),
+    ]
+    before = tokens()
+    for what, change in cases:
+        params = dict(ok)
+        params.update(change)
+        err, res = rpc_call(path, "token.create", params)
+        if err is None or err.get("code") != "invalid":
+            fail("token.create with %s: expected invalid, got %r %r" % (what, err, res))
+    for what, params in [("no params", None), ("a list", [1, 2]), ("nil username", {"username": None})]:
+        err, res = rpc_call(path, "token.create", params)
+        if err is None or err.get("code") != "invalid":
+            fail("token.create with %s: expected invalid, got %r %r" % (what, err, res))
+    if tokens() != before:
+        fail("a hostile token.create stored a token")
+    err, res = rpc_call(path, "sys.health")
+    if err is not None or res.get("status") != "ok":
+        fail("after hostile token.create: %r %r" % (err, res))
+    print("  %d hostile token.create params refused as invalid" % (len(cases) + 3))
+
+
 # ---- HTTP -----------------------------------------------------------------------------------
 
 def http_raw(port, data, read_timeout=5):
@@ -292,6 +356,8 @@ def main():
         check_rpc(args[0])
     elif check == "hostile-rpc":
         check_hostile_rpc(args[0])
+    elif check == "hostile-tokens":
+        check_hostile_tokens(args[0], args[1])
     elif check == "health":
         check_health_json(int(args[0]))
     elif check == "hostile-http":
