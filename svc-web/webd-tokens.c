@@ -259,7 +259,8 @@ _Static_assert(_T_MAX <= WDB_TOKEN_STMTS, "webd_db.token[] is too small");
 static const char *const token_sql[_T_MAX] = {
         [T_INSERT] = "INSERT INTO api_tokens (user_id, name, secret_hash, scopes, servers, allow, "
                      "created_usec, expires_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        [T_COUNT] = "SELECT COUNT(*) FROM api_tokens WHERE user_id = ?",
+        [T_COUNT] = "SELECT COUNT(*) FROM api_tokens WHERE user_id = ?1 AND (expires_usec = 0 OR "
+                    "expires_usec > ?2)",
         [T_LOOKUP] = "SELECT " TOKEN_COLUMNS ", u.active FROM api_tokens t JOIN users u ON u.id = t.user_id "
                      "WHERE t.secret_hash = ?",
         [T_GET] = "SELECT " TOKEN_COLUMNS " FROM api_tokens t JOIN users u ON u.id = t.user_id "
@@ -322,7 +323,11 @@ static int servers_format(const struct webd_token *t, char *buf, size_t len) {
         return 0;
 }
 
+/* Fails closed: a stored list that holds no valid id (only a hand-edited row can) limits the
+ * token to a server that cannot exist, never to "every server" (an empty list). */
 static void servers_read(const char *s, struct webd_token *t) {
+        bool listed = !isempty(s);
+
         t->n_servers = 0;
         for (const char *p = s ?: ""; *p && t->n_servers < WEBD_TOKEN_SERVERS_MAX;) {
                 char *end;
@@ -334,6 +339,8 @@ static void servers_read(const char *s, struct webd_token *t) {
                         t->servers[t->n_servers++] = v;
                 p = end;
         }
+        if (listed && t->n_servers == 0)
+                t->servers[t->n_servers++] = -1;
 }
 
 static int token_from_row(sqlite3_stmt *s, struct webd_token *t) {
@@ -395,7 +402,9 @@ int webd_db_token_create(struct webd_db *db, const struct webd_token *t,
         if (r >= 0 && !exists)
                 r = -ENOENT;
         if (r >= 0) {
+                /* Expired tokens do not count against the cap (their rows stay until revoked). */
                 (void) sqlite3_bind_int64(db->token[T_COUNT], 1, t->user_id);
+                (void) sqlite3_bind_int64(db->token[T_COUNT], 2, t->created_usec);
                 r = wdb_query_int(db->token[T_COUNT], &count);
         }
         if (r >= 0 && count >= WEBD_TOKENS_PER_USER)

@@ -615,3 +615,39 @@ Test(webd_tokens_db, unknown_stored_scope_grants_nothing) {
         cr_assert_not(webd_allow_match(t.allow, "10.1.1.1"), "a broken stored allow-list let an address in");
         webd_token_done(&t);
 }
+
+/* A servers column with no valid id (a hand-edited row) limits the token to nothing, never
+ * to every server, as an empty list would. */
+Test(webd_tokens_db, broken_stored_servers_match_nothing) {
+        int64_t alice = user("alice", false);
+        char secret[WEBD_TOKEN_SECRET_LEN + 1];
+        struct webd_token t = {};
+
+        cr_assert_eq(make(alice, "limited", WEBD_SCOPE_SERVER_READ, 0, secret, NULL), 0);
+        cr_assert_eq(lookup(secret, 20 * SEC, &t, NULL), 0);
+        cr_assert(webd_token_allows_server(&t, 7), "an unlimited token refused a server");
+        webd_token_done(&t);
+        cr_assert_eq(raw_sql("UPDATE api_tokens SET servers = 'x -4 0'"), SQLITE_OK);
+        cr_assert_eq(lookup(secret, 20 * SEC, &t, NULL), 0);
+        cr_assert_not(webd_token_allows_server(&t, 7), "a broken servers list allowed server 7");
+        cr_assert_not(webd_token_allows_server(&t, 1));
+        webd_token_done(&t);
+}
+
+/* Expired tokens do not use up the cap: a user whose old tokens ran out can make new ones. */
+Test(webd_tokens_db, expired_tokens_do_not_count) {
+        int64_t alice = user("alice", false);
+        char name[16];
+
+        for (unsigned i = 0; i < WEBD_TOKENS_PER_USER; i++) {
+                snprintf(name, sizeof(name), "old%u", i);
+                /* Created at 10 s (make's clock), each expired at 5 s. */
+                cr_assert_eq(make(alice, name, WEBD_SCOPE_SERVER_READ, 5 * SEC, NULL, NULL), 0, "%s", name);
+        }
+        cr_assert_eq(make(alice, "new", WEBD_SCOPE_SERVER_READ, 0, NULL, NULL), 0, "expired tokens counted");
+        for (unsigned i = 1; i < WEBD_TOKENS_PER_USER; i++) {
+                snprintf(name, sizeof(name), "live%u", i);
+                cr_assert_eq(make(alice, name, WEBD_SCOPE_SERVER_READ, 0, NULL, NULL), 0, "%s", name);
+        }
+        cr_assert_eq(make(alice, "one-more", WEBD_SCOPE_SERVER_READ, 0, NULL, NULL), -EDQUOT);
+}
