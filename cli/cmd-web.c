@@ -196,14 +196,18 @@ static int read_password(char *buf, size_t n) {
         return 0;
 }
 
-static int call_web(const struct cli_ctx *ctx, const char *method, const struct rpc_buf *params,
+/* Calls method and frees params (wiped first: they may hold a password). */
+static int call_web(const struct cli_ctx *ctx, const char *method, struct rpc_buf *params,
                     struct rpc_reply *reply) {
         _cleanup_(rpc_client_freep) struct rpc_client *c = NULL;
         int r = cli_connect(ctx, "web", &c);
 
-        if (r > 0)
-                return r;
-        return cli_call(ctx, c, method, params, NULL, NULL, reply);
+        if (r <= 0)
+                r = cli_call(ctx, c, method, params, NULL, NULL, reply);
+        if (params->data)
+                explicit_bzero(params->data, params->len);
+        rpc_buf_done(params);
+        return r;
 }
 
 /* Parses the options every subcommand shares: the index of the first operand (> 0), 0
@@ -331,7 +335,6 @@ static int user_cmd(const char *sub, int argc, char **argv, const struct cli_ctx
                 (void) mpk;
                 (void) rpc_map_end(&map);
                 r = call_web(ctx, "user.list", &params, &reply);
-                rpc_buf_done(&params);
                 if (r > 0)
                         return r;
                 if (o.json)
@@ -395,9 +398,6 @@ static int user_cmd(const char *sub, int argc, char **argv, const struct cli_ctx
         (void) rpc_map_end(&map);
         explicit_bzero(password, sizeof(password));
         r = call_web(ctx, method, &params, &reply);
-        if (params.data)
-                explicit_bzero(params.data, params.len);
-        rpc_buf_done(&params);
         if (r > 0)
                 return r;
         if (o.json)
@@ -441,7 +441,6 @@ static int audit_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
                 rpc_pack_kv_int(mpk, "before_id", o.before);
         (void) rpc_map_end(&map);
         r = call_web(ctx, "audit.list", &params, &reply);
-        rpc_buf_done(&params);
         if (r > 0)
                 return r;
         if (o.json) {
@@ -535,7 +534,6 @@ static int token_create(int argc, char **argv, const struct cli_ctx *ctx) {
         }
         (void) rpc_map_end(&map);
         r = call_web(ctx, "token.create", &params, &reply);
-        rpc_buf_done(&params);
         if (r > 0)
                 return r;
         secret = get(reply.result, "secret");
@@ -580,7 +578,6 @@ static int token_list(int argc, char **argv, const struct cli_ctx *ctx) {
                 rpc_pack_kv_str(mpk, "username", argv[i]);
         (void) rpc_map_end(&map);
         r = call_web(ctx, "token.list", &params, &reply);
-        rpc_buf_done(&params);
         if (r > 0)
                 return r;
         if (o.json) {
@@ -635,7 +632,6 @@ static int token_revoke(int argc, char **argv, const struct cli_ctx *ctx) {
         rpc_pack_kv_int(mpk, "id", id);
         (void) rpc_map_end(&map);
         r = call_web(ctx, "token.revoke", &params, &reply);
-        rpc_buf_done(&params);
         if (r > 0)
                 return r;
         if (o.json)

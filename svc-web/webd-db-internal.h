@@ -46,6 +46,14 @@ int wdb_run(sqlite3_stmt *s);
 /* Steps a statement whose one row holds one integer, and resets it. */
 int wdb_query_int(sqlite3_stmt *s, int64_t *ret);
 
+/* Finalizes a module's statements (at close; NULL ones are fine). */
+static inline void wdb_finalize_all(sqlite3_stmt **stmts, int n) {
+        for (int i = 0; i < n; i++) {
+                (void) sqlite3_finalize(stmts[i]);
+                stmts[i] = NULL;
+        }
+}
+
 static inline void wdb_stmt_clear(sqlite3_stmt *s) {
         (void) sqlite3_reset(s);
         (void) sqlite3_clear_bindings(s);

@@ -101,10 +101,7 @@ int wdb_fleet_prepare(struct webd_db *db) {
 }
 
 void wdb_fleet_finalize(struct webd_db *db) {
-        for (int i = 0; i < _F_MAX; i++) {
-                (void) sqlite3_finalize(db->fleet[i]);
-                db->fleet[i] = NULL;
-        }
+        wdb_finalize_all(db->fleet, _F_MAX);
 }
 
 static int run(struct webd_db *db, int id) {

@@ -67,10 +67,7 @@ int wdb_overlays_prepare(struct webd_db *db) {
 }
 
 void wdb_overlays_finalize(struct webd_db *db) {
-        for (int i = 0; i < _O_MAX; i++) {
-                (void) sqlite3_finalize(db->overlay[i]);
-                db->overlay[i] = NULL;
-        }
+        wdb_finalize_all(db->overlay, _O_MAX);
 }
 
 static const char *const type_names[_WEBD_OVERLAY_TYPE_MAX] = {

@@ -280,10 +280,7 @@ int wdb_tokens_prepare(struct webd_db *db) {
 }
 
 void wdb_tokens_finalize(struct webd_db *db) {
-        for (int i = 0; i < _T_MAX; i++) {
-                (void) sqlite3_finalize(db->token[i]);
-                db->token[i] = NULL;
-        }
+        wdb_finalize_all(db->token, _T_MAX);
 }
 
 void webd_token_done(struct webd_token *t) {

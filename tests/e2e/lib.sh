@@ -300,3 +300,15 @@ e2e_teardown() {
                 rm -rf --one-file-system "$dir"
         fi
 }
+
+# web_login USER PASSWORD: logs in through the form (its double-submit token) against the web UI
+# at $url inside the container; prints the session's cookie header line.
+web_login() {
+        local tok sid
+        tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
+        sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
+                --data-urlencode "username=$1" --data-urlencode "password=$2" "$url/login" |
+                tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
+        [ -n "$sid" ] || fail "no session for $1"
+        echo "Cookie: __Host-left4me=$sid"
+}

@@ -46,16 +46,11 @@ out=$(ct_as l4m-op l4d2ctl jobs submit server.start --server web-77 --spec /tmp/
 assert_contains "$out" "belongs to the web UI" "jobd refuses web-77 to an operator"
 
 echo "--- followers of one job share one watch; a late one resumes by Last-Event-ID"
-tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
-sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
-        --data-urlencode username=ct-admin --data-urlencode password=ct-admin-password "$url/login" |
-        tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
-[ -n "$sid" ] || fail "no admin session"
 ct_sh "printf 'for i in \$(seq 1 120); do echo line \$i; sleep 0.03; done\n' >/tmp/slow.sh"
 job=$(ct l4d2ctl jobs submit overlay.build --overlay ctslow --script /tmp/slow.sh --json | grep -o '"id": *[0-9]*' |
         head -n 1 | grep -o '[0-9]*$')
 [ -n "$job" ] || fail "no build job"
-C="Cookie: __Host-left4me=$sid"
+C=$(web_login ct-admin ct-admin-password)
 ct sh -c "curl -sN -m 30 -H '$C' $url/jobs/$job/events >/tmp/f1.txt 2>&1 &"
 ct sh -c "curl -sN -m 30 -H '$C' $url/jobs/$job/events >/tmp/f2.txt 2>&1 &"
 sleep 1.5
@@ -166,21 +161,21 @@ wait_for 60 gone || fail "instances/ctadopt is still there"
 ok "an unmanaged instance adopted, started under its name, deleted"
 
 # jobd restarted under webd's open (idle) connection: the next page gets a new connection.
-assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" "$url/admin/jobs")" \
         "/admin/jobs"
 ct systemctl restart left4me-jobs.service || fail "restart jobd"
-assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" "$url/admin/jobs")" \
         "/admin/jobs right after jobd restarted under webd's connection"
 ct systemctl stop left4me-jobs.socket left4me-jobs.service || fail "stop jobd"
 t0=$(date +%s%N)
-code=$(ct curl -sS -o /tmp/jobs.html -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")
+code=$(ct curl -sS -o /tmp/jobs.html -w '%{http_code}' -H "$C" "$url/admin/jobs")
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
 assert_eq 503 "$code" "/admin/jobs with jobd gone"
 assert_contains "$(ct cat /tmp/jobs.html)" "job service is unavailable" "the 503 page"
 [ "$took" -lt 2000 ] || fail "/admin/jobs took $took ms with jobd gone"
-assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/servers")" \
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" "$url/servers")" \
         "/servers with jobd gone"
 ct systemctl start left4me-jobs.socket || fail "start jobs.socket"
-assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "Cookie: __Host-left4me=$sid" "$url/admin/jobs")" \
+assert_eq 200 "$(ct curl -sS -o /dev/null -w '%{http_code}' -H "$C" "$url/admin/jobs")" \
         "/admin/jobs once socket activation is back"
 summary "web: a page with jobd gone answered 503 in ${took} ms and recovered"

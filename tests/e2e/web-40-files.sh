@@ -20,18 +20,8 @@ for u in "erin erin-password-1" "frank frank-password-1" "gina gina-password-1";
         ct sh -c "LEFT4ME_ADMIN_PASSWORD='$2' l4d2ctl web user create $1" >/dev/null || fail "user create $1"
 done
 
-# A session: prints the cookie header line.
-login() {
-        local tok sid
-        tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
-        sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
-                --data-urlencode "username=$1" --data-urlencode "password=$2" "$url/login" |
-                tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
-        [ -n "$sid" ] || fail "no session for $1"
-        echo "Cookie: __Host-left4me=$sid"
-}
-E=$(login erin erin-password-1)
-F=$(login frank frank-password-1)
+E=$(web_login erin erin-password-1)
+F=$(web_login frank frank-password-1)
 csrf_of() { ct curl -sS -H "$1" "$url/overlays" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 |
         sed 's/.*value="//; s/"$//'; }
 ecsrf=$(csrf_of "$E")

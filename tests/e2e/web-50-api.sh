@@ -20,17 +20,8 @@ for u in "tina tina-password-1" "tom tom-password-1"; do
 done
 out=$(ct l4d2ctl jobs submit install --wait 2>&1) || fail "install: $out"
 
-login() {
-        local tok sid
-        tok=$(ct curl -sS "$url/login" | grep -o 'name="csrf_token" value="[^"]*"' | sed 's/.*value="//; s/"$//')
-        sid=$(ct curl -sS -o /dev/null -D - -H "Cookie: __Host-left4me-login=$tok" --data-urlencode "csrf_token=$tok" \
-                --data-urlencode "username=$1" --data-urlencode "password=$2" "$url/login" |
-                tr -d '\r' | sed -n 's/^set-cookie: __Host-left4me=\([0-9a-f]*\);.*/\1/ip')
-        [ -n "$sid" ] || fail "no session for $1"
-        echo "Cookie: __Host-left4me=$sid"
-}
-T=$(login tina tina-password-1)
-O=$(login tom tom-password-1)
+T=$(web_login tina tina-password-1)
+O=$(web_login tom tom-password-1)
 csrf_of() { ct curl -sS -H "$1" "$url/profile/tokens" | grep -o 'name="csrf_token" value="[^"]*"' | head -n 1 |
         sed 's/.*value="//; s/"$//'; }
 # post COOKIE PATH FIELD=VALUE...: "<status> <redirect>", the body in /tmp/post.out
