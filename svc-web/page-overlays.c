@@ -39,6 +39,12 @@ static bool may_change(const struct webd_rq *rq, const struct webd_overlay *o) {
         return o->owner_id == 0 ? rq->user.is_admin : page_may_see(rq, o->owner_id);
 }
 
+/* Its history (who changed it, from where in the admin log) goes with owning it: a system
+ * overlay is everyone's to use but its history is the admins' (it has no owner). */
+static bool may_see_history(const struct webd_rq *rq, const struct webd_overlay *o) {
+        return o->owner_id == 0 ? rq->user.is_admin : page_may_see(rq, o->owner_id);
+}
+
 static int not_found(struct webd_rq *rq) {
         return webd_rq_error(rq, 404, "Not found", "There is no such overlay.");
 }
@@ -701,6 +707,12 @@ static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *jo
         html_text(&h, "All jobs of this overlay");
         html_close(&h, "a");
         html_close(&h, "p");
+        if (may_see_history(rq, &o)) {
+                char object[48];
+                snprintf(object, sizeof(object), "overlay:%" PRId64, o.id);
+                snprintf(href, sizeof(href), OVERLAYS "/%" PRId64 "/history", o.id);
+                page_audit_section(rq, &h, object, href);
+        }
         if (change) {
                 snprintf(href, sizeof(href), OVERLAYS "/%" PRId64 "/delete", o.id);
                 html_elem(&h, "div");
@@ -786,7 +798,21 @@ static int detail_start(struct webd_rq *rq, struct detail *d) {
         return page_overlay_list(rq, detail_gens_reply, d);
 }
 
-/* GET /overlays/<id>, /overlays/<id>/jobs */
+/* GET /overlays/<id>/history: 404 for those who may see the overlay but not its history. */
+static int route_history(struct webd_rq *rq, const struct webd_overlay *o) {
+        _cleanup_free_ char *title = NULL;
+        char object[48], back[48];
+
+        if (!may_see_history(rq, o))
+                return not_found(rq);
+        if (asprintf(&title, "History of the overlay %s", o->name) < 0)
+                return webd_rq_error(rq, 500, "Out of memory", "The page could not be made.");
+        snprintf(object, sizeof(object), "overlay:%" PRId64, o->id);
+        snprintf(back, sizeof(back), OVERLAYS "/%" PRId64, o->id);
+        return page_audit_history(rq, title, object, back, "Back to the overlay");
+}
+
+/* GET /overlays/<id>, /overlays/<id>/jobs, /overlays/<id>/history */
 static int route_detail(struct webd_rq *rq) {
         const char *rest = NULL;
         int64_t id = page_path_id(rq->path, OVERLAYS "/", &rest);
@@ -797,6 +823,11 @@ static int route_detail(struct webd_rq *rq) {
                 return not_found(rq);
         if (strneq(rest, "/files", 6) && (rest[6] == 0 || rest[6] == '/')) {
                 int r = page_files_get(rq, &o, may_change(rq, &o) && !o.deleting, rest + 6);
+                webd_overlay_done(&o);
+                return r;
+        }
+        if (streq(rest, "/history")) {
+                int r = route_history(rq, &o);
                 webd_overlay_done(&o);
                 return r;
         }
