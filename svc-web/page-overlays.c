@@ -39,8 +39,8 @@ static bool may_change(const struct webd_rq *rq, const struct webd_overlay *o) {
         return o->owner_id == 0 ? rq->user.is_admin : page_may_see(rq, o->owner_id);
 }
 
-/* Its history (who changed it, from where in the admin log) goes with owning it: a system
- * overlay is everyone's to use but its history is the admins' (it has no owner). */
+/* Who changed an overlay and when goes with owning it, not with using it: a system overlay
+ * is everyone's to see and stack, but it has no owner, so its history is the admins'. */
 static bool may_see_history(const struct webd_rq *rq, const struct webd_overlay *o) {
         return o->owner_id == 0 ? rq->user.is_admin : page_may_see(rq, o->owner_id);
 }
