@@ -20,6 +20,7 @@ int config_init_defaults(struct l4m_config *c) {
                 .max_connections = 64,
                 .web_sse_per_session = 4,
                 .web_sse_per_address = 8,
+                .web_audit_retention_days = 365,
                 .idle_connection_sec = 60,
                 .message_timeout_sec = 10,
                 .job_workers = 4,
@@ -298,6 +299,10 @@ static int parse_section(struct parse_ctx *p, yaml_document_t *doc, const char *
                 } else if (IS("web", "sse_per_address")) {
                         if ((r = get_uint(p, v, full, 1, 100000, &u)) == 0)
                                 c->web_sse_per_address = (unsigned) u;
+                } else if (IS("web", "audit_retention_days")) {
+                        /* 100 years at most: days in microseconds stay far from int64's end. */
+                        if ((r = get_uint(p, v, full, 0, 36500, &u)) == 0)
+                                c->web_audit_retention_days = (unsigned) u;
                 } else if (IS("limits", "idle_exit_sec")) {
                         if ((r = get_uint(p, v, full, 0, L4M_IDLE_EXIT_MAX_SEC, &u)) == 0)
                                 c->idle_exit_sec = (unsigned) u;

@@ -32,14 +32,15 @@ struct l4m_config {
         /* web */
         char *web_bind;
         unsigned web_port;
-        unsigned web_session_idle_sec;    /* a session unused this long ends */
-        unsigned web_session_max_sec;     /* and any session ends this long after its login */
-        char *web_public_origin;          /* "https://l4d2.example": what Origin must be; NULL = the Host */
-        char **web_trusted_proxies;       /* addresses whose X-Forwarded-For is believed; NULL-terminated */
-        char *web_tls_cert, *web_tls_key; /* PEM files; NULL = plain HTTP */
-        bool web_behind_proxy;            /* plain HTTP on a non-loopback address is behind a TLS proxy */
-        unsigned web_sse_per_session;     /* event streams a session may hold (default 4) */
-        unsigned web_sse_per_address;     /* event streams one client address may hold (default 8) */
+        unsigned web_session_idle_sec;     /* a session unused this long ends */
+        unsigned web_session_max_sec;      /* and any session ends this long after its login */
+        char *web_public_origin;           /* "https://l4d2.example": what Origin must be; NULL = the Host */
+        char **web_trusted_proxies;        /* addresses whose X-Forwarded-For is believed; NULL-terminated */
+        char *web_tls_cert, *web_tls_key;  /* PEM files; NULL = plain HTTP */
+        bool web_behind_proxy;             /* plain HTTP on a non-loopback address is behind a TLS proxy */
+        unsigned web_sse_per_session;      /* event streams a session may hold (default 4) */
+        unsigned web_sse_per_address;      /* event streams one client address may hold (default 8) */
+        unsigned web_audit_retention_days; /* audit entries older than this are deleted; 0 = kept forever */
         /* limits */
         unsigned idle_exit_sec;
         size_t max_message_bytes;

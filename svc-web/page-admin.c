@@ -389,23 +389,7 @@ static int route_user_action(struct webd_rq *rq) {
 
 /* ---- the audit log ---------------------------------------------------------------------------- */
 
-static int audit_row(const struct webd_audit *e, void *userdata) {
-        struct html *h = userdata;
-
-        html_elem(h, "tr");
-        html_elem(h, "td");
-        page_time(h, e->at_usec);
-        html_close(h, "td");
-        html_elem_text(h, "td", e->actor ?: "");
-        html_elem_text(h, "td", e->kind);
-        html_elem_text(h, "td", e->object ?: "");
-        html_elem_text(h, "td", e->result);
-        html_elem_text(h, "td", e->address ?: "");
-        html_elem_text(h, "td", e->detail ?: "");
-        html_close(h, "tr");
-        return 0;
-}
-
+/* GET /admin/audit: every entry, filtered by actor, kind and object (exact matches). */
 static int route_audit(struct webd_rq *rq) {
         struct form q = {};
         struct webd_audit_filter f = {.limit = 100};
@@ -413,8 +397,7 @@ static int route_audit(struct webd_rq *rq) {
         long long before = 0;
         int64_t next = 0;
         struct html h;
-        char more[512];
-        int r;
+        char base[512];
 
         if (*rq->query && form_parse_query(&q, rq->query, strlen(rq->query), NULL) < 0)
                 return webd_rq_error(rq, 400, "Bad query", form_err_to_string(q.err));
@@ -422,6 +405,8 @@ static int route_audit(struct webd_rq *rq) {
                 f.actor = v;
         if ((v = form_get(&q, "kind")) && *v)
                 f.kind = v;
+        if ((v = form_get(&q, "object")) && *v)
+                f.object = v;
         if ((v = form_get(&q, "before")) && *v) {
                 if (safe_atoi64(v, 1, INT64_MAX, &before) < 0) {
                         form_done(&q);
@@ -438,39 +423,19 @@ static int route_audit(struct webd_rq *rq) {
         html_attr(&h, "class", "filters");
         page_input(&h, "User", "text", "actor", f.actor, "off", false);
         page_input(&h, "Kind", "text", "kind", f.kind, "off", false);
+        page_input(&h, "Object (server:3, overlay:5, user:2)", "text", "object", f.object, "off", false);
         page_button(&h, "Filter", "secondary");
         html_close(&h, "form");
-        html_elem(&h, "div");
-        html_attr(&h, "class", "table-wrap");
-        html_elem(&h, "table");
-        html_attr(&h, "id", "audit");
-        html_elem(&h, "thead");
-        html_elem(&h, "tr");
-        for (const char *const *c = (const char *const[]){"When", "Who", "What", "Object", "Result", "From",
-                                                          "Detail", NULL};
-             *c; c++)
-                html_elem_text(&h, "th", *c);
-        html_close(&h, "tr");
-        html_close(&h, "thead");
-        html_elem(&h, "tbody");
-        r = webd_db_audit_query(rq->w->db, &f, audit_row, &h, &next);
-        html_close(&h, "tbody");
-        html_close(&h, "table");
-        html_close(&h, "div");
-        if (r < 0)
-                page_alert(&h, "error", "The audit log could not be read.");
-        if (next > 0) {
+        if (page_audit_table(rq, &h, "audit", &f, PAGE_AUDIT_OBJECT | PAGE_AUDIT_ADDRESS, &next) >= 0 &&
+            next > 0) {
                 _cleanup_free_ char *actor = form_urlencode(f.actor ?: ""),
-                                    *kind = form_urlencode(f.kind ?: "");
-                snprintf(more, sizeof(more), "/admin/audit?actor=%s&kind=%s&before=%lld", actor ?: "",
-                         kind ?: "", (long long) next);
-                html_elem(&h, "p");
-                html_elem(&h, "a");
-                html_attr(&h, "href", more);
-                html_attr(&h, "rel", "next");
-                html_text(&h, "Older entries");
-                html_close(&h, "a");
-                html_close(&h, "p");
+                                    *kind = form_urlencode(f.kind ?: ""),
+                                    *object = form_urlencode(f.object ?: "");
+                /* Filters too long for the link end the paging here rather than page unfiltered. */
+                if (actor && kind && object &&
+                    (size_t) snprintf(base, sizeof(base), "/admin/audit?actor=%s&kind=%s&object=%s", actor,
+                                      kind, object) < sizeof(base))
+                        page_audit_more(&h, base, next);
         }
         page_end(rq, &h);
         form_done(&q);

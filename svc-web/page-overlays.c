@@ -47,6 +47,13 @@ bool page_overlay_may_change(const struct webd_rq *rq, const struct webd_overlay
         return may_change(rq, o) && !o->deleting;
 }
 
+/* Who changed an overlay and when goes with owning it, not with using it: a system overlay
+ * is everyone's to see and stack, but it has no owner, so its history is the admins' (the
+ * same people who may change it). */
+static bool may_see_history(const struct webd_rq *rq, const struct webd_overlay *o) {
+        return may_change(rq, o);
+}
+
 static int not_found(struct webd_rq *rq) {
         return webd_rq_error(rq, 404, "Not found", "There is no such overlay.");
 }
@@ -709,6 +716,12 @@ static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *jo
         html_text(&h, "All jobs of this overlay");
         html_close(&h, "a");
         html_close(&h, "p");
+        if (may_see_history(rq, &o)) {
+                char object[48];
+                snprintf(object, sizeof(object), "overlay:%" PRId64, o.id);
+                snprintf(href, sizeof(href), OVERLAYS "/%" PRId64 "/history", o.id);
+                page_audit_section(rq, &h, object, href);
+        }
         if (change) {
                 snprintf(href, sizeof(href), OVERLAYS "/%" PRId64 "/delete", o.id);
                 html_elem(&h, "div");
@@ -794,7 +807,21 @@ static int detail_start(struct webd_rq *rq, struct detail *d) {
         return page_overlay_list(rq, detail_gens_reply, d);
 }
 
-/* GET /overlays/<id>, /overlays/<id>/jobs */
+/* GET /overlays/<id>/history: 404 for those who may see the overlay but not its history. */
+static int route_history(struct webd_rq *rq, const struct webd_overlay *o) {
+        _cleanup_free_ char *title = NULL;
+        char object[48], back[48];
+
+        if (!may_see_history(rq, o))
+                return not_found(rq);
+        if (asprintf(&title, "History of the overlay %s", o->name) < 0)
+                return webd_rq_error(rq, 500, "Out of memory", "The page could not be made.");
+        snprintf(object, sizeof(object), "overlay:%" PRId64, o->id);
+        snprintf(back, sizeof(back), OVERLAYS "/%" PRId64, o->id);
+        return page_audit_history(rq, title, object, back, "Back to the overlay");
+}
+
+/* GET /overlays/<id>, /overlays/<id>/jobs, /overlays/<id>/history */
 static int route_detail(struct webd_rq *rq) {
         const char *rest = NULL;
         int64_t id = page_path_id(rq->path, OVERLAYS "/", &rest);
@@ -805,6 +832,11 @@ static int route_detail(struct webd_rq *rq) {
                 return not_found(rq);
         if (strneq(rest, "/files", 6) && (rest[6] == 0 || rest[6] == '/')) {
                 int r = page_files_get(rq, &o, may_change(rq, &o) && !o.deleting, rest + 6);
+                webd_overlay_done(&o);
+                return r;
+        }
+        if (streq(rest, "/history")) {
+                int r = route_history(rq, &o);
                 webd_overlay_done(&o);
                 return r;
         }

@@ -649,6 +649,14 @@ static int detail_render(struct webd_rq *rq, void *arg, const msgpack_object *jo
         snprintf(href, sizeof(href), SERVERS "/%" PRId64 "/log/events", s.id);
         page_log_panel(&h, "journal", "journal", href);
         html_close(&h, "section");
+
+        /* What was done to it, by whom: the audit log's entries for "server:ID". */
+        {
+                char object[48];
+                snprintf(object, sizeof(object), "server:%" PRId64, s.id);
+                snprintf(href, sizeof(href), SERVERS "/%" PRId64 "/history", s.id);
+                page_audit_section(rq, &h, object, href);
+        }
         page_end(rq, &h);
         webd_server_done(&s);
         r = webd_rq_send_html(rq, 200, &h);
@@ -857,7 +865,17 @@ static int route_log_events(struct webd_rq *rq, int64_t id) {
         return 0;
 }
 
-/* GET /servers/<id>, /servers/<id>/jobs, /servers/<id>/log/events */
+/* GET /servers/<id>/history: the server's audit entries (the caller checked who may see it). */
+static int route_history(struct webd_rq *rq, const struct webd_server *s) {
+        char object[48], back[48], title[WEBD_NAME_MAX + 32];
+
+        snprintf(object, sizeof(object), "server:%" PRId64, s->id);
+        snprintf(back, sizeof(back), SERVERS "/%" PRId64, s->id);
+        snprintf(title, sizeof(title), "History of %s", s->name);
+        return page_audit_history(rq, title, object, back, "Back to the server");
+}
+
+/* GET /servers/<id>, /servers/<id>/jobs, /servers/<id>/history, /servers/<id>/log/events */
 static int route_get(struct webd_rq *rq) {
         const char *rest = NULL;
         int64_t id = page_path_id(rq->path, SERVERS "/", &rest);
@@ -885,6 +903,11 @@ static int route_get(struct webd_rq *rq) {
                 char inst[NAME_LEN_MAX + 1];
                 (void) webd_db_server_instance(rq->w->db, id, inst, sizeof(inst));
                 r = page_server_files(rq, id, s.name, inst, rest + 6);
+                webd_server_done(&s);
+                return r;
+        }
+        if (streq(rest, "/history")) {
+                r = route_history(rq, &s);
                 webd_server_done(&s);
                 return r;
         }

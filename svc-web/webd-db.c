@@ -159,6 +159,8 @@ enum {
         STMT_ROLLBACK,
         STMT_AUDIT_INSERT,
         STMT_AUDIT_QUERY,
+        STMT_AUDIT_CUTOFF,
+        STMT_AUDIT_PRUNE,
         STMT_USER_INSERT,
         STMT_USER_GET,
         STMT_USER_GET_BY_NAME,
@@ -197,6 +199,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 "AND (?3 IS NULL OR object = ?3) AND (?4 IS NULL OR result = ?4) "
                 "AND (?5 = 0 OR at_usec >= ?5) AND (?6 = 0 OR at_usec < ?6) "
                 "AND (?7 = 0 OR id < ?7) ORDER BY id DESC LIMIT ?8",
+        /* max(): a cutoff given earlier than the stored one keeps the stored one (the trigger
+         * would refuse moving it back, failing the prune for nothing). */
+        [STMT_AUDIT_CUTOFF] = "UPDATE audit_retention SET cutoff_usec = max(cutoff_usec, ?1) WHERE id = 1",
+        /* The stored cutoff, not the one given: the same bound the delete trigger checks. */
+        [STMT_AUDIT_PRUNE] =
+                "DELETE FROM audit WHERE at_usec < (SELECT cutoff_usec FROM audit_retention WHERE id = 1)",
         [STMT_USER_INSERT] =
                 "INSERT INTO users (username, password_hash, is_admin, active, must_change_password, "
                 "password_changed_usec, created_usec) VALUES (?, ?, ?, 1, ?, ?, ?)",
@@ -514,6 +522,22 @@ int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, w
                 *ret_next_before_id = rc == SQLITE_ROW && n == limit ? last_id : 0;
         wdb_stmt_clear(s);
         return r < 0 ? r : 0;
+}
+
+/* One transaction: a prune that fails half-way leaves neither a moved cutoff nor a part
+ * deleted. The count is read before COMMIT (sqlite3_changes is the last statement's). */
+int webd_db_audit_prune(struct webd_db *db, int64_t cutoff_usec) {
+        int r = wdb_tx_begin(db);
+
+        if (r < 0)
+                return r;
+        (void) sqlite3_bind_int64(db->stmt[STMT_AUDIT_CUTOFF], 1, cutoff_usec);
+        r = wdb_run(db->stmt[STMT_AUDIT_CUTOFF]);
+        if (r >= 0)
+                r = wdb_run(db->stmt[STMT_AUDIT_PRUNE]);
+        if (r >= 0)
+                r = sqlite3_changes(db->db);
+        return wdb_tx_end(db, r);
 }
 
 int wdb_audit(struct webd_db *db, const struct webd_audit *audit) {

@@ -13,8 +13,10 @@
  * password ends every other session of the user, deactivation and a role change end all of
  * them. The last active admin cannot be deleted, deactivated or demoted (-EBUSY).
  *
- * The audit table is append-only: a trigger refuses UPDATE and DELETE, so even a bug in
- * webd cannot rewrite history (an admin with the sqlite3 shell can, by dropping it).
+ * The audit table is append-only: a trigger refuses UPDATE, and DELETE of any entry not
+ * older than the retention cutoff (webd_db_audit_prune, which only moves it forward), so
+ * even a bug in webd cannot rewrite history (an admin with the sqlite3 shell can, by
+ * dropping the triggers).
  *
  * Blocking: every call is a short indexed statement on a small database; webd calls them
  * on its loop. Not thread-safe: one connection, used from one thread. */
@@ -77,6 +79,11 @@ typedef int (*webd_audit_cb)(const struct webd_audit *a, void *userdata);
  * the before_id of the next page, 0 if this was the last one. */
 int webd_db_audit_query(struct webd_db *db, const struct webd_audit_filter *f, webd_audit_cb cb,
                         void *userdata, int64_t *ret_next_before_id);
+/* The audit log's retention (web.audit_retention_days): moves the stored cutoff forward to
+ * cutoff_usec (a later stored one is kept: it never moves back) and deletes the entries
+ * older than the cutoff, in one transaction. Returns how many were deleted, or -errno.
+ * Entries at or after the cutoff are never deleted: web.db's trigger refuses it. */
+int webd_db_audit_prune(struct webd_db *db, int64_t cutoff_usec);
 
 /* ---- users ------------------------------------------------------------------------------ */
 

@@ -1,4 +1,5 @@
 /* See webd-page.h. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -313,4 +314,148 @@ void page_fact_time(struct html *h, const char *term, int64_t usec) {
         html_elem(h, "dd");
         page_time(h, usec);
         html_close(h, "dd");
+}
+
+/* ---- the audit log ---------------------------------------------------------------------------- */
+
+#define AUDIT_SECTION_ROWS 20u
+#define AUDIT_PAGE_ROWS    100u
+
+struct audit_rows {
+        struct html *h;
+        unsigned columns;
+        int n;
+};
+
+static int audit_row(const struct webd_audit *e, void *userdata) {
+        struct audit_rows *c = userdata;
+        struct html *h = c->h;
+
+        html_elem(h, "tr");
+        html_elem(h, "td");
+        page_time(h, e->at_usec);
+        html_close(h, "td");
+        html_elem(h, "td");
+        html_text(h, e->actor ?: "");
+        if (e->token) {
+                html_text(h, " via token ");
+                html_elem_text(h, "q", e->token);
+        }
+        html_close(h, "td");
+        html_elem_text(h, "td", e->kind);
+        if (c->columns & PAGE_AUDIT_OBJECT)
+                html_elem_text(h, "td", e->object ?: "");
+        html_elem_text(h, "td", e->result);
+        if (c->columns & PAGE_AUDIT_ADDRESS)
+                html_elem_text(h, "td", e->address ?: "");
+        html_elem_text(h, "td", e->detail ?: "");
+        html_close(h, "tr");
+        c->n++;
+        return 0;
+}
+
+int page_audit_table(struct webd_rq *rq, struct html *h, const char *id, const struct webd_audit_filter *f,
+                     unsigned columns, int64_t *ret_next) {
+        struct audit_rows c = {.h = h, .columns = columns};
+        int64_t next = 0;
+        int r;
+
+        html_elem(h, "div");
+        html_attr(h, "class", "table-wrap");
+        html_elem(h, "table");
+        html_attr(h, "id", id);
+        html_elem(h, "thead");
+        html_elem(h, "tr");
+        html_elem_text(h, "th", "When");
+        html_elem_text(h, "th", "Who");
+        html_elem_text(h, "th", "What");
+        if (columns & PAGE_AUDIT_OBJECT)
+                html_elem_text(h, "th", "Object");
+        html_elem_text(h, "th", "Result");
+        if (columns & PAGE_AUDIT_ADDRESS)
+                html_elem_text(h, "th", "From");
+        html_elem_text(h, "th", "Detail");
+        html_close(h, "tr");
+        html_close(h, "thead");
+        html_elem(h, "tbody");
+        r = webd_db_audit_query(rq->w->db, f, audit_row, &c, &next);
+        html_close(h, "tbody");
+        html_close(h, "table");
+        html_close(h, "div");
+        if (r < 0) {
+                page_alert(h, "error", "The audit log could not be read.");
+                return r;
+        }
+        if (c.n == 0)
+                html_elem_text(h, "p", "Nothing recorded.");
+        if (ret_next)
+                *ret_next = next;
+        return c.n;
+}
+
+void page_audit_more(struct html *h, const char *base, int64_t next) {
+        char more[768];
+
+        if (next <= 0)
+                return;
+        if ((size_t) snprintf(more, sizeof(more), "%s%sbefore=%" PRId64, base, strchr(base, '?') ? "&" : "?",
+                              next) >= sizeof(more))
+                return;
+        html_elem(h, "p");
+        html_elem(h, "a");
+        html_attr(h, "href", more);
+        html_attr(h, "rel", "next");
+        html_text(h, "Older entries");
+        html_close(h, "a");
+        html_close(h, "p");
+}
+
+void page_audit_section(struct webd_rq *rq, struct html *h, const char *object, const char *all_href) {
+        struct webd_audit_filter f = {.object = object, .limit = AUDIT_SECTION_ROWS};
+
+        html_elem(h, "section");
+        html_attr(h, "class", "card");
+        html_attr(h, "id", "history");
+        html_elem_text(h, "h2", "History");
+        (void) page_audit_table(rq, h, "history-entries", &f, 0, NULL);
+        html_elem(h, "p");
+        html_elem(h, "a");
+        html_attr(h, "href", all_href);
+        html_text(h, "All history");
+        html_close(h, "a");
+        html_close(h, "p");
+        html_close(h, "section");
+}
+
+int page_audit_history(struct webd_rq *rq, const char *title, const char *object, const char *back,
+                       const char *back_text) {
+        struct webd_audit_filter f = {.object = object, .limit = AUDIT_PAGE_ROWS};
+        struct form q = {};
+        const char *v;
+        long long before = 0;
+        int64_t next = 0;
+        struct html h;
+
+        if (*rq->query && form_parse_query(&q, rq->query, strlen(rq->query), NULL) < 0)
+                return webd_rq_error(rq, 400, "Bad query", form_err_to_string(q.err));
+        v = form_get(&q, "before");
+        if (v && *v && safe_atoi64(v, 1, INT64_MAX, &before) < 0) {
+                form_done(&q);
+                return webd_rq_error(rq, 400, "Bad query", "before must be an entry id.");
+        }
+        form_done(&q);
+        f.before_id = before;
+        html_init(&h, 0);
+        page_begin(rq, &h, title);
+        html_elem_text(&h, "h1", title);
+        html_elem(&h, "p");
+        html_elem(&h, "a");
+        html_attr(&h, "href", back);
+        html_text(&h, back_text);
+        html_close(&h, "a");
+        html_close(&h, "p");
+        if (page_audit_table(rq, &h, "history", &f, 0, &next) >= 0)
+                page_audit_more(&h, rq->path, next);
+        page_end(rq, &h);
+        return webd_rq_send_html(rq, 200, &h);
 }

@@ -51,3 +51,29 @@ void page_time(struct html *h, int64_t usec);
  * usec is 0). */
 void page_fact(struct html *h, const char *term, const char *value);
 void page_fact_time(struct html *h, const char *term, int64_t usec);
+
+/* ---- the audit log ---------------------------------------------------------------------------- */
+
+/* The columns beyond When, Who, What, Result and Detail: the admin log has both; an object's
+ * own history leaves them out (the object is the page's, and an owner is not shown the
+ * addresses admins acted from). */
+enum {
+        PAGE_AUDIT_OBJECT = 1u << 0,
+        PAGE_AUDIT_ADDRESS = 1u << 1,
+};
+/* f's page of the audit log as <table id=ID>, newest first; Who is the actor and "via token
+ * NAME" for an entry made with an API token. "Nothing recorded." when empty, an alert when
+ * web.db cannot be read. *ret_next: the before_id of the next page, 0 if none. Returns the
+ * rows shown, or -errno. */
+int page_audit_table(struct webd_rq *rq, struct html *h, const char *id, const struct webd_audit_filter *f,
+                     unsigned columns, int64_t *ret_next);
+/* <p><a rel=next href="BASE[?&]before=NEXT">Older entries</a></p> when next > 0; base is a
+ * path with an already escaped query, or none. */
+void page_audit_more(struct html *h, const char *base, int64_t next);
+/* The "History" card of an object's page ("server:3", "overlay:5"): its last 20 entries and
+ * a link to all_href, the object's history page. */
+void page_audit_section(struct webd_rq *rq, struct html *h, const char *object, const char *all_href);
+/* GET <object's page>/history: the object's whole history, 100 entries a page (?before=),
+ * with a link back to its page. The caller decides who may see it. */
+int page_audit_history(struct webd_rq *rq, const char *title, const char *object, const char *back,
+                       const char *back_text);

@@ -216,6 +216,69 @@ static void webd_health(struct daemon *d, void *userdata, msgpack_packer *pk) {
         }
 }
 
+/* ---- the audit log's retention ------------------------------------------------------- */
+
+#define AUDIT_PRUNE_MS (24u * 3600u * 1000u)
+
+/* One webd per process (webd_setup's static struct), so the timer lives here rather than in
+ * struct webd. */
+static struct {
+        struct webd *w;
+        h2o_timeout_t timeout;
+        h2o_timeout_entry_t entry;
+        bool initialized;
+} audit_prune;
+
+/* Deletes the audit entries older than web.audit_retention_days (0: none). A failure is
+ * logged and left for the next prune: the entries only wait longer. */
+static void audit_prune_now(struct webd *w) {
+        unsigned days = w->config->web_audit_retention_days;
+        int64_t cutoff;
+        int r;
+
+        if (days == 0)
+                return;
+        /* A clock before the epoch plus the retention gives a cutoff ≤ 0, which web.db
+         * ignores (the cutoff never moves back). */
+        cutoff = (int64_t) realtime_usec() - (int64_t) days * 86400 * 1000000;
+        r = webd_db_audit_prune(w->db, cutoff);
+        if (r < 0)
+                log_warning_errno(r, "Cannot prune the audit log (%s), ignoring: %m", webd_db_errmsg(w->db));
+        else if (r > 0)
+                log_info("Pruned %d audit log entr%s older than %u day%s.", r, r == 1 ? "y" : "ies", days,
+                         days == 1 ? "" : "s");
+}
+
+/* webd usually exits when idle long before a day has passed and prunes again at its next
+ * start; the timer is for one that stays up (an open event stream, a busy site). */
+static void on_audit_prune(h2o_timeout_entry_t *entry) {
+        struct webd *w = audit_prune.w;
+
+        audit_prune_now(w);
+        if (!w->exiting)
+                h2o_timeout_link(w->loop, &audit_prune.timeout, &audit_prune.entry);
+}
+
+static void audit_prune_start(struct webd *w) {
+        audit_prune_now(w);
+        if (w->config->web_audit_retention_days == 0)
+                return;
+        audit_prune.w = w;
+        h2o_timeout_init(w->loop, &audit_prune.timeout, AUDIT_PRUNE_MS);
+        audit_prune.entry = (h2o_timeout_entry_t){.cb = on_audit_prune};
+        audit_prune.initialized = true;
+        h2o_timeout_link(w->loop, &audit_prune.timeout, &audit_prune.entry);
+}
+
+static void audit_prune_stop(void) {
+        if (!audit_prune.initialized)
+                return;
+        if (h2o_timeout_is_linked(&audit_prune.entry))
+                h2o_timeout_unlink(&audit_prune.entry);
+        h2o_timeout_dispose(audit_prune.w->loop, &audit_prune.timeout);
+        audit_prune.initialized = false;
+}
+
 /* web.db, the password workers, the dummy hash and the login rate limiters. */
 static struct webd_job dummy_warm;
 static struct webd *dummy_warm_webd;
@@ -245,6 +308,7 @@ static int webd_ui_setup(struct webd *w) {
         r = webd_db_open(path, &w->db);
         if (r < 0)
                 return log_error_errno(r, "Cannot open %s: %m", path);
+        audit_prune_start(w);
         r = auth_dummy_init(&w->dummy, NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot prepare the dummy password hash: %m");
@@ -304,6 +368,7 @@ static void webd_ui_done(struct webd *w) {
         }
         w->rl_address = ratelimit_free(w->rl_address);
         w->rl_username = ratelimit_free(w->rl_username);
+        audit_prune_stop();
         w->db = webd_db_close(w->db);
 }
 

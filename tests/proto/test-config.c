@@ -28,6 +28,7 @@ Test(config, defaults) {
         cr_assert_eq(c.web_port, 8080u);
         cr_assert_eq(c.sandbox_memory_max, 4ULL << 30);
         cr_assert_eq(c.sandbox_overlay_max_bytes, 20ULL << 30, "20 GiB");
+        cr_assert_eq(c.web_audit_retention_days, 365u);
         config_done(&c);
 }
 
@@ -36,7 +37,7 @@ Test(config, every_key) {
         char err[600];
         const char *y = "paths: {root: /srv/l4m, steamcmd: /opt/steam/steamcmd.sh, run: /run/x}\n"
                         "ports: {start: 27000, end: 27999}\n"
-                        "web: {bind: 0.0.0.0, port: 9000}\n"
+                        "web: {bind: 0.0.0.0, port: 9000, audit_retention_days: 30}\n"
                         "limits: {idle_exit_sec: 3, max_message_bytes: 65536, max_connections: 10,\n"
                         "         idle_connection_sec: 5, message_timeout_sec: 2}\n"
                         "jobs: {workers: 2}\n"
@@ -50,6 +51,7 @@ Test(config, every_key) {
         cr_assert_eq(c.port_end, 27999u);
         cr_assert_str_eq(c.web_bind, "0.0.0.0");
         cr_assert_eq(c.web_port, 9000u);
+        cr_assert_eq(c.web_audit_retention_days, 30u);
         cr_assert_eq(c.idle_exit_sec, 3u);
         cr_assert_eq(c.max_message_bytes, 65536u);
         cr_assert_eq(c.max_connections, 10u);
@@ -62,6 +64,19 @@ Test(config, every_key) {
         cr_assert_eq(c.sandbox_runtime_max_sec, 60u);
         cr_assert_eq(c.sandbox_overlay_max_bytes, 1ULL << 20);
         cr_assert_eq(warnings, 0);
+        config_done(&c);
+}
+
+/* 0 keeps the audit log forever; 36500 days (100 years) is the most. */
+Test(config, audit_retention_bounds) {
+        struct l4m_config c;
+        char err[600];
+
+        cr_assert_eq(load("web: {audit_retention_days: 0}\n", &c, err), 0, "%s", err);
+        cr_assert_eq(c.web_audit_retention_days, 0u);
+        config_done(&c);
+        cr_assert_eq(load("web: {audit_retention_days: 36500}\n", &c, err), 0, "%s", err);
+        cr_assert_eq(c.web_audit_retention_days, 36500u);
         config_done(&c);
 }
 
@@ -99,6 +114,9 @@ BAD(small_messages, "limits: {max_message_bytes: 10}\n", "limits.max_message_byt
 BAD(idle_connection_zero, "limits: {idle_connection_sec: 0}\n", "limits.idle_connection_sec")
 BAD(message_timeout_huge, "limits: {message_timeout_sec: 3601}\n", "limits.message_timeout_sec")
 BAD(bind_space, "web: {bind: 'a b'}\n", "web.bind")
+BAD(audit_retention_huge, "web: {audit_retention_days: 36501}\n", "web.audit_retention_days")
+BAD(audit_retention_negative, "web: {audit_retention_days: -1}\n", "web.audit_retention_days")
+BAD(audit_retention_words, "web: {audit_retention_days: forever}\n", "web.audit_retention_days")
 
 Test(config, missing_explicit_file_is_an_error) {
         struct l4m_config c;

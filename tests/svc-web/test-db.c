@@ -727,6 +727,69 @@ Test(webd_db, audit_text_fields_capped) {
         webd_db_close(db);
 }
 
+/* ---- audit retention -------------------------------------------------------------------- */
+
+Test(webd_db, audit_prune_deletes_only_older) {
+        struct webd_db *db = open_db();
+
+        /* Nothing stored: nothing deleted, the cutoff still moves. */
+        cr_assert_eq(webd_db_audit_prune(db, 2 * SEC), 0);
+        cr_assert_eq(raw_count("SELECT cutoff_usec FROM audit_retention"), 2 * SEC);
+        for (int i = 1; i <= 5; i++)
+                audit(db, i * SEC, "alice", "login", "ok");
+        /* 1 s is before the stored cutoff of 2 s; 2 s is at it and stays. */
+        cr_assert_eq(webd_db_audit_prune(db, 2 * SEC), 1);
+        cr_assert_eq(raw_count("SELECT MIN(at_usec) FROM audit"), 2 * SEC);
+        /* 3 s: deletes 2 s only (the count is this prune's). */
+        cr_assert_eq(webd_db_audit_prune(db, 3 * SEC), 1);
+        cr_assert_eq(raw_count("SELECT COUNT(*) FROM audit"), 3);
+        cr_assert_eq(raw_count("SELECT MIN(at_usec) FROM audit"), 3 * SEC);
+        /* Again at the same cutoff: nothing left to delete. */
+        cr_assert_eq(webd_db_audit_prune(db, 3 * SEC), 0);
+        /* Past every entry: all of them. */
+        cr_assert_eq(webd_db_audit_prune(db, 6 * SEC), 3);
+        cr_assert_eq(raw_count("SELECT COUNT(*) FROM audit"), 0);
+        webd_db_close(db);
+}
+
+Test(webd_db, audit_prune_cutoff_never_moves_back) {
+        struct webd_db *db = open_db();
+
+        for (int i = 1; i <= 5; i++)
+                audit(db, i * SEC, "alice", "login", "ok");
+        cr_assert_eq(webd_db_audit_prune(db, 3 * SEC), 2);
+        /* An earlier cutoff keeps the stored one, and deletes nothing more. */
+        cr_assert_eq(webd_db_audit_prune(db, 1 * SEC), 0);
+        cr_assert_eq(raw_count("SELECT cutoff_usec FROM audit_retention"), 3 * SEC);
+        cr_assert_eq(webd_db_audit_prune(db, 0), 0);
+        cr_assert_eq(raw_count("SELECT cutoff_usec FROM audit_retention"), 3 * SEC);
+        cr_assert_eq(raw_count("SELECT COUNT(*) FROM audit"), 3);
+        /* Nor can raw SQL move it back, or delete the row. */
+        cr_assert_neq(raw_sql("UPDATE audit_retention SET cutoff_usec = 0"), SQLITE_OK);
+        cr_assert_neq(raw_sql("DELETE FROM audit_retention"), SQLITE_OK);
+        cr_assert_eq(raw_count("SELECT cutoff_usec FROM audit_retention"), 3 * SEC);
+        webd_db_close(db);
+}
+
+Test(webd_db, audit_delete_of_newer_entry_still_refused_after_prune) {
+        struct webd_db *db = open_db();
+
+        audit(db, 1 * SEC, "alice", "login", "ok");
+        audit(db, 5 * SEC, "alice", "logout", "ok");
+        cr_assert_eq(webd_db_audit_prune(db, 3 * SEC), 1);
+        /* The trigger, not the prune, keeps what is at or after the cutoff. */
+        cr_assert_neq(raw_sql("DELETE FROM audit"), SQLITE_OK);
+        cr_assert_neq(raw_sql("DELETE FROM audit WHERE at_usec = 5000000"), SQLITE_OK);
+        cr_assert_eq(raw_count("SELECT COUNT(*) FROM audit"), 1);
+        /* An entry written later with an old time is older than the cutoff: deletable, as
+         * the next prune would. */
+        audit(db, 2 * SEC, "alice", "login", "ok");
+        cr_assert_eq(raw_sql("DELETE FROM audit WHERE at_usec = 2000000"), SQLITE_OK);
+        cr_assert_neq(raw_sql("UPDATE audit SET result = 'denied'"), SQLITE_OK);
+        cr_assert_eq(raw_count("SELECT COUNT(*) FROM audit WHERE result = 'ok'"), 1);
+        webd_db_close(db);
+}
+
 /* ---- all or nothing --------------------------------------------------------------------- */
 
 Test(webd_db, change_and_its_audit_commit_together) {

@@ -93,6 +93,11 @@ table = [
     (GET, f"/servers/{sid}", (303, 200, 404, 200)),
     (GET, f"/servers/{sid}/jobs", (303, 503, 404, 503)),
     (GET, f"/servers/{sid}/log/events", (303, 200, 404, 200)),
+    (GET, f"/servers/{sid}/history", (303, 200, 404, 200)),
+    (GET, f"/servers/{sid}/history?before=1", (303, 200, 404, 200)),
+    (GET, f"/servers/{sid}/history?before=x", (303, 400, 404, 400)),
+    (GET, f"/servers/{sid}/history/x", (303, 404, 404, 404)),
+    (GET, "/servers/999999/history", (303, 404, 404, 404)),
     (GET, "/blueprints", (303, 200, 200, 200)),
     (GET, f"/blueprints/{bp}", (303, 200, 404, 200)),
     (GET, "/jobs/1", (303, 503, 503, 503)),
@@ -164,6 +169,55 @@ r = other.post(f"/servers/{sid}/rcon", {"csrf_token": other.token("/servers")})
 check(r.status == 404, f"another user rotates the password: {r.status}")
 r = owner.get(f"/servers/{sid}")
 check(new in r.body and "steam://run/550//+connect" in r.body, "the detail page lacks the password or link")
+
+print("== history: a server's page shows its own audit entries, not another server's")
+
+
+def history_section(body):
+    m = re.search(r'<section class="card" id="history">(.*?)</section>', body, re.S)
+    return m.group(1) if m else None
+
+
+with sqlite3.connect(WEB_DB) as db:
+    sid2 = db.execute("INSERT INTO servers (owner_id, blueprint_id, name, port, rcon_password, created_usec, "
+                      "updated_usec) VALUES (?, ?, 'second', 27016, 'pw', 1, 1)", (oid, bp)).lastrowid
+r = owner.post(f"/servers/{sid2}", {"csrf_token": tok, "name": "second-renamed", "hostname": "", "blueprint_id": bp})
+check(r.status == 303, f"rename of the second server: {r.status}")
+r = owner.get(f"/servers/{sid}")
+sec = history_section(r.body)
+check(sec is not None and "server.update" in sec and "renamed" in sec and "server.rcon" in sec,
+      f"the server's page lacks its history: {sec and sec[:600]}")
+check("second-renamed" not in sec, "another server's entry is in this one's history")
+check(f'href="/servers/{sid}/history"' in sec, "no link to the whole history")
+# An entry made with an API token says so; addresses are the admin log's only.
+now = int(time.time() * 1e6)
+with sqlite3.connect(WEB_DB) as db:
+    db.execute("INSERT INTO audit (at_usec, actor, kind, object, address, result, detail, token) VALUES "
+               "(?, 'owner', 'server.start', ?, '192.0.2.77', 'ok', NULL, 'deploy-bot')", (now, f"server:{sid}"))
+r = owner.get(f"/servers/{sid}")
+sec = history_section(r.body)
+check("via token" in sec and "deploy-bot" in sec, f"the token is not named: {sec[:600]}")
+check("192.0.2.77" not in r.body, "the owner is shown an address")
+r = admin.get(f"/admin/audit?object=server:{sid}")
+check(r.status == 200 and "deploy-bot" in r.body and "192.0.2.77" in r.body and "second-renamed" not in r.body,
+      f"/admin/audit filtered by object: {r.status}")
+# The whole history pages 100 at a time, newest first.
+with sqlite3.connect(WEB_DB) as db:
+    db.executemany("INSERT INTO audit (at_usec, actor, kind, object, result, detail) VALUES "
+                   "(?, 'system', 'server.test', ?, 'ok', ?)",
+                   [(now + i, f"server:{sid}", f"entry-{i:03d}") for i in range(120)])
+r = owner.get(f"/servers/{sid}/history")
+rows = re.findall(r"entry-(\d{3})", r.body)
+check(r.status == 200 and len(rows) == 100 and rows[0] == "119" and rows[-1] == "020",
+      f"first page: {r.status} {len(rows)} {rows[:2]} {rows[-2:]}")
+more = re.search(r'<a href="([^"]*)" rel="next">Older entries', r.body)
+check(more and more.group(1).startswith(f"/servers/{sid}/history?before="), "no link to older entries")
+r = owner.get(more.group(1).replace("&amp;", "&"))
+rows = re.findall(r"entry-(\d{3})", r.body)
+check(r.status == 200 and rows[0] == "019" and rows[-1] == "000" and "server.update" in r.body
+      and 'rel="next"' not in r.body, f"second page: {r.status} {rows[:2]} {rows[-2:]}")
+r = owner.get(f"/servers/{sid}")
+check(len(re.findall(r"entry-\d{3}", history_section(r.body))) == 20, "the page's section is not the last 20")
 
 print("== blueprint delete: refused while a server uses it, naming it; the user delete guard")
 r = owner.post(f"/blueprints/{bp}/delete", {"csrf_token": tok})

@@ -128,6 +128,11 @@ table = [
     (GET, f"/overlays/{mine}", (303, 200, 404, 200)),
     (GET, f"/overlays/{system}", (303, 200, 200, 200)),
     (GET, f"/overlays/{mine}/jobs", (303, 503, 404, 503)),
+    (GET, f"/overlays/{mine}/history", (303, 200, 404, 200)),
+    # A system overlay's history is the admins': everyone may see the overlay, not who changed it.
+    (GET, f"/overlays/{system}/history", (303, 404, 404, 200)),
+    (GET, f"/overlays/{mine}/history?before=x", (303, 400, 404, 400)),
+    (GET, f"/overlays/{mine}/history/more", (303, 404, 404, 404)),
     (GET, f"/overlays/{mine}/nope", (303, 404, 404, 404)),
     (GET, "/overlays/999999", (303, 404, 404, 404)),
     (GET, "/overlays/0", (303, 404, 404, 404)),
@@ -145,6 +150,37 @@ for method, path, want in table:
         check(r.status == expected, f"{method} {path} as {who}: {r.status}, expected {expected}: {r.body[:200]}")
         check(time.monotonic() - t0 < 2, f"{method} {path} as {who}: a missing daemon stalled the page")
 check(db("SELECT COUNT(*) FROM overlays WHERE id IN (?, ?)", mine, system)[0][0] == 2, "a refused delete deleted")
+
+print("== history: each overlay's own audit entries, for who may see them")
+
+
+def history_section(body):
+    m = re.search(r'<section class="card" id="history">(.*?)</section>', body, re.S)
+    return m.group(1) if m else None
+
+
+r = other.post(f"/overlays/{theirs}", {"csrf_token": other.token("/overlays"), "name": "Theirs renamed",
+                                       "action": "save"})
+check(r.status == 303, f"the other user renames their overlay: {r.status}")
+r = owner.get(f"/overlays/{mine}")
+sec = history_section(r.body)
+check(sec is not None and "overlay.update" in sec and "ov-owner" in sec and "Maps" in sec,
+      f"the owner's overlay page lacks its history: {sec and sec[:500]}")
+check("Theirs renamed" not in sec and "ov-other" not in sec, "another overlay's entry is in this one's history")
+check(f'href="/overlays/{mine}/history"' in sec and "All history" in sec, "no link to the whole history")
+r = owner.get(f"/overlays/{mine}/history")
+check(r.status == 200 and 'id="history"' in r.body and r.body.count("overlay.update") >= 2,
+      f"the history page: {r.status} {r.body[:300]}")
+check(f'href="/overlays/{mine}"' in r.body, "the history page has no way back")
+r = owner.get(f"/overlays/{system}")
+check(r.status == 200 and history_section(r.body) is None, "a user sees a system overlay's history")
+r = admin.get(f"/overlays/{system}")
+sec = history_section(r.body)
+check(sec is not None and "denied" in sec and "ov-owner" in sec and "ov-admin" in sec,
+      f"the admin's view of a system overlay's history: {sec and sec[:500]}")
+r = admin.get(f"/admin/audit?object=overlay:{mine}")
+check(r.status == 200 and "overlay.update" in r.body and f"overlay:{theirs}" not in r.body
+      and f'value="overlay:{mine}"' in r.body, f"/admin/audit filtered by object: {r.status}")
 
 print("== in use: the delete is refused naming the blueprints (other users' counted, not named)")
 uid = {n: i for i, n in db("SELECT id, username FROM users")}
