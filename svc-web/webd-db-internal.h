@@ -29,6 +29,9 @@ int wdb_tx_begin(struct webd_db *db);
 int wdb_tx_end(struct webd_db *db, int r);
 /* Stores the optional audit entry of a change, inside its transaction. */
 int wdb_audit(struct webd_db *db, const struct webd_audit *audit);
+/* The same for a create: the entry's object becomes "<kind>:<id>" of the row just made (the
+ * caller knew no id), so the row's own history starts with its creation. */
+int wdb_audit_created(struct webd_db *db, const struct webd_audit *audit, const char *kind, int64_t id);
 /* After an UPDATE or DELETE by id: -ENOENT if it touched no row. */
 int wdb_changed_one(struct webd_db *db, int r);
 /* webd-fleet.c: prepares its statements (at open), finalizes them (at close). */

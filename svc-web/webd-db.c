@@ -1,5 +1,6 @@
 /* See webd-db.h. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -542,6 +543,18 @@ int webd_db_audit_prune(struct webd_db *db, int64_t cutoff_usec) {
 
 int wdb_audit(struct webd_db *db, const struct webd_audit *audit) {
         return audit ? audit_insert(db, audit, NULL) : 0;
+}
+
+int wdb_audit_created(struct webd_db *db, const struct webd_audit *audit, const char *kind, int64_t id) {
+        struct webd_audit a;
+        char object[48];
+
+        if (!audit)
+                return 0;
+        a = *audit;
+        snprintf(object, sizeof(object), "%s:%" PRId64, kind, id);
+        a.object = object;
+        return audit_insert(db, &a, NULL);
 }
 
 /* ---- users ------------------------------------------------------------------------------ */

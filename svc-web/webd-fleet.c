@@ -199,7 +199,7 @@ int webd_db_blueprint_create(struct webd_db *db, const struct webd_blueprint *b,
                 r = overlays_store(db, id, b);
         }
         if (r >= 0)
-                r = wdb_audit(db, audit);
+                r = wdb_audit_created(db, audit, "blueprint", id);
         r = wdb_tx_end(db, r);
         if (r >= 0 && ret_id)
                 *ret_id = id;
@@ -496,7 +496,7 @@ int webd_db_server_create(struct webd_db *db, const struct webd_server *x, unsig
                 id = sqlite3_last_insert_rowid(db->db);
         }
         if (r >= 0)
-                r = wdb_audit(db, audit);
+                r = wdb_audit_created(db, audit, "server", id);
         r = wdb_tx_end(db, r);
         if (r < 0)
                 return r;

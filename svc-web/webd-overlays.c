@@ -139,7 +139,7 @@ int webd_db_overlay_create(struct webd_db *db, const struct webd_overlay *o, int
                 return r;
         r = insert(db, o->owner_id, o->type, o->name, o->script, now_usec, &id);
         if (r >= 0)
-                r = wdb_audit(db, audit);
+                r = wdb_audit_created(db, audit, "overlay", id);
         r = wdb_tx_end(db, r);
         if (r >= 0 && ret_id)
                 *ret_id = id;

@@ -417,10 +417,12 @@ int webd_db_token_create(struct webd_db *db, const struct webd_token *t,
                 (void) sqlite3_bind_int64(s, 8, t->expires_usec);
                 r = wdb_run(s);
         }
-        if (r >= 0 && ret_id)
-                *ret_id = sqlite3_last_insert_rowid(db->db);
-        if (r >= 0)
-                r = wdb_audit(db, audit);
+        if (r >= 0) {
+                int64_t id = sqlite3_last_insert_rowid(db->db);
+                if (ret_id)
+                        *ret_id = id;
+                r = wdb_audit_created(db, audit, "token", id);
+        }
         return wdb_tx_end(db, r);
 }
 

@@ -467,3 +467,41 @@ Test(spec, instance_names) {
         cr_assert_eq(webd_host_id("web-4x"), 0);
         cr_assert_eq(webd_host_id("demo"), 0);
 }
+
+static int count_object(const struct webd_audit *a, void *userdata) {
+        (*(int *) userdata)++;
+        return 0;
+}
+
+/* A create's audit entry names the row it made (the caller passes a placeholder), so the
+ * server's, blueprint's and overlay's own history starts with their creation. */
+Test(fleet, create_entries_name_the_new_row) {
+        struct webd_audit a = {
+                .at_usec = 1, .actor = "alice", .kind = "x.create", .object = "x:new", .result = "ok"};
+        struct webd_blueprint b = {.owner_id = alice, .name = "audited", .arguments = "", .config = ""};
+        struct webd_server s = {.owner_id = alice, .name = "audited", .rcon_password = "pw"};
+        struct webd_overlay o = {.owner_id = alice, .type = WEBD_OVERLAY_FILES, .name = "audited"};
+        int64_t bp = 0, sid = 0, ov = 0;
+        char want[3][48];
+        int n;
+
+        cr_assert_eq(webd_db_blueprint_create(db, &b, 5, &a, &bp), 0);
+        s.blueprint_id = bp;
+        cr_assert_eq(webd_db_server_create(db, &s, 27015, 27020, NULL, 0, 7, &a, &sid, NULL), 0);
+        cr_assert_eq(webd_db_overlay_create(db, &o, 8, &a, &ov), 0);
+        snprintf(want[0], sizeof(want[0]), "blueprint:%lld", (long long) bp);
+        snprintf(want[1], sizeof(want[1]), "server:%lld", (long long) sid);
+        snprintf(want[2], sizeof(want[2]), "overlay:%lld", (long long) ov);
+        for (int i = 0; i < 3; i++) {
+                n = 0;
+                cr_assert_eq(webd_db_audit_query(db, &(struct webd_audit_filter){.object = want[i]},
+                                                 count_object, &n, NULL),
+                             0);
+                cr_assert_eq(n, 1, "no entry for %s", want[i]);
+        }
+        n = 0;
+        cr_assert_eq(webd_db_audit_query(db, &(struct webd_audit_filter){.object = "x:new"}, count_object,
+                                         &n, NULL),
+                     0);
+        cr_assert_eq(n, 0, "a placeholder object was stored");
+}
