@@ -4,7 +4,7 @@
  *   web user passwd NAME [--must-change]
  *   web user activate|deactivate NAME
  *   web user list [--json]
- *   web audit [--user U] [--kind K] [--limit N] [--before ID] [--json]
+ *   web audit [--user U] [--kind K] [--object O] [--limit N] [--before ID] [--json]
  *   web token create USER NAME --scope S... [--server ID]... [--expires D] [--allow CIDR]...
  *   web token list [USER] [--json]
  *   web token revoke ID
@@ -54,7 +54,7 @@ static void usage(FILE *f) {
                    "  user activate NAME | user deactivate NAME\n"
                    "                    deactivating ends the user's sessions and deletes their API tokens\n"
                    "  user list         every account\n"
-                   "  audit [--user U] [--kind K] [--limit N] [--before ID]\n"
+                   "  audit [--user U] [--kind K] [--object O] [--limit N] [--before ID]\n"
                    "                    the audit log, newest first\n"
                    "  token create USER NAME --scope S... [--server ID]... [--expires D] [--allow CIDR]...\n"
                    "                    an API token acting as USER; prints its secret, only now\n"
@@ -214,7 +214,7 @@ static int call_web(const struct cli_ctx *ctx, const char *method, struct rpc_bu
  * after --help, or -exit code. */
 struct opts {
         bool admin, must_change, json;
-        const char *user, *kind;
+        const char *user, *kind, *object;
         long long limit, before;
         /* web token create */
         const char *scopes[TOKEN_SCOPE_ARGS_MAX], *allow[TOKEN_ALLOW_MAX], *expires;
@@ -239,19 +239,14 @@ static int add_scopes(struct opts *o, char *arg) {
 }
 
 static int parse(int argc, char **argv, struct opts *o, const char *allowed) {
-        static const struct option options[] = {{"admin", no_argument, NULL, 'a'},
-                                                {"must-change", no_argument, NULL, 'm'},
-                                                {"user", required_argument, NULL, 'u'},
-                                                {"kind", required_argument, NULL, 'k'},
-                                                {"limit", required_argument, NULL, 'n'},
-                                                {"before", required_argument, NULL, 'b'},
-                                                {"scope", required_argument, NULL, 'S'},
-                                                {"server", required_argument, NULL, 'I'},
-                                                {"expires", required_argument, NULL, 'E'},
-                                                {"allow", required_argument, NULL, 'W'},
-                                                {"json", no_argument, NULL, 'j'},
-                                                {"help", no_argument, NULL, 'h'},
-                                                {}};
+        static const struct option options[] = {
+                {"admin", no_argument, NULL, 'a'},        {"must-change", no_argument, NULL, 'm'},
+                {"user", required_argument, NULL, 'u'},   {"kind", required_argument, NULL, 'k'},
+                {"object", required_argument, NULL, 'o'}, {"limit", required_argument, NULL, 'n'},
+                {"before", required_argument, NULL, 'b'}, {"scope", required_argument, NULL, 'S'},
+                {"server", required_argument, NULL, 'I'}, {"expires", required_argument, NULL, 'E'},
+                {"allow", required_argument, NULL, 'W'},  {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},         {}};
         int c, r;
 
         optind = 0;
@@ -271,6 +266,9 @@ static int parse(int argc, char **argv, struct opts *o, const char *allowed) {
                         break;
                 case 'k':
                         o->kind = optarg;
+                        break;
+                case 'o':
+                        o->object = optarg;
                         break;
                 case 'n':
                         if (safe_atoi64(optarg, 1, 500, &o->limit) < 0)
@@ -424,7 +422,7 @@ static int audit_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
         const msgpack_object *entries;
         int i, r;
 
-        i = parse(argc, argv, &o, "uknb");
+        i = parse(argc, argv, &o, "ukonb");
         if (i <= 0)
                 return -i;
         if (i < argc)
@@ -435,6 +433,8 @@ static int audit_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
                 rpc_pack_kv_str(mpk, "actor", o.user);
         if (o.kind)
                 rpc_pack_kv_str(mpk, "kind", o.kind);
+        if (o.object)
+                rpc_pack_kv_str(mpk, "object", o.object);
         if (o.limit > 0)
                 rpc_pack_kv_int(mpk, "limit", o.limit);
         if (o.before > 0)
@@ -466,6 +466,11 @@ static int audit_cmd(int argc, char **argv, const struct cli_ctx *ctx) {
                 print_str(get(e, "result"), 10);
                 printf(" ");
                 print_str(get(e, "address"), 0);
+                if (get(e, "token") && get(e, "token")->type == MSGPACK_OBJECT_STR) {
+                        printf(" (API token ");
+                        print_str(get(e, "token"), 0);
+                        printf(")");
+                }
                 printf("\n");
         }
         if (get_int(get(reply.result, "next_before_id")) > 0)

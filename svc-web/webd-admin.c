@@ -316,12 +316,13 @@ static int on_user_list(struct rpc_call *call, const msgpack_object *params, voi
 /* ---- audit.list --------------------------------------------------------------------------------- */
 
 struct audit_args {
-        char *actor, *kind;
+        char *actor, *kind, *object;
         int64_t before_id, limit;
 };
 static const struct rpc_arg audit_args[] = {
         {"actor", RPC_ARG_STR, RPC_ARG_UTF8, offsetof(struct audit_args, actor), 1, 256},
         {"kind", RPC_ARG_STR, RPC_ARG_UTF8, offsetof(struct audit_args, kind), 1, 256},
+        {"object", RPC_ARG_STR, RPC_ARG_UTF8, offsetof(struct audit_args, object), 1, 256},
         {"before_id", RPC_ARG_INT, 0, offsetof(struct audit_args, before_id), 1, INT64_MAX},
         {"limit", RPC_ARG_INT, 0, offsetof(struct audit_args, limit), 1, WEBD_DB_PAGE_MAX},
 };
@@ -362,8 +363,11 @@ static int on_audit_list(struct rpc_call *call, const msgpack_object *params, vo
 
         if (rpc_args_parse(params, audit_args, ELEMENTSOF(audit_args), &a, &e) < 0)
                 return fail_with(call, &e);
-        f = (struct webd_audit_filter){
-                .actor = a.actor, .kind = a.kind, .before_id = a.before_id, .limit = (unsigned) a.limit};
+        f = (struct webd_audit_filter){.actor = a.actor,
+                                       .kind = a.kind,
+                                       .object = a.object,
+                                       .before_id = a.before_id,
+                                       .limit = (unsigned) a.limit};
         r = webd_db_audit_query(w->db, &f, pack_audit, &c, &next);
         if (r >= 0) {
                 c.pk = rpc_call_result(call);

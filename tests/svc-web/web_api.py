@@ -206,6 +206,12 @@ with sqlite3.connect(WEB_DB) as db:
           "another user's blueprint changed")
     check(db.execute("SELECT COUNT(*) FROM audit WHERE kind = 'blueprint.update' AND token = 'everything'").fetchone()[0] == 1,
           "the update's audit entry lacks the token")
+out = json.loads(ctl("--json", "web", "audit", "--object", f"blueprint:{nb}").stdout)
+kinds = [(e["kind"], e.get("token")) for e in out["entries"]]
+check(kinds == [("blueprint.update", "everything"), ("blueprint.create", "everything")],
+      f"l4d2ctl web audit --object blueprint:{nb}: {kinds}")
+table = ctl("web", "audit", "--object", f"blueprint:{nb}").stdout
+check("(API token everything)" in table, f"the audit table does not name the token: {table}")
 
 print("== a token limited to one server sees only that one")
 st, doc, _, _ = api("GET", "/api/v1/servers", one_srv)
