@@ -499,12 +499,17 @@ int webd_http_init(struct webd *w) {
         h->super.on_req = on_req;
         h->w = w;
 
+        /* TLS first: a context, once made, links timers into the loop that only its dispose
+         * unlinks, and h2o_evloop_destroy() asserts there are none left (a bad key aborted
+         * webd's exit). */
+        r = tls_init(w);
+        if (r < 0) {
+                h2o_config_dispose(&w->globalconf);
+                return r;
+        }
         h2o_context_init(&w->ctx, w->loop, &w->globalconf);
         w->accept_ctx.ctx = &w->ctx;
         w->accept_ctx.hosts = w->globalconf.hosts;
-        r = tls_init(w);
-        if (r < 0)
-                return r;
 
         w->http_conns_max = w->config->max_connections ? w->config->max_connections : 64;
         w->sse_max_streams = MAX(1u, w->http_conns_max / 2);

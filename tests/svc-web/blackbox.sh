@@ -318,10 +318,11 @@ out=$(curl -sS --cacert "$TMP/cert.pem" --http2 -o /dev/null -w '%{http_code} %{
 curl -sS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && fail "plain HTTP answered on the TLS port"
 kill -TERM "$PID"; wait_exit 5
 printf 'paths: {root: %s/root, run: %s}\nweb: {tls_cert: %s, tls_key: %s}\n' "$TMP" "$TMP" "$TMP/cert.pem" "$TMP/cert.pem" >"$TMP/badkey.yaml"
-if "$BUILD/left4me-webd" --config "$TMP/badkey.yaml" --http "127.0.0.1:$(free_port)" >"$TMP/log" 2>&1; then
-        fail "started with a certificate as its key"
-fi
+rc=0
+"$BUILD/left4me-webd" --config "$TMP/badkey.yaml" --http "127.0.0.1:$(free_port)" >"$TMP/log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a certificate as its key: exit $rc, not 1 (an abort is 134): $(cat "$TMP/log")"
 grep -q "web.tls_key: cannot load" "$TMP/log" || fail "no clear message for a bad key: $(cat "$TMP/log")"
+grep -q "Assertion" "$TMP/log" && fail "webd aborted on its way out: $(cat "$TMP/log")"
 cp "$TMP/plain.yaml" "$TMP/left4me.yaml"
 if "$BUILD/left4me-webd" --config "$TMP/left4me.yaml" --http "0.0.0.0:$(free_port)" >"$TMP/log" 2>&1; then
         fail "served plain HTTP on 0.0.0.0"
